@@ -1,0 +1,37 @@
+# Two commands a newcomer needs: `make demo` and `make test`. Everything else is here for the team.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint pytest proto bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check falcotui tests bench
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test: lint pytest
+
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -Ifalcotui/falco/grpc/proto \
+		--python_out=falcotui/falco/grpc --grpc_python_out=falcotui/falco/grpc --pyi_out=falcotui/falco/grpc \
+		falcotui/falco/grpc/proto/*.proto
+
+bench: $(STAMP)
+	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist

@@ -1,0 +1,46 @@
+"""The `falcotui` command: argument parsing and dispatch to the sub-command modules."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from falcotui import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser; each sub-command module registers its own sub-parsers."""
+    from falcotui.cli import manifests_cmd, rules_cmd, sim_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="falcotui",
+        description="Run Falco across a Kubernetes cluster from the terminal.",
+    )
+    parser.add_argument("--version", action="version", version=f"falcotui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (manifests_cmd, rules_cmd, sim_cmd):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `falcotui` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except BrokenPipeError:
+        # Output piped into `head` and friends: stop quietly, as Unix tools do.
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""`falcotui sim ...` (being written)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser("sim")

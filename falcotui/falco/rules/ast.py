@@ -1,0 +1,98 @@
+"""The syntax tree of a Falco rule condition, as Falco's own filter parser builds it.
+
+Positions are 0-based offsets into the condition text the parser was given; the loader maps them to
+file line/column. `And`/`Or` keep `parenthesized=True` when they came from an explicit `( ... )` group,
+so lints can tell `A and B or C` from `(A and B) or C`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class And(Node):
+    children: tuple[Node, ...]
+    parenthesized: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Or(Node):
+    children: tuple[Node, ...]
+    parenthesized: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Not(Node):
+    child: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier(Node):
+    """A bare name in boolean position: a macro reference."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRef(Node):
+    """`proc.aname[2]`, `container.mount.dest[/proc*]`: a field with an optional `[argument]`."""
+
+    name: str
+    arg: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transformer(Node):
+    """`tolower(proc.name)`, `b64(...)`, `basename(...)`, ... wrapping a field expression."""
+
+    name: str
+    operand: FieldRef | Transformer
+
+
+FieldExpr = FieldRef | Transformer
+
+
+@dataclass(frozen=True, slots=True)
+class Value(Node):
+    text: str
+    quoted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ValueList(Node):
+    """`(a, "b", some_list)`; items that name a list are expanded by the loader."""
+
+    items: tuple[Value, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldValue(Node):
+    """`val(proc.pname)`: compare against another field's value."""
+
+    field: FieldExpr
+
+
+@dataclass(frozen=True, slots=True)
+class UnaryCheck(Node):
+    """`fd.name exists`."""
+
+    field: FieldExpr
+    op: str
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryCheck(Node):
+    """`proc.name = bash`, `fd.name in (a, b)`, `proc.name = val(proc.pname)`."""
+
+    field: FieldExpr
+    op: str
+    value: Value | ValueList | FieldValue
+
+
+Expr = And | Or | Not | Identifier | UnaryCheck | BinaryCheck

@@ -1,0 +1,42 @@
+"""Settings of one simulated cluster: size, timings, registry contents, faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class NodeSpec:
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+    taints: list[dict] = field(default_factory=list)  # [{"key","value","effect"}]
+    control_plane: bool = False
+
+
+@dataclass(slots=True)
+class SimConfig:
+    nodes: int = 3
+    extra_nodes: list[NodeSpec] = field(default_factory=list)  # appended after the generated ones
+    control_plane_nodes: int = 1  # the first N generated nodes carry the control-plane taint
+    seed: int = 0
+    tls: bool = False
+    token: str | None = None  # bearer token required when set (sent by kubectl only over TLS)
+    host: str = "127.0.0.1"
+    port: int = 0
+    # kubelet timings, seconds
+    image_pull_delay: float = 0.05
+    container_start_delay: float = 0.05
+    ready_delay: float = 0.05
+    crash_backoff_base: float = 0.2  # doubles per restart, capped at crash_backoff_max
+    crash_backoff_max: float = 5.0
+    configmap_propagation_delay: float = 0.3
+    # registry: repository -> tags that exist; any other tag fails to pull
+    registry: dict[str, set[str]] = field(
+        default_factory=lambda: {
+            "falcosecurity/falco": {"0.43.1", "0.44.0", "0.44.1", "0.45.0"},
+            "docker.io/falcosecurity/falco": {"0.43.1", "0.44.0", "0.44.1", "0.45.0"},
+        }
+    )
+    watch_history: int = 5000  # events kept for watch resume; older RVs get 410 Expired
+    scenario: str = "quiet"
+    storm_rate: float = 100.0
