@@ -1,12 +1,63 @@
-"""`falcotui manifests ...`: print the manifests the tool would apply."""
+"""`falcotui manifests render`: print the exact YAML falcotui would apply."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+
+from falcotui.ops.manifests import (
+    DEFAULT_IMAGE_TAG,
+    DEFAULT_NAMESPACE,
+    GRPC_IMAGE_TAG,
+    ManifestError,
+    render_yaml,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("manifests", help="work with the Falco deployment manifests")
     msub = p.add_subparsers(dest="manifests_command", metavar="ACTION", required=True)
-    r = msub.add_parser("render", help="print the exact YAML falcotui would apply")
-    r.set_defaults(handler=lambda a: 0)
+    r = msub.add_parser(
+        "render",
+        help="print the exact YAML falcotui would apply",
+        description="Print the manifests falcotui applies, as multi-document YAML for `kubectl apply -f -`.",
+    )
+    r.add_argument(
+        "--namespace", default=DEFAULT_NAMESPACE, help=f"namespace for Falco (default: {DEFAULT_NAMESPACE})"
+    )
+    r.add_argument(
+        "--image-tag",
+        metavar="TAG",
+        help=f"falcosecurity/falco tag (default: {DEFAULT_IMAGE_TAG}, or {GRPC_IMAGE_TAG} with --grpc)",
+    )
+    r.add_argument(
+        "--grpc",
+        action="store_true",
+        help=f"the gRPC profile: Falco {GRPC_IMAGE_TAG} with gRPC output over mutual TLS on port 5060, "
+        "plus a Secret with freshly generated certificates",
+    )
+    r.add_argument(
+        "--no-secret",
+        action="store_true",
+        help="with --grpc: leave out the certificate Secret (you manage falco-grpc-certs yourself)",
+    )
+    r.set_defaults(handler=_render)
+
+
+def _render(args: argparse.Namespace) -> int:
+    if args.no_secret and not args.grpc:
+        print("falcotui: error: --no-secret only applies with --grpc", file=sys.stderr)
+        return 2
+    try:
+        text = render_yaml(
+            namespace=args.namespace,
+            image_tag=args.image_tag,
+            grpc=args.grpc,
+            include_secret=not args.no_secret,
+        )
+    except ManifestError as exc:
+        print(f"falcotui: error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return 0

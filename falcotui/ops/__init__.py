@@ -1,0 +1,1 @@
+"""Services shared by the TUI and the CLI: manifests and deployment, fleet state, alerts, rules."""

@@ -1,0 +1,244 @@
+"""Locate, load and render the Falco deployment manifests falcotui applies (base and gRPC profile)."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from falcotui.falco.certs import GrpcCerts, generate_grpc_certs
+
+IMAGE_REPOSITORY = "falcosecurity/falco"
+DEFAULT_IMAGE_TAG = "0.45.0"
+#: The last Falco release with the gRPC server and output (removed in 0.44.0).
+GRPC_IMAGE_TAG = "0.43.1"
+DEFAULT_NAMESPACE = "falco"
+HEALTH_PORT = 8765
+GRPC_PORT = 5060
+GRPC_SECRET_NAME = "falco-grpc-certs"
+#: Where the gRPC Secret is mounted: its own directory, never over /etc/falco.
+GRPC_CERT_DIR = "/etc/falco-grpc"
+FALCO_CONTAINER = "falco"
+FALCO_CONFIG_KEY = "falco.yaml"
+OPERATOR_RBAC_FILE = "operator-rbac.yaml"
+COMMON_LABELS = {
+    "app.kubernetes.io/name": "falco",
+    "app.kubernetes.io/part-of": "falcotui",
+    "app.kubernetes.io/managed-by": "falcotui",
+}
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_VERSION_TAG = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
+_CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+_BINDING_KINDS = {"RoleBinding", "ClusterRoleBinding"}
+
+_GRPC_FALCO_YAML = f"""
+# gRPC profile (Falco <= 0.43.x only): the outputs API on TCP, always with mutual TLS. The certificates
+# come from the Secret {GRPC_SECRET_NAME} mounted at {GRPC_CERT_DIR}.
+grpc:
+  enabled: true
+  bind_address: "0.0.0.0:{GRPC_PORT}"
+  threadiness: 0
+  private_key: {GRPC_CERT_DIR}/server.key
+  cert_chain: {GRPC_CERT_DIR}/server.crt
+  root_certs: {GRPC_CERT_DIR}/ca.crt
+grpc_output:
+  enabled: true
+"""
+
+
+class ManifestError(Exception):
+    """The manifests cannot be found or loaded, or a render option is invalid."""
+
+
+def manifests_dir() -> Traversable:
+    """The directory holding the manifests: package data in a wheel, else the repository's manifests/."""
+    packaged = resources.files("falcotui") / "_manifests"
+    if packaged.is_dir():
+        return packaged
+    repo_dir = Path(__file__).resolve().parent.parent.parent / "manifests"
+    if repo_dir.is_dir():
+        return repo_dir
+    raise ManifestError(f"the manifests are missing: neither package data {packaged} nor {repo_dir} exists")
+
+
+def manifest_files(include_operator_rbac: bool = False) -> list[Traversable]:
+    """The YAML files in apply order (lexical file name order)."""
+    files = sorted(
+        (f for f in manifests_dir().iterdir() if f.is_file() and f.name.endswith((".yaml", ".yml"))),
+        key=lambda f: f.name,
+    )
+    if not include_operator_rbac:
+        files = [f for f in files if f.name != OPERATOR_RBAC_FILE]
+    return files
+
+
+def _load(files: Iterable[Traversable]) -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for f in files:
+        try:
+            loaded = list(yaml.safe_load_all(f.read_text(encoding="utf-8")))
+        except yaml.YAMLError as exc:
+            raise ManifestError(f"{f.name} is not valid YAML: {exc}") from None
+        for doc in loaded:
+            if doc is None:
+                continue
+            if not isinstance(doc, dict) or "kind" not in doc or "apiVersion" not in doc:
+                raise ManifestError(f"{f.name} holds a document that is not a Kubernetes object")
+            docs.append(doc)
+    return docs
+
+
+def load_base() -> list[dict[str, Any]]:
+    """Every object falcotui applies, unchanged, in apply order (the operator roles are not included)."""
+    return _load(manifest_files())
+
+
+def operator_rbac() -> list[dict[str, Any]]:
+    """The falcotui-viewer and falcotui-operator ClusterRoles, for an administrator to apply and bind."""
+    return _load(f for f in manifest_files(include_operator_rbac=True) if f.name == OPERATOR_RBAC_FILE)
+
+
+def _version_of(tag: str) -> tuple[int, int, int] | None:
+    match = _VERSION_TAG.match(tag)
+    return (int(match.group(1)), int(match.group(2)), int(match.group(3))) if match else None
+
+
+def _check_options(namespace: str, image_tag: str | None, grpc: bool) -> str:
+    if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS_LABEL.match(namespace):
+        raise ManifestError(
+            f"namespace {namespace!r} is not a valid Kubernetes namespace name "
+            "(lowercase letters, digits and '-', at most 63 characters)"
+        )
+    tag = image_tag if image_tag is not None else (GRPC_IMAGE_TAG if grpc else DEFAULT_IMAGE_TAG)
+    if not _IMAGE_TAG.match(tag):
+        raise ManifestError(f"image tag {tag!r} is not a valid container image tag")
+    if tag == "latest":
+        raise ManifestError(
+            "refusing image tag 'latest': pin a Falco version so every node runs the same one"
+        )
+    version = _version_of(tag)
+    if grpc and version is not None and version >= (0, 44, 0):
+        raise ManifestError(
+            f"Falco {tag} has no gRPC server (removed in 0.44.0); the gRPC profile needs 0.43.x or older"
+        )
+    return tag
+
+
+def _falco_container(daemonset: dict[str, Any]) -> dict[str, Any]:
+    for container in daemonset["spec"]["template"]["spec"]["containers"]:
+        if container["name"] == FALCO_CONTAINER:
+            return container
+    raise ManifestError(f"the DaemonSet has no container named {FALCO_CONTAINER!r}")
+
+
+def _find(docs: Sequence[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    for doc in docs:
+        if doc["kind"] == kind and (name is None or doc["metadata"]["name"] == name):
+            return doc
+    raise ManifestError(f"the manifests have no {kind}{' ' + name if name else ''}")
+
+
+def set_namespace(docs: Sequence[dict[str, Any]], namespace: str) -> None:
+    """Move objects to `namespace` in place: the Namespace itself, namespaced objects, binding subjects."""
+    for doc in docs:
+        meta = doc.setdefault("metadata", {})
+        if doc["kind"] == "Namespace":
+            meta["name"] = namespace
+        elif doc["kind"] not in _CLUSTER_SCOPED:
+            meta["namespace"] = namespace
+        if doc["kind"] in _BINDING_KINDS:
+            for subject in doc.get("subjects") or []:
+                if subject.get("kind") == "ServiceAccount":
+                    subject["namespace"] = namespace
+
+
+def grpc_secret(certs: GrpcCerts, namespace: str = DEFAULT_NAMESPACE) -> dict[str, Any]:
+    """The Opaque Secret holding the CA, server and client certificates (several files, so not TLS-typed)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": GRPC_SECRET_NAME, "namespace": namespace, "labels": dict(COMMON_LABELS)},
+        "type": "Opaque",
+        "data": certs.to_secret_data(),
+    }
+
+
+def _apply_grpc_profile(docs: list[dict[str, Any]], secret: dict[str, Any] | None) -> None:
+    config = _find(docs, "ConfigMap", "falco-config")
+    config["data"][FALCO_CONFIG_KEY] = config["data"][FALCO_CONFIG_KEY].rstrip("\n") + "\n" + _GRPC_FALCO_YAML
+    daemonset = _find(docs, "DaemonSet")
+    container = _falco_container(daemonset)
+    # Falco 0.43 ignores `buffered_outputs: false`; -U (--unbuffered) is what makes alerts leave at once.
+    container["args"] = [*container.get("args", []), "-U"]
+    container.setdefault("ports", []).append({"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"})
+    container.setdefault("volumeMounts", []).append(
+        {"name": "grpc-certs", "mountPath": GRPC_CERT_DIR, "readOnly": True}
+    )
+    daemonset["spec"]["template"]["spec"].setdefault("volumes", []).append(
+        {"name": "grpc-certs", "secret": {"secretName": GRPC_SECRET_NAME, "defaultMode": 0o400}}
+    )
+    if secret is not None:
+        docs.insert(docs.index(daemonset), secret)
+
+
+def render(
+    namespace: str = DEFAULT_NAMESPACE,
+    image_tag: str | None = None,
+    grpc: bool = False,
+    certs: GrpcCerts | None = None,
+    include_secret: bool = True,
+) -> list[dict[str, Any]]:
+    """The objects falcotui applies, in apply order.
+
+    `grpc=True` renders the gRPC profile from the same base: Falco 0.43.1 (unless `image_tag` names another
+    0.43-or-older tag), `-U`, gRPC with mTLS on port 5060 and the `falco-grpc-certs` Secret, placed before
+    the DaemonSet. The Secret holds `certs`, or freshly generated ones; `include_secret=False` leaves it out
+    (for a Secret managed elsewhere). Raises ManifestError for an invalid option.
+    """
+    tag = _check_options(namespace, image_tag, grpc)
+    docs = copy.deepcopy(load_base())
+    _falco_container(_find(docs, "DaemonSet"))["image"] = f"{IMAGE_REPOSITORY}:{tag}"
+    if grpc:
+        secret = grpc_secret(certs or generate_grpc_certs(), namespace) if include_secret else None
+        _apply_grpc_profile(docs, secret)
+    set_namespace(docs, namespace)
+    return docs
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style everywhere; multi-line strings (falco.yaml, rules) as literal `|` blocks."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def to_yaml(docs: Sequence[dict[str, Any]]) -> str:
+    """Multi-document YAML, keys in their original order."""
+    return yaml.dump_all(
+        docs, Dumper=_Dumper, sort_keys=False, default_flow_style=False, explicit_start=True, width=110
+    )
+
+
+def render_yaml(
+    namespace: str = DEFAULT_NAMESPACE,
+    image_tag: str | None = None,
+    grpc: bool = False,
+    certs: GrpcCerts | None = None,
+    include_secret: bool = True,
+) -> str:
+    """`render(...)` as multi-document YAML, ready for `kubectl apply -f -`."""
+    return to_yaml(render(namespace, image_tag, grpc, certs, include_secret))

@@ -1,0 +1,170 @@
+"""`render()` and `falcotui manifests render`: namespace and tag overrides, the gRPC profile, bad input."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+import yaml
+
+from falcotui.cli import main
+from falcotui.falco.certs import GrpcCerts, generate_grpc_certs
+from falcotui.falco.config import validate_falco_yaml
+from falcotui.ops import manifests
+from falcotui.ops.manifests import ManifestError
+
+
+def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["manifests", "render", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_default_render_is_the_shipped_files(default_docs) -> None:
+    assert default_docs == manifests.load_base()
+
+
+def test_render_yaml_round_trips_and_keeps_falco_yaml_verbatim(default_docs, manifest_dir, k8s) -> None:
+    text = manifests.render_yaml()
+    assert list(yaml.safe_load_all(text)) == default_docs
+    shipped = yaml.safe_load((manifest_dir / "30-falco-config.yaml").read_text())["data"]["falco.yaml"]
+    assert k8s.find(default_docs, "ConfigMap", "falco-config")["data"]["falco.yaml"] == shipped
+    # Multi-line files stay readable literal blocks, comments included.
+    assert "  falco.yaml: |\n    # Keep loading the image's drop-ins" in text
+    assert text == manifests.render_yaml(), "the output must be stable from run to run"
+
+
+def test_cli_prints_exactly_render_yaml(capsys) -> None:
+    code, out, err = _cli(capsys)
+    assert (code, err) == (0, "")
+    assert out == manifests.render_yaml()
+
+
+def test_namespace_override_reaches_every_object(capsys, k8s) -> None:
+    code, out, _ = _cli(capsys, "--namespace", "security-tools", "--grpc")
+    assert code == 0
+    docs = list(yaml.safe_load_all(out))
+    assert k8s.find(docs, "Namespace")["metadata"]["name"] == "security-tools"
+    for doc in docs:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"]["namespace"] == "security-tools", doc["kind"]
+    assert "namespace: falco\n" not in out
+    assert "name: falco\n" in out, "object names stay as they are"
+
+
+def test_namespace_override_rewrites_binding_subjects() -> None:
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "b"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "r"},
+        "subjects": [
+            {"kind": "ServiceAccount", "name": "falco", "namespace": "falco"},
+            {"kind": "User", "name": "u"},
+        ],
+    }
+    manifests.set_namespace([binding], "sec")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "falco", "namespace": "sec"},
+        {"kind": "User", "name": "u"},
+    ]
+    assert "namespace" not in binding["metadata"]
+
+
+def test_image_tag_override(k8s) -> None:
+    docs = manifests.render(image_tag="0.44.1")
+    assert k8s.falco_container(docs)["image"] == "falcosecurity/falco:0.44.1"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--namespace", "Falco_NS"], "not a valid Kubernetes namespace"),
+        (["--namespace", "a" * 64], "not a valid Kubernetes namespace"),
+        (["--image-tag", "latest"], "refusing image tag 'latest'"),
+        (["--image-tag", "0.45.0; rm -rf /"], "not a valid container image tag"),
+        (["--grpc", "--image-tag", "0.45.0"], "no gRPC server"),
+        (["--no-secret"], "--no-secret only applies with --grpc"),
+    ],
+)
+def test_bad_options_give_a_clear_error(capsys, args, message) -> None:
+    code, out, err = _cli(capsys, *args)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("falcotui: error: ") and message in err
+    assert "Traceback" not in err
+
+
+def test_render_raises_our_error_type() -> None:
+    with pytest.raises(ManifestError):
+        manifests.render(namespace="")
+
+
+def test_grpc_profile_from_the_cli(grpc_docs, k8s) -> None:
+    base = manifests.load_base()
+    assert [d["kind"] for d in grpc_docs] == [
+        *(d["kind"] for d in base[:-1]),
+        "Secret",
+        "DaemonSet",
+    ], "same base, the Secret just before the DaemonSet that mounts it"
+    container = k8s.falco_container(grpc_docs)
+    assert container["image"] == "falcosecurity/falco:0.43.1"
+    assert container["args"] == ["/usr/bin/falco", "-c", "/etc/falco-config/falco.yaml", "-U"]
+    ports = {p["name"]: p for p in container["ports"]}
+    assert ports["grpc"] == {"name": "grpc", "containerPort": 5060, "protocol": "TCP"}
+    assert ports["health"]["containerPort"] == 8765
+
+    config = k8s.falco_yaml(grpc_docs)
+    assert validate_falco_yaml(config, "0.43.1") == []
+    assert config["grpc"]["enabled"] is True
+    assert config["grpc"]["bind_address"] == "0.0.0.0:5060"
+    assert config["grpc_output"] == {"enabled": True}
+
+    # The TLS paths in falco.yaml are files of the Secret, at the directory where it is mounted.
+    secret = k8s.find(grpc_docs, "Secret", "falco-grpc-certs")
+    assert secret["type"] == "Opaque"
+    assert set(secret["data"]) == {"ca.crt", "server.crt", "server.key", "client.crt", "client.key"}
+    volumes = {v["name"]: v for v in k8s.find(grpc_docs, "DaemonSet")["spec"]["template"]["spec"]["volumes"]}
+    (mount,) = [m for m in container["volumeMounts"] if "secret" in volumes[m["name"]]]
+    assert volumes[mount["name"]]["secret"]["secretName"] == "falco-grpc-certs"
+    assert "subPath" not in mount and mount["readOnly"] is True
+    assert mount["mountPath"] not in ("/etc/falco", "/etc/falco/")
+    for key, file in (("private_key", "server.key"), ("cert_chain", "server.crt"), ("root_certs", "ca.crt")):
+        assert config["grpc"][key] == f"{mount['mountPath']}/{file}"
+    assert all(m["mountPath"] != "/etc/falco" and "subPath" not in m for m in container["volumeMounts"])
+
+    certs = GrpcCerts.from_secret_data(secret["data"])
+    assert b"BEGIN CERTIFICATE" in certs.ca_crt
+    assert b"PRIVATE KEY" in base64.b64decode(secret["data"]["client.key"])
+
+
+def test_grpc_profile_generates_fresh_certificates_each_time(grpc_docs, k8s) -> None:
+    again = manifests.render(grpc=True)
+    first = k8s.find(grpc_docs, "Secret")["data"]["ca.crt"]
+    assert k8s.find(again, "Secret")["data"]["ca.crt"] != first
+
+
+def test_grpc_profile_with_given_certs_or_without_secret(k8s) -> None:
+    certs = generate_grpc_certs(("falco.example", "10.0.0.7"))
+    docs = manifests.render(grpc=True, certs=certs)
+    assert k8s.find(docs, "Secret")["data"] == certs.to_secret_data()
+
+    no_secret = manifests.render(grpc=True, include_secret=False)
+    assert "Secret" not in [d["kind"] for d in no_secret]
+    volumes = k8s.find(no_secret, "DaemonSet")["spec"]["template"]["spec"]["volumes"]
+    assert {
+        "name": "grpc-certs",
+        "secret": {"secretName": "falco-grpc-certs", "defaultMode": 0o400},
+    } in volumes
+
+
+def test_cli_no_secret(capsys) -> None:
+    code, out, _ = _cli(capsys, "--grpc", "--no-secret")
+    assert code == 0
+    kinds = [d["kind"] for d in yaml.safe_load_all(out)]
+    assert "Secret" not in kinds and kinds[-1] == "DaemonSet"
+
+
+def test_base_profile_is_untouched_by_a_grpc_render(default_docs) -> None:
+    manifests.render(grpc=True)
+    assert manifests.render() == default_docs
