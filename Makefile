@@ -25,10 +25,11 @@ pytest: $(STAMP)
 
 test: lint pytest
 
+# Include root is the repo so the generated code imports `from falcotui.falco.grpc import schema_pb2`.
 proto: $(STAMP)
-	$(BIN)/python -m grpc_tools.protoc -Ifalcotui/falco/grpc/proto \
-		--python_out=falcotui/falco/grpc --grpc_python_out=falcotui/falco/grpc --pyi_out=falcotui/falco/grpc \
-		falcotui/falco/grpc/proto/*.proto
+	$(BIN)/python -m grpc_tools.protoc -I. \
+		--python_out=. --grpc_python_out=. --pyi_out=. \
+		falcotui/falco/grpc/schema.proto falcotui/falco/grpc/outputs.proto falcotui/falco/grpc/version.proto
 
 bench: $(STAMP)
 	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done

@@ -1,0 +1,420 @@
+"""Falco alerts: the Alert type and its priorities, parsers for Falco's JSON and gRPC forms (the text form
+is in alert_text.py, also reachable from here), a key that recognises the same alert arriving through
+logs and gRPC, and JSON export."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from functools import lru_cache
+from hashlib import blake2b
+from typing import Any, Literal
+
+import orjson
+
+Channel = Literal["log", "grpc"]
+
+#: Longest alert line accepted; Falco's own are a few KiB.
+MAX_LINE_LENGTH = 4 * 1024 * 1024
+
+_NS = 1_000_000_000
+_EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
+
+
+class AlertParseError(ValueError):
+    """A line or message that is not a well-formed Falco alert; the message says why."""
+
+
+class Priority(IntEnum):
+    """Falco's priorities, most severe first: "at least Warning" means `priority <= Priority.WARNING`."""
+
+    EMERGENCY = 0
+    ALERT = 1
+    CRITICAL = 2
+    ERROR = 3
+    WARNING = 4
+    NOTICE = 5
+    INFORMATIONAL = 6
+    DEBUG = 7
+
+    @property
+    def label(self) -> str:
+        """Falco's spelling, as in its alerts: `Warning`, `Informational`."""
+        return self.name.capitalize()
+
+    @classmethod
+    def parse(cls, value: str, *, lenient: bool = False) -> Priority:
+        """Parse a priority name case-insensitively, accepting `info` as Falco does.
+
+        With `lenient`, also unambiguous abbreviations of three letters or more (`warn`, `crit`, `emerg`)
+        for filters a person types. Raises ValueError naming the accepted values.
+        """
+        found = _PRIORITY_NAMES.get(value.strip().lower()) if isinstance(value, str) else None
+        if found is None and lenient and isinstance(value, str):
+            found = _PRIORITY_ABBREVIATIONS.get(value.strip().lower())
+        if found is None:
+            names = ", ".join(p.label for p in cls)
+            raise ValueError(f"unknown priority {value!r} (expected one of {names}, any case, or Info)")
+        return found
+
+
+_PRIORITY_NAMES: dict[str, Priority] = {p.name.lower(): p for p in Priority} | {
+    "info": Priority.INFORMATIONAL
+}
+_PRIORITY_ABBREVIATIONS: dict[str, Priority] = {
+    p.name.lower()[:n]: p for p in Priority for n in range(3, len(p.name) + 1)
+}
+
+
+@dataclass(slots=True)
+class Alert:
+    """One Falco alert and where falcotui received it from (node, pod, log or gRPC)."""
+
+    time_ns: int
+    priority: Priority
+    rule: str
+    output: str = ""
+    source: str = ""
+    hostname: str = ""
+    output_fields: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    node: str | None = None
+    pod: str | None = None
+    channel: Channel = "log"
+
+    @property
+    def message(self) -> str:
+        """The output without Falco's `<time>: <Priority> ` prefix."""
+        m = _OUTPUT_PREFIX.match(self.output)
+        return self.output[m.end() :] if m else self.output
+
+    @property
+    def time_iso(self) -> str:
+        return format_iso8601_ns(self.time_ns)
+
+
+# ---------------------------------------------------------------- time
+
+
+_ISO = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?(Z|z|[+-]\d{2}(?::?\d{2})?)?"
+)
+
+
+@lru_cache(maxsize=4096)
+def epoch_day(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to the given date (ValueError if there is no such date)."""
+    return _dt.date(year, month, day).toordinal() - _EPOCH_ORDINAL
+
+
+def parse_iso8601_ns(text: str) -> int:
+    """Nanoseconds since the epoch of an ISO 8601 / RFC 3339 time, exactly (no float on the way).
+
+    A missing zone means UTC; digits past the ninth fractional one are dropped. Raises ValueError.
+    """
+    m = _ISO.fullmatch(text)
+    if m is None:
+        raise ValueError(f"not an ISO 8601 time: {text[:64]!r}")
+    year, month, day, hour, minute, second, frac, zone = m.groups()
+    h, mi, s = int(hour), int(minute), int(second)
+    if h > 23 or mi > 59 or s > 60:
+        raise ValueError(f"time of day out of range: {text[:64]!r}")
+    try:
+        days = epoch_day(int(year), int(month), int(day))
+    except ValueError:
+        raise ValueError(f"not a calendar date: {text[:64]!r}") from None
+    ns = ((days * 86400 + h * 3600 + mi * 60 + s) * _NS) + (int(frac[:9].ljust(9, "0")) if frac else 0)
+    if zone and zone not in "Zz":
+        digits = zone[1:].replace(":", "")
+        offset = int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60
+        ns -= offset * _NS if zone[0] == "+" else -offset * _NS
+    return ns
+
+
+def format_iso8601_ns(ns: int) -> str:
+    """Falco's JSON `time` form: `2026-11-26T09:02:17.120004511Z` (UTC)."""
+    seconds, frac = divmod(ns, _NS)
+    days, rem = divmod(seconds, 86400)
+    try:
+        date = _dt.date.fromordinal(days + _EPOCH_ORDINAL)
+    except (ValueError, OverflowError):
+        raise ValueError(f"time {ns} ns is outside years 1-9999") from None
+    h, rem = divmod(rem, 3600)
+    mi, s = divmod(rem, 60)
+    return f"{date.isoformat()}T{h:02d}:{mi:02d}:{s:02d}.{frac:09d}Z"
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def excerpt(line: bytes | str) -> str:
+    """The start of a bad line, quoted, for error messages."""
+    return repr(line[:80]) + ("…" if len(line) > 80 else "")
+
+
+def parse_json_alert(line: bytes | str, *, node: str | None = None, pod: str | None = None) -> Alert:
+    """Parse one of Falco's JSON alert lines (`json_output: true`), keys in any order.
+
+    Bytes that are not UTF-8 inside strings become U+FFFD rather than losing the alert. Provenance
+    (`node`, `pod`) comes from the caller, or from the keys `alert_to_json` writes. Raises AlertParseError.
+    """
+    if len(line) > MAX_LINE_LENGTH:
+        raise AlertParseError(f"alert line too long: {len(line)} bytes (limit {MAX_LINE_LENGTH})")
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        obj = _loads_lossy(line, exc)
+    if not isinstance(obj, dict):
+        raise AlertParseError(f"not a Falco alert: JSON {type(obj).__name__}, expected an object")
+    return alert_from_mapping(obj, node=node, pod=pod)
+
+
+def _loads_lossy(line: bytes | str, exc: orjson.JSONDecodeError) -> Any:
+    raw = line
+    if isinstance(raw, str):
+        # lone surrogates (a str decoded with surrogateescape) cannot be encoded as UTF-8: back to bytes
+        try:
+            raw = raw.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raw = raw.encode("utf-8", "surrogatepass")
+    fixed = raw.decode("utf-8", "replace").encode("utf-8")
+    if fixed != raw:
+        try:
+            return orjson.loads(fixed)
+        except orjson.JSONDecodeError as second:
+            exc = second
+    raise AlertParseError(f"not a Falco alert: invalid JSON ({exc.msg} at char {exc.pos}): {excerpt(line)}")
+
+
+def _str(obj: Mapping[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    raise AlertParseError(f"malformed alert: {key!r} must be a string, got {type(value).__name__}")
+
+
+def _required_str(obj: Mapping[str, Any], key: str) -> str:
+    if obj.get(key) is None:
+        raise AlertParseError(f"not a Falco alert: no {key!r} key")
+    return _str(obj, key)
+
+
+_PRIORITY_SPELLINGS: dict[str, Priority] = {
+    spelling: p for p in Priority for spelling in (p.name, p.label, p.name.lower())
+}
+_STR_TYPE = {str}
+
+
+def alert_from_mapping(obj: Mapping[str, Any], *, node: str | None = None, pod: str | None = None) -> Alert:
+    """Build an Alert from a decoded JSON alert object. Raises AlertParseError."""
+    # Fast path for the shape Falco writes; anything else goes through the checks that explain errors.
+    get = obj.get
+    rule, output, fields, tags = get("rule"), get("output"), get("output_fields"), get("tags")
+    source, hostname, time_text = get("source", ""), get("hostname", ""), get("time")
+    prio = get("priority")
+    priority = _PRIORITY_SPELLINGS.get(prio) if type(prio) is str else None
+    if (
+        priority is not None
+        and type(rule) is str
+        and rule
+        and type(output) is str
+        and type(source) is str
+        and type(hostname) is str
+        and type(fields) is dict
+        and type(tags) is list
+        and (not tags or set(map(type, tags)) == _STR_TYPE)
+        and type(time_text) is str
+        and (time_ns := _falco_time_ns(time_text)) is not None
+        and "node" not in obj
+        and "pod" not in obj
+        and "channel" not in obj
+    ):
+        return Alert(time_ns, priority, rule, output, source, hostname, fields, tuple(tags), node, pod, "log")
+    return _checked_alert_from_mapping(obj, node, pod)
+
+
+_SECOND_BASE: dict[str, int] = {}
+
+
+def _falco_time_ns(t: str) -> int | None:
+    """Falco's exact `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` quickly (bursts share a second), else None."""
+    if len(t) != 30 or t[29] != "Z" or t[19] != "." or not t.isascii():
+        return None
+    second = t[:19]
+    base = _SECOND_BASE.get(second)
+    if base is None:
+        m = _ISO.fullmatch(t)
+        if m is None or m[8] != "Z":
+            return None
+        try:
+            base = parse_iso8601_ns(second + "Z")
+        except ValueError:
+            return None
+        if len(_SECOND_BASE) >= 4096:
+            _SECOND_BASE.clear()
+        _SECOND_BASE[second] = base
+    frac = t[20:29]
+    return base + int(frac) if frac.isdigit() else None
+
+
+def _checked_alert_from_mapping(obj: Mapping[str, Any], node: str | None, pod: str | None) -> Alert:
+    rule = _required_str(obj, "rule")
+    if not rule:
+        raise AlertParseError("malformed alert: 'rule' is empty")
+    try:
+        priority = Priority.parse(_required_str(obj, "priority"))
+    except ValueError as exc:
+        raise AlertParseError(f"malformed alert: {exc}") from None
+
+    fields = obj.get("output_fields")
+    if fields is None:
+        fields = {}
+    elif not isinstance(fields, dict):
+        raise AlertParseError(
+            f"malformed alert: 'output_fields' must be an object, got {type(fields).__name__}"
+        )
+
+    time_text = obj.get("time")
+    if isinstance(time_text, str):
+        try:
+            time_ns = parse_iso8601_ns(time_text)
+        except ValueError as exc:
+            raise AlertParseError(f"malformed alert: 'time': {exc}") from None
+    elif time_text is None and type(fields.get("evt.time")) is int:
+        time_ns = fields["evt.time"]
+    elif time_text is None:
+        raise AlertParseError("not a Falco alert: no 'time' key")
+    else:
+        raise AlertParseError(f"malformed alert: 'time' must be a string, got {type(time_text).__name__}")
+
+    tags = obj.get("tags")
+    if tags is None:
+        tags = ()
+    elif isinstance(tags, list) and all(isinstance(t, str) for t in tags):
+        tags = tuple(tags)
+    else:
+        raise AlertParseError("malformed alert: 'tags' must be a list of strings")
+
+    output = obj.get("output")
+    if output is None:
+        output = _str(obj, "message")
+    elif not isinstance(output, str):
+        raise AlertParseError(f"malformed alert: 'output' must be a string, got {type(output).__name__}")
+
+    channel = obj.get("channel")
+    return Alert(
+        time_ns=time_ns,
+        priority=priority,
+        rule=rule,
+        output=output,
+        source=_str(obj, "source"),
+        hostname=_str(obj, "hostname"),
+        output_fields=fields,
+        tags=tags,
+        node=node if node is not None else _optional_str(obj, "node"),
+        pod=pod if pod is not None else _optional_str(obj, "pod"),
+        channel="grpc" if channel == "grpc" else "log",
+    )
+
+
+def _optional_str(obj: Mapping[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    return value if isinstance(value, str) else None
+
+
+def alert_to_json(alert: Alert) -> bytes:
+    """One JSON line (no newline) in Falco's alert shape plus falcotui's `node`/`pod`/`channel` keys."""
+    obj: dict[str, Any] = {
+        "time": format_iso8601_ns(alert.time_ns),
+        "rule": alert.rule,
+        "priority": alert.priority.label,
+        "source": alert.source,
+        "hostname": alert.hostname,
+        "output": alert.output,
+        "output_fields": alert.output_fields,
+        "tags": list(alert.tags),
+        "channel": alert.channel,
+    }
+    if alert.node is not None:
+        obj["node"] = alert.node
+    if alert.pod is not None:
+        obj["pod"] = alert.pod
+    return orjson.dumps(obj)
+
+
+# ---------------------------------------------------------------- gRPC
+
+
+_GRPC_SOURCES = {0: "syscall", 1: "k8s_audit", 2: "internal", 3: "plugin"}
+
+
+def alert_from_grpc(response: Any, *, node: str | None = None, pod: str | None = None) -> Alert:
+    """Build an Alert from a `falco.outputs.response` message. Raises AlertParseError."""
+    try:
+        priority = Priority(response.priority)
+    except ValueError:
+        raise AlertParseError(f"malformed gRPC alert: unknown priority number {response.priority}") from None
+    if not response.rule:
+        raise AlertParseError("malformed gRPC alert: empty rule")
+    stamp = response.time
+    if not 0 <= stamp.nanos < _NS:
+        raise AlertParseError(f"malformed gRPC alert: timestamp nanos {stamp.nanos} out of range")
+    return Alert(
+        time_ns=stamp.seconds * _NS + stamp.nanos,
+        priority=priority,
+        rule=response.rule,
+        output=response.output,
+        source=response.source or _GRPC_SOURCES.get(response.source_deprecated, ""),
+        hostname=response.hostname,
+        output_fields=dict(response.output_fields),
+        tags=tuple(response.tags),
+        node=node,
+        pod=pod,
+        channel="grpc",
+    )
+
+
+# ---------------------------------------------------------------- de-duplication
+
+
+def dedup_key(alert: Alert) -> bytes:
+    """16 bytes equal for one alert however it arrived (log line or gRPC), different for distinct ones.
+
+    Uses what both channels carry identically: the event time in ns, rule, hostname and output, plus the
+    node it came from (set it on both channels of a node, or on neither). output_fields are left out:
+    gRPC carries them as strings, JSON as typed values.
+    """
+    h = blake2b(digest_size=16)
+    for part in (alert.node or "", alert.hostname, alert.rule, alert.output):
+        data = part.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    h.update(alert.time_ns.to_bytes(16, "little", signed=True))
+    return h.digest()
+
+
+# ---------------------------------------------------------------- text mode (see alert_text.py)
+
+
+PRIORITY_WORD = r"(?i:emergency|alert|critical|error|warning|notice|informational|info|debug)"
+TEXT_TIME = (
+    r"\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?"
+    r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
+)
+_OUTPUT_PREFIX = re.compile(rf"(?:{TEXT_TIME}): {PRIORITY_WORD} ")
+
+_TEXT_MODE = ("OutputTemplates", "RuleTemplate", "parse_text_alert")
+
+
+def __getattr__(name: str) -> Any:
+    # parse_text_alert and friends live in alert_text.py (which imports this module); offered here too
+    if name in _TEXT_MODE:
+        from falcotui.falco import alert_text
+
+        return getattr(alert_text, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
