@@ -96,3 +96,22 @@ class BinaryCheck(Node):
 
 
 Expr = And | Or | Not | Identifier | UnaryCheck | BinaryCheck
+
+
+# Added by the condition parser for libsinsp's multi-argument transformers (`join`, `concat`).
+
+
+@dataclass(frozen=True, slots=True)
+class ArgList(Node):
+    """`(proc.name, "-", 1)`: a list argument of a transformer call (fields, transformers, values)."""
+
+    items: tuple[Node, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class TransformerCall(Node):
+    """`join(proc.env, ";")`, `concat(fd.rip, ":", fd.rport)`: a transformer whose arguments are not one
+    single field; it stands where a `FieldExpr` does. One-field calls stay `Transformer`s."""
+
+    name: str
+    args: tuple[Node, ...]

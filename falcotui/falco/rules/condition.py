@@ -1,0 +1,528 @@
+"""Parse a Falco rule condition into the `ast` tree, exactly as libsinsp's filter parser does.
+
+The grammar, its lexing quirks, the error messages and the error positions follow libsinsp's
+`filter/parser.cpp`, the parser Falco's rule loader runs on every macro and rule condition:
+`or` < `and` < `not`, `( ... )` groups, checks `field op value` and `field exists`, list operators
+taking `(a, "b", ...)` or a bare list name, field arguments `proc.aname[2]`, transformers
+(`tolower(...)`, multi-argument `join(...)`/`concat(...)`) and `val(field)`. Offsets are 0-based
+character offsets into the text.
+Dotless names are never fields: `syscall = open` is the macro reference `syscall` followed by an
+unexpected token, as in Falco.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import NoReturn
+
+from falcotui.falco.rules.ast import (
+    And,
+    ArgList,
+    BinaryCheck,
+    Expr,
+    FieldRef,
+    FieldValue,
+    Identifier,
+    Node,
+    Not,
+    Or,
+    Transformer,
+    TransformerCall,
+    UnaryCheck,
+    Value,
+    ValueList,
+)
+
+MAX_DEPTH = 1000
+"""Falco's rule loader sets the parser's recursion limit to 1000."""
+
+UNARY_OPERATORS = ("exists",)
+NUMERIC_OPERATORS = ("<=", "<", ">=", ">")
+# A trailing space marks an operator that must be followed by a blank, as in libsinsp.
+_WORD_OPERATORS = "glob iglob contains icontains bcontains startswith bstartswith endswith regex"
+_STRING_OPERATORS = ("==", "=", "!=", *(f"{op} " for op in _WORD_OPERATORS.split()))
+STRING_OPERATORS = tuple(op.strip() for op in _STRING_OPERATORS)
+LIST_OPERATORS = ("intersects", "in", "pmatch")
+OPERATORS = UNARY_OPERATORS + NUMERIC_OPERATORS + STRING_OPERATORS + LIST_OPERATORS
+TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len", "join", "concat")
+
+_CALLS = tuple((name, name + "(") for name in TRANSFORMERS)
+_BLANKS = " \t\b\r\n"
+_SPACE = " \t\n\v\f\r"
+_NOT_BLANK = re.compile(f"not[{_SPACE}]+")
+_IDENTIFIER = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
+_FIELD_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z][a-zA-Z0-9_]*)+")
+_FIELD_ARG_BARE = re.compile(f"[^\\]\\[\"'{_SPACE}]+")
+_HEX_NUMBER = re.compile(r"0[xX][0-9a-fA-F]+")
+_NUMBER = re.compile(r"[+\-]?[0-9]+\.?[0-9]*(?:[eE][+\-][0-9]+)?")
+_BARE_STRING = re.compile(f"[^()\"'{_SPACE}=,]+")
+
+_OPERATOR_CHOICES = ", ".join(f"'{op}'" for op in OPERATORS)
+_TRANSFORMER_CHOICES = ", ".join(f"'{t}'" for t in ("val", *TRANSFORMERS))
+_UNESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", " ": "\\", "\\": "\\", "/": "/"}
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+class ConditionSyntaxError(ValueError):
+    """A condition Falco's parser rejects: its message and the 0-based offset where parsing stopped."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message, offset)
+        self.message = message
+        self.offset = offset
+
+    def __str__(self) -> str:
+        return f"{self.message} (at offset {self.offset})"
+
+
+def parse_condition(text: str, *, max_depth: int = MAX_DEPTH) -> Expr:
+    """Parse one condition (macro references stay `Identifier`s, list names stay values)."""
+    parser = _Parser(text, max_depth)
+    try:
+        return parser.parse()
+    except RecursionError:
+        # Python's own stack limit can come first: the same failure, reported the same way.
+        raise ConditionSyntaxError(f"exceeded max depth limit of {max_depth}", parser.pos) from None
+
+
+def check_condition_syntax(text: str) -> ConditionSyntaxError | None:
+    """The error `parse_condition` would raise, or None when the condition parses."""
+    try:
+        parse_condition(text)
+    except ConditionSyntaxError as err:
+        return err
+    return None
+
+
+def _unescape(raw: str, end: int) -> str:
+    """libsinsp's `unescape_str` of a quoted token (delimiters included); errors point past it."""
+    out: list[str] = []
+    escaped = False
+    for ch in raw[1:-1]:
+        if not escaped:
+            if ch == "\\":
+                escaped = True
+            else:
+                out.append(ch)
+            continue
+        escaped = False
+        if ch in _UNESCAPES:
+            out.append(_UNESCAPES[ch])
+        elif ch in "\"'":
+            if ch != raw[0]:
+                other = "'" if ch == '"' else '"'
+                raise ConditionSyntaxError(f"invalid \\{ch} escape in {other}-quoted string", end)
+            out.append(ch)
+        else:
+            raise ConditionSyntaxError(f"unsupported string escape sequence: \\{ch}", end)
+    return "".join(out)
+
+
+class _Parser:
+    """A cursor over the text; every method mirrors the libsinsp parser function of the same role."""
+
+    __slots__ = ("depth", "last", "max_depth", "pos", "text")
+
+    def __init__(self, text: str, max_depth: int) -> None:
+        self.text = text
+        self.pos = 0
+        self.last = ""
+        self.depth = 0
+        self.max_depth = max_depth
+
+    def fail(self, message: str) -> NoReturn:
+        raise ConditionSyntaxError(message, self.pos)
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth >= self.max_depth:
+            self.fail(f"exceeded max depth limit of {self.max_depth}")
+
+    # -- lexing -----------------------------------------------------------------------------------
+
+    def blank(self) -> bool:
+        text, start = self.text, self.pos
+        pos, end = start, len(text)
+        while pos < end and text[pos] in _BLANKS:
+            pos += 1
+        self.pos = pos
+        return pos > start
+
+    def lit(self, token: str) -> bool:
+        if self.text.startswith(token, self.pos):
+            self.last = token
+            self.pos += len(token)
+            return True
+        return False
+
+    def rgx(self, pattern: re.Pattern[str]) -> bool:
+        match = pattern.match(self.text, self.pos)
+        if match is None:
+            return False
+        self.last = match.group()
+        self.pos = match.end()
+        return True
+
+    def quoted(self) -> bool:
+        text, start = self.text, self.pos
+        if start >= len(text) or text[start] not in "'\"":
+            return False
+        delimiter, prev = text[start], "\\"
+        for i in range(start, len(text)):
+            ch = text[i]
+            if ch == "\0":
+                break
+            if ch == delimiter and prev != "\\":
+                self.pos = i + 1
+                self.last = _unescape(text[start : i + 1], self.pos)
+                return True
+            prev = ch
+        return False
+
+    def operator(self, operators: tuple[str, ...]) -> bool:
+        for op in operators:
+            if op.endswith(" "):
+                if self.lit(op[:-1]):
+                    return self.blank()
+            elif self.lit(op):
+                return True
+        return False
+
+    def transformer(self) -> str | None:
+        for name, call in _CALLS:
+            if self.lit(call):
+                return name
+        return None
+
+    # -- grammar ----------------------------------------------------------------------------------
+
+    def parse(self) -> Expr:
+        if not self.text:
+            self.fail("filter input string is empty")
+        result = self.parse_or()
+        if self.pos != len(self.text):
+            self.fail(f"unexpected token after '{self.last}', expecting 'or', 'and'")
+        return result
+
+    def parse_or(self) -> Expr:
+        return self._junction("or", Or, self.parse_and)
+
+    def parse_and(self) -> Expr:
+        return self._junction("and", And, self.parse_not)
+
+    def _junction(self, keyword: str, kind: type[And] | type[Or], operand) -> Expr:
+        self.enter()
+        try:
+            self.blank()
+            start = self.pos
+            children: list[Node] = [operand()]
+            self.blank()
+            while self.lit(keyword):
+                if self.blank():
+                    children.append(operand())
+                elif self.lit("("):
+                    children.append(self.embedded())
+                else:
+                    self.fail(f"expected blank or '(' after '{keyword}'")
+                self.blank()
+            if len(children) == 1:
+                return children[0]  # type: ignore[return-value]
+            return kind(start, tuple(children))
+        finally:
+            self.depth -= 1
+
+    def parse_not(self) -> Expr:
+        self.enter()
+        try:
+            self.blank()
+            start = self.pos
+            negated = False
+            while self.rgx(_NOT_BLANK):
+                negated = not negated
+            if self.lit("not("):
+                negated = not negated
+                child = self.embedded()
+            else:
+                child = self.parse_check()
+            return Not(start, child) if negated else child
+        finally:
+            self.depth -= 1
+
+    def embedded(self) -> Expr:
+        """The rest of a `( ... )` group, its `(` already consumed."""
+        self.enter()
+        try:
+            self.blank()
+            child = self.parse_or()
+            self.blank()
+            if not self.lit(")"):
+                self.fail("expected a ')' token")
+            if isinstance(child, And | Or):
+                child = replace(child, parenthesized=True)
+            return child
+        finally:
+            self.depth -= 1
+
+    def parse_check(self) -> Expr:
+        self.enter()
+        try:
+            self.blank()
+            start = self.pos
+            if self.lit("("):
+                return self.embedded()
+            if self.rgx(_FIELD_NAME):
+                return self.check_rest(self.field_rest(self.last, start), start)
+            name = self.transformer()
+            if name is not None:
+                self.blank()
+                return self.check_rest(self.transformer_rest(name, start), start)
+            if self.rgx(_IDENTIFIER):
+                return Identifier(start, self.last)
+            self.fail("expected a '(' token, a field check, or an identifier")
+        finally:
+            self.depth -= 1
+
+    def field_rest(self, name: str, start: int) -> FieldRef:
+        arg = None
+        if self.lit("["):
+            if not (self.quoted() or self.rgx(_FIELD_ARG_BARE)):
+                self.fail("expected a valid field argument: a quoted string or a bare string")
+            arg = self.last
+            if not self.lit("]"):
+                self.fail("expected a ']' token")
+        return FieldRef(start, name, arg)
+
+    def transformer_rest(self, name: str, start: int) -> Transformer | TransformerCall:
+        """The arguments of `name(`: one field gives a `Transformer`, anything else a call."""
+        self.enter()
+        try:
+            self.blank()
+            args = [self.transformer_arg()]
+            self.blank()
+            while self.lit(","):
+                args.append(self.transformer_arg())
+                self.blank()
+            if not self.lit(")"):
+                self.fail("expected a ')' token closing the transformer")
+            if len(args) == 1 and isinstance(args[0], FieldRef | Transformer):
+                return Transformer(start, name, args[0])
+            return TransformerCall(start, name, tuple(args))
+        finally:
+            self.depth -= 1
+
+    def transformer_arg(self) -> Node:
+        self.blank()
+        start = self.pos
+        if self.rgx(_HEX_NUMBER) or self.rgx(_NUMBER):
+            return Value(start, self.last)
+        if self.quoted():
+            return Value(start, self.last, quoted=True)
+        if self.lit("("):
+            return self.transformer_list(start)
+        name = self.transformer()
+        if name is not None:
+            return self.transformer_rest(name, start)
+        if self.rgx(_FIELD_NAME):
+            return self.field_rest(self.last, start)
+        self.fail(
+            "expected field transformer argument: "
+            "field, transformer, quoted string, number, or transformer list"
+        )
+
+    def transformer_list(self, start: int) -> ArgList:
+        """The rest of a `(...)` transformer argument, its `(` already consumed."""
+        self.blank()
+        items: list[Node] = []
+        if self.lit(")"):
+            return ArgList(start, ())
+        items.append(self.transformer_list_item())
+        self.blank()
+        while self.lit(","):
+            self.blank()
+            items.append(self.transformer_list_item())
+            self.blank()
+        if not self.lit(")"):
+            self.fail("expected ')'")
+        return ArgList(start, tuple(items))
+
+    def transformer_list_item(self) -> Node:
+        start = self.pos
+        if self.rgx(_FIELD_NAME):
+            return self.field_rest(self.last, start)
+        name = self.transformer()
+        if name is not None:
+            self.blank()
+            return self.transformer_rest(name, start)
+        if self.quoted():
+            return Value(start, self.last, quoted=True)
+        if self.rgx(_HEX_NUMBER) or self.rgx(_NUMBER):
+            return Value(start, self.last)
+        self.fail("expected transformer list argument: field, transformer, quoted string, or number")
+
+    def check_rest(self, left: FieldRef | Transformer | TransformerCall, start: int) -> Expr:
+        self.enter()
+        try:
+            self.blank()
+            if self.operator(UNARY_OPERATORS):
+                return UnaryCheck(start, left, self.last)
+            self.blank()
+            right: Value | ValueList | FieldValue
+            if self.operator(NUMERIC_OPERATORS):
+                op = self.last
+                right = self.number_value()
+            elif self.operator(_STRING_OPERATORS):
+                op = self.last
+                right = self.string_value(allow_transformer=True)
+            elif self.operator(LIST_OPERATORS):
+                op = self.last
+                right = self.list_value()
+            else:
+                self.fail(f"expected a valid check operator: one of {_OPERATOR_CHOICES}")
+            return BinaryCheck(start, left, op, right)
+        finally:
+            self.depth -= 1
+
+    def number_value(self) -> Value | FieldValue:
+        self.blank()
+        start = self.pos
+        field = self.transformer_or_val()
+        if field is not None:
+            return field
+        if self.rgx(_HEX_NUMBER) or self.rgx(_NUMBER):
+            return Value(start, self.last)
+        self.fail(f"expected a number value or a field with a valid transformer: {_TRANSFORMER_CHOICES}")
+
+    def string_value(self, allow_transformer: bool) -> Value | FieldValue:
+        self.blank()
+        start = self.pos
+        if allow_transformer:
+            field = self.transformer_or_val()
+            if field is not None:
+                return field
+        if self.quoted():
+            return Value(start, self.last, quoted=True)
+        if self.rgx(_BARE_STRING):
+            return Value(start, self.last)
+        if not allow_transformer:
+            self.fail("expected a string value")
+        self.fail(f"expected a string value or a field with a valid transformer: {_TRANSFORMER_CHOICES}")
+
+    def list_value(self) -> Value | ValueList | FieldValue:
+        """`(a, "b")`, a bare list name (a `Value`), or a field through `val()`/a transformer."""
+        self.blank()
+        start = self.pos
+        if self.lit("("):
+            items: list[Value] = []
+            self.blank()
+            try:
+                first = self.string_value(allow_transformer=False)
+            except ConditionSyntaxError:
+                first = None  # libsinsp swallows this error: the list may be empty
+            if isinstance(first, Value):
+                items.append(first)
+                self.blank()
+                while self.lit(","):
+                    item = self.string_value(allow_transformer=False)
+                    assert isinstance(item, Value)
+                    items.append(item)
+                    self.blank()
+            if not self.lit(")"):
+                self.fail("expected a ')' token")
+            return ValueList(start, tuple(items))
+        field = self.transformer_or_val()
+        if field is not None:
+            return field
+        if self.rgx(_IDENTIFIER):
+            return Value(start, self.last)
+        self.fail(
+            f"expected a list, an identifier, or a field with a valid transformer: {_TRANSFORMER_CHOICES}"
+        )
+
+    def transformer_or_val(self) -> FieldValue | None:
+        self.blank()
+        start = self.pos
+        if self.lit("val("):
+            self.blank()
+            field_start = self.pos
+            if not self.rgx(_FIELD_NAME):
+                self.fail("expected a field within 'val' transformer")
+            ref = self.field_rest(self.last, field_start)
+            self.blank()
+            if not self.lit(")"):
+                self.fail("expected a ')' token closing the transformer")
+            return FieldValue(start, ref)
+        name = self.transformer()
+        if name is None:
+            return None
+        self.blank()
+        return FieldValue(start, self.transformer_rest(name, start))
+
+
+# -- printing -------------------------------------------------------------------------------------
+
+
+def quote(text: str) -> str:
+    """`text` as a double-quoted condition string that Falco's lexer reads back unchanged."""
+    body = "".join(_ESCAPES.get(ch, ch) for ch in text)
+    if body.endswith("\\\\"):
+        # libsinsp never closes a string on a quote right after a backslash; `\ ` also means `\`.
+        body = body[:-2] + "\\ "
+    return f'"{body}"'
+
+
+def field_text(field: Node) -> str:
+    """`proc.aname[2]`, `tolower(proc.name)`, `concat(fd.rip, ":", fd.rport)`."""
+    if isinstance(field, Transformer):
+        return f"{field.name}({field_text(field.operand)})"
+    if isinstance(field, TransformerCall):
+        return f"{field.name}({', '.join(field_text(arg) for arg in field.args)})"
+    if isinstance(field, ArgList):
+        return f"({', '.join(field_text(item) for item in field.items)})"
+    if isinstance(field, Value):
+        return quote(field.text) if field.quoted else field.text
+    if not isinstance(field, FieldRef):
+        raise TypeError(f"not a field expression: {field!r}")
+    if field.arg is None:
+        return field.name
+    arg = field.arg if _FIELD_ARG_BARE.fullmatch(field.arg) else quote(field.arg)
+    return f"{field.name}[{arg}]"
+
+
+def value_text(value: Value | ValueList | FieldValue) -> str:
+    if isinstance(value, Value):
+        bare = not value.quoted and _BARE_STRING.fullmatch(value.text) and value.text[0] not in _BLANKS
+        return value.text if bare else quote(value.text)
+    if isinstance(value, ValueList):
+        return "(" + ", ".join(value_text(item) for item in value.items) + ")"
+    if isinstance(value.field, FieldRef):
+        return f"val({field_text(value.field)})"
+    return field_text(value.field)
+
+
+def to_text(node: Node) -> str:
+    """Condition text that parses back to the same tree (offsets aside)."""
+    if isinstance(node, And | Or):
+        keyword = " and " if isinstance(node, And) else " or "
+        text = keyword.join(_operand_text(child, node) for child in node.children)
+        return f"({text})" if node.parenthesized else text
+    if isinstance(node, Not):
+        return f"not {_operand_text(node.child, node)}"
+    if isinstance(node, Identifier):
+        return node.name
+    if isinstance(node, UnaryCheck):
+        return f"{field_text(node.field)} {node.op}"
+    if isinstance(node, BinaryCheck):
+        return f"{field_text(node.field)} {node.op} {value_text(node.value)}"
+    raise TypeError(f"not a condition node: {node!r}")
+
+
+def _operand_text(child: Node, parent: Node) -> str:
+    text = to_text(child)
+    if isinstance(child, Not):
+        needs_group = isinstance(parent, Not)
+    elif isinstance(child, And | Or) and not child.parenthesized:
+        needs_group = not (isinstance(child, And) and isinstance(parent, Or))
+    else:
+        needs_group = False
+    return f"({text})" if needs_group else text
