@@ -1,0 +1,188 @@
+"""Benchmark (not a test): alert ingestion through AlertHub + AlertStore, and filtered-view updates.
+
+Every figure is printed next to a baseline measured in the same run on the same alerts:
+- ingest: `hub.ingest(alert)` vs appending the alert to a plain `deque(maxlen=capacity)`;
+- log lines: `hub.ingest_log_line(...)` vs `parse_json_alert(line)` + deque append;
+- views: `FilteredView.update()` per UI tick vs re-filtering the whole store per tick (what a view
+  without incremental updates would do).
+
+Times are process CPU time (`time.process_time`), so other processes on a shared machine inflate them
+less than wall time would.
+
+Run: .venv/bin/python bench/bench_alert_hub.py [--alerts N] [--capacity C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import random
+import time
+from collections import deque
+
+import orjson
+
+from falcotui.falco.alerts import Alert, dedup_key, format_iso8601_ns, parse_json_alert
+from falcotui.ops.alert_hub import AlertHub
+from falcotui.ops.alert_query import parse_query
+from falcotui.ops.alert_store import AlertStore
+from falcotui.ops.alert_view import FilteredView
+
+NS = 1_000_000_000
+RULES = [
+    ("Terminal shell in container", "Notice", ["container", "mitre_execution", "shell"]),
+    (
+        "Read sensitive file untrusted",
+        "Warning",
+        ["T1555", "container", "filesystem", "mitre_credential_access"],
+    ),
+    ("Drop and execute new binary in container", "Critical", ["container", "mitre_persistence"]),
+    ("Contact K8S API Server From Container", "Notice", ["k8s", "container", "network"]),
+]
+
+
+def make_lines(n: int, nodes: int, start_ns: int, seed: int = 1) -> list[tuple[str, bytes]]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        rule, prio, tags = rng.choice(RULES)
+        node = f"ip-10-0-{i % nodes // 250}-{i % nodes % 250}"
+        ns, pod = rng.choice([("shop", "web-7d9f8"), ("payments", "api-5c6d"), ("kube-system", "coredns-1")])
+        t = start_ns + i * 200_000
+        fields = {
+            "container.id": f"{i:012x}",
+            "evt.time": t,
+            "k8s.ns.name": ns,
+            "k8s.pod.name": pod,
+            "proc.cmdline": "cat /etc/shadow",
+            "proc.name": "cat",
+            "user.name": "root",
+        }
+        obj = {
+            "hostname": node,
+            "output": f"09:02:17.{i:09d}: {prio} {rule} (user=root cmd=cat /etc/shadow ns={ns} pod={pod})",
+            "output_fields": fields,
+            "priority": prio,
+            "rule": rule,
+            "source": "syscall",
+            "tags": tags,
+            "time": format_iso8601_ns(t),
+        }
+        out.append((node, orjson.dumps(obj)))
+    return out
+
+
+def best_of(runs: int, fn) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        t = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--alerts", type=int, default=30_000)
+    ap.add_argument("--capacity", type=int, default=10_000)
+    ap.add_argument("--nodes", type=int, default=50)
+    args = ap.parse_args()
+    n, cap = args.alerts, args.capacity
+    now = time.time_ns()
+    lines = make_lines(n, args.nodes, now - n * 200_000)
+    alerts: list[Alert] = [parse_json_alert(line, node=node, pod=f"falco-{node}") for node, line in lines]
+    grpc_copies = [dataclasses.replace(a, channel="grpc") for a in alerts]
+    print(f"{n} alerts, {args.nodes} nodes, store capacity {cap} (best of 3 runs)\n")
+
+    def baseline() -> None:
+        d: deque = deque(maxlen=cap)
+        for a in alerts:
+            d.append(a)
+
+    def touching_baseline() -> None:
+        d: deque = deque(maxlen=cap)
+        by_rule: dict[str, int] = {}
+        for a in alerts:
+            d.append(a)
+            by_rule[a.rule] = by_rule.get(a.rule, 0) + 1
+
+    def keys_only() -> None:
+        for a in alerts:
+            dedup_key(a)
+
+    def store_only() -> None:
+        s = AlertStore(cap)
+        for a in alerts:
+            s.append(a)
+
+    def hub_ingest() -> None:
+        h = AlertHub(AlertStore(cap))
+        for a in alerts:
+            h.ingest(a)
+
+    def hub_both_channels() -> None:
+        h = AlertHub(AlertStore(cap))
+        for a, g in zip(alerts, grpc_copies, strict=True):
+            h.ingest(a)
+            h.ingest(g)
+
+    def parse_baseline() -> None:
+        d: deque = deque(maxlen=cap)
+        for node, line in lines:
+            d.append(parse_json_alert(line, node=node))
+
+    def hub_log_lines() -> None:
+        h = AlertHub(AlertStore(cap))
+        for node, line in lines:
+            h.ingest_log_line(f"falco-{node}", line, node=node)
+
+    base = best_of(3, baseline)
+    rows = [
+        ("deque.append (baseline)", base, n),
+        ("deque.append + count by rule (reads the alert)", best_of(3, touching_baseline), n),
+        ("falco.alerts.dedup_key alone", best_of(3, keys_only), n),
+        ("AlertStore.append", best_of(3, store_only), n),
+        ("AlertHub.ingest (dedup+health+store)", best_of(3, hub_ingest), n),
+        ("AlertHub.ingest, log+gRPC copies (2 per alert)", best_of(3, hub_both_channels), 2 * n),
+    ]
+    print(f"{'ingest':48} {'µs/alert':>9} {'alerts/s':>11} {'× baseline':>11}")
+    for name, secs, count in rows:
+        print(f"{name:48} {secs / count * 1e6:9.2f} {count / secs:11,.0f} {secs / base * n / count:11.1f}")
+
+    pbase = best_of(3, parse_baseline)
+    print(f"\n{'log lines (JSON parse included)':48} {'µs/line':>9} {'lines/s':>11} {'× baseline':>11}")
+    for name, secs in (
+        ("parse_json_alert + deque (baseline)", pbase),
+        ("AlertHub.ingest_log_line", best_of(3, hub_log_lines)),
+    ):
+        print(f"{name:48} {secs / n * 1e6:9.2f} {n / secs:11,.0f} {secs / pbase:11.2f}")
+
+    # views: a full store, then ticks of `batch` new alerts; incremental update vs full re-filter per tick
+    print(f"\n{'view update per tick (store full)':48} {'ms/tick':>9} {'incr.':>11} {'× faster':>11}")
+    for batch in (20, 500):
+        for text in ("priority>=warning node:ip-10-0-0-7", "shadow ns:shop", "since:5m"):
+            store = AlertStore(cap)
+            for a in alerts[:cap]:
+                store.append(a)
+            query = parse_query(text)
+            view = FilteredView(store, query)
+            feed = iter(alerts[cap:])
+            ticks = max(1, min(50, (n - cap) // batch))
+            incr = full = 0.0
+            for _ in range(ticks):
+                for _ in range(batch):
+                    store.append(next(feed))
+                t = time.process_time()
+                view.update()
+                incr += time.process_time() - t
+                t = time.process_time()
+                match = query.matcher()
+                [e.seq for e in store if match(e.alert, e.channels)]
+                full += time.process_time() - t
+            label = f"{batch}/tick  {text}"
+            print(f"{label:48} {incr / ticks * 1e3:9.3f} {full / ticks * 1e3:9.2f}ms {full / incr:11.0f}")
+    print("\n(incr. = FilteredView.update(); the next column is a full re-filter of the store per tick)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,322 @@
+"""AlertHub: one de-duplicated alert stream from every node's log and gRPC channels, with channel health.
+
+Producers call `ingest(alert)` (the sync fast path) or `ingest_log_line(...)` for raw pod-log lines, or
+put items on an asyncio.Queue that `consume(queue)` drains. The UI calls `drain()` on its timer and gets
+one HubDelta with everything that changed since its previous call: new alerts, earlier alerts that gained
+a channel, channels whose health changed and Falco pods whose log said something.
+
+De-duplication: an alert's `dedup_key` (event time, rule, hostname, output, node) is remembered for
+`dedup_window_s` seconds after it was first received, and for at most `dedup_max` keys (the oldest are
+forgotten first). A copy that arrives through the other channel while its key is remembered is not stored
+again: the stored alert records the extra channel ("via log+grpc"). Worst case: a copy arriving later
+than the window, or after more than `dedup_max` newer distinct alerts, is stored a second time. Memory is
+about 200 bytes per remembered key (≈ 40 MB at the default 200,000).
+
+Not thread-safe: call everything from the asyncio loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from falcotui.falco.alerts import Alert, OutputTemplates, dedup_key
+from falcotui.falco.loglines import LogLine
+from falcotui.ops.alert_store import AlertStore, StoredAlert, alert_node
+from falcotui.ops.falco_pods import FalcoPodInfo, FalcoPodTracker
+
+_NS = 1_000_000_000
+CHANNEL_KINDS = ("log", "grpc")
+
+
+class PodLogLine(Protocol):
+    """What a pod-log follower hands over (falcotui.kube.logs.LogLine has these attributes)."""
+
+    pod: str
+    node: str
+    ts_ns: int
+    line: str
+
+
+@dataclass(slots=True)
+class ChannelStatus:
+    """Health of one channel: a node's log stream or its gRPC subscription."""
+
+    node: str
+    kind: str  # "log" | "grpc"
+    pod: str | None = None
+    connected: bool = False
+    changed_ns: int | None = None  # when `connected` last changed
+    detail: str = ""  # why it disconnected, or where it is connected
+    alerts: int = 0  # alerts received through it, duplicates included
+    duplicates: int = 0  # of which were already stored (via the other channel, or repeated)
+    last_received_ns: int | None = None
+    last_alert_ns: int | None = None  # event time of the last alert received
+    lag_ns: int | None = None  # receive time minus event time of the last alert
+    managed: bool = False  # its owner reports connects/disconnects; alerts alone do not flip `connected`
+
+    @property
+    def lag_s(self) -> float | None:
+        return None if self.lag_ns is None else self.lag_ns / _NS
+
+    def idle_s(self, now_ns: int) -> float | None:
+        """Seconds since the last alert arrived through this channel."""
+        return None if self.last_received_ns is None else (now_ns - self.last_received_ns) / _NS
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelUpdate:
+    """A queue item that reports a channel connecting or going away."""
+
+    node: str
+    kind: str
+    connected: bool
+    pod: str | None = None
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class HubDelta:
+    """What changed since the previous `drain()`. `alerts` are new (oldest first); `missed` counts new
+    alerts the store evicted before this drain could hand them over; `merged` are earlier alerts that
+    gained a channel; `first_seq` is the store's oldest kept sequence number (rows before it are gone)."""
+
+    alerts: list[StoredAlert] = field(default_factory=list)
+    missed: int = 0
+    merged: list[StoredAlert] = field(default_factory=list)
+    channels: list[ChannelStatus] = field(default_factory=list)
+    pods: list[FalcoPodInfo] = field(default_factory=list)
+    first_seq: int = 1
+    last_seq: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.alerts or self.missed or self.merged or self.channels or self.pods)
+
+
+class AlertHub:
+    """Merges channels into the store with de-duplication; tracks channel health and Falco pods."""
+
+    def __init__(
+        self,
+        store: AlertStore | None = None,
+        *,
+        dedup_window_s: float = 300.0,
+        dedup_max: int = 200_000,
+        text_rules: OutputTemplates | None = None,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        if dedup_window_s <= 0 or dedup_max < 1:
+            raise ValueError("de-duplication needs a positive window and room for at least one key")
+        self.store = store if store is not None else AlertStore(clock=clock)
+        self._clock = clock
+        self._window_ns = int(dedup_window_s * _NS)
+        self._dedup_max = dedup_max
+        self._seen: dict[bytes, int] = {}  # dedup key -> sequence number of the stored alert
+        self._seen_order: deque[tuple[int, bytes]] = deque()  # (first received, key), oldest first
+        self.duplicates = 0
+        self.channels: dict[tuple[str, str], ChannelStatus] = {}
+        self.falco = FalcoPodTracker(text_rules)
+        self.bad_lines = 0
+        self.last_bad_line: LogLine | None = None
+        self._drained_seq = self.store.last_seq
+        self._merged: list[int] = []
+        self._changed_channels: set[tuple[str, str]] = set()
+        self._changed_pods: set[str] = set()
+
+    # ------------------------------------------------------------ alerts
+
+    def ingest(self, alert: Alert, *, received_ns: int | None = None) -> StoredAlert | None:
+        """Take one alert from any channel; returns the stored entry, or None for a duplicate."""
+        now = self._clock() if received_ns is None else received_ns
+        order = self._seen_order
+        if order and order[0][0] < now - self._window_ns:
+            self._expire(now)
+        node = alert.node or alert.hostname
+        ckey = (node, alert.channel)
+        channel = self.channels.get(ckey)
+        if channel is None:
+            channel = self.channels[ckey] = ChannelStatus(node, alert.channel, alert.pod)
+        elif alert.pod is not None and channel.pod != alert.pod:
+            channel.pod = alert.pod  # the DaemonSet replaced the node's Falco pod
+        channel.alerts += 1
+        channel.last_received_ns = now
+        channel.last_alert_ns = alert.time_ns
+        channel.lag_ns = now - alert.time_ns
+        if not channel.connected and not channel.managed:
+            channel.connected, channel.changed_ns = True, now
+            self._changed_channels.add(ckey)
+
+        key = dedup_key(alert)
+        seq = self._seen.get(key)
+        if seq is not None:
+            self.duplicates += 1
+            channel.duplicates += 1
+            entry = self.store.by_seq(seq)
+            if entry is not None and self.store.add_channel(entry, alert.channel):
+                self._merged.append(seq)
+            return None
+        entry = self.store.append(alert, received_ns=now)
+        self._seen[key] = entry.seq
+        order.append((now, key))
+        if len(order) > self._dedup_max:
+            del self._seen[order.popleft()[1]]
+        if alert.source == "internal" and (info := self.falco.note_alert(alert)) is not None:
+            self._changed_pods.add(info.pod)
+        return entry
+
+    def ingest_many(self, alerts: Iterable[Alert]) -> int:
+        """Ingest a batch; returns how many were new (not duplicates)."""
+        now = self._clock()
+        return sum(self.ingest(a, received_ns=now) is not None for a in alerts)
+
+    def _expire(self, now: int) -> None:
+        horizon = now - self._window_ns
+        order, seen = self._seen_order, self._seen
+        while order and order[0][0] < horizon:
+            del seen[order.popleft()[1]]
+
+    @property
+    def dedup_keys(self) -> int:
+        """How many de-duplication keys are remembered now."""
+        return len(self._seen)
+
+    # ------------------------------------------------------------ pod logs
+
+    def ingest_log_line(
+        self, pod: str, line: str | bytes, *, node: str | None = None, ts_ns: int | None = None
+    ) -> LogLine:
+        """One line of a Falco pod's log: alerts are ingested through the `log` channel, Falco's own lines
+        update the pod's version/reload state. Returns the classification."""
+        result = self.falco.classify(pod, line, node=node, ts_ns=ts_ns)
+        if result.alert is not None:
+            self.ingest(result.alert)
+        elif result.kind == "bad_alert":
+            self.bad_lines += 1
+            self.last_bad_line = result
+        else:
+            self._changed_pods.add(pod)
+        return result
+
+    def ingest_log_lines(self, lines: Iterable[PodLogLine]) -> None:
+        """A batch from the log followers (objects with pod, node, ts_ns and line)."""
+        for item in lines:
+            self.ingest_log_line(item.pod, item.line, node=item.node, ts_ns=item.ts_ns)
+
+    def pod_info(self, pod: str) -> FalcoPodInfo | None:
+        return self.falco.pods.get(pod)
+
+    def forget_pod(self, pod: str) -> None:
+        """Drop what the log of a deleted pod said (keeps memory bounded across rollouts)."""
+        self.falco.forget(pod)
+
+    # ------------------------------------------------------------ channel health
+
+    def set_channel(
+        self, node: str, kind: str, connected: bool, *, pod: str | None = None, detail: str = ""
+    ) -> ChannelStatus:
+        """Report that a channel (`log` or `grpc`) of `node` connected or went away, and why. From then on
+        the channel's state is what its owner reports (a channel nobody reports on counts as connected
+        while alerts arrive through it)."""
+        if kind not in CHANNEL_KINDS:
+            raise ValueError(f"unknown channel kind {kind!r} (expected log or grpc)")
+        key = (node, kind)
+        status = self.channels.get(key)
+        if status is None:
+            status = self.channels[key] = ChannelStatus(node, kind)
+        status.managed = True
+        if status.connected != connected:
+            status.connected, status.changed_ns = connected, self._clock()
+        if pod is not None:
+            status.pod = pod
+        status.detail = detail
+        self._changed_channels.add(key)
+        return status
+
+    def channels_of(self, node: str) -> list[ChannelStatus]:
+        return [s for k in CHANNEL_KINDS if (s := self.channels.get((node, k))) is not None]
+
+    def live_channels(self, node: str) -> tuple[str, ...]:
+        """The channel kinds of `node` that are connected now, in ("log", "grpc") order."""
+        return tuple(k for k in CHANNEL_KINDS if (s := self.channels.get((node, k))) and s.connected)
+
+    def live_counts(self) -> dict[str, int]:
+        """How many nodes have each channel kind connected (the header's `logs ●46  gRPC –`)."""
+        counts = dict.fromkeys(CHANNEL_KINDS, 0)
+        for (_node, kind), status in self.channels.items():
+            if status.connected:
+                counts[kind] += 1
+        return counts
+
+    def max_lag_s(self) -> float | None:
+        """The largest delivery lag among connected channels (the header's `lag 0.3s`)."""
+        lags = [s.lag_ns for s in self.channels.values() if s.connected and s.lag_ns is not None]
+        return max(lags) / _NS if lags else None
+
+    # ------------------------------------------------------------ deltas
+
+    def drain(self, *, max_alerts: int | None = None) -> HubDelta:
+        """Everything that changed since the previous call (for one consumer: the UI's timer).
+
+        With `max_alerts`, at most that many new alerts are handed over and the rest wait for the next
+        call (they count as `missed` only if evicted meanwhile)."""
+        store = self.store
+        missed = max(0, store.first_seq - 1 - self._drained_seq)
+        handed = self._drained_seq
+        alerts = store.since(handed, limit=max_alerts)
+        self._drained_seq = alerts[-1].seq if alerts else max(handed, store.first_seq - 1)
+        merged_seqs, self._merged = self._merged, []
+        # alerts handed over in this very delta already carry their channels
+        merged = [e for s in dict.fromkeys(merged_seqs) if s <= handed and (e := store.by_seq(s)) is not None]
+        channels = [copy.copy(self.channels[k]) for k in sorted(self._changed_channels)]
+        pods = [copy.copy(p) for name in sorted(self._changed_pods) if (p := self.falco.pods.get(name))]
+        self._changed_channels.clear()
+        self._changed_pods.clear()
+        return HubDelta(alerts, missed, merged, channels, pods, store.first_seq, store.last_seq)
+
+    # ------------------------------------------------------------ asyncio
+
+    def feed(self, item: object) -> None:
+        """Dispatch one queue item: an Alert, a pod-log line, a ChannelUpdate, or a list of them."""
+        if isinstance(item, Alert):
+            self.ingest(item)
+        elif isinstance(item, ChannelUpdate):
+            self.set_channel(item.node, item.kind, item.connected, pod=item.pod, detail=item.detail)
+        elif isinstance(item, (list, tuple)):
+            for sub in item:
+                self.feed(sub)
+        elif hasattr(item, "line") and hasattr(item, "pod"):
+            self.ingest_log_line(
+                item.pod, item.line, node=getattr(item, "node", None), ts_ns=getattr(item, "ts_ns", None)
+            )  # type: ignore[attr-defined]
+        else:
+            raise TypeError(f"AlertHub cannot ingest a {type(item).__name__}")
+
+    async def consume(self, queue: asyncio.Queue) -> None:
+        """Ingest queue items until a None arrives; takes whatever is queued in one go between awaits,
+        so a storm is ingested in batches without a task switch per alert."""
+        while True:
+            item = await queue.get()
+            while True:
+                if item is None:
+                    return
+                self.feed(item)
+                try:
+                    item = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+
+
+__all__ = [
+    "AlertHub",
+    "ChannelStatus",
+    "ChannelUpdate",
+    "HubDelta",
+    "PodLogLine",
+    "alert_node",
+]

@@ -1,0 +1,396 @@
+"""The bounded alert store: a ring buffer of the latest alerts with sequence numbers, counters and rates.
+
+Memory stays flat on an endless stream: the store keeps at most `capacity` alerts; the oldest is evicted
+when a new one arrives. Every alert gets a sequence number (1, 2, 3 … never reused), so a reader can ask
+`since(seq)` for what is new and render by index (`len(store)`, `store.get(i)`, both O(1)).
+
+Two kinds of figures, never mixed:
+- **kept** counters (`by_priority`, `by_rule`, `by_node`, `by_namespace`, `by_tag`) describe exactly the
+  alerts the store holds: they are decremented when an alert is evicted, so a count shown beside a list
+  always matches the list (a key whose count drops to zero is removed, keeping them bounded too).
+- **seen** totals (`total_seen`, `seen_by_priority`) count everything ever stored; `evicted` says how many
+  were let go. `total_seen == len(store) + evicted` always holds.
+
+Rates are per time, not per retention, and survive eviction: every alert is counted into small rings of
+per-second and per-minute buckets, overall and per node, bucketed by the alert's own event time (clamped to
+"now", so a node whose clock runs ahead cannot write into the future). A tail replayed at start lands in
+the minutes it happened, not as a spike. Per-minute buckets also keep the worst priority seen.
+
+Not thread-safe: call it from one thread (the asyncio loop).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from falcotui.falco.alerts import Alert, Priority
+
+_NS = 1_000_000_000
+NAMESPACE_FIELD = "k8s.ns.name"
+POD_FIELD = "k8s.pod.name"
+_NO_VALUE = (None, "", "<NA>")
+
+
+def alert_node(alert: Alert) -> str:
+    """The node an alert is attributed to: where falcotui received it, else the hostname Falco reports."""
+    return alert.node or alert.hostname
+
+
+def alert_field(alert: Alert, name: str) -> str | None:
+    """An output field as text, None when Falco had no value for it (missing, null or `<NA>`)."""
+    value = alert.output_fields.get(name)
+    if value in _NO_VALUE:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+@dataclass(slots=True, eq=False)
+class StoredAlert:
+    """An alert as kept: its sequence number, when it was received and every channel it came through."""
+
+    seq: int
+    alert: Alert
+    received_ns: int
+    channels: tuple[str, ...] = field(default=())
+
+    @property
+    def via(self) -> str:
+        """`log`, `grpc` or `log+grpc`."""
+        return "+".join(sorted(self.channels, key=lambda c: (c != "log", c)))
+
+    @property
+    def node(self) -> str:
+        return alert_node(self.alert)
+
+    @property
+    def namespace(self) -> str | None:
+        return alert_field(self.alert, NAMESPACE_FIELD)
+
+
+class _Buckets:
+    """A ring of `size` time buckets of `resolution` seconds: counts and worst priority per bucket."""
+
+    __slots__ = ("counts", "resolution", "size", "slots", "worst")
+
+    def __init__(self, resolution: int, size: int) -> None:
+        self.resolution = resolution
+        self.size = size
+        self.slots = [-1] * size  # which absolute bucket each position currently holds
+        self.counts = [0] * size
+        self.worst = [8] * size  # 8: nothing (priorities run 0..7)
+
+    def add(self, second: int, priority: int) -> None:
+        bucket = second // self.resolution
+        i = bucket % self.size
+        held = self.slots[i]
+        if held == bucket:
+            self.counts[i] += 1
+            if priority < self.worst[i]:
+                self.worst[i] = priority
+        elif held < bucket:
+            self.slots[i] = bucket
+            self.counts[i] = 1
+            self.worst[i] = priority
+        # else: older than the ring remembers
+
+    def window(self, now_s: int, span_s: int) -> range:
+        """Absolute buckets covering the `span_s` seconds that end with the bucket holding `now_s`."""
+        last = now_s // self.resolution
+        return range(last - span_s // self.resolution + 1, last + 1)
+
+    def count(self, bucket: int) -> int:
+        i = bucket % self.size
+        return self.counts[i] if self.slots[i] == bucket else 0
+
+    def worst_in(self, buckets: range) -> int:
+        worst = 8
+        for bucket in buckets:
+            i = bucket % self.size
+            if self.slots[i] == bucket and self.worst[i] < worst:
+                worst = self.worst[i]
+        return worst
+
+
+class _Rates:
+    """Per-second and per-minute buckets for one node (or all); `add` has a fast path for the common
+    case of another alert in the same second as the previous one."""
+
+    __slots__ = ("last_second", "minutes", "seconds")
+
+    def __init__(self, seconds: int, minutes: int) -> None:
+        self.seconds = _Buckets(1, seconds)
+        self.minutes = _Buckets(60, minutes)
+        self.last_second = -1
+
+    def add(self, second: int, priority: int) -> None:
+        if second == self.last_second:
+            sec, mins = self.seconds, self.minutes
+            sec.counts[second % sec.size] += 1
+            i = (second // 60) % mins.size
+            mins.counts[i] += 1
+            if priority < mins.worst[i]:
+                mins.worst[i] = priority
+            if priority < sec.worst[second % sec.size]:
+                sec.worst[second % sec.size] = priority
+            return
+        self.seconds.add(second, priority)
+        self.minutes.add(second, priority)
+        if second > self.last_second:
+            self.last_second = second
+
+
+def _drop(counter: dict[str, int], key: str) -> None:
+    left = counter[key] - 1
+    if left:
+        counter[key] = left
+    else:
+        del counter[key]
+
+
+class AlertStore:
+    """The latest `capacity` alerts in arrival order, with kept counters, seen totals and rates."""
+
+    def __init__(
+        self,
+        capacity: int = 100_000,
+        *,
+        rate_seconds: int = 300,
+        rate_minutes: int = 60,
+        change_log: int = 65_536,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError(f"store capacity must be at least 1, got {capacity}")
+        if rate_seconds < 60 or rate_minutes < 1:
+            raise ValueError("rate history must cover at least 60 seconds and 1 minute")
+        self.capacity = capacity
+        self._clock = clock
+        self._ring: list[StoredAlert | None] = [None] * capacity
+        self._next_seq = 1
+        self._len = 0
+        self.total_seen = 0
+        self.evicted = 0
+        self.seen_by_priority = [0] * len(Priority)
+        self._by_priority = [0] * len(Priority)
+        self.by_rule: dict[str, int] = {}
+        self.by_node: dict[str, int] = {}
+        self.by_namespace: dict[str, int] = {}
+        self.by_tag: dict[str, int] = {}
+        self._rate_seconds = rate_seconds
+        self._rate_minutes = rate_minutes
+        self._overall = _Rates(rate_seconds, rate_minutes)
+        self._node_rates: dict[str, _Rates] = {}
+        self.change_count = 0  # how many times a kept alert changed after it was stored
+        self._changes: deque[int] = deque(maxlen=change_log)
+
+    # ------------------------------------------------------------ ingestion
+
+    def append(self, alert: Alert, *, received_ns: int | None = None) -> StoredAlert:
+        """Keep `alert` (evicting the oldest when full) and count it; returns the stored entry."""
+        now = self._clock() if received_ns is None else received_ns
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        i = seq % self.capacity
+        old = self._ring[i]
+        if old is not None:
+            self._forget(old.alert)
+            self.evicted += 1
+        else:
+            self._len += 1
+        entry = StoredAlert(seq, alert, now, (alert.channel,))
+        self._ring[i] = entry
+
+        prio = int(alert.priority)
+        self.total_seen += 1
+        self.seen_by_priority[prio] += 1
+        self._by_priority[prio] += 1
+        counter = self.by_rule
+        counter[alert.rule] = counter.get(alert.rule, 0) + 1
+        node = alert.node or alert.hostname
+        counter = self.by_node
+        counter[node] = counter.get(node, 0) + 1
+        ns = alert.output_fields.get(NAMESPACE_FIELD)
+        if ns not in _NO_VALUE:
+            if not isinstance(ns, str):
+                ns = str(ns)
+            counter = self.by_namespace
+            counter[ns] = counter.get(ns, 0) + 1
+        counter = self.by_tag
+        for tag in alert.tags:
+            counter[tag] = counter.get(tag, 0) + 1
+
+        second = (alert.time_ns if alert.time_ns < now else now) // _NS
+        self._overall.add(second, prio)
+        rates = self._node_rates.get(node)
+        if rates is None:
+            rates = self._node_rates[node] = _Rates(120, self._rate_minutes)
+        rates.add(second, prio)
+        return entry
+
+    def add_channel(self, entry: StoredAlert, channel: str) -> bool:
+        """Record that `entry` also arrived through `channel`; False if it already had. Views that filter
+        on channels learn of it through `changes_since`."""
+        if channel in entry.channels:
+            return False
+        entry.channels = (*entry.channels, channel)
+        self.change_count += 1
+        self._changes.append(entry.seq)
+        return True
+
+    def changes_since(self, change_count: int) -> list[int] | None:
+        """Sequence numbers of alerts changed after `change_count` was read, oldest first (may repeat);
+        None when the bounded change log no longer reaches back that far."""
+        k = self.change_count - change_count
+        if k > len(self._changes):
+            return None
+        changes = self._changes
+        return [changes[-i] for i in range(k, 0, -1)]
+
+    def _forget(self, alert: Alert) -> None:
+        self._by_priority[alert.priority] -= 1
+        _drop(self.by_rule, alert.rule)
+        _drop(self.by_node, alert.node or alert.hostname)
+        ns = alert.output_fields.get(NAMESPACE_FIELD)
+        if ns not in _NO_VALUE:
+            _drop(self.by_namespace, ns if isinstance(ns, str) else str(ns))
+        for tag in alert.tags:
+            _drop(self.by_tag, tag)
+
+    # ------------------------------------------------------------ access by index and sequence
+
+    def __len__(self) -> int:
+        return self._len
+
+    @property
+    def first_seq(self) -> int:
+        """Sequence number of the oldest kept alert (== `next_seq` when the store is empty)."""
+        return self._next_seq - self._len
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next alert will get; `since(store.next_seq - 1)` is empty."""
+        return self._next_seq
+
+    @property
+    def last_seq(self) -> int:
+        """Sequence number of the newest alert, 0 before the first."""
+        return self._next_seq - 1
+
+    def get(self, index: int) -> StoredAlert:
+        """The kept alert at `index` (0 = oldest kept, -1 = newest), O(1). Raises IndexError."""
+        n = self._len
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"alert index {index} out of range (store holds {n})")
+        entry = self._ring[(self._next_seq - n + index) % self.capacity]
+        assert entry is not None
+        return entry
+
+    __getitem__ = get
+
+    def by_seq(self, seq: int) -> StoredAlert | None:
+        """The alert with sequence number `seq`, None if evicted or not yet stored."""
+        if self._next_seq - self._len <= seq < self._next_seq:
+            return self._ring[seq % self.capacity]
+        return None
+
+    def since(self, seq: int, *, limit: int | None = None) -> list[StoredAlert]:
+        """Kept alerts with a sequence number above `seq`, oldest first (at most `limit`, the oldest ones)."""
+        start = max(seq + 1, self._next_seq - self._len)
+        stop = self._next_seq if limit is None else min(self._next_seq, start + max(limit, 0))
+        ring, cap = self._ring, self.capacity
+        return [ring[s % cap] for s in range(start, stop)]  # type: ignore[misc]
+
+    def slice(self, start: int, stop: int) -> list[StoredAlert]:
+        """Kept alerts at indexes [start, stop) (clamped like a list slice of non-negative bounds)."""
+        first = self._next_seq - self._len
+        lo, hi = max(0, start), min(self._len, stop)
+        ring, cap = self._ring, self.capacity
+        return [ring[(first + i) % cap] for i in range(lo, hi)]  # type: ignore[misc]
+
+    def __iter__(self) -> Iterator[StoredAlert]:
+        return iter(self.since(0))
+
+    # ------------------------------------------------------------ counters
+
+    @property
+    def by_priority(self) -> dict[Priority, int]:
+        """Kept alerts per priority, most severe first, zero counts left out."""
+        return {Priority(p): n for p, n in enumerate(self._by_priority) if n}
+
+    def count_at_least(self, priority: Priority) -> int:
+        """Kept alerts of `priority` or more severe."""
+        return sum(self._by_priority[: int(priority) + 1])
+
+    def nodes(self) -> list[str]:
+        """Every node that ever sent an alert (rates are kept for them)."""
+        return list(self._node_rates)
+
+    # ------------------------------------------------------------ rates
+
+    def _now_s(self, now_ns: int | None) -> int:
+        return (self._clock() if now_ns is None else now_ns) // _NS
+
+    def rate(self, seconds: int = 5, *, now_ns: int | None = None) -> float:
+        """Alerts per second over the last `seconds` complete seconds (the current one is still filling)."""
+        if not 1 <= seconds < self._rate_seconds:
+            raise ValueError(f"rate window must be 1..{self._rate_seconds - 1} seconds, got {seconds}")
+        ring = self._overall.seconds
+        now_s = self._now_s(now_ns)
+        return sum(ring.count(b) for b in range(now_s - seconds, now_s)) / seconds
+
+    def alerts_per_minute(self, node: str, *, now_ns: int | None = None) -> int:
+        """Alerts from `node` in the last 60 seconds (including the current one)."""
+        rates = self._node_rates.get(node)
+        if rates is None:
+            return 0
+        ring = rates.seconds
+        return sum(ring.count(b) for b in ring.window(self._now_s(now_ns), 60))
+
+    def rate_series(
+        self,
+        node: str | None = None,
+        buckets: int = 10,
+        bucket_seconds: int = 60,
+        *,
+        now_ns: int | None = None,
+    ) -> list[int]:
+        """Alert counts of `node` (None: all nodes) in `buckets` buckets of `bucket_seconds`, oldest first;
+        the last bucket holds the current (partial) period. For sparklines."""
+        if buckets < 1 or bucket_seconds < 1:
+            raise ValueError("rate series needs at least one bucket of at least one second")
+        rates = self._overall if node is None else self._node_rates.get(node)
+        if bucket_seconds % 60 == 0:
+            span, limit = buckets * bucket_seconds, self._rate_minutes * 60
+        else:
+            span = buckets * bucket_seconds
+            limit = self._rate_seconds if node is None else 120
+        if span > limit:
+            raise ValueError(
+                f"rate series of {buckets}×{bucket_seconds}s reaches back {span}s, history keeps {limit}s"
+                + ("" if bucket_seconds % 60 == 0 else " at one-second resolution (use whole minutes)")
+            )
+        if rates is None:
+            return [0] * buckets
+        ring = rates.minutes if bucket_seconds % 60 == 0 else rates.seconds
+        per = bucket_seconds // ring.resolution
+        covered = ring.window(self._now_s(now_ns), span)
+        counts = [ring.count(b) for b in covered]
+        return [sum(counts[k * per : (k + 1) * per]) for k in range(buckets)]
+
+    def worst_priority(
+        self, node: str | None = None, minutes: int = 10, *, now_ns: int | None = None
+    ) -> Priority | None:
+        """The most severe priority `node` (None: any node) alerted with in the last `minutes` minutes."""
+        if not 1 <= minutes <= self._rate_minutes:
+            raise ValueError(f"worst-priority window must be 1..{self._rate_minutes} minutes, got {minutes}")
+        rates = self._overall if node is None else self._node_rates.get(node)
+        if rates is None:
+            return None
+        ring = rates.minutes
+        worst = ring.worst_in(ring.window(self._now_s(now_ns), minutes * 60))
+        return None if worst > 7 else Priority(worst)

@@ -1,0 +1,256 @@
+"""A filtered view of the alert store kept up to date incrementally, its group-by-rule counts, JSONL export.
+
+`FilteredView(store, query)` scans the store once; afterwards `update()` looks only at alerts that arrived
+since the last call (`store.since(seq)`), drops what the store evicted from its front, and re-checks the
+few alerts whose channels changed (a duplicate merged from the other channel) when the query looks at
+channels. The view holds references to the store's entries (memory bounded by the store's capacity) and
+gives O(1) `len`/`get(i)` for a Line API list. Counts per rule and per priority follow every change.
+
+Relative time windows (`since:5m`) age alerts out as time passes: from the front of the view (arrival
+order), and through a heap of event times for the few that arrived out of order. `until:` relative windows
+let alerts *enter* as time passes, so a view with one rescans on update.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from falcotui.falco.alerts import Priority, alert_to_json
+from falcotui.ops.alert_query import EMPTY_QUERY, AlertQuery
+from falcotui.ops.alert_store import AlertStore, StoredAlert
+
+_COMPACT_AT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class ViewChange:
+    """What one `update()` did: alerts appended at the end, dropped from the front, and whether the
+    view was rebuilt (indexes shifted arbitrarily: re-render everything)."""
+
+    added: int = 0
+    dropped: int = 0
+    rebuilt: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.dropped or self.rebuilt)
+
+
+class FilteredView:
+    """The store's alerts that match `query`, oldest first, addressable by index.
+
+    Between two `update()` calls the view is frozen: indexes, `len` and entries stay as they were even if
+    the store evicts meanwhile (the view holds the entries, so a render in between never finds a hole).
+    """
+
+    def __init__(
+        self, store: AlertStore, query: AlertQuery = EMPTY_QUERY, *, clock: Callable[[], int] = time.time_ns
+    ) -> None:
+        self.store = store
+        self.query = query
+        self._clock = clock
+        self._uses_channels = any(t.key == "channel" for t in query.terms)
+        self._entries: list[StoredAlert] = []
+        self._start = 0  # entries before it were dropped; compacted now and then
+        self._seen_seq = 0
+        self._seen_change = 0
+        self.by_rule: dict[str, int] = {}
+        self._by_priority = [0] * len(Priority)
+        # with a relative window: (event time, seq) of entries, to find alerts that arrived out of order
+        self._aging: list[tuple[int, int]] | None = [] if query.since_seconds is not None else None
+        self._rebuild(None)
+
+    # ------------------------------------------------------------ maintenance
+
+    def _rebuild(self, now_ns: int | None) -> None:
+        self._entries, self._start = [], 0
+        self.by_rule, self._by_priority = {}, [0] * len(Priority)
+        if self._aging is not None:
+            self._aging = []
+        self._seen_seq = self.store.first_seq - 1
+        self._seen_change = self.store.change_count
+        self._take_new(now_ns)
+
+    def _count(self, entry: StoredAlert) -> None:
+        rule = entry.alert.rule
+        self.by_rule[rule] = self.by_rule.get(rule, 0) + 1
+        self._by_priority[entry.alert.priority] += 1
+
+    def _uncount(self, entry: StoredAlert) -> None:
+        rule = entry.alert.rule
+        left = self.by_rule[rule] - 1
+        if left:
+            self.by_rule[rule] = left
+        else:
+            del self.by_rule[rule]
+        self._by_priority[entry.alert.priority] -= 1
+
+    def _take_new(self, now_ns: int | None) -> int:
+        new = self.store.since(self._seen_seq)
+        if not new:
+            return 0
+        match = self.query.matcher(now_ns=self._now(now_ns))
+        entries = self._entries
+        before = len(entries)
+        aging = self._aging
+        for entry in new:
+            if match(entry.alert, entry.channels):
+                entries.append(entry)
+                self._count(entry)
+                if aging is not None:
+                    heapq.heappush(aging, (entry.alert.time_ns, entry.seq))
+        self._seen_seq = new[-1].seq
+        return len(entries) - before
+
+    def _now(self, now_ns: int | None) -> int:
+        return self._clock() if now_ns is None else now_ns
+
+    def update(self, now_ns: int | None = None) -> ViewChange:
+        """Catch up with the store; cheap when little changed. Call it on the UI's timer."""
+        store = self.store
+        if self.query.until_seconds is not None:
+            before = len(self)
+            self._rebuild(now_ns)
+            return ViewChange(max(0, len(self) - before), 0, True)
+        rebuilt = False
+        if store.change_count != self._seen_change:
+            if self._uses_channels:
+                rebuilt = self._recheck(now_ns)
+            self._seen_change = store.change_count
+        dropped = self._drop_front(now_ns)
+        if self._aging is not None and self._drop_aged(now_ns):
+            rebuilt = True
+        added = self._take_new(now_ns)
+        if self._start > _COMPACT_AT and self._start * 2 > len(self._entries):
+            del self._entries[: self._start]
+            self._start = 0
+        if self._aging is not None and len(self._aging) > 2 * len(self) + _COMPACT_AT:
+            # keys of alerts the store evicted before they aged out: keep the heap bounded
+            self._aging = [(e.alert.time_ns, e.seq) for e in self]
+            heapq.heapify(self._aging)
+        return ViewChange(added, dropped, rebuilt)
+
+    def _drop_aged(self, now_ns: int | None) -> bool:
+        """Remove alerts that aged out of a relative window but sit behind newer ones (they arrived out of
+        order). Rare; it shifts indexes, so the change reports `rebuilt`."""
+        aging, entries = self._aging, self._entries
+        assert aging is not None
+        cutoff = self.query.time_bounds(self._now(now_ns))[0]
+        assert cutoff is not None
+        removed = False
+        while aging and aging[0][0] < cutoff:
+            _, seq = heapq.heappop(aging)
+            i = self._bisect(seq)
+            if i < len(entries) and entries[i].seq == seq:
+                self._uncount(entries.pop(i))
+                removed = True
+        return removed
+
+    def _drop_front(self, now_ns: int | None) -> int:
+        entries = self._entries
+        first = self.store.first_seq
+        cutoff = None
+        if self.query.since_seconds is not None:
+            cutoff = self.query.time_bounds(self._now(now_ns))[0]
+        start = self._start
+        while start < len(entries):
+            entry = entries[start]
+            if entry.seq >= first and (cutoff is None or entry.alert.time_ns >= cutoff):
+                break
+            self._uncount(entry)
+            entries[start] = None  # type: ignore[call-overload]  # release it before compaction
+            start += 1
+        dropped = start - self._start
+        self._start = start
+        return dropped
+
+    def _recheck(self, now_ns: int | None) -> bool:
+        changed = self.store.changes_since(self._seen_change)
+        if changed is None:  # the change log overflowed: rescan
+            self._rebuild(now_ns)
+            return True
+        match = self.query.matcher(now_ns=self._now(now_ns))
+        entries = self._entries
+        moved = False
+        for seq in changed:
+            entry = self.store.by_seq(seq)
+            if entry is None or seq > self._seen_seq:
+                continue
+            i = self._bisect(seq)
+            present = i < len(entries) and entries[i].seq == seq
+            wanted = match(entry.alert, entry.channels)
+            if wanted and not present:
+                entries.insert(i, entry)
+                self._count(entry)
+                if self._aging is not None:
+                    heapq.heappush(self._aging, (entry.alert.time_ns, entry.seq))
+                moved = True
+            elif present and not wanted:
+                self._uncount(entries.pop(i))
+                moved = True
+        return moved
+
+    def _bisect(self, seq: int) -> int:
+        return bisect.bisect_left(self._entries, seq, self._start, key=_seq_of)
+
+    # ------------------------------------------------------------ access
+
+    def __len__(self) -> int:
+        return len(self._entries) - self._start
+
+    def get(self, index: int) -> StoredAlert:
+        """The matching alert at `index` (0 = oldest, -1 = newest), O(1). Raises IndexError."""
+        n = len(self._entries) - self._start
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"view index {index} out of range (view holds {n})")
+        return self._entries[self._start + index]
+
+    __getitem__ = get
+
+    def slice(self, start: int, stop: int) -> list[StoredAlert]:
+        """Matching alerts at indexes [start, stop) (clamped)."""
+        return self._entries[self._start + max(0, start) : self._start + max(0, min(len(self), stop))]
+
+    def __iter__(self) -> Iterator[StoredAlert]:
+        return iter(self.slice(0, len(self)))
+
+    def index_of(self, seq: int) -> int | None:
+        """Index of the alert with sequence number `seq` in this view (keeps a selection across updates)."""
+        i = self._bisect(seq)
+        if i < len(self._entries) and self._entries[i].seq == seq:
+            return i - self._start
+        return None
+
+    @property
+    def by_priority(self) -> dict[Priority, int]:
+        """Matching alerts per priority, most severe first, zero counts left out."""
+        return {Priority(p): n for p, n in enumerate(self._by_priority) if n}
+
+    def group_by_rule(self) -> list[tuple[str, int]]:
+        """(rule, count) of the matching alerts, most frequent first, then by name."""
+        return sorted(self.by_rule.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _seq_of(entry: StoredAlert) -> int:
+    return entry.seq
+
+
+def export_jsonl(entries: Iterable[StoredAlert], dest: str | Path | BinaryIO) -> int:
+    """Write alerts as JSON lines (Falco's shape plus node/pod/channel; see `alert_to_json`); returns how
+    many. `dest` is a path (created or truncated) or a binary file object."""
+    if isinstance(dest, (str, Path)):
+        with open(dest, "wb") as out:
+            return export_jsonl(entries, out)
+    count = 0
+    for entry in entries:
+        dest.write(alert_to_json(entry.alert) + b"\n")
+        count += 1
+    return count

@@ -1,0 +1,351 @@
+"""The fleet model: every node joined with its Falco pod, Falco's own state and its alerts, one row per node.
+
+FleetState is fed by informers (nodes, pods, daemonsets) as add/modify/delete events of plain dicts, or a
+whole snapshot after a (re-)list, and keeps the Kubernetes half of every row cached until an event touches
+that node. The live half (Falco version and last reload from the pod's log, alerts per minute, sparkline,
+worst recent priority, live channels) is read from the AlertHub when rows are asked for, so the UI simply
+calls `rows()` on its timer.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from falcotui.ops.alert_hub import AlertHub
+from falcotui.ops.falco_pods import FalcoPodInfo, ReloadOutcome
+from falcotui.ops.fleet_k8s import (
+    FALCO_SELECTOR,
+    DaemonSetSummary,
+    Placement,
+    PodStatus,
+    daemon_placement,
+    daemonset_pod_spec,
+    daemonset_summary,
+    format_taint,
+    labels_match,
+    name_of,
+    node_cordoned,
+    node_ready,
+    node_taints,
+    pod_status,
+    pod_target_node,
+)
+from falcotui.ops.fleet_status import (
+    FleetSummary,
+    NodeReload,
+    NodeState,
+    NodeStatus,
+    ReloadState,
+    node_state,
+)
+
+SORT_KEYS = ("name", "alerts", "worst", "restarts", "state")
+
+
+@dataclass(frozen=True, slots=True)
+class _K8sPart:
+    name: str
+    ready: bool | None
+    ready_reason: str
+    cordoned: bool
+    taints: tuple[str, ...]
+    pod: PodStatus | None
+    placement: Placement | None  # for nodes without a pod
+    state: NodeState
+
+
+def _pod_rank(pod: Mapping) -> tuple:
+    meta = pod.get("metadata") or {}
+    return (not meta.get("deletionTimestamp"), meta.get("creationTimestamp") or "", meta.get("name") or "")
+
+
+class FleetState:
+    """Nodes, Falco pods and the Falco DaemonSet, applied incrementally; rows on demand."""
+
+    def __init__(
+        self,
+        hub: AlertHub | None = None,
+        *,
+        namespace: str | None = "falco",
+        daemonset: str = "falco",
+        pod_selector: Mapping[str, str] = FALCO_SELECTOR,
+        series_buckets: int = 10,
+        series_seconds: int = 60,
+        worst_minutes: int = 10,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        self.hub = hub
+        self.namespace = namespace
+        self.daemonset_name = daemonset
+        self.pod_selector = dict(pod_selector)
+        self.series_buckets = series_buckets
+        self.series_seconds = series_seconds
+        self.worst_minutes = worst_minutes
+        self._clock = clock or (hub._clock if hub is not None else time.time_ns)
+        self.nodes: dict[str, dict] = {}
+        self.pods: dict[tuple[str, str], dict] = {}
+        self._ds: dict | None = None
+        self._pods_by_node: dict[str, set[tuple[str, str]]] = {}
+        self._pod_node: dict[tuple[str, str], str | None] = {}
+        self._cache: dict[str, _K8sPart] = {}
+        self._changed: set[str] = set()
+        self._reload_pending_since: int | None = None
+
+    # ------------------------------------------------------------ events
+
+    def apply(self, resource: str, event_type: str, obj: dict) -> None:
+        """One informer event: `resource` is nodes/pods/daemonsets, `event_type` added/modified/deleted."""
+        deleted = str(event_type).lower() == "deleted"
+        if resource == "nodes":
+            name = name_of(obj)
+            if deleted:
+                self.nodes.pop(name, None)
+            else:
+                self.nodes[name] = obj
+            self._touch(name)
+        elif resource == "pods":
+            self._apply_pod(obj, deleted)
+        elif resource == "daemonsets":
+            self._apply_daemonset(obj, deleted)
+        else:
+            raise ValueError(f"the fleet does not follow {resource!r} (nodes, pods, daemonsets)")
+
+    def apply_event(self, event: object) -> None:
+        """An informer event object with `type`, `resource`, `obj` and, after a (re-)list, `snapshot`."""
+        kind = str(getattr(event, "type", ""))
+        resource = str(getattr(event, "resource", ""))
+        if kind in ("synced", "resynced"):
+            self.replace(resource, (getattr(event, "snapshot", None) or {}).values())
+        elif kind in ("added", "modified", "deleted"):
+            self.apply(resource, kind, getattr(event, "obj", None) or {})
+
+    def replace(self, resource: str, objects: Iterable[dict]) -> None:
+        """A full list of one resource, replacing what was known (after a list or a 410 re-list)."""
+        objects = list(objects)
+        if resource == "nodes":
+            gone = set(self.nodes) - {name_of(o) for o in objects}
+            for name in gone:
+                self.apply("nodes", "deleted", self.nodes[name])
+        elif resource == "pods":
+            keys = {self._key(o) for o in objects}
+            for key in [k for k in self.pods if k not in keys]:
+                self._apply_pod(self.pods[key], True)
+        elif resource == "daemonsets":
+            if self._ds is not None and not any(self._is_our_ds(o) for o in objects):
+                self._apply_daemonset(self._ds, True)
+        else:
+            raise ValueError(f"the fleet does not follow {resource!r} (nodes, pods, daemonsets)")
+        for obj in objects:
+            self.apply(resource, "modified", obj)
+
+    @staticmethod
+    def _key(obj: Mapping) -> tuple[str, str]:
+        meta = obj.get("metadata") or {}
+        return meta.get("namespace") or "", meta.get("name") or ""
+
+    def _touch(self, node: str | None) -> None:
+        if node is not None:
+            self._cache.pop(node, None)
+            self._changed.add(node)
+
+    def _apply_pod(self, pod: dict, deleted: bool) -> None:
+        key = self._key(pod)
+        if not deleted and (
+            not labels_match(pod, self.pod_selector) or (self.namespace and key[0] != self.namespace)
+        ):
+            deleted = key in self.pods  # relabelled away: forget it
+            if not deleted:
+                return
+        old_node = self._pod_node.pop(key, None)
+        if old_node is not None:
+            self._pods_by_node.get(old_node, set()).discard(key)
+            self._touch(old_node)
+        if deleted:
+            if self.pods.pop(key, None) is not None and self.hub is not None:
+                self.hub.forget_pod(key[1])
+            return
+        node = pod_target_node(pod)
+        self.pods[key] = pod
+        self._pod_node[key] = node
+        if node is not None:
+            self._pods_by_node.setdefault(node, set()).add(key)
+            self._touch(node)
+
+    def _is_our_ds(self, ds: Mapping) -> bool:
+        ns, name = self._key(ds)
+        return name == self.daemonset_name and (not self.namespace or ns == self.namespace)
+
+    def _apply_daemonset(self, ds: dict, deleted: bool) -> None:
+        if not self._is_our_ds(ds):
+            return
+        self._ds = None if deleted else ds
+        for name in list(self.nodes):  # placement of every node without a pod may change
+            self._touch(name)
+
+    def mark_reload_pending(self, since_ns: int | None) -> None:
+        """A rules push happened at `since_ns`: nodes whose Falco has not reloaded since show "pending".
+        None clears it."""
+        self._reload_pending_since = since_ns
+
+    def changed(self) -> set[str]:
+        """Nodes whose Kubernetes state changed since the previous call (for keyed table updates)."""
+        out, self._changed = self._changed, set()
+        return out
+
+    # ------------------------------------------------------------ rows
+
+    def _k8s_part(self, name: str) -> _K8sPart:
+        part = self._cache.get(name)
+        if part is not None:
+            return part
+        node = self.nodes[name]
+        ready, why = node_ready(node)
+        keys = self._pods_by_node.get(name) or ()
+        pods = [self.pods[k] for k in keys if k in self.pods]
+        pod = pod_status(max(pods, key=_pod_rank)) if pods else None
+        placement = None
+        if pod is None:
+            if self._ds is None:
+                placement = Placement("no-daemonset", f"no DaemonSet {self.daemonset_name!r}")
+            else:
+                placement = daemon_placement(daemonset_pod_spec(self._ds), node)
+                if placement.eligible:
+                    waiting = "" if ready else " (node not ready)"
+                    placement = Placement("pending-creation", f"pending creation{waiting}")
+        part = _K8sPart(
+            name=name,
+            ready=ready,
+            ready_reason=why,
+            cordoned=node_cordoned(node),
+            taints=tuple(format_taint(t) for t in node_taints(node)),
+            pod=pod,
+            placement=placement,
+            state=node_state(pod, ready),
+        )
+        self._cache[name] = part
+        return part
+
+    def _falco_info(self, part: _K8sPart) -> FalcoPodInfo | None:
+        if self.hub is None or part.pod is None:
+            return None
+        return self.hub.pod_info(part.pod.name)
+
+    def _reload(self, part: _K8sPart, info: FalcoPodInfo | None) -> NodeReload:
+        pod = part.pod
+        if pod is None:
+            return NodeReload(ReloadState.UNKNOWN)
+        last = info.last_reload if info else None
+        if pod.state == "CrashLoopBackOff":
+            detail = info.last_error.detail if info and info.last_error else pod.detail
+            return NodeReload(ReloadState.CRASH_LOOP, last.at_ns if last else None, detail)
+        pending = self._reload_pending_since
+        if pending is not None and (last is None or last.at_ns is None or last.at_ns < pending):
+            return NodeReload(ReloadState.PENDING, pending)
+        if last is None:
+            return NodeReload(
+                ReloadState.NONE if info else ReloadState.UNKNOWN, info.started_ns if info else None
+            )
+        state = {
+            ReloadOutcome.OK: ReloadState.OK,
+            ReloadOutcome.REJECTED: ReloadState.REJECTED,
+            ReloadOutcome.FAILED: ReloadState.FAILED,
+        }[last.outcome]
+        return NodeReload(state, last.at_ns, last.detail)
+
+    def row(self, name: str, *, now_ns: int | None = None) -> NodeStatus | None:
+        if name not in self.nodes:
+            return None
+        part = self._k8s_part(name)
+        info = self._falco_info(part)
+        now = self._clock() if now_ns is None else now_ns
+        hub = self.hub
+        if hub is not None:
+            store = hub.store
+            per_min = store.alerts_per_minute(name, now_ns=now)
+            series = tuple(store.rate_series(name, self.series_buckets, self.series_seconds, now_ns=now))
+            worst = store.worst_priority(name, self.worst_minutes, now_ns=now)
+            channels = hub.live_channels(name)
+        else:
+            per_min, series, worst, channels = 0, (0,) * self.series_buckets, None, ()
+        if info is not None and info.version:
+            version, source = info.version, "log"
+        elif part.pod is not None and part.pod.image_tag:
+            version, source = part.pod.image_tag, "image"
+        else:
+            version, source = None, None
+        placement = part.placement
+        return NodeStatus(
+            name=name,
+            state=part.state,
+            ready=part.ready,
+            ready_reason=part.ready_reason,
+            cordoned=part.cordoned,
+            taints=part.taints,
+            pod=part.pod,
+            no_pod_reason=placement.reason if placement else "",
+            no_pod_taint=placement.taint if placement else "",
+            version=version,
+            version_source=source,
+            reload=self._reload(part, info),
+            alerts_per_min=per_min,
+            series=series,
+            worst=worst,
+            channels=channels,
+        )
+
+    def rows(
+        self, sort: str = "name", *, descending: bool | None = None, text: str = "", now_ns: int | None = None
+    ) -> list[NodeStatus]:
+        """Every node's row, filtered by `text` (a substring of the name, state, pod state or the reason
+        there is no pod) and sorted by `sort` (one of SORT_KEYS). Numbers sort largest first and states
+        worst first unless `descending=False`; ties go by name."""
+        if sort not in SORT_KEYS:
+            raise ValueError(f"unknown sort key {sort!r} (expected one of {', '.join(SORT_KEYS)})")
+        now = self._clock() if now_ns is None else now_ns
+        rows = [r for name in self.nodes if (r := self.row(name, now_ns=now)) is not None]
+        needle = text.strip().lower()
+        if needle:
+            rows = [r for r in rows if needle in _haystack(r)]
+        rows.sort(key=lambda r: _natural(r.name))
+        if sort == "name":
+            if descending:
+                rows.reverse()
+            return rows
+        key: Callable[[NodeStatus], int] = {
+            "alerts": lambda r: -r.alerts_per_min,
+            "worst": lambda r: 8 if r.worst is None else int(r.worst),
+            "restarts": lambda r: -r.restarts,
+            "state": lambda r: r.state.rank,
+        }[sort]
+        rows.sort(key=key, reverse=descending is False)
+        return rows
+
+    def summary(self) -> FleetSummary:
+        parts = [self._k8s_part(name) for name in self.nodes]
+        count = {state: 0 for state in NodeState}
+        for p in parts:
+            count[p.state] += 1
+        return FleetSummary(
+            nodes=len(parts),
+            running=count[NodeState.RUNNING],
+            crash_looping=count[NodeState.CRASH_LOOP],
+            image_pull=count[NodeState.IMAGE_PULL],
+            pending=count[NodeState.PENDING],
+            without_falco=count[NodeState.NO_POD],
+            nodes_not_ready=sum(1 for p in parts if p.ready is not True),
+        )
+
+    def daemonset(self) -> DaemonSetSummary | None:
+        return daemonset_summary(self._ds) if self._ds is not None else None
+
+
+def _haystack(row: NodeStatus) -> str:
+    pod = f"{row.pod.name} {row.pod.state}" if row.pod else ""
+    return f"{row.name} {row.state} {pod} {row.no_pod_reason}".lower()
+
+
+def _natural(name: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))

@@ -1,0 +1,369 @@
+"""Pure readings of Kubernetes objects (plain dicts as the API returns them) for the fleet view.
+
+Node readiness, a pod's state the way `kubectl get pods` words it, image tags, DaemonSet counters and
+whether a DaemonSet pod belongs on a node (and if not, why: nodeSelector, required node affinity, or a
+taint the pod does not tolerate). Scheduling follows upstream Kubernetes: `Toleration.ToleratesTaint`,
+the tolerations the DaemonSet controller adds to every daemon pod (so cordoned, NotReady-NoExecute and
+pressure-tainted nodes still get one), and only NoSchedule/NoExecute taints keep a pod off a node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+FALCO_SELECTOR: dict[str, str] = {"app.kubernetes.io/name": "falco"}
+
+# Added by the DaemonSet controller to every daemon pod (upstream AddOrUpdateDaemonPodTolerations).
+DAEMON_TOLERATIONS: tuple[dict, ...] = (
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
+)
+HOST_NETWORK_TOLERATION = {
+    "key": "node.kubernetes.io/network-unavailable",
+    "operator": "Exists",
+    "effect": "NoSchedule",
+}
+
+
+def _meta(obj: Mapping) -> Mapping:
+    return obj.get("metadata") or {}
+
+
+def name_of(obj: Mapping) -> str:
+    return _meta(obj).get("name") or ""
+
+
+# ---------------------------------------------------------------- nodes
+
+
+def node_ready(node: Mapping) -> tuple[bool | None, str]:
+    """(True, "") when Ready; (False, why) when NotReady; (None, why) when Unknown or not reported."""
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if cond.get("type") != "Ready":
+            continue
+        status = cond.get("status")
+        why = ": ".join(x for x in (cond.get("reason"), cond.get("message")) if x)
+        if status == "True":
+            return True, ""
+        return (False if status == "False" else None), why or f"Ready={status}"
+    return None, "no Ready condition reported"
+
+
+def node_cordoned(node: Mapping) -> bool:
+    return bool((node.get("spec") or {}).get("unschedulable"))
+
+
+def format_taint(taint: Mapping) -> str:
+    """`dedicated=gpu:NoSchedule`, as kubectl writes taints."""
+    value = f"={taint['value']}" if taint.get("value") else ""
+    return f"{taint.get('key', '')}{value}:{taint.get('effect', '')}"
+
+
+def node_taints(node: Mapping) -> list[Mapping]:
+    return list((node.get("spec") or {}).get("taints") or [])
+
+
+# ---------------------------------------------------------------- scheduling
+
+
+def tolerates(toleration: Mapping, taint: Mapping) -> bool:
+    """Whether one toleration tolerates one taint (upstream `Toleration.ToleratesTaint`)."""
+    effect = toleration.get("effect") or ""
+    if effect and effect != taint.get("effect"):
+        return False
+    key = toleration.get("key") or ""
+    if key and key != taint.get("key"):
+        return False
+    operator = toleration.get("operator") or "Equal"
+    if operator == "Exists":
+        return True
+    if operator == "Equal":
+        return (toleration.get("value") or "") == (taint.get("value") or "")
+    return False
+
+
+def daemon_tolerations(pod_spec: Mapping) -> list[Mapping]:
+    """The pod template's tolerations plus those the DaemonSet controller adds."""
+    extra = [HOST_NETWORK_TOLERATION] if pod_spec.get("hostNetwork") else []
+    return [*(pod_spec.get("tolerations") or []), *DAEMON_TOLERATIONS, *extra]
+
+
+def untolerated_taints(pod_spec: Mapping, node: Mapping) -> list[Mapping]:
+    """The node's NoSchedule/NoExecute taints a daemon pod with `pod_spec` does not tolerate."""
+    tolerations = daemon_tolerations(pod_spec)
+    return [
+        t
+        for t in node_taints(node)
+        if t.get("effect") in ("NoSchedule", "NoExecute")
+        and not any(tolerates(tol, t) for tol in tolerations)
+    ]
+
+
+def _requirement(req: Mapping, value: str | None) -> bool:
+    op, values = req.get("operator"), list(req.get("values") or [])
+    if op == "In":
+        return value is not None and value in values
+    if op == "NotIn":
+        return value is None or value not in values
+    if op == "Exists":
+        return value is not None
+    if op == "DoesNotExist":
+        return value is None
+    if op in ("Gt", "Lt") and value is not None and len(values) == 1:
+        try:
+            have, limit = int(value), int(values[0])
+        except ValueError:
+            return False
+        return have > limit if op == "Gt" else have < limit
+    return False
+
+
+def _term(term: Mapping, node: Mapping) -> bool:
+    exprs, fields = term.get("matchExpressions") or [], term.get("matchFields") or []
+    if not exprs and not fields:
+        return False  # an empty term matches nothing (upstream)
+    labels = _meta(node).get("labels") or {}
+    node_fields = {"metadata.name": name_of(node)}
+    return all(_requirement(e, labels.get(e.get("key"))) for e in exprs) and all(
+        _requirement(f, node_fields.get(f.get("key"))) for f in fields
+    )
+
+
+def required_affinity_matches(pod_spec: Mapping, node: Mapping) -> bool:
+    required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    )
+    if not required:
+        return True
+    return any(_term(t, node) for t in required.get("nodeSelectorTerms") or [])
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Whether a daemon pod belongs on a node; `kind` is "" (it does), "selector", "affinity" or "taint"."""
+
+    kind: str = ""
+    reason: str = ""
+    taint: str = ""
+
+    @property
+    def eligible(self) -> bool:
+        return not self.kind
+
+
+def daemon_placement(pod_spec: Mapping, node: Mapping) -> Placement:
+    """Whether a DaemonSet with pod template spec `pod_spec` runs a pod on `node`, and if not, why."""
+    labels = _meta(node).get("labels") or {}
+    selector = pod_spec.get("nodeSelector") or {}
+    missing = [f"{k}={v}" for k, v in selector.items() if labels.get(k) != v]
+    if missing:
+        return Placement("selector", f"nodeSelector {', '.join(missing)} does not match the node's labels")
+    if not required_affinity_matches(pod_spec, node):
+        return Placement("affinity", "required node affinity does not match the node")
+    blocked = untolerated_taints(pod_spec, node)
+    if blocked:
+        text = format_taint(blocked[0])
+        more = f" (+{len(blocked) - 1} more)" if len(blocked) > 1 else ""
+        return Placement("taint", f"taint {text} not tolerated{more}", text)
+    return Placement()
+
+
+# ---------------------------------------------------------------- pods
+
+
+def labels_match(obj: Mapping, selector: Mapping[str, str]) -> bool:
+    labels = _meta(obj).get("labels") or {}
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def pod_target_node(pod: Mapping) -> str | None:
+    """The node a pod is on, or, for a daemon pod not scheduled yet, the node its affinity pins it to."""
+    spec = pod.get("spec") or {}
+    if spec.get("nodeName"):
+        return spec["nodeName"]
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    for term in required.get("nodeSelectorTerms") or []:
+        for f in term.get("matchFields") or []:
+            if (
+                f.get("key") == "metadata.name"
+                and f.get("operator") == "In"
+                and len(f.get("values") or []) == 1
+            ):
+                return f["values"][0]
+    return None
+
+
+def image_tag(image: str) -> str | None:
+    """`0.45.0` from `docker.io/falcosecurity/falco:0.45.0` (None without a tag; digests ignored)."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+@dataclass(frozen=True, slots=True)
+class PodStatus:
+    """A Falco pod as `kubectl get pods` would show it, plus what the fleet grid needs."""
+
+    name: str
+    namespace: str
+    node: str | None
+    phase: str
+    state: str  # Running, ContainerCreating, CrashLoopBackOff, ImagePullBackOff, Pending, Terminating …
+    detail: str  # the waiting/terminated message or the scheduler's
+    ready: int
+    total: int
+    restarts: int
+    image: str
+    image_tag: str | None
+    created: str  # metadata.creationTimestamp as the API gives it
+    terminating: bool
+
+    @property
+    def ready_text(self) -> str:
+        return f"{self.ready}/{self.total}"
+
+
+def _container_reason(st: Mapping) -> tuple[str, str] | None:
+    state = st.get("state") or {}
+    if waiting := state.get("waiting"):
+        return waiting.get("reason") or "Waiting", waiting.get("message") or ""
+    if terminated := state.get("terminated"):
+        reason = terminated.get("reason")
+        if not reason:
+            reason = (
+                f"Signal:{terminated['signal']}"
+                if terminated.get("signal")
+                else f"ExitCode:{terminated.get('exitCode')}"
+            )
+        return reason, terminated.get("message") or ""
+    return None
+
+
+def pod_status(pod: Mapping, container: str = "falco") -> PodStatus:
+    """Read a pod dict: state words follow kubectl's STATUS column."""
+    meta, spec, status = _meta(pod), pod.get("spec") or {}, pod.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    containers = spec.get("containers") or []
+    chosen = next((c for c in containers if c.get("name") == container), containers[0] if containers else {})
+    image = chosen.get("image") or ""
+    statuses = status.get("containerStatuses") or []
+    ready = sum(1 for s in statuses if s.get("ready"))
+    restarts = sum(int(s.get("restartCount") or 0) for s in statuses)
+    state, detail = status.get("reason") or phase, status.get("message") or ""
+
+    init_reason = None
+    inits = status.get("initContainerStatuses") or []
+    for i, st in enumerate(inits):
+        st_state = st.get("state") or {}
+        term, waiting = st_state.get("terminated"), st_state.get("waiting")
+        if term and term.get("exitCode") == 0:
+            continue
+        if term:
+            init_reason = (
+                f"Init:{term.get('reason') or 'ExitCode:' + str(term.get('exitCode'))}",
+                term.get("message") or "",
+            )
+        elif waiting and waiting.get("reason") and waiting.get("reason") != "PodInitializing":
+            init_reason = (f"Init:{waiting['reason']}", waiting.get("message") or "")
+        else:
+            init_reason = (f"Init:{i}/{len(inits)}", "")
+        break
+    if init_reason:
+        state, detail = init_reason
+    else:
+        for st in statuses:
+            found = _container_reason(st)
+            if found:
+                state, detail = found
+                if state == "CrashLoopBackOff":
+                    last = (st.get("lastState") or {}).get("terminated") or {}
+                    if last:
+                        detail = f"last exit code {last.get('exitCode')}" + (f": {detail}" if detail else "")
+                break
+    if phase == "Pending" and not statuses and not init_reason:
+        for cond in status.get("conditions") or []:
+            if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+                state = "Pending"
+                detail = ": ".join(x for x in (cond.get("reason"), cond.get("message")) if x)
+    terminating = bool(meta.get("deletionTimestamp"))
+    if terminating:
+        state = "Terminating"
+    return PodStatus(
+        name=meta.get("name") or "",
+        namespace=meta.get("namespace") or "",
+        node=pod_target_node(pod),
+        phase=phase,
+        state=state,
+        detail=detail,
+        ready=ready,
+        total=len(containers),
+        restarts=restarts,
+        image=image,
+        image_tag=image_tag(image) if image else None,
+        created=meta.get("creationTimestamp") or "",
+        terminating=terminating,
+    )
+
+
+# ---------------------------------------------------------------- DaemonSet
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSetSummary:
+    name: str
+    namespace: str
+    desired: int
+    current: int
+    updated: int
+    ready: int
+    available: int
+    misscheduled: int
+    image: str
+    generation: int
+    observed_generation: int
+
+    @property
+    def observed(self) -> bool:
+        """Whether the controller has seen the latest spec (its counters describe it)."""
+        return self.observed_generation >= self.generation
+
+    @property
+    def rolled_out(self) -> bool:
+        """kubectl's completion test for a RollingUpdate DaemonSet."""
+        return self.observed and self.updated == self.desired and self.available == self.desired
+
+    @property
+    def text(self) -> str:
+        """`DS 46/48 ready · 48 updated` for the header."""
+        pending = "" if self.observed else " · spec change not yet observed"
+        return f"DS {self.ready}/{self.desired} ready · {self.updated} updated{pending}"
+
+
+def daemonset_summary(ds: Mapping, container: str = "falco") -> DaemonSetSummary:
+    meta, st = _meta(ds), ds.get("status") or {}
+    template = (((ds.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+    chosen = next((c for c in template if c.get("name") == container), template[0] if template else {})
+    return DaemonSetSummary(
+        name=meta.get("name") or "",
+        namespace=meta.get("namespace") or "",
+        desired=int(st.get("desiredNumberScheduled") or 0),
+        current=int(st.get("currentNumberScheduled") or 0),
+        updated=int(st.get("updatedNumberScheduled") or 0),
+        ready=int(st.get("numberReady") or 0),
+        available=int(st.get("numberAvailable") or 0),
+        misscheduled=int(st.get("numberMisscheduled") or 0),
+        image=chosen.get("image") or "",
+        generation=int(meta.get("generation") or 0),
+        observed_generation=int(st.get("observedGeneration") or 0),
+    )
+
+
+def daemonset_pod_spec(ds: Mapping) -> Mapping:
+    return ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
