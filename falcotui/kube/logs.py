@@ -1,0 +1,493 @@
+"""Follow pod logs without duplicates or gaps: one follower per container, a manager per Falco pod set.
+
+`LogFollower` streams `follow=true&timestamps=true` (with `tailLines` on its first start). When a stream
+is cut it resumes stern-style: `sinceTime` = the last seen timestamp floored to the second, then skips
+every line older than that timestamp and, at that exact timestamp, the lines already seen (compared by
+timestamp + content hash, with multiplicity, since several lines can share one timestamp). When the
+container restarted it reads `previous=true` for the crashed instance's last lines (through the same
+filter), then follows the new instance from its start. `PodLogFollowers` runs a pods informer and keeps
+one follower per matching pod. Lines are read by the sync client in worker threads and handed to the
+asyncio loop in batches (`list[LogLine]` per chunk read) together with `FollowerNotice`s.
+
+Resume is as exact as the timestamps: a line that reaches the log after the cut with an *older* timestamp
+than the last one seen cannot be told apart from the lines already read and is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from falcotui.falco.alerts import parse_iso8601_ns
+from falcotui.kube.config import KubeApiError, KubeClients, KubeError
+from falcotui.kube.informer import (
+    PODS,
+    Backoff,
+    Emitter,
+    EventType,
+    Informer,
+    InformerEvent,
+    LineSplitter,
+    iter_chunks,
+)
+
+
+def parse_rfc3339_ns(text: bytes) -> int:
+    """An RFC 3339 timestamp (nanosecond fraction optional, trailing zeros trimmed) as Unix nanoseconds."""
+    if not text[:1].isdigit():
+        raise ValueError(f"not an RFC 3339 timestamp: {text[:40]!r}")
+    try:
+        return parse_iso8601_ns(text.decode("ascii"))
+    except UnicodeDecodeError:
+        raise ValueError(f"not an RFC 3339 timestamp: {text[:40]!r}") from None
+
+
+def split_timestamp(line: bytes) -> tuple[int, bytes] | None:
+    """`<RFC3339Nano> <content>` (what `timestamps=true` prefixes) → (ns, content); None if no prefix."""
+    sp = line.find(b" ")
+    head = line if sp < 0 else line[:sp]
+    try:
+        ts = parse_rfc3339_ns(head)
+    except ValueError:
+        return None
+    return ts, (b"" if sp < 0 else line[sp + 1 :])
+
+
+def since_time_param(ts_ns: int) -> str:
+    """`sinceTime` for a resume: the last seen timestamp floored to whole seconds (any server accepts it)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts_ns // 1_000_000_000))
+
+
+class ResumeFilter:
+    """Remembers what was delivered so a re-read from at/before the last timestamp adds no duplicates."""
+
+    def __init__(self) -> None:
+        self.last_ts: int | None = None
+        self._at_last: Counter[int] = Counter()  # content hashes delivered at exactly last_ts
+        self._skip: Counter[int] | None = None  # armed by begin_resume()
+
+    def begin_resume(self) -> None:
+        self._skip = Counter(self._at_last) if self.last_ts is not None else None
+
+    def reset(self) -> None:
+        self.last_ts, self._skip = None, None
+        self._at_last.clear()
+
+    def accept(self, ts: int, content: bytes) -> bool:
+        """True if the line is new (and records it); False if it was delivered before."""
+        digest = hash(content)
+        if self._skip is not None and self.last_ts is not None:
+            if ts < self.last_ts:
+                return False
+            if ts == self.last_ts and self._skip[digest] > 0:
+                self._skip[digest] -= 1
+                return False
+            if ts > self.last_ts:
+                self._skip = None
+        if self.last_ts is None or ts > self.last_ts:
+            self.last_ts = ts
+            self._at_last.clear()
+        if ts == self.last_ts:
+            self._at_last[digest] += 1
+        return True
+
+
+class LogDecoder:
+    """Bytes of one log response → new (ts_ns, content) lines: splits lines, strips timestamps, de-duplicates.
+
+    Lines without a timestamp prefix are dropped (with `timestamps=true` the server prefixes every line).
+    An unfinished line at a cut stays in the splitter and is never delivered: the resume re-reads it whole.
+    """
+
+    def __init__(self, resume: ResumeFilter) -> None:
+        self.resume = resume
+        self._splitter = LineSplitter()
+
+    def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
+        out = []
+        for raw in self._splitter.feed(chunk):
+            parts = split_timestamp(raw)
+            if parts is not None and self.resume.accept(*parts):
+                out.append(parts)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    namespace: str
+    pod: str
+    container: str
+    node: str
+    ts_ns: int
+    line: str
+    previous: bool = False  # read from the crashed instance after a restart
+
+
+@dataclass(frozen=True, slots=True)
+class FollowerNotice:
+    namespace: str
+    pod: str
+    container: str
+    node: str
+    kind: str  # following | resumed | restarted | waiting | ended
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Instance:
+    container_id: str
+    restart_count: int
+    running: bool
+
+
+def pick_container(pod: dict, wanted: str | None = None) -> str:
+    names = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
+    if wanted:
+        return wanted
+    if "falco" in names:
+        return "falco"
+    return names[0] if names else ""
+
+
+def container_status(pod: dict, container: str) -> dict | None:
+    for st in (pod.get("status") or {}).get("containerStatuses") or []:
+        if st.get("name") == container:
+            return st
+    return None
+
+
+def has_logs(pod: dict, container: str) -> bool:
+    """A container instance has started at least once (so `pods/log` can answer)."""
+    st = container_status(pod, container)
+    if not st:
+        return False
+    state, last = st.get("state") or {}, st.get("lastState") or {}
+    return bool("running" in state or "terminated" in state or "terminated" in last or st.get("restartCount"))
+
+
+def _instance(pod: dict, container: str) -> _Instance | None:
+    st = container_status(pod, container)
+    if st is None:
+        return None
+    state = st.get("state") or {}
+    return _Instance(st.get("containerID") or "", int(st.get("restartCount") or 0), "running" in state)
+
+
+def _restarted(before: _Instance, now: _Instance) -> bool:
+    if now.restart_count != before.restart_count:
+        return True
+    return bool(before.container_id and now.container_id and before.container_id != now.container_id)
+
+
+@dataclass(eq=False)
+class LogFollower:
+    """Follows one container of one pod until the pod is gone or `stop()`; see the module docstring."""
+
+    clients: KubeClients
+    namespace: str
+    pod: str
+    sink: asyncio.Queue | Callable[[object], None]
+    container: str | None = None
+    node: str = ""
+    tail_lines: int | None = 100
+    previous_on_restart: bool = True
+    idle_timeout: float = 120.0  # a follow stream silent this long is re-opened (with resume)
+    backoff: Backoff = field(default_factory=lambda: Backoff(base=0.1, cap=5.0))
+
+    def __post_init__(self) -> None:
+        self.filter = ResumeFilter()
+        self.lines = 0
+        self.streams = 0
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._resp = None
+        self._emit: Emitter | None = None
+        self._last_notice: tuple[str, str] | None = None
+        self._uid: str | None = None
+        self.done = threading.Event()
+
+    def start(self) -> None:
+        self._emit = Emitter(asyncio.get_running_loop(), self.sink)
+        self._thread = threading.Thread(target=self._run, name=f"logs-{self.pod}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        resp = self._resp
+        if resp is not None:
+            with contextlib.suppress(Exception):
+                resp.shutdown()
+
+    async def aclose(self) -> None:
+        self.stop()
+        if self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 10)
+
+    # -- worker thread ----------------------------------------------------------------------------
+    def _notice(self, kind: str, detail: str = "") -> None:
+        if self._emit and (kind, detail) != self._last_notice:  # a retry loop repeats itself: say it once
+            self._last_notice = (kind, detail)
+            self._emit(
+                FollowerNotice(self.namespace, self.pod, self.container or "", self.node, kind, detail)
+            )
+
+    def _get_pod(self) -> dict | None:
+        try:
+            return self.clients.request("GET", PODS.object_path(self.namespace, self.pod))
+        except KubeApiError as exc:
+            if exc.code == 404:
+                return None
+            raise
+
+    def _run(self) -> None:
+        try:
+            self._follow_loop()
+        finally:
+            self.done.set()
+            self._notice("ended")
+
+    def _follow_loop(self) -> None:
+        instance: _Instance | None = None
+        first, resume = True, False
+        while not self._stop.is_set():
+            try:
+                pod = self._get_pod()
+                uid = (pod or {}).get("metadata", {}).get("uid")
+                if pod is None or (self._uid and uid != self._uid):
+                    return  # gone, or replaced by a new pod of the same name (its own follower takes over)
+                self._uid = uid
+                self.container = pick_container(pod, self.container)
+                self.node = self.node or (pod.get("spec") or {}).get("nodeName", "")
+                current = _instance(pod, self.container)
+                if instance is not None and current is not None and _restarted(instance, current):
+                    self._on_restart(current)
+                    first, resume = False, False
+                instance = current
+                if not has_logs(pod, self.container):
+                    self._notice("waiting", "container has not started")
+                    self._stop.wait(self.backoff.next_delay())
+                    continue
+                query: list[tuple[str, object]] = [("follow", "true"), ("timestamps", "true")]
+                query.append(("container", self.container))
+                if first and self.tail_lines is not None:
+                    query.append(("tailLines", self.tail_lines))
+                elif resume and self.filter.last_ts is not None:
+                    query.append(("sinceTime", since_time_param(self.filter.last_ts)))
+                    self.filter.begin_resume()
+                self._notice("resumed" if resume else "following")
+                got = self._stream(query, previous=False)
+                self.streams += 1
+                # Until a line arrives a re-open is still a first start (tail again, nothing to skip).
+                first = first and self.filter.last_ts is None
+                resume = not first
+                if got == 0:
+                    self._stop.wait(self.backoff.next_delay())
+                else:
+                    self.backoff.reset()
+            except Exception as exc:  # the worker must survive anything the server sends
+                if self._stop.is_set():
+                    return
+                if isinstance(exc, KubeApiError) and exc.code == 404:
+                    return
+                self._notice("waiting", str(exc))
+                self._stop.wait(self.backoff.next_delay())
+
+    def _on_restart(self, current: _Instance) -> None:
+        """The container restarted: deliver what the crashed instance logged after the last line we saw
+        (all of it, or its tail, if we saw none), then start afresh for the new instance."""
+        if self.previous_on_restart:
+            query: list[tuple[str, object]] = [("timestamps", "true"), ("previous", "true")]
+            query.append(("container", self.container))
+            if self.filter.last_ts is not None:
+                query.append(("sinceTime", since_time_param(self.filter.last_ts)))
+                self.filter.begin_resume()
+            elif self.tail_lines is not None:
+                query.append(("tailLines", self.tail_lines))
+            try:
+                self._stream(query, previous=True)
+            except KubeApiError as exc:  # the previous instance's log may be gone already
+                self._notice("waiting", f"previous log unavailable: {exc}")
+        self.filter.reset()
+        self.restarts += 1
+        self._notice("restarted", f"restart count {current.restart_count}")
+
+    def _stream(self, query: list[tuple[str, object]], *, previous: bool) -> int:
+        """Reads one log response to its end; returns the number of new lines delivered."""
+        resp = self.clients.open_stream(
+            PODS.object_path(self.namespace, self.pod) + "/log",
+            query=query,
+            read_timeout=self.idle_timeout,
+            accept="text/plain",
+        )
+        self._resp = resp
+        decoder = LogDecoder(self.filter)
+        container = self.container or ""
+        delivered = 0
+        try:
+            for chunk in iter_chunks(resp, self._stop):
+                batch = [
+                    LogLine(
+                        self.namespace,
+                        self.pod,
+                        container,
+                        self.node,
+                        ts,
+                        text.decode(errors="replace"),
+                        previous,
+                    )
+                    for ts, text in decoder.feed(chunk)
+                ]
+                if batch:
+                    delivered += len(batch)
+                    self.lines += len(batch)
+                    if self._emit:
+                        self._emit(batch)
+        except Exception as exc:  # a cut: the resume re-reads from the last timestamp
+            if not self._stop.is_set() and not isinstance(exc, KubeError):
+                self._notice("waiting", f"log stream cut: {exc}")
+        finally:
+            self._resp = None
+            with contextlib.suppress(Exception):
+                resp.release_conn()
+        return delivered
+
+
+def read_log(
+    clients: KubeClients,
+    namespace: str,
+    pod: str,
+    *,
+    container: str | None = None,
+    tail_lines: int | None = None,
+    previous: bool = False,
+    timeout: float = 15.0,
+) -> list[tuple[int, str]]:
+    """A one-off read (no follow) as (ts_ns, line), e.g. a crash-looping pod's last lines (`previous`)."""
+    query: list[tuple[str, object]] = [("timestamps", "true")]
+    if container:
+        query.append(("container", container))
+    if tail_lines is not None:
+        query.append(("tailLines", tail_lines))
+    if previous:
+        query.append(("previous", "true"))
+    resp = clients.open_stream(PODS.object_path(namespace, pod) + "/log", query=query, read_timeout=timeout)
+    try:
+        body = resp.read()
+    except OSError as exc:
+        raise KubeError(f"reading the log of {namespace}/{pod}: {exc}") from exc
+    finally:
+        resp.release_conn()
+    out = []
+    for raw in body.split(b"\n"):
+        parts = split_timestamp(raw)
+        if parts is not None:
+            out.append((parts[0], parts[1].decode(errors="replace")))
+    return out
+
+
+FALCO_SELECTOR = "app.kubernetes.io/name=falco"
+
+
+@dataclass(eq=False)
+class PodLogFollowers:
+    """One `LogFollower` per pod matching `label_selector` in `namespace`, driven by a pods informer."""
+
+    clients: KubeClients
+    sink: asyncio.Queue | Callable[[object], None]
+    namespace: str = "falco"
+    label_selector: str = FALCO_SELECTOR
+    container: str | None = None
+    tail_lines: int | None = 100
+    previous_on_restart: bool = True
+    idle_timeout: float = 120.0
+    watch_timeout: int = 240
+    delete_grace: float = 5.0  # a deleted pod's follower may drain its stream this long
+
+    def __post_init__(self) -> None:
+        self.followers: dict[str, LogFollower] = {}  # by pod uid
+        self._events: asyncio.Queue[InformerEvent] = asyncio.Queue()
+        self.informer = Informer(
+            self.clients,
+            PODS,
+            self._events,
+            namespace=self.namespace,
+            label_selector=self.label_selector,
+            watch_timeout=self.watch_timeout,
+        )
+        self._task: asyncio.Task | None = None
+        self.last_error = ""
+
+    async def start(self) -> None:
+        self.informer.start()
+        self._task = asyncio.create_task(self._consume(), name="pod-log-followers")
+
+    def followed_pods(self) -> set[str]:
+        return {f.pod for f in self.followers.values() if not f.done.is_set()}
+
+    async def aclose(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.informer.aclose()
+        await asyncio.gather(*(f.aclose() for f in self.followers.values()))
+
+    async def _consume(self) -> None:
+        while True:
+            ev = await self._events.get()
+            try:
+                self._on_event(ev)
+            except Exception as exc:  # one odd pod object must not stop discovery
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            self._forget_finished()
+
+    def _on_event(self, ev: InformerEvent) -> None:
+        loop = asyncio.get_running_loop()
+        if ev.type in (EventType.SYNCED, EventType.RESYNCED):
+            alive = {(p.get("metadata") or {}).get("uid") for p in (ev.snapshot or {}).values()}
+            for uid, fol in list(self.followers.items()):
+                if uid not in alive:
+                    loop.call_later(self.delete_grace, fol.stop)
+            for pod in (ev.snapshot or {}).values():
+                self._ensure(pod)
+        elif ev.type == EventType.DELETED and ev.obj:
+            fol = self.followers.get((ev.obj.get("metadata") or {}).get("uid"))
+            if fol is not None:
+                loop.call_later(self.delete_grace, fol.stop)
+        elif ev.obj:
+            self._ensure(ev.obj)
+
+    def _ensure(self, pod: dict) -> None:
+        meta = pod.get("metadata") or {}
+        uid = meta.get("uid")
+        if not uid or uid in self.followers:
+            return
+        container = pick_container(pod, self.container)
+        if not has_logs(pod, container):
+            return
+        fol = LogFollower(
+            self.clients,
+            meta.get("namespace") or self.namespace,
+            meta.get("name", ""),
+            self.sink,
+            container=container,
+            node=(pod.get("spec") or {}).get("nodeName", ""),
+            tail_lines=self.tail_lines,
+            previous_on_restart=self.previous_on_restart,
+            idle_timeout=self.idle_timeout,
+        )
+        self.followers[uid] = fol
+        fol.start()
+
+    def _forget_finished(self) -> None:
+        """Drop ended followers of pods the informer no longer has (a live pod's uid is never re-followed)."""
+        live = {(p.get("metadata") or {}).get("uid") for p in self.informer.cache().values()}
+        for uid, fol in list(self.followers.items()):
+            if fol.done.is_set() and uid not in live:
+                del self.followers[uid]
