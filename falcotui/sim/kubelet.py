@@ -1,0 +1,119 @@
+"""A simulated kubelet per node: owns the node's pod workers, pod IPs, pulled images and readiness probes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from falcotui.sim.config import SimConfig
+from falcotui.sim.errors import StoreError
+from falcotui.sim.events import EventRecorder
+from falcotui.sim.pod_worker import PodWorker
+from falcotui.sim.runtime import ContainerRuntime
+
+RuntimeFor = Callable[[str], ContainerRuntime | None]
+
+
+class Kubelet:
+    """The node agent of one simulated node."""
+
+    def __init__(
+        self,
+        *,
+        store,
+        config: SimConfig,
+        node_name: str,
+        node_ip: str,
+        pod_cidr_prefix: str,
+        runtime_for: RuntimeFor,
+        recorder: EventRecorder,
+        fast_probe: set[PodWorker] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.node_name = node_name
+        self.node_ip = node_ip
+        self.pod_cidr_prefix = pod_cidr_prefix  # "10.244.3." → pods get .2 ... .254
+        self.runtime_for = runtime_for
+        self.recorder = recorder
+        self.workers: dict[str, PodWorker] = {}  # pod uid -> worker
+        self.by_name: dict[tuple[str, str], PodWorker] = {}
+        self.pulled: set[str] = set()
+        # workers with a container that is not ready yet (may be shared by all kubelets of a cluster)
+        self.fast_probe: set[PodWorker] = fast_probe if fast_probe is not None else set()
+        self.connected = asyncio.Event()
+        self.connected.set()
+        self._next_ip = 2
+        self._background: set[asyncio.Task] = set()
+
+    def allocate_pod_ip(self) -> str:
+        host = self._next_ip
+        self._next_ip = 2 if self._next_ip >= 254 else self._next_ip + 1
+        return f"{self.pod_cidr_prefix}{host}"
+
+    def pod_event(self, type_: str, pod: dict) -> None:
+        meta = pod["metadata"]
+        uid = meta["uid"]
+        worker = self.workers.get(uid)
+        if type_ == "DELETED" or meta.get("deletionTimestamp"):
+            if worker is not None:
+                self._forget(worker)
+                self.spawn(self._finish(worker, type_ != "DELETED"))
+            return
+        if worker is None:
+            worker = PodWorker(self, pod)
+            self.workers[uid] = worker
+            self.by_name[(worker.namespace, worker.name)] = worker
+            worker.start()
+        else:
+            worker.pod = pod
+
+    def spawn(self, coro) -> None:
+        """Run `coro` in the background, keeping a reference until it is done."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _forget(self, worker: PodWorker) -> None:
+        self.workers.pop(worker.uid, None)
+        self.fast_probe.discard(worker)
+        if self.by_name.get((worker.namespace, worker.name)) is worker:
+            del self.by_name[(worker.namespace, worker.name)]
+
+    async def _finish(self, worker: PodWorker, remove_object: bool) -> None:
+        await worker.stop()
+        if remove_object:
+            stored = self.store.peek("pods", worker.namespace, worker.name)
+            if stored is not None and stored["metadata"].get("uid") == worker.uid:
+                try:
+                    self.store.delete("pods", worker.namespace, worker.name, uid=worker.uid)
+                except StoreError:
+                    pass
+
+    def config_changed(self, uid: str) -> None:
+        worker = self.workers.get(uid)
+        if worker is not None:
+            worker.config_changed()
+
+    def probe(self, now_mono: float) -> None:
+        """Probe every running container of this node."""
+        for worker in self.workers.values():
+            if worker.probe(now_mono):
+                self.fast_probe.add(worker)
+
+    def disconnect(self) -> None:
+        """The node went NotReady: status writes wait, new pods wait, containers keep running."""
+        self.connected.clear()
+
+    def reconnect(self) -> None:
+        self.connected.set()
+        for worker in list(self.workers.values()):
+            worker.conditions.times.pop("Ready", None)
+            worker._last_status = None
+            worker.write_status()
+
+    async def stop(self) -> None:
+        workers = list(self.workers.values())
+        self.workers.clear()
+        self.by_name.clear()
+        await asyncio.gather(*(w.stop() for w in workers), *self._background, return_exceptions=True)
