@@ -1,0 +1,262 @@
+"""`falcotui apply` and `falcotui delete`: deploy Falco with a diff first and follow the rollout node by node.
+
+`apply [--grpc] [--dry-run] [--yes] [--force] [--image-tag T] [--namespace NS] [--timeout S]` prints the
+server's dry-run diff per object, asks before changing anything (on a terminal; without one `--yes` is
+required), applies, then shows the rollout per node (a progress bar on a terminal, plain lines when piped).
+Exit 0 when the rollout completes, 1 when it is stuck or fails (the nodes and why are printed), 2 for a
+usage problem. `delete [--yes]` removes everything falcotui deployed and waits for the pods to go.
+The `rules` cluster actions share its cluster options and confirmation prompt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TextIO
+
+from falcotui.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    KubeError,
+    add_cluster_options,
+    connect,
+)
+from falcotui.ops.deployer import (
+    DeployConflictError,
+    Deployer,
+    DeployError,
+    DeployPlan,
+    ObjectChange,
+    RolloutResult,
+    UninstallProgress,
+)
+
+
+def add_cluster_args(p: argparse.ArgumentParser) -> None:
+    """The shared cluster options plus `--namespace/-n`, the same as `--falco-namespace`."""
+    add_cluster_options(p)
+    p.add_argument(
+        "--namespace", "-n", dest="falco_namespace", metavar="NS", help="same as --falco-namespace"
+    )
+
+
+def confirm(question: str, args: argparse.Namespace, out: TextIO, stdin: TextIO | None = None) -> bool:
+    """True with --yes; asks on a terminal; without a terminal refuses (exit 2) and says to pass --yes."""
+    if getattr(args, "yes", False):
+        return True
+    stdin = stdin or sys.stdin
+    if not stdin.isatty():
+        raise CliError(
+            f"{question.rstrip('?')}: refusing without --yes (stdin is not a terminal)", EXIT_USAGE
+        )
+    out.write(f"{question} [y/N] ")
+    out.flush()
+    answer = stdin.readline().strip().lower()
+    return answer in ("y", "yes")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "apply",
+        help="deploy or update Falco (diff first, then follow the rollout)",
+        description="Render falcotui's manifests, show the server's dry-run diff, apply them (server-side, "
+        "field manager falcotui) and follow the DaemonSet rollout per node. Exit 1 if it gets stuck.",
+    )
+    add_cluster_args(p)
+    p.add_argument("--grpc", action="store_true", help="the gRPC profile (Falco 0.43.1, mTLS certificates)")
+    p.add_argument("--image-tag", metavar="TAG", help="Falco image tag (default: the pinned version)")
+    p.add_argument("--dry-run", action="store_true", help="only show the diff")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--force", action="store_true", help="take over fields another field manager owns")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="rollout timeout (default 300)")
+    p.add_argument(
+        "--stuck-after",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="report the rollout stuck once a node makes no progress this long (default 30)",
+    )
+    p.set_defaults(handler=run_apply)
+    d = sub.add_parser(
+        "delete",
+        help="remove Falco and everything falcotui deployed",
+        description="Delete falcotui's objects in reverse order and wait for Falco's pods to go.",
+    )
+    add_cluster_args(d)
+    d.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    d.add_argument(
+        "--timeout", type=float, default=120.0, metavar="S", help="wait for the pods (default 120)"
+    )
+    d.set_defaults(handler=run_delete)
+
+
+# ---- apply ------------------------------------------------------------------------------------------------
+def print_plan(plan: DeployPlan, out: TextIO) -> None:
+    for c in plan.changes:
+        note = f"  ({c.note})" if c.note else ""
+        conflict = "  (CONFLICT: fields owned by another manager)" if c.conflict else ""
+        out.write(f"{c.status:>9}  {c.ref}{note}{conflict}\n")
+    for c in plan.changes:
+        if c.diff:
+            out.write("\n" + c.diff if c.diff.endswith("\n") else "\n" + c.diff + "\n")
+    n = len(plan.pending)
+    out.write(f"\n{n} object(s) to create or change, image {plan.image}\n")
+
+
+class RolloutDisplay:
+    """Per-node lines whenever a node's state changes; on a terminal also a one-line progress bar."""
+
+    def __init__(self, out: TextIO, tty: bool, width: int = 30):
+        self.out = out
+        self.tty = tty
+        self.width = width
+        self._nodes: dict[str, tuple] = {}
+        self._message = ""
+        self._bar = False
+
+    def _clear_bar(self) -> None:
+        if self._bar:
+            self.out.write("\r\x1b[2K")
+            self._bar = False
+
+    def __call__(self, status) -> None:
+        lines = []
+        for n in status.nodes:
+            # Not the reason: a pull back-off flips between ErrImagePull and ImagePullBackOff.
+            key = (n.state, n.pod, n.revision)
+            if self._nodes.get(n.node) != key:
+                self._nodes[n.node] = key
+                why = f" {n.reason}" if n.reason else ""
+                msg = n.message if len(n.message) <= 160 else n.message[:157] + "..."
+                msg = f": {msg}" if msg and n.state in ("stuck", "not-eligible") else ""
+                pod = f" pod {n.pod} ({n.revision})" if n.pod else ""
+                lines.append(f"  {n.node}: {n.state}{pod}{why}{msg}")
+        if status.message != self._message:
+            self._message = status.message
+            if not self.tty and not status.done:  # the final message comes with the result
+                lines.append(status.message)
+        if lines:
+            self._clear_bar()
+            self.out.write("\n".join(lines) + "\n")
+        if self.tty:
+            eligible = [n for n in status.nodes if n.eligible]
+            ready = sum(1 for n in eligible if n.state == "ready")
+            total = max(1, len(eligible))
+            filled = round(self.width * ready / total)
+            bar = "#" * filled + "-" * (self.width - filled)
+            self.out.write(f"\r\x1b[2K[{bar}] {ready}/{len(eligible)} nodes ready  {status.message[:70]}")
+            self._bar = True
+        self.out.flush()
+
+    def finish(self) -> None:
+        if self._bar:
+            self.out.write("\n")
+            self._bar = False
+
+
+def _report_rollout(result: RolloutResult, out: TextIO, err: TextIO) -> int:
+    if result.done:
+        out.write(f"{result.message}\n")
+        return EXIT_OK
+    err.write(result.explain() + "\n")
+    return EXIT_FAILURE
+
+
+def run_apply(
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        return _apply(args, out, err, stdin)
+    except CliError as exc:
+        err.write(f"falcotui apply: {exc.message}\n")
+        return exc.exit_code
+    except DeployConflictError as exc:
+        err.write(f"falcotui apply: conflicts:\n{exc}\nre-run with --force to take these fields over\n")
+        return EXIT_FAILURE
+    except (DeployError, KubeError) as exc:
+        err.write(f"falcotui apply: {exc}\n")
+        return EXIT_FAILURE
+
+
+def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None) -> int:
+    if args.timeout <= 0 or args.stuck_after <= 0:
+        raise CliError("--timeout and --stuck-after must be positive", EXIT_USAGE)
+    clients = connect(args)
+    try:
+        deployer = Deployer(clients, args.falco_namespace)
+        plan = deployer.plan(image_tag=args.image_tag, grpc=args.grpc, force=args.force)
+        print_plan(plan, out)
+        if plan.conflicts:
+            for c in plan.conflicts:
+                err.write(c.conflict + "\n")
+            err.write("falcotui apply: nothing applied; re-run with --force to take these fields over\n")
+            return EXIT_FAILURE
+        if args.dry_run:
+            return EXIT_OK
+        if plan.pending and not confirm("Apply these changes?", args, out, stdin):
+            err.write("falcotui apply: aborted, nothing changed\n")
+            return EXIT_FAILURE
+
+        def applied(c: ObjectChange) -> None:
+            out.write(f"{c.ref}: {'serverside-applied' if c.status != 'kept' else 'kept'} ({c.status})\n")
+
+        deployer.apply(plan, force=args.force, on_object=applied)
+        tty = bool(getattr(out, "isatty", lambda: False)())
+        display = RolloutDisplay(out, tty)
+        out.write("Waiting for the rollout...\n")
+        try:
+            result = asyncio.run(
+                deployer.follow_rollout(
+                    timeout=args.timeout, stuck_grace=args.stuck_after, on_progress=display
+                )
+            )
+        finally:
+            display.finish()
+        return _report_rollout(result, out, err)
+    finally:
+        clients.close()
+
+
+# ---- delete -----------------------------------------------------------------------------------------------
+def run_delete(
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        if not confirm(
+            f"Delete Falco and everything falcotui deployed in {args.falco_namespace}?", args, out, stdin
+        ):
+            err.write("falcotui delete: aborted\n")
+            return EXIT_FAILURE
+        clients = connect(args)
+        try:
+            deployer = Deployer(clients, args.falco_namespace)
+
+            def progress(p: UninstallProgress) -> None:
+                out.write(f"{p.ref}: {p.status}\n")
+                out.flush()
+
+            gone = asyncio.run(deployer.uninstall(timeout=args.timeout, on_progress=progress))
+        finally:
+            clients.close()
+    except CliError as exc:
+        err.write(f"falcotui delete: {exc.message}\n")
+        return exc.exit_code
+    except (DeployError, KubeError) as exc:
+        err.write(f"falcotui delete: {exc}\n")
+        return EXIT_FAILURE
+    if not gone:
+        err.write(f"falcotui delete: Falco pods still present after {args.timeout:g}s\n")
+        return EXIT_FAILURE
+    out.write("Falco removed\n")
+    return EXIT_OK

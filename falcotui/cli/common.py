@@ -1,0 +1,215 @@
+"""What every cluster-facing sub-command shares: the connection options, building the clients, how output
+looks (colours only on a terminal without NO_COLOR, progress only on a terminal), and turning failures,
+Ctrl-C and a closed pipe into a one-line message and an exit code instead of a traceback.
+
+A command module calls `add_cluster_options(parser)` and registers its handler as `cli_command(fn)`;
+inside, `connect(args)` gives `KubeClients` and `Output.detect()` the output style.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from falcotui.kube.config import (
+    KubeClients,
+    KubeConfigError,
+    KubeConnectionError,
+    KubeError,
+    Timeouts,
+    load_clients,
+)
+
+DEFAULT_FALCO_NAMESPACE = "falco"
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+_DURATION = re.compile(r"(\d+)([smhd])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class CliError(Exception):
+    """A failure to report as `falcotui: error: <message>` with `exit_code`."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def add_cluster_options(parser: argparse.ArgumentParser) -> None:
+    """`--kubeconfig`, `--context`, `--falco-namespace`, `--request-timeout` on a sub-command parser."""
+    group = parser.add_argument_group("cluster")
+    group.add_argument(
+        "--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"
+    )
+    group.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
+    group.add_argument(
+        "--falco-namespace",
+        metavar="NS",
+        default=DEFAULT_FALCO_NAMESPACE,
+        help=f"namespace Falco runs in (default: {DEFAULT_FALCO_NAMESPACE})",
+    )
+    group.add_argument(
+        "--request-timeout",
+        metavar="SECONDS",
+        type=positive_float,
+        default=30.0,
+        help="give up on an API request after this long (default: 30)",
+    )
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def duration(text: str) -> int:
+    """`90s`, `10m`, `1h30m`, `2d` (or plain seconds) as seconds; an argparse type."""
+    text = text.strip().lower()
+    if text.isdigit():
+        return int(text)
+    pos, total = 0, 0
+    for m in _DURATION.finditer(text):
+        if m.start() != pos:
+            break
+        total += int(m[1]) * _UNITS[m[2]]
+        pos = m.end()
+    if pos != len(text) or not text or total <= 0:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (examples: 90s, 10m, 1h30m, 2d)")
+    return total
+
+
+def connect(args: argparse.Namespace) -> KubeClients:
+    """KubeClients for the parsed cluster options; CliError with a readable message if that fails."""
+    timeouts = Timeouts(connect=min(10.0, args.request_timeout), read=args.request_timeout)
+    try:
+        return load_clients(args.kubeconfig, args.context, timeouts=timeouts)
+    except KubeConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^\"')\]]+)")
+
+
+def short_reason(exc: BaseException) -> str:
+    """`connection refused`, `timed out` … instead of urllib3's nested retry report."""
+    text = str(exc)
+    if m := _ERRNO.search(text):
+        return m[1].strip().lower()
+    lowered = text.lower()
+    for word in ("timed out", "refused", "reset", "name or service not known", "certificate verify failed"):
+        if word in lowered:
+            return word
+    return text
+
+
+def preflight(clients: KubeClients) -> None:
+    """Ask the API server for `/version`; CliError with a one-line reason when it does not answer."""
+    try:
+        clients.request("GET", "/version", timeout=(clients.timeouts.connect, 10.0))
+    except KubeConnectionError as exc:
+        where = f"{clients.host} (context {clients.context})" if clients.context else clients.host
+        raise CliError(f"cannot reach the Kubernetes API at {where}: {short_reason(exc)}") from None
+    except KubeError as exc:
+        raise CliError(f"the Kubernetes API at {clients.host} answered with an error: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """How to write: `color` only on a terminal with NO_COLOR unset (and TERM not dumb); `progress`
+    (transient status lines on stderr) only when stderr is a terminal."""
+
+    stream: TextIO
+    color: bool
+    progress: bool
+
+    @classmethod
+    def detect(cls, stream: TextIO | None = None, *, environ: dict[str, str] | None = None) -> Output:
+        stream = stream or sys.stdout
+        env = os.environ if environ is None else environ
+        tty = _isatty(stream)
+        color = tty and "NO_COLOR" not in env and env.get("TERM") != "dumb"
+        return cls(stream, color, _isatty(sys.stderr))
+
+    def status(self, message: str) -> None:
+        """A progress message on stderr (terminal only), overwritten by the next one."""
+        if self.progress:
+            sys.stderr.write(f"\r\x1b[2K{message}")
+            sys.stderr.flush()
+
+    def clear_status(self) -> None:
+        if self.progress:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def error(message: str) -> None:
+    print(f"falcotui: error: {message}", file=sys.stderr, flush=True)
+
+
+def warn(message: str) -> None:
+    print(f"falcotui: warning: {message}", file=sys.stderr, flush=True)
+
+
+def silence_stdout() -> None:
+    """After EPIPE: point stdout at /dev/null so the interpreter's final flush cannot fail (exit 120)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def cli_command(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Wrap a sub-command handler: CliError/KubeError → message + exit code, a closed pipe → exit 0
+    quietly, Ctrl-C → 130."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        # urllib3 logs each retried request as a warning; our own messages say what matters
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
+        try:
+            return int(handler(args) or 0)
+        except CliError as exc:
+            error(exc.message)
+            return exc.exit_code
+        except KubeConnectionError as exc:
+            error(f"lost the Kubernetes API: {short_reason(exc)}")
+            return EXIT_FAILURE
+        except KubeError as exc:
+            error(str(exc))
+            return EXIT_FAILURE
+        except BrokenPipeError:
+            silence_stdout()
+            return EXIT_OK
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+
+    return run
+
+
+def run_async(coro: Coroutine[Any, Any, int]) -> int:
+    """Run a command's coroutine on a fresh loop; gRPC's C core stays quiet unless asked."""
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    return asyncio.run(coro)

@@ -1,0 +1,410 @@
+"""Deploy Falco: render the manifests, diff them against the cluster, apply, follow the rollout, undo.
+
+`Deployer.plan()` renders the manifests and asks the server for a dry run of each object (created /
+unchanged / changed with a unified diff). Two objects get special care:
+- the `falco-rules` ConfigMap belongs to its users once it exists (they push rules with `falcotui rules`);
+  a server-side apply would take its data back, so it is only applied when it does not exist yet;
+- the gRPC profile's Secret keeps the certificates it already holds (no rotation on every apply).
+`apply()` applies under field manager `falcotui`; `follow_rollout()` follows the DaemonSet node by node
+until it is complete or stuck, and explains stuck nodes (for crash loops, with the last log lines of the
+crashed container). Everything here is sync and thread-safe except the async rollout/uninstall followers;
+progress goes to callbacks as typed objects, never to stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import difflib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import yaml
+
+from falcotui.falco.certs import CertificateDataError, GrpcCerts, generate_grpc_certs
+from falcotui.kube.apply import Applier, ApplyConflictError, ApplyError, normalized, object_ref
+from falcotui.kube.config import KubeApiError, KubeClients, KubeError
+from falcotui.kube.informer import PODS
+from falcotui.kube.logs import FALCO_SELECTOR, read_log
+from falcotui.kube.rollout import NodeRollout, RolloutStatus, wait_rollout
+from falcotui.ops.manifests import (
+    DEFAULT_NAMESPACE,
+    FALCO_CONTAINER,
+    GRPC_SECRET_NAME,
+    ManifestError,
+    render,
+)
+from falcotui.ops.rules_history import HISTORY_CONFIGMAP
+
+RULES_CONFIGMAP = "falco-rules"
+DAEMONSET = "falco"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+CRASH_LOG_LINES = 10
+KEPT_NOTE = "exists, left as it is: its rules are managed with `falcotui rules`; applying would reset them"
+
+
+class DeployError(Exception):
+    """A deployment step failed; `str()` explains it in one or a few readable lines."""
+
+
+class DeployConflictError(DeployError):
+    """Another field manager owns fields this apply sets; re-apply with force to take them."""
+
+    def __init__(self, reports: list[str]):
+        self.reports = reports
+        super().__init__("\n".join(reports))
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectChange:
+    ref: str  # "Kind namespace/name"
+    kind: str
+    name: str
+    status: str  # created | changed | unchanged | kept
+    diff: str = ""
+    note: str = ""
+    conflict: str = ""  # fields another manager owns (a report); applying needs force
+
+
+@dataclass(slots=True)
+class DeployPlan:
+    namespace: str
+    image: str
+    grpc: bool
+    objects: list[dict]  # what apply() sends, in apply order
+    changes: list[ObjectChange]
+    certs_reused: bool | None = None  # gRPC profile: True when the live Secret's certificates are kept
+
+    @property
+    def pending(self) -> list[ObjectChange]:
+        return [c for c in self.changes if c.status in ("created", "changed")]
+
+    @property
+    def conflicts(self) -> list[ObjectChange]:
+        """Changes that take fields from another field manager: they need `apply(force=True)`."""
+        return [c for c in self.changes if c.conflict]
+
+
+@dataclass(frozen=True, slots=True)
+class StuckNode:
+    node: str
+    pod: str
+    reason: str
+    message: str
+    last_lines: tuple[str, ...] = ()  # a crash loop's last log lines of the crashed container
+
+
+@dataclass(slots=True)
+class RolloutResult:
+    done: bool
+    message: str
+    status: RolloutStatus
+    stuck: list[StuckNode] = field(default_factory=list)
+    timed_out: bool = False
+
+    def explain(self) -> str:
+        """Why the rollout did not complete: the nodes and their reasons (empty when done)."""
+        if self.done:
+            return ""
+        lines: list[str] = []
+        if self.stuck:
+            names = ", ".join(s.node for s in self.stuck)
+            lines.append(f"rollout stuck on {len(self.stuck)} node(s): {names}")
+            for s in self.stuck:
+                lines.append(f"  {s.node}: {s.reason}" + (f" - {s.message}" if s.message else ""))
+                lines.extend(f"    | {line}" for line in s.last_lines)
+        else:
+            waiting = [n for n in self.status.nodes if n.eligible and n.state != "ready"]
+            lines.append("rollout did not complete in time: " + self.message)
+            for n in waiting:
+                lines.append(f"  {n.node}: {n.state}" + (f" ({n.reason})" if n.reason else ""))
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class UninstallProgress:
+    ref: str
+    status: str  # deleted | not found | waiting (pods left) | gone
+
+
+def _redacted(obj: dict | None) -> dict | None:
+    if obj is None or obj.get("kind") != "Secret":
+        return obj
+    hidden = {k: f"<{len(v or '')} base64 characters hidden>" for k, v in (obj.get("data") or {}).items()}
+    return {**obj, "data": hidden}
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (falco.yaml, rules) as literal blocks, so their diff reads line by line."""
+
+
+_Dumper.add_representer(
+    str,
+    lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style="|" if "\n" in v else None),
+)
+
+
+def _diff(before: dict | None, after: dict | None, ref: str) -> str:
+    """Unified diff of the objects (server noise stripped, Secret data hidden) as block-style YAML."""
+
+    def dump(obj: dict | None) -> list[str]:
+        if not obj:
+            return []
+        text = yaml.dump(normalized(_redacted(obj)), Dumper=_Dumper, sort_keys=True, width=1000)
+        return text.splitlines(keepends=True)
+
+    a, b = dump(before), dump(after)
+    if a == b:
+        return ""
+    return "".join(difflib.unified_diff(a, b, f"live: {ref}", f"applied: {ref}"))
+
+
+class Deployer:
+    """Render, diff, apply and follow Falco's manifests in one namespace of one cluster."""
+
+    def __init__(self, clients: KubeClients, namespace: str = DEFAULT_NAMESPACE):
+        self.clients = clients
+        self.namespace = namespace
+        self.applier = Applier(clients)
+
+    # ---- reading the cluster -------------------------------------------------------------------------
+    def _get(self, path: str) -> dict | None:
+        try:
+            return self.clients.request("GET", path)
+        except KubeApiError as exc:
+            if exc.code == 404:
+                return None
+            raise DeployError(str(exc)) from exc
+        except KubeError as exc:
+            raise DeployError(str(exc)) from exc
+
+    def live_certs(self) -> GrpcCerts | None:
+        """The certificates of the live gRPC Secret, None if it is missing or unusable."""
+        secret = self._get(f"/api/v1/namespaces/{self.namespace}/secrets/{GRPC_SECRET_NAME}")
+        if secret is None:
+            return None
+        try:
+            return GrpcCerts.from_secret_data(secret.get("data"))
+        except CertificateDataError:
+            return None
+
+    def rules_configmap_exists(self) -> bool:
+        return self._get(f"/api/v1/namespaces/{self.namespace}/configmaps/{RULES_CONFIGMAP}") is not None
+
+    # ---- plan / apply --------------------------------------------------------------------------------
+    def render(self, *, image_tag: str | None = None, grpc: bool = False) -> tuple[list[dict], bool | None]:
+        certs, reused = None, None
+        if grpc:
+            certs = self.live_certs()
+            reused = certs is not None
+            certs = certs or generate_grpc_certs()
+        try:
+            return render(self.namespace, image_tag, grpc, certs), reused
+        except ManifestError as exc:
+            raise DeployError(str(exc)) from exc
+
+    def plan(self, *, image_tag: str | None = None, grpc: bool = False, force: bool = False) -> DeployPlan:
+        """Render and dry-run every object; nothing changes in the cluster. A change that would take fields
+        from another field manager carries the report in `conflict` (unless `force`)."""
+        objects, reused = self.render(image_tag=image_tag, grpc=grpc)
+        keep_rules = self.rules_configmap_exists()
+        to_apply: list[dict] = []
+        changes: list[ObjectChange] = []
+        new_namespaces: set[str] = set()
+        for obj in objects:
+            ref, kind, name = object_ref(obj), obj["kind"], obj["metadata"]["name"]
+            if kind == "ConfigMap" and name == RULES_CONFIGMAP and keep_rules:
+                changes.append(ObjectChange(ref, kind, name, "kept", note=KEPT_NOTE))
+                continue
+            to_apply.append(obj)
+            if obj["metadata"].get("namespace") in new_namespaces:
+                # The server would refuse a dry run in a namespace that does not exist yet.
+                changes.append(ObjectChange(ref, kind, name, "created", _diff(None, obj, ref)))
+                continue
+            conflict = ""
+            try:
+                try:
+                    res = self.applier.apply_one(obj, dry_run=True, force=force)
+                except ApplyConflictError as exc:
+                    # What a forced apply would change, with the report of whose fields it takes.
+                    conflict = exc.report() or str(exc)
+                    res = self.applier.apply_one(obj, dry_run=True, force=True)
+            except (ApplyError, KubeError) as exc:
+                raise DeployError(str(exc)) from exc
+            if res.status == "created" and kind == "Namespace":
+                new_namespaces.add(name)
+            diff, note = "", ""
+            if res.status == "created":
+                diff = _diff(None, res.obj, ref)
+            elif res.status == "changed" and kind != "Secret":
+                diff = _diff(self.applier.get_live(obj), res.obj, ref)
+            if kind == "Secret":
+                if res.status == "unchanged" and reused:
+                    note = "existing certificates kept"
+                elif res.status == "changed":
+                    note = "certificate data changes (values hidden)"
+            changes.append(ObjectChange(ref, kind, name, res.status, diff, note, conflict))
+        image = next(
+            c["image"]
+            for o in objects
+            if o["kind"] == "DaemonSet"
+            for c in o["spec"]["template"]["spec"]["containers"]
+            if c["name"] == FALCO_CONTAINER
+        )
+        return DeployPlan(self.namespace, image, grpc, to_apply, changes, reused)
+
+    def apply(
+        self,
+        plan: DeployPlan,
+        *,
+        force: bool = False,
+        on_object: Callable[[ObjectChange], None] | None = None,
+    ) -> list[ObjectChange]:
+        """Apply the plan's objects (server-side, field manager `falcotui`); conflicts raise
+        `DeployConflictError` naming the fields and their owners unless `force`."""
+        done: list[ObjectChange] = []
+        conflicts: list[str] = []
+        for obj in plan.objects:
+            ref = object_ref(obj)
+            name = obj["metadata"]["name"]
+            if obj["kind"] == "ConfigMap" and name == RULES_CONFIGMAP and self.rules_configmap_exists():
+                change = ObjectChange(ref, "ConfigMap", name, "kept", note=KEPT_NOTE)
+            else:
+                try:
+                    res = self.applier.apply_one(obj, force=force)
+                except ApplyConflictError as exc:
+                    conflicts.append(exc.report() or str(exc))
+                    continue
+                except (ApplyError, KubeError) as exc:
+                    raise DeployError(str(exc)) from exc
+                secret = obj["kind"] == "Secret"
+                change = ObjectChange(ref, obj["kind"], name, res.status, "" if secret else res.diff)
+            done.append(change)
+            if on_object:
+                on_object(change)
+        if conflicts:
+            raise DeployConflictError(conflicts)
+        return done
+
+    # ---- rollout -------------------------------------------------------------------------------------
+    async def follow_rollout(
+        self,
+        *,
+        timeout: float = 300.0,
+        stuck_grace: float = 30.0,
+        on_progress: Callable[[RolloutStatus], None] | None = None,
+    ) -> RolloutResult:
+        """Follow the DaemonSet until complete; stops early when a node is stuck for `stuck_grace` s."""
+        started = time.monotonic()
+        try:
+            status = await wait_rollout(
+                self.clients,
+                self.namespace,
+                DAEMONSET,
+                timeout=timeout,
+                stuck_grace=stuck_grace,
+                on_update=on_progress,
+            )
+        except KubeError as exc:
+            raise DeployError(str(exc)) from exc
+        if status.done:
+            return RolloutResult(True, status.message, status)
+        if not status.exists:
+            return RolloutResult(False, status.message, status, timed_out=True)
+        stuck = [await asyncio.to_thread(self._explain_stuck, n) for n in status.stuck]
+        timed_out = not stuck or time.monotonic() - started >= timeout
+        return RolloutResult(False, status.message, status, stuck, timed_out=timed_out)
+
+    def _explain_stuck(self, node: NodeRollout) -> StuckNode:
+        lines: tuple[str, ...] = ()
+        if node.reason == "CrashLoopBackOff" and node.pod:
+            try:
+                got = read_log(
+                    self.clients,
+                    self.namespace,
+                    node.pod,
+                    container=FALCO_CONTAINER,
+                    previous=True,
+                    tail_lines=CRASH_LOG_LINES,
+                )
+                lines = tuple(line for _, line in got)
+            except KubeError as exc:
+                lines = (f"(previous log unavailable: {exc})",)
+        return StuckNode(node.node, node.pod, node.reason, node.message, lines)
+
+    def restart(self) -> str:
+        """`kubectl rollout restart`: stamp the pod template so every pod is replaced; returns the stamp."""
+        stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+        try:
+            self.clients.request(
+                "PATCH",
+                f"/apis/apps/v1/namespaces/{self.namespace}/daemonsets/{DAEMONSET}",
+                query=[("fieldManager", "falcotui")],
+                body=body,
+                content_type="application/strategic-merge-patch+json",
+            )
+        except KubeApiError as exc:
+            if exc.code == 404:
+                what = f"{self.namespace}/{DAEMONSET}"
+                raise DeployError(f"no DaemonSet {what} to restart: deploy first") from exc
+            raise DeployError(str(exc)) from exc
+        except KubeError as exc:
+            raise DeployError(str(exc)) from exc
+        return stamp
+
+    # ---- uninstall -----------------------------------------------------------------------------------
+    def uninstall_objects(self) -> list[dict]:
+        objects, _ = self.render(grpc=True)
+        history = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": HISTORY_CONFIGMAP, "namespace": self.namespace},
+        }
+        return [*objects, history]
+
+    async def uninstall(
+        self,
+        *,
+        timeout: float = 120.0,
+        poll: float = 0.2,
+        on_progress: Callable[[UninstallProgress], None] | None = None,
+    ) -> bool:
+        """Delete everything falcotui deployed (reverse order) and wait until Falco's pods are gone;
+        returns False if pods are still there after `timeout`."""
+        objects = self.uninstall_objects()
+        try:
+            results = await asyncio.to_thread(self.applier.delete, objects, propagation="Background")
+        except (ApplyError, KubeError) as exc:
+            raise DeployError(str(exc)) from exc
+        for ref, status in results:
+            if on_progress:
+                on_progress(UninstallProgress(ref, status))
+        deadline = time.monotonic() + timeout
+        last = -1
+        while True:
+            pods = await asyncio.to_thread(self._falco_pods)
+            if len(pods) != last and on_progress:
+                on_progress(UninstallProgress(f"{len(pods)} Falco pod(s)", "waiting" if pods else "gone"))
+            last = len(pods)
+            if not pods:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(poll)
+
+    def _falco_pods(self) -> list[dict]:
+        try:
+            listing = self.clients.request(
+                "GET",
+                PODS.collection_path(self.namespace),
+                query=[("labelSelector", FALCO_SELECTOR)],
+            )
+        except KubeApiError as exc:
+            if exc.code == 404:
+                return []
+            raise DeployError(str(exc)) from exc
+        except KubeError as exc:
+            raise DeployError(str(exc)) from exc
+        return listing.get("items") or []

@@ -1,0 +1,292 @@
+"""Follow every Falco pod's hot reload after a rules push, from its log: reloaded, rejected or crashing.
+
+Facts (DESIGN.md): a changed rules ConfigMap reaches the pods after the kubelet's sync (~60-90 s on real
+clusters); Falco dry-runs the new rules; valid → `SIGHUP received, restarting...` then its startup lines
+again; invalid → the old rules keep running and the internal alert `Falco internal: hot restart failure`
+is emitted; an `Error:` or a container restart means Falco exited (the pod crash-loops).
+
+`ReloadTracker.events()` polls each pod's log from the push time on (`sinceTime`, then resuming after the
+last line seen without duplicates) and the pods' container statuses, and yields a `NodeReload` for every
+per-node state change, then one `ReloadSummary`. A pod created after the push started with the new rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from falcotui.falco.alerts import parse_iso8601_ns
+from falcotui.falco.loglines import LineKind, LogLineClassifier
+from falcotui.kube.config import KubeApiError, KubeClients, KubeError
+from falcotui.kube.informer import PODS
+from falcotui.kube.logs import (
+    FALCO_SELECTOR,
+    ResumeFilter,
+    container_status,
+    since_time_param,
+    split_timestamp,
+)
+
+HOT_RESTART_FAILURE = "Falco internal: hot restart failure"
+FALCO_CONTAINER = "falco"
+#: Real clusters: the kubelet syncs mounted ConfigMaps every ~60-90 s, then Falco dry-runs and restarts.
+DEFAULT_RELOAD_TIMEOUT = 150.0
+PROPAGATION_NOTE = "waiting for the kubelet to update the mounted rules"
+
+
+class ReloadState(StrEnum):
+    PENDING = "pending"  # the new rules have not reached the pod yet
+    RESTARTING = "restarting"  # SIGHUP received, Falco is restarting with the new rules
+    RELOADED = "reloaded"
+    REJECTED = "rejected"  # hot restart failure: the old rules are still running
+    CRASH_LOOPING = "crash-looping"  # Falco exited (`Error:`) / the container restarted
+    TIMED_OUT = "timed out"  # still pending/restarting when the timeout passed
+
+    @property
+    def final(self) -> bool:
+        return self not in (ReloadState.PENDING, ReloadState.RESTARTING)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeReload:
+    node: str
+    pod: str
+    state: ReloadState
+    detail: str = ""
+    at_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadSummary:
+    nodes: tuple[NodeReload, ...]
+    elapsed: float
+
+    def count(self, state: ReloadState) -> int:
+        return sum(1 for n in self.nodes if n.state is state)
+
+    @property
+    def ok(self) -> bool:
+        """Every node reloaded (and there was at least one Falco pod)."""
+        return bool(self.nodes) and all(n.state is ReloadState.RELOADED for n in self.nodes)
+
+    @property
+    def timed_out(self) -> bool:
+        return any(n.state is ReloadState.TIMED_OUT for n in self.nodes)
+
+    def line(self) -> str:
+        parts = [f"{self.count(s)} {s.value}" for s in ReloadState if self.count(s)]
+        return f"{len(self.nodes)} node(s): " + (", ".join(parts) or "no Falco pods")
+
+
+@dataclass(slots=True)
+class _PodTrack:
+    pod: str
+    uid: str
+    node: str
+    restarts_at_start: int
+    new_pod: bool  # created after the push: it loads the new rules at start
+    state: ReloadState = ReloadState.PENDING
+    detail: str = ""
+    at_ns: int | None = None
+    filter: ResumeFilter = field(default_factory=ResumeFilter)
+    classifier: LogLineClassifier = field(default_factory=LogLineClassifier)
+    last_error: str = ""
+
+
+def _restarts(pod: dict) -> int:
+    st = container_status(pod, FALCO_CONTAINER) or {}
+    return int(st.get("restartCount") or 0)
+
+
+def _waiting_reason(pod: dict) -> str:
+    st = container_status(pod, FALCO_CONTAINER) or {}
+    return ((st.get("state") or {}).get("waiting") or {}).get("reason") or ""
+
+
+def _ready(pod: dict) -> bool:
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return cond.get("status") == "True"
+    return False
+
+
+class ReloadTracker:
+    """Tracks the reload of the rules pushed at `since_ns` (Unix ns) on every Falco pod of `namespace`."""
+
+    def __init__(
+        self,
+        clients: KubeClients,
+        namespace: str,
+        since_ns: int,
+        *,
+        timeout: float = DEFAULT_RELOAD_TIMEOUT,
+        poll: float = 1.0,
+        label_selector: str = FALCO_SELECTOR,
+    ) -> None:
+        self.clients = clients
+        self.namespace = namespace
+        self.since_ns = since_ns
+        self.timeout = timeout
+        self.poll = poll
+        self.label_selector = label_selector
+        self._pods: dict[str, _PodTrack] = {}  # by node
+
+    def _list_pods(self) -> list[dict]:
+        listing = self.clients.request(
+            "GET",
+            PODS.collection_path(self.namespace),
+            query=[("labelSelector", self.label_selector)],
+        )
+        return [
+            p for p in listing.get("items") or [] if not (p.get("metadata") or {}).get("deletionTimestamp")
+        ]
+
+    def _adopt(self, pod: dict) -> _PodTrack | None:
+        meta = pod.get("metadata") or {}
+        node = (pod.get("spec") or {}).get("nodeName") or ""
+        if not node:
+            return None
+        track = self._pods.get(node)
+        if track is not None and track.uid == meta.get("uid"):
+            return track
+        created = meta.get("creationTimestamp")
+        try:
+            created_s = parse_iso8601_ns(created) // 1_000_000_000 if created else 0
+        except ValueError:
+            created_s = 0
+        # creationTimestamp has whole seconds: only a pod created in a later second than the push is
+        # sure to have mounted the new rules when it started.
+        new_pod = created_s > self.since_ns // 1_000_000_000
+        crashing = _waiting_reason(pod) == "CrashLoopBackOff" or (_restarts(pod) > 0 and not _ready(pod))
+        track = _PodTrack(
+            meta.get("name", ""), meta.get("uid", ""), node, _restarts(pod), new_pod or crashing
+        )
+        self._pods[node] = track
+        if new_pod:
+            track.detail = "new pod: waiting for it to start"
+        elif crashing:
+            track.detail = "crash-looping before the push: waiting for a restart with the new rules"
+        else:
+            track.detail = PROPAGATION_NOTE
+        self._changed.append(NodeReload(node, track.pod, track.state, track.detail))
+        return track
+
+    def _read_new_lines(self, track: _PodTrack) -> list[tuple[int, str]]:
+        since = track.filter.last_ts if track.filter.last_ts is not None else self.since_ns
+        query: list[tuple[str, object]] = [
+            ("timestamps", "true"),
+            ("container", FALCO_CONTAINER),
+            ("sinceTime", since_time_param(since)),
+        ]
+        if track.filter.last_ts is not None:
+            track.filter.begin_resume()
+        resp = self.clients.open_stream(
+            PODS.object_path(self.namespace, track.pod) + "/log", query=query, read_timeout=15.0
+        )
+        try:
+            body = resp.read()
+        finally:
+            resp.release_conn()
+        out = []
+        for raw in body.split(b"\n"):
+            parts = split_timestamp(raw)
+            if parts is None or parts[0] < self.since_ns:
+                continue
+            if track.filter.accept(*parts):
+                out.append((parts[0], parts[1].decode(errors="replace")))
+        return out
+
+    def _apply_line(self, track: _PodTrack, ts: int, text: str) -> None:
+        line = track.classifier.classify(text)
+        kind = line.kind
+        if kind is LineKind.ERROR:  # Falco exits after it prints `Error:`
+            track.last_error = line.text
+            if track.state is not ReloadState.CRASH_LOOPING:
+                self._set(track, ReloadState.CRASH_LOOPING, line.text, ts)
+            return
+        if track.state.final:
+            return
+        if kind is LineKind.ALERT_JSON and line.alert is not None and line.alert.rule == HOT_RESTART_FAILURE:
+            detail = line.alert.message.strip().splitlines()[0] if line.alert.message.strip() else ""
+            self._set(
+                track, ReloadState.REJECTED, detail or "hot restart failure: old rules still running", ts
+            )
+        elif kind is LineKind.SIGHUP:
+            self._set(track, ReloadState.RESTARTING, "SIGHUP received, restarting", ts)
+        elif track.state is ReloadState.RESTARTING and (
+            kind in (LineKind.EVENT_SOURCES, LineKind.WEBSERVER, LineKind.GRPC)
+            or (kind is LineKind.ALERT_JSON and line.alert is not None and line.alert.source != "internal")
+        ):
+            self._set(track, ReloadState.RELOADED, "restarted with the new rules", ts)
+
+    def _set(self, track: _PodTrack, state: ReloadState, detail: str, ts: int | None) -> None:
+        track.state, track.detail, track.at_ns = state, detail, ts
+        self._changed.append(NodeReload(track.node, track.pod, state, detail, ts))
+
+    def _poll_pod(self, pod: dict) -> None:
+        track = self._adopt(pod)
+        if track is None:
+            return
+        restarted = _restarts(pod) > track.restarts_at_start
+        if not track.new_pod and (restarted or _waiting_reason(pod) == "CrashLoopBackOff"):
+            if track.state is not ReloadState.CRASH_LOOPING:
+                detail = track.last_error or f"container restarted ({_restarts(pod)} restarts)"
+                self._set(track, ReloadState.CRASH_LOOPING, detail, time.time_ns())
+            return
+        try:
+            lines = self._read_new_lines(track)
+        except Exception:  # a cut stream, a container between instances: read again next round
+            lines = []
+        for ts, text in lines:
+            self._apply_line(track, ts, text)
+        if track.new_pod and not track.state.final and _ready(pod):
+            self._set(track, ReloadState.RELOADED, "started with the new rules", time.time_ns())
+
+    async def events(self) -> AsyncIterator[NodeReload | ReloadSummary]:
+        """Per-node state changes as they happen, then the summary (always last)."""
+        started = time.monotonic()
+        deadline = started + self.timeout
+        self._changed: list[NodeReload] = []
+        while True:
+            try:
+                pods: list[dict] | None = await asyncio.to_thread(self._list_pods)
+            except KubeApiError as exc:
+                pods = [] if exc.code == 404 else None
+            except KubeError:
+                pods = None  # the API server is unreachable for now: try again next round
+            if pods is not None:
+                seen = {(pod.get("spec") or {}).get("nodeName") or "" for pod in pods}
+                # One worker thread per pod: each touches only its own node's track.
+                await asyncio.gather(*(asyncio.to_thread(self._poll_pod, pod) for pod in pods))
+                for node in [n for n in self._pods if n not in seen]:
+                    del self._pods[node]  # the node or its pod is gone
+            changed, self._changed = self._changed, []
+            for ev in changed:
+                yield ev
+            if self._pods and all(t.state.final for t in self._pods.values()):
+                break
+            if time.monotonic() >= deadline:
+                for t in self._pods.values():
+                    if not t.state.final:
+                        t.state = ReloadState.TIMED_OUT
+                        t.detail = f"no reload seen within {self.timeout:g}s"
+                        yield NodeReload(t.node, t.pod, t.state, t.detail)
+                break
+            await asyncio.sleep(self.poll)
+        nodes = tuple(
+            NodeReload(t.node, t.pod, t.state, t.detail, t.at_ns)
+            for t in sorted(self._pods.values(), key=lambda t: t.node)
+        )
+        yield ReloadSummary(nodes, time.monotonic() - started)
+
+    async def run(self, on_event: Callable[[NodeReload], None] | None = None) -> ReloadSummary:
+        """Drive `events()` to the end; `on_event(NodeReload)` for each state change."""
+        async for ev in self.events():
+            if isinstance(ev, ReloadSummary):
+                return ev
+            if on_event is not None:
+                on_event(ev)
+        raise AssertionError("events() always ends with a summary")

@@ -1,0 +1,342 @@
+"""The rules workflow: pull the rules ConfigMap, validate like Falco, push without lost updates, roll back.
+
+The `falco-rules` ConfigMap holds one rules file per key, mounted at `/etc/falco/rules.d`, which Falco
+loads after the image's `/etc/falco/falco_rules.yaml` in lexical order. Validation loads the default rules
+(read from a running Falco pod, cached per image) and then the custom files in key order, with the
+project's loader. A push replaces the ConfigMap carrying the resourceVersion the edit started from: a
+stale version gets a `Conflict` (theirs, ours, a diff), never an overwrite. Every push is recorded in the
+history ConfigMap (`rules_history`), and `reload_tracker` follows each node's hot reload afterwards.
+
+Methods are synchronous and safe to call from a worker thread; `track_reload` is async.
+"""
+
+from __future__ import annotations
+
+import difflib
+import getpass
+import re
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from falcotui.falco.rules.loader import LoadResult, load_rules
+from falcotui.falco.rules.results import Message
+from falcotui.kube.config import KubeApiError, KubeClients, KubeError
+from falcotui.kube.exec import ExecError, read_file
+from falcotui.kube.informer import PODS
+from falcotui.kube.logs import FALCO_SELECTOR
+from falcotui.ops.reload_tracker import (
+    DEFAULT_RELOAD_TIMEOUT,
+    NodeReload,
+    ReloadSummary,
+    ReloadTracker,
+)
+from falcotui.ops.rules_history import HistoryEntry, HistoryError, RulesHistory
+
+RULES_CONFIGMAP = "falco-rules"
+RULES_DIR = "/etc/falco/rules.d"
+DEFAULT_RULES_PATH = "/etc/falco/falco_rules.yaml"
+FIELD_MANAGER = "falcotui"
+_CM_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+class RulesError(Exception):
+    """A rules operation could not be done; `str()` says why, readably."""
+
+
+@dataclass(frozen=True, slots=True)
+class RulesSnapshot:
+    files: dict[str, str]  # key (file name) -> rules text, in key order
+    resource_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultRules:
+    text: str
+    image: str
+    pod: str
+    path: str = DEFAULT_RULES_PATH
+
+
+@dataclass(slots=True)
+class Validation:
+    result: LoadResult
+
+    @property
+    def ok(self) -> bool:
+        return self.result.successful
+
+    @property
+    def errors(self) -> list[Message]:
+        return self.result.errors
+
+    @property
+    def warnings(self) -> list[Message]:
+        """Falco's warnings about the custom files (the default rules' own warnings are not ours)."""
+        return [m for m in self.result.warnings if m.file.startswith(RULES_DIR + "/")]
+
+
+class PushStatus(StrEnum):
+    PUSHED = "pushed"
+    UNCHANGED = "unchanged"  # the ConfigMap already holds exactly these files: nothing sent
+    INVALID = "invalid"  # validation errors: nothing sent
+    NEEDS_CONFIRMATION = "needs confirmation"  # warnings: nothing sent until allowed
+    CONFLICT = "conflict"  # someone pushed since the edit started: nothing overwritten
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    base_rv: str  # the version our edit started from
+    theirs_rv: str
+    theirs: dict[str, str]
+    ours: dict[str, str]
+    diff: str  # unified diff, theirs -> ours, per file
+
+
+@dataclass(slots=True)
+class PushResult:
+    status: PushStatus
+    validation: Validation | None = None
+    resource_version: str = ""  # the new one after a push
+    pushed_at_ns: int = 0
+    version: int | None = None  # the history version recorded
+    conflict: Conflict | None = None
+    history_error: str = ""  # the push succeeded but the history could not be written
+    forced: bool = False  # invalid rules pushed with force_invalid
+
+
+def files_diff(
+    before: Mapping[str, str], after: Mapping[str, str], a: str = "theirs", b: str = "ours"
+) -> str:
+    """A unified diff of two file sets, file by file (in key order)."""
+    out: list[str] = []
+    for key in sorted(set(before) | set(after)):
+        x, y = before.get(key), after.get(key)
+        if x == y:
+            continue
+        out.extend(
+            difflib.unified_diff(
+                (x or "").splitlines(keepends=True),
+                (y or "").splitlines(keepends=True),
+                f"{a}/{key}" if x is not None else "/dev/null",
+                f"{b}/{key}" if y is not None else "/dev/null",
+            )
+        )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in out)
+
+
+def default_author() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+@dataclass(eq=False)
+class RulesService:
+    clients: KubeClients
+    namespace: str = "falco"
+    configmap: str = RULES_CONFIGMAP
+    history_limit: int = 10
+    author: str = field(default_factory=default_author)
+    _defaults: dict[str, DefaultRules] = field(default_factory=dict)  # by image
+
+    def __post_init__(self) -> None:
+        self.history = RulesHistory(self.clients, self.namespace, limit=self.history_limit)
+
+    @property
+    def path(self) -> str:
+        return f"/api/v1/namespaces/{self.namespace}/configmaps/{self.configmap}"
+
+    # ---- pull ----------------------------------------------------------------------------------------
+    def _get_cm(self) -> dict:
+        try:
+            return self.clients.request("GET", self.path)
+        except KubeApiError as exc:
+            if exc.code == 404:
+                raise RulesError(
+                    f"no ConfigMap {self.namespace}/{self.configmap}: deploy Falco first (falcotui apply)"
+                ) from exc
+            raise RulesError(str(exc)) from exc
+        except KubeError as exc:
+            raise RulesError(str(exc)) from exc
+
+    def pull(self) -> RulesSnapshot:
+        cm = self._get_cm()
+        data = cm.get("data") or {}
+        return RulesSnapshot({k: data[k] for k in sorted(data)}, cm["metadata"]["resourceVersion"])
+
+    def _falco_pods(self) -> list[dict]:
+        try:
+            listing = self.clients.request(
+                "GET", PODS.collection_path(self.namespace), query=[("labelSelector", FALCO_SELECTOR)]
+            )
+        except KubeError as exc:
+            raise RulesError(f"cannot list the Falco pods: {exc}") from exc
+        return listing.get("items") or []
+
+    def default_rules(self, *, refresh: bool = False) -> DefaultRules:
+        """Falco's default rules as shipped in the running image (`cat` in a running Falco pod)."""
+        problems: list[str] = []
+        for pod in self._falco_pods():
+            containers = (pod.get("spec") or {}).get("containers") or []
+            image = next((c.get("image", "") for c in containers if c.get("name") == "falco"), "")
+            if not refresh and image in self._defaults:
+                return self._defaults[image]
+            statuses = (pod.get("status") or {}).get("containerStatuses") or []
+            running = any(s.get("name") == "falco" and "running" in (s.get("state") or {}) for s in statuses)
+            if not running:
+                continue
+            name = pod["metadata"]["name"]
+            try:
+                text = read_file(self.clients, self.namespace, name, DEFAULT_RULES_PATH, container="falco")
+            except (ExecError, KubeError) as exc:
+                problems.append(f"{name}: {exc}")
+                continue
+            self._defaults[image] = DefaultRules(text, image, name)
+            return self._defaults[image]
+        why = f" ({'; '.join(problems)})" if problems else ""
+        raise RulesError(
+            f"cannot read Falco's default rules: no running Falco pod in namespace {self.namespace}{why}"
+        )
+
+    # ---- validate ------------------------------------------------------------------------------------
+    def validate(self, files: Mapping[str, str], defaults: DefaultRules | str | None = None) -> Validation:
+        """Load the default rules, then `files` in key order (as Falco reads rules.d)."""
+        bad = [k for k in files if not _CM_KEY.match(k) or len(k) > 253]
+        if bad:
+            raise RulesError(
+                f"invalid rules file name(s) {', '.join(map(repr, bad))}: use letters, digits, '-', '_', '.'"
+            )
+        if defaults is None:
+            defaults = self.default_rules()
+        text = defaults.text if isinstance(defaults, DefaultRules) else defaults
+        ordered = [(DEFAULT_RULES_PATH, text)] + [(f"{RULES_DIR}/{k}", files[k]) for k in sorted(files)]
+        return Validation(load_rules(ordered))
+
+    # ---- push ----------------------------------------------------------------------------------------
+    def push(
+        self,
+        files: Mapping[str, str],
+        base_rv: str,
+        *,
+        message: str = "",
+        allow_warnings: bool = False,
+        force_invalid: bool = False,
+        defaults: DefaultRules | str | None = None,
+        kind: str = "push",
+    ) -> PushResult:
+        """Validate, then replace the ConfigMap's files if it is still at `base_rv`."""
+        files = {k: files[k] for k in sorted(files)}
+        validation = self.validate(files, defaults)
+        cm = self._get_cm()
+        live = cm.get("data") or {}
+        if dict(live) == files:  # nothing to send (and nobody's edit to overwrite)
+            return PushResult(PushStatus.UNCHANGED, validation, cm["metadata"]["resourceVersion"])
+        if not validation.ok and not force_invalid:
+            return PushResult(PushStatus.INVALID, validation)
+        if validation.ok and validation.warnings and not (allow_warnings or force_invalid):
+            return PushResult(PushStatus.NEEDS_CONFIRMATION, validation)
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {**cm["metadata"], "resourceVersion": base_rv},
+            "data": files,
+        }
+        body["metadata"].pop("managedFields", None)
+        pushed_at = time.time_ns()
+        try:
+            new = self.clients.request("PUT", self.path, query=[("fieldManager", FIELD_MANAGER)], body=body)
+        except KubeApiError as exc:
+            if exc.code == 409:
+                theirs = self.pull()
+                diff = files_diff(theirs.files, files)
+                conflict = Conflict(base_rv, theirs.resource_version, theirs.files, files, diff)
+                return PushResult(PushStatus.CONFLICT, validation, conflict=conflict)
+            raise RulesError(f"push refused: {exc}") from exc
+        except KubeError as exc:
+            raise RulesError(f"push failed: {exc}") from exc
+        new_rv = new["metadata"]["resourceVersion"]
+        result = PushResult(PushStatus.PUSHED, validation, new_rv, pushed_at, forced=not validation.ok)
+        before = ({k: live[k] for k in sorted(live)}, base_rv)
+        try:
+            entry = self.history.record(
+                files,
+                author=self.author,
+                message=message,
+                kind=kind,
+                source_rv=base_rv,
+                pushed_rv=new_rv,
+                before=before,
+            )
+            result.version = entry.version
+        except HistoryError as exc:
+            result.history_error = str(exc)
+        return result
+
+    # ---- history / rollback --------------------------------------------------------------------------
+    def list_history(self) -> list[HistoryEntry]:
+        try:
+            return self.history.entries()
+        except HistoryError as exc:
+            raise RulesError(str(exc)) from exc
+
+    def rollback_target(self, version: int | None = None) -> HistoryEntry:
+        """The entry to roll back to: `version`, else the newest one that differs from the live rules."""
+        try:
+            if version is not None:
+                return self.history.get(version)
+            entries = self.history.entries()
+        except HistoryError as exc:
+            raise RulesError(str(exc)) from exc
+        live = self.pull().files
+        for entry in reversed(entries):
+            if entry.files != live:
+                return entry
+        raise RulesError(
+            "nothing to roll back to: the history holds no version that differs from the live rules"
+        )
+
+    def rollback(
+        self,
+        version: int | None = None,
+        *,
+        allow_warnings: bool = True,
+        force_invalid: bool = False,
+        defaults: DefaultRules | str | None = None,
+    ) -> PushResult:
+        """Push a recorded version again (validated, recorded in the history as a rollback)."""
+        target = self.rollback_target(version)
+        current = self.pull()
+        return self.push(
+            target.files,
+            current.resource_version,
+            message=f"rollback to version {target.version}",
+            allow_warnings=allow_warnings,
+            force_invalid=force_invalid,
+            defaults=defaults,
+            kind="rollback",
+        )
+
+    # ---- reload tracking -----------------------------------------------------------------------------
+    def reload_tracker(
+        self, since_ns: int, *, timeout: float = DEFAULT_RELOAD_TIMEOUT, poll: float = 1.0
+    ) -> ReloadTracker:
+        """A tracker of every node's reload of the rules pushed at `since_ns` (`PushResult.pushed_at_ns`)."""
+        return ReloadTracker(self.clients, self.namespace, since_ns, timeout=timeout, poll=poll)
+
+    async def track_reload(
+        self,
+        since_ns: int,
+        *,
+        timeout: float = DEFAULT_RELOAD_TIMEOUT,
+        poll: float = 1.0,
+        on_event: Callable[[NodeReload], None] | None = None,
+    ) -> ReloadSummary:
+        try:
+            return await self.reload_tracker(since_ns, timeout=timeout, poll=poll).run(on_event)
+        except KubeError as exc:
+            raise RulesError(f"tracking the reload failed: {exc}") from exc

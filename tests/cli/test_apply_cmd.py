@@ -1,0 +1,160 @@
+"""`falcotui apply` / `falcotui delete` against the simulated cluster over HTTP, through a parser built here
+(the lead wires `apply_cmd` into `falcotui/cli/__init__.py`)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import io
+import sys
+from pathlib import Path
+
+from falcotui.cli import apply_cmd, rules_cmd
+from falcotui.kube.config import KubeApiError
+
+
+def _fixtures():
+    if "deploy_fixtures" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "deploy_fixtures", Path(__file__).resolve().parents[1] / "ops" / "deploy_fixtures.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["deploy_fixtures"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["deploy_fixtures"]
+
+
+falco_sim = _fixtures().falco_sim
+clients_for = _fixtures().clients_for
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal (for the prompt and the progress bar)."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__(text)
+
+    def isatty(self) -> bool:
+        return True
+
+
+def cli(sim, *argv: str, stdin: io.StringIO | None = None, out: io.StringIO | None = None):
+    parser = argparse.ArgumentParser(prog="falcotui")
+    sub = parser.add_subparsers(dest="command")
+    apply_cmd.register(sub)
+    rules_cmd.register(sub)
+    args = parser.parse_args([*argv, "--kubeconfig", str(sim.kubeconfig)])
+    out = out if out is not None else io.StringIO()
+    err = io.StringIO()
+    code = args.handler(args, out, err, stdin if stdin is not None else io.StringIO())
+    return code, out.getvalue(), err.getvalue()
+
+
+def namespace_exists(clients) -> bool:
+    try:
+        clients.request("GET", "/api/v1/namespaces/falco")
+        return True
+    except KubeApiError as exc:
+        assert exc.code == 404
+        return False
+
+
+def test_apply_needs_yes_without_a_terminal_and_dry_run_changes_nothing(falco_sim, clients_for):
+    sim = falco_sim(nodes=1)
+    clients = clients_for(sim)
+    code, out, err = cli(sim, "apply")
+    assert code == 2 and "refusing without --yes" in err
+    assert "created  DaemonSet falco/falco" in out  # the diff is shown before the question
+    code, out, _ = cli(sim, "apply", "--dry-run")
+    assert code == 0 and "+kind: DaemonSet" in out and "object(s) to create or change" in out
+    code, out, err = cli(sim, "apply", stdin=Terminal("n\n"))
+    assert code == 1 and "Apply these changes? [y/N]" in out and "aborted" in err
+    assert not namespace_exists(clients)
+
+
+def test_apply_rolls_out_with_plain_lines_when_piped_then_reapply_keeps_rules(falco_sim, clients_for):
+    sim = falco_sim(nodes=2)
+    code, out, err = cli(sim, "apply", "--yes")
+    assert code == 0, err
+    assert "DaemonSet falco/falco: serverside-applied (created)" in out
+    assert out.count('daemon set "falco" successfully rolled out') == 1
+    for node in ("sim-node-01", "sim-node-02"):
+        assert f"  {node}: ready pod falco-" in out
+    assert "\r" not in out  # no progress bar when piped
+    code, out, err = cli(sim, "apply", "--yes")
+    assert code == 0, err
+    assert "kept  ConfigMap falco/falco-rules  (exists, left as it is" in out
+    assert "0 object(s) to create or change" in out
+
+
+def test_apply_on_a_terminal_draws_a_progress_bar(falco_sim):
+    sim = falco_sim(nodes=2)
+    term = Terminal()
+    code, _, err = cli(sim, "apply", stdin=Terminal("y\n"), out=term)
+    assert code == 0, err
+    shown = term.getvalue()
+    assert "Apply these changes? [y/N]" in shown
+    assert "[##############################] 2/2 nodes ready" in shown
+
+
+def test_unpullable_image_tag_exits_non_zero_naming_nodes_and_reason(falco_sim):
+    sim = falco_sim(nodes=2)
+    argv = ["apply", "--yes", "--image-tag", "9.9.9", "--stuck-after", "0.5", "--timeout", "9"]
+    code, _, err = cli(sim, *argv)
+    assert code == 1
+    assert "rollout stuck on 2 node(s): sim-node-01, sim-node-02" in err
+    assert "ImagePullBackOff" in err or "ErrImagePull" in err
+    assert "falcosecurity/falco:9.9.9" in err
+
+
+def test_grpc_apply_twice_keeps_the_certificates_then_delete_removes_everything(falco_sim, clients_for):
+    sim = falco_sim(nodes=1)
+    clients = clients_for(sim)
+    code, out, err = cli(sim, "apply", "--grpc", "--yes")
+    assert code == 0, err
+    assert "created  Secret falco/falco-grpc-certs" in out and "BEGIN" not in out
+    secret = clients.request("GET", "/api/v1/namespaces/falco/secrets/falco-grpc-certs")
+    code, out, err = cli(sim, "apply", "--grpc", "--yes")
+    assert code == 0, err
+    assert "unchanged  Secret falco/falco-grpc-certs  (existing certificates kept)" in out
+    again = clients.request("GET", "/api/v1/namespaces/falco/secrets/falco-grpc-certs")
+    assert again["data"] == secret["data"]
+    code, out, err = cli(sim, "delete")
+    assert code == 2 and "refusing without --yes" in err
+    code, out, err = cli(sim, "delete", "--yes")
+    assert code == 0, err
+    assert "DaemonSet falco/falco: deleted" in out and "Secret falco/falco-grpc-certs: deleted" in out
+    assert out.rstrip().endswith("Falco removed")
+    pods = clients.request("GET", "/api/v1/namespaces/falco/pods")
+    assert pods.get("items", []) == []
+
+
+def test_a_bad_option_or_kubeconfig_is_a_clear_error(falco_sim, tmp_path):
+    sim = falco_sim(nodes=1)
+    code, _, err = cli(sim, "apply", "--yes", "--image-tag", "latest")
+    assert code == 1 and "refusing image tag 'latest'" in err and "Traceback" not in err
+    sim.kubeconfig = tmp_path / "missing"
+    code, _, err = cli(sim, "apply", "--yes")
+    assert code == 1 and "does not exist" in err
+
+
+def test_fields_taken_by_another_manager_are_a_conflict_until_force(falco_sim, clients_for):
+    sim = falco_sim(nodes=1)
+    clients = clients_for(sim)
+    assert cli(sim, "apply", "--yes")[0] == 0
+    path = "/api/v1/namespaces/falco/configmaps/falco-config"
+    meta = {"name": "falco-config", "namespace": "falco"}
+    data = {"falco.yaml": "# tuned by hand\n"}
+    theirs = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
+    clients.request("PATCH", path, query=[("fieldManager", "helm"), ("force", "true")], body=theirs,
+                    content_type="application/apply-patch+yaml")  # fmt: skip
+    code, out, err = cli(sim, "apply", "--yes")
+    assert code == 1
+    assert "  changed  ConfigMap falco/falco-config  (CONFLICT: fields owned by another manager)" in out
+    assert "-    # tuned by hand\n+    # Keep loading" in out  # what --force would change
+    assert "owned by 'helm'" in err and "re-run with --force" in err
+    assert clients.request("GET", path)["data"]["falco.yaml"] == "# tuned by hand\n"
+    code, out, err = cli(sim, "apply", "--yes", "--force")
+    assert code == 0, err
+    assert "-    # tuned by hand\n+    # Keep loading" in out, out  # a readable block-style diff
+    assert "rules_files:" in clients.request("GET", path)["data"]["falco.yaml"]

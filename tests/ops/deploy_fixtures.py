@@ -1,0 +1,74 @@
+"""Shared helpers for the deployer/rules tests: a simulated cluster whose Falco pods run the simulated Falco.
+
+Test modules load this file by path (tests are not packages under --import-mode=importlib) and re-export
+the fixtures: `falco_cluster(nodes=2)` starts a cluster with fast kubelet timings and returns it with a
+kubeconfig path; `clients_for(cluster)` gives KubeClients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from falcotui.kube.config import KubeClients, Timeouts, load_clients
+from falcotui.sim.cluster import SimCluster
+from falcotui.sim.config import SimConfig
+from falcotui.sim.falco_process import FalcoRuntime
+from falcotui.sim.falco_wiring import install
+from falcotui.sim.scenarios import make_scenario
+
+FAST = dict(
+    image_pull_delay=0.01,
+    container_start_delay=0.01,
+    ready_delay=0.01,
+    crash_backoff_base=0.05,
+    crash_backoff_max=0.5,
+    configmap_propagation_delay=0.1,
+)
+
+
+@dataclass
+class FalcoSim:
+    cluster: SimCluster
+    kubeconfig: Path
+    runtime: FalcoRuntime
+
+
+@pytest.fixture
+def falco_sim(tmp_path: Path) -> Iterator[Callable[..., FalcoSim]]:
+    """`falco_sim(nodes=2, per_minute=600)`: a started cluster running the simulated Falco."""
+    started: list[SimCluster] = []
+
+    def make(*, nodes: int = 2, per_minute: float = 600.0, seed: int = 1, **config: object) -> FalcoSim:
+        runtime = FalcoRuntime(make_scenario("quiet", seed=seed, per_minute=per_minute))
+        cluster = SimCluster(
+            SimConfig(**{**FAST, "nodes": nodes, "control_plane_nodes": 0, **config}),  # type: ignore[arg-type]
+            bookmark_interval=0.2,
+            runtime_for_image=runtime.runtime_for_image,
+            on_start=[lambda c: install(c.server, c.store, c.controllers, runtime)],
+        )
+        cluster.start()
+        started.append(cluster)
+        path = cluster.write_kubeconfig(tmp_path / f"kubeconfig-{len(started)}")
+        return FalcoSim(cluster, path, runtime)
+
+    yield make
+    for cluster in reversed(started):
+        cluster.stop()
+
+
+@pytest.fixture
+def clients_for() -> Iterator[Callable[[FalcoSim], KubeClients]]:
+    made: list[KubeClients] = []
+
+    def make(sim: FalcoSim) -> KubeClients:
+        clients = load_clients(sim.kubeconfig, environ={}, timeouts=Timeouts(connect=2, read=10))
+        made.append(clients)
+        return clients
+
+    yield make
+    for c in made:
+        c.close()
