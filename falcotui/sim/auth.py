@@ -1,0 +1,109 @@
+"""Who may do what: bearer-token authentication and a small authorization policy.
+
+The policy also answers SelfSubjectAccessReview, so a client's "can I?" question and the server's
+actual decision always agree.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from falcotui.sim.errors import StoreError
+
+WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+SIM_USER = "falcotui-sim"
+
+
+@dataclass(slots=True)
+class Policy:
+    """allow-all by default; `read_only()` denies every write verb."""
+
+    denied_verbs: frozenset[str] = frozenset()
+    name: str = "allow-all"
+
+    @classmethod
+    def allow_all(cls) -> Policy:
+        return cls()
+
+    @classmethod
+    def read_only(cls) -> Policy:
+        return cls(WRITE_VERBS, "read-only")
+
+    def allows(self, verb: str, resource: str, namespace: str | None = None, group: str = "") -> bool:
+        return verb not in self.denied_verbs
+
+    def check(self, verb: str, resource: str, namespace: str | None, group: str, name: str | None) -> None:
+        if resource in ("selfsubjectaccessreviews", "selfsubjectrulesreviews") or self.allows(
+            verb, resource, namespace, group
+        ):
+            return
+        what = f'{resource} "{name}"' if name else resource
+        where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+        raise StoreError(
+            403,
+            f'{what} is forbidden: User "{SIM_USER}" cannot {verb} resource "{resource}" in API group '
+            f'"{group}"{where}',
+            "Forbidden",
+            {"name": name or "", "group": group, "kind": resource},
+        )
+
+
+def check_token(header: str | None, token: str | None) -> None:
+    """Raise 401 unless `Authorization: Bearer <token>` matches (no token configured: anyone)."""
+    if token is None:
+        return
+    if header and header.startswith("Bearer "):
+        sent = header[len("Bearer ") :].strip()
+        if hmac.compare_digest(sent.encode(), token.encode()):
+            return
+    raise StoreError(401, "Unauthorized", "Unauthorized")
+
+
+def access_review(policy: Policy, body: dict) -> dict:
+    """Fill in `status` of a SelfSubjectAccessReview from the policy."""
+    spec = body.get("spec") or {}
+    ra = spec.get("resourceAttributes")
+    if isinstance(ra, dict):
+        allowed = policy.allows(ra.get("verb") or "", ra.get("resource") or "", ra.get("namespace"),
+                                ra.get("group") or "")  # fmt: skip
+    elif isinstance(spec.get("nonResourceAttributes"), dict):
+        allowed = True
+    else:
+        raise StoreError(
+            422,
+            'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec: Invalid value: '
+            "exactly one of nonResourceAttributes or resourceAttributes must be specified",
+            "Invalid",
+        )
+    status: dict = {"allowed": allowed}
+    if allowed:
+        status["reason"] = f"allowed by the simulator's {policy.name} policy"
+    else:
+        status["denied"] = True
+        status["reason"] = f"denied by the simulator's {policy.name} policy"
+    out = {
+        "kind": "SelfSubjectAccessReview",
+        "apiVersion": "authorization.k8s.io/v1",
+        "metadata": {"creationTimestamp": None},
+        "spec": spec,
+        "status": status,
+    }
+    return out
+
+
+def rules_review(policy: Policy, body: dict) -> dict:
+    """Fill in `status` of a SelfSubjectRulesReview: what the policy lets this user do."""
+    spec = body.get("spec") or {}
+    verbs = sorted({"get", "list", "watch", *WRITE_VERBS} - policy.denied_verbs)
+    return {
+        "kind": "SelfSubjectRulesReview",
+        "apiVersion": "authorization.k8s.io/v1",
+        "metadata": {"creationTimestamp": None},
+        "spec": spec if isinstance(spec, dict) else {},
+        "status": {
+            "resourceRules": [{"verbs": verbs, "apiGroups": ["*"], "resources": ["*"]}],
+            "nonResourceRules": [{"verbs": ["get"], "nonResourceURLs": ["*"]}],
+            "incomplete": False,
+        },
+    }

@@ -1,0 +1,93 @@
+"""Known fields of the kinds we serve, for `fieldValidation` (Strict rejects unknown fields, Warn warns).
+
+Checked where manifest typos happen: the top level, metadata, DaemonSet spec, pod template, pod spec and
+containers. Deeper structures (probes, volumes sources, security contexts) are accepted as they come.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+_META = frozenset(
+    "name generateName namespace selfLink uid resourceVersion generation creationTimestamp deletionTimestamp "
+    "deletionGracePeriodSeconds labels annotations ownerReferences finalizers managedFields".split()
+)
+_TOP = {
+    "namespaces": "spec status",
+    "nodes": "spec status",
+    "pods": "spec status",
+    "configmaps": "data binaryData immutable",
+    "secrets": "data stringData type immutable",
+    "serviceaccounts": "secrets imagePullSecrets automountServiceAccountToken",
+    "events": "involvedObject reason message source firstTimestamp lastTimestamp count type eventTime series "
+    "action related reportingComponent reportingInstance",
+    "daemonsets": "spec status",
+    "controllerrevisions": "data revision",
+    "clusterroles": "rules aggregationRule",
+    "roles": "rules",
+    "clusterrolebindings": "subjects roleRef",
+    "rolebindings": "subjects roleRef",
+    "selfsubjectaccessreviews": "spec status",
+    "selfsubjectrulesreviews": "spec status",
+}
+_DS_SPEC = frozenset("selector template updateStrategy minReadySeconds revisionHistoryLimit".split())
+_POD_SPEC = frozenset(
+    "volumes initContainers containers ephemeralContainers restartPolicy terminationGracePeriodSeconds "
+    "activeDeadlineSeconds dnsPolicy nodeSelector serviceAccountName serviceAccount "
+    "automountServiceAccountToken nodeName hostNetwork hostPID hostIPC shareProcessNamespace securityContext "
+    "imagePullSecrets hostname subdomain affinity schedulerName tolerations hostAliases priorityClassName "
+    "priority dnsConfig readinessGates runtimeClassName enableServiceLinks preemptionPolicy overhead os "
+    "topologySpreadConstraints setHostnameAsFQDN hostUsers schedulingGates resourceClaims resources".split()
+)
+_CONTAINER = frozenset(
+    "name image command args workingDir ports envFrom env resources resizePolicy restartPolicy volumeMounts "
+    "volumeDevices livenessProbe readinessProbe startupProbe lifecycle terminationMessagePath "
+    "terminationMessagePolicy imagePullPolicy securityContext stdin stdinOnce tty".split()
+)
+_BASE = frozenset({"apiVersion", "kind", "metadata"})
+
+
+Found = tuple[str, dict, str]  # (path as the server prints it, the dict holding it, its key)
+
+
+def _unknown(obj: object, known: frozenset[str], path: str) -> Iterator[Found]:
+    if isinstance(obj, dict):
+        for k in obj:
+            if k not in known:
+                yield (f"{path}.{k}" if path else k), obj, k
+
+
+def _pod_spec(spec: object, path: str) -> Iterator[Found]:
+    yield from _unknown(spec, _POD_SPEC, path)
+    if isinstance(spec, dict):
+        for field in ("containers", "initContainers"):
+            for i, c in enumerate(spec.get(field) or []):
+                yield from _unknown(c, _CONTAINER, f"{path}.{field}[{i}]")
+
+
+def unknown_fields(resource: str, obj: dict) -> list[Found]:
+    """Fields the kind does not declare (path like the API server's strict decoding reports it)."""
+    top = _TOP.get(resource)
+    if top is None:
+        return []
+    out = list(_unknown(obj, _BASE | frozenset(top.split()), ""))
+    out += _unknown(obj.get("metadata"), _META, "metadata")
+    spec = obj.get("spec")
+    if resource == "daemonsets" and isinstance(spec, dict):
+        out += _unknown(spec, _DS_SPEC, "spec")
+        template = spec.get("template")
+        if isinstance(template, dict):
+            out += _unknown(template, frozenset({"metadata", "spec"}), "spec.template")
+            out += _unknown(template.get("metadata"), _META, "spec.template.metadata")
+            out += _pod_spec(template.get("spec"), "spec.template.spec")
+    elif resource == "pods":
+        out += _pod_spec(spec, "spec")
+    return out
+
+
+def drop_unknown_fields(resource: str, obj: dict) -> list[str]:
+    """Remove undeclared fields, as decoding into the typed object does; returns their paths."""
+    found = unknown_fields(resource, obj)
+    for _, holder, key in found:
+        holder.pop(key, None)
+    return [path for path, _, _ in found]

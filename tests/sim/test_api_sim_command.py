@@ -1,0 +1,55 @@
+"""`falcotui sim` runs a cluster in the foreground that kubectl can use, and stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.32")
+
+
+def test_sim_command_serves_kubectl_until_interrupted(tmp_path):
+    if not KUBECTL.exists():
+        pytest.skip("kubectl 1.32 is not installed")
+    kubeconfig = tmp_path / "sim.kubeconfig"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "falcotui", "sim", "--nodes", "2", "--tls", "--kubeconfig", str(kubeconfig)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        text = "".join(lines)
+        assert "listening on https://127.0.0.1:" in text
+        assert f"KUBECONFIG={kubeconfig} " in text and "get nodes" in text
+        cmd = [str(KUBECTL), "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "c")]
+        out = subprocess.run([*cmd, "get", "nodes", "-o", "name"], capture_output=True, text=True, timeout=30)
+        assert out.stdout.split() == ["node/sim-cp-1", "node/sim-node-01"], out.stderr
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 0
+        assert "stopping the simulated cluster" in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_sim_command_rejects_bad_arguments():
+    proc = subprocess.run([sys.executable, "-m", "falcotui", "sim", "--nodes", "0"], capture_output=True,
+                          text=True, timeout=30)  # fmt: skip
+    assert proc.returncode == 2
+    assert "falcotui sim: --nodes must be at least 1" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "falcotui", "sim", "--scenario", "storm", "--rate", "0"],
+                          capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert proc.returncode == 2 and "--rate must be positive" in proc.stderr
