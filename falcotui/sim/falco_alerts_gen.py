@@ -1,0 +1,247 @@
+"""Turn a loaded rule into the alert a real Falco would print for it: rendered output, JSON or text line,
+honouring falco.yaml's output options (`json_output`, `json_include_*`, `time_format_iso_8601`,
+`append_output`)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from falcotui.falco.rules.fields import default_catalog
+from falcotui.falco.rules.output_format import CONTAINER_INFO, parse_output
+from falcotui.sim.falco_conditions import Alternative, alternatives, realize
+from falcotui.sim.falco_config import FalcoConfig
+from falcotui.sim.falco_rules_api import LoadedRule
+from falcotui.sim.falco_ruleset import canonical_priority
+from falcotui.sim.falco_workloads import Workload, activity, activity_kind, fill_fields, node_workloads
+
+_NUMERIC_TYPES = frozenset(
+    {"UINT64", "UINT32", "UINT16", "UINT8", "INT64", "INT32", "INT16", "INT8", "PORT", "RELTIME", "ABSTIME"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AppendOutput:
+    source: str | None
+    tags: frozenset[str]
+    rule: str | None
+    extra_output: str
+
+    def applies(self, rule: LoadedRule) -> bool:
+        if self.source is not None and rule.source != self.source:
+            return False
+        if self.rule is not None and rule.name != self.rule:
+            return False
+        return self.tags <= set(rule.tags)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputOptions:
+    json_output: bool = False
+    include_output: bool = True
+    include_message: bool = False
+    include_output_fields: bool = True
+    include_tags: bool = True
+    iso8601: bool = False
+    append: tuple[AppendOutput, ...] = ()
+
+    @classmethod
+    def from_config(cls, cfg: FalcoConfig) -> OutputOptions:
+        appends = []
+        for entry in cfg.get("append_output") or []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("extra_output"), str):
+                continue
+            match = entry.get("match") or {}
+            tags = match.get("tags") or []
+            appends.append(
+                AppendOutput(
+                    match.get("source"),
+                    frozenset(str(t) for t in tags),
+                    match.get("rule"),
+                    entry["extra_output"],
+                )
+            )
+        return cls(
+            json_output=cfg.flag("json_output", False),
+            include_output=cfg.flag("json_include_output_property", True),
+            include_message=cfg.flag("json_include_message_property", False),
+            include_output_fields=cfg.flag("json_include_output_fields_property", True),
+            include_tags=cfg.flag("json_include_tags_property", True),
+            iso8601=cfg.flag("time_format_iso_8601", False),
+            append=tuple(appends),
+        )
+
+
+@dataclass(slots=True)
+class Emitted:
+    """One alert as Falco emits it: the stdout line plus the parts a gRPC response carries."""
+
+    line: str
+    time_ns: int
+    rule: str
+    priority: str
+    source: str
+    hostname: str
+    output: str
+    tags: tuple[str, ...]
+    output_fields: dict[str, Any] = field(default_factory=dict)
+
+
+def iso_time(time_ns: int) -> str:
+    """`2026-11-26T09:02:17.120004511Z`."""
+    secs, frac = divmod(time_ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+
+
+def _evt_time(time_ns: int, iso8601: bool) -> str:
+    secs, frac = divmod(time_ns, 1_000_000_000)
+    if iso8601:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}+0000"
+    return time.strftime("%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledOutput:
+    """A rule's output template as a `str.format` string plus the fields it needs, in order."""
+
+    priority: str
+    fmt: str
+    order: tuple[str, ...]  # field of each `{}` in fmt
+    names: tuple[str, ...]  # the `output_fields` keys, sorted (evt.time included)
+    numeric: frozenset[str]  # the keys whose JSON value is a number
+
+
+@lru_cache(maxsize=1024)
+def compile_output(template: str, priority: str) -> CompiledOutput:
+    """Tokenised by the project's output-format parser, so fields split exactly as Falco's formatter does."""
+    parts: list[str] = []
+    order: list[str] = []
+    for token in parse_output(template):
+        if token.field is None:
+            parts.append(token.text.replace("{", "{{").replace("}", "}}"))
+        elif token.text != CONTAINER_INFO:
+            parts.append("{}")
+            order.append(token.field)
+    names = tuple(sorted({*order, "evt.time"}))
+    numeric = frozenset(n for n in names if n != "evt.time" and _numeric(n))
+    return CompiledOutput(priority, "".join(parts), tuple(order), names, numeric)
+
+
+@lru_cache(maxsize=4096)
+def _numeric(name: str) -> bool:
+    info = default_catalog().lookup(name)
+    return info is not None and info.type in _NUMERIC_TYPES
+
+
+def _as_number(value: Any) -> Any:
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value))
+    except ValueError:
+        return str(value)
+
+
+class AlertGenerator:
+    """Alerts for one Falco instance: its hostname, its loaded rules, its output options, its RNG."""
+
+    def __init__(
+        self,
+        hostname: str,
+        rules: Sequence[LoadedRule],
+        options: OutputOptions,
+        rng: random.Random,
+        workloads: Sequence[Workload] | None = None,
+    ) -> None:
+        self.hostname = hostname
+        self.options = options
+        self.rng = rng
+        self.workloads: list[Workload] = list(workloads) if workloads else node_workloads(rng)
+        self.rules = [r for r in rules if r.source == "syscall"]
+        self._by_kind: dict[str, list[LoadedRule]] = {}
+        self._templates: dict[str, CompiledOutput] = {}
+        self._alternatives: dict[str, list[Alternative]] = {}
+        for r in self.rules:
+            self._alternatives[r.name] = alternatives(r.condition) if r.condition is not None else [{}]
+            self._by_kind.setdefault(activity_kind(r.name, r.tags), []).append(r)
+            body = r.output.strip()
+            extras = [a.extra_output for a in options.append if a.applies(r)]
+            if extras:
+                body = " ".join([body, *extras])
+            self._templates[r.name] = compile_output(body, canonical_priority(r.priority) or r.priority)
+
+    def pick(self, kind: str | None = None) -> LoadedRule | None:
+        """A rule of the preferred activity kind (`shell`, `sensitive_read`, ...), else any rule."""
+        pool = self._by_kind.get(kind or "") or self.rules
+        return self.rng.choice(pool) if pool else None
+
+    def alert(self, rule: LoadedRule, time_ns: int) -> Emitted:
+        c = self._templates[rule.name]
+        rng = self.rng
+        w = rng.choice(self.workloads)
+        values: dict[str, Any] = activity(activity_kind(rule.name, rule.tags), rng)
+        fitted = realize(rng.choice(self._alternatives[rule.name]), rng)
+        old_fd = values.get("fd.name")
+        values.update(fitted)
+        if "proc.cmdline" not in fitted and isinstance(old_fd, str) and "fd.name" in fitted:
+            values["proc.cmdline"] = str(values.get("proc.cmdline", "")).replace(
+                old_fd, str(fitted["fd.name"])
+            )
+        stamp = _evt_time(time_ns, self.options.iso8601)
+        values["evt.time"] = stamp  # as %evt.time renders; output_fields carries the integer
+        fill_fields(c.names, values, w, rng)
+        rendered = c.fmt.format(*[values[n] for n in c.order])
+        output = f"{stamp}: {c.priority} {rendered}"
+        numeric = c.numeric
+        fields = {
+            n: _as_number(v) if n in numeric else v if isinstance(v, str) else str(v)
+            for n in c.names
+            if (v := values[n]) is not None
+        }
+        fields["evt.time"] = time_ns
+        return self._emit(time_ns, rule.name, c.priority, rule.source, output, rendered, rule.tags, fields)
+
+    def internal(self, rule: str, message: str, time_ns: int, priority: str = "Critical") -> Emitted:
+        """An internal event (`source: internal`), e.g. `Falco internal: hot restart failure`."""
+        return self._emit(time_ns, rule, priority, "internal", message, message, None, {})
+
+    def _emit(
+        self,
+        time_ns: int,
+        rule: str,
+        priority: str,
+        source: str,
+        output: str,
+        message: str,
+        tags: tuple[str, ...] | None,
+        fields: dict[str, Any],
+    ) -> Emitted:
+        opts = self.options
+        if opts.json_output:
+            doc: dict[str, Any] = {"hostname": self.hostname}
+            if opts.include_message:
+                doc["message"] = message
+            if opts.include_output:
+                doc["output"] = output
+            doc["priority"] = priority
+            doc["rule"] = rule
+            doc["source"] = source
+            if opts.include_tags and tags is not None:
+                doc["tags"] = sorted(tags)
+            doc["time"] = iso_time(time_ns)
+            if opts.include_output_fields:
+                doc["output_fields"] = fields
+            line = orjson.dumps(doc).decode()
+        elif source == "internal":
+            line = f"{_evt_time(time_ns, opts.iso8601)}: {priority} {output}"
+        else:
+            line = output
+        return Emitted(
+            line, time_ns, rule, priority, source, self.hostname, output, tuple(tags or ()), fields
+        )

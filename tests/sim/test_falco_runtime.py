@@ -1,0 +1,398 @@
+"""The simulated Falco process on its own (no cluster): what it prints, how it loads, reloads and fails."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import orjson
+import pytest
+
+from falcotui.falco.alerts import Priority, parse_iso8601_ns, parse_json_alert
+from falcotui.falco.rules.loader import load_rules
+from falcotui.sim.falco_config import bundled_default_rules, falco_image_version
+from falcotui.sim.falco_process import FalcoContainer, FalcoRuntime
+from falcotui.sim.falco_startup import run_falco_cli
+from falcotui.sim.runtime import ContainerContext, ContainerLog
+from falcotui.sim.scenarios import make_scenario
+
+LOG_TIME = re.compile(r"^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}: ")
+CONFIG = """\
+config_files: [/etc/falco/config.d]
+watch_config_files: true
+rules_files: [/etc/falco/falco_rules.yaml, /etc/falco/rules.d]
+json_output: true
+json_include_output_property: true
+json_include_tags_property: true
+json_include_output_fields_property: true
+stdout_output: {enabled: true}
+webserver: {enabled: true, threadiness: 0, listen_port: 8765, listen_address: 0.0.0.0}
+"""
+CUSTOM = """\
+- rule: Shell in payments pod
+  desc: a shell ran in the payments namespace
+  condition: spawned_process and container and k8s.ns.name = payments and proc.name in (shell_binaries)
+  output: Shell in payments (user=%user.name pod=%k8s.pod.name cmd=%proc.cmdline)
+  priority: ERROR
+  tags: [payments, shell]
+"""
+BROKEN = """\
+- rule: Suspicious shell in container
+  desc: broken on purpose
+  condition: container and proc.name = sh or
+  output: shell %proc.name
+  priority: WARNING
+"""
+
+
+def ctx(files: dict[str, str], *, image: str = "falcosecurity/falco:0.45.0", args: list[str] | None = None,
+        node: str = "node-a", restart_count: int = 0) -> ContainerContext:  # fmt: skip
+    return ContainerContext(
+        namespace="falco",
+        pod_name="falco-x7k2p",
+        pod_uid="uid-1",
+        node_name=node,
+        node_ip="127.0.0.2",
+        container_name="falco",
+        image=image,
+        args=args if args is not None else ["/usr/bin/falco", "-c", "/etc/falco-config/falco.yaml"],
+        env={"FALCO_HOSTNAME": node},
+        files=files,
+        host_network=False,
+        restart_count=restart_count,
+        log=ContainerLog(),
+    )
+
+
+def base_files(**extra: str) -> dict[str, str]:
+    return {"/etc/falco-config/falco.yaml": CONFIG, **extra}
+
+
+async def until(predicate, what: str, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stderr(log: ContainerLog) -> list[str]:
+    return [LOG_TIME.sub("", r.text) for r in log.records() if r.stream == "stderr"]
+
+
+def alerts(log: ContainerLog) -> list[dict]:
+    return [orjson.loads(r.text) for r in log.records() if r.stream == "stdout" and r.text.startswith("{")]
+
+
+@pytest.fixture
+async def storm_runtime():
+    rt = FalcoRuntime(make_scenario("storm", rate=200, seed=7), tick=0.02)
+    yield rt
+
+
+async def start(rt: FalcoRuntime, c: ContainerContext) -> FalcoContainer:
+    handle = await rt.start(c)
+    return handle
+
+
+async def test_startup_lines_follow_falcos_format_then_json_alerts(storm_runtime: FalcoRuntime) -> None:
+    c = ctx(
+        base_files(**{"/etc/falco/rules.d/b-custom.yaml": CUSTOM, "/etc/falco/rules.d/a-empty.yaml": "[]\n"})
+    )
+    handle = await start(storm_runtime, c)
+    assert not handle.ready()  # nothing has run yet: the probes must not pass before startup
+    await until(lambda: len(alerts(c.log)) >= 40, "40 alerts")
+    assert handle.ready()
+    assert all(LOG_TIME.match(r.text) for r in c.log.records() if r.stream == "stderr")
+    assert stderr(c.log)[:14] == [
+        "Falco version: 0.45.0 (x86_64)",
+        "Falco initialized with configuration files:",
+        "   /etc/falco-config/falco.yaml | schema validation: ok",
+        "   /etc/falco/config.d/falco.container_plugin.yaml | schema validation: ok",
+        "Loaded plugin 'container@0.7.1' from file /usr/share/falco/plugins/libcontainer.so",
+        "Loading rules from:",
+        "   /etc/falco/falco_rules.yaml | schema validation: ok",
+        "   /etc/falco/rules.d/a-empty.yaml | schema validation: ok",
+        "   /etc/falco/rules.d/b-custom.yaml | schema validation: ok",
+        "Hostname value has been overridden via environment variable to: node-a",
+        "Loaded event sources: syscall",
+        "Enabled event sources: syscall",
+        "Opening 'syscall' source with modern BPF probe.",
+        "Starting health webserver with threadiness 2, listening on 0.0.0.0:8765",
+    ]
+    loaded = {r.name: r for r in handle.ruleset.rules}
+    seen = set()
+    for doc in alerts(c.log):
+        alert = parse_json_alert(orjson.dumps(doc).decode())
+        rule = loaded[alert.rule]
+        seen.add(alert.rule)
+        assert alert.hostname == "node-a" and alert.source == "syscall"
+        assert alert.priority == Priority.parse(rule.priority)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", doc["time"])
+        assert doc["output_fields"]["evt.time"] == parse_iso8601_ns(doc["time"])
+        assert doc["output"].startswith(f"{doc['time'][11:29]}: {alert.priority.label} ")
+        assert doc["tags"] == sorted(rule.tags)
+        assert "<NA>" not in doc["output"].split(" | ")[0]
+    assert len(seen) >= 4, seen  # drawn from several of the loaded rules
+    await handle.stop()
+    assert await handle.wait() == 137
+
+
+async def test_custom_rule_output_is_rendered_with_plausible_values(storm_runtime: FalcoRuntime) -> None:
+    c = ctx(base_files(**{"/etc/falco/rules.d/custom.yaml": CUSTOM}))
+    handle = await start(storm_runtime, c)
+    await until(lambda: any(a["rule"] == "Shell in payments pod" for a in alerts(c.log)), "the custom rule")
+    doc = next(a for a in alerts(c.log) if a["rule"] == "Shell in payments pod")
+    f = doc["output_fields"]
+    assert set(f) == {"evt.time", "user.name", "k8s.pod.name", "proc.cmdline", "container.id",
+                      "container.name", "container.image.repository", "container.image.tag",
+                      "k8s.ns.name"}  # fmt: skip
+    assert doc["output"].endswith(
+        f"Shell in payments (user={f['user.name']} pod={f['k8s.pod.name']} cmd={f['proc.cmdline']}) "
+        f"container_id={f['container.id']} container_name={f['container.name']} "
+        f"container_image_repository={f['container.image.repository']} "
+        f"container_image_tag={f['container.image.tag']} k8s_pod_name={f['k8s.pod.name']} "
+        f"k8s_ns_name={f['k8s.ns.name']}"
+    )
+    assert re.fullmatch(r"[0-9a-f]{12}", f["container.id"])
+    assert doc["priority"] == "Error" and doc["tags"] == ["payments", "shell"]
+    await handle.stop()
+
+
+async def test_text_output_when_json_output_is_false(storm_runtime: FalcoRuntime) -> None:
+    files = base_files()
+    files["/etc/falco-config/falco.yaml"] = CONFIG.replace("json_output: true", "json_output: false")
+    c = ctx(files)
+    handle = await start(storm_runtime, c)
+    out = lambda: [r.text for r in c.log.records() if r.stream == "stdout"]  # noqa: E731
+    await until(lambda: len(out()) >= 10, "10 text alerts")
+    names = "|".join(p.label for p in Priority)
+    for line in out():
+        assert re.match(rf"^\d\d:\d\d:\d\d\.\d{{9}}: ({names}) \S", line), line
+    await handle.stop()
+
+
+async def test_json_include_options_shape_the_alert(storm_runtime: FalcoRuntime) -> None:
+    files = base_files()
+    files["/etc/falco-config/falco.yaml"] = (
+        CONFIG.replace("json_include_tags_property: true", "json_include_tags_property: false").replace(
+            "json_include_output_fields_property: true", "json_include_output_fields_property: false"
+        )
+        + "json_include_message_property: true\n"
+    )
+    c = ctx(files)
+    handle = await start(storm_runtime, c)
+    await until(lambda: len(alerts(c.log)) >= 5, "5 alerts")
+    for doc in alerts(c.log):
+        assert "tags" not in doc and "output_fields" not in doc
+        assert doc["output"].endswith(doc["message"]) and doc["message"] != doc["output"]
+    await handle.stop()
+
+
+async def test_invalid_rules_at_start_print_error_and_exit_1(storm_runtime: FalcoRuntime) -> None:
+    c = ctx(base_files(**{"/etc/falco/rules.d/custom-rules.yaml": BROKEN}))
+    handle = await start(storm_runtime, c)
+    assert await asyncio.wait_for(handle.wait(), 10) == 1
+    assert not handle.ready() and c.log.closed
+    texts = [r.text for r in c.log.records()]
+    assert not any(r.stream == "stdout" for r in c.log.records())
+    i = texts.index("Error: /etc/falco/rules.d/custom-rules.yaml: Invalid")
+    assert LOG_TIME.sub("", texts[i - 1]) == "   /etc/falco/rules.d/custom-rules.yaml | schema validation: ok"
+    assert texts[i + 1 : i + 4] == [
+        "1 Errors:",
+        "In rules content: (/etc/falco/rules.d/custom-rules.yaml:0:0)",
+        "    rule 'Suspicious shell in container': (/etc/falco/rules.d/custom-rules.yaml:0:2)",
+    ]
+    assert any(t.startswith("LOAD_ERR_COMPILE_CONDITION (Error compiling condition): ") for t in texts[i:])
+
+
+async def test_valid_rules_change_restarts_with_new_rules(storm_runtime: FalcoRuntime) -> None:
+    c = ctx(base_files())
+    handle = await start(storm_runtime, c)
+    await until(lambda: len(alerts(c.log)) >= 5, "first alerts")
+    assert not any(a["rule"] == "Shell in payments pod" for a in alerts(c.log))
+    handle.files_changed(base_files(**{"/etc/falco/rules.d/custom.yaml": CUSTOM}))
+    await until(
+        lambda: any(a["rule"] == "Shell in payments pod" for a in alerts(c.log)), "the new rule firing"
+    )
+    lines = stderr(c.log)
+    restart = lines.index("SIGHUP received, restarting...")
+    assert lines[restart + 1] == "Falco version: 0.45.0 (x86_64)"
+    assert "   /etc/falco/rules.d/custom.yaml | schema validation: ok" in lines[restart:]
+    assert handle.reloads == 1 and handle.ready()
+    await handle.stop()
+
+
+async def test_invalid_rules_change_keeps_old_rules_and_emits_internal_alert(
+    storm_runtime: FalcoRuntime,
+) -> None:
+    c = ctx(base_files(**{"/etc/falco/rules.d/custom.yaml": CUSTOM}))
+    handle = await start(storm_runtime, c)
+    await until(lambda: len(alerts(c.log)) >= 5, "first alerts")
+    handle.files_changed(base_files(**{"/etc/falco/rules.d/custom.yaml": BROKEN}))
+    internal = lambda: [a for a in alerts(c.log) if a["source"] == "internal"]  # noqa: E731
+    await until(lambda: internal(), "the hot restart failure alert")
+    doc = internal()[0]
+    assert doc["rule"] == "Falco internal: hot restart failure" and doc["priority"] == "Critical"
+    assert doc["output"].startswith(
+        "Falco internal: hot restart failure: /etc/falco/rules.d/custom.yaml: Invalid\n1 Errors:\n"
+    )
+    assert "LOAD_ERR_COMPILE_CONDITION" in doc["output"] and doc["output_fields"] == {}
+    before = len(alerts(c.log))
+    await until(lambda: len(alerts(c.log)) >= before + 10, "alerts after the refused reload")
+    assert "SIGHUP received, restarting..." not in stderr(c.log)
+    assert handle.ready() and handle.reloads == 0
+    # the old custom rule is still loaded and firing
+    await until(lambda: any(a["rule"] == "Shell in payments pod" for a in alerts(c.log)[before:]), "old rule")
+    assert "Suspicious shell in container" not in {a["rule"] for a in alerts(c.log)}
+    # like inotify, only a change fires: another volume updating leaves the broken file alone
+    handle.files_changed(base_files(**{"/etc/falco/rules.d/custom.yaml": BROKEN, "/etc/other/key": "x"}))
+    count = len(alerts(c.log))
+    await until(lambda: len(alerts(c.log)) > count + 10, "more alerts")
+    assert len(internal()) == 1
+    await handle.stop()
+
+
+async def test_changes_falco_does_not_watch_do_not_reload(storm_runtime: FalcoRuntime) -> None:
+    files = base_files()
+    files["/etc/falco-config/falco.yaml"] = CONFIG.replace(
+        "watch_config_files: true", "watch_config_files: false"
+    )
+    c = ctx(files)
+    handle = await start(storm_runtime, c)
+    await until(lambda: len(alerts(c.log)) >= 3, "first alerts")
+    handle.files_changed({**files, "/etc/falco/rules.d/custom.yaml": BROKEN})
+    watched = base_files()
+    c2 = ctx(watched)
+    handle2 = await start(storm_runtime, c2)
+    await until(lambda: len(alerts(c2.log)) >= 3, "first alerts")
+    handle2.files_changed({**watched, "/etc/unrelated/key": "value"})
+    n1, n2 = len(alerts(c.log)), len(alerts(c2.log))
+    await until(lambda: len(alerts(c.log)) > n1 + 5 and len(alerts(c2.log)) > n2 + 5, "more alerts")
+    assert "SIGHUP received, restarting..." not in stderr(c.log) + stderr(c2.log)
+    assert not any(a["source"] == "internal" for a in alerts(c.log) + alerts(c2.log))
+    await handle.stop()
+    await handle2.stop()
+
+
+async def test_official_default_rules_as_the_image_file(shared_data: Path) -> None:
+    rt = FalcoRuntime(
+        make_scenario("storm", rate=300, seed=3),
+        default_rules=(shared_data / "falco_rules.yaml").read_text(),
+        tick=0.02,
+    )
+    c = ctx(base_files())
+    handle = await rt.start(c)
+    await until(lambda: len(alerts(c.log)) >= 30, "30 alerts")
+    official = {r.name for r in handle.ruleset.rules if r.enabled}
+    assert len(handle.ruleset.rules) == 25
+    assert {a["rule"] for a in alerts(c.log)} <= official
+    await handle.stop()
+
+
+async def test_043_without_unbuffered_flag_flushes_stdout_in_blocks(storm_runtime: FalcoRuntime) -> None:
+    c = ctx(base_files(), image="falcosecurity/falco:0.43.1")
+    handle = await start(storm_runtime, c)
+    out = lambda: [r for r in c.log.records() if r.stream == "stdout"]  # noqa: E731
+    await until(lambda: out(), "the first flush")
+    flushes: dict[int, list[str]] = {}
+    for r in out():
+        flushes.setdefault(r.time_ns, []).append(r.text)
+    for lines in flushes.values():  # stdout reaches the log a pipe buffer at a time
+        assert len(lines) > 1 and sum(len(t) + 1 for t in lines) >= 4096
+    await handle.stop()
+
+
+async def test_044_rejects_grpc_keys_in_schema_and_runs_no_server(storm_runtime: FalcoRuntime) -> None:
+    files = base_files()
+    files["/etc/falco-config/falco.yaml"] = CONFIG + "grpc: {enabled: true, bind_address: '0.0.0.0:5060'}\n"
+    c = ctx(files, image="docker.io/falcosecurity/falco:0.44.1")
+    handle = await start(storm_runtime, c)
+    await until(lambda: len(alerts(c.log)) >= 1, "an alert")
+    assert stderr(c.log)[2] == (
+        "   /etc/falco-config/falco.yaml | schema validation: failed for <root>: Object contains a property "
+        "that could not be validated using 'properties' or 'additionalProperties' constraints: 'grpc'."
+    )
+    assert not any("gRPC" in line for line in stderr(c.log))
+    assert storm_runtime.port_target("falco", "falco-x7k2p", 5060) is None
+    await handle.stop()
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "expected"),
+    [
+        ({}, None, "Error: Could not find configuration file at /etc/falco-config/falco.yaml"),
+        (base_files(), ["falco", "-c", "/etc/falco-config/falco.yaml", "--frobnicate"],
+         "Error: Error parsing options: Option 'frobnicate' does not exist"),
+        ({"/etc/falco-config/falco.yaml": "rules_files: [/etc/falco/missing.yaml]\n"}, None,
+         "Error: Could not read rules file /etc/falco/missing.yaml: No such file or directory"),
+        ({"/etc/falco-config/falco.yaml": "json_output: [unclosed\n"}, None,
+         "Error: Cannot read config file (/etc/falco-config/falco.yaml): "),
+        ({"/etc/falco-config/falco.yaml": "json_output: true\n"}, None,
+         "Error: You must specify at least one rules file/directory via -r or a rules_files entry"),
+    ],
+)  # fmt: skip
+async def test_bad_command_line_or_config_exits_1(files, args, expected, storm_runtime: FalcoRuntime) -> None:
+    c = ctx(files, args=args)
+    handle = await start(storm_runtime, c)
+    assert await asyncio.wait_for(handle.wait(), 10) == 1
+    assert any(r.text.startswith(expected) for r in c.log.records()), [r.text for r in c.log.records()]
+
+
+def test_image_versions() -> None:
+    assert falco_image_version("falcosecurity/falco:0.43.1").has_grpc
+    assert not falco_image_version("docker.io/falcosecurity/falco:0.45.0").has_grpc
+    assert falco_image_version("falcosecurity/falco-no-driver:0.45.0") is None
+    assert falco_image_version("nginx:1.27") is None
+
+
+def test_falco_cli_validate_text_and_json() -> None:
+    version = falco_image_version("falcosecurity/falco:0.45.0")
+    files = {"/etc/falco/rules.d/bad.yaml": BROKEN, "/etc/falco/rules.d/ok.yaml": CUSTOM.replace(
+        "spawned_process and container and", "evt.type = execve and")}  # fmt: skip
+    code, out, err = run_falco_cli(version, files, ["falco", "-V", "/etc/falco/rules.d/bad.yaml"])
+    assert code == 1 and out.startswith("/etc/falco/rules.d/bad.yaml: Invalid\n1 Errors:\n")
+    assert "Validating rules file(s):" in err
+    code, out, _ = run_falco_cli(
+        version, files, ["falco", "-V", "/etc/falco/rules.d/ok.yaml", "-o", "json_output=true"]
+    )
+    doc = orjson.loads(out)
+    assert code == 0
+    assert doc["falco_load_results"][0]["name"] == "/etc/falco/rules.d/ok.yaml"
+    assert doc["falco_load_results"][0]["successful"] is True
+    code, out, _ = run_falco_cli(version, files, ["falco", "--version"])
+    assert code == 0 and out.startswith("Falco version: 0.45.0\n")
+
+
+def test_bundled_default_rules_load_clean_in_the_projects_validator() -> None:
+    ours = load_rules([("/etc/falco/falco_rules.yaml", bundled_default_rules())])
+    assert ours.successful and ours.errors == [] and ours.warnings == [] and ours.lints == []
+    names = {r.name for r in ours.rules}
+    assert len(names) >= 8 and {"Terminal shell in container", "Read sensitive file untrusted"} <= names
+
+
+async def test_priority_floor_and_rules_section_limit_what_fires(storm_runtime: FalcoRuntime) -> None:
+    files = base_files(**{"/etc/falco/rules.d/custom.yaml": CUSTOM})
+    files["/etc/falco-config/falco.yaml"] = CONFIG + (
+        "priority: warning\n"
+        "rules:\n  - disable:\n      rule: Read sensitive*\n  - disable:\n      tag: payments\n"
+    )
+    c = ctx(files)
+    handle = await start(storm_runtime, c)
+    await until(lambda: len(alerts(c.log)) >= 60, "60 alerts")
+    fired = {a["rule"] for a in alerts(c.log)}
+    assert {a["priority"] for a in alerts(c.log)} <= {"Emergency", "Alert", "Critical", "Error", "Warning"}
+    assert "Read sensitive file untrusted" not in fired and "Shell in payments pod" not in fired
+    assert fired  # the remaining Warning-or-worse rules still fire
+    await handle.stop()
+
+
+async def test_a_configmap_mounted_over_etc_falco_hides_the_images_rules(storm_runtime: FalcoRuntime) -> None:
+    # the seed guide's mistake: its ConfigMap (falco.yaml only) shadows the whole /etc/falco directory
+    c = ctx({"/etc/falco/falco.yaml": CONFIG}, args=["/usr/bin/falco"])
+    handle = await start(storm_runtime, c)
+    assert await asyncio.wait_for(handle.wait(), 10) == 1
+    texts = [r.text for r in c.log.records()]
+    assert "Error: Could not read rules file /etc/falco/falco_rules.yaml: No such file or directory" in texts
+    assert not any("falco.container_plugin.yaml" in t for t in texts)  # config.d is hidden too
