@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Literal, Protocol
 
 Stream = Literal["stdout", "stderr"]
@@ -49,9 +50,11 @@ class ContainerLog:
         self.closed = True
 
     def since(self, seq: int) -> Iterator[tuple[int, LogRecord]]:
-        for s, rec in self._records:
-            if s > seq:
-                yield s, rec
+        """Records numbered after `seq`, oldest first, without scanning the older ones."""
+        newer = min(self._seq - seq, len(self._records))
+        if newer <= 0:
+            return
+        yield from islice(self._records, len(self._records) - newer, None)
 
     def records(self) -> list[LogRecord]:
         return [rec for _, rec in self._records]
