@@ -1,0 +1,212 @@
+"""`falcotui alerts`: Falco's alerts from every node, merged and de-duplicated, as lines or JSON lines.
+
+Without `-f`: what the Falco pods' logs hold for the window (`--since`, default all of it), oldest first,
+then exit. With `-f`: the same, then follow every pod's log (and gRPC where the pod's Falco has it) until
+Ctrl-C, through cut streams, API server restarts, pod restarts and new nodes, each alert printed once.
+`--json` prints one object per line (Falco's alert keys plus `node`, `pod`, `channel`) for jq.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import BinaryIO
+
+from falcotui.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    Output,
+    add_cluster_options,
+    cli_command,
+    connect,
+    preflight,
+    run_async,
+    silence_stdout,
+    warn,
+)
+from falcotui.falco.alerts import Alert, Priority, alert_to_json
+from falcotui.falco.sanitize import sanitize
+from falcotui.ops.alert_query import AlertQuery, QueryError
+from falcotui.ops.alert_store import StoredAlert
+
+TICK_S = 0.1  # how often the follow loop drains the engine
+_COLORS = {
+    Priority.EMERGENCY: "1;31",
+    Priority.ALERT: "1;31",
+    Priority.CRITICAL: "1;31",
+    Priority.ERROR: "31",
+    Priority.WARNING: "33",
+    Priority.NOTICE: "36",
+    Priority.INFORMATIONAL: "2",
+    Priority.DEBUG: "2",
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "alerts",
+        help="print Falco's alerts from every node (JSON lines with --json)",
+        description="Print the alerts the Falco pods' logs hold (every node, de-duplicated, oldest first); "
+        "with -f keep following them, and Falco's gRPC output where a node's Falco (<= 0.43) offers it.",
+    )
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new alerts until Ctrl-C")
+    p.add_argument("--json", action="store_true", help="one JSON object per alert per line (for jq)")
+    p.add_argument("--min-priority", metavar="P", help="Emergency … Debug: this priority or more severe")
+    p.add_argument("--rule", metavar="R", help="rule name contains R (case-insensitive)")
+    p.add_argument("--node", metavar="N", help="alerts from node N")
+    p.add_argument("--namespace", metavar="NS", help="alerts about workloads in namespace NS (k8s.ns.name)")
+    p.add_argument(
+        "--since", metavar="WHEN", help="only alerts since a duration ago (10m, 2h) or an ISO time"
+    )
+    p.add_argument(
+        "--channels",
+        default="log,grpc",
+        metavar="LIST",
+        help="with -f: log, grpc or log,grpc (default); without -f only the logs have history",
+    )
+    add_cluster_options(p)
+    p.set_defaults(handler=run)
+
+
+def parse_channels(text: str) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(c.strip().lower() for c in text.split(",") if c.strip()))
+    bad = [c for c in chosen if c not in ("log", "grpc")]
+    if bad or not chosen:
+        what = ", ".join(bad) or "(none)"
+        raise CliError(f"--channels: unknown channel {what} (use log, grpc or log,grpc)", EXIT_USAGE)
+    return chosen
+
+
+def build_query(args: argparse.Namespace) -> AlertQuery:
+    try:
+        return AlertQuery.from_options(
+            min_priority=args.min_priority, rule=args.rule, node=args.node, namespace=args.namespace,
+            since=args.since,
+        )  # fmt: skip
+    except QueryError as exc:
+        raise CliError(exc.message, EXIT_USAGE) from None
+
+
+class AlertPrinter:
+    """Writes alerts that pass the query: JSON lines, or one sanitized line each (coloured on a TTY)."""
+
+    def __init__(self, out: BinaryIO, *, json: bool, color: bool, match: Callable[[Alert, tuple], bool]):
+        self.out = out
+        self.json = json
+        self.color = color
+        self.match = match
+        self.printed = 0
+
+    def write(self, entries: Iterable[StoredAlert]) -> None:
+        chunks = []
+        for entry in entries:
+            alert = entry.alert
+            if not self.match(alert, entry.channels):
+                continue
+            chunks.append(alert_to_json(alert) + b"\n" if self.json else self.line(alert).encode() + b"\n")
+        if chunks:
+            self.out.write(b"".join(chunks))
+            self.out.flush()
+            self.printed += len(chunks)
+
+    def line(self, alert: Alert) -> str:
+        prio = alert.priority.label.ljust(13)
+        node = sanitize(alert.node or alert.hostname or "-", max_len=100)
+        rule = sanitize(alert.rule, max_len=200)
+        message = sanitize(alert.message, max_len=4000)
+        if self.color:
+            prio = f"\x1b[{_COLORS[alert.priority]}m{prio}\x1b[0m"
+            rule = f"\x1b[1m{rule}\x1b[0m"
+        return f"{alert.time_iso} {prio} {node} {rule}: {message}"
+
+
+@cli_command
+def run(args: argparse.Namespace) -> int:
+    query = build_query(args)
+    channels = parse_channels(args.channels)
+    if not args.follow and args.channels != "log,grpc" and "grpc" in channels:
+        warn("gRPC output has no history: without -f only the pods' logs are read")
+    out = Output.detect()
+    now = time.time_ns()
+    since_ns = query.time_bounds(now)[0]
+    printer = AlertPrinter(sys.stdout.buffer, json=args.json, color=out.color and not args.json,
+                           match=query.matcher(now_ns=now))  # fmt: skip
+    clients = connect(args)
+    try:
+        preflight(clients)
+        if args.follow:
+            printer.match = _without_window(query, since_ns)
+            return run_async(follow(clients, args.falco_namespace, channels, since_ns, printer, out))
+        return run_async(read_window(clients, args.falco_namespace, since_ns, printer))
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_OK
+    finally:
+        clients.close()
+
+
+def _without_window(query: AlertQuery, since_ns: int | None) -> Callable[[Alert, tuple], bool]:
+    """In follow mode the window's lower bound is fixed when the command starts: a relative bound must
+    not start dropping alerts as the clock moves on."""
+    return AlertQuery(query.least_severe, query.most_severe, query.terms, None, since_ns).matcher()
+
+
+async def read_window(clients, namespace: str, since_ns: int | None, printer: AlertPrinter) -> int:
+    from falcotui.ops.snapshot import take_snapshot
+
+    snap = await take_snapshot(clients, namespace, since_ns=since_ns, versions=False, with_fleet=False)
+    entries = sorted(snap.hub.store, key=lambda e: (e.alert.time_ns, e.seq))
+    printer.write(entries)
+    for pod, why in sorted(snap.errors.items()):
+        warn(f"the log of {pod} could not be read: {why}")
+    return EXIT_OK
+
+
+async def follow(
+    clients,
+    namespace: str,
+    channels: tuple[str, ...],
+    since_ns: int | None,
+    printer: AlertPrinter,
+    out: Output,
+) -> int:
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    from falcotui.ops.engine import Engine, EngineOptions
+
+    engine = Engine(clients, namespace, channels=channels, options=EngineOptions(tail_lines=None))
+    stop = asyncio.Event()
+    code = EXIT_OK
+    loop = asyncio.get_running_loop()
+
+    def interrupted(signum: int) -> None:
+        nonlocal code
+        code = EXIT_INTERRUPTED if signum == signal.SIGINT else EXIT_OK
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, interrupted, signum)
+    await engine.start()
+    try:
+        while not stop.is_set():
+            delta = engine.drain()
+            printer.write(delta.alerts.alerts)
+            if delta.alerts.missed:
+                warn(f"{delta.alerts.missed} alerts arrived faster than they could be printed (dropped)")
+            if out.progress:  # a person is watching stderr: say what happens to the streams
+                for notice in delta.notices:
+                    print(f"falcotui: {sanitize(notice.message, max_len=300)}", file=sys.stderr, flush=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TICK_S)
+        printer.write(engine.drain().alerts.alerts)
+    finally:
+        await engine.stop()
+    return code

@@ -1,0 +1,102 @@
+"""`falcotui alerts` as a real subprocess against simulated Falcos: the window read, filters, human and JSON
+output, following through cut streams and an API server restart with both channels, and `| head -5`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+from falcotui.falco.alerts import Priority, dedup_key, parse_json_alert
+
+
+def keys_of(lines: list[str]) -> list[bytes]:
+    return [dedup_key(parse_json_alert(line)) for line in lines]
+
+
+def test_alerts_prints_what_the_logs_hold_once_each_oldest_first(falco_sim, until, run_cli) -> None:
+    sim = falco_sim(per_minute=600, nodes=3)
+    until(lambda: len(sim.alerts()) >= 60, "alerts in the pods' logs")
+    before = sim.alerts()
+    code, out, err = run_cli(sim, "alerts", "--json")
+    after = sim.alerts()
+    assert code == 0, err
+    lines = out.splitlines()
+    keys = keys_of(lines)
+    assert len(keys) == len(set(keys)), "an alert printed twice"
+    assert before.keys() <= set(keys) <= after.keys()
+    times = [json.loads(line)["time"] for line in lines]
+    assert times == sorted(times)
+    first = json.loads(lines[0])
+    assert first["node"] in {"sim-cp-1", "sim-node-01", "sim-node-02"} and first["pod"].startswith("falco-")
+    assert first["channel"] == "log" and first["hostname"] == first["node"]
+
+    out = run_cli(sim, "alerts", "--json", "--min-priority", "warn", "--node", "sim-node-01")[1]
+    picked = [json.loads(line) for line in out.splitlines()]
+    assert picked and all(p["node"] == "sim-node-01" for p in picked)
+    assert all(Priority.parse(p["priority"]) <= Priority.WARNING for p in picked)
+    expected = [a for a in before.values() if a.node == "sim-node-01" and a.priority <= Priority.WARNING]
+    assert len(picked) >= len(expected)
+
+    human = run_cli(sim, "alerts", "--since", "1h", "--rule", "shell")[1]
+    rows = human.splitlines()
+    assert rows and all("shell" in row.split(" ", 3)[3].lower() for row in rows)
+    assert "\x1b" not in human, "piped output is colourless"
+    stamp, priority, node = rows[0].split()[:3]
+    assert stamp.endswith("Z") and Priority.parse(priority) and node.startswith("sim-")
+
+
+def test_bad_options_are_usage_errors_not_tracebacks(falco_sim, run_cli) -> None:
+    sim = falco_sim(deploy=False, nodes=1)
+    for args, message in (
+        (("--min-priority", "loud"), "--min-priority: unknown priority 'loud'"),
+        (("--channels", "log,syslog"), "--channels: unknown channel syslog"),
+        (("--since", "yesterday"), "--since"),
+    ):
+        code, _out, err = run_cli(sim, "alerts", *args)
+        assert code == 2, (args, err)
+        assert err.startswith(f"falcotui: error: {message}") and "Traceback" not in err
+
+
+def test_follow_prints_every_alert_once_through_cuts_an_api_restart_and_both_channels(
+    falco_sim, until
+) -> None:
+    sim = falco_sim(scenario="flaky", per_minute=600, cut_every=1.0, nodes=3, grpc=True)
+    out_path = sim.kubeconfig.parent / "alerts.jsonl"
+    with out_path.open("w") as out:
+        proc = sim.popen("alerts", "-f", "--json", stdout=out, stderr=subprocess.PIPE, text=True)
+    try:
+        printed = lambda: out_path.read_text().splitlines()  # noqa: E731
+        until(lambda: len(printed()) >= 60, "the first alerts", timeout=60)
+        sim.cluster.restart_api_server()
+        count = len(printed())
+        until(lambda: len(printed()) >= count + 120, "alerts after the restart", timeout=60)
+        cutoff = time.time_ns()
+        expected = {k for k, a in sim.alerts().items() if a.time_ns <= cutoff}
+        until(lambda: expected <= set(keys_of(printed())), "every alert up to the cut-off")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    lines = printed()
+    keys = keys_of(lines)
+    assert len(keys) == len(set(keys)), "an alert printed twice"
+    assert set(keys) <= sim.alerts().keys(), "an alert no pod log holds"
+    channels = {json.loads(line)["channel"] for line in lines}
+    assert channels == {"log", "grpc"}, "both channels delivered (each alert printed once all the same)"
+
+
+def test_follow_into_head_exits_cleanly(falco_sim) -> None:
+    sim = falco_sim(per_minute=600, nodes=2)
+    producer = sim.popen("alerts", "-f", "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    head = subprocess.Popen(["head", "-5"], stdin=producer.stdout, stdout=subprocess.PIPE)
+    producer.stdout.close()  # only `head` holds the read end now, as in a shell pipeline
+    got, _ = head.communicate(timeout=60)
+    _out, err = producer.communicate(timeout=60)
+    assert head.returncode == 0
+    assert [json.loads(line)["rule"] for line in got.splitlines()], "five alerts reached head"
+    assert len(got.splitlines()) == 5
+    assert producer.returncode == 0, err.decode()
+    assert err.decode() == "", "no traceback, no 'Exception ignored' on a closed pipe"
