@@ -246,6 +246,17 @@ def _container_reason(st: Mapping) -> tuple[str, str] | None:
     return None
 
 
+def _flapping_container(statuses: list) -> str | None:
+    """Why a running-but-not-ready container that keeps failing is crash-looping, or None."""
+    for st in statuses:
+        last = (st.get("lastState") or {}).get("terminated") or {}
+        if st.get("ready") or int(st.get("restartCount") or 0) < 2 or not last.get("exitCode"):
+            continue
+        message = last.get("message") or ""
+        return f"last exit code {last['exitCode']}" + (f": {message}" if message else "")
+    return None
+
+
 def pod_status(pod: Mapping, container: str = "falco") -> PodStatus:
     """Read a pod dict: state words follow kubectl's STATUS column."""
     meta, spec, status = _meta(pod), pod.get("spec") or {}, pod.get("status") or {}
@@ -287,6 +298,10 @@ def pod_status(pod: Mapping, container: str = "falco") -> PodStatus:
                     if last:
                         detail = f"last exit code {last.get('exitCode')}" + (f": {detail}" if detail else "")
                 break
+        if state == "Running" and (flapping := _flapping_container(statuses)) is not None:
+            # Between back-offs a crash-looping container runs for a moment and kubectl says
+            # "Running"; an operator wants the crash loop, not the blink.
+            state, detail = "CrashLoopBackOff", flapping
     if phase == "Pending" and not statuses and not init_reason:
         for cond in status.get("conditions") or []:
             if cond.get("type") == "PodScheduled" and cond.get("status") == "False":

@@ -479,6 +479,21 @@ def test_pod_state_words():
     assert (pod_status(errpull).state, pod_status(errpull).detail) == ("ErrImagePull", "not found")
 
 
+def test_a_crash_loop_between_back_offs_still_reads_as_a_crash_loop():
+    # kubectl says "Running" for the moment the container runs before failing again.
+    blink = falco_pod(
+        "p", "n", ready=False, restarts=3, last_terminated={"exitCode": 1, "message": "Error: invalid rules"}
+    )
+    assert (pod_status(blink).state, pod_status(blink).detail) == (
+        "CrashLoopBackOff",
+        "last exit code 1: Error: invalid rules",
+    )
+    starting_once = falco_pod("p", "n", ready=False, restarts=1, last_terminated={"exitCode": 1})
+    assert pod_status(starting_once).state == "Running"
+    recovered = falco_pod("p", "n", ready=True, restarts=3, last_terminated={"exitCode": 1})
+    assert pod_status(recovered).state == "Running"
+
+
 def test_placement_with_the_shipped_daemonset(repo_root):
     import yaml
 
