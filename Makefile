@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint pytest proto bench clean
+.PHONY: install test lint pytest demo screenshots proto bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,12 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 test: lint pytest
+
+demo: $(STAMP)
+	$(BIN)/falcotui --demo
+
+screenshots: $(STAMP)
+	$(BIN)/python -m falcotui.ui.screenshots screenshots
 
 # Include root is the repo so the generated code imports `from falcotui.falco.grpc import schema_pb2`.
 proto: $(STAMP)

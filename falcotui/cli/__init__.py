@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -11,13 +12,14 @@ from falcotui import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser; each sub-command module registers its own sub-parsers."""
-    from falcotui.cli import alerts_cmd, apply_cmd, manifests_cmd, rules_cmd, sim_cmd, status_cmd
+    from falcotui.cli import alerts_cmd, apply_cmd, manifests_cmd, rules_cmd, sim_cmd, status_cmd, tui_cmd
 
     parser = argparse.ArgumentParser(
         prog="falcotui",
         description="Run Falco across a Kubernetes cluster from the terminal.",
     )
     parser.add_argument("--version", action="version", version=f"falcotui {__version__}")
+    tui_cmd.add_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (status_cmd, alerts_cmd, apply_cmd, rules_cmd, manifests_cmd, sim_cmd):
         module.register(sub)
@@ -25,13 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `falcotui` console script."""
+    """Entry point of the `falcotui` console script: the terminal UI unless a command is given."""
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # grpc's C core would write over the TUI
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
-        parser.print_help()
-        return 2
+        from falcotui.cli import tui_cmd
+
+        handler = tui_cmd.run
     try:
         return int(handler(args) or 0)
     except BrokenPipeError:

@@ -1,0 +1,156 @@
+"""`falcotui` with no sub-command: the terminal UI on a real cluster, or `--demo` on a simulated one.
+
+    falcotui [--kubeconfig K] [--context C] [--namespace falco] [--read-only]
+    falcotui --demo [--nodes N] [--scenario S] [--seed N]
+
+Both build the same `Services` (engine, deployer, rules service) and run the same `FalcoTuiApp`; the demo
+only starts a simulated cluster first (see `falcotui.cli.demo`). `falcotui.cli.main()` calls
+`add_arguments(parser)` on its top-level parser and `run(args)` when no sub-command was given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # before anything imports grpc: its C core writes to the tty
+
+from falcotui.cli.common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, error
+
+SCENARIO_NAMES = ("quiet", "incident", "storm", "flaky")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The TUI's options on the top-level `falcotui` parser."""
+    g = parser.add_argument_group("terminal UI (when no command is given)")
+    g.add_argument(
+        "--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"
+    )
+    g.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
+    g.add_argument(
+        "--namespace", "-n", metavar="NS", default="falco", help="Falco's namespace (default: falco)"
+    )
+    g.add_argument(
+        "--read-only", action="store_true", help="never write to the cluster (no apply, push, restart)"
+    )
+    g.add_argument("--demo", action="store_true", help="run against a simulated cluster on loopback")
+    g.add_argument("--nodes", type=int, default=8, metavar="N", help="demo: number of nodes (default 8)")
+    g.add_argument(
+        "--scenario",
+        choices=SCENARIO_NAMES,
+        default="incident",
+        help="demo: what the simulated Falcos see (default incident)",
+    )
+    g.add_argument("--seed", type=int, default=7, metavar="N", help="demo: random seed (default 7)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="falcotui", description="Run Falco across a Kubernetes cluster.")
+    add_arguments(parser)
+    return parser
+
+
+def build_services(clients, *, namespace: str, read_only: bool, context_name: str, demo: bool = False):
+    """Services over `clients` (the engine is started by the app, on its own loop)."""
+    from falcotui.ops.deployer import Deployer
+    from falcotui.ops.engine import Engine
+    from falcotui.ops.rules_service import RulesService
+    from falcotui.ui.services import Services
+
+    engine = Engine(clients, namespace, read_only=True if read_only else None)
+    return Services(
+        engine=engine,
+        deployer=Deployer(clients, namespace),
+        rules=RulesService(clients, namespace),
+        context_name=context_name,
+        namespace=namespace,
+        read_only=read_only,
+        demo=demo,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the TUI for parsed arguments; returns the exit status."""
+    if args.demo:
+        return _run_demo(args)
+    from falcotui.kube.config import KubeError, Timeouts, list_contexts, load_clients
+
+    try:
+        contexts = [c.name for c in list_contexts(args.kubeconfig)[0]]
+    except KubeError:
+        contexts = []
+
+    def connect(context: str | None, namespace: str):
+        clients = load_clients(args.kubeconfig, context, timeouts=Timeouts(connect=5.0, read=30.0))
+        name = clients.context or clients.host
+        return build_services(clients, namespace=namespace, read_only=args.read_only, context_name=name)
+
+    try:
+        return _session(connect, args.context, args.namespace, contexts=contexts)
+    except KubeError as exc:
+        error(str(exc))
+        return EXIT_FAILURE
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from falcotui.cli.demo import DemoCluster
+
+    if args.nodes < 1 or args.nodes > 500:
+        error("--nodes must be between 1 and 500")
+        return EXIT_USAGE
+    print(
+        f"falcotui: starting a simulated cluster ({args.nodes} nodes, scenario {args.scenario})…",
+        file=sys.stderr,
+        flush=True,
+    )
+    demo = DemoCluster(nodes=args.nodes, scenario=args.scenario, seed=args.seed)
+    try:
+        demo.start()
+    except Exception as exc:  # the simulator is ours, but a busy port or a full disk is not
+        demo.stop()
+        error(f"cannot start the demo cluster: {exc}")
+        return EXIT_FAILURE
+
+    def connect(context: str | None, namespace: str):
+        return build_services(
+            demo.clients(),
+            namespace=namespace,
+            read_only=args.read_only,
+            context_name=f"demo ({args.nodes} nodes, seed {args.seed})",
+            demo=True,
+        )
+
+    try:
+        return _session(
+            connect, None, args.namespace, scenarios=SCENARIO_NAMES, on_scenario=demo.set_scenario
+        )
+    finally:
+        demo.stop()
+
+
+def _session(connect, context: str | None, namespace: str, **kwargs) -> int:
+    """Run the app; when it ends asking for another context or namespace, connect there and run it again."""
+    from falcotui.ui.app import FalcoTuiApp
+    from falcotui.ui.reconnect import Reconnect
+
+    while True:
+        app = FalcoTuiApp(connect(context, namespace), **kwargs)
+        try:
+            result = app.run()
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+        if not isinstance(result, Reconnect):
+            return app.return_code or EXIT_OK
+        context = result.context or context
+        namespace = result.namespace
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Standalone entry (`python -m falcotui.cli.tui_cmd`), the same as `falcotui` without a command."""
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

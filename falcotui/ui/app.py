@@ -1,0 +1,260 @@
+"""`FalcoTuiApp`: the app shell — modes (fleet, alerts, rules, deploy), the engine lifecycle, a 15 Hz tick.
+
+The app owns the one consumer of `Engine.drain()`: a timer drains the engine's delta, refreshes the status
+header and hands the delta to the visible screen's `engine_tick(delta)` (if it has one) inside
+`batch_update()`, so a storm of alerts costs one repaint per tick, never one per alert. Screens read
+everything else through `self.app.services`.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # grpc's C core would write to the terminal
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult, ScreenStackError
+from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from falcotui.falco.sanitize import sanitize
+from falcotui.ops.alert_query import parse_query
+from falcotui.ops.engine import EngineDelta, EngineError, Health
+from falcotui.ui.alerts_screen import AlertsScreen
+from falcotui.ui.commands import FalcoCommands
+from falcotui.ui.deploy_screen import DeployScreen
+from falcotui.ui.fleet_screen import FleetScreen
+from falcotui.ui.help_screen import HelpScreen
+from falcotui.ui.reconnect import NamespacePrompt, Reconnect
+from falcotui.ui.rules_screen import RulesScreen
+from falcotui.ui.services import Services
+from falcotui.ui.widgets import StatusHeader, health_text
+
+TICK_HZ = 15
+MODE_TITLES = {"fleet": "Fleet", "alerts": "Alerts", "rules": "Rules", "deploy": "Deploy"}
+
+
+def with_chrome(screen_cls: type[Screen]) -> type[Screen]:
+    """`screen_cls` with the status header on top and the key footer at the bottom (unless it has them)."""
+
+    class Chromed(screen_cls):  # type: ignore[valid-type,misc]
+        def compose(self) -> ComposeResult:
+            # yielded lazily: Textual's compose stack must see the `with` blocks of the inner compose
+            yield StatusHeader(classes="chrome")
+            yield from super().compose()
+            yield Footer(classes="chrome")
+
+        def on_mount(self) -> None:
+            for kind in (StatusHeader, Footer):
+                found = list(self.query_children(kind))
+                if len(found) > 1:
+                    for widget in found:
+                        if widget.has_class("chrome"):
+                            widget.remove()
+
+    Chromed.__name__ = screen_cls.__name__
+    Chromed.__qualname__ = screen_cls.__qualname__
+    return Chromed
+
+
+class FalcoTuiApp(App):
+    """The falcotui terminal UI over one cluster's `Services`."""
+
+    TITLE = "falcotui"
+    CSS_PATH = "app.tcss"
+    COMMANDS: ClassVar = App.COMMANDS | {FalcoCommands}
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (100, "-normal"), (170, "-wide")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "switch_mode('fleet')", "Fleet"),
+        Binding("f2", "switch_mode('alerts')", "Alerts"),
+        Binding("f3", "switch_mode('rules')", "Rules"),
+        Binding("f4", "switch_mode('deploy')", "Deploy"),
+        Binding("question_mark", "help", "Help"),
+        Binding("colon", "command_palette", "Command", show=False),
+        Binding("escape", "back", "Back", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        start_engine: bool = True,
+        tick_hz: float = TICK_HZ,
+        scenarios: Sequence[str] = (),
+        on_scenario: Callable[[str], None] | None = None,
+        contexts: Sequence[str] = (),
+    ) -> None:
+        super().__init__()
+        self.contexts = tuple(contexts)
+        self.services = services
+        self.demo_scenarios = tuple(scenarios) if on_scenario is not None else ()
+        self._on_scenario = on_scenario
+        self.start_engine = start_engine
+        self.tick_hz = tick_hz
+        self.health: Health | None = None
+        self.engine_error = ""
+        self.engine_running = False
+        self.last_delta: EngineDelta | None = None
+        self._version: str | None = None
+        self._version_at = float("-inf")
+        modes = {
+            "fleet": with_chrome(FleetScreen),
+            "alerts": with_chrome(AlertsScreen),
+            "rules": with_chrome(RulesScreen),
+            "deploy": with_chrome(DeployScreen),
+        }
+        for name, factory in modes.items():
+            self.add_mode(name, factory)
+
+    # ------------------------------------------------------------ facts screens read
+
+    @property
+    def read_only(self) -> bool:
+        """True when writes are off: `--read-only`, or RBAC denies them (found by the engine)."""
+        return self.services.read_only or self.services.engine.read_only is True
+
+    def header_text(self, width: int = 200) -> Text:
+        engine = self.services.engine
+        ds = engine.fleet.daemonset()
+        ds_text = f"DS {ds.ready}/{ds.desired} ready · {ds.updated} updated" if ds else ""
+        return health_text(
+            self.health,
+            context=self.services.context_name,
+            namespace=self.services.namespace,
+            read_only=self.read_only,
+            demo=self.services.demo,
+            version=self._version_text(),
+            daemonset=ds_text,
+            error=self.engine_error,
+            width=width,
+        )
+
+    def _version_text(self) -> str | None:
+        """Falco version(s) across the fleet, recomputed at most once a second (rows cost per node)."""
+        now = time.monotonic()
+        if now - self._version_at >= 1.0:
+            self._version_at = now
+            self._version = _falco_version(self.services.engine)
+        return self._version
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def on_mount(self) -> None:
+        self.theme = "textual-dark"
+        await self.switch_mode("fleet")
+        try:  # the terminal went away (ssh dropped): leave cleanly, stopping the engine
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+        self.set_interval(1 / self.tick_hz, self.tick, name="engine-tick")
+        if self.start_engine:
+            self.run_worker(self._start_engine(), name="engine-start", exit_on_error=False)
+        else:
+            self.engine_running = True
+
+    async def _start_engine(self) -> None:
+        try:
+            await self.services.engine.start()
+        except EngineError as exc:
+            self.engine_error = str(exc)
+            self.notify(
+                sanitize(str(exc), max_len=300), title="Cannot connect", severity="error", markup=False
+            )
+            return
+        self.engine_running = True
+
+    async def on_unmount(self) -> None:
+        if self.start_engine:
+            await self.services.engine.stop()
+
+    def tick(self) -> None:
+        """Drain the engine once and let the header and the visible screen catch up, in one repaint."""
+        if not self.engine_running:
+            self._refresh_headers()
+            return
+        try:
+            screen = self.screen
+        except ScreenStackError:  # shutting down
+            return
+        delta = self.services.engine.drain()
+        self.health = delta.health
+        self.last_delta = delta
+        with self.batch_update():
+            self._refresh_headers()
+            on_tick = getattr(screen, "engine_tick", None)
+            if callable(on_tick) and screen.is_mounted:
+                try:
+                    on_tick(delta)
+                except NoMatches:  # the screen is being torn down (exit, mode switch) mid-tick
+                    pass
+
+    def _refresh_headers(self) -> None:
+        if not self.screen_stack:
+            return
+        for header in self.screen.query(StatusHeader):
+            header.refresh()
+
+    # ------------------------------------------------------------ actions
+
+    async def action_switch_mode(self, mode: str) -> None:
+        if mode != self.current_mode:
+            await self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    async def show_alerts(self, query_text: str) -> None:
+        """Open the Alerts screen filtered by `query_text` (filter-bar syntax; the palette's presets)."""
+        await self.action_switch_mode("alerts")
+        screen = self.screen
+        if isinstance(screen, AlertsScreen):
+            screen.apply_query(parse_query(query_text))
+
+    def set_demo_scenario(self, name: str) -> None:
+        """Demo only: switch the simulated Falcos to another scenario (from the command palette)."""
+        if self._on_scenario is None:
+            return
+        try:
+            self._on_scenario(name)
+        except Exception as exc:  # the simulator's loop may be gone at exit
+            self.notify(sanitize(str(exc), max_len=200), severity="error", markup=False)
+            return
+        self.notify(f"scenario {name} from now on", title="Demo")
+
+    def ask_namespace(self) -> None:
+        """Ask for another Falco namespace; the app then ends with a `Reconnect` for the entry point."""
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self.reconnect(namespace=name)
+
+        self.push_screen(NamespacePrompt(self.services.namespace), chosen)
+
+    def reconnect(self, *, context: str | None = None, namespace: str | None = None) -> None:
+        """End this session and ask the entry point for one on another context and/or namespace."""
+        self.exit(Reconnect(context, namespace or self.services.namespace))
+
+    def action_back(self) -> None:
+        """esc: close the top screen of this mode (detail, help); on a mode's base screen, go home."""
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+        elif self.current_mode != "fleet":
+            self.run_worker(self.switch_mode("fleet"))
+
+
+def _falco_version(engine) -> str | None:
+    fleet = engine.fleet
+    versions = {v for name in fleet.nodes if (row := fleet.row(name)) and (v := row.version)}
+    if not versions:
+        return None
+    return ", ".join(sorted(versions)) if len(versions) <= 2 else f"{len(versions)} versions"

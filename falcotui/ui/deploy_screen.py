@@ -1,0 +1,324 @@
+"""The Deploy screen: the rendered manifests of the chosen profile with the server's dry-run diff, apply
+with confirmation, the rollout advancing node by node (stuck nodes with their reason and last log lines),
+rollout restart and uninstall with confirmation.
+
+The plan, apply, restart and uninstall's deletes run in worker threads (the kubernetes client is
+synchronous); following the rollout is async (informers) and runs on the loop.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, ScrollableContainer, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from falcotui.falco.sanitize import sanitize
+from falcotui.ops.deployer import DeployConflictError, DeployError, DeployPlan, ObjectChange
+from falcotui.ui.deploy_widgets import (
+    RESTART_BODY,
+    ManifestTable,
+    RolloutPanel,
+    apply_body,
+    change_text,
+    plan_summary,
+    uninstall_body,
+)
+from falcotui.ui.rules_dialogs import ConfirmDialog
+
+WRITE_ACTIONS = frozenset({"apply", "restart", "uninstall"})
+
+
+class DeployScreen(Screen):
+    """See the module docstring. Reads `self.app.services.deployer`."""
+
+    DEFAULT_CSS = """
+    DeployScreen #deploy-main { height: 1fr; }
+    DeployScreen #deploy-manifests-pane { width: 42; border: round $panel-lighten-2; }
+    DeployScreen #deploy-diff-pane { width: 1fr; border: round $accent; scrollbar-gutter: stable; }
+    DeployScreen #deploy-manifests { height: 1fr; }
+    DeployScreen #deploy-diff { width: auto; min-width: 100%; }
+    DeployScreen #deploy-rollout { border: round $panel-lighten-2; }
+    DeployScreen #deploy-status { height: 1; padding: 0 1; }
+    DeployScreen.-narrow #deploy-manifests-pane { width: 38; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "apply", "Apply"),
+        Binding("p", "profile", "gRPC profile"),
+        Binding("d", "plan", "Dry-run again"),
+        Binding("w", "watch", "Watch rollout"),
+        Binding("r", "restart", "Restart"),
+        Binding("x", "uninstall", "Uninstall"),
+    ]
+
+    rollout_timeout: float = 300.0
+    stuck_grace: float = 30.0
+    uninstall_timeout: float = 120.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.grpc = False
+        self.plan: DeployPlan | None = None
+        self.plan_error = ""
+        self.busy = ""
+        self.plan_gen = 0
+        self.planning = False
+        self._covered = False  # suspended under one of our own dialogs (not left for another screen)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="deploy-main"):
+            with Vertical(id="deploy-manifests-pane") as pane:
+                pane.border_title = "manifests (default profile)"
+                yield ManifestTable(id="deploy-manifests")
+            with ScrollableContainer(id="deploy-diff-pane") as pane:
+                pane.border_title = "diff vs cluster (server dry-run)"
+                yield Static(Text("rendering and dry-running…", "dim"), id="deploy-diff")
+        yield RolloutPanel(id="deploy-rollout")
+        yield Static(id="deploy-status")
+        yield Footer()
+
+    @property
+    def services(self):
+        return self.app.services
+
+    @property
+    def read_only(self) -> bool:
+        ro = getattr(self.app, "read_only", None)
+        return bool(self.services.read_only if ro is None else ro)
+
+    def on_mount(self) -> None:
+        self.query_one("#deploy-rollout").border_title = "rollout"
+        self._update_status()
+        self._plan(self.grpc, True)
+
+    def on_screen_resume(self) -> None:
+        if not self.busy and (
+            self.plan is not None or self.plan_error
+        ):  # back here: the cluster may have moved
+            self._plan(self.grpc, False)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 110, "-narrow")
+
+    # ------------------------------------------------------------ state shown
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in WRITE_ACTIONS and self.read_only:
+            return False
+        if action == "apply":
+            ready = self.plan is not None and self.plan.pending and not (self.busy or self.planning)
+            return True if ready else None
+        if action in ("restart", "uninstall", "profile", "plan", "watch"):
+            return None if self.busy else True
+        return True
+
+    def _update_status(self) -> None:
+        text = Text()
+        if self.busy or self.planning:
+            text.append(f"{self.busy or 'rendering and dry-running'}…", "yellow")
+        elif self.plan_error:
+            text.append(f"✗ {sanitize(self.plan_error, max_len=400)}", "bold red")
+        elif self.plan is not None:
+            text.append(plan_summary(self.plan))
+            if self.plan.pending:
+                text.append(" · a apply" if not self.read_only else "", "dim")
+            else:
+                text.append(" · the cluster matches the manifests", "green")
+        if self.read_only:
+            text.append("  read-only: apply, restart and uninstall are disabled", "yellow")
+        self.query_one("#deploy-status", Static).update(text)
+
+    def _set_busy(self, what: str) -> None:
+        self.busy = what
+        self._update_status()
+        self.refresh_bindings()
+
+    def _fail(self, what: str, error: str) -> None:
+        self.notify(sanitize(error, max_len=800), title=what, severity="error", timeout=12, markup=False)
+        self._set_busy("")
+
+    # ------------------------------------------------------------ plan
+
+    def action_profile(self) -> None:
+        self.grpc = not self.grpc
+        self._plan(self.grpc, False)
+
+    def action_plan(self) -> None:
+        self._plan(self.grpc, False)
+
+    def _plan(self, grpc: bool, then_watch: bool) -> None:
+        self.plan_gen += 1
+        self.planning = True
+        self._update_status()
+        self.refresh_bindings()
+        self._plan_worker(self.plan_gen, grpc, then_watch)
+
+    @work(thread=True, group="deploy-plan")
+    def _plan_worker(self, gen: int, grpc: bool, then_watch: bool) -> None:
+        try:
+            plan, error = self.services.deployer.plan(grpc=grpc), ""
+        except DeployError as exc:
+            plan, error = None, str(exc)
+        except Exception as exc:
+            plan, error = None, f"{type(exc).__name__}: {exc}"
+        self.app.call_from_thread(self._planned, gen, plan, error, then_watch)
+
+    def _planned(self, gen: int, plan: DeployPlan | None, error: str, then_watch: bool) -> None:
+        if gen != self.plan_gen:
+            return  # a newer plan is on its way
+        self.plan, self.plan_error = plan, error
+        profile = "gRPC" if self.grpc else "default"
+        self.query_one("#deploy-manifests-pane").border_title = f"manifests ({profile} profile)"
+        table = self.query_one(ManifestTable)
+        if plan is None:
+            table.clear()
+            self.query_one("#deploy-diff", Static).update(Text(f"✗ {sanitize(error)}", "bold red"))
+        else:
+            table.show(plan)
+            if not plan.changes:
+                self.query_one("#deploy-diff", Static).update(Text("(nothing rendered)", "dim"))
+        self.planning = False
+        self._update_status()
+        self.refresh_bindings()
+        exists = plan is not None and any(
+            c.kind == "DaemonSet" and c.status != "created" for c in plan.changes
+        )
+        if then_watch and exists:
+            self._follow("current state")
+
+    @on(ManifestTable.Chosen)
+    def _chosen(self, event: ManifestTable.Chosen) -> None:
+        self.query_one("#deploy-diff", Static).update(change_text(event.change))
+
+    # ------------------------------------------------------------ apply
+
+    def action_apply(self) -> None:
+        if self.read_only or self.plan is None or not self.plan.pending:
+            return
+        plan = self.plan
+        dialog = ConfirmDialog(
+            f"Apply {len(plan.pending)} change(s) to the cluster?",
+            apply_body(plan, self.services.context_name),
+            confirm="Apply",
+        )
+        self.app.push_screen(dialog, lambda ok: self._apply(plan, False) if ok else None)
+
+    @work(thread=True, exclusive=True, group="deploy-write")
+    def _apply(self, plan: DeployPlan, force: bool) -> None:
+        self.app.call_from_thread(self._set_busy, "applying")
+        for pending in plan.pending:
+            self.app.call_from_thread(self._row_status, pending.ref, "applying")
+
+        def done(change: ObjectChange) -> None:
+            self.app.call_from_thread(self._row_status, change.ref, change.status)
+
+        try:
+            self.services.deployer.apply(plan, force=force, on_object=done)
+        except DeployConflictError as exc:
+            self.app.call_from_thread(self._conflicts, plan, exc.reports)
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self._fail, "apply failed", str(exc))
+            return
+        self.app.call_from_thread(self._applied)
+
+    def _row_status(self, ref: str, status: str) -> None:
+        self.query_one(ManifestTable).set_status(ref, status)
+
+    def _conflicts(self, plan: DeployPlan, reports: list[str]) -> None:
+        self._set_busy("")
+        body = Text("\n".join(sanitize(r, max_len=2000) for r in reports))
+        dialog = ConfirmDialog(
+            "Other field managers own fields this apply sets",
+            body,
+            confirm="Force apply (take the fields)",
+            danger=True,
+            note="The other objects were applied. Forcing takes ownership of the fields listed above.",
+        )
+        self.app.push_screen(dialog, lambda ok: self._apply(plan, True) if ok else None)
+
+    def _applied(self) -> None:
+        self._set_busy("")
+        self.notify("applied: following the rollout", markup=False)
+        self._follow("apply")
+
+    # ------------------------------------------------------------ rollout
+
+    def action_watch(self) -> None:
+        self._follow("watching")
+
+    @work(exclusive=True, group="deploy-rollout")
+    async def _follow(self, why: str) -> None:
+        panel = self.query_one(RolloutPanel)
+        panel.begin(f"{why}: following the DaemonSet…")
+        try:
+            result = await self.services.deployer.follow_rollout(
+                timeout=self.rollout_timeout, stuck_grace=self.stuck_grace, on_progress=panel.progress
+            )
+        except Exception as exc:
+            panel.message(f"cannot follow the rollout: {exc}")
+            return
+        panel.result(result)
+        if why != "current state":
+            self._plan(self.grpc, False)
+
+    # ------------------------------------------------------------ restart / uninstall
+
+    def action_restart(self) -> None:
+        if self.read_only:
+            return
+        dialog = ConfirmDialog("Restart Falco on every node?", RESTART_BODY, confirm="Restart", danger=True)
+        self.app.push_screen(dialog, lambda ok: self._restart() if ok else None)
+
+    @work(thread=True, exclusive=True, group="deploy-write")
+    def _restart(self) -> None:
+        try:
+            stamp = self.services.deployer.restart()
+        except Exception as exc:
+            self.app.call_from_thread(self._fail, "restart failed", str(exc))
+            return
+        self.app.call_from_thread(self.notify, f"restart requested at {stamp}", markup=False)
+        self.app.call_from_thread(self._follow, "restart")
+
+    def action_uninstall(self) -> None:
+        if self.read_only:
+            return
+        self._uninstall_confirm()
+
+    @work(thread=True, exclusive=True, group="deploy-write")
+    def _uninstall_confirm(self) -> None:
+        try:
+            refs = [
+                f"{o['kind']} {o['metadata']['name']}" for o in self.services.deployer.uninstall_objects()
+            ]
+        except Exception as exc:
+            self.app.call_from_thread(self._fail, "uninstall", str(exc))
+            return
+        self.app.call_from_thread(self._uninstall_ask, refs)
+
+    def _uninstall_ask(self, refs: list[str]) -> None:
+        body = uninstall_body(refs, self.services.namespace, self.services.context_name)
+        dialog = ConfirmDialog("Uninstall Falco from the cluster?", body, confirm="Uninstall", danger=True)
+        self.app.push_screen(dialog, lambda ok: self._uninstall() if ok else None)
+
+    @work(exclusive=True, group="deploy-write")
+    async def _uninstall(self) -> None:
+        self._set_busy("uninstalling")
+        panel = self.query_one(RolloutPanel)
+        panel.begin("uninstalling…")
+        try:
+            gone = await self.services.deployer.uninstall(
+                timeout=self.uninstall_timeout, on_progress=panel.uninstall
+            )
+        except Exception as exc:
+            self._fail("uninstall failed", str(exc))
+            return
+        panel.message("uninstalled: every Falco pod is gone" if gone else "Falco pods are still terminating")
+        self._set_busy("")
+        self._plan(self.grpc, False)

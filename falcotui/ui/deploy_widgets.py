@@ -1,0 +1,280 @@
+"""Widgets of the Deploy screen: the manifest list with each object's dry-run status, the diff pane, the
+rollout panel (a bar, one row per node, stuck nodes with their reason and last log lines) and the texts of
+the apply / restart / uninstall confirmations."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from falcotui.falco.sanitize import safe_text, sanitize
+from falcotui.ops.deployer import (  # the rollout types come from kube, re-exported by the deployer
+    DeployPlan,
+    NodeRollout,
+    ObjectChange,
+    RolloutResult,
+    RolloutStatus,
+    UninstallProgress,
+)
+from falcotui.ui.rules_dialogs import diff_text
+from falcotui.ui.rules_reload_panel import bar
+
+STATUS_LOOK = {
+    "created": ("+", "green"),
+    "changed": ("~", "yellow"),
+    "unchanged": ("✓", "dim"),
+    "kept": ("•", "cyan"),
+    "applying": ("…", "yellow"),
+    "configured": ("~", "green"),
+}
+NODE_LOOK = {
+    "ready": ("✓", "green"),
+    "starting": ("…", "yellow"),
+    "updating": ("↻", "cyan"),
+    "stuck": ("✗", "bold red"),
+    "missing": ("·", "yellow"),
+    "not-eligible": ("–", "dim"),
+}
+
+
+class ManifestTable(DataTable):
+    """One row per rendered object: mark, dry-run status, kind and name. Highlighting a row posts
+    `ManifestTable.Chosen` (the screen shows its diff)."""
+
+    class Chosen(Message):
+        def __init__(self, change: ObjectChange) -> None:
+            super().__init__()
+            self.change = change
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.changes: dict[str, ObjectChange] = {}
+
+    def on_mount(self) -> None:
+        self.add_column(" ", key="mark", width=1)
+        self.add_column("STATUS", key="status")
+        self.add_column("OBJECT", key="object")
+
+    def show(self, plan: DeployPlan) -> None:
+        first = self.row_count == 0
+        row = self.cursor_row
+        self.clear()
+        self.changes = {c.ref: c for c in plan.changes}
+        for change in plan.changes:
+            self.add_row(*self._cells(change, change.status), key=change.ref)
+        if first and plan.pending:  # open on the first object the apply would change
+            row = plan.changes.index(plan.pending[0])
+        if plan.changes:
+            self.move_cursor(row=min(max(row, 0), len(plan.changes) - 1))
+            self._post(self.cursor_row)
+
+    def _cells(self, change: ObjectChange, status: str) -> tuple[Text, ...]:
+        mark, style = STATUS_LOOK.get(status, ("?", ""))
+        return (
+            Text(mark, style),
+            Text(status, style if status != "unchanged" else ""),
+            Text.assemble((sanitize(change.kind), "bold"), " ", sanitize(change.name)),
+        )
+
+    def set_status(self, ref: str, status: str) -> None:
+        """An object's status during an apply ("applying", then what the server answered)."""
+        change = self.changes.get(ref)
+        if change is None or ref not in self.rows:
+            return
+        for key, cell in zip(("mark", "status", "object"), self._cells(change, status), strict=True):
+            self.update_cell(ref, key, cell)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._post(event.cursor_row)
+
+    def _post(self, row: int) -> None:
+        if 0 <= row < self.row_count:
+            key = self.coordinate_to_cell_key((row, 0)).row_key.value
+            if key in self.changes:
+                self.post_message(self.Chosen(self.changes[key]))
+
+
+def change_text(change: ObjectChange) -> Text:
+    """The diff pane's content for one object."""
+    out = Text()
+    out.append(sanitize(change.ref), "bold")
+    out.append(f"  {change.status}\n", STATUS_LOOK.get(change.status, ("", ""))[1])
+    if change.note:
+        out.append(sanitize(change.note) + "\n", "cyan")
+    empty = "(no differences with the live object)" if change.status == "unchanged" else "(no diff)"
+    out.append_text(diff_text(change.diff, empty=empty))
+    out.no_wrap = True  # diff lines scroll sideways rather than wrap
+    return out
+
+
+def plan_summary(plan: DeployPlan) -> str:
+    counts: dict[str, int] = {}
+    for c in plan.changes:
+        counts[c.status] = counts.get(c.status, 0) + 1
+    parts = [f"{n} {s}" for s, n in sorted(counts.items())]
+    return f"{len(plan.changes)} objects: " + ", ".join(parts)
+
+
+def apply_body(plan: DeployPlan, context: str) -> Text:
+    out = Text()
+    out.append(f"context {sanitize(context)} · namespace {sanitize(plan.namespace)} · image ")
+    out.append(sanitize(plan.image), "bold")
+    out.append(f" · {'gRPC' if plan.grpc else 'default'} profile\n\n")
+    for c in plan.pending:
+        mark, style = STATUS_LOOK[c.status]
+        out.append(f"{mark} {sanitize(c.ref)}  {c.status}\n", style)
+    unchanged = len(plan.changes) - len(plan.pending)
+    if unchanged:
+        out.append(f"({unchanged} other object(s) unchanged or kept)\n", "dim")
+    for c in plan.pending:
+        out.append("\n")
+        out.append_text(change_text(c))
+    return out
+
+
+def uninstall_body(refs: list[str], namespace: str, context: str) -> Text:
+    out = Text()
+    out.append(f"context {sanitize(context)} · namespace {sanitize(namespace)}\n\n")
+    out.append("Falco stops on every node: no alerts until it is deployed again.\n", "bold red")
+    out.append("The rules ConfigMap and its history are deleted too: copy your rules first.\n\n", "yellow")
+    for ref in reversed(refs):
+        out.append(f"- {sanitize(ref)}\n")
+    return out
+
+
+RESTART_BODY = Text(
+    "Every Falco pod is replaced (kubectl rollout restart), node by node as the DaemonSet's update "
+    "strategy allows. A node's alerts pause while its pod restarts; the rules and the configuration stay "
+    "as they are."
+)
+
+
+class RolloutPanel(Vertical):
+    """The DaemonSet rollout, node by node: fed `progress(RolloutStatus)` while following and
+    `result(RolloutResult)` at the end (stuck nodes with reasons and their last log lines)."""
+
+    DEFAULT_CSS = """
+    RolloutPanel { height: auto; max-height: 16; }
+    RolloutPanel #rollout-bar { height: 1; }
+    RolloutPanel DataTable { height: auto; max-height: 8; }
+    RolloutPanel #rollout-explain { height: auto; max-height: 6; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.status: RolloutStatus | None = None
+        self.outcome: RolloutResult | None = None
+        self.note = ""
+        self.bar_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="rollout-bar")
+        table: DataTable = DataTable(id="rollout-nodes", cursor_type="row", zebra_stripes=False)
+        for label, key in (("NODE", "node"), ("STATE", "state"), ("POD", "pod"), ("REV", "rev"),
+                           ("RST", "restarts"), ("REASON", "reason")):  # fmt: skip
+            table.add_column(label, key=key)
+        yield table
+        with VerticalScroll(id="rollout-explain"):
+            yield Static(id="rollout-explain-text")
+
+    def on_mount(self) -> None:
+        self.query_one("#rollout-explain").display = False
+        self._render_bar()
+
+    def begin(self, note: str) -> None:
+        self.note, self.outcome = note, None
+        self.query_one("#rollout-explain").display = False
+        self._render_bar()
+
+    def message(self, note: str) -> None:
+        self.note = note
+        self._render_bar()
+
+    def progress(self, status: RolloutStatus) -> None:
+        self.status = status
+        table = self.query_one(DataTable)
+        seen = set()
+        for n in status.nodes:
+            seen.add(n.node)
+            cells = self._cells(n)
+            if n.node in table.rows:
+                for key, cell in zip(
+                    ("node", "state", "pod", "rev", "restarts", "reason"), cells, strict=True
+                ):
+                    table.update_cell(n.node, key, cell)
+            else:
+                table.add_row(*cells, key=n.node)
+        for key in [k.value for k in table.rows if k.value not in seen]:
+            table.remove_row(key)
+        self._render_bar()
+
+    def _cells(self, n: NodeRollout) -> tuple[Text, ...]:
+        mark, style = NODE_LOOK.get(n.state, ("?", ""))
+        reason = n.reason if n.reason not in ("", "NoPod") or n.state == "missing" else ""
+        detail = f"{reason}: {n.message}" if reason and n.message else reason or n.message
+        return (
+            safe_text(n.node),
+            Text(f"{mark} {n.state}", style),
+            safe_text(n.pod or "–"),
+            Text(n.revision or "–", "dim" if n.revision != "new" else ""),
+            Text(str(n.restarts), "red" if n.restarts else "dim"),
+            safe_text(detail, "red" if n.state == "stuck" else "dim", max_len=300),
+        )
+
+    def result(self, result: RolloutResult) -> None:
+        self.outcome = result
+        self.progress(result.status)
+        explain = self.query_one("#rollout-explain")
+        if result.done:
+            explain.display = False
+        else:
+            explain.display = True
+            text = Text()
+            for s in result.stuck:
+                text.append(f"✗ {sanitize(s.node)}", "bold red")
+                text.append(f"  {sanitize(s.reason)}", "red")
+                if s.message:
+                    text.append(f" — {sanitize(s.message, max_len=300)}")
+                text.append(f"  (pod {sanitize(s.pod)})\n", "dim")
+                for line in s.last_lines:
+                    text.append(f"    │ {sanitize(line, max_len=300)}\n", "dim")
+            if not result.stuck:
+                text.append(sanitize(result.explain(), multiline=True), "yellow")
+            self.query_one("#rollout-explain-text", Static).update(text)
+        self._render_bar()
+
+    def uninstall(self, ev: UninstallProgress) -> None:
+        self.note = f"uninstall: {ev.ref} {ev.status}"
+        self._render_bar()
+
+    def _render_bar(self) -> None:
+        st = self.status
+        text = Text("rollout ", "bold")
+        if st is None or not st.exists:
+            text.append(self.note or "no DaemonSet yet", "dim")
+        else:
+            stuck = st.stuck
+            text.append_text(bar(st.updated, st.desired, style="red" if stuck else "green"))
+            text.append(f" {st.updated}/{st.desired} updated · {st.available} available")
+            if stuck:
+                first = stuck[0]
+                text.append(f" · stuck: {sanitize(first.node)} {sanitize(first.reason)}", "bold red")
+                if len(stuck) > 1:
+                    text.append(f" (+{len(stuck) - 1} more)", "red")
+                lines = next(
+                    (s.last_lines for s in (self.outcome.stuck if self.outcome else []) if s.last_lines), ()
+                )
+                if lines:
+                    text.append(f" (last log: {sanitize(lines[-1], max_len=80)})", "dim")
+            if self.outcome is not None and self.outcome.done:
+                text.append("  ✓ rolled out", "bold green")
+            elif self.outcome is None and not st.done and self.note:
+                text.append(f"  {sanitize(self.note)}", "dim")
+            elif self.outcome is not None:
+                text.append("  ✗ not complete", "bold red")
+        self.bar_text = text.plain
+        self.query_one("#rollout-bar", Static).update(text)

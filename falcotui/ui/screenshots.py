@@ -1,0 +1,80 @@
+"""`python -m falcotui.ui.screenshots DIR`: SVG screenshots of every screen, taken from the demo cluster
+(fixed seed, scenario and terminal size) by driving the app with keys, as `make screenshots` does."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+SIZE = (140, 40)
+SHOTS = (
+    # (file name, keys pressed before the shot, seconds to let it settle)
+    ("fleet", (), 0.5),
+    ("node-detail", ("down", "down", "enter"), 1.0),
+    ("alerts", ("escape", "f2"), 1.0),
+    ("alert-detail", ("f", "up", "up", "enter"), 0.5),
+    ("alerts-grouped", ("escape", "r"), 0.5),
+    ("rules", ("f3",), 3.0),
+    ("deploy", ("f4",), 3.0),
+    ("help", ("f1", "question_mark"), 0.5),
+)
+
+
+async def take(out: Path, *, nodes: int = 8, seed: int = 7, warmup: float = 20.0) -> list[Path]:
+    """Start the demo, wait until the fleet runs and alerts flow, save one SVG per entry of SHOTS."""
+    from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
+    from falcotui.cli.tui_cmd import build_services
+    from falcotui.ui.app import FalcoTuiApp
+
+    demo = DemoCluster(nodes=nodes, scenario="incident", seed=seed, timings=dict(FAST_TIMINGS))
+    await asyncio.to_thread(demo.start)
+    saved: list[Path] = []
+    try:
+        services = build_services(
+            demo.clients(), namespace="falco", read_only=False, context_name="demo", demo=True
+        )
+        app = FalcoTuiApp(services)
+        async with app.run_test(size=SIZE) as pilot:
+            deadline = time.monotonic() + warmup
+            fleet = services.engine.fleet
+            while time.monotonic() < deadline:
+                rows = fleet.rows() if fleet.nodes else []
+                running = sum(1 for r in rows if r.pod is not None and r.state.value == "running")
+                if running == nodes and len(services.engine.store) >= 200:
+                    break
+                await pilot.pause(0.25)
+            for name, keys, settle in SHOTS:
+                if keys:
+                    await pilot.press(*keys)
+                await pilot.pause(settle)
+                path = out / f"{name}.svg"
+                app.save_screenshot(filename=path.name, path=str(out))
+                saved.append(path)
+    finally:
+        await asyncio.to_thread(demo.stop)
+    return saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m falcotui.ui.screenshots", description=__doc__)
+    parser.add_argument("dir", type=Path, help="where to write the SVG files")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    try:
+        args.dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"screenshots: cannot create {args.dir}: {exc}", file=sys.stderr)
+        return 1
+    for path in asyncio.run(take(args.dir, seed=args.seed)):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Widgets and helpers shared by every screen: priority colours, sparklines, the status header line."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import events
+from textual.widget import Widget
+from textual.widgets import DataTable
+
+from falcotui.falco.alerts import Priority
+from falcotui.falco.sanitize import sanitize
+from falcotui.ops.engine import Health
+
+#: One colour per priority, used in every screen (list, counts, fleet WORST column, detail pane).
+PRIORITY_STYLE: dict[Priority, str] = {
+    Priority.EMERGENCY: "bold white on red",
+    Priority.ALERT: "bold white on dark_red",
+    Priority.CRITICAL: "bold red",
+    Priority.ERROR: "red",
+    Priority.WARNING: "yellow",
+    Priority.NOTICE: "cyan",
+    Priority.INFORMATIONAL: "green",
+    Priority.DEBUG: "dim",
+}
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def priority_text(priority: Priority | None, *, width: int | None = None) -> Text:
+    """`Critical` in its colour (padded to `width`), or a dim dash for no priority."""
+    if priority is None:
+        return Text("–".ljust(width or 1), style="dim")
+    label = priority.label if width is None else priority.label[:width].ljust(width)
+    return Text(label, style=PRIORITY_STYLE[priority])
+
+
+def sparkline(values: tuple[int, ...] | list[int], style: str = "cyan") -> Text:
+    """A one-line bar chart of `values` scaled to their maximum (flat low bars when all are zero)."""
+    if not values:
+        return Text("")
+    top = max(values)
+    if top <= 0:
+        return Text(_BARS[0] * len(values), style="dim")
+    bars = "".join(_BARS[min(len(_BARS) - 1, (v * (len(_BARS) - 1) + top - 1) // top)] for v in values)
+    return Text(bars, style=style)
+
+
+def count_text(n: int) -> str:
+    """12431 → `12,431`."""
+    return f"{n:,}"
+
+
+def health_text(
+    health: Health | None,
+    *,
+    context: str,
+    namespace: str,
+    read_only: bool,
+    demo: bool,
+    version: str | None = None,
+    daemonset: str = "",
+    error: str = "",
+    width: int = 200,
+) -> Text:
+    """The header line: where (context/namespace), what runs, whether the streams are live, read-only.
+
+    Parts are dropped by importance to fit `width`: the READ-ONLY badge and errors stay longest."""
+    parts: list[tuple[int, Text]] = []  # (importance: lower stays longer, text), in display order
+
+    def part(rank: int, *pieces: tuple[str, str]) -> None:
+        t = Text()
+        for text, style in pieces:
+            t.append(text, style)
+        parts.append((rank, t))
+
+    part(0, (" falcotui ", "bold reverse"), (" ", ""))
+    part(
+        0,
+        (f" {sanitize(context, max_len=40)}", "bold"),
+        (" / ", ""),
+        (sanitize(namespace, max_len=40), "bold"),
+    )
+    if read_only:
+        part(0, ("  ", ""), (" READ-ONLY ", "bold black on yellow"))
+    if demo:
+        part(5, ("  DEMO", "bold magenta"))
+    if error:
+        part(1, ("  ", ""), (sanitize(error, max_len=120), "bold red"))
+    elif health is None:
+        part(1, ("  connecting…", "yellow"))
+    else:
+        if health.api_reachable is False:
+            part(1, ("  API unreachable", "bold red"))
+        elif not health.synced:
+            part(1, ("  listing…", "yellow"))
+        live = health.log_streams
+        part(2, ("  logs ", ""), ("●" if live else "○", "green" if live else "dim"), (str(live), ""))
+        if health.grpc_pods:
+            grpc = health.grpc_streams
+            part(4, ("  gRPC ", ""), ("●", "green" if grpc else "red"), (str(grpc), ""))
+        else:
+            part(4, ("  gRPC ", ""), ("–", "dim"))
+        lag = health.lag_s
+        if lag is None:
+            part(3, ("  lag ", ""), ("–", "dim"))
+        else:
+            part(3, ("  lag ", ""), (f"{lag:.1f}s", "red" if lag > 5 else "yellow" if lag > 1 else ""))
+    if version:
+        part(6, (f"  Falco {sanitize(version, max_len=20)}", ""))
+    if daemonset:
+        part(7, (f" · {daemonset}", ""))
+    keep = list(range(len(parts)))
+    while sum(parts[i][1].cell_len for i in keep) > width and len(keep) > 1:
+        keep.remove(max(keep, key=lambda i: (parts[i][0], i)))
+    line = Text(no_wrap=True, overflow="ellipsis")
+    for i in keep:
+        line.append_text(parts[i][1])
+    return line
+
+
+class StatusHeader(Widget):
+    """The always-visible first line; the app calls `refresh()` on it every tick (it reads app state)."""
+
+    DEFAULT_CSS = """
+    StatusHeader { dock: top; height: 1; background: $panel; }
+    """
+
+    def render(self) -> Text:
+        app = self.app
+        header = getattr(app, "header_text", None)
+        return header(self.size.width) if callable(header) else Text(" falcotui")
+
+
+class ChipTable(DataTable):
+    """A DataTable where one click on a row selects it (click-to-filter), not only highlights it."""
+
+    async def _on_click(self, event: events.Click) -> None:
+        before = self.cursor_coordinate
+        await super()._on_click(event)
+        if self.cursor_coordinate != before:
+            self.action_select_cursor()

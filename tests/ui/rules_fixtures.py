@@ -1,0 +1,85 @@
+"""Shared helpers of the Rules/Deploy screen tests: a simulated cluster running the simulated Falco
+(`tests/ops/deploy_fixtures.py`), the ops services over it, and a small app hosting one screen.
+
+Test modules load this file by path (tests are not packages): `fx = rules_fixtures()`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.app import App
+from textual.pilot import Pilot
+from textual.screen import Screen
+
+from falcotui.kube.config import KubeClients
+from falcotui.ops.deployer import Deployer
+from falcotui.ops.engine import Engine
+from falcotui.ops.rules_service import RulesService
+from falcotui.ui.services import Services
+
+HERE = Path(__file__).resolve().parent
+
+
+def load(name: str, path: Path):
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+deploy_fixtures = load("deploy_fixtures", HERE.parent / "ops" / "deploy_fixtures.py")
+falco_sim = deploy_fixtures.falco_sim
+clients_for = deploy_fixtures.clients_for
+
+
+def services_for(clients: KubeClients, *, read_only: bool = False) -> Services:
+    """The services of the app; the engine is not started (these screens do not read it)."""
+    return Services(
+        engine=Engine(clients, read_only=read_only),
+        deployer=Deployer(clients),
+        rules=RulesService(clients, author="alice@test"),
+        context_name="sim",
+        namespace="falco",
+        read_only=read_only,
+    )
+
+
+async def deploy(clients: KubeClients) -> None:
+    dep = Deployer(clients)
+    dep.apply(dep.plan())
+    result = await dep.follow_rollout(timeout=30, stuck_grace=5)
+    assert result.done, result.explain()
+
+
+class ScreenApp(App):
+    """Hosts one screen over `services`, as the real app does (`app.services`, `app.read_only`)."""
+
+    def __init__(self, services: Services, screen: Callable[[], Screen]) -> None:
+        super().__init__()
+        self.services = services
+        self.make_screen = screen
+
+    @property
+    def read_only(self) -> bool:
+        return self.services.read_only
+
+    def on_mount(self) -> None:
+        self.theme = "textual-dark"
+        self.push_screen(self.make_screen())
+
+
+async def wait_for(pilot: Pilot, predicate: Callable[[], object], *, tries: int = 600, step: float = 0.05):
+    """Let the app run until `predicate()` is truthy (bounded: `tries` pauses of `step` seconds)."""
+    for _ in range(tries):
+        value = predicate()
+        if value:
+            return value
+        await pilot.pause(step)
+    raise AssertionError(f"condition never became true: {predicate}")

@@ -1,0 +1,92 @@
+"""App-wide behaviour: the command palette's commands, NO_COLOR, mode switching keys, clean quit."""
+
+from __future__ import annotations
+
+import re
+
+from falcotui.falco.alerts import Priority
+from falcotui.ui.alerts_screen import AlertsScreen
+from falcotui.ui.fleet_screen import FleetScreen
+from falcotui.ui.reconnect import Reconnect
+
+
+async def test_command_palette_switches_screen_with_a_filter(frozen, screen_text):
+    app = frozen()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("colon")
+        await pilot.pause(0.3)
+        await pilot.press(*"critical and worse")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, AlertsScreen)
+        assert app.screen.query_obj.least_severe is Priority.CRITICAL
+        assert "priority>=critical" in screen_text(app)
+
+
+async def test_function_keys_switch_screens_and_escape_goes_home(frozen):
+    app = frozen()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause(0.1)
+        for key, mode in (("f2", "alerts"), ("f3", "rules"), ("f4", "deploy"), ("f1", "fleet")):
+            await pilot.press(key)
+            await pilot.pause(0.2)
+            assert app.current_mode == mode
+        await pilot.press("f2")
+        await pilot.pause(0.2)
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert app.current_mode == "fleet" and isinstance(app.screen, FleetScreen)
+        await pilot.press("q")
+        await pilot.pause(0.2)
+    assert app.return_code in (0, None)
+
+
+async def test_no_color_gives_a_monochrome_screen(frozen, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = frozen()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("f2")
+        await pilot.pause(0.3)
+        svg = app.export_screenshot()
+    window_buttons = {"ff5f57", "febc2e", "28c840"}  # the screenshot frame's decoration, not the app
+    colours = set(re.findall(r"#([0-9a-f]{6})", svg)) - window_buttons
+    assert colours
+
+    def grey(c: str) -> bool:  # the SVG theme's own default text colour (#c5c8c6) is a near-grey
+        r, g, b = (int(c[i : i + 2], 16) for i in (0, 2, 4))
+        return max(r, g, b) - min(r, g, b) <= 8
+
+    assert all(grey(c) for c in colours), sorted(c for c in colours if not grey(c))
+
+
+async def test_switch_namespace_checks_the_name_then_asks_for_a_reconnect(frozen, screen_text):
+    app = frozen()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("colon")
+        await pilot.pause(0.3)
+        await pilot.press(*"switch falco namespace")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert "Falco namespace · enter to switch" in screen_text(app)
+        await pilot.press("ctrl+u", *"Bad_NS", "enter")
+        await pilot.pause(0.2)
+        assert "lower-case letters, digits and '-'" in screen_text(app)
+        await pilot.press("ctrl+u", *"falco-2", "enter")
+        await pilot.pause(0.3)
+    assert app.return_value == Reconnect(None, "falco-2")
+
+
+async def test_unreachable_cluster_is_reported_in_the_header_not_a_crash(frozen, screen_text, until):
+    app = frozen()
+    app.start_engine = True  # the frozen engine's API address is a closed loopback port
+    async with app.run_test(size=(160, 30)) as pilot:
+        assert await until(pilot, lambda: "cannot reach the Kubernetes API" in screen_text(app), timeout=30)
+        assert "cannot reach the Kubernetes API at http://127.0.0.1:9" in screen_text(app).splitlines()[0]
+        await pilot.press("f2")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, AlertsScreen)  # still usable: the stored state can be browsed

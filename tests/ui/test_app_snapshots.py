@@ -1,0 +1,26 @@
+"""SVG snapshots of the Fleet and Alerts screens over the frozen state (fixed clock, fixed data, UTC),
+at a fixed terminal size. Update after an intended change with `pytest tests/ui --snapshot-update`."""
+
+from __future__ import annotations
+
+SIZE = (120, 34)
+
+
+async def _settle(pilot) -> None:
+    await pilot.pause(0.4)
+
+
+def test_fleet_snapshot(frozen, snap_compare):
+    assert snap_compare(frozen(), terminal_size=SIZE, run_before=_settle)
+
+
+def test_alerts_snapshot(frozen, snap_compare):
+    assert snap_compare(frozen(), press=["f2"], terminal_size=SIZE, run_before=_settle)
+
+
+def test_alert_detail_snapshot(frozen, snap_compare):
+    assert snap_compare(frozen(), press=["f2", "up", "enter"], terminal_size=SIZE, run_before=_settle)
+
+
+def test_fleet_snapshot_80x24(frozen, snap_compare):
+    assert snap_compare(frozen(read_only=True), terminal_size=(80, 24), run_before=_settle)

@@ -1,0 +1,119 @@
+"""The Fleet screen over a frozen fleet: what an operator reads in the grid, sorting, filtering, narrow
+terminals, in-place updates and the node detail view."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable
+
+from falcotui.ui.fleet_screen import FleetScreen
+from falcotui.ui.node_detail import NodeDetailScreen
+
+
+def table_rows(text: str) -> list[str]:
+    """The grid's rows (not the hint line under it, which starts with `node:`)."""
+    return [
+        line
+        for line in text.splitlines()
+        if line.startswith("│ ip-10-0-") and len(line.split()) > 2 and not line.split()[1].endswith(":")
+    ]
+
+
+async def test_grid_shows_state_trouble_and_summary(frozen, screen_text):
+    app = frozen()
+    async with app.run_test(size=(140, 30)) as pilot:
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert "Fleet · 5 nodes · 1 crash-looping · 1 without Falco" in text
+        rows = {line.split()[1]: line for line in table_rows(text)}
+        assert list(rows) == ["ip-10-0-1-11", "ip-10-0-1-23", "ip-10-0-1-57", "ip-10-0-1-80", "ip-10-0-2-11"]
+        assert "CrashLoop" in rows["ip-10-0-1-57"] and " 7 " in rows["ip-10-0-1-57"]
+        assert "no pod: taint dedicated" in rows["ip-10-0-2-11"]
+        assert "Critical" in rows["ip-10-0-1-80"] and "0.45.0" in rows["ip-10-0-1-80"]
+        assert "22" in rows["ip-10-0-1-23"].split("Running 1/1")[1]  # alerts in the last minute
+        await pilot.press("down", "down", "down", "down")
+        await pilot.pause(0.1)
+        assert "ip-10-0-2-11: no Falco pod — taint dedicated=gpu:NoSchedule not tolerated" in screen_text(app)
+
+
+async def test_sort_and_filter(frozen, screen_text):
+    app = frozen()
+    async with app.run_test(size=(140, 30)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("s")  # name -> alerts/min
+        await pilot.pause(0.1)
+        text = screen_text(app)
+        assert "sort: alerts/min ▼" in text
+        assert [line.split()[1] for line in table_rows(text)][:3] == [
+            "ip-10-0-1-23",
+            "ip-10-0-1-11",
+            "ip-10-0-1-80",
+        ]
+        await pilot.press("slash", *"crash")
+        await pilot.pause(0.1)
+        assert [line.split()[1] for line in table_rows(screen_text(app))] == ["ip-10-0-1-57"]
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert len(table_rows(screen_text(app))) == 5
+
+
+async def test_columns_drop_at_80x24_and_keep_the_essentials(frozen, screen_text):
+    app = frozen()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        header = next(line for line in screen_text(app).splitlines() if "NODE" in line)
+        for kept in ("NODE", "FALCO", "ALERTS/MIN", "WORST", "READY", "RST"):
+            assert kept in header
+        for dropped in ("LAST 10 MIN", "CHANNELS"):
+            assert dropped not in header
+    wide = frozen()
+    async with wide.run_test(size=(200, 40)) as pilot:
+        await pilot.pause(0.2)
+        header = next(line for line in screen_text(wide).splitlines() if "NODE" in line)
+        assert "LAST 10 MIN" in header and "CHANNELS" in header and "RELOAD" in header
+
+
+async def test_rows_update_in_place(frozen, screen_text, alert_bytes):
+    app = frozen()
+    async with app.run_test(size=(140, 30)) as pilot:
+        await pilot.pause(0.2)
+        table = app.screen.query_one("#fleet-table", DataTable)
+        keys_before = list(table.rows)
+        engine = app.services.engine
+        for i in range(5):  # a burst on a quiet node
+            line = alert_bytes.line(900 + i, "ip-10-0-1-80", alert_bytes.NOW - 2 * alert_bytes.NS, 2)
+            engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-80", pod="falco-d80"))
+        await pilot.pause(0.8)
+        row = next(line for line in table_rows(screen_text(app)) if "ip-10-0-1-80" in line)
+        assert "6" in row.split("0.45.0")[1]  # 1 + 5 alerts in the last minute
+        assert list(table.rows) == keys_before  # the same row objects: updated, not rebuilt
+
+
+async def test_enter_opens_the_node_with_its_pod_log_and_alerts(frozen, screen_text):
+    app = frozen()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("down", "enter")  # ip-10-0-1-23
+        await pilot.pause(0.4)
+        assert isinstance(app.screen, NodeDetailScreen)
+        text = screen_text(app)
+        assert "Node · ip-10-0-1-23" in text and "falco-b23" in text
+        assert "Falco version: 0.45.0" in text  # the pod's last Falco log lines
+        alerts = [line for line in text.splitlines() if line.startswith("│09:")]
+        assert alerts and all("ip-10-0-1-23" in line for line in alerts)
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, FleetScreen)
+
+
+async def test_help_lists_the_keys_of_the_screen_and_the_app(frozen, screen_text):
+    app = frozen()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        for what in ("Sort", "Filter", "Open node", "Fleet", "Alerts", "Rules", "Deploy", "Quit", "Command"):
+            assert what in text, what
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, FleetScreen)

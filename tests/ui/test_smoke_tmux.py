@@ -1,0 +1,101 @@
+"""Smoke test in a real terminal: `falcotui --demo` in a detached tmux session of fixed size, every screen
+visited with keys, the screen read with capture-pane, and `q` ends it with exit status 0."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Tmux:
+    """One private tmux server (its own socket), one session; only this server is ever killed."""
+
+    def __init__(self, tmp: Path, width: int, height: int) -> None:
+        self.socket = f"falcotui-smoke-{uuid.uuid4().hex[:8]}"
+        self.session = "smoke"
+        self.size = (width, height)
+        self.tmp = tmp
+
+    def run(self, *args: str, check: bool = True) -> str:
+        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=20)
+        if check and out.returncode:
+            raise AssertionError(f"tmux {args}: {out.stderr}")
+        return out.stdout
+
+    def start(self, command: str) -> None:
+        w, h = self.size
+        self.run(
+            "-f", "/dev/null", "new-session", "-d", "-s", self.session, "-x", str(w), "-y", str(h), command
+        )
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", self.session, *keys)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", self.session, check=False)
+
+    def wait_text(self, *needles: str, timeout: float = 40.0) -> str:
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if all(n in text for n in needles):
+                return text
+            time.sleep(0.2)
+        raise AssertionError(f"{needles} not on screen after {timeout}s:\n{text}")
+
+    def close(self) -> None:
+        self.run("kill-server", check=False)
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("size", [(80, 24)])
+def test_demo_in_tmux_every_screen_then_quit(tmp_path: Path, size: tuple[int, int]) -> None:
+    rc_file = tmp_path / "rc"
+    env = (
+        f"cd {REPO} && TERM=xterm-256color {sys.executable} -m falcotui.cli.tui_cmd --demo --nodes 3 --seed 1"
+    )
+    # Textual draws on stderr: leave it on the terminal; the exit status goes to a file
+    command = f"sh -c '{env}; echo $? > {rc_file}; sleep 30'"
+    tmux = Tmux(tmp_path, *size)
+    try:
+        tmux.start(command)
+        fleet = tmux.wait_text("Fleet · 4 nodes", "Running 1/1", timeout=90)
+        assert "DEMO" in fleet and "falcotui" in fleet
+        assert "no pod" in fleet  # the demo's tainted gpu node
+        tmux.keys("F2")
+        tmux.wait_text("Alerts ·", "kept")
+        tmux.keys("F3")
+        tmux.wait_text("custom-rules.yaml")
+        tmux.keys("F4")
+        tmux.wait_text("DaemonSet")
+        tmux.keys("F1")
+        tmux.wait_text("Fleet · 4 nodes")
+        tmux.keys("?")
+        help_text = tmux.wait_text("Keys · esc to close")
+        assert "Quit" in help_text
+        tmux.keys("Escape")
+        deadline = time.monotonic() + 20
+        while "Keys · esc to close" in tmux.screen() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "Keys · esc to close" not in tmux.screen()
+        tmux.keys("q")
+        deadline = time.monotonic() + 30
+        while not rc_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert rc_file.exists(), f"falcotui did not exit:\n{tmux.screen()}"
+        after = tmux.screen()
+        assert rc_file.read_text().strip() == "0", after
+        assert "Traceback" not in after and "Error" not in after
+    finally:
+        tmux.close()
