@@ -34,6 +34,7 @@ from falcotui.ui.deploy_screen import DeployScreen
 from falcotui.ui.fleet_screen import FleetScreen
 from falcotui.ui.help_screen import HelpScreen
 from falcotui.ui.reconnect import NamespacePrompt, Reconnect
+from falcotui.ui.rules_dialogs import ConfirmDialog
 from falcotui.ui.rules_screen import RulesScreen
 from falcotui.ui.services import Services
 from falcotui.ui.widgets import StatusHeader, health_text
@@ -243,6 +244,28 @@ class FalcoTuiApp(App):
     def reconnect(self, *, context: str | None = None, namespace: str | None = None) -> None:
         """End this session and ask the entry point for one on another context and/or namespace."""
         self.exit(Reconnect(context, namespace or self.services.namespace))
+
+    def unpushed_rules(self) -> RulesScreen | None:
+        """The rules editor when it holds edits that were never pushed."""
+        try:
+            stack = self.get_screen_stack("rules")
+        except KeyError:  # the Rules screen was never opened
+            return None
+        return next((s for s in stack if isinstance(s, RulesScreen) and s.modified), None)
+
+    async def action_quit(self) -> None:
+        """q: quit, but ask first when leaving would drop rules edits that were never pushed."""
+        if self.unpushed_rules() is None:
+            self.exit()
+            return
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.exit()
+
+        body = "The rules editor has changes that were not pushed; quitting discards them."
+        question = ConfirmDialog("Quit with unpushed rules edits?", body, confirm="Quit anyway", danger=True)
+        self.push_screen(question, answered)
 
     def action_back(self) -> None:
         """esc: close the top screen of this mode (detail, help); on a mode's base screen, go home."""
