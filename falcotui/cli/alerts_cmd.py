@@ -181,7 +181,8 @@ async def follow(
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     from falcotui.ops.engine import Engine, EngineOptions
 
-    engine = Engine(clients, namespace, channels=channels, options=EngineOptions(tail_lines=None))
+    options = EngineOptions(tail_lines=None, log_since_ns=since_ns)
+    engine = Engine(clients, namespace, channels=channels, options=options)
     stop = asyncio.Event()
     code = EXIT_OK
     loop = asyncio.get_running_loop()

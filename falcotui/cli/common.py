@@ -26,6 +26,7 @@ from falcotui.kube.config import (
     KubeError,
     Timeouts,
     load_clients,
+    short_reason,
 )
 
 DEFAULT_FALCO_NAMESPACE = "falco"
@@ -99,21 +100,6 @@ def connect(args: argparse.Namespace) -> KubeClients:
         return load_clients(args.kubeconfig, args.context, timeouts=timeouts)
     except KubeConfigError as exc:
         raise CliError(str(exc)) from None
-
-
-_ERRNO = re.compile(r"\[Errno -?\d+\] ([^\"')\]]+)")
-
-
-def short_reason(exc: BaseException) -> str:
-    """`connection refused`, `timed out` … instead of urllib3's nested retry report."""
-    text = str(exc)
-    if m := _ERRNO.search(text):
-        return m[1].strip().lower()
-    lowered = text.lower()
-    for word in ("timed out", "refused", "reset", "name or service not known", "certificate verify failed"):
-        if word in lowered:
-            return word
-    return text
 
 
 def preflight(clients: KubeClients) -> None:

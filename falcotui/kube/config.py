@@ -8,8 +8,10 @@ This module also defines the error types of the whole `kube` layer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,27 @@ class KubeError(Exception):
         self.code = code
         self.reason = reason
         self.details = details or {}
+
+    @property
+    def short(self) -> str:
+        """The message with a network failure cut down to its cause (see `short_reason`)."""
+        return short_reason(self)
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^\"')\]]+)")
+_CAUSES = ("timed out", "refused", "reset", "name or service not known", "certificate verify failed")
+
+
+def short_reason(exc: BaseException) -> str:
+    """`connection refused`, `timed out` … instead of urllib3's nested retry report (else the message)."""
+    text = str(exc)
+    if m := _ERRNO.search(text):
+        return m[1].strip().lower()
+    lowered = text.lower()
+    for word in _CAUSES:
+        if word in lowered:
+            return word
+    return text
 
 
 class KubeConfigError(KubeError):
@@ -215,7 +238,11 @@ class KubeClients:
         read_timeout: float,
         accept: str = "*/*",
     ) -> urllib3.HTTPResponse:
-        """A GET whose body the caller reads bit by bit (watch, logs); each read waits <= `read_timeout`."""
+        """A GET whose body the caller reads bit by bit (watch, logs); each read waits <= `read_timeout`.
+
+        `release_conn()` of a response not read to its end closes its connection: the rest of that body
+        would otherwise be read as the answer to the next request sent on it.
+        """
         resp = self._send("GET", path, query, None, None, accept, (self.timeouts.connect, read_timeout))
         if not 200 <= resp.status <= 299:
             try:
@@ -223,7 +250,17 @@ class KubeClients:
             except _NETWORK_ERRORS:
                 data = b""
             raise KubeApiError.from_status(resp.status, data, f"GET {path}")
-        return resp.response
+        raw = resp.response
+        release = raw.release_conn
+
+        def release_conn() -> None:
+            if not raw.isclosed():
+                with contextlib.suppress(Exception):
+                    raw.close()
+            release()
+
+        raw.release_conn = release_conn
+        return raw
 
     def can_i(
         self,
@@ -363,5 +400,7 @@ def load_clients(
         where = kubeconfig or environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
         raise KubeConfigError(f"no kubeconfig found ({where}) and not running inside a cluster")
     configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, pool_size)
+    # urllib3 would retry 3 times, logging a warning each time; informers and followers back off themselves
+    configuration.retries = 0
     api_client = TimeoutApiClient(configuration, timeouts)
     return KubeClients(api_client, chosen, namespace, in_cluster, timeouts)

@@ -1,9 +1,8 @@
 """Follow pod logs without duplicates or gaps: one follower per container, a manager per Falco pod set.
 
-`LogFollower` streams `follow=true&timestamps=true` (with `tailLines` on its first start). When a stream
-is cut it resumes stern-style: `sinceTime` = the last seen timestamp floored to the second, then skips
-every line older than that timestamp and, at that exact timestamp, the lines already seen (compared by
-timestamp + content hash, with multiplicity, since several lines can share one timestamp). When the
+`LogFollower` streams `follow=true&timestamps=true` (with `tailLines` and/or `sinceTime` on its first
+start). When a stream is cut it resumes stern-style (falcotui.kube.logs_resume): `sinceTime` = the last
+seen timestamp floored to the second, skipping the lines already delivered. When the
 container restarted it reads `previous=true` for the crashed instance's last lines (through the same
 filter), then follows the new instance from its start. `PodLogFollowers` runs a pods informer and keeps
 one follower per matching pod. Lines are read by the sync client in worker threads and handed to the
@@ -18,12 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from falcotui.falco.alerts import parse_iso8601_ns
 from falcotui.kube.config import KubeApiError, KubeClients, KubeError
 from falcotui.kube.informer import (
     PODS,
@@ -32,89 +28,9 @@ from falcotui.kube.informer import (
     EventType,
     Informer,
     InformerEvent,
-    LineSplitter,
     iter_chunks,
 )
-
-
-def parse_rfc3339_ns(text: bytes) -> int:
-    """An RFC 3339 timestamp (nanosecond fraction optional, trailing zeros trimmed) as Unix nanoseconds."""
-    if not text[:1].isdigit():
-        raise ValueError(f"not an RFC 3339 timestamp: {text[:40]!r}")
-    try:
-        return parse_iso8601_ns(text.decode("ascii"))
-    except UnicodeDecodeError:
-        raise ValueError(f"not an RFC 3339 timestamp: {text[:40]!r}") from None
-
-
-def split_timestamp(line: bytes) -> tuple[int, bytes] | None:
-    """`<RFC3339Nano> <content>` (what `timestamps=true` prefixes) → (ns, content); None if no prefix."""
-    sp = line.find(b" ")
-    head = line if sp < 0 else line[:sp]
-    try:
-        ts = parse_rfc3339_ns(head)
-    except ValueError:
-        return None
-    return ts, (b"" if sp < 0 else line[sp + 1 :])
-
-
-def since_time_param(ts_ns: int) -> str:
-    """`sinceTime` for a resume: the last seen timestamp floored to whole seconds (any server accepts it)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts_ns // 1_000_000_000))
-
-
-class ResumeFilter:
-    """Remembers what was delivered so a re-read from at/before the last timestamp adds no duplicates."""
-
-    def __init__(self) -> None:
-        self.last_ts: int | None = None
-        self._at_last: Counter[int] = Counter()  # content hashes delivered at exactly last_ts
-        self._skip: Counter[int] | None = None  # armed by begin_resume()
-
-    def begin_resume(self) -> None:
-        self._skip = Counter(self._at_last) if self.last_ts is not None else None
-
-    def reset(self) -> None:
-        self.last_ts, self._skip = None, None
-        self._at_last.clear()
-
-    def accept(self, ts: int, content: bytes) -> bool:
-        """True if the line is new (and records it); False if it was delivered before."""
-        digest = hash(content)
-        if self._skip is not None and self.last_ts is not None:
-            if ts < self.last_ts:
-                return False
-            if ts == self.last_ts and self._skip[digest] > 0:
-                self._skip[digest] -= 1
-                return False
-            if ts > self.last_ts:
-                self._skip = None
-        if self.last_ts is None or ts > self.last_ts:
-            self.last_ts = ts
-            self._at_last.clear()
-        if ts == self.last_ts:
-            self._at_last[digest] += 1
-        return True
-
-
-class LogDecoder:
-    """Bytes of one log response → new (ts_ns, content) lines: splits lines, strips timestamps, de-duplicates.
-
-    Lines without a timestamp prefix are dropped (with `timestamps=true` the server prefixes every line).
-    An unfinished line at a cut stays in the splitter and is never delivered: the resume re-reads it whole.
-    """
-
-    def __init__(self, resume: ResumeFilter) -> None:
-        self.resume = resume
-        self._splitter = LineSplitter()
-
-    def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
-        out = []
-        for raw in self._splitter.feed(chunk):
-            parts = split_timestamp(raw)
-            if parts is not None and self.resume.accept(*parts):
-                out.append(parts)
-        return out
+from falcotui.kube.logs_resume import LogDecoder, ResumeFilter, since_time_param, split_timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,12 +111,13 @@ class LogFollower:
     container: str | None = None
     node: str = ""
     tail_lines: int | None = 100
+    since_ns: int | None = None  # first start: only lines from this time on (Unix ns; with tail_lines, both)
     previous_on_restart: bool = True
     idle_timeout: float = 120.0  # a follow stream silent this long is re-opened (with resume)
     backoff: Backoff = field(default_factory=lambda: Backoff(base=0.1, cap=5.0))
 
     def __post_init__(self) -> None:
-        self.filter = ResumeFilter()
+        self.filter = ResumeFilter(min_ts=self.since_ns)
         self.lines = 0
         self.streams = 0
         self.restarts = 0
@@ -275,8 +192,11 @@ class LogFollower:
                     continue
                 query: list[tuple[str, object]] = [("follow", "true"), ("timestamps", "true")]
                 query.append(("container", self.container))
-                if first and self.tail_lines is not None:
-                    query.append(("tailLines", self.tail_lines))
+                if first:
+                    if self.tail_lines is not None:
+                        query.append(("tailLines", self.tail_lines))
+                    if self.since_ns is not None:
+                        query.append(("sinceTime", since_time_param(self.since_ns)))
                 elif resume and self.filter.last_ts is not None:
                     query.append(("sinceTime", since_time_param(self.filter.last_ts)))
                     self.filter.begin_resume()
@@ -307,8 +227,11 @@ class LogFollower:
             if self.filter.last_ts is not None:
                 query.append(("sinceTime", since_time_param(self.filter.last_ts)))
                 self.filter.begin_resume()
-            elif self.tail_lines is not None:
-                query.append(("tailLines", self.tail_lines))
+            else:
+                if self.tail_lines is not None:
+                    query.append(("tailLines", self.tail_lines))
+                if self.since_ns is not None:
+                    query.append(("sinceTime", since_time_param(self.since_ns)))
             try:
                 self._stream(query, previous=True)
             except KubeApiError as exc:  # the previous instance's log may be gone already
@@ -404,6 +327,7 @@ class PodLogFollowers:
     label_selector: str = FALCO_SELECTOR
     container: str | None = None
     tail_lines: int | None = 100
+    since_ns: int | None = None  # see LogFollower.since_ns
     previous_on_restart: bool = True
     idle_timeout: float = 120.0
     watch_timeout: int = 240
@@ -479,6 +403,7 @@ class PodLogFollowers:
             container=container,
             node=(pod.get("spec") or {}).get("nodeName", ""),
             tail_lines=self.tail_lines,
+            since_ns=self.since_ns,
             previous_on_restart=self.previous_on_restart,
             idle_timeout=self.idle_timeout,
         )

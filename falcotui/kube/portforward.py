@@ -79,9 +79,17 @@ class PortForwarder:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def close(self) -> None:
+    @property
+    def active_connections(self) -> int:
+        """Connections being forwarded right now."""
+        return len(self._tasks)
+
+    async def close(self, grace: float = 0.0) -> None:
+        """Stop listening; give live connections up to `grace` seconds to end on their own, then cut them."""
         if self._server is not None:
             self._server.close()
+        if self._tasks and grace > 0:
+            await asyncio.wait(list(self._tasks), timeout=grace)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -91,19 +99,25 @@ class PortForwarder:
             self._server = None
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # asyncio's server reports anything but a normal return of this callback (a cancellation
+        # included) as an unhandled error, so `close()` cutting a connection must end it normally here.
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
         self.connections += 1
         pf = None
         try:
+            opening = asyncio.ensure_future(
+                asyncio.to_thread(open_pod_socket, self.clients, self.namespace, self.pod, self.remote_port)
+            )
             try:
-                sock, pf = await asyncio.to_thread(
-                    open_pod_socket, self.clients, self.namespace, self.pod, self.remote_port
-                )
+                sock, pf = await asyncio.shield(opening)
             except PortForwardError as exc:
                 self.errors.append(str(exc))
                 return
+            except asyncio.CancelledError:
+                opening.add_done_callback(_close_unused)  # the thread still finishes opening it
+                raise
             pod_reader, pod_writer = await asyncio.open_connection(sock=sock)
             try:
                 await _pump_both(reader, writer, pod_reader, pod_writer)
@@ -114,6 +128,8 @@ class PortForwarder:
                     self.errors.append(f"{self.namespace}/{self.pod}:{self.remote_port}: {error.strip()}")
         except (OSError, asyncio.IncompleteReadError) as exc:
             self.errors.append(str(exc))
+        except asyncio.CancelledError:
+            pass  # cut by close(); both sides are closed below
         finally:
             writer.close()
             if pf is not None:
@@ -121,6 +137,15 @@ class PortForwarder:
                     pf.close()
             if task is not None:
                 self._tasks.discard(task)
+
+
+def _close_unused(opening: asyncio.Future) -> None:
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    sock, pf = opening.result()
+    with contextlib.suppress(Exception):
+        sock.close()
+        pf.close()
 
 
 async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:

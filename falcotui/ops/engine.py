@@ -86,6 +86,7 @@ class EngineOptions:
     """Tuning knobs; the defaults suit a real cluster, tests shorten the timers."""
 
     tail_lines: int | None = 1000  # log lines read per pod on start (None: the whole log)
+    log_since_ns: int | None = None  # and only those from this time on
     idle_timeout: float = 120.0  # a silent log stream is re-opened after this long
     watch_timeout: int = 240  # server-side timeout of each watch request
     probe_interval: float = 5.0  # seconds between API reachability probes
@@ -129,7 +130,8 @@ class Engine:
         opts = self.options
         self.logs = (
             LogChannels(clients, self.hub, self.notices, namespace=namespace, tail_lines=opts.tail_lines,
-                        idle_timeout=opts.idle_timeout, delete_grace=opts.delete_grace)
+                        since_ns=opts.log_since_ns, idle_timeout=opts.idle_timeout,
+                        delete_grace=opts.delete_grace)
             if "log" in self.channels else None
         )  # fmt: skip
         self.grpc = (
@@ -167,7 +169,7 @@ class Engine:
             await self._probe_once()
         except KubeError as exc:
             self._started = False
-            raise EngineError(f"cannot reach the Kubernetes API at {self.clients.host}: {exc}") from exc
+            raise EngineError(f"cannot reach the Kubernetes API at {self.clients.host}: {exc.short}") from exc
         ns, wt = self.namespace, self.options.watch_timeout
         specs = {
             "nodes": (NODES, None, None),

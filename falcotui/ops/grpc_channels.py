@@ -85,15 +85,6 @@ def server_name_for(certs: GrpcCerts, host: str) -> str | None:
     return dns[0] if dns else (ips[0] if ips else None)
 
 
-async def _close_forwarder(forwarder: PortForwarder, grace: float = 1.0) -> None:
-    """Let the forwarded connections end on their own (the client closed its channel) before closing:
-    cancelling a live connection makes asyncio log its cancellation as an unhandled error."""
-    deadline = time.monotonic() + grace
-    while getattr(forwarder, "_tasks", None) and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    await forwarder.close()
-
-
 @dataclass(eq=False)
 class _Sub:
     uid: str
@@ -239,12 +230,13 @@ class GrpcChannels:
             self._unavailable(sub, f"port-forward listener: {exc}")
         finally:
             if forwarder is not None:
-                await _close_forwarder(forwarder)
+                await forwarder.close(grace=1.0)  # the client closed its channel: let it end
 
     async def _subscribe(self, sub: _Sub, target: str, tls: GrpcTls, version: str | None) -> None:
-        """Run clients until stopped. Through a port-forward a pod that is not listening (restarting, or
-        the server restarting on a hot reload) shows as a socket closed during the TLS handshake, which the
-        client takes for a rejected certificate: once this pod has streamed, such endings are retried."""
+        """Run clients until stopped. Through a port-forward a pod that is not listening yet shows as a
+        socket closed during the TLS handshake; once a client has had an answer it retries that itself,
+        but before the first answer it takes it for a rejected certificate: a new client retries a few
+        such endings here (and any ending once this pod has streamed)."""
         failures = 0
         while not self._closed and self.subs.get(sub.uid) is sub:
             client = FalcoGrpcClient(

@@ -46,6 +46,7 @@ class LogChannels:
         namespace: str = "falco",
         container: str | None = "falco",
         tail_lines: int | None = 1000,
+        since_ns: int | None = None,
         idle_timeout: float = 120.0,
         delete_grace: float = 5.0,
     ) -> None:
@@ -55,6 +56,7 @@ class LogChannels:
         self.namespace = namespace
         self.container = container
         self.tail_lines = tail_lines
+        self.since_ns = since_ns  # first start of each follower: only lines from this time on
         self.idle_timeout = idle_timeout
         self.delete_grace = delete_grace
         self.followed: dict[str, _Followed] = {}  # by pod uid
@@ -91,6 +93,7 @@ class LogChannels:
             container=container,
             node=node,
             tail_lines=self.tail_lines,
+            since_ns=self.since_ns,
             idle_timeout=self.idle_timeout,
         )
         self.followed[uid] = _Followed(follower, node, name)

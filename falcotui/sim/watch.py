@@ -99,18 +99,17 @@ async def serve_watch(
                 expired = exc
         resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        if expired is not None:
-            await resp.write(_line("ERROR", expired.status()))
-            await resp.write_eof()
-            return resp
         closer = hub.register()
         try:
-            await _stream(resp, store, sub, hub, ri, namespace, pred, transform, pending, start_rv,
-                          bookmarks, timeout, closer)  # fmt: skip
+            await resp.prepare(request)
+            if expired is not None:
+                await resp.write(_line("ERROR", expired.status()))
+            else:
+                await _stream(resp, store, sub, hub, ri, namespace, pred, transform, pending, start_rv,
+                              bookmarks, timeout, closer)  # fmt: skip
             await resp.write_eof()
         except ConnectionError:
-            pass  # the client went away: nothing left to tell it
+            pass  # the client went away (possibly before the first byte): nothing left to tell it
         finally:
             hub.unregister(closer)
         return resp

@@ -103,7 +103,7 @@ def manifests(repo_root: Path) -> list[dict]:
     return load_manifests(p.read_text() for p in sorted((repo_root / "manifests").glob("*.yaml")))
 
 
-async def _eventually(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+async def _eventually(predicate: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from falcotui.kube.logs import (
+from falcotui.kube.logs_resume import (
     LogDecoder,
     ResumeFilter,
     parse_rfc3339_ns,
@@ -100,3 +100,10 @@ def test_any_cuts_deliver_every_line_exactly_once(steps, cuts, chunk) -> None:
         else:
             body = render(full)
     assert delivered == full
+
+
+def test_a_minimum_time_drops_older_lines_also_on_resume() -> None:
+    f = ResumeFilter(min_ts=BASE + 500)
+    assert [f.accept(BASE + d, b"x") for d in (0, 499, 500, 501)] == [False, False, True, True]
+    f.begin_resume()
+    assert [f.accept(BASE + d, b"x") for d in (0, 500, 501, 502)] == [False, False, False, True]

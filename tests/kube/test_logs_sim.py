@@ -166,3 +166,30 @@ async def test_lines_missed_before_a_crash_come_from_the_previous_log(
     assert mine[: len(before)] == before, "every line of the crashed instance, once"
     new = mine[len(before) :]
     assert new and new == after[: len(new)]
+
+
+async def test_first_start_since_a_time_reads_from_that_time_then_follows(
+    make_falco_sim, connect, manifests, eventually
+) -> None:
+    cluster = make_falco_sim(per_minute=3000, nodes=1)
+    kube = connect(cluster)
+    Applier(kube).apply(manifests)
+    pod = (await wait_rollout(kube, "falco", "falco", timeout=30)).nodes[0].pod
+    await eventually(
+        lambda: len({t // 1_000_000_000 for t, _ in server_log(kube, pod)}) >= 3, "a log over 3 seconds"
+    )
+    before = server_log(kube, pod)
+    since_ns = before[len(before) // 2][0] + 1  # not on a whole second: sinceTime alone lets more through
+    older = [x for x in before if x[0] < since_ns]
+    got = Collector()
+    follower = LogFollower(kube, "falco", pod, got, tail_lines=None, since_ns=since_ns)
+    follower.start()
+    try:
+        wanted = len(before) - len(older) + 10
+        await eventually(lambda: len(got.lines) >= wanted, "the window, then new lines")
+    finally:
+        await follower.aclose()
+    expected = [x for x in server_log(kube, pod) if x[0] >= since_ns]
+    mine = got.of(pod)
+    assert mine == expected[: len(mine)], "from the first line at/after the time, no gaps or duplicates"
+    assert older and not set(older) & set(mine)

@@ -5,7 +5,8 @@ Connection policy (observable through `FalcoGrpcClient.status`):
   opens `sub` and keeps it flowing: a `request{}` right after each received alert (the queue may hold
   more) and otherwise every `poll_interval` — never more requests than responses plus one per interval;
 - a lost stream (server restart on hot reload, network) goes UNAVAILABLE and retries with capped
-  exponential backoff and jitter, forever, once the server has answered at least once;
+  exponential backoff and jitter, forever, once the server has answered at least once; from then on a
+  socket closed during the TLS handshake (a port-forward whose pod port is not listening) is transient too;
 - NO_GRPC (terminal): the server answers UNIMPLEMENTED, or nothing ever answered in `max_initial_attempts`
   tries, or the caller said the Falco version is ≥ 0.44 — "Falco ≥ 0.44 has no gRPC output";
 - FAILED (terminal): the TLS handshake or authentication was rejected, which retrying cannot fix. Under
@@ -143,6 +144,7 @@ class FalcoGrpcClient:
         self.max_initial_attempts = max_initial_attempts
         self.on_state = on_state
         self.bad_messages = 0  # responses that were not valid alerts (skipped)
+        self.answered = False  # the server has answered a call at least once
         self._status = ClientStatus(ClientState.IDLE, since=time.monotonic())
         self._changed = asyncio.Event()
         self._stop = asyncio.Event()
@@ -191,6 +193,7 @@ class FalcoGrpcClient:
     async def _version_on(self, channel: aio.Channel) -> FalcoVersion:
         stub = version_pb2_grpc.serviceStub(channel)
         r = await stub.version(version_pb2.request(), timeout=self.call_timeout)
+        self.answered = True
         return FalcoVersion(
             r.version, r.major, r.minor, r.patch, r.prerelease, r.build, r.engine_version,
             r.engine_major, r.engine_minor, r.engine_patch, r.engine_fields_checksum,
@@ -213,16 +216,21 @@ class FalcoGrpcClient:
         if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
             return ClientState.FAILED, f"{where}authentication rejected: {details}"
         lowered = details.lower()
-        if any(k in lowered for k in ("handshake", "ssl", "tls", "certificate", "verification")):
-            return ClientState.FAILED, f"{where}TLS handshake failed: {_tls_hint(lowered)} [{details}]"
+        answered_once = answered_once or self.answered
+        if answered_once and ("socket closed" in lowered or "handshake read failed" in lowered):
+            # This server accepted our certificates before: a port-forward to a pod whose port is not
+            # listening yet (restart, hot reload) accepts the TCP connection and then closes it.
+            return ClientState.UNAVAILABLE, f"{where}not reachable (socket closed during the handshake)"
         no_client_cert = self.credentials is not None and self.credentials.client_crt is None
+        if any(k in lowered for k in ("handshake", "ssl", "tls", "certificate", "verification")):
+            hint = _tls_hint(lowered)
+            if no_client_cert and hint == _GENERIC_TLS_HINT:
+                hint = _NO_CLIENT_CERT_HINT
+            return ClientState.FAILED, f"{where}TLS handshake failed: {hint} [{details}]"
         if no_client_cert and not answered_once and "connection refused" not in lowered:
             # Under TLS 1.3 the server's rejection of a missing client certificate reaches the client only
             # as a closed socket. Falco on TCP always requires one, so this cannot succeed by retrying.
-            return ClientState.FAILED, (
-                f"{where}TLS handshake failed: no client certificate configured, and Falco's gRPC on TCP "
-                f"requires mutual TLS [{details}]"
-            )
+            return ClientState.FAILED, f"{where}TLS handshake failed: {_NO_CLIENT_CERT_HINT} [{details}]"
         return ClientState.UNAVAILABLE, f"{where}{code.name.lower()}: {details}"
 
     # ------------------------------------------------------------ subscription
@@ -312,9 +320,13 @@ class FalcoGrpcClient:
             call.cancel()
 
 
+_GENERIC_TLS_HINT = "certificate rejected (wrong CA or a client certificate the server does not accept)"
+_NO_CLIENT_CERT_HINT = "no client certificate configured, and Falco's gRPC on TCP requires mutual TLS"
+
+
 def _tls_hint(details: str) -> str:
     if "hostname" in details or "server name" in details:
         return "the server certificate is not valid for this name (set GrpcTls.server_name)"
     if "verify" in details or "issuer" in details:
         return "the server certificate is not signed by the configured CA"
-    return "certificate rejected (wrong CA or a client certificate the server does not accept)"
+    return _GENERIC_TLS_HINT
