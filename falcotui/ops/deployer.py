@@ -27,7 +27,7 @@ from falcotui.kube.apply import Applier, ApplyConflictError, ApplyError, normali
 from falcotui.kube.config import KubeApiError, KubeClients, KubeError
 from falcotui.kube.informer import PODS
 from falcotui.kube.logs import FALCO_SELECTOR, read_log
-from falcotui.kube.rollout import NodeRollout, RolloutStatus, wait_rollout
+from falcotui.kube.rollout import NodeRollout, RolloutStatus, rollout_status, wait_rollout
 from falcotui.ops.manifests import (
     DEFAULT_NAMESPACE,
     FALCO_CONTAINER,
@@ -309,12 +309,29 @@ class Deployer:
         except KubeError as exc:
             raise DeployError(str(exc)) from exc
         if status.done:
+            status = await asyncio.to_thread(self._settled, status)
+            if on_progress is not None:
+                on_progress(status)
             return RolloutResult(True, status.message, status)
         if not status.exists:
             return RolloutResult(False, status.message, status, timed_out=True)
         stuck = [await asyncio.to_thread(self._explain_stuck, n) for n in status.stuck]
         timed_out = not stuck or time.monotonic() - started >= timeout
         return RolloutResult(False, status.message, status, stuck, timed_out=timed_out)
+
+    def _settled(self, done: RolloutStatus) -> RolloutStatus:
+        """The finished rollout as one fresh read shows it. The DaemonSet, pod and node watches deliver
+        independently, so the DaemonSet may report every pod available before the pod watch has shown
+        the last pod turning ready; the per-node view must not be left behind at "starting"."""
+        path = f"/apis/apps/v1/namespaces/{self.namespace}/daemonsets/{DAEMONSET}"
+        try:
+            ds = self.clients.request("GET", path)
+            pods = self.clients.request("GET", PODS.collection_path(self.namespace)).get("items") or []
+            nodes = self.clients.request("GET", "/api/v1/nodes").get("items") or []
+        except KubeError:
+            return done  # the rollout did finish; only the per-node detail stays as the watches saw it
+        fresh = rollout_status(ds, pods, nodes, namespace=self.namespace, name=DAEMONSET)
+        return fresh if fresh.done else done
 
     def _explain_stuck(self, node: NodeRollout) -> StuckNode:
         lines: tuple[str, ...] = ()

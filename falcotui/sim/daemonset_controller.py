@@ -358,14 +358,19 @@ class DaemonSetController:
             self.daemonsets[key] = updated_ds
 
     def _resync_at(self, key: Key, delay: float) -> None:
-        if key in self._timers:
-            return
+        loop = asyncio.get_running_loop()
+        when = loop.time() + max(0.0, delay) + 0.01
+        timer = self._timers.get(key)
+        if timer is not None:
+            if timer.when() <= when:
+                return
+            timer.cancel()  # e.g. minReadySeconds was lowered: the pending resync comes too late
 
         def fire() -> None:
             self._timers.pop(key, None)
             self._enqueue(key)
 
-        self._timers[key] = asyncio.get_running_loop().call_later(max(0.0, delay) + 0.01, fire)
+        self._timers[key] = loop.call_at(when, fire)
 
     def stop(self) -> None:
         for timer in self._timers.values():

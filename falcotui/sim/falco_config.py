@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from falcotui.falco.config import SCHEMAS
+
 FALCO_REPOSITORIES = ("falcosecurity/falco", "docker.io/falcosecurity/falco")
 DEFAULT_CONFIG_PATH = "/etc/falco/falco.yaml"
 DEFAULT_RULES_PATH = "/etc/falco/falco_rules.yaml"
@@ -81,16 +83,6 @@ LOCAL_RULES = """\
 """
 
 #: Top-level falco.yaml keys the 0.44+ schema knows; 0.43 also knows the gRPC keys.
-KNOWN_CONFIG_KEYS = frozenset(
-    """config_files watch_config_files rules_files rules_file rules engine json_output
-    json_include_output_property json_include_message_property json_include_output_fields_property
-    json_include_tags_property buffered_outputs outputs_queue priority stdout_output syslog_output
-    file_output http_output program_output log_stderr log_syslog log_level libs_logger time_format_iso_8601
-    webserver plugins load_plugins append_output static_fields output_timeout syscall_event_drops
-    syscall_event_timeouts metrics base_syscalls falco_libs container_engines capture
-    plugins_hostinfo rule_matching outputs""".split()
-)
-GRPC_CONFIG_KEYS = frozenset({"grpc", "grpc_output"})
 
 
 class FalcoStartupError(Exception):
@@ -304,7 +296,9 @@ def _read_yaml_config(files: Mapping[str, str], path: str) -> dict[str, Any]:
 
 
 def _schema_error(doc: Mapping[str, Any], version: FalcoVersion) -> str | None:
-    known = KNOWN_CONFIG_KEYS | (GRPC_CONFIG_KEYS if version.has_grpc else frozenset())
+    """Falco's config schema check, from the project's own model of falco.yaml's keys."""
+    minor = f"{version.major}.{version.minor}"
+    known = SCHEMAS.get(minor) or SCHEMAS[max(SCHEMAS, key=lambda v: tuple(map(int, v.split("."))))]
     for key in doc:
         if key not in known:
             return (

@@ -1,7 +1,7 @@
 """A gRPC server with Falco's (≤ 0.43) output semantics, for the simulated Falco pods and the tests.
 
 Like Falco: one global alert queue per server, each alert is delivered to exactly one subscriber; `sub`
-sends whatever is queued each time the client sends a `request`; `get` drains the queue and ends;
+sends whatever is queued each time the client sends a `request`; `get` sends what is queued and ends;
 `version` answers the configured version. Stopping ends every stream (Falco restarts its gRPC server on
 each hot reload), and the server can be started again on the same port.
 """
@@ -30,15 +30,25 @@ class _Outputs(outputs_pb2_grpc.serviceServicer):
     ) -> AsyncIterator[outputs_pb2.response]:
         queue = self._server._queue
         async for _request in request_iterator:
-            while queue:
-                yield alert_to_response(queue.popleft())
+            async for response in _take_queued(queue):
+                yield response
 
     async def get(
         self, request: outputs_pb2.request, context: aio.ServicerContext
     ) -> AsyncIterator[outputs_pb2.response]:
-        queue = self._server._queue
-        while queue:
-            yield alert_to_response(queue.popleft())
+        async for response in _take_queued(self._server._queue):
+            yield response
+
+
+async def _take_queued(queue: deque[Alert]) -> AsyncIterator[outputs_pb2.response]:
+    """The alerts queued at this moment (another subscriber may take some meanwhile). Alerts published
+    while these are sent wait for the next request: draining until empty would never end while Falco
+    produces faster than the client reads, and the stream could then neither see the client's next
+    request nor its end."""
+    for _ in range(len(queue)):
+        if not queue:
+            return
+        yield alert_to_response(queue.popleft())
 
 
 class _Version(version_pb2_grpc.serviceServicer):

@@ -105,7 +105,7 @@ def falco_sim(tmp_path: Path) -> Iterator[Callable[..., FalcoSim]]:
         made.append(sim)
         if deploy:
             Applier(clients).apply(manifests.render(grpc=grpc))
-            asyncio.run(wait_rollout(clients, "falco", "falco", timeout=30))
+            asyncio.run(wait_rollout(clients, "falco", "falco", timeout=60))
         return sim
 
     yield make

@@ -247,9 +247,14 @@ async def test_read_only_credentials_are_detected(falco_cluster) -> None:
 
 
 async def test_drain_hands_over_each_alert_once_with_fleet_changes_and_notices(falco_cluster) -> None:
-    _cluster, clients = falco_cluster(per_minute=600, nodes=2)
+    cluster, clients = falco_cluster(per_minute=600, nodes=2)
+    names = cluster.call(lambda: {n["metadata"]["name"] for n in cluster.store.peek_list("nodes")})
     async with engine_for(clients) as engine:
-        await eventually(lambda: len(engine.followed_pods()) == 2, "both pods followed")
+        # Pods may reach the fleet (naming their nodes) before the node watch has listed the nodes.
+        await eventually(
+            lambda: len(engine.followed_pods()) == 2 and set(engine.fleet.nodes) == names,
+            "both pods followed and every node known",
+        )
         first = engine.drain()
         assert first.nodes == set(engine.fleet.nodes), "the first drain names every node"
         assert any(n.kind is NoticeKind.POD_ADDED for n in first.notices)

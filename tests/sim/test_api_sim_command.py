@@ -35,7 +35,7 @@ def test_sim_command_serves_kubectl_until_interrupted(tmp_path):
         out = subprocess.run([*cmd, "get", "nodes", "-o", "name"], capture_output=True, text=True, timeout=30)
         assert out.stdout.split() == ["node/sim-cp-1", "node/sim-node-01"], out.stderr
         proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=20)
+        rest, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0
         assert "stopping the simulated cluster" in rest
     finally:

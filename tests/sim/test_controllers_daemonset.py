@@ -33,7 +33,7 @@ def daemonset(image="falcosecurity/falco:0.45.0", tolerations=(CP_TOLERATION,), 
     }
 
 
-async def wait_for(pred, timeout=15.0, what="condition"):
+async def wait_for(pred, timeout=30.0, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = pred()
@@ -326,15 +326,22 @@ async def test_cordon_keeps_daemon_pods_and_deleting_the_daemonset_removes_them(
 
 
 async def test_min_ready_seconds_delays_availability(sim):
+    # An hour-long minReadySeconds makes "ready but not yet available" a stable state to look at (a
+    # short one may run out before a loaded machine gets to look); lowering it then releases the pods.
     store, _ = sim
     ds = daemonset()
-    ds["spec"]["minReadySeconds"] = 1
+    ds["spec"]["minReadySeconds"] = 3600
     store.create("daemonsets", ds)
     await wait_for(
         lambda: store.get("daemonsets", "falco", "falco")["status"]["numberReady"] == 3, what="ready"
     )
     st = store.get("daemonsets", "falco", "falco")["status"]
     assert "numberAvailable" not in st and st["numberUnavailable"] == 3
+
+    def shorten(obj):
+        obj["spec"]["minReadySeconds"] = 1
+
+    store.mutate("daemonsets", "falco", "falco", shorten)
     await wait_for(lambda: rolled_out(store, 3), what="available after minReadySeconds")
 
 

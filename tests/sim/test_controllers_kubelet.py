@@ -69,7 +69,7 @@ class ScriptedRuntime:
         return c
 
 
-async def wait_for(pred, timeout=15.0, what="condition"):
+async def wait_for(pred, timeout=30.0, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = pred()
@@ -118,9 +118,9 @@ async def test_crash_loop_backs_off_longer_each_time_and_keeps_the_previous_log(
         store.create("pods", pod())
         messages: list[str] = []
         restarts = 0
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while restarts < 4 and time.monotonic() < deadline:
-            ev = await asyncio.wait_for(queue.get(), 5)
+            ev = await asyncio.wait_for(queue.get(), 30)
             cs = (ev.object.get("status") or {}).get("containerStatuses", [{}])[0]
             waiting = cs.get("state", {}).get("waiting", {})
             if waiting.get("reason") == "CrashLoopBackOff" and waiting["message"] not in messages:

@@ -82,7 +82,7 @@ class Env:
                 return p.metadata.name
         return None
 
-    def wait(self, predicate, what: str, timeout: float = 20.0):
+    def wait(self, predicate, what: str, timeout: float = 60.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = predicate()

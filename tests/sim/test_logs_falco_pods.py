@@ -69,7 +69,7 @@ class FalcoSim:
     def pods(self) -> list[k8s.V1Pod]:
         return self.core.list_namespaced_pod("falco").items
 
-    def wait(self, predicate: Callable[[], object], what: str, timeout: float = 20.0):
+    def wait(self, predicate: Callable[[], object], what: str, timeout: float = 60.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = predicate()
@@ -230,6 +230,9 @@ def test_timestamps_and_since_time_resume_where_asked(falco_sim) -> None:
     expected = [r for r in rows if parse_iso8601_ns(r[0]) >= since_ns]
     assert len(expected) < len(rows)
     assert got[: len(expected)] == expected
+    # the last three lines are newer than everything read above once Falco has written three more
+    newer = lambda: [x for x in sim.log(pod, timestamps=True).splitlines() if x[:30] > rows[-1][0]]  # noqa: E731
+    sim.wait(lambda: len(newer()) >= 3, "three more log lines")
     tail = sim.kubectl("logs", "-n", "falco", pod, "--tail=3", "--timestamps")
     last = [stamp_and_text(x) for x in tail.stdout.splitlines()]
     assert len(last) == 3 and all(stamp >= rows[-1][0] for stamp, _ in last)

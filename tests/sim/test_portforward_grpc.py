@@ -100,7 +100,7 @@ class GrpcSim:
             "spec": {"selector": {"matchLabels": {"app": "falco"}},
                      "template": {"metadata": {"labels": {"app": "falco"}}, "spec": spec}},
         })  # fmt: skip
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         self.pod: k8s.V1Pod | None = None
         while time.monotonic() < deadline and self.pod is None:
             for p in self.core.list_namespaced_pod("falco").items:
@@ -201,7 +201,7 @@ async def subscribe(ch: aio.Channel, received: list, stop: asyncio.Event) -> str
     return "END"
 
 
-async def collect(ch: aio.Channel, count: int, timeout: float = 15.0) -> list:
+async def collect(ch: aio.Channel, count: int, timeout: float = 30.0) -> list:
     got, stop = [], asyncio.Event()
     task = asyncio.create_task(subscribe(ch, got, stop))
     for _ in range(int(timeout / 0.02)):

@@ -145,7 +145,7 @@ class StoreTracker:
         self.cluster.call(self.cluster.store.unsubscribe, self.queue)
 
 
-def wait_until(pred, timeout=20.0, what="condition"):
+def wait_until(pred, timeout=60.0, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = pred()
@@ -181,7 +181,7 @@ def test_rollout_status_prints_progress_until_every_eligible_node_is_available(c
     seen: list[str] = []
 
     def expect(text: str) -> None:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 line = lines.get(timeout=0.5)
@@ -201,7 +201,7 @@ def test_rollout_status_prints_progress_until_every_eligible_node_is_available(c
         expect(prefix + "2 of 3 updated pods are available...")
         runtime.gates.add("sim-node-02")
         expect('daemon set "falco" successfully rolled out')
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=60) == 0
     finally:
         proc.kill()
         proc.wait()
