@@ -18,6 +18,8 @@ from rich.text import Text
 from textual.app import App, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import TextArea
 from textual.widgets.option_list import Option
 
@@ -57,6 +59,16 @@ class RulesEditor(TextArea):
         self.key = key
         self.indent_width = 2
         self.indent_type = "spaces"
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Textual can ask a TextArea for lines before the stylesheet gave it its component styles
+        # (seen once when an editor is mounted while the screen refreshes): draw blank this frame
+        # and refresh, instead of letting the KeyError end the app.
+        try:
+            return super().render_lines(crop)
+        except KeyError:
+            self.refresh()
+            return [Strip.blank(crop.width)] * crop.height
 
     def on_mount(self) -> None:
         if YAML in self.available_languages:

@@ -72,7 +72,7 @@ async def test_columns_drop_at_80x24_and_keep_the_essentials(frozen, screen_text
         assert "LAST 10 MIN" in header and "CHANNELS" in header and "RELOAD" in header
 
 
-async def test_rows_update_in_place(frozen, screen_text, alert_bytes):
+async def test_rows_update_in_place(frozen, screen_text, alert_bytes, until):
     app = frozen()
     async with app.run_test(size=(140, 30)) as pilot:
         await pilot.pause(0.2)
@@ -82,9 +82,12 @@ async def test_rows_update_in_place(frozen, screen_text, alert_bytes):
         for i in range(5):  # a burst on a quiet node
             line = alert_bytes.line(900 + i, "ip-10-0-1-80", alert_bytes.NOW - 2 * alert_bytes.NS, 2)
             engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-80", pod="falco-d80"))
-        await pilot.pause(0.8)
-        row = next(line for line in table_rows(screen_text(app)) if "ip-10-0-1-80" in line)
-        assert "6" in row.split("0.45.0")[1]  # 1 + 5 alerts in the last minute
+
+        def row() -> str:
+            return next(line for line in table_rows(screen_text(app)) if "ip-10-0-1-80" in line)
+
+        # the fleet table refreshes once a second: wait (bounded) for 1 + 5 alerts in the last minute
+        assert await until(pilot, lambda: "6" in row().split("0.45.0")[1]), row()
         assert list(table.rows) == keys_before  # the same row objects: updated, not rebuilt
 
 
