@@ -29,7 +29,7 @@ demo: $(STAMP)
 	$(BIN)/falcotui --demo
 
 screenshots: $(STAMP)
-	$(BIN)/python -m falcotui.ui.screenshots screenshots
+	$(BIN)/python -m falcotui.cli.screenshots screenshots
 
 # Include root is the repo so the generated code imports `from falcotui.falco.grpc import schema_pb2`.
 proto: $(STAMP)

@@ -1,4 +1,4 @@
-"""`python -m falcotui.ui.screenshots DIR`: SVG screenshots of every screen, taken from the demo cluster
+"""`python -m falcotui.cli.screenshots DIR`: SVG screenshots of every screen, taken from the demo cluster
 (fixed seed, scenario and terminal size) by driving the app with keys, as `make screenshots` does."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ async def take(out: Path, *, nodes: int = 8, seed: int = 7, warmup: float = 20.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m falcotui.ui.screenshots", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m falcotui.cli.screenshots", description=__doc__)
     parser.add_argument("dir", type=Path, help="where to write the SVG files")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
