@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
+from textual.css.query import NoMatches
 from textual.widgets import Button, Input
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,6 +57,14 @@ async def loaded(pilot, screen: RulesScreen) -> None:
 async def linted(pilot, screen: RulesScreen) -> None:
     await pilot.pause()  # the editor's Changed message schedules the check
     await wait_for(pilot, lambda: screen.linted_gen == screen.lint_gen)
+
+
+def editor_text(screen: RulesScreen) -> str | None:
+    """The current editor's text, or None while the screen is swapping its editors (taking theirs)."""
+    try:
+        return screen.editor().text
+    except NoMatches:
+        return None
 
 
 def reload_done(screen: RulesScreen):
@@ -201,6 +210,6 @@ async def test_concurrent_edit_shows_conflict_and_loses_nothing(falco_sim, clien
         await pilot.click("#confirm")
         await wait_for(pilot, lambda: isinstance(app.screen, ConflictDialog))
         app.screen.query_one("#theirs", Button).press()
-        await wait_for(pilot, lambda: screen.saved_copies and screen.editor().text == theirs2)
+        await wait_for(pilot, lambda: screen.saved_copies and editor_text(screen) == theirs2)
         assert (screen.saved_copies[-1] / "custom-rules.yaml").read_text() == mine2
         assert not screen.modified
