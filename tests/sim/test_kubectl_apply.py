@@ -39,6 +39,9 @@ def test_server_side_apply_creates_everything_and_reapply_changes_nothing(kubect
     for line in ("namespace/falco serverside-applied", "configmap/falco-rules serverside-applied",
                  "daemonset.apps/falco serverside-applied"):  # fmt: skip
         assert line in out
+    # the DaemonSet controller writes status while pods start; let the rollout settle so only an
+    # apply could change a resourceVersion between the two reads
+    kubectl("rollout", "status", "ds/falco", "-n", "falco", "--timeout=120s", check=True)
     first = _versions(kubectl)
     assert "DaemonSet/falco/falco" in first and "ConfigMap/falco/falco-config" in first
     kubectl("apply", "--server-side", "-f", str(manifests_dir), check=True)
