@@ -1,10 +1,11 @@
 """DaemonSet rollout tracking: kubectl's completion logic and messages, plus a per-node explanation.
 
 `rollout_status(ds, pods, nodes)` is pure: it says what `kubectl rollout status` would print and, for every
-node, whether it should run a pod (and why not: untolerated taint, nodeSelector, node affinity), which pod
-is there, whether it is from the new or an old template (pod-template-generation, else comparing the pod's
-containers with the template) and why it is stuck (ImagePullBackOff/ErrImagePull with the message,
-CrashLoopBackOff with the restart count, Pending with the scheduler's reason, node NotReady).
+node, whether it should run a pod (and why not, as `eligibility` decides: untolerated taint, nodeSelector,
+node affinity), which pod is there, whether it is from the new or an old template (pod-template-generation,
+else comparing the pod's containers with the template) and why it is stuck (ImagePullBackOff/ErrImagePull
+with the message, CrashLoopBackOff with the restart count, Pending with the scheduler's reason, node
+NotReady).
 `wait_rollout` drives it from informers until the rollout is done, stuck or timed out.
 """
 
@@ -17,17 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from falcotui.kube.config import KubeClients
+from falcotui.kube.eligibility import daemon_placement, unmatched_node_selector
 from falcotui.kube.informer import DAEMONSETS, NODES, PODS, Informer
-
-# Tolerations the DaemonSet controller adds to every daemon pod (upstream AddOrUpdateDaemonPodTolerations).
-DAEMON_TOLERATIONS: tuple[dict, ...] = (
-    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
-    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
-    {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
-    {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"},
-    {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
-    {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
-)
 
 STUCK_REASONS = frozenset(
     {
@@ -71,73 +63,16 @@ def kubectl_status(ds: Mapping) -> tuple[str, bool]:
     return "Waiting for daemon set spec update to be observed...", False
 
 
-def _tolerates(tol: Mapping, taint: Mapping) -> bool:
-    if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-        return False
-    if tol.get("key") and tol.get("key") != taint.get("key"):
-        return False
-    op = tol.get("operator") or "Equal"
-    if op == "Exists":
-        return True
-    return op == "Equal" and (tol.get("value") or "") == (taint.get("value") or "")
-
-
-def _match_expression(expr: Mapping, value: str | None) -> bool:
-    op, values = expr.get("operator"), expr.get("values") or []
-    if op == "In":
-        return value is not None and value in values
-    if op == "NotIn":
-        return value is None or value not in values
-    if op == "Exists":
-        return value is not None
-    if op == "DoesNotExist":
-        return value is None
-    if op in ("Gt", "Lt") and value is not None and values:
-        try:
-            a, b = int(value), int(values[0])
-        except ValueError:
-            return False
-        return a > b if op == "Gt" else a < b
-    return False
-
-
-def _affinity_allows(template_spec: Mapping, node: Mapping) -> bool:
-    required = ((template_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution"
-    ) or {}
-    terms = required.get("nodeSelectorTerms") or []
-    if not terms:
-        return True
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    fields = {"metadata.name": (node.get("metadata") or {}).get("name")}
-    for term in terms:
-        exprs = term.get("matchExpressions") or []
-        fexprs = term.get("matchFields") or []
-        if not exprs and not fexprs:
-            continue
-        if all(_match_expression(e, labels.get(e.get("key"))) for e in exprs) and all(
-            _match_expression(e, fields.get(e.get("key"))) for e in fexprs
-        ):
-            return True
-    return False
-
-
 def why_not_eligible(template_spec: Mapping, node: Mapping) -> str:
     """ "" if a daemon pod belongs on `node`, else the reason (as a user would want to read it)."""
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    selector = template_spec.get("nodeSelector") or {}
-    missing = [f"{k}={v}" for k, v in selector.items() if labels.get(k) != v]
-    if missing:
-        return f"nodeSelector does not match (needs {', '.join(missing)})"
-    if not _affinity_allows(template_spec, node):
+    placement = daemon_placement(template_spec, node)
+    if placement.kind == "selector":
+        needs = ", ".join(unmatched_node_selector(template_spec, node))
+        return f"nodeSelector does not match (needs {needs})"
+    if placement.kind == "affinity":
         return "required node affinity does not match"
-    tolerations = [*(template_spec.get("tolerations") or []), *DAEMON_TOLERATIONS]
-    for taint in (node.get("spec") or {}).get("taints") or []:
-        if taint.get("effect") not in ("NoSchedule", "NoExecute"):
-            continue
-        if not any(_tolerates(t, taint) for t in tolerations):
-            value = f"={taint['value']}" if taint.get("value") else ""
-            return f"taint {taint.get('key')}{value}:{taint.get('effect')} not tolerated"
+    if placement.kind == "taint":
+        return f"taint {placement.taint} not tolerated"
     return ""
 
 

@@ -14,22 +14,19 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from falcotui.kube.eligibility import Placement, daemon_placement, format_taint, node_taints
 from falcotui.ops.alert_hub import AlertHub
 from falcotui.ops.falco_pods import FalcoPodInfo, ReloadOutcome
 from falcotui.ops.fleet_k8s import (
     FALCO_SELECTOR,
     DaemonSetSummary,
-    Placement,
     PodStatus,
-    daemon_placement,
     daemonset_pod_spec,
     daemonset_summary,
-    format_taint,
     labels_match,
     name_of,
     node_cordoned,
     node_ready,
-    node_taints,
     pod_status,
     pod_target_node,
 )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from falcotui.cli import apply_cmd, rules_cmd
+from falcotui.cli import apply_cmd, rules_cluster_cmd, rules_cmd
 from falcotui.sim.falco_config import bundled_default_rules
 
 
@@ -48,7 +48,7 @@ def cli(sim, *argv: str):
     rules_cmd.register(sub)
     args = parser.parse_args([*argv, "--kubeconfig", str(sim.kubeconfig)])
     out, err = io.StringIO(), io.StringIO()
-    if args.handler in (rules_cmd.run_pull, rules_cmd.run_history):
+    if args.handler in (rules_cluster_cmd.run_pull, rules_cluster_cmd.run_history):
         code = args.handler(args, out, err)
     else:
         code = args.handler(args, out, err, io.StringIO())

@@ -29,8 +29,8 @@ from falcotui.falco.rules.condition import (
     TRANSFORMERS,
     ConditionSyntaxError,
     parse_condition,
-    to_text,
 )
+from falcotui.falco.rules.condition_print import to_text
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TREE_SETTINGS = settings(SETTINGS, max_examples=120)

@@ -6,45 +6,14 @@ filter compiler); positions are the 1-based line/column of the spot the message 
 
 from __future__ import annotations
 
+import sys
 import textwrap
+from pathlib import Path
 
-from falcotui.falco.rules.loader import LoadResult, load_rules
-from falcotui.falco.rules.results import Message
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loader_helpers import RULE, at, load, one, pos
 
-RULE = """\
-- rule: r
-  desc: d
-  condition: evt.type = execve and proc.name = bash
-  output: shell %proc.name
-  priority: WARNING
-"""
-
-
-def load(*texts: str, **kwargs) -> tuple[LoadResult, list[str]]:
-    """Load dedented snippets as f0.yaml, f1.yaml, ...; also return their texts."""
-    bodies = [textwrap.dedent(t).lstrip("\n") for t in texts]
-    return load_rules([(f"f{i}.yaml", b) for i, b in enumerate(bodies)], **kwargs), bodies
-
-
-def one(result: LoadResult, code: str) -> Message:
-    found = [m for m in [*result.errors, *result.warnings, *result.lints] if m.code == code]
-    assert len(found) == 1, (code, [(m.code, m.text) for m in result.messages])
-    return found[0]
-
-
-def pos(text: str, needle: str, nth: int = 0, shift: int = 0) -> tuple[int, int]:
-    """1-based (line, column) of the nth occurrence of `needle` in `text`, plus `shift` characters."""
-    index = -1
-    for _ in range(nth + 1):
-        index = text.index(needle, index + 1)
-    index += shift
-    line = text.count("\n", 0, index) + 1
-    return line, index - (text.rfind("\n", 0, index) + 1) + 1
-
-
-def at(msg: Message) -> tuple[int, int]:
-    return msg.line, msg.column
-
+from falcotui.falco.rules.loader import LoadResult
 
 # -- errors -----------------------------------------------------------------------------------------------
 
@@ -317,6 +286,19 @@ def test_validate_exception_shapes() -> None:
     res, _ = exc('- name: e\n  fields: proc.pname\n  values: [sshd, "my tool"]\n')
     assert res.successful and res.messages == []
     assert 'not (proc.pname in (sshd, "my tool"))' in res.rules[0].condition_text
+
+
+def test_exceptions_an_override_replaces_get_the_same_checks_and_default_comps() -> None:
+    replace = "- rule: r\n  exceptions:\n    - name: e\n{0}  override:\n    exceptions: replace\n"
+    res, _ = load(RULE, replace.format("      fields: [proc.pname, fd.name]\n      values: [[a, b]]\n"))
+    assert res.successful and res.messages == []
+    condition = " ".join(res.rules[0].condition_text.split())
+    assert condition.endswith("and not (( proc.pname = a and fd.name = b))")  # the default comps: =
+    uneven = "      fields: [proc.pname, fd.name]\n      comps: [=]\n      values: [[a, b]]\n"
+    res, (_, text) = load(RULE, replace.format(uneven))
+    msg = one(res, "LOAD_ERR_VALIDATE")
+    assert (msg.text, msg.file) == ("Fields and comps lists must have equal length", "f1.yaml")
+    assert at(msg) == pos(text, "name: e") and not res.successful
 
 
 def test_a_bad_macro_shared_by_rules_is_reported_once() -> None:

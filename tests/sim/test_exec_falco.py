@@ -4,26 +4,17 @@ client's websocket stream, the real kubectl 1.32 and a raw v4 websocket."""
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import orjson
 import pytest
 from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 from kubernetes.stream import stream
 
-from falcotui.sim.cluster import SimCluster
-from falcotui.sim.config import SimConfig
 from falcotui.sim.falco_process import FalcoRuntime
-from falcotui.sim.falco_wiring import install
 from falcotui.sim.scenarios import make_scenario
 
-KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.32")
-FAST = dict(image_pull_delay=0.01, container_start_delay=0.01, ready_delay=0.01, crash_backoff_base=0.05,
-            crash_backoff_max=0.5, configmap_propagation_delay=0.05)  # fmt: skip
 FALCO_YAML = (
     "config_files: [/etc/falco/config.d]\nrules_files: [/etc/falco/falco_rules.yaml, /etc/falco/rules.d]\n"
 )
@@ -38,18 +29,13 @@ BROKEN = GOOD.replace("in (shell_binaries)", "in (shell_binaries) and")
 
 
 class Env:
-    def __init__(self, shared_data: Path, tmp: Path) -> None:
+    """One simulated Falco 0.45 pod (the quiet scenario, the real default rules) in a simulated cluster."""
+
+    def __init__(self, falco_cluster, shared_data: Path) -> None:
+        """`falco_cluster` is the conftest fixture of that name."""
         self.default_rules = (shared_data / "falco_rules.yaml").read_text()
-        self.runtime = FalcoRuntime(make_scenario("quiet", seed=1), default_rules=self.default_rules)
-        self.cluster = SimCluster(
-            SimConfig(nodes=1, control_plane_nodes=0, **FAST),  # type: ignore[arg-type]
-            runtime_for_image=self.runtime.runtime_for_image,
-            on_start=[lambda c: install(c.server, c.store, c.controllers, self.runtime)],
-        ).start()
-        self.api = k8s_config.new_client_from_config(config_file=str(self.cluster.kubeconfig_path))
-        self.core = k8s.CoreV1Api(self.api)
-        self.cache = tmp / "kubectl-cache"
-        self.core.create_namespace({"metadata": {"name": "falco"}})
+        fc = falco_cluster(FalcoRuntime(make_scenario("quiet", seed=1), default_rules=self.default_rules))
+        self.fc, self.cluster, self.core, self.wait = fc, fc.cluster, fc.core, fc.wait
         for name, key, text in (
             ("falco-config", "falco.yaml", FALCO_YAML),
             ("falco-rules", "custom-rules.yaml", GOOD),
@@ -68,56 +54,25 @@ class Env:
             {"name": "config", "configMap": {"name": "falco-config"}},
             {"name": "rules", "configMap": {"name": "falco-rules"}},
         ]
-        k8s.AppsV1Api(self.api).create_namespaced_daemon_set("falco", {
+        k8s.AppsV1Api(fc.api).create_namespaced_daemon_set("falco", {
             "metadata": {"name": "falco"},
             "spec": {"selector": {"matchLabels": {"app": "falco"}}, "template": {
                 "metadata": {"labels": {"app": "falco"}},
                 "spec": {"containers": [container], "volumes": volumes}}},
         })  # fmt: skip
-        self.pod = self.wait(self._ready_pod, "the Falco pod ready")
-
-    def _ready_pod(self) -> str | None:
-        for p in self.core.list_namespaced_pod("falco").items:
-            if p.status.container_statuses and p.status.container_statuses[0].ready:
-                return p.metadata.name
-        return None
-
-    def wait(self, predicate, what: str, timeout: float = 60.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
+        self.pod: str = fc.wait(fc.ready_pods, "the Falco pod ready")[0].metadata.name
 
     def exec(self, *command: str) -> str:
         return stream(self.core.connect_get_namespaced_pod_exec, self.pod, "falco", command=list(command),
                       stderr=True, stdin=False, stdout=True, tty=False)  # fmt: skip
 
     def kubectl(self, *args: str) -> subprocess.CompletedProcess:
-        if not KUBECTL.exists():
-            pytest.skip(f"{KUBECTL} is not installed")
-        cmd = [
-            str(KUBECTL),
-            "--kubeconfig",
-            str(self.cluster.kubeconfig_path),
-            "--cache-dir",
-            str(self.cache),
-            *args,
-        ]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-
-    def close(self) -> None:
-        self.api.close()
-        self.cluster.stop()
+        return subprocess.run(self.fc.kubectl_command(*args), capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture
-def env(shared_data: Path, tmp_path: Path) -> Iterator[Env]:
-    e = Env(shared_data, tmp_path)
-    yield e
-    e.close()
+def env(falco_cluster, shared_data: Path) -> Env:
+    return Env(falco_cluster, shared_data)
 
 
 def test_cat_returns_the_images_default_rules_and_mounted_files(env: Env) -> None:

@@ -9,26 +9,11 @@ import grpc
 import pytest
 from grpc import aio
 
-from falcotui.falco.certs import GrpcCerts, generate_grpc_certs
-from falcotui.falco.grpc import outputs_pb2, outputs_pb2_grpc, version_pb2, version_pb2_grpc
+from falcotui.falco.grpc import version_pb2, version_pb2_grpc
 from falcotui.sim.falco_process import FalcoContainer, FalcoRuntime
 from falcotui.sim.runtime import ContainerContext, ContainerLog
 from falcotui.sim.scenarios import make_scenario
 
-CONFIG = """\
-config_files: [/etc/falco/config.d]
-rules_files: [/etc/falco/falco_rules.yaml, /etc/falco/rules.d]
-json_output: true
-grpc:
-  enabled: true
-  bind_address: "0.0.0.0:5060"
-  threadiness: 0
-  private_key: /etc/falco/certs/server.key
-  cert_chain: /etc/falco/certs/server.crt
-  root_certs: /etc/falco/certs/ca.crt
-grpc_output:
-  enabled: true
-"""
 EXTRA_RULE = """\
 - rule: Extra rule after reload
   desc: added by a reload
@@ -38,14 +23,11 @@ EXTRA_RULE = """\
 """
 
 
-@pytest.fixture(scope="module")
-def certs() -> GrpcCerts:
-    return generate_grpc_certs(("localhost", "127.0.0.1"))
-
-
-def falco_files(certs: GrpcCerts, **extra: str) -> dict[str, str]:
+def falco_files(grpc, **extra: str) -> dict[str, str]:
+    """The gRPC profile's falco.yaml and certificates from the `falco_grpc` fixture, plus `extra` files."""
+    certs = grpc.certs
     return {
-        "/etc/falco-config/falco.yaml": CONFIG,
+        "/etc/falco-config/falco.yaml": grpc.falco_yaml(),
         "/etc/falco/certs/ca.crt": certs.ca_crt.decode(),
         "/etc/falco/certs/server.crt": certs.server_crt.decode(),
         "/etc/falco/certs/server.key": certs.server_key.decode(),
@@ -75,38 +57,13 @@ async def start_falco(
     return handle
 
 
-def channel(target: str, certs: GrpcCerts, *, client_cert: bool = True) -> aio.Channel:
-    creds = grpc.ssl_channel_credentials(
-        root_certificates=certs.ca_crt,
-        private_key=certs.client_key if client_cert else None,
-        certificate_chain=certs.client_crt if client_cert else None,
-    )
-    return aio.secure_channel(target, creds, options=[("grpc.ssl_target_name_override", "localhost")])
-
-
-async def subscribe(ch: aio.Channel, received: list, stop: asyncio.Event) -> str:
-    """Falco's `sub`: keep sending requests, collect responses; returns how the stream ended."""
-
-    async def requests():
-        while not stop.is_set():
-            yield outputs_pb2.request()
-            await asyncio.sleep(0.02)
-
-    try:
-        async for response in outputs_pb2_grpc.serviceStub(ch).sub(requests()):
-            received.append(response)
-    except aio.AioRpcError as exc:
-        return exc.code().name
-    return "END"
-
-
 @pytest.fixture
 def runtime() -> FalcoRuntime:
     return FalcoRuntime(make_scenario("storm", rate=200, seed=11), tick=0.02)
 
 
-async def test_grpc_server_starts_with_falcos_log_lines_and_answers_version(runtime, certs) -> None:
-    handle = await start_falco(runtime, falco_files(certs))
+async def test_grpc_server_starts_with_falcos_log_lines_and_answers_version(runtime, falco_grpc) -> None:
+    handle = await start_falco(runtime, falco_files(falco_grpc))
     texts = [r.text.split(": ", 1)[1] for r in handle.ctx.log.records() if r.stream == "stderr"]
     assert texts[-3:] == [
         "gRPC server threadiness equals to 2",
@@ -115,18 +72,21 @@ async def test_grpc_server_starts_with_falcos_log_lines_and_answers_version(runt
     ]
     host, port = runtime.port_target("falco", "falco-grpc", 5060)
     assert host == "127.0.0.1" and port != 5060
-    async with channel(f"{host}:{port}", certs) as ch:
+    async with falco_grpc.channel(f"{host}:{port}") as ch:
         v = await version_pb2_grpc.serviceStub(ch).version(version_pb2.request(), timeout=30)
     assert (v.version, v.major, v.minor, v.patch) == ("0.43.1", 0, 43, 1)
     await handle.stop()
 
 
-async def test_subscribers_split_alerts_and_see_the_same_ones_as_stdout(runtime, certs) -> None:
-    handle = await start_falco(runtime, falco_files(certs))
+async def test_subscribers_split_alerts_and_see_the_same_ones_as_stdout(runtime, falco_grpc) -> None:
+    handle = await start_falco(runtime, falco_files(falco_grpc))
     host, port = runtime.port_target("falco", "falco-grpc", 5060)
     a, b, stop = [], [], asyncio.Event()
-    async with channel(f"{host}:{port}", certs) as ch1, channel(f"{host}:{port}", certs) as ch2:
-        tasks = [asyncio.create_task(subscribe(ch1, a, stop)), asyncio.create_task(subscribe(ch2, b, stop))]
+    async with falco_grpc.channel(f"{host}:{port}") as ch1, falco_grpc.channel(f"{host}:{port}") as ch2:
+        tasks = [
+            asyncio.create_task(falco_grpc.subscribe(ch1, a, stop)),
+            asyncio.create_task(falco_grpc.subscribe(ch2, b, stop)),
+        ]
         await until(lambda: len(a) >= 20 and len(b) >= 20)
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 30)
@@ -141,26 +101,26 @@ async def test_subscribers_split_alerts_and_see_the_same_ones_as_stdout(runtime,
     await handle.stop()
 
 
-async def test_client_without_certificate_fails_the_handshake(runtime, certs) -> None:
-    handle = await start_falco(runtime, falco_files(certs))
+async def test_client_without_certificate_fails_the_handshake(runtime, falco_grpc) -> None:
+    handle = await start_falco(runtime, falco_files(falco_grpc))
     host, port = runtime.port_target("falco", "falco-grpc", 5060)
-    async with channel(f"{host}:{port}", certs, client_cert=False) as ch:
+    async with falco_grpc.channel(f"{host}:{port}", client_cert=False) as ch:
         with pytest.raises(aio.AioRpcError) as err:
             await version_pb2_grpc.serviceStub(ch).version(version_pb2.request(), timeout=30)
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
     await handle.stop()
 
 
-async def test_reload_ends_the_stream_and_a_new_subscription_works(runtime, certs) -> None:
-    handle = await start_falco(runtime, falco_files(certs))
+async def test_reload_ends_the_stream_and_a_new_subscription_works(runtime, falco_grpc) -> None:
+    handle = await start_falco(runtime, falco_files(falco_grpc))
     host, port = runtime.port_target("falco", "falco-grpc", 5060)
     got, stop = [], asyncio.Event()
-    async with channel(f"{host}:{port}", certs) as ch:
-        task = asyncio.create_task(subscribe(ch, got, stop))
+    async with falco_grpc.channel(f"{host}:{port}") as ch:
+        task = asyncio.create_task(falco_grpc.subscribe(ch, got, stop))
         await until(lambda: got or task.done())
         assert got, "no alert reached the subscriber"
         assert not task.done(), f"the stream ended before the reload: {task.result()}"
-        handle.files_changed(falco_files(certs, **{"/etc/falco/rules.d/extra.yaml": EXTRA_RULE}))
+        handle.files_changed(falco_files(falco_grpc, **{"/etc/falco/rules.d/extra.yaml": EXTRA_RULE}))
         ended = await asyncio.wait_for(task, 30)
         stop.set()
     assert ended in ("UNAVAILABLE", "CANCELLED", "INTERNAL", "END")
@@ -169,8 +129,8 @@ async def test_reload_ends_the_stream_and_a_new_subscription_works(runtime, cert
     host2, port2 = runtime.port_target("falco", "falco-grpc", 5060)
     assert (host2, port2) == (host, port)  # the restarted server listens where the old one did
     again, stop2 = [], asyncio.Event()
-    async with channel(f"{host2}:{port2}", certs) as ch:
-        task = asyncio.create_task(subscribe(ch, again, stop2))
+    async with falco_grpc.channel(f"{host2}:{port2}") as ch:
+        task = asyncio.create_task(falco_grpc.subscribe(ch, again, stop2))
         await until(lambda: len(again) >= 5 or task.done())
         stop2.set()
         await asyncio.wait_for(task, 30)
@@ -178,21 +138,21 @@ async def test_reload_ends_the_stream_and_a_new_subscription_works(runtime, cert
     await handle.stop()
 
 
-async def test_missing_tls_files_stop_falco_at_start(runtime, certs) -> None:
-    files = falco_files(certs)
+async def test_missing_tls_files_stop_falco_at_start(runtime, falco_grpc) -> None:
+    files = falco_files(falco_grpc)
     del files["/etc/falco/certs/server.key"]
     handle = await start_falco(runtime, files)
     assert await asyncio.wait_for(handle.wait(), 30) == 1
     assert any(r.text.startswith("Error: gRPC server: could not read") for r in handle.ctx.log.records())
 
 
-async def test_flaky_scenario_cuts_grpc_streams_without_a_reload(certs) -> None:
+async def test_flaky_scenario_cuts_grpc_streams_without_a_reload(falco_grpc) -> None:
     rt = FalcoRuntime(make_scenario("flaky", seed=3, cut_every=0.3, per_minute=3000), tick=0.02)
-    handle = await start_falco(rt, falco_files(certs))
+    handle = await start_falco(rt, falco_files(falco_grpc))
     host, port = rt.port_target("falco", "falco-grpc", 5060)
     got, stop = [], asyncio.Event()
-    async with channel(f"{host}:{port}", certs) as ch:
-        ended = await asyncio.wait_for(subscribe(ch, got, stop), 20)
+    async with falco_grpc.channel(f"{host}:{port}") as ch:
+        ended = await asyncio.wait_for(falco_grpc.subscribe(ch, got, stop), 20)
         stop.set()
     assert ended in ("UNAVAILABLE", "CANCELLED", "INTERNAL", "END")
     assert handle.reloads == 0 and handle.cut_generation >= 1 and handle.ready()

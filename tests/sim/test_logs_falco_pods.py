@@ -5,26 +5,17 @@ from __future__ import annotations
 
 import subprocess
 import threading
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import orjson
 import pytest
 from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 
 from falcotui.falco.alerts import parse_iso8601_ns
-from falcotui.sim.cluster import SimCluster
-from falcotui.sim.config import SimConfig
 from falcotui.sim.falco_process import FalcoRuntime
-from falcotui.sim.falco_wiring import install
 from falcotui.sim.scenarios import Scenario, make_scenario
 
-KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.32")
-FAST = dict(image_pull_delay=0.01, container_start_delay=0.01, ready_delay=0.01, crash_backoff_base=0.05,
-            crash_backoff_max=0.5, configmap_propagation_delay=0.05)  # fmt: skip
 FALCO_YAML = """\
 config_files: [/etc/falco/config.d]
 watch_config_files: true
@@ -45,43 +36,20 @@ BROKEN = CUSTOM.replace("proc.name in (shell_binaries)", "proc.name in (shell_bi
 class FalcoSim:
     """A running simulated cluster with Falco deployed as a DaemonSet, plus clients for it."""
 
-    def __init__(self, tmp: Path, scenario: Scenario, nodes: int = 2, rules: str = CUSTOM) -> None:
-        self.runtime = FalcoRuntime(scenario, tick=0.02)
-        self.cluster = SimCluster(
-            SimConfig(nodes=nodes, control_plane_nodes=0, **FAST),  # type: ignore[arg-type]
-            runtime_for_image=self.runtime.runtime_for_image,
-            on_start=[lambda c: install(c.server, c.store, c.controllers, self.runtime)],
-        )
-        self.cluster.start()
-        self.api_client = k8s_config.new_client_from_config(config_file=str(self.cluster.kubeconfig_path))
-        self.core = k8s.CoreV1Api(self.api_client)
-        self.cache = tmp / "kubectl-cache"
-        self.core.create_namespace({"metadata": {"name": "falco"}})
+    def __init__(self, fc, rules: str = CUSTOM) -> None:
+        """`fc` is a cluster the conftest's `falco_cluster` fixture started."""
+        self.fc, self.runtime, self.cluster, self.core = fc, fc.runtime, fc.cluster, fc.core
+        self.nodes, self.wait = fc.nodes, fc.wait
         self.core.create_namespaced_config_map("falco", cm("falco-config", {"falco.yaml": FALCO_YAML}))
         self.core.create_namespaced_config_map("falco", cm("falco-rules", {"custom-rules.yaml": rules}))
-        k8s.AppsV1Api(self.api_client).create_namespaced_daemon_set("falco", DAEMONSET)
-        self.nodes = nodes
-
-    def close(self) -> None:
-        self.api_client.close()
-        self.cluster.stop()
+        k8s.AppsV1Api(fc.api).create_namespaced_daemon_set("falco", DAEMONSET)
 
     def pods(self) -> list[k8s.V1Pod]:
         return self.core.list_namespaced_pod("falco").items
 
-    def wait(self, predicate: Callable[[], object], what: str, timeout: float = 60.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
-
     def running_pods(self) -> list[k8s.V1Pod]:
         def ready() -> list[k8s.V1Pod] | None:
-            pods = self.pods()
-            ok = [p for p in pods if p.status.container_statuses and p.status.container_statuses[0].ready]
+            ok = self.fc.ready_pods()
             return ok if len(ok) == self.nodes else None
 
         return self.wait(ready, "every Falco pod ready")
@@ -90,29 +58,10 @@ class FalcoSim:
         return self.core.read_namespaced_pod_log(pod, "falco", **kw)
 
     def kubectl(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
-        if not KUBECTL.exists():
-            pytest.skip(f"{KUBECTL} is not installed")
-        cmd = [
-            str(KUBECTL),
-            "--kubeconfig",
-            str(self.cluster.kubeconfig_path),
-            "--cache-dir",
-            str(self.cache),
-            *args,
-        ]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(self.fc.kubectl_command(*args), capture_output=True, text=True, timeout=timeout)
 
     def kubectl_follow(self, *args: str) -> subprocess.Popen:
-        if not KUBECTL.exists():
-            pytest.skip(f"{KUBECTL} is not installed")
-        cmd = [
-            str(KUBECTL),
-            "--kubeconfig",
-            str(self.cluster.kubeconfig_path),
-            "--cache-dir",
-            str(self.cache),
-            *args,
-        ]
+        cmd = self.fc.kubectl_command(*args)
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def set_rules(self, text: str) -> None:
@@ -160,17 +109,12 @@ DAEMONSET = {
 
 
 @pytest.fixture
-def falco_sim(tmp_path: Path) -> Iterator[Callable[..., FalcoSim]]:
-    made: list[FalcoSim] = []
+def falco_sim(falco_cluster) -> Callable[..., FalcoSim]:
+    def make(scenario: Scenario | None = None, *, nodes: int = 2, rules: str = CUSTOM) -> FalcoSim:
+        runtime = FalcoRuntime(scenario or make_scenario("storm", rate=20, seed=1), tick=0.02)
+        return FalcoSim(falco_cluster(runtime, nodes=nodes), rules)
 
-    def make(scenario: Scenario | None = None, **kw) -> FalcoSim:
-        sim = FalcoSim(tmp_path, scenario or make_scenario("storm", rate=20, seed=1), **kw)
-        made.append(sim)
-        return sim
-
-    yield make
-    for sim in made:
-        sim.close()
+    return make
 
 
 def stamp_and_text(line: str) -> tuple[str, str]:

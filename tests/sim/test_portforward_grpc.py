@@ -9,7 +9,6 @@ import contextlib
 import socket
 import struct
 import threading
-import time
 from collections.abc import Iterator
 
 import aiohttp
@@ -17,33 +16,12 @@ import grpc
 import pytest
 from grpc import aio
 from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 from kubernetes.stream import portforward
 
-from falcotui.falco.certs import GrpcCerts, generate_grpc_certs
-from falcotui.falco.grpc import outputs_pb2, outputs_pb2_grpc, version_pb2, version_pb2_grpc
-from falcotui.sim.cluster import SimCluster
-from falcotui.sim.config import SimConfig
+from falcotui.falco.grpc import version_pb2, version_pb2_grpc
 from falcotui.sim.falco_process import FalcoRuntime
-from falcotui.sim.falco_wiring import install
 from falcotui.sim.scenarios import make_scenario
 
-FAST = dict(image_pull_delay=0.01, container_start_delay=0.01, ready_delay=0.01, crash_backoff_base=0.05,
-            crash_backoff_max=0.5, configmap_propagation_delay=0.05)  # fmt: skip
-FALCO_YAML = """\
-config_files: [/etc/falco/config.d]
-rules_files: [/etc/falco/falco_rules.yaml, /etc/falco/rules.d]
-json_output: true
-grpc:
-  enabled: true
-  bind_address: "0.0.0.0:{port}"
-  threadiness: 0
-  private_key: /etc/falco/certs/server.key
-  cert_chain: /etc/falco/certs/server.crt
-  root_certs: /etc/falco/certs/ca.crt
-grpc_output:
-  enabled: true
-"""
 RULE = """\
 - rule: Nmap in container
   desc: a scanner ran
@@ -54,26 +32,21 @@ RULE = """\
 
 
 class GrpcSim:
-    def __init__(self, certs: GrpcCerts, *, host_network: bool = False, port: int = 5060) -> None:
-        self.runtime = FalcoRuntime(make_scenario("storm", rate=100, seed=4), tick=0.02)
-        self.cluster = SimCluster(
-            SimConfig(nodes=1, control_plane_nodes=0, **FAST),  # type: ignore[arg-type]
-            runtime_for_image=self.runtime.runtime_for_image,
-            on_start=[lambda c: install(c.server, c.store, c.controllers, self.runtime)],
-        ).start()
-        self.api = k8s_config.new_client_from_config(config_file=str(self.cluster.kubeconfig_path))
-        self.core = k8s.CoreV1Api(self.api)
-        self.core.create_namespace({"metadata": {"name": "falco"}})
+    """A one-node simulated cluster running Falco's 0.43.1 gRPC profile as a DaemonSet, its pod ready."""
+
+    def __init__(self, falco_cluster, grpc, *, host_network: bool = False, port: int = 5060) -> None:
+        """`falco_cluster` and `grpc` are the conftest fixtures of those names."""
+        fc = falco_cluster(FalcoRuntime(make_scenario("storm", rate=100, seed=4), tick=0.02))
+        self.runtime, self.cluster, self.core = fc.runtime, fc.cluster, fc.core
         self.core.create_namespaced_config_map(
-            "falco",
-            {"metadata": {"name": "falco-config"}, "data": {"falco.yaml": FALCO_YAML.format(port=port)}},
+            "falco", {"metadata": {"name": "falco-config"}, "data": {"falco.yaml": grpc.falco_yaml(port)}}
         )
         self.core.create_namespaced_config_map(
             "falco",
             {"metadata": {"name": "falco-rules"}, "data": {"custom.yaml": RULE.format(priority="NOTICE")}},
         )
         self.core.create_namespaced_secret(
-            "falco", {"metadata": {"name": "falco-grpc-certs"}, "data": certs.to_secret_data()}
+            "falco", {"metadata": {"name": "falco-grpc-certs"}, "data": grpc.certs.to_secret_data()}
         )
         container = {
             "name": "falco",
@@ -95,28 +68,17 @@ class GrpcSim:
                 {"name": "certs", "secret": {"secretName": "falco-grpc-certs"}},
             ],
         }
-        k8s.AppsV1Api(self.api).create_namespaced_daemon_set("falco", {
+        k8s.AppsV1Api(fc.api).create_namespaced_daemon_set("falco", {
             "metadata": {"name": "falco"},
             "spec": {"selector": {"matchLabels": {"app": "falco"}},
                      "template": {"metadata": {"labels": {"app": "falco"}}, "spec": spec}},
         })  # fmt: skip
-        deadline = time.monotonic() + 60
-        self.pod: k8s.V1Pod | None = None
-        while time.monotonic() < deadline and self.pod is None:
-            for p in self.core.list_namespaced_pod("falco").items:
-                if p.status.container_statuses and p.status.container_statuses[0].ready:
-                    self.pod = p
-            time.sleep(0.05)
-        assert self.pod is not None, "the Falco pod never became ready"
+        self.pod: k8s.V1Pod = fc.wait(fc.ready_pods, "the Falco pod ready")[0]
 
     def set_rules(self, text: str) -> None:
         cm = self.core.read_namespaced_config_map("falco-rules", "falco")
         cm.data = {"custom.yaml": text}
         self.core.replace_namespaced_config_map("falco-rules", "falco", cm)
-
-    def close(self) -> None:
-        self.api.close()
-        self.cluster.stop()
 
 
 class PortForwardBridge:
@@ -163,89 +125,47 @@ class PortForwardBridge:
         self.listener.close()
 
 
-@pytest.fixture(scope="module")
-def certs() -> GrpcCerts:
-    return generate_grpc_certs(("localhost",))
-
-
 @pytest.fixture
-def forwarded(certs: GrpcCerts) -> Iterator[tuple[GrpcSim, PortForwardBridge]]:
-    sim = GrpcSim(certs)
-    assert sim.pod is not None
+def forwarded(falco_cluster, falco_grpc) -> Iterator[tuple[GrpcSim, PortForwardBridge]]:
+    sim = GrpcSim(falco_cluster, falco_grpc)
     bridge = PortForwardBridge(sim.core, "falco", sim.pod.metadata.name, 5060)
     yield sim, bridge
     bridge.close()
-    sim.close()
 
 
-def channel(target: str, certs: GrpcCerts, *, client_cert: bool = True) -> aio.Channel:
-    creds = grpc.ssl_channel_credentials(
-        root_certificates=certs.ca_crt,
-        private_key=certs.client_key if client_cert else None,
-        certificate_chain=certs.client_crt if client_cert else None,
-    )
-    return aio.secure_channel(target, creds, options=[("grpc.ssl_target_name_override", "localhost")])
-
-
-async def subscribe(ch: aio.Channel, received: list, stop: asyncio.Event) -> str:
-    async def requests():
-        while not stop.is_set():
-            yield outputs_pb2.request()
-            await asyncio.sleep(0.02)
-
-    try:
-        async for response in outputs_pb2_grpc.serviceStub(ch).sub(requests()):
-            received.append(response)
-    except aio.AioRpcError as exc:
-        return exc.code().name
-    return "END"
-
-
-async def collect(ch: aio.Channel, count: int, timeout: float = 30.0) -> list:
-    got, stop = [], asyncio.Event()
-    task = asyncio.create_task(subscribe(ch, got, stop))
-    for _ in range(int(timeout / 0.02)):
-        if len(got) >= count or task.done():
-            break
-        await asyncio.sleep(0.02)
-    stop.set()
-    await asyncio.wait_for(task, 10)
-    return got
-
-
-async def test_subscribe_over_mtls_through_portforward(forwarded, certs) -> None:
+async def test_subscribe_over_mtls_through_portforward(forwarded, falco_grpc) -> None:
     sim, bridge = forwarded
-    async with channel(bridge.address, certs) as ch:
+    async with falco_grpc.channel(bridge.address) as ch:
         v = await version_pb2_grpc.serviceStub(ch).version(version_pb2.request(), timeout=10)
-        got = await collect(ch, 10)
+        got = await falco_grpc.collect(ch, 10)
     assert v.version == "0.43.1"
     assert len(got) >= 10
     assert all(r.hostname == sim.pod.metadata.name and r.rule for r in got)  # no FALCO_HOSTNAME: pod name
     assert bridge.websockets >= 1
 
 
-async def test_without_client_certificate_the_handshake_fails(forwarded, certs) -> None:
+async def test_without_client_certificate_the_handshake_fails(forwarded, falco_grpc) -> None:
     _, bridge = forwarded
-    async with channel(bridge.address, certs, client_cert=False) as ch:
+    async with falco_grpc.channel(bridge.address, client_cert=False) as ch:
         with pytest.raises(aio.AioRpcError) as err:
             await version_pb2_grpc.serviceStub(ch).version(version_pb2.request(), timeout=10)
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
-async def test_two_subscribers_split_the_alerts(forwarded, certs) -> None:
+async def test_two_subscribers_split_the_alerts(forwarded, falco_grpc) -> None:
     _, bridge = forwarded
-    async with channel(bridge.address, certs) as c1, channel(bridge.address, certs) as c2:
-        a, b = await asyncio.gather(collect(c1, 15), collect(c2, 15))
+    async with falco_grpc.channel(bridge.address) as c1, falco_grpc.channel(bridge.address) as c2:
+        a, b = await asyncio.gather(falco_grpc.collect(c1, 15), falco_grpc.collect(c2, 15))
     key = lambda r: (r.time.seconds, r.time.nanos, r.rule, r.output)  # noqa: E731
     assert len(a) >= 15 and len(b) >= 15
     assert not {key(r) for r in a} & {key(r) for r in b}
 
 
-async def test_reload_ends_the_stream_and_resubscribing_works(forwarded, certs) -> None:
+async def test_reload_ends_the_stream_and_resubscribing_works(forwarded, falco_grpc) -> None:
     sim, bridge = forwarded
-    async with channel(bridge.address, certs) as ch:
+    async with falco_grpc.channel(bridge.address) as ch:
         got, stop = [], asyncio.Event()
-        task = asyncio.create_task(subscribe(ch, got, stop))
+        task = asyncio.create_task(falco_grpc.subscribe(ch, got, stop))
         for _ in range(500):
             if got:
                 break
@@ -259,21 +179,18 @@ async def test_reload_ends_the_stream_and_resubscribing_works(forwarded, certs) 
         if falco is not None and falco.ready() and falco.reloads == 1:
             break
         await asyncio.sleep(0.02)
-    async with channel(bridge.address, certs) as ch:
-        again = await collect(ch, 5)
+    async with falco_grpc.channel(bridge.address) as ch:
+        again = await falco_grpc.collect(ch, 5)
     assert len(again) >= 5
 
 
-async def test_host_network_pod_serves_grpc_at_the_node_address(certs) -> None:
-    sim = await asyncio.to_thread(GrpcSim, certs, host_network=True, port=15060)
-    try:
-        node_ip = sim.pod.status.host_ip
-        assert sim.pod.status.pod_ip == node_ip and node_ip.startswith("127.0.0.")
-        async with channel(f"{node_ip}:15060", certs) as ch:
-            got = await collect(ch, 5)
-        assert len(got) >= 5
-    finally:
-        await asyncio.to_thread(sim.close)
+async def test_host_network_pod_serves_grpc_at_the_node_address(falco_cluster, falco_grpc) -> None:
+    sim = await asyncio.to_thread(GrpcSim, falco_cluster, falco_grpc, host_network=True, port=15060)
+    node_ip = sim.pod.status.host_ip
+    assert sim.pod.status.pod_ip == node_ip and node_ip.startswith("127.0.0.")
+    async with falco_grpc.channel(f"{node_ip}:15060") as ch:
+        got = await falco_grpc.collect(ch, 5)
+    assert len(got) >= 5
 
 
 async def test_v4_framing_and_an_error_for_a_port_nothing_listens_on(forwarded) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from yaml.nodes import ScalarNode
 
@@ -55,6 +55,9 @@ ERROR_NO_PREVIOUS_RULE_REPLACE = (
 )
 
 _FIELD_WITH_ARG = re.compile(r"([^\[\s]+)(?:\[(.*)\])?\Z")
+# The RuleUpdate attributes an `override: replace` copies onto the rule unchanged (same name on both).
+_REPLACED_AS_IS = ("desc", "priority", "enabled", "warn_evttypes", "skip_if_unknown_filter", "capture",
+                   "capture_duration")  # fmt: skip
 
 
 class LoadError(Exception):
@@ -163,22 +166,7 @@ class RuleUpdate:
     capture_duration: int | None = None
 
     def has_any_value(self) -> bool:
-        return any(
-            v is not None
-            for v in (
-                self.cond,
-                self.output,
-                self.desc,
-                self.tags,
-                self.exceptions,
-                self.priority,
-                self.enabled,
-                self.warn_evttypes,
-                self.skip_if_unknown_filter,
-                self.capture,
-                self.capture_duration,
-            )
-        )
+        return any(getattr(self, f.name) is not None for f in fields(self) if f.name not in ("name", "ctx"))
 
 
 FieldDefined = Callable[[str, str], bool]  # (source, field text) -> is the field known
@@ -286,14 +274,18 @@ class Collector:
         if not known:
             info.unknown_source = True
             warn("LOAD_UNKNOWN_SOURCE", f"Unknown source {info.source}, skipping", info.ctx)
-        for ex in info.exceptions:
+        self._validate_exceptions(info.exceptions, info.source if known else None)
+        self._define(self.rules, info)
+
+    def _validate_exceptions(self, exceptions: list[ExceptionInfo], source: str | None) -> None:
+        """A rule's own (not appended) exceptions, as Falco checks them; fills in default comps."""
+        for ex in exceptions:
             validate_error(
                 not ex.fields.valid,
                 "Rule exception item must have fields property with a list of fields",
                 ex.ctx,
             )
-            validate_exception(ex, info.source if known else None, self.field_defined)
-        self._define(self.rules, info)
+            validate_exception(ex, source, self.field_defined)
 
     def append_rule(self, upd: RuleUpdate) -> None:
         prev = self.rules.get(upd.name)
@@ -345,28 +337,21 @@ class Collector:
             not upd.has_any_value(), "The rule must have at least one field that can be replaced", upd.ctx
         )
         assert prev is not None
+        if upd.exceptions is not None:
+            # Falco skips this check here and its compiler then reads past the comps; we report instead.
+            self._validate_exceptions(upd.exceptions, None if prev.unknown_source else prev.source)
         if upd.cond is not None:
             prev.parts = [upd.cond]
         if upd.output is not None:
             prev.output_parts = [upd.output]
-        if upd.desc is not None:
-            prev.desc = upd.desc
         if upd.tags is not None:
             prev.tags = list(upd.tags)
         if upd.exceptions is not None:
             prev.exceptions = list(upd.exceptions)
-        if upd.priority is not None:
-            prev.priority = upd.priority
-        if upd.enabled is not None:
-            prev.enabled = upd.enabled
-        if upd.warn_evttypes is not None:
-            prev.warn_evttypes = upd.warn_evttypes
-        if upd.skip_if_unknown_filter is not None:
-            prev.skip_if_unknown_filter = upd.skip_if_unknown_filter
-        if upd.capture is not None:
-            prev.capture = upd.capture
-        if upd.capture_duration is not None:
-            prev.capture_duration = upd.capture_duration
+        for attr in _REPLACED_AS_IS:
+            value = getattr(upd, attr)
+            if value is not None:
+                setattr(prev, attr, value)
         prev.visibility = self._next()
 
     def enable_rule(self, name: str, enabled: bool, ctx: Context) -> None:

@@ -7,7 +7,7 @@ taking `(a, "b", ...)` or a bare list name, field arguments `proc.aname[2]`, tra
 (`tolower(...)`, multi-argument `join(...)`/`concat(...)`) and `val(field)`. Offsets are 0-based
 character offsets into the text.
 Dotless names are never fields: `syscall = open` is the macro reference `syscall` followed by an
-unexpected token, as in Falco.
+unexpected token, as in Falco. `condition_print` writes a tree back as text.
 """
 
 from __future__ import annotations
@@ -48,20 +48,21 @@ OPERATORS = UNARY_OPERATORS + NUMERIC_OPERATORS + STRING_OPERATORS + LIST_OPERAT
 TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len", "join", "concat")
 
 _CALLS = tuple((name, name + "(") for name in TRANSFORMERS)
-_BLANKS = " \t\b\r\n"
 _SPACE = " \t\n\v\f\r"
+# Blanks and the two bare tokens; the printer (`condition_print`) writes a token bare only when these read
+# it back unchanged.
+BLANKS = " \t\b\r\n"
+FIELD_ARG_BARE = re.compile(f"[^\\]\\[\"'{_SPACE}]+")
+BARE_STRING = re.compile(f"[^()\"'{_SPACE}=,]+")
 _NOT_BLANK = re.compile(f"not[{_SPACE}]+")
 _IDENTIFIER = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
 _FIELD_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z][a-zA-Z0-9_]*)+")
-_FIELD_ARG_BARE = re.compile(f"[^\\]\\[\"'{_SPACE}]+")
 _HEX_NUMBER = re.compile(r"0[xX][0-9a-fA-F]+")
 _NUMBER = re.compile(r"[+\-]?[0-9]+\.?[0-9]*(?:[eE][+\-][0-9]+)?")
-_BARE_STRING = re.compile(f"[^()\"'{_SPACE}=,]+")
 
 _OPERATOR_CHOICES = ", ".join(f"'{op}'" for op in OPERATORS)
 _TRANSFORMER_CHOICES = ", ".join(f"'{t}'" for t in ("val", *TRANSFORMERS))
 _UNESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", " ": "\\", "\\": "\\", "/": "/"}
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 class ConditionSyntaxError(ValueError):
@@ -144,7 +145,7 @@ class _Parser:
     def blank(self) -> bool:
         text, start = self.text, self.pos
         pos, end = start, len(text)
-        while pos < end and text[pos] in _BLANKS:
+        while pos < end and text[pos] in BLANKS:
             pos += 1
         self.pos = pos
         return pos > start
@@ -286,7 +287,7 @@ class _Parser:
     def field_rest(self, name: str, start: int) -> FieldRef:
         arg = None
         if self.lit("["):
-            if not (self.quoted() or self.rgx(_FIELD_ARG_BARE)):
+            if not (self.quoted() or self.rgx(FIELD_ARG_BARE)):
                 self.fail("expected a valid field argument: a quoted string or a bare string")
             arg = self.last
             if not self.lit("]"):
@@ -402,7 +403,7 @@ class _Parser:
                 return field
         if self.quoted():
             return Value(start, self.last, quoted=True)
-        if self.rgx(_BARE_STRING):
+        if self.rgx(BARE_STRING):
             return Value(start, self.last)
         if not allow_transformer:
             self.fail("expected a string value")
@@ -457,72 +458,3 @@ class _Parser:
             return None
         self.blank()
         return FieldValue(start, self.transformer_rest(name, start))
-
-
-# -- printing -------------------------------------------------------------------------------------
-
-
-def quote(text: str) -> str:
-    """`text` as a double-quoted condition string that Falco's lexer reads back unchanged."""
-    body = "".join(_ESCAPES.get(ch, ch) for ch in text)
-    if body.endswith("\\\\"):
-        # libsinsp never closes a string on a quote right after a backslash; `\ ` also means `\`.
-        body = body[:-2] + "\\ "
-    return f'"{body}"'
-
-
-def field_text(field: Node) -> str:
-    """`proc.aname[2]`, `tolower(proc.name)`, `concat(fd.rip, ":", fd.rport)`."""
-    if isinstance(field, Transformer):
-        return f"{field.name}({field_text(field.operand)})"
-    if isinstance(field, TransformerCall):
-        return f"{field.name}({', '.join(field_text(arg) for arg in field.args)})"
-    if isinstance(field, ArgList):
-        return f"({', '.join(field_text(item) for item in field.items)})"
-    if isinstance(field, Value):
-        return quote(field.text) if field.quoted else field.text
-    if not isinstance(field, FieldRef):
-        raise TypeError(f"not a field expression: {field!r}")
-    if field.arg is None:
-        return field.name
-    arg = field.arg if _FIELD_ARG_BARE.fullmatch(field.arg) else quote(field.arg)
-    return f"{field.name}[{arg}]"
-
-
-def value_text(value: Value | ValueList | FieldValue) -> str:
-    if isinstance(value, Value):
-        bare = not value.quoted and _BARE_STRING.fullmatch(value.text) and value.text[0] not in _BLANKS
-        return value.text if bare else quote(value.text)
-    if isinstance(value, ValueList):
-        return "(" + ", ".join(value_text(item) for item in value.items) + ")"
-    if isinstance(value.field, FieldRef):
-        return f"val({field_text(value.field)})"
-    return field_text(value.field)
-
-
-def to_text(node: Node) -> str:
-    """Condition text that parses back to the same tree (offsets aside)."""
-    if isinstance(node, And | Or):
-        keyword = " and " if isinstance(node, And) else " or "
-        text = keyword.join(_operand_text(child, node) for child in node.children)
-        return f"({text})" if node.parenthesized else text
-    if isinstance(node, Not):
-        return f"not {_operand_text(node.child, node)}"
-    if isinstance(node, Identifier):
-        return node.name
-    if isinstance(node, UnaryCheck):
-        return f"{field_text(node.field)} {node.op}"
-    if isinstance(node, BinaryCheck):
-        return f"{field_text(node.field)} {node.op} {value_text(node.value)}"
-    raise TypeError(f"not a condition node: {node!r}")
-
-
-def _operand_text(child: Node, parent: Node) -> str:
-    text = to_text(child)
-    if isinstance(child, Not):
-        needs_group = isinstance(parent, Not)
-    elif isinstance(child, And | Or) and not child.parenthesized:
-        needs_group = not (isinstance(child, And) and isinstance(parent, Or))
-    else:
-        needs_group = False
-    return f"({text})" if needs_group else text

@@ -19,7 +19,8 @@ from falcotui.falco.rules import results as R
 from falcotui.falco.rules.checks import walk
 from falcotui.falco.rules.collector import Collector, Part
 from falcotui.falco.rules.compile import CompileOutput
-from falcotui.falco.rules.condition import parse_condition, to_text
+from falcotui.falco.rules.condition import parse_condition
+from falcotui.falco.rules.condition_print import to_text
 from falcotui.falco.rules.resolve import Composed, Condition, compose
 from falcotui.falco.rules.results import Message, Severity
 

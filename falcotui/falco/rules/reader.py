@@ -8,6 +8,8 @@ is skipped and reading goes on, so one pass reports every problem.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import partial
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
@@ -200,11 +202,28 @@ class FileReader(Decoder):
                 seen.add(pname)
             self.col.required_plugins.append(alternatives)
 
-    def _read_list(self, item: MappingNode, parent: Context) -> None:
-        name = self._str(item, "list", R.child(parent, R.LIST, "", Y.start(item)))
+    def _named(self, item: MappingNode, parent: Context, item_type: str) -> tuple[str, Context]:
+        """The name under the `list`/`macro`/`rule` key and the item's context (warns of unknown keys)."""
+        name = self._str(item, item_type, R.child(parent, item_type, "", Y.start(item)))
         assert name is not None
-        ctx = R.child(parent, R.LIST, name, Y.start(item))
-        self._check_keys(item, R.LIST, ctx)
+        ctx = R.child(parent, item_type, name, Y.start(item))
+        self._check_keys(item, item_type, ctx)
+        return name, ctx
+
+    def _append_and_overrides(
+        self, item: MappingNode, appendable: tuple[str, ...], replaceable: tuple[str, ...], ctx: Context
+    ) -> tuple[bool, set[str], set[str]]:
+        """The deprecated `append: true` flag and the keys `override` appends and replaces (not both)."""
+        append = bool(self._bool(item, "append", ctx))
+        if append:
+            self.warn("LOAD_DEPRECATED_ITEM", WARNING_APPEND, ctx)
+        o_append, o_replace = self._overrides(item, appendable, replaceable, ctx)
+        if append and (o_append or o_replace):
+            raise yaml_error(ERROR_OVERRIDE_APPEND, ctx)
+        return append, o_append, o_replace
+
+    def _read_list(self, item: MappingNode, parent: Context) -> None:
+        name, ctx = self._named(item, parent, R.LIST)
         if not _BARESTR.match(name):
             self.warn(
                 "LOAD_INVALID_LIST_NAME",
@@ -212,12 +231,7 @@ class FileReader(Decoder):
                 ctx,
             )
         items = self._seq(item, "items", ctx, optional=False) or []
-        append = bool(self._bool(item, "append", ctx))
-        if append:
-            self.warn("LOAD_DEPRECATED_ITEM", WARNING_APPEND, ctx)
-        o_append, o_replace = self._overrides(item, ("items",), ("items",), ctx)
-        if append and (o_append or o_replace):
-            raise yaml_error(ERROR_OVERRIDE_APPEND, ctx)
+        append, o_append, _ = self._append_and_overrides(item, ("items",), ("items",), ctx)
         info = ListInfo(name, list(items), ctx)
         if append or "items" in o_append:
             self.col.append_list(info)
@@ -225,10 +239,7 @@ class FileReader(Decoder):
             self.col.define_list(info)
 
     def _read_macro(self, item: MappingNode, parent: Context) -> None:
-        name = self._str(item, "macro", R.child(parent, R.MACRO, "", Y.start(item)))
-        assert name is not None
-        ctx = R.child(parent, R.MACRO, name, Y.start(item))
-        self._check_keys(item, R.MACRO, ctx)
+        name, ctx = self._named(item, parent, R.MACRO)
         if not _IDENTIFIER.match(name):
             self.warn(
                 "LOAD_INVALID_MACRO_NAME",
@@ -236,12 +247,7 @@ class FileReader(Decoder):
                 ctx,
             )
         part = self._part(item, "condition", ctx, R.MACRO_CONDITION)
-        append = bool(self._bool(item, "append", ctx))
-        if append:
-            self.warn("LOAD_DEPRECATED_ITEM", WARNING_APPEND, ctx)
-        o_append, o_replace = self._overrides(item, ("condition",), ("condition",), ctx)
-        if append and (o_append or o_replace):
-            raise yaml_error(ERROR_OVERRIDE_APPEND, ctx)
+        append, o_append, _ = self._append_and_overrides(item, ("condition",), ("condition",), ctx)
         info = MacroInfo(name, [part], ctx)
         if append or "condition" in o_append:
             self.col.append_macro(info)
@@ -249,25 +255,15 @@ class FileReader(Decoder):
             self.col.define_macro(info)
 
     def _read_rule(self, item: MappingNode, parent: Context) -> None:
-        name = self._str(item, "rule", R.child(parent, R.RULE, "", Y.start(item)))
-        assert name is not None
-        ctx = R.child(parent, R.RULE, name, Y.start(item))
-        self._check_keys(item, R.RULE, ctx)
-        has_append_flag = bool(self._bool(item, "append", ctx))
-        if has_append_flag:
-            self.warn("LOAD_DEPRECATED_ITEM", WARNING_APPEND, ctx)
-        o_append, o_replace = self._overrides(item, RULE_APPENDABLE, RULE_REPLACEABLE, ctx)
-        if has_append_flag and (o_append or o_replace):
-            raise yaml_error(ERROR_OVERRIDE_APPEND, ctx)
+        name, ctx = self._named(item, parent, R.RULE)
+        has_append_flag, o_append, o_replace = self._append_and_overrides(
+            item, RULE_APPENDABLE, RULE_REPLACEABLE, ctx
+        )
         if o_append or o_replace:
             self._read_rule_overrides(item, name, ctx, o_append, o_replace)
-        elif has_append_flag:
-            upd = RuleUpdate(name, ctx)
-            if Y.get(item, "condition") is not None:
-                upd.cond = self._part(item, "condition", ctx, R.RULE_CONDITION)
-            if Y.get(item, "exceptions") is not None:
-                upd.exceptions = self._exceptions(item, ctx, append=True)
-            self.col.append_rule(upd)
+        elif has_append_flag:  # the legacy `append: true` takes a condition and exceptions
+            present = {k for k in ("condition", "exceptions") if Y.get(item, k) is not None}
+            self.col.append_rule(self._rule_update(item, name, ctx, present.__contains__, append=True))
         elif all(Y.get(item, k) is None for k in ("condition", "output", "desc", "priority")):
             enabled = self._bool(item, "enabled", ctx, optional=False)
             self.warn("LOAD_DEPRECATED_ITEM", WARNING_ENABLED, ctx)
@@ -307,45 +303,37 @@ class FileReader(Decoder):
             return True
 
         if o_append:
-            upd = RuleUpdate(name, ctx)
-            if wants(o_append, "append", "condition"):
-                upd.cond = self._part(item, "condition", ctx, R.RULE_CONDITION)
-            if wants(o_append, "append", "exceptions"):
-                upd.exceptions = self._exceptions(item, ctx, append=True)
-            if wants(o_append, "append", "output"):
-                upd.output = self._part(item, "output", ctx, R.RULE_OUTPUT)
-            if wants(o_append, "append", "desc"):
-                upd.desc = self._str(item, "desc", ctx)
-            if wants(o_append, "append", "tags"):
-                upd.tags = self._seq(item, "tags", ctx, optional=True) or []
-            self.col.append_rule(upd)
+            wanted = partial(wants, o_append, "append")
+            self.col.append_rule(self._rule_update(item, name, ctx, wanted, append=True))
         if o_replace:
-            upd = RuleUpdate(name, ctx)
-            if wants(o_replace, "replace", "condition"):
-                upd.cond = self._part(item, "condition", ctx, R.RULE_CONDITION)
-            if wants(o_replace, "replace", "exceptions"):
-                upd.exceptions = self._exceptions(item, ctx, append=False)
-            if wants(o_replace, "replace", "output"):
-                upd.output = self._part(item, "output", ctx, R.RULE_OUTPUT)
-            if wants(o_replace, "replace", "desc"):
-                upd.desc = self._str(item, "desc", ctx)
-            if wants(o_replace, "replace", "tags"):
-                upd.tags = self._seq(item, "tags", ctx, optional=True) or []
-            if wants(o_replace, "replace", "priority"):
-                upd.priority = self._priority(item, ctx)
-            if wants(o_replace, "replace", "enabled"):
-                upd.enabled = self._bool(item, "enabled", ctx, optional=False)
-            if wants(o_replace, "replace", "warn_evttypes"):
-                upd.warn_evttypes = self._bool(item, "warn_evttypes", ctx, optional=False)
-            if wants(o_replace, "replace", "skip-if-unknown-filter"):
-                upd.skip_if_unknown_filter = self._bool(item, "skip-if-unknown-filter", ctx, optional=False)
-            if wants(o_replace, "replace", "capture"):
-                upd.capture = self._bool(item, "capture", ctx, optional=False)
-            if wants(o_replace, "replace", "capture_duration"):
-                upd.capture_duration = self._uint(item, "capture_duration", ctx)
-            self.col.replace_rule(upd)
+            wanted = partial(wants, o_replace, "replace")
+            self.col.replace_rule(self._rule_update(item, name, ctx, wanted, append=False))
         for key in sorted(expected):
             raise yaml_error(
                 f"Unexpected key '{key}': no corresponding entry under 'override' is defined.",
                 R.child(ctx, R.OVERRIDE, key, Y.start(Y.get(item, key))),
             )
+
+    def _rule_update(
+        self, item: MappingNode, name: str, ctx: Context, wants: Callable[[str], bool], append: bool
+    ) -> RuleUpdate:
+        """The keys `wants` picks, read in Falco's order; `append` reads exceptions as appended values."""
+        upd = RuleUpdate(name, ctx)
+        if wants("condition"):
+            upd.cond = self._part(item, "condition", ctx, R.RULE_CONDITION)
+        if wants("exceptions"):
+            upd.exceptions = self._exceptions(item, ctx, append=append)
+        if wants("output"):
+            upd.output = self._part(item, "output", ctx, R.RULE_OUTPUT)
+        if wants("desc"):
+            upd.desc = self._str(item, "desc", ctx)
+        if wants("tags"):
+            upd.tags = self._seq(item, "tags", ctx, optional=True) or []
+        if wants("priority"):
+            upd.priority = self._priority(item, ctx)
+        for key in ("enabled", "warn_evttypes", "skip-if-unknown-filter", "capture"):
+            if wants(key):
+                setattr(upd, key.replace("-", "_"), self._bool(item, key, ctx, optional=False))
+        if wants("capture_duration"):
+            upd.capture_duration = self._uint(item, "capture_duration", ctx)
+        return upd

@@ -1,0 +1,293 @@
+"""`falcotui rules pull|push|history|rollback`: the rules in the cluster, through the RulesService.
+
+They work on the `falco-rules` ConfigMap: `pull [-o DIR]` writes its files and a `.falcotui-rv` marker (the
+resourceVersion the edit starts from); `push FILE...` validates (defaults first, then the files in key
+order), pushes with the marker's resourceVersion (a newer version in the cluster is a conflict, shown as a
+diff, never overwritten) and with `--wait` prints every node's reload; `history` lists the kept versions;
+`rollback [VERSION]` pushes one of them again. Exit 1 when validation fails, on a conflict, or when a node
+rejects the rules or crash-loops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from falcotui.cli.rules_lint_cmd import clean, format_message
+
+RV_MARKER = ".falcotui-rv"
+
+
+def register_cluster_actions(actions: argparse._SubParsersAction) -> None:
+    from falcotui.cli.apply_cmd import add_cluster_args
+
+    pull = actions.add_parser("pull", help="download the rules ConfigMap's files into a directory")
+    add_cluster_args(pull)
+    pull.add_argument("-o", "--output", default="falco-rules", metavar="DIR", help="(default ./falco-rules)")
+    pull.set_defaults(handler=run_pull)
+
+    push = actions.add_parser(
+        "push",
+        help="validate and push rules files (no lost updates), optionally wait for every node's reload",
+        description="Each FILE (or every file of a DIR) replaces the ConfigMap key of its name; other keys "
+        "stay. The edit's base resourceVersion comes from the .falcotui-rv marker `rules pull` wrote.",
+    )
+    add_cluster_args(push)
+    push.add_argument("files", nargs="+", metavar="FILE", help="rules files or a pulled directory")
+    push.add_argument("--rv", metavar="RV", help="base resourceVersion (default: the .falcotui-rv marker)")
+    push.add_argument("-m", "--message", default="", help="a note for the history")
+    push.add_argument("--force-warnings", action="store_true", help="push despite validation warnings")
+    push.add_argument("--force", action="store_true", help="push INVALID rules (emergencies; needs --yes)")
+    push.add_argument("--prune", action="store_true", help="remove ConfigMap keys not given as FILEs")
+    _add_push_common(push)
+    push.set_defaults(handler=run_push)
+
+    hist = actions.add_parser("history", help="list the kept versions of the rules")
+    add_cluster_args(hist)
+    hist.set_defaults(handler=run_history)
+
+    back = actions.add_parser("rollback", help="push a kept version again (default: the previous one)")
+    add_cluster_args(back)
+    back.add_argument("version", nargs="?", type=int, metavar="VERSION", help="a version from `history`")
+    back.add_argument("--force", action="store_true", help="roll back even to invalid rules (needs --yes)")
+    _add_push_common(back)
+    back.set_defaults(handler=run_rollback)
+
+
+def _add_push_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "--with",
+        dest="defaults_file",
+        metavar="RULES.yaml",
+        help="validate against this default rules file instead of reading it from a running Falco pod",
+    )
+    p.add_argument("--wait", action="store_true", help="wait for every node's reload and report it")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=150.0,
+        metavar="S",
+        help="how long to wait for the reloads; covers the kubelet's ConfigMap sync (default 150)",
+    )
+    p.add_argument("--poll", type=float, default=1.0, metavar="S", help=argparse.SUPPRESS)
+
+
+def _cluster(args: argparse.Namespace, fn, out: TextIO | None, err: TextIO | None, stdin=None) -> int:
+    from falcotui.cli.common import CliError, KubeError, connect
+    from falcotui.ops.rules_service import RulesError, RulesService
+
+    out, err = out or sys.stdout, err or sys.stderr
+    name = f"falcotui rules {args.rules_command}"
+    try:
+        clients = connect(args)
+        try:
+            return fn(RulesService(clients, args.falco_namespace), args, out, err, stdin)
+        finally:
+            clients.close()
+    except CliError as exc:
+        err.write(f"{name}: {exc.message}\n")
+        return exc.exit_code
+    except (RulesError, KubeError, OSError) as exc:
+        err.write(f"{name}: {clean(str(exc))}\n")
+        return 1
+
+
+def run_pull(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    return _cluster(args, _pull, out, err)
+
+
+def _pull(svc, args, out: TextIO, err: TextIO, stdin) -> int:
+    snap = svc.pull()
+    target = Path(args.output)
+    target.mkdir(parents=True, exist_ok=True)
+    for key, text in snap.files.items():
+        (target / key).write_text(text, encoding="utf-8")
+        out.write(f"{target / key}\n")
+    (target / RV_MARKER).write_text(snap.resource_version + "\n", encoding="utf-8")
+    for stale in sorted(p.name for p in target.iterdir() if p.is_file() and not p.name.startswith(".")):
+        if stale not in snap.files:
+            err.write(f"note: {target / stale} is not in the ConfigMap; a push of {target} would add it\n")
+    out.write(f"pulled {len(snap.files)} file(s) at resourceVersion {snap.resource_version} into {target}\n")
+    return 0
+
+
+def _gather(names: Sequence[str]) -> tuple[dict[str, str], Path | None]:
+    """Files by ConfigMap key (base name; a directory gives its files) and where a marker may live."""
+    files: dict[str, str] = {}
+    marker_dir: Path | None = None
+    for name in names:
+        path = Path(name)
+        members = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")) if (
+            path.is_dir()) else [path]  # fmt: skip
+        marker_dir = marker_dir or (path if path.is_dir() else path.parent)
+        for p in members:
+            if p.name in files:
+                raise OSError(f"two files named {p.name}: a ConfigMap key must be unique")
+            files[p.name] = p.read_text(encoding="utf-8")
+    return files, marker_dir
+
+
+def _print_validation(validation, out: TextIO) -> None:
+    for msg in [*validation.errors, *validation.warnings]:
+        out.write(format_message(msg, validation.result.texts.get(msg.file)))
+    out.write(f"{len(validation.errors)} error(s), {len(validation.warnings)} warning(s)\n")
+
+
+def _defaults(svc, args):
+    if args.defaults_file:
+        return Path(args.defaults_file).read_text(encoding="utf-8")
+    return svc.default_rules()
+
+
+def run_push(
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    return _cluster(args, _push, out, err, stdin)
+
+
+def _push(svc, args, out: TextIO, err: TextIO, stdin) -> int:
+    from falcotui.cli.common import EXIT_USAGE, CliError
+
+    given, marker_dir = _gather(args.files)
+    marker = marker_dir / RV_MARKER if marker_dir else None
+    base_rv = args.rv
+    if base_rv is None:
+        if marker is None or not marker.is_file():
+            raise CliError(
+                f"no {RV_MARKER} beside the files: `falcotui rules pull` first, or pass --rv", EXIT_USAGE
+            )
+        base_rv = marker.read_text(encoding="utf-8").strip()
+    live = svc.pull()
+    files = dict(given) if args.prune else {**live.files, **given}
+    result = _do_push(svc, args, out, err, stdin, files, base_rv, args.message, "push")
+    if result is not None and result.status == "pushed" and marker is not None and args.rv is None:
+        marker.write_text(result.resource_version + "\n", encoding="utf-8")
+    return 0 if result is None else _after_push(svc, args, result, out, err)
+
+
+def _do_push(svc, args, out, err, stdin, files, base_rv, message, kind):
+    """Validate and push, asking where needed; returns the PushResult, None when the user declined."""
+    from falcotui.cli.apply_cmd import confirm
+    from falcotui.cli.common import CliError
+
+    defaults = _defaults(svc, args)
+    if args.force:
+        validation = svc.validate(files, defaults)
+        if not validation.ok:
+            _print_validation(validation, out)
+            if not confirm("Push INVALID rules anyway (every node will refuse them)?", args, out, stdin):
+                err.write(f"falcotui rules {args.rules_command}: aborted, nothing pushed\n")
+                return None
+    allow_warnings = getattr(args, "force_warnings", False) or kind == "rollback"
+
+    def push(allow: bool):
+        if kind == "rollback":
+            return svc.rollback(
+                args.version, allow_warnings=allow, force_invalid=args.force, defaults=defaults
+            )
+        return svc.push(
+            files, base_rv, message=message, allow_warnings=allow, force_invalid=args.force, defaults=defaults
+        )
+
+    result = push(allow_warnings)
+    if result.status == "needs confirmation":
+        _print_validation(result.validation, out)
+        if not (stdin or sys.stdin).isatty():
+            raise CliError("the rules have warnings; nothing pushed (--force-warnings pushes anyway)")
+        if not confirm("Push with these warnings?", args, out, stdin):
+            return None
+        result = push(True)
+    return result
+
+
+def _after_push(svc, args, result, out: TextIO, err: TextIO) -> int:
+    name = f"falcotui rules {args.rules_command}"
+    status = str(result.status)
+    if status == "invalid":
+        _print_validation(result.validation, out)
+        err.write(f"{name}: the rules are invalid; nothing was pushed\n")
+        return 1
+    if status == "unchanged":
+        out.write("the cluster already has these rules; nothing pushed\n")
+        return 0
+    if status == "conflict":
+        c = result.conflict
+        err.write(
+            f"{name}: conflict: the rules changed in the cluster since your edit started "
+            f"(your base resourceVersion {c.base_rv}, now {c.theirs_rv}); nothing was overwritten.\n"
+            "Their version (-) against yours (+):\n"
+        )
+        err.write(_clean_diff(c.diff))
+        err.write("pull again, merge your change, and push\n")
+        return 1
+    version = f" as version {result.version}" if result.version is not None else ""
+    forced = " (INVALID, forced)" if result.forced else ""
+    out.write(f"pushed{forced}{version}: resourceVersion {result.resource_version}\n")
+    if result.history_error:
+        err.write(f"{name}: warning: {result.history_error}\n")
+    if not args.wait:
+        return 0
+    return _wait(svc, args, result.pushed_at_ns, out)
+
+
+def _clean_diff(diff: str) -> str:
+    return "".join(clean(line.rstrip("\n")) + "\n" for line in diff.splitlines())
+
+
+def _wait(svc, args, since_ns: int, out: TextIO) -> int:
+    import asyncio
+
+    out.write(f"waiting for every node to reload (up to {args.timeout:g}s)...\n")
+
+    def event(ev) -> None:
+        detail = f": {clean(ev.detail)}" if ev.detail else ""
+        out.write(f"  {ev.node} ({ev.pod}): {ev.state}{detail}\n")
+        out.flush()
+
+    summary = asyncio.run(svc.track_reload(since_ns, timeout=args.timeout, poll=args.poll, on_event=event))
+    out.write(summary.line() + "\n")
+    return 0 if summary.ok else 1
+
+
+def run_history(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    return _cluster(args, _history, out, err)
+
+
+def _history(svc, args, out: TextIO, err: TextIO, stdin) -> int:
+    entries = svc.list_history()
+    if not entries:
+        out.write("no history yet: it starts with the first `falcotui rules push`\n")
+        return 0
+    live = svc.pull().files
+    out.write(f"{'VERSION':>7}  {'TIME':<20}  {'KIND':<8}  {'AUTHOR':<20}  MESSAGE\n")
+    for e in entries:
+        mark = "*" if e.files == live else " "
+        out.write(
+            clean(f"{e.version:>6}{mark}  {e.time:<20}  {e.kind:<8}  {e.author or '-':<20}  {e.message}")
+            + "\n"
+        )
+    out.write("* = the rules in the cluster now\n")
+    return 0
+
+
+def run_rollback(
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    return _cluster(args, _rollback, out, err, stdin)
+
+
+def _rollback(svc, args, out: TextIO, err: TextIO, stdin) -> int:
+    target = svc.rollback_target(args.version)
+    out.write(f"rolling back to version {target.version} ({target.time}, {target.kind})\n")
+    result = _do_push(svc, args, out, err, stdin, target.files, "", "", "rollback")
+    return 0 if result is None else _after_push(svc, args, result, out, err)
