@@ -23,6 +23,7 @@ SHOTS = (
     ("rules", ("f3",), 3.0),
     ("deploy", ("f4",), 3.0),
     ("help", ("f1", "question_mark"), 0.5),
+    ("fleet-tiles", ("escape", "g"), 0.5),
 )
 
 

@@ -1,12 +1,13 @@
 """List+watch informers: a local cache of one resource kind kept in step with the API server.
 
 A worker thread lists (→ resourceVersion), then watches from that RV with bookmarks, and hands typed
-events to the asyncio loop with `call_soon_threadsafe`. The watch body is read raw and split into NDJSON
-lines here rather than through `kubernetes.watch.Watch`: that helper retries an `ERROR` 410 once with the
-same stale RV, builds a typed model per event (slow, and strict about fields we never read) and hides
-bookmark RVs. Handling the stream ourselves lets a 410 trigger a re-list at once, lets bookmarks advance
-the RV, and keeps the cache as plain dicts. Every read has a timeout slightly above the server-side
-`timeoutSeconds`, so a silent connection is noticed; failures reconnect with capped, jittered backoff.
+events to the asyncio loop (one `call_soon_threadsafe` per burst, shared by all workers of a loop). The
+watch body is read raw and split into NDJSON lines here rather than through `kubernetes.watch.Watch`:
+that helper retries an `ERROR` 410 once with the same stale RV, builds a typed model per event (slow, and
+strict about fields we never read) and hides bookmark RVs. Handling the stream ourselves lets a 410
+trigger a re-list at once, lets bookmarks advance the RV, and keeps the cache as plain dicts. Every read
+has a timeout slightly above the server-side `timeoutSeconds`, so a silent connection is noticed;
+failures reconnect with capped, jittered backoff.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -121,16 +123,60 @@ def iter_chunks(resp, stop: threading.Event, size: int = 65536) -> Iterator[byte
         yield chunk
 
 
+class _Mailbox:
+    """Items posted by any worker thread of one loop, handed over in one loop callback per burst.
+
+    Fifty log followers under an alert storm would otherwise wake the loop once per line through
+    `call_soon_threadsafe`; here the first item of a burst schedules the delivery and the rest ride along.
+    Items keep their order."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._items: list[tuple[Callable[[object], None], object]] = []
+
+    def post(self, put: Callable[[object], None], item: object) -> None:
+        with self._lock:
+            self._items.append((put, item))
+            if len(self._items) > 1:
+                return  # a delivery is already scheduled
+        try:
+            self._loop.call_soon_threadsafe(self._deliver)
+        except RuntimeError:  # the loop closed during shutdown
+            with self._lock:
+                self._items.clear()
+
+    def _deliver(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+        for put, item in items:
+            try:
+                put(item)
+            except Exception as exc:  # as asyncio would for a callback of its own: report, go on
+                self._loop.call_exception_handler({"message": "event sink failed", "exception": exc})
+
+
+_MAILBOXES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mailbox] = weakref.WeakKeyDictionary()
+_MAILBOXES_LOCK = threading.Lock()
+
+
+def _mailbox(loop: asyncio.AbstractEventLoop) -> _Mailbox:
+    with _MAILBOXES_LOCK:
+        box = _MAILBOXES.get(loop)
+        if box is None:
+            box = _MAILBOXES[loop] = _Mailbox(loop)
+        return box
+
+
 class Emitter:
     """Delivers events from a worker thread to an asyncio queue or callback on the owning loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sink: asyncio.Queue | Callable[[object], None]):
-        self._loop = loop
+        self._box = _mailbox(loop)
         self._put = sink.put_nowait if isinstance(sink, asyncio.Queue) else sink
 
     def __call__(self, item: object) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
-            self._loop.call_soon_threadsafe(self._put, item)
+        self._box.post(self._put, item)
 
 
 class _Expired(Exception):

@@ -19,11 +19,12 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.alert_query import parse_query
@@ -33,6 +34,7 @@ from falcotui.ui.commands import FalcoCommands
 from falcotui.ui.deploy_screen import DeployScreen
 from falcotui.ui.fleet_screen import FleetScreen
 from falcotui.ui.help_screen import HelpScreen
+from falcotui.ui.keybar import KeyBar
 from falcotui.ui.reconnect import NamespacePrompt, Reconnect
 from falcotui.ui.rules_dialogs import ConfirmDialog
 from falcotui.ui.rules_screen import RulesScreen
@@ -51,10 +53,22 @@ def with_chrome(screen_cls: type[Screen]) -> type[Screen]:
             # yielded lazily: Textual's compose stack must see the `with` blocks of the inner compose
             yield StatusHeader(classes="chrome")
             yield from super().compose()
-            yield Footer(classes="chrome")
+            yield KeyBar(classes="chrome")
+
+        def post_message(self, message: Message) -> bool:
+            # On every resume Textual re-applies the whole stylesheet to the screen's widgets, a large
+            # part of a mode switch. A changed stylesheet or theme bumps the app's CSS count and is
+            # refreshed by Textual before the resume; with the counts equal nothing can differ.
+            if (
+                isinstance(message, events.ScreenResume)
+                and message.refresh_styles
+                and self._css_update_count == self.app._css_update_count
+            ):
+                message = events.ScreenResume(refresh_styles=False)
+            return super().post_message(message)
 
         def on_mount(self) -> None:
-            for kind in (StatusHeader, Footer):
+            for kind in (StatusHeader, KeyBar):
                 found = list(self.query_children(kind))
                 if len(found) > 1:
                     for widget in found:
@@ -202,7 +216,7 @@ class FalcoTuiApp(App):
         if not self.screen_stack:
             return
         for header in self.screen.query(StatusHeader):
-            header.refresh()
+            header.update()
 
     # ------------------------------------------------------------ actions
 

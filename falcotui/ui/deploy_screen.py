@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.deployer import DeployConflictError, DeployError, DeployPlan, ObjectChange
@@ -29,6 +29,7 @@ from falcotui.ui.deploy_widgets import (
     plan_summary,
     uninstall_body,
 )
+from falcotui.ui.keybar import KeyBar
 from falcotui.ui.rules_dialogs import ConfirmDialog
 
 WRITE_ACTIONS = frozenset({"apply", "restart", "uninstall"})
@@ -81,7 +82,7 @@ class DeployScreen(Screen):
                 yield Static(Text("rendering and dry-running…", "dim"), id="deploy-diff")
         yield RolloutPanel(id="deploy-rollout")
         yield Static(id="deploy-status")
-        yield Footer()
+        yield KeyBar()
 
     @property
     def services(self):

@@ -1,8 +1,9 @@
-"""The Fleet screen (home): one keyed DataTable row per node, updated in place, sorted and filtered.
+"""The Fleet screen (home): every node as a line of a `FleetGrid`, or as a tile of a `FleetTiles` heatmap.
 
-Cells are recomputed from `engine.fleet.rows()` about twice a second (alert rates move with time) and
-at once for nodes the engine reports changed; only cells whose content differs are written. Columns drop
-by priority when the terminal is narrow (80×24 keeps NODE, FALCO, ALERTS/MIN, WORST, READY, RST).
+Cells are recomputed from `engine.fleet.rows()` once a second (alert rates move with time) and at once
+for nodes the engine reports changed; the grid repaints only lines whose cells differ. Columns drop by
+priority when the terminal is narrow (80×24 keeps NODE, FALCO, ALERTS/MIN, WORST, READY, RST); `g`
+switches to the tiles for clusters too big to read as a table.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from falcotui.falco.sanitize import safe_text, sanitize
 from falcotui.ops.engine import EngineDelta
 from falcotui.ops.fleet import SORT_KEYS
 from falcotui.ops.fleet_status import NodeState, NodeStatus, ReloadState
+from falcotui.ui.fleet_grid import FleetGrid, grid_line
+from falcotui.ui.fleet_tiles import FleetTiles, legend, node_tile
+from falcotui.ui.node_cursor import NodeCursorView
 from falcotui.ui.widgets import priority_text, sparkline
 
 REFRESH_S = 1.0
@@ -130,6 +134,7 @@ class FleetScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "cycle_sort", "Sort"),
         Binding("slash", "filter", "Filter"),
+        Binding("g", "toggle_tiles", "Tiles/table"),
         Binding("enter", "open_node", "Open node", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -138,9 +143,10 @@ class FleetScreen(Screen):
         super().__init__()
         self.sort = "name"
         self.filter_text = ""
-        self._shown: dict[str, dict[str, Text]] = {}
-        self._order: list[str] = []
-        self._columns: list[str] = []
+        self.tiles = False
+        self._columns: list[tuple[str, str, int]] = []
+        self._cells: dict[NodeStatus, tuple[Text, ...]] = {}
+        self._hint = Text()
         self._last_full = 0.0
         self._mounted = False
 
@@ -151,22 +157,25 @@ class FleetScreen(Screen):
                 id="fleet-filter",
                 classes="hidden",
             )
-            yield DataTable(id="fleet-table", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="fleet-columns")
+            yield FleetGrid(id="fleet-grid")
+            yield Static("", id="fleet-legend", classes="hidden")
+            yield FleetTiles(id="fleet-tiles", classes="hidden")
             yield Static("", id="fleet-hint")
 
     def on_mount(self) -> None:
         self._rebuild_columns()
         self._mounted = True
-        self.refresh_rows(force=True)
-        self.query_one(DataTable).focus()
+        self.refresh_rows()
+        self.grid.focus()
 
     def on_screen_resume(self) -> None:
-        self.refresh_rows(force=True)
+        self.refresh_rows()
 
     def on_resize(self) -> None:
         if self._mounted and [c[:3] for c in visible_columns(self.size.width)] != self._columns:
             self._rebuild_columns()
-            self.refresh_rows(force=True)
+            self.refresh_rows()
 
     # ------------------------------------------------------------ data
 
@@ -175,19 +184,23 @@ class FleetScreen(Screen):
         return [c[0] for c in self._columns]
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one("#fleet-table", DataTable)
+    def grid(self) -> FleetGrid:
+        return self.query_one("#fleet-grid", FleetGrid)
+
+    @property
+    def tile_view(self) -> FleetTiles:
+        return self.query_one("#fleet-tiles", FleetTiles)
 
     def _rebuild_columns(self) -> None:
-        """Column set changed (resize): the only time the table is rebuilt."""
-        table = self.table
-        table.clear(columns=True)
+        """The column set for this width (on mount and when the terminal is resized)."""
         cols = visible_columns(self.size.width or 120)
         self._columns = [c[:3] for c in cols]
-        for key, label, width, _ in cols:
-            table.add_column(label, key=key, width=width)
-        self._shown.clear()
-        self._order = []
+        widths = [width for _, _, width, _ in cols]
+        self._cells.clear()
+        self.grid.set_columns(widths)
+        titles = tuple(Text(label, "bold") for _, label, _, _ in cols)
+        self.query_one("#fleet-columns", Static).update(grid_line(titles, widths), layout=False)
+        self.query_one("#fleet-legend", Static).update(legend((self.size.width or 120) - 4))
 
     def engine_tick(self, delta: EngineDelta) -> None:
         if not self._mounted:
@@ -196,41 +209,38 @@ class FleetScreen(Screen):
         if delta.nodes or now - self._last_full >= REFRESH_S:
             self.refresh_rows()
 
-    def refresh_rows(self, *, force: bool = False) -> None:
-        """Bring the table in line with the fleet: add/remove rows, write changed cells, re-sort if needed."""
+    def refresh_rows(self) -> None:
+        """Bring the grid (or the tiles) in line with the fleet; only changed lines are repainted."""
         self._last_full = time.monotonic()
         fleet = self.app.services.engine.fleet
         rows = fleet.rows(self.sort, text=self.filter_text)
-        table = self.table
-        wanted = [r.name for r in rows]
-        for gone in set(self._shown) - set(wanted):
-            table.remove_row(gone)
-            del self._shown[gone]
-        for row in rows:
-            new = cells(row)
-            old = self._shown.get(row.name)
-            if old is None:
-                table.add_row(*(new[k] for k in self._keys), key=row.name)
-            else:
-                for key in self._keys:
-                    if old[key] != new[key]:
-                        table.update_cell(row.name, key, new[key])
-            self._shown[row.name] = new
-        if wanted != self._order:
-            rank = {name: i for i, name in enumerate(wanted)}
-            table.sort("node", key=lambda cell: rank.get(cell.plain, len(rank)))
-            self._order = wanted
+        if self.tiles:
+            self.tile_view.set_tiles([(row.name, node_tile(row)) for row in rows])
+        else:
+            self.grid.set_rows([(row.name, self._cells_of(row)) for row in rows])
         self._update_titles(fleet)
         self._update_hint(rows)
+
+    def _cells_of(self, row: NodeStatus) -> tuple[Text, ...]:
+        """The row's cells in column order, reused while the node's status is unchanged (most are)."""
+        found = self._cells.get(row)
+        if found is None:
+            new = cells(row)
+            found = self._cells[row] = tuple(new[k] for k in self._keys)
+            if len(self._cells) > 4 * len(self.app.services.engine.fleet.nodes) + 64:
+                self._cells.clear()
+                self._cells[row] = found
+        return found
 
     def _update_titles(self, fleet) -> None:
         box = self.query_one("#fleet-box")
         box.border_title = f"Fleet · {fleet.summary().text}"
         filt = f"filter: {sanitize(self.filter_text, max_len=30)}   " if self.filter_text else "/ filter   "
-        box.border_subtitle = f"{filt}s sort: {SORT_LABELS[self.sort]}"
+        view = "g table" if self.tiles else "g tiles"
+        box.border_subtitle = f"{filt}s sort: {SORT_LABELS[self.sort]}   {view}"
 
     def _update_hint(self, rows: list[NodeStatus]) -> None:
-        """Below the table: the highlighted node's trouble in full (a reason does not fit in a cell)."""
+        """Below the grid: the highlighted node's trouble in full (a reason does not fit in a cell)."""
         hint = self.query_one("#fleet-hint", Static)
         name = self.current_node()
         row = next((r for r in rows if r.name == name), None)
@@ -246,33 +256,44 @@ class FleetScreen(Screen):
         ):
             detail = row.reload.detail or row.pod.detail or row.ready_reason
             text = safe_text(f"{row.name}: {row.pod.state} — {detail}".rstrip(" —"), "yellow", max_len=300)
+        elif self.tiles:
+            rate = f"{row.alerts_per_min} alerts/min"
+            worst = f" · worst {row.worst.label}" if row.worst else ""
+            text = safe_text(f"{row.name}: {row.pod.state} {row.pod.ready_text} · {rate}{worst}", max_len=300)
         else:
             text = safe_text(f"{row.name}: {row.pod.name} · {row.pod.image}", "dim", max_len=300)
-        hint.update(text)
+        if text != self._hint or text.style != self._hint.style:
+            self._hint = text
+            hint.update(text, layout=False)  # one line, whatever it says: no relayout of the screen
 
     def current_node(self) -> str | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return key.value
+        return self.tile_view.current() if self.tiles else self.grid.current()
 
     # ------------------------------------------------------------ actions
 
-    @on(DataTable.RowHighlighted)
+    @on(NodeCursorView.Highlighted)
     def _highlighted(self) -> None:
         self._update_hint(self.app.services.engine.fleet.rows(self.sort, text=self.filter_text))
 
-    @on(DataTable.RowSelected)
+    @on(NodeCursorView.Selected)
     def _selected(self) -> None:
         self.action_open_node()
 
     def action_cycle_sort(self) -> None:
         self.sort = SORT_KEYS[(SORT_KEYS.index(self.sort) + 1) % len(SORT_KEYS)]
         self.refresh_rows()
+
+    def action_toggle_tiles(self) -> None:
+        """g: the table ↔ the heatmap of tiles, keeping the highlighted node."""
+        node = self.current_node()
+        self.tiles = not self.tiles
+        for selector in ("#fleet-columns", "#fleet-grid", "#fleet-legend", "#fleet-tiles"):
+            self.query_one(selector).toggle_class("hidden")
+        self.refresh_rows()
+        view = self.tile_view if self.tiles else self.grid
+        if node is not None:
+            view.select_node(node)
+        view.focus()
 
     def action_filter(self) -> None:
         box = self.query_one("#fleet-filter", Input)
@@ -284,9 +305,12 @@ class FleetScreen(Screen):
         self.filter_text = event.value
         self.refresh_rows()
 
+    def _focus_view(self) -> None:
+        (self.tile_view if self.tiles else self.grid).focus()
+
     @on(Input.Submitted, "#fleet-filter")
     def _filter_done(self) -> None:
-        self.table.focus()
+        self._focus_view()
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#fleet-filter", Input)
@@ -295,7 +319,7 @@ class FleetScreen(Screen):
             box.add_class("hidden")
             self.filter_text = ""
             self.refresh_rows()
-            self.table.focus()
+            self._focus_view()
         else:
             self.app.action_back()
 

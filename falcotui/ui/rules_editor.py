@@ -1,5 +1,5 @@
 """The rules file editors: a TextArea set up for YAML (tree-sitter highlighting when installed), one per
-file in a stack, the files list entries, and editing a file in $EDITOR.
+file in a stack, and the files list entries.
 
 Highlighting needs the `tree-sitter` and `tree-sitter-yaml` packages (Textual's `syntax` extra brings them
 with many more grammars); without them the editor still works, unhighlighted.
@@ -7,15 +7,9 @@ with many more grammars); without them the editor still works, unhighlighted.
 
 from __future__ import annotations
 
-import os
-import shlex
-import subprocess
-import tempfile
-from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual.app import App, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.geometry import Region
@@ -100,15 +94,35 @@ class EditorStack(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.ids: dict[str, str] = {}  # key -> editor widget id (keys may hold dots)
+        self._serial = 0  # editor ids are never reused: a removed editor may still be unmounting
+
+    def _new_id(self) -> str:
+        self._serial += 1
+        return f"rules-ed-{self._serial - 1}"
 
     async def load(self, files: dict[str, str], shown: str) -> None:
         """Replace every file's editor (the defaults' editor is mounted again with `add_defaults`)."""
         await self.remove_children()
-        self.ids = {key: f"rules-ed-{i}" for i, key in enumerate(files)}
+        self._serial = 0
+        self.ids = {key: self._new_id() for key in files}
         editors = [RulesEditor(text, key=key, id=self.ids[key]) for key, text in files.items()]
         for editor in editors:
             editor.display = editor.key == shown
         await self.mount_all(editors)
+
+    async def add(self, key: str, text: str) -> RulesEditor:
+        """A new file's editor (hidden until shown); the other editors keep their undo history."""
+        self.ids[key] = self._new_id()
+        editor = RulesEditor(text, key=key, id=self.ids[key])
+        editor.display = False
+        await self.mount(editor)
+        return editor
+
+    async def discard(self, key: str) -> None:
+        """Remove one file's editor (and its undo history)."""
+        editor = self.editor(key)
+        del self.ids[key]
+        await editor.remove()
 
     async def add_defaults(self, text: str, shown: str) -> None:
         if DEFAULTS_KEY in self.ids:
@@ -133,10 +147,14 @@ class EditorStack(Vertical):
 def file_options(
     files: dict[str, str], live: dict[str, str], with_errors: set[str], ids: dict[str, str], defaults: str
 ) -> list[Option | None]:
-    """The files list: `✗` has errors, `●` modified since pulled; then the default rules (`defaults`:
-    "loaded", "unavailable" or "")."""
+    """The files list: `✗` has errors, `●` modified (or new) since pulled, `−` removed (the next push
+    deletes it from the ConfigMap); then the default rules (`defaults`: "loaded", "unavailable" or "")."""
     options: list[Option | None] = []
-    for key in files:
+    for key in sorted(set(files) | set(live)):
+        if key not in files:
+            text = Text.assemble((" −", "bold red"), (" " + sanitize(key, max_len=80), "dim strike"))
+            options.append(Option(text, id=f"removed:{len(options)}", disabled=True))
+            continue
         text = Text.assemble(
             ("✗" if key in with_errors else " ", "bold red"),
             ("●" if files[key] != live.get(key) else " ", "yellow"),
@@ -151,21 +169,3 @@ def file_options(
         options.append(None)
         options.append(Option(Text("  default rules unavailable", "dim"), id="f:none", disabled=True))
     return options
-
-
-def edit_externally(app: App, editor: RulesEditor) -> str:
-    """Open the editor's text in $VISUAL/$EDITOR (the app suspended), then put the result back into the
-    editor as one undoable change; returns a problem to show ("" when none)."""
-    command = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    with tempfile.TemporaryDirectory(prefix="falcotui-edit-") as folder:
-        path = Path(folder) / editor.key
-        path.write_text(editor.text)
-        try:
-            with app.suspend():
-                rc = subprocess.call([*shlex.split(command), str(path)])
-        except (SuspendNotSupported, OSError, ValueError) as exc:
-            return f"cannot run {command!r}: {exc or type(exc).__name__}"
-        text = path.read_text()
-    if text != editor.text:
-        editor.replace(text, (0, 0), editor.document.end)
-    return f"{command} exited with status {rc}; its file was loaded anyway" if rc else ""

@@ -1,5 +1,11 @@
-"""The Rules screen: edit the rules ConfigMap's files with lint as you type, push them without lost updates,
-watch every node hot-reload, browse the history and roll back.
+"""The Rules screen: edit the rules ConfigMap's files with lint as you type, add or remove files, push them
+without lost updates, watch every node hot-reload, browse the history and roll back.
+
+This module holds the screen itself: its layout, loading the rules, the files list and editors, and the
+state it shows (title, status line, which actions are offered). The rest comes from mixins, one job each:
+`RulesLinting` (lint as you type, `rules_lint`), `RulesPushFlow` (push, conflict, reload, diff, history,
+roll back, `rules_push_flow`) and `RulesFileOps` (new and removed files, `rules_files_ops`); `$EDITOR` runs
+through `rules_external_editor`.
 
 Everything that touches the cluster runs in a worker thread (the kubernetes client is synchronous); the
 reload tracker is async and runs on the loop. The working copy (`self.files`) is only ever replaced by
@@ -8,9 +14,6 @@ the user's own choice: a conflict, a rollback or a failed push leave the editor 
 
 from __future__ import annotations
 
-import asyncio
-import os
-import tempfile
 from pathlib import Path
 from typing import ClassVar
 
@@ -20,32 +23,23 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.timer import Timer
-from textual.widgets import Footer, OptionList, Static, TextArea
+from textual.widgets import OptionList, Static, TextArea
 
 from falcotui.falco.sanitize import sanitize
-from falcotui.ops.reload_tracker import DEFAULT_RELOAD_TIMEOUT
-from falcotui.ops.rules_service import (
-    RULES_DIR,
-    Conflict,
-    DefaultRules,
-    PushResult,
-    PushStatus,
-    RulesError,
-    RulesSnapshot,
-    Validation,
-    files_diff,
-)
-from falcotui.ui.rules_dialogs import ConfirmDialog, ConflictDialog, HistoryDialog, PushDialog, diff_text
-from falcotui.ui.rules_editor import DEFAULTS_KEY, EditorStack, RulesEditor, edit_externally, file_options
-from falcotui.ui.rules_problems import Problem, ProblemsList, problems_from
+from falcotui.ops.rules_service import DefaultRules, RulesError, RulesSnapshot
+from falcotui.ui.keybar import KeyBar
+from falcotui.ui.rules_editor import DEFAULTS_KEY, EditorStack, RulesEditor, file_options
+from falcotui.ui.rules_external_editor import edit_externally
+from falcotui.ui.rules_files_ops import RulesFileOps
+from falcotui.ui.rules_lint import RulesLinting
+from falcotui.ui.rules_problems import ProblemsList
+from falcotui.ui.rules_push_flow import RulesPushFlow
 from falcotui.ui.rules_reload_panel import ReloadPanel
 
-LINT_DELAY = 0.3  # seconds of quiet typing before the rules are checked again
-WRITE_ACTIONS = frozenset({"push", "rollback"})
+WRITE_ACTIONS = frozenset({"push", "rollback", "new_file", "remove_file"})
 
 
-class RulesScreen(Screen):
+class RulesScreen(RulesLinting, RulesPushFlow, RulesFileOps, Screen):
     """See the module docstring. Reads `self.app.services.rules`."""
 
     DEFAULT_CSS = """
@@ -69,11 +63,10 @@ class RulesScreen(Screen):
         Binding("ctrl+r", "history", "History", priority=True),
         Binding("ctrl+b", "rollback", "Roll back", priority=True),
         Binding("ctrl+e", "external_editor", "$EDITOR", priority=True),
+        Binding("ctrl+n", "new_file", "New file", priority=True),
+        # not a priority key: in the editor, delete deletes a character (and is not listed in the key bar)
+        Binding("delete", "remove_file", "Remove file"),
     ]
-
-    lint_delay: float = LINT_DELAY
-    reload_timeout: float = DEFAULT_RELOAD_TIMEOUT
-    reload_poll: float = 1.0
 
     def __init__(self) -> None:
         super().__init__()
@@ -83,15 +76,10 @@ class RulesScreen(Screen):
         self.defaults_error = ""
         self.load_error = ""
         self.current = ""
-        self.validation: Validation | None = None
-        self.problems: list[Problem] = []
-        self.lint_error = ""
-        self.lint_gen = 0
-        self.linted_gen = -1
+        self._init_lint()
         self.busy = ""  # what cluster operation runs now ("" when none)
         self.status_text = ""
         self.saved_copies: list[Path] = []  # files where "take theirs" saved the user's version
-        self._lint_timer: Timer | None = None
 
     # ------------------------------------------------------------ layout
 
@@ -109,7 +97,7 @@ class RulesScreen(Screen):
                 yield ProblemsList(id="rules-problems")
         yield ReloadPanel(id="rules-reload")
         yield Static(id="rules-status")
-        yield Footer()
+        yield KeyBar()
 
     @property
     def services(self):
@@ -201,7 +189,10 @@ class RulesScreen(Screen):
             olist.highlighted = highlighted
 
     def _select(self, key: str) -> None:
-        self.query_one(EditorStack).show(key)
+        stack = self.query_one(EditorStack)
+        stack.show(key)
+        stack.display = True
+        self.query_one("#rules-message").display = False
         self.current = key
         self._update_title()
         self.query_one(ProblemsList).show(self.problems, current_key=key, note=self._problems_note())
@@ -219,8 +210,6 @@ class RulesScreen(Screen):
         if isinstance(event, OptionList.OptionSelected) and key:
             self.editor().focus()
 
-    # ------------------------------------------------------------ lint as you type
-
     @on(TextArea.Changed)
     def _edited(self, event: TextArea.Changed) -> None:
         editor = event.text_area
@@ -232,72 +221,6 @@ class RulesScreen(Screen):
         self._update_title()
         self._refresh_files()
         self._schedule_lint(self.lint_delay)
-
-    def _schedule_lint(self, delay: float) -> None:
-        self.lint_gen += 1
-        if self._lint_timer is not None:
-            self._lint_timer.stop()
-        self._update_status()
-        self.refresh_bindings()
-        if delay <= 0:
-            self._lint(self.lint_gen, dict(self.files), False)
-        else:
-            gen = self.lint_gen
-            self._lint_timer = self.set_timer(delay, lambda: self._lint(gen, dict(self.files), False))
-
-    @work(thread=True, group="rules-lint")
-    def _lint(self, gen: int, files: dict[str, str], retry_defaults: bool) -> None:
-        if gen != self.lint_gen:
-            return  # typed again since
-        rules = self.services.rules
-        defaults, defaults_error = self.defaults, self.defaults_error
-        if defaults is None and retry_defaults:
-            try:
-                defaults, defaults_error = rules.default_rules(), ""
-            except RulesError as exc:
-                defaults_error = str(exc)
-        try:
-            validation, error = rules.validate(files, defaults if defaults is not None else ""), ""
-        except RulesError as exc:
-            validation, error = None, str(exc)
-        self.app.call_from_thread(self._linted, gen, validation, error, defaults, defaults_error)
-
-    async def _linted(
-        self,
-        gen: int,
-        validation: Validation | None,
-        error: str,
-        defaults: DefaultRules | None,
-        defaults_error: str,
-    ) -> None:
-        if defaults is not None and self.defaults is None:
-            self.defaults, self.defaults_error = defaults, ""
-            await self._mount_defaults()
-            self._refresh_files()
-        else:
-            self.defaults_error = defaults_error
-        if gen != self.lint_gen:
-            return
-        self.linted_gen, self.validation, self.lint_error = gen, validation, error
-        self.problems = []
-        if validation is not None:
-            prefix = RULES_DIR + "/"
-            self.problems = problems_from(validation.errors + validation.warnings, prefix)
-            self.problems += problems_from(validation.result.lints, prefix, lint=True)
-            # errors in the default rules (they block a push too): shown under the default file's name
-            foreign = [m for m in validation.errors if not m.file.startswith(prefix)]
-            for folder in {os.path.dirname(m.file) + "/" for m in foreign}:
-                self.problems += problems_from(foreign, folder)
-        self.query_one(ProblemsList).show(self.problems, current_key=self.current, note=self._problems_note())
-        self._refresh_files()
-        self._update_title()
-        self._update_status()
-        self.refresh_bindings()
-
-    def _problems_note(self) -> str:
-        if self.lint_error:
-            return f"✗ {self.lint_error}"
-        return "" if self.linted_gen == self.lint_gen else "checking…"
 
     @on(ProblemsList.Jump)
     def _jump(self, event: ProblemsList.Jump) -> None:
@@ -311,10 +234,6 @@ class RulesScreen(Screen):
             self.editor().jump_to(p.line, p.column)
 
     # ------------------------------------------------------------ state shown
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
 
     @property
     def modified(self) -> bool:
@@ -346,6 +265,10 @@ class RulesScreen(Screen):
             return None if (self.busy or self.snapshot is None) else True
         if action == "external_editor":
             return True if self.current and self.current != DEFAULTS_KEY else None
+        if action == "new_file":
+            return None if self.snapshot is None else True
+        if action == "remove_file":
+            return True if self.snapshot is not None and self.current in self.files else None
         return True
 
     def _update_title(self) -> None:
@@ -355,9 +278,12 @@ class RulesScreen(Screen):
                 f"falco_rules.yaml · default rules from pod {sanitize(self.defaults.pod)} · read-only"
             )
             return
-        if not self.snapshot or not self.current:
+        if not self.snapshot:
             return
         cm = self.services.rules.configmap
+        if not self.current:
+            pane.border_title = f"{cm} rv {sanitize(self.snapshot.resource_version)} · no files"
+            return
         state = "modified" if self.files.get(self.current) != self.snapshot.files.get(self.current) else ""
         parts = [sanitize(self.current), f"{cm} rv {sanitize(self.snapshot.resource_version)}", state]
         pane.border_title = " · ".join(p for p in parts if p)
@@ -393,215 +319,15 @@ class RulesScreen(Screen):
         self.status_text = text.plain
         self.query_one("#rules-status", Static).update(text)
 
-    def _fail(self, what: str, error: str) -> None:
-        self.busy = ""
-        self.notify(sanitize(error, max_len=500), title=what, severity="error", timeout=10, markup=False)
-        self._update_status()
-        self.refresh_bindings()
-
-    # ------------------------------------------------------------ actions
-
-    def action_check(self) -> None:
-        self.lint_gen += 1
-        self._update_status()
-        self._lint(self.lint_gen, dict(self.files), self.defaults is None)
-
-    def action_push(self) -> None:
-        why = self.push_blocked()
-        if why:
-            self.notify(why, severity="warning", markup=False)
-            return
-        assert self.snapshot is not None
-        diff = files_diff(self.snapshot.files, self.files, "live", "edited")
-        if not diff:
-            self.notify("nothing to push: the files are as pulled from the cluster", markup=False)
-            return
-        warnings = [p for p in self.problems if not p.is_error]
-        dialog = PushDialog(diff, warnings, base_rv=self.snapshot.resource_version)
-        self.app.push_screen(dialog, lambda message: self._push_confirmed(message, dict(self.files)))
-
-    def _push_confirmed(self, message: str | None, files: dict[str, str]) -> None:
-        if message is None or self.snapshot is None:
-            return
-        self.busy = "pushing"
-        self.refresh_bindings()
-        self._update_status()
-        self._push(files, self.snapshot.resource_version, message)
-
-    @work(thread=True, group="rules-write")
-    def _push(self, files: dict[str, str], base_rv: str, message: str) -> None:
-        try:
-            result = self.services.rules.push(
-                files, base_rv, message=message, allow_warnings=True, defaults=self.defaults
-            )
-        except Exception as exc:
-            self.app.call_from_thread(self._fail, "push failed", str(exc))
-            return
-        self.app.call_from_thread(self._pushed, result, files, "push")
-
-    async def _pushed(self, result: PushResult, files: dict[str, str], what: str) -> None:
-        self.busy = ""
-        if result.status is PushStatus.PUSHED:
-            self.snapshot = RulesSnapshot(dict(files), result.resource_version)
-            label = f"{what} v{result.version}" if result.version is not None else what
-            self.notify(f"{label}: ConfigMap updated (rv {sanitize(result.resource_version)})", markup=False)
-            if result.history_error:
-                self.notify(
-                    sanitize(result.history_error),
-                    title="history not written",
-                    severity="warning",
-                    markup=False,
-                )
-            self._track(result.pushed_at_ns, label)
-        elif result.status is PushStatus.UNCHANGED:
-            self.snapshot = RulesSnapshot(dict(files), result.resource_version)
-            self.notify("the live rules are already exactly these files: nothing sent", markup=False)
-        elif result.status is PushStatus.CONFLICT and result.conflict is not None:
-            conflict = result.conflict
-            self.app.push_screen(ConflictDialog(conflict), lambda c: self._resolve(c, conflict))
-        else:
-            n = len(result.validation.errors) if result.validation else 0
-            self.notify(f"not pushed: {result.status.value} ({n} errors)", severity="error", markup=False)
-        self._refresh_files()
-        self._update_title()
-        self._update_status()
-        self.refresh_bindings()
-
-    async def _resolve(self, choice: str | None, conflict: Conflict) -> None:
-        if choice == "keep":
-            self.snapshot = RulesSnapshot(dict(conflict.theirs), conflict.theirs_rv)
-            self.notify(
-                "your text is now based on the live version: ctrl+d shows what a push changes", markup=False
-            )
-        elif choice == "theirs":
-            path = self._save_copy(self.files)  # the editor's text, which taking theirs replaces
-            self.snapshot = RulesSnapshot(dict(conflict.theirs), conflict.theirs_rv)
-            await self._set_files(dict(conflict.theirs))
-            self._schedule_lint(0)
-            self.notify(f"loaded the live version; yours is saved in {path}", timeout=15, markup=False)
-        self._refresh_files()
-        self._update_title()
-        self._update_status()
-        self.refresh_bindings()
-
-    def _save_copy(self, files: dict[str, str]) -> Path:
-        folder = Path(tempfile.mkdtemp(prefix="falcotui-rules-mine-"))
-        for key, text in files.items():
-            (folder / key).write_text(text)
-        self.saved_copies.append(folder)
-        return folder
-
-    @work(exclusive=True, group="rules-reload")
-    async def _track(self, since_ns: int, what: str) -> None:
-        panel = self.query_one(ReloadPanel)
-        panel.begin(what)
-        try:
-            summary = await self.services.rules.track_reload(
-                since_ns, timeout=self.reload_timeout, poll=self.reload_poll, on_event=panel.node
-            )
-        except Exception as exc:
-            panel.finish(None, f"tracking stopped: {exc}")
-            return
-        panel.finish(summary)
-
-    def action_diff(self) -> None:
-        if self.snapshot is not None:
-            self._diff(dict(self.files))
-
-    @work(thread=True, group="rules-read")
-    def _diff(self, files: dict[str, str]) -> None:
-        try:
-            live = self.services.rules.pull()
-        except Exception as exc:
-            self.app.call_from_thread(self._fail, "diff failed", str(exc))
-            return
-        self.app.call_from_thread(self._show_diff, live, files)
-
-    def _show_diff(self, live: RulesSnapshot, files: dict[str, str]) -> None:
-        base_rv = self.snapshot.resource_version if self.snapshot else ""
-        note = ""
-        if live.resource_version != base_rv:
-            note = (
-                f"the live rules changed since your edit started (rv {base_rv} → {live.resource_version}): "
-                "a push will show the conflict"
-            )
-        body = diff_text(
-            files_diff(live.files, files, "live", "edited"), empty="(no differences: nothing to push)"
-        )
-        self.app.push_screen(
-            ConfirmDialog(f"Edited files vs live (rv {live.resource_version})", body, confirm=None, note=note)
-        )
-
-    def action_history(self) -> None:
-        self._history(None)
-
-    def action_rollback(self) -> None:
-        if not self.read_only:
-            self._history(-1)
-
-    @work(thread=True, group="rules-read")
-    def _history(self, preselect: int | None) -> None:
-        rules = self.services.rules
-        try:
-            entries = rules.list_history()
-            live = rules.pull()
-            if preselect == -1:
-                preselect = rules.rollback_target().version
-        except Exception as exc:
-            self.app.call_from_thread(self._fail, "history", str(exc))
-            return
-        self.app.call_from_thread(self._show_history, entries, live, preselect)
-
-    def _show_history(self, entries: list, live: RulesSnapshot, preselect: int | None) -> None:
-        dialog = HistoryDialog(entries, dict(live.files), read_only=self.read_only, preselect=preselect)
-        self.app.push_screen(dialog, self._rollback_chosen)
-
-    def _rollback_chosen(self, version: int | None) -> None:
-        if version is None or self.read_only:
-            return
-        self.busy = "rolling back"
-        self.refresh_bindings()
-        self._update_status()
-        self._rollback(version)
-
-    @work(thread=True, group="rules-write")
-    def _rollback(self, version: int) -> None:
-        try:
-            result = self.services.rules.rollback(version, defaults=self.defaults)
-        except Exception as exc:
-            self.app.call_from_thread(self._fail, "roll back failed", str(exc))
-            return
-        self.app.call_from_thread(self._rolled_back, result, version)
-
-    async def _rolled_back(self, result: PushResult, version: int) -> None:
-        if result.status is PushStatus.PUSHED:
-            try:
-                target = await asyncio.to_thread(self.services.rules.history.get, version)
-                files = dict(target.files)
-            except Exception:
-                files = None
-            if files is not None and not self.modified:
-                self.snapshot = RulesSnapshot(files, result.resource_version)
-                await self._set_files(dict(files))
-                self._schedule_lint(0)
-            elif files is not None:
-                self.snapshot = RulesSnapshot(files, result.resource_version)
-                self.notify(
-                    "rolled back; your unpushed edits stay in the editor (ctrl+d shows them)", markup=False
-                )
-            await self._pushed(result, files or dict(self.files), f"rollback to v{version}")
-        elif result.status is PushStatus.UNCHANGED:
-            self.busy = ""
-            self.notify(f"the live rules already are version {version}: nothing sent", markup=False)
-            self._update_status()
-            self.refresh_bindings()
-        else:
-            await self._pushed(result, dict(self.files), f"rollback to v{version}")
+    # ------------------------------------------------------------ $EDITOR
 
     def action_external_editor(self) -> None:
         if not self.current or self.current == DEFAULTS_KEY:
             self.notify("the default rules are read-only", severity="warning", markup=False)
             return
-        problem = edit_externally(self.app, self.editor())
+        editor = self.editor()
+        problem = edit_externally(self.app, editor)
+        editor.focus()  # carry on where the text is (ctrl+z takes the external edit back in one step)
         if problem:
-            self.notify(problem, severity="warning", markup=False)
+            shown = sanitize(problem, max_len=500)
+            self.notify(shown, title="$EDITOR", severity="warning", timeout=15, markup=False)

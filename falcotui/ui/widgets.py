@@ -119,16 +119,30 @@ def health_text(
 
 
 class StatusHeader(Widget):
-    """The always-visible first line; the app calls `refresh()` on it every tick (it reads app state)."""
+    """The always-visible first line; the app calls `update()` on it every tick (it reads app state)."""
 
     DEFAULT_CSS = """
     StatusHeader { dock: top; height: 1; background: $panel; }
     """
 
-    def render(self) -> Text:
-        app = self.app
-        header = getattr(app, "header_text", None)
+    def __init__(self, *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self._shown: Text | None = None
+
+    def _current(self) -> Text:
+        header = getattr(self.app, "header_text", None)
         return header(self.size.width) if callable(header) else Text(" falcotui")
+
+    def update(self) -> None:
+        """Repaint when the line would read differently (most ticks it reads the same)."""
+        text = self._current()
+        if self._shown is None or text != self._shown:  # rich compares the text and its styled spans
+            self._shown = text
+            self.refresh()
+
+    def render(self) -> Text:
+        self._shown = self._current()
+        return self._shown
 
 
 class ChipTable(DataTable):

@@ -83,3 +83,26 @@ async def wait_for(pilot: Pilot, predicate: Callable[[], object], *, tries: int 
             return value
         await pilot.pause(step)
     raise AssertionError(f"condition never became true: {predicate}")
+
+
+def fast_rules_screen():
+    """A Rules screen with short reload polling; its lint debounce is long enough that a burst of keys
+    from Pilot (which waits for idle after each) is checked once, as when a person types."""
+    from falcotui.ui.rules_screen import RulesScreen
+
+    screen = RulesScreen()
+    screen.reload_poll = 0.1
+    screen.reload_timeout = 30
+    screen.lint_delay = 1.0
+    return screen
+
+
+async def loaded(pilot: Pilot, screen) -> None:
+    """Until the ConfigMap is shown and linted."""
+    await wait_for(pilot, lambda: screen.snapshot is not None and screen.linted_gen == screen.lint_gen)
+
+
+async def linted(pilot: Pilot, screen) -> None:
+    """Until the last edit has been checked (the editor's Changed message schedules the check)."""
+    await pilot.pause()
+    await wait_for(pilot, lambda: screen.linted_gen == screen.lint_gen)

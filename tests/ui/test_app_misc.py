@@ -90,3 +90,18 @@ async def test_unreachable_cluster_is_reported_in_the_header_not_a_crash(frozen,
         await pilot.press("f2")
         await pilot.pause(0.2)
         assert isinstance(app.screen, AlertsScreen)  # still usable: the stored state can be browsed
+
+
+async def test_the_key_bar_lists_the_screens_keys_and_a_click_presses_one(frozen, screen_text):
+    app = frozen()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause(0.2)
+        bar = screen_text(app).splitlines()[-1]
+        assert bar.split() == ["s", "Sort", "/", "Filter", "g", "Tiles/table", "F1", "Fleet", "F2", "Alerts",
+                               "F3", "Rules", "F4", "Deploy", "?", "Help", "q", "Quit"]  # fmt: skip
+        column = bar.index("F2")
+        await pilot.click(offset=(column + 1, 35))  # on "F2" in the bottom line
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, AlertsScreen)
+        bar = screen_text(app).splitlines()[-1]
+        assert "Follow/pause" in bar and "Sort" not in bar  # the Alerts screen's own keys now

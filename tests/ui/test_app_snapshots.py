@@ -24,3 +24,7 @@ def test_alert_detail_snapshot(frozen, snap_compare):
 
 def test_fleet_snapshot_80x24(frozen, snap_compare):
     assert snap_compare(frozen(read_only=True), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_fleet_tiles_snapshot(frozen, snap_compare):
+    assert snap_compare(frozen(), press=["down", "down", "g"], terminal_size=(80, 24), run_before=_settle)

@@ -110,7 +110,7 @@ async def test_restart_stuck_on_a_crash_loop_shows_reason_and_last_log_lines(fal
         assert dialog.focused is not None and dialog.focused.id == "cancel"  # a restart is not the default
         await pilot.click("#confirm")
         await wait_for(
-            pilot, lambda: panel.outcome is not None and panel.note.startswith("restart"), tries=30
+            pilot, lambda: panel.outcome is not None and panel.note.startswith("restart"), tries=200
         )
         result = await wait_for(pilot, lambda: panel.outcome, tries=800)
         assert not result.done

@@ -3,8 +3,6 @@ terminals, in-place updates and the node detail view."""
 
 from __future__ import annotations
 
-from textual.widgets import DataTable
-
 from falcotui.ui.fleet_screen import FleetScreen
 from falcotui.ui.node_detail import NodeDetailScreen
 
@@ -76,8 +74,9 @@ async def test_rows_update_in_place(frozen, screen_text, alert_bytes, until):
     app = frozen()
     async with app.run_test(size=(140, 30)) as pilot:
         await pilot.pause(0.2)
-        table = app.screen.query_one("#fleet-table", DataTable)
-        keys_before = list(table.rows)
+        await pilot.press("down", "down", "down")  # the cursor on ip-10-0-1-80
+        await pilot.pause(0.1)
+        assert app.screen.current_node() == "ip-10-0-1-80"
         engine = app.services.engine
         for i in range(5):  # a burst on a quiet node
             line = alert_bytes.line(900 + i, "ip-10-0-1-80", alert_bytes.NOW - 2 * alert_bytes.NS, 2)
@@ -88,7 +87,7 @@ async def test_rows_update_in_place(frozen, screen_text, alert_bytes, until):
 
         # the fleet table refreshes once a second: wait (bounded) for 1 + 5 alerts in the last minute
         assert await until(pilot, lambda: "6" in row().split("0.45.0")[1]), row()
-        assert list(table.rows) == keys_before  # the same row objects: updated, not rebuilt
+        assert app.screen.current_node() == "ip-10-0-1-80"  # updated in place: the cursor stayed put
 
 
 async def test_enter_opens_the_node_with_its_pod_log_and_alerts(frozen, screen_text):
@@ -120,3 +119,42 @@ async def test_help_lists_the_keys_of_the_screen_and_the_app(frozen, screen_text
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert isinstance(app.screen, FleetScreen)
+
+
+async def test_tiles_show_the_fleet_as_a_heatmap_and_open_the_node_under_the_cursor(frozen, screen_text):
+    app = frozen()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("down", "down")  # ip-10-0-1-57, crash-looping
+        await pilot.press("g")
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert "g table" in text and "NODE" not in text  # the table is gone, its column titles too
+        assert "crash-loop/failing" in text and "no Falco pod" in text  # the legend
+        tiles = next(line for line in text.splitlines() if "✗✗" in line)
+        assert "!!" in tiles and "✗✗" in tiles  # the crash loop and the node without Falco stand out
+        assert "ip-10-0-1-57: CrashLoopBackOff" in text  # the cursor stayed on the same node
+        await pilot.press("right")  # ip-10-0-1-80: critical alerts
+        await pilot.pause(0.1)
+        assert "ip-10-0-1-80: Running 1/1" in screen_text(app) and "worst Critical" in screen_text(app)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, NodeDetailScreen) and app.screen.node == "ip-10-0-1-80"
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        await pilot.press("g")
+        await pilot.pause(0.1)
+        assert app.screen.current_node() == "ip-10-0-1-80" and "NODE" in screen_text(app)
+
+
+async def test_a_click_on_the_highlighted_line_opens_the_node(frozen, screen_text):
+    app = frozen()
+    async with app.run_test(size=(140, 30)) as pilot:
+        await pilot.pause(0.2)
+        grid = app.screen.grid
+        await pilot.click(grid, offset=(3, 1))  # second line: ip-10-0-1-23
+        await pilot.pause(0.1)
+        assert app.screen.current_node() == "ip-10-0-1-23" and isinstance(app.screen, FleetScreen)
+        await pilot.click(grid, offset=(3, 1))
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, NodeDetailScreen) and app.screen.node == "ip-10-0-1-23"

@@ -20,6 +20,9 @@ from rules_fixtures import (
     clients_for,  # noqa: F401 - fixture
     deploy,
     falco_sim,  # noqa: F401 - fixture
+    fast_rules_screen,
+    linted,
+    loaded,
     services_for,
     wait_for,
 )
@@ -40,25 +43,6 @@ TYPO_RULE = """
 """
 
 
-def fast_screen() -> RulesScreen:
-    screen = RulesScreen()
-    screen.reload_poll = 0.1
-    screen.reload_timeout = 30
-    # Pilot waits after each key until the process is idle (up to 1 s), so a short debounce would check
-    # the rules after every key; a longer one checks once per burst, as when a person types.
-    screen.lint_delay = 1.0
-    return screen
-
-
-async def loaded(pilot, screen: RulesScreen) -> None:
-    await wait_for(pilot, lambda: screen.snapshot is not None and screen.linted_gen == screen.lint_gen)
-
-
-async def linted(pilot, screen: RulesScreen) -> None:
-    await pilot.pause()  # the editor's Changed message schedules the check
-    await wait_for(pilot, lambda: screen.linted_gen == screen.lint_gen)
-
-
 def editor_text(screen: RulesScreen) -> str | None:
     """The current editor's text, or None while the screen is swapping its editors (taking theirs)."""
     try:
@@ -76,7 +60,7 @@ async def test_typo_blocks_push_fix_push_reload_then_roll_back(falco_sim, client
     sim = falco_sim(nodes=2, per_minute=6)
     clients = clients_for(sim)
     await deploy(clients)
-    app = ScreenApp(services_for(clients), fast_screen)
+    app = ScreenApp(services_for(clients), fast_rules_screen)
     async with app.run_test(size=(140, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, RulesScreen)
@@ -156,7 +140,7 @@ async def test_concurrent_edit_shows_conflict_and_loses_nothing(falco_sim, clien
     clients = clients_for(sim)
     await deploy(clients)
     other = k8s_client.CoreV1Api(k8s_config.new_client_from_config(config_file=str(sim.kubeconfig)))
-    app = ScreenApp(services_for(clients), fast_screen)
+    app = ScreenApp(services_for(clients), fast_rules_screen)
     async with app.run_test(size=(140, 40)) as pilot:
         screen = app.screen
         await loaded(pilot, screen)
