@@ -12,7 +12,16 @@ from falcotui import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser; each sub-command module registers its own sub-parsers."""
-    from falcotui.cli import alerts_cmd, apply_cmd, manifests_cmd, rules_cmd, sim_cmd, status_cmd, tui_cmd
+    from falcotui.cli import (
+        alerts_cmd,
+        apply_cmd,
+        manifests_cmd,
+        restart_cmd,
+        rules_cmd,
+        sim_cmd,
+        status_cmd,
+        tui_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="falcotui",
@@ -21,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"falcotui {__version__}")
     tui_cmd.add_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (status_cmd, alerts_cmd, apply_cmd, rules_cmd, manifests_cmd, sim_cmd):
+    for module in (status_cmd, alerts_cmd, apply_cmd, restart_cmd, rules_cmd, manifests_cmd, sim_cmd):
         module.register(sub)
     return parser
 

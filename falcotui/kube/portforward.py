@@ -60,7 +60,7 @@ class PortForwarder:
     def __post_init__(self) -> None:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
-        self._closers: set[object] = set()
+        self._closing = False
 
     @property
     def address(self) -> tuple[str, int]:
@@ -69,6 +69,7 @@ class PortForwarder:
         return self._server.sockets[0].getsockname()[:2]
 
     async def start(self) -> tuple[str, int]:
+        self._closing = False
         self._server = await asyncio.start_server(self._accept, self.host, self.port)
         return self.address
 
@@ -86,6 +87,7 @@ class PortForwarder:
 
     async def close(self, grace: float = 0.0) -> None:
         """Stop listening; give live connections up to `grace` seconds to end on their own, then cut them."""
+        self._closing = True  # a connection accepted just before, whose handler has not run yet, is refused
         if self._server is not None:
             self._server.close()
         if self._tasks and grace > 0:
@@ -101,6 +103,9 @@ class PortForwarder:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # asyncio's server reports anything but a normal return of this callback (a cancellation
         # included) as an unhandled error, so `close()` cutting a connection must end it normally here.
+        if self._closing:
+            writer.close()
+            return
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)

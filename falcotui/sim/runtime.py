@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Literal, Protocol
@@ -49,12 +49,18 @@ class ContainerLog:
         """The container exited: followers finish after draining."""
         self.closed = True
 
-    def since(self, seq: int) -> Iterator[tuple[int, LogRecord]]:
-        """Records numbered after `seq`, oldest first, without scanning the older ones."""
+    def since(self, seq: int) -> list[tuple[int, LogRecord]]:
+        """Records numbered after `seq`, oldest first.
+
+        Taken from the newest end, so a poll costs the number of new records, not the log's length; and a
+        copy, so a reader may await between records while the container keeps logging.
+        """
         newer = min(self._seq - seq, len(self._records))
         if newer <= 0:
-            return
-        yield from islice(self._records, len(self._records) - newer, None)
+            return []
+        out = list(islice(reversed(self._records), newer))
+        out.reverse()
+        return out
 
     def records(self) -> list[LogRecord]:
         return [rec for _, rec in self._records]

@@ -215,8 +215,12 @@ async def test_a_replaced_pod_and_a_node_added_after_an_expired_watch_are_follow
         await eventually(
             lambda: any(e.alert.node == "late-node" for e in engine.store), "alerts from the node added later"
         )
-        row = engine.fleet.row("late-node")
-        assert row is not None and row.pod is not None and "log" in row.channels
+
+        def late_row_live() -> bool:  # the Node watch may deliver the node after its pod's first lines
+            row = engine.fleet.row("late-node")
+            return row is not None and row.pod is not None and "log" in row.channels
+
+        await eventually(late_row_live, "the late node's row with its pod and a live log channel")
         victim = next(p for p in engine.followed_pods() if engine.hub.pod_info(p).node != "late-node")
         clients.request("DELETE", f"/api/v1/namespaces/falco/pods/{victim}")
         await eventually(

@@ -35,9 +35,32 @@ def test_sim_command_serves_kubectl_until_interrupted(tmp_path):
         out = subprocess.run([*cmd, "get", "nodes", "-o", "name"], capture_output=True, text=True, timeout=30)
         assert out.stdout.split() == ["node/sim-cp-1", "node/sim-node-01"], out.stderr
         proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=60)
+        rest, err = proc.communicate(timeout=20)
         assert proc.returncode == 0
         assert "stopping the simulated cluster" in rest
+        assert "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_sim_command_stops_on_sigterm_like_ctrl_c(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "falcotui", "sim", "--nodes", "1", "--kubeconfig", str(tmp_path / "kc")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in proc.stdout:
+            if line.startswith("Press Ctrl-C"):
+                break
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0, err
+        assert "stopping the simulated cluster" in rest
+        assert "Traceback" not in err
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -1,0 +1,97 @@
+"""`falcotui restart`: restart Falco on every node (a rollout restart of its DaemonSet) and follow it.
+
+`restart [--no-wait] [--timeout S] [--stuck-after S] [--namespace NS]` stamps the DaemonSet's pod template
+the way `kubectl rollout restart ds/falco` does, so the DaemonSet controller replaces every Falco pod
+(node by node, as its update strategy allows). By default it then follows the rollout like `falcotui apply`
+(per-node lines, a progress bar on a terminal). Exit 0 when every pod has been replaced and is ready (or at
+once with --no-wait), 1 when the rollout is stuck or the restart is refused (not deployed, RBAC), 2 for a
+usage problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TextIO
+
+from falcotui.cli.apply_cmd import RolloutDisplay, add_cluster_args
+from falcotui.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError, KubeError, connect
+from falcotui.ops.deployer import DAEMONSET, RESTARTED_AT, Deployer, DeployError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "restart",
+        help="restart Falco on every node (rollout restart) and follow the rollout",
+        description="Restart every Falco pod the way `kubectl rollout restart ds/falco` does, then follow "
+        "the DaemonSet rollout per node until it completes. Exit 1 if it gets stuck.",
+    )
+    add_cluster_args(p)
+    p.add_argument("--no-wait", action="store_true", help="request the restart and exit without following it")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="rollout timeout (default 300)")
+    p.add_argument(
+        "--stuck-after",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="report the rollout stuck once a node makes no progress this long (default 30)",
+    )
+    p.set_defaults(handler=run_restart)
+
+
+def run_restart(
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    """The `restart` handler (`stdin` is unused: a restart asks nothing, like kubectl's)."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        return _restart(args, out, err)
+    except CliError as exc:
+        err.write(f"falcotui restart: {exc.message}\n")
+        return exc.exit_code
+    except (DeployError, KubeError) as exc:
+        err.write(f"falcotui restart: {exc}\n")
+        return EXIT_FAILURE
+
+
+def _restart(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.timeout <= 0 or args.stuck_after <= 0:
+        raise CliError("--timeout and --stuck-after must be positive", EXIT_USAGE)
+    ref = f"DaemonSet {args.falco_namespace}/{DAEMONSET}"
+    clients = connect(args)
+    try:
+        deployer = Deployer(clients, args.falco_namespace)
+        try:
+            stamp = deployer.restart()
+        except DeployError as exc:
+            if getattr(exc.__cause__, "code", None) == 403:
+                raise CliError(
+                    f"not allowed to restart {ref} (it takes `patch` on daemonsets.apps in "
+                    f"{args.falco_namespace}): {exc}"
+                ) from None
+            raise
+        out.write(f"{ref}: restarted ({RESTARTED_AT}={stamp})\n")
+        if args.no_wait:
+            return EXIT_OK
+        tty = bool(getattr(out, "isatty", lambda: False)())
+        display = RolloutDisplay(out, tty)
+        out.write("Waiting for the rollout...\n")
+        out.flush()
+        try:
+            follow = deployer.follow_rollout(
+                timeout=args.timeout, stuck_grace=args.stuck_after, on_progress=display
+            )
+            result = asyncio.run(follow)
+        finally:
+            display.finish()
+        if result.done:
+            out.write(f"{result.message}\n")
+            return EXIT_OK
+        err.write(result.explain() + "\n")
+        return EXIT_FAILURE
+    finally:
+        clients.close()
