@@ -71,14 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="only show the diff")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--force", action="store_true", help="take over fields another field manager owns")
-    p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="rollout timeout (default 300)")
-    p.add_argument(
-        "--stuck-after",
-        type=float,
-        default=30.0,
-        metavar="S",
-        help="report the rollout stuck once a node makes no progress this long (default 30)",
-    )
+    add_rollout_args(p)
     p.set_defaults(handler=run_apply)
     d = sub.add_parser(
         "delete",
@@ -91,6 +84,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--timeout", type=float, default=120.0, metavar="S", help="wait for the pods (default 120)"
     )
     d.set_defaults(handler=run_delete)
+
+
+def add_rollout_args(p: argparse.ArgumentParser) -> None:
+    """--timeout and --stuck-after of every command that follows a rollout."""
+    p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="rollout timeout (default 300)")
+    p.add_argument(
+        "--stuck-after",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="report the rollout stuck once a node makes no progress this long (default 30)",
+    )
 
 
 # ---- apply ------------------------------------------------------------------------------------------------

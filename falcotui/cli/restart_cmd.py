@@ -15,7 +15,7 @@ import asyncio
 import sys
 from typing import TextIO
 
-from falcotui.cli.apply_cmd import RolloutDisplay, add_cluster_args
+from falcotui.cli.apply_cmd import RolloutDisplay, add_cluster_args, add_rollout_args
 from falcotui.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError, KubeError, connect
 from falcotui.ops.deployer import DAEMONSET, RESTARTED_AT, Deployer, DeployError
 
@@ -29,14 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_cluster_args(p)
     p.add_argument("--no-wait", action="store_true", help="request the restart and exit without following it")
-    p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="rollout timeout (default 300)")
-    p.add_argument(
-        "--stuck-after",
-        type=float,
-        default=30.0,
-        metavar="S",
-        help="report the rollout stuck once a node makes no progress this long (default 30)",
-    )
+    add_rollout_args(p)
     p.set_defaults(handler=run_restart)
 
 
