@@ -59,7 +59,9 @@ def new_pod(ds: dict, hash_: str, node: str, name: str) -> dict:
     spec = template.get("spec") or {}
     labels = dict(tmeta.get("labels") or {})
     labels["controller-revision-hash"] = hash_
-    labels["pod-template-generation"] = str(meta.get("generation") or 1)
+    labels["pod-template-generation"] = (meta.get("annotations") or {}).get(
+        "deprecated.daemonset.template.generation", str(meta.get("generation") or 1)
+    )
     pod_meta: dict = {
         "name": name,
         "generateName": f"{meta['name']}-",

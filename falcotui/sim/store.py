@@ -130,6 +130,7 @@ class Store:
         else:
             meta.pop("generation", None)
         defaults.apply_defaults(ri, obj)
+        _stamp_template_generation(ri, obj, None)
         if dry_run:
             meta["resourceVersion"] = str(self.resource_version)
             return obj
@@ -189,6 +190,7 @@ class Store:
             defaults.apply_defaults(ri, new)
             if ri.has_generation and new.get("spec") != old.get("spec"):
                 nmeta["generation"] = int(old["metadata"].get("generation", 1)) + 1
+            _stamp_template_generation(ri, new, old)
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if not new["metadata"].get("managedFields"):
             new["metadata"].pop("managedFields", None)
@@ -396,3 +398,20 @@ class Store:
                     )
                 else:
                     q.put_nowait(ev)
+
+
+TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
+
+
+def _stamp_template_generation(ri, new: dict, old: dict | None) -> None:
+    """A DaemonSet's template generation, as the API server keeps it: 1 at creation, +1 on each change of
+    `spec.template` only, shown in this annotation of apps/v1 (clients cannot set it)."""
+    if ri.kind != "DaemonSet":
+        return
+    if old is None:
+        gen = 1
+    else:
+        before = int((old["metadata"].get("annotations") or {}).get(TEMPLATE_GENERATION) or 1)
+        changed = (new.get("spec") or {}).get("template") != (old.get("spec") or {}).get("template")
+        gen = before + 1 if changed else before
+    new["metadata"].setdefault("annotations", {})[TEMPLATE_GENERATION] = str(gen)

@@ -410,3 +410,32 @@ async def test_an_unreadable_update_budget_is_reported_as_an_event(sim):
         lambda: [e for e in store.list("events", "falco")[0] if e["reason"] == "FailedUpdate"], what="event"
     )
     assert events[0]["type"] == "Warning" and "'lots'" in events[0]["message"]
+
+
+async def test_template_generation_counts_template_changes_only_and_labels_the_pods(sim):
+    store, _ = sim
+    store.create("daemonsets", daemonset())
+    gen = "deprecated.daemonset.template.generation"
+
+    def current():
+        return store.get("daemonsets", "falco", "falco")
+
+    assert current()["metadata"]["annotations"][gen] == "1"
+    await wait_for(lambda: len(ds_pods(store)) == 3, what="three pods")
+    assert {p["metadata"]["labels"]["pod-template-generation"] for p in ds_pods(store)} == {"1"}
+    ds = current()
+    ds["spec"]["updateStrategy"] = {"type": "OnDelete"}  # not the template: generation moves, template's not
+    store.update("daemonsets", ds)
+    assert current()["metadata"]["generation"] == 2 and current()["metadata"]["annotations"][gen] == "1"
+    ds = current()
+    ds["spec"]["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 3}}
+    ds["spec"]["template"]["metadata"]["annotations"] = {"kubectl.kubernetes.io/restartedAt": "now"}
+    store.update("daemonsets", ds)
+    assert current()["metadata"]["annotations"][gen] == "2"
+    await wait_for(
+        lambda: (
+            {p["metadata"]["labels"]["pod-template-generation"] for p in ds_pods(store)} == {"2"}
+            and len(ds_pods(store)) == 3
+        ),
+        what="every pod replaced from template generation 2",
+    )
