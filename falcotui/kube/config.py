@@ -9,6 +9,7 @@ This module also defines the error types of the whole `kube` layer.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -143,11 +144,23 @@ class KubeClients:
     in_cluster: bool = False
     timeouts: Timeouts = field(default_factory=Timeouts)
 
-    def __post_init__(self) -> None:
-        self.core = k8s.CoreV1Api(self.api_client)
-        self.apps = k8s.AppsV1Api(self.api_client)
-        self.rbac = k8s.RbacAuthorizationV1Api(self.api_client)
-        self.authz = k8s.AuthorizationV1Api(self.api_client)
+    # The typed APIs load the client's pydantic models on first use — seconds of start-up on a busy
+    # machine — while falcotui itself talks raw JSON through `request`/`open_stream`.
+    @functools.cached_property
+    def core(self) -> Any:
+        return k8s.CoreV1Api(self.api_client)
+
+    @functools.cached_property
+    def apps(self) -> Any:
+        return k8s.AppsV1Api(self.api_client)
+
+    @functools.cached_property
+    def rbac(self) -> Any:
+        return k8s.RbacAuthorizationV1Api(self.api_client)
+
+    @functools.cached_property
+    def authz(self) -> Any:
+        return k8s.AuthorizationV1Api(self.api_client)
 
     @property
     def host(self) -> str:
