@@ -31,7 +31,7 @@ def field_rows(entry: StoredAlert) -> list[tuple[str, str]]:
 
 
 def summary_renderable(entry: StoredAlert) -> Group:
-    """Rule, priority, source, channels, time, node, tags and output of one alert (sanitized text only)."""
+    """Rule, priority, source, channels; time, node; tags; output of one alert (sanitized text only)."""
     a = entry.alert
     head = Text()
     head.append("rule ", "dim")
@@ -42,10 +42,10 @@ def summary_renderable(entry: StoredAlert) -> Group:
     head.append(sanitize(a.source or "?", max_len=40))
     head.append(" · via ", "dim")
     head.append(entry.via or a.channel, "green")
-    head.append(" · ", "dim")
-    head.append(a.time_iso, "dim")
     where = Text()
-    where.append("node ", "dim")
+    where.append("time ", "dim")
+    where.append(a.time_iso)
+    where.append("  node ", "dim")
     where.append(sanitize(entry.node, max_len=200), "cyan")
     if a.pod:
         where.append("  falco pod ", "dim")
@@ -75,6 +75,10 @@ def raw_renderable(entry: StoredAlert) -> Group:
 class AlertDetail(VerticalScroll, can_focus=True):
     """One alert (or a hint when none is selected), scrollable; focus it (tab) to scroll with keys. A click
     (or enter) on an output field posts `FieldPicked` — the Alerts screen narrows its filter to it."""
+
+    DEFAULT_CSS = """
+    AlertDetail { scrollbar-size-vertical: 1; }
+    """
 
     entry: StoredAlert | None = None
 

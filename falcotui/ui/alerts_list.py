@@ -4,6 +4,9 @@ The widget holds no per-alert widgets or copies: its virtual height is `len(view
 formats the one alert on that line (cached per alert and width). After each `view.update()` the screen
 calls `view_changed(change)`; following, the list stays pinned to the newest alert; paused, it keeps the
 same alerts on screen while the store evicts from the front and counts what arrived meanwhile.
+
+Columns fit the width (`list_columns`): RULE, NODE and NAMESPACE/POD as wide as the alerts seen need
+(measured on the newest alerts of each update, grown only, so nothing jitters), OUTPUT all the rest.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from falcotui.falco.alerts import Priority
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.alert_store import StoredAlert
 from falcotui.ops.alert_view import FilteredView, ViewChange
@@ -33,61 +37,108 @@ LIST_COLUMNS = (
     ("priority", "PRIORITY"),
     ("rule", "RULE"),
     ("node", "NODE"),
-    ("pod", "NS/POD"),
+    ("pod", "NAMESPACE/POD"),
     ("output", "OUTPUT"),
 )
-OUTPUT_MIN = 12
+#: Width bounds of the columns that size to their content: (narrowest useful, widest worth having).
+BOUNDS = {"rule": (18, 40), "node": (12, 28), "pod": (14, 40)}
+#: Before anything is measured (an empty list): typical Falco rule, EKS-style node, namespace/pod.
+DEFAULT_NEED = {"priority": 8, "rule": 30, "node": 12, "pod": 20}
+OUTPUT_MIN = 24  # OUTPUT never gets less (it is what says what happened)
+OUTPUT_SHARE = 0.3  # the content columns shrink, then drop, before OUTPUT falls under this share
+FULL_TIME_AT = 110  # narrower lists show the time without milliseconds
+MEASURE_AT_MOST = 500  # alerts measured per update (the newest; a storm need not be measured in full)
 CACHE_SIZE = 2048
 _SELECTED = Style(reverse=True)
+_EMPTY = Style(dim=True, italic=True)
+_SHORT_LABEL = {"Informational": "Info"}
 
 
-def list_columns(width: int) -> list[tuple[str, int]]:
-    """Columns (name, width) fitting `width`: RULE and NS/POD grow with the room, OUTPUT takes the rest;
-    when narrow NS/POD goes first, then NODE, then OUTPUT."""
-    widths = {
-        "time": 12,
-        "priority": 8,
-        "rule": max(18, min(34, width // 4)),
-        "node": max(14, min(20, width // 7)),
-        "pod": max(16, min(30, width // 5)),
-    }
-    names = ["time", "priority", "rule", "node", "pod"]
+def priority_label(priority: Priority) -> str:
+    """The priority as the list shows it (`Info` for Informational, like Falco's own rules files)."""
+    return _SHORT_LABEL.get(priority.label, priority.label)
+
+
+def list_columns(
+    width: int, need: dict[str, int] | None = None, *, hide: tuple[str, ...] = ()
+) -> list[tuple[str, int]]:
+    """Columns (name, width) filling `width`, one space between them.
+
+    TIME and PRIORITY are fixed; RULE, NODE and NAMESPACE/POD take what their content `need`s within
+    `BOUNDS`; OUTPUT takes all the rest. When OUTPUT would get less than `OUTPUT_SHARE` of the row (or
+    `OUTPUT_MIN`), the widest content column gives way first, down to its lower bound; when that is not
+    enough NAMESPACE/POD is dropped, then NODE. `hide` leaves columns out (NODE in one node's list)."""
+    need = {**DEFAULT_NEED, **(need or {})}
+    fixed = [("time", 12 if width >= FULL_TIME_AT else 8), ("priority", max(8, need["priority"]))]
+    target = max(OUTPUT_MIN, int(width * OUTPUT_SHARE))
+    names = [n for n in ("rule", "node", "pod") if n not in hide]
+    used_fixed = sum(w + 1 for _, w in fixed)
     for drop in ("pod", "node", None):
-        used = sum(widths[n] + 1 for n in names)
-        if width - used >= OUTPUT_MIN or drop is None:
+        at_least = used_fixed + sum(BOUNDS[n][0] + 1 for n in names)
+        if width - at_least >= target or drop is None:
             break
-        names.remove(drop)
-    out = [(n, widths[n]) for n in names]
-    rest = width - sum(widths[n] + 1 for n in names)
-    if rest >= OUTPUT_MIN:
-        out.append(("output", rest))
+        if drop in names:
+            names.remove(drop)
+    widths = {n: max(BOUNDS[n][0], min(BOUNDS[n][1], need[n])) for n in names}
+    over = used_fixed + sum(w + 1 for w in widths.values()) + target - width
+    while over > 0:
+        slack = {n: w - BOUNDS[n][0] for n, w in widths.items() if w > BOUNDS[n][0]}
+        if not slack:
+            break
+        widest = max(slack, key=lambda n: (slack[n], n != "rule"))  # on a tie RULE keeps its room
+        cut = min(over, max(1, slack[widest] - max((v for k, v in slack.items() if k != widest), default=0)))
+        widths[widest] -= cut
+        over -= cut
+    out = fixed + [(n, widths[n]) for n in names]
+    rest = width - sum(w + 1 for _, w in out)
+    out.append(("output", max(rest, 1)))
     return out
 
 
-def _clock(ns: int) -> str:
+def measure(entries: list[StoredAlert], need: dict[str, int] | None = None) -> dict[str, int]:
+    """The widths `entries` need per content column, grown from `need` (never shrunk: no jitter)."""
+    grown = dict(need or {})
+    rule = node = pod = prio = 0
+    for e in entries:
+        a = e.alert
+        rule = max(rule, len(a.rule))
+        node = max(node, len(e.node))
+        prio = max(prio, len(priority_label(a.priority)))
+        pod = max(pod, len(_where(e)))
+    for name, value in (("rule", rule), ("node", node), ("pod", pod), ("priority", prio)):
+        if value > grown.get(name, 0):
+            grown[name] = value
+    return grown
+
+
+def _where(entry: StoredAlert) -> str:
+    ns = entry.namespace
+    pod = entry.alert.output_fields.get("k8s.pod.name")
+    return f"{ns}/{pod}" if ns and pod not in (None, "", "<NA>") else (ns or "")
+
+
+def _clock(ns: int, *, millis: bool = True) -> str:
     seconds, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{frac // 1_000_000:03d}"
+    clock = time.strftime("%H:%M:%S", time.localtime(seconds))
+    return f"{clock}.{frac // 1_000_000:03d}" if millis else clock
 
 
-def alert_cells(entry: StoredAlert) -> dict[str, tuple[str, str]]:
+def alert_cells(entry: StoredAlert, *, millis: bool = True) -> dict[str, tuple[str, str]]:
     """(text, style) per column for one alert; every string is sanitized (one line, no controls)."""
     a = entry.alert
-    ns = entry.namespace
-    pod = a.output_fields.get("k8s.pod.name")
-    where = f"{ns}/{pod}" if ns and pod not in (None, "", "<NA>") else (ns or "")
     return {
-        "time": (_clock(a.time_ns), "dim"),
-        "priority": (a.priority.label, PRIORITY_STYLE[a.priority]),
+        "time": (_clock(a.time_ns, millis=millis), "dim"),
+        "priority": (priority_label(a.priority), PRIORITY_STYLE[a.priority]),
         "rule": (sanitize(a.rule, max_len=200), "bold"),
         "node": (sanitize(entry.node, max_len=100), "cyan"),
-        "pod": (sanitize(where, max_len=200), ""),
+        "pod": (sanitize(_where(entry), max_len=200), ""),
         "output": (sanitize(a.message, max_len=1000), ""),
     }
 
 
 def alert_line(entry: StoredAlert, columns: list[tuple[str, int]]) -> Text:
     """One list row: each column cut to its width, separated by one space."""
-    values = alert_cells(entry)
+    values = alert_cells(entry, millis=dict(columns).get("time", 12) >= 12)
     line = Text(no_wrap=True, overflow="crop")
     for i, (name, width) in enumerate(columns):
         text, style = values[name]
@@ -111,7 +162,7 @@ class AlertList(ScrollView, can_focus=True):
         Binding("end", "edge(1)", "Newest (follow)", show=False),
     ]
     DEFAULT_CSS = """
-    AlertList { height: 1fr; overflow-x: hidden; }
+    AlertList { height: 1fr; overflow-x: hidden; scrollbar-size-vertical: 1; }
     """
 
     following: reactive[bool] = reactive(True)
@@ -126,13 +177,26 @@ class AlertList(ScrollView, can_focus=True):
     class Moved(Message):
         """The cursor moved (the screen updates its detail pane)."""
 
-    def __init__(self, view: FilteredView, *, id: str | None = None) -> None:
+    class ColumnsChanged(Message):
+        """The column widths changed (the screen redraws the titles: `header_text()`)."""
+
+    def __init__(
+        self,
+        view: FilteredView,
+        *,
+        id: str | None = None,
+        hide: tuple[str, ...] = (),
+        empty: str = "no alerts match the filter",
+    ) -> None:
         super().__init__(id=id)
         self.view = view
+        self.hide = hide  # columns never shown (NODE in one node's own list)
+        self.empty = empty  # what an empty list says
         self.cursor = max(0, len(view) - 1)
         self.new_while_paused = 0
         self._cache: OrderedDict[tuple[int, int, bool], Strip] = OrderedDict()
-        self._columns: list[tuple[str, int]] = list_columns(80)
+        self._need = measure(view.slice(len(view) - MEASURE_AT_MOST, len(view)))
+        self._columns: list[tuple[str, int]] = list_columns(80, self._need, hide=hide)
 
     # ------------------------------------------------------------ data
 
@@ -142,12 +206,21 @@ class AlertList(ScrollView, can_focus=True):
         self._cache.clear()
         self.new_while_paused = 0
         self.cursor = max(0, len(view) - 1)
+        self._need = measure(view.slice(len(view) - MEASURE_AT_MOST, len(view)))
+        self._fit_columns()
         self._sync_size(pin=True)
 
     def view_changed(self, change: ViewChange) -> None:
         """After `view.update()`: keep indexes pointing at the same alerts, follow or count."""
         if not change.changed:
             return
+        n = len(self.view)
+        fresh = n if change.rebuilt else min(change.added, n)
+        if fresh:
+            need = measure(self.view.slice(n - min(fresh, MEASURE_AT_MOST), n), self._need)
+            if need != self._need:
+                self._need = need
+                self._fit_columns()
         if change.rebuilt:
             self._cache.clear()
             self.cursor = min(self.cursor, max(0, len(self.view) - 1))
@@ -182,19 +255,30 @@ class AlertList(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------ rendering
 
-    def on_resize(self) -> None:
-        columns = list_columns(self.scrollable_content_region.width or self.size.width)
+    def _fit_columns(self) -> None:
+        width = self.scrollable_content_region.width or self.size.width or 80
+        columns = list_columns(width, self._need, hide=self.hide)
         if columns != self._columns:
             self._columns = columns
             self._cache.clear()
+            self.refresh()
+            self.post_message(self.ColumnsChanged())
+
+    def on_resize(self) -> None:
+        self._fit_columns()
         self._sync_size(pin=self.following)
+        if not self.following:  # shrunk (a detail pane opened): the highlighted row stays in sight
+            height = self.scrollable_content_region.height
+            top = self.scroll_offset.y
+            if height and not top <= self.cursor < top + height:
+                self.scroll_to(y=max(0, self.cursor - height + 1), animate=False, immediate=True)
 
     def header_text(self) -> Text:
         """The column titles matching the current widths (the screen shows them above the list)."""
         titles = dict(LIST_COLUMNS)
         line = Text(no_wrap=True, overflow="crop", style="bold")
         for name, width in self._columns:
-            line.append(titles[name].ljust(width) + " ")
+            line.append(titles[name][:width].ljust(width) + " ")
         return line
 
     def render_line(self, y: int) -> Strip:
@@ -203,6 +287,9 @@ class AlertList(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         style = self.rich_style
         if index >= len(self.view):
+            if index == 0 and self.empty:
+                segments = Text(self.empty, style + _EMPTY).render(self.app.console)
+                return Strip(segments).crop_extend(0, width, style)
             return Strip.blank(width, style)
         entry = self.view.get(index)
         selected = index == self.cursor and self.has_focus

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from falcotui.falco.alerts import Priority
 from falcotui.falco.sanitize import safe_text, sanitize
@@ -25,14 +25,24 @@ from falcotui.ops.alert_query import EMPTY_QUERY, SINCE_PRESETS, AlertQuery, Que
 from falcotui.ops.alert_view import FilteredView, export_jsonl
 from falcotui.ops.engine import EngineDelta
 from falcotui.ui.alert_detail import AlertDetail
-from falcotui.ui.alerts_list import AlertList
-from falcotui.ui.widgets import PRIORITY_STYLE, ChipTable, count_text
+from falcotui.ui.alerts_list import AlertList, priority_label
+from falcotui.ui.count_list import CountList
+from falcotui.ui.widgets import PRIORITY_STYLE, count_text
 
 SIDE_REFRESH_S = 0.4
 TOP_RULES = 12
-SIDE_RULE_WIDTH = 14
-WIDE = 170  # the app's "-wide" breakpoint: the side panel grows
 PRESET_KEYS = dict(zip("123456", SINCE_PRESETS.items(), strict=True))
+
+
+def _empty_text(query: AlertQuery) -> str:
+    return "no alerts match the filter" if query.to_text() else "no alerts yet"
+
+
+def short_count(n: int) -> str:
+    """A count in at most six characters: `99,999`, `123k`, `45M`."""
+    if n < 100_000:
+        return count_text(n)
+    return f"{n // 1000}k" if n < 10_000_000 else f"{n // 1_000_000}M"
 
 
 class AlertsScreen(Screen):
@@ -55,17 +65,17 @@ class AlertsScreen(Screen):
         self.view: FilteredView | None = None
         self.grouped = False
         self._last_side = 0.0
-        self._side_prio: list[Priority] = []
-        self._side_rules: list[str] = []
+        self._resume_on_close = False  # the detail pane paused following
         self.export_dir = Path.cwd()
         self._mounted = False
         self.last_export = ""
+        self._columns_shown: Text | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="alerts-body"):
             with Vertical(id="alerts-side"):
-                yield ChipTable(id="by-priority", cursor_type="row", show_header=False)
-                yield ChipTable(id="top-rules", cursor_type="row", show_header=False)
+                yield CountList(id="by-priority")
+                yield CountList(id="top-rules")
             with Vertical(id="alerts-main"):
                 yield Input(
                     value=self.query_obj.to_text(),
@@ -74,24 +84,18 @@ class AlertsScreen(Screen):
                 )
                 yield Static("", id="filter-error", classes="hidden")
                 yield Static("", id="alerts-columns")
-                yield AlertList(self.app.services.engine.view(self.query_obj), id="alerts-list")
-                yield DataTable(id="rule-groups", cursor_type="row", classes="hidden")
+                view = self.app.services.engine.view(self.query_obj)
+                yield AlertList(view, id="alerts-list", empty=_empty_text(self.query_obj))
+                yield CountList(id="rule-groups", count_first=True, classes="hidden")
                 yield AlertDetail(id="alerts-detail", classes="hidden")
 
     def on_mount(self) -> None:
-        prio = self.query_one("#by-priority", DataTable)
-        prio.add_column("priority", width=13)
-        prio.add_column("count", width=7)
-        rules = self.query_one("#top-rules", DataTable)
-        rules.add_column("rule", width=SIDE_RULE_WIDTH + (15 if self.app.size.width >= WIDE else 0))
-        rules.add_column("count", width=5)
-        self.query_one("#rule-groups", DataTable).add_columns("COUNT", "RULE")
         self.query_one("#by-priority").border_title = "by priority"
         self.query_one("#top-rules").border_title = "top rules"
         self.alert_list.focus()
         self.view = self.alert_list.view
         self._mounted = True
-        self.refresh_side(force=True)
+        self.refresh_side()
 
     @property
     def alert_list(self) -> AlertList:
@@ -107,47 +111,23 @@ class AlertsScreen(Screen):
         if time.monotonic() - self._last_side >= SIDE_REFRESH_S:
             self.refresh_side()
 
-    def refresh_side(self, *, force: bool = False) -> None:
-        """Counts, top rules, titles and the status line (a few times a second)."""
+    def refresh_side(self) -> None:
+        """Counts, top rules, titles and the status line (a few times a second; unchanged rows stay)."""
         self._last_side = time.monotonic()
         view = self.alert_list.view
-        prio = self.query_one("#by-priority", DataTable)
         counts = view.by_priority
-        keys = list(counts)
-        if keys != self._side_prio or force:
-            prio.clear()
-            for p in keys:
-                prio.add_row(
-                    Text(p.label, PRIORITY_STYLE[p]),
-                    Text(count_text(counts[p]), justify="right"),
-                    key=p.label,
-                )
-            self._side_prio = keys
-        else:
-            for p in keys:
-                prio.update_cell(
-                    p.label, prio.ordered_columns[1].key, Text(count_text(counts[p]), justify="right")
-                )
+        self.query_one("#by-priority", CountList).set_rows(
+            [(p.label, Text(priority_label(p), PRIORITY_STYLE[p]), short_count(n)) for p, n in counts.items()]
+        )
         groups = view.group_by_rule()
-        self._fill_rules(self.query_one("#top-rules", DataTable), groups[:TOP_RULES], compact=True)
+        self.query_one("#top-rules", CountList).set_rows(
+            [(rule, safe_text(rule, max_len=200), short_count(n)) for rule, n in groups[:TOP_RULES]]
+        )
         if self.grouped:
-            self._fill_rules(self.query_one("#rule-groups", DataTable), groups, compact=False)
+            self.query_one("#rule-groups", CountList).set_rows(
+                [(rule, safe_text(rule, "bold", max_len=200), count_text(n)) for rule, n in groups]
+            )
         self._update_titles()
-
-    def _fill_rules(self, table: DataTable, groups: list[tuple[str, int]], *, compact: bool) -> None:
-        rules = [r for r, _ in groups]
-        if rules != [str(k.value) for k in table.rows]:
-            cursor = table.cursor_row
-            table.clear()
-            for rule, n in groups:
-                cells = (safe_text(rule, max_len=200), Text(count_text(n), justify="right"))
-                table.add_row(*(cells if compact else cells[::-1]), key=rule)
-            if table.row_count:
-                table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
-        else:
-            col = table.ordered_columns[1 if compact else 0].key
-            for rule, n in groups:
-                table.update_cell(rule, col, Text(count_text(n), justify="right"))
 
     def _update_titles(self) -> None:
         alist = self.alert_list
@@ -162,7 +142,14 @@ class AlertsScreen(Screen):
         if self.last_export:
             subtitle = f"{sanitize(self.last_export, max_len=200)} · {subtitle}"
         main.border_subtitle = subtitle
-        self.query_one("#alerts-columns", Static).update(alist.header_text())
+        self._show_columns()
+
+    def _show_columns(self) -> None:
+        """The column titles over the list: one line, repainted only when they read differently."""
+        header = self.alert_list.header_text()
+        if header != self._columns_shown:
+            self._columns_shown = header
+            self.query_one("#alerts-columns", Static).update(header, layout=False)
 
     # ------------------------------------------------------------ filtering
 
@@ -178,8 +165,9 @@ class AlertsScreen(Screen):
         self.query_one("#filter-error").add_class("hidden")
         view = self.app.services.engine.view(query)
         self.view = view
+        self.alert_list.empty = _empty_text(query)
         self.alert_list.set_view(view)
-        self.refresh_side(force=True)
+        self.refresh_side()
 
     def action_filter(self) -> None:
         self.query_one("#alerts-filter", Input).focus()
@@ -210,15 +198,15 @@ class AlertsScreen(Screen):
     def action_since(self, seconds: int) -> None:
         self.apply_query(self.query_obj.with_since(seconds or None))
 
-    @on(DataTable.RowSelected, "#by-priority")
-    def _pick_priority(self, event: DataTable.RowSelected) -> None:
-        priority = Priority.parse(str(event.row_key.value))
+    @on(CountList.Selected, "#by-priority")
+    def _pick_priority(self, event: CountList.Selected) -> None:
+        priority = Priority.parse(event.key)
         self.apply_query(self.query_obj.with_term("priority", priority.label.lower()))
 
-    @on(DataTable.RowSelected, "#top-rules")
-    @on(DataTable.RowSelected, "#rule-groups")
-    def _pick_rule(self, event: DataTable.RowSelected) -> None:
-        rule = str(event.row_key.value)
+    @on(CountList.Selected, "#top-rules")
+    @on(CountList.Selected, "#rule-groups")
+    def _pick_rule(self, event: CountList.Selected) -> None:
+        rule = event.key
         if self.grouped:
             self.action_group()
         self.apply_query(self.query_obj.with_term("rule=", rule))
@@ -227,17 +215,18 @@ class AlertsScreen(Screen):
 
     def action_follow(self) -> None:
         self.alert_list.following = not self.alert_list.following
+        self._resume_on_close = False
         self._update_titles()
 
     def action_group(self) -> None:
         self.grouped = not self.grouped
-        groups = self.query_one("#rule-groups", DataTable)
+        groups = self.query_one("#rule-groups", CountList)
         groups.set_class(not self.grouped, "hidden")
         self.alert_list.set_class(self.grouped, "hidden")
         self.query_one("#alerts-columns").set_class(self.grouped, "hidden")
         if self.grouped:
             groups.border_title = "grouped by rule · enter filters to the rule · r back to the list"
-            self.refresh_side(force=True)
+            self.refresh_side()
             groups.focus()
         else:
             self.alert_list.focus()
@@ -248,9 +237,23 @@ class AlertsScreen(Screen):
 
     @on(AlertList.Selected)
     def _open_detail(self) -> None:
+        """Show the alert under the cursor; the list holds still while it is read (following resumes when
+        the pane closes), so the highlighted row stays the one in the pane."""
         detail = self.query_one(AlertDetail)
-        detail.show(self.alert_list.current())
+        alerts = self.alert_list
+        if alerts.following and detail.has_class("hidden"):
+            self._resume_on_close = True
+            alerts.following = False
+        detail.show(alerts.current())
         detail.remove_class("hidden")
+        self._update_titles()
+
+    def _close_detail(self) -> None:
+        self.query_one(AlertDetail).add_class("hidden")
+        if self._resume_on_close:
+            self._resume_on_close = False
+            self.alert_list.following = True
+        self._update_titles()
 
     @on(AlertDetail.FieldPicked)
     def _pick_field(self, event: AlertDetail.FieldPicked) -> None:
@@ -261,6 +264,10 @@ class AlertsScreen(Screen):
             self.notify(sanitize(str(exc), max_len=200), severity="warning", markup=False)
             return
         self.apply_query(query)
+
+    @on(AlertList.ColumnsChanged)
+    def _columns_changed(self) -> None:
+        self._show_columns()
 
     @on(AlertList.Moved)
     def _moved(self) -> None:
@@ -274,7 +281,7 @@ class AlertsScreen(Screen):
         if self.focused is self.query_one("#alerts-filter"):
             self.alert_list.focus()
         elif not detail.has_class("hidden"):
-            detail.add_class("hidden")
+            self._close_detail()
         elif self.grouped:
             self.action_group()
         else:

@@ -39,6 +39,7 @@ from falcotui.ui.reconnect import NamespacePrompt, Reconnect
 from falcotui.ui.rules_dialogs import ConfirmDialog
 from falcotui.ui.rules_screen import RulesScreen
 from falcotui.ui.services import Services
+from falcotui.ui.terminal_driver import hangup_safe
 from falcotui.ui.widgets import StatusHeader, health_text
 
 TICK_HZ = 15
@@ -109,6 +110,7 @@ class FalcoTuiApp(App):
         contexts: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        self.driver_class = hangup_safe(self.driver_class)
         self.contexts = tuple(contexts)
         self.services = services
         self.demo_scenarios = tuple(scenarios) if on_scenario is not None else ()

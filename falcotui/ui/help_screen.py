@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,7 +16,17 @@ from textual.widgets import Static
 
 #: Textual's generic keys, listed once under "Also" instead of on every screen.
 SKIPPED_ACTIONS = frozenset(
-    {"focus_next", "focus_previous", "screen.copy_text", "app.copy_text", "help_quit"}
+    {
+        "focus_next",
+        "focus_previous",
+        "app.focus_next",
+        "app.focus_previous",
+        "screen.copy_text",
+        "app.copy_text",
+        "help_quit",
+        "scroll_left",  # the lists fit their width: nothing to scroll sideways
+        "scroll_right",
+    }
 )
 EXTRA_KEYS = (
     ("ctrl+p", "Command palette (also :)"),
@@ -26,6 +37,12 @@ EXTRA_KEYS = (
 
 def _label(binding: Binding) -> str:
     return binding.description or binding.action.replace("_", " ")
+
+
+def _offered(node: DOMNode, binding: Binding) -> bool:
+    """False for actions the node hides right now (e.g. every write action in read-only mode)."""
+    name = binding.action.split("(", 1)[0].rsplit(".", 1)[-1]
+    return node.check_action(name, ()) is not False
 
 
 def key_sections(screen: Screen) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -42,7 +59,7 @@ def key_sections(screen: Screen) -> list[tuple[str, list[tuple[str, str]]]]:
         by_action: dict[str, list[str]] = {}
         for key, bindings in node._bindings.key_to_bindings.items():
             for b in bindings:
-                if b.action in SKIPPED_ACTIONS:
+                if b.action in SKIPPED_ACTIONS or not _offered(node, b):
                     continue
                 what = _label(b)
                 if not what or (key, what) in seen:
@@ -56,8 +73,28 @@ def key_sections(screen: Screen) -> list[tuple[str, list[tuple[str, str]]]]:
     return sections
 
 
+def keys_renderable(sections: list[tuple[str, list[tuple[str, str]]]]) -> Group:
+    """Each section's title on its own line, then its keys; the key column as wide as the widest key."""
+    width = max((len(keys) for _, rows in sections for keys, _ in rows), default=1)
+    parts: list[Text | Table] = []
+    for title, rows in sections:
+        parts.append(Text(title, style="bold underline"))
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold cyan", no_wrap=True, width=width)
+        table.add_column()
+        for keys, what in rows:
+            table.add_row(keys, what)
+        parts.extend((table, Text("")))
+    return Group(*parts[:-1])
+
+
 class HelpScreen(ModalScreen):
     """A scrollable list of keys over the screen it was opened from."""
+
+    # as wide as the keys need (type-qualified: wins over app.tcss's plain id)
+    CSS = """
+    HelpScreen #help-box { width: auto; min-width: 40; scrollbar-size-vertical: 1; }
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss", "Close help"),
@@ -70,17 +107,9 @@ class HelpScreen(ModalScreen):
         self.under = under
 
     def compose(self) -> ComposeResult:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold cyan", no_wrap=True)
-        table.add_column()
-        for title, rows in key_sections(self.under):
-            table.add_row(Text(title, style="bold underline"), "")
-            for keys, what in rows:
-                table.add_row(keys, what)
-            table.add_row("", "")
         with VerticalScroll(id="help-box") as box:
             box.border_title = "Keys · esc to close · ↑↓ scroll"
-            yield Static(table)
+            yield Static(keys_renderable(key_sections(self.under)))
 
     def on_mount(self) -> None:
         self.query_one("#help-box").focus()

@@ -44,7 +44,7 @@ class NodeCursorView(ScrollView, can_focus=True):
         return index
 
     def index_at(self, x: int, y: int) -> int | None:
-        """The index of the node drawn at widget offset (x, y), if any."""
+        """The index of the node drawn at content offset (x, y), if any."""
         index = self.scroll_offset.y + y
         return index if 0 <= index < len(self.names) else None
 
@@ -96,7 +96,8 @@ class NodeCursorView(ScrollView, can_focus=True):
         self._move_to(len(self.names) - 1 if end else 0)
 
     def on_click(self, event: events.Click) -> None:
-        index = self.index_at(event.x, event.y)
+        offset = event.get_content_offset(self)
+        index = None if offset is None else self.index_at(offset.x, offset.y)
         if index is None:
             return
         if index == self.cursor:

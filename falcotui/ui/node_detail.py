@@ -9,11 +9,12 @@ from typing import ClassVar
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from falcotui.falco.sanitize import safe_text, sanitize
 from falcotui.ops.alert_query import AlertQuery
@@ -22,7 +23,8 @@ from falcotui.ops.fleet_status import NodeStatus
 from falcotui.ui.alert_detail import AlertDetail
 from falcotui.ui.alerts_list import AlertList
 from falcotui.ui.fleet_screen import STATE_STYLE, falco_cell
-from falcotui.ui.widgets import StatusHeader, priority_text, sparkline
+from falcotui.ui.keybar import KeyBar
+from falcotui.ui.widgets import StatusHeader, count_text, priority_text, sparkline
 
 REFRESH_S = 1.0
 LOG_LINES = 12
@@ -34,29 +36,36 @@ def _clock(ns: int | None) -> str:
 
 
 def node_summary(row: NodeStatus) -> Table:
-    """Key facts of the node and its Falco pod, two columns."""
+    """Key facts of the node and its Falco pod, two columns, one line per subject (it must fit 80x24)."""
     t = Table.grid(padding=(0, 2))
-    t.add_column(style="dim", no_wrap=True)
-    t.add_column()
+    t.add_column(style="dim", no_wrap=True, min_width=6)
+    t.add_column(no_wrap=True, overflow="ellipsis")  # one line each: the box is sized by the row count
     ready = "Ready" if row.ready else "Unknown" if row.ready is None else "NotReady"
     reason = f" ({row.ready_reason})" if row.ready_reason and not row.ready else ""
     t.add_row("node", safe_text(f"{row.name} · {ready}{reason}{' · cordoned' if row.cordoned else ''}"))
-    t.add_row("state", Text(row.state.value, STATE_STYLE[row.state]))
     if row.taints:
         t.add_row("taints", safe_text(", ".join(row.taints), max_len=300))
+    falco = Text(row.state.value, STATE_STYLE[row.state])
     if row.pod is None:
-        t.add_row("falco", falco_cell(row))
-    else:
-        pod = row.pod
-        t.add_row(
-            "pod", safe_text(f"{pod.name} · {pod.state} · ready {pod.ready_text} · restarts {pod.restarts}")
-        )
-        if pod.detail:
-            t.add_row("", safe_text(pod.detail, "yellow", max_len=400))
-        t.add_row("image", safe_text(pod.image))
-        t.add_row("version", safe_text(f"{row.version or '–'} (from {row.version_source or '–'})"))
-        reload = f"{row.reload.state.value} {_clock(row.reload.at_ns) if row.reload.at_ns else ''}"
-        t.add_row("reload", safe_text(f"{reload} {row.reload.detail}".strip(), max_len=400))
+        t.add_row("falco", falco.append(" · ").append_text(falco_cell(row)))
+        return _alerts_row(t, row)
+    pod = row.pod
+    falco.append(" · ")
+    said = pod.state.lower().startswith(row.state.value.replace("-", ""))  # "CrashLoopBackOff", "Running"
+    words = f"restarts {pod.restarts} · ready {pod.ready_text} · pod {pod.name}"
+    falco.append_text(safe_text(words if said else f"{words} ({pod.state})"))
+    t.add_row("falco", falco)
+    if pod.detail:
+        t.add_row("", safe_text(pod.detail, "yellow", max_len=400))
+    t.add_row(
+        "image", safe_text(f"{pod.image} · version {row.version or '–'} (from {row.version_source or '–'})")
+    )
+    reload = f"{row.reload.state.value} {_clock(row.reload.at_ns) if row.reload.at_ns else ''}"
+    t.add_row("reload", safe_text(f"{reload} {row.reload.detail}".strip(), max_len=400))
+    return _alerts_row(t, row)
+
+
+def _alerts_row(t: Table, row: NodeStatus) -> Table:
     line = Text(f"{row.alerts_per_min}/min ")
     line.append_text(sparkline(row.series))
     line.append("  worst ")
@@ -69,6 +78,16 @@ def node_summary(row: NodeStatus) -> Table:
 class NodeDetailScreen(Screen):
     """See the module docstring."""
 
+    # Sized to content: the facts as wide and tall as their lines, the log beside them (as tall as the
+    # facts, or as its lines up to half the screen), the alerts all the rest (`_fit_top`).
+    # Type-qualified selectors: they win over app.tcss's plain ids.
+    CSS = """
+    NodeDetailScreen #node-facts { width: auto; max-width: 60%; height: 100%; }
+    NodeDetailScreen #node-log-box { width: 1fr; height: 100%; }
+    NodeDetailScreen.-narrow #node-facts { width: 1fr; max-width: 100%; }
+    NodeDetailScreen #node-alerts-columns { height: 1; color: $text-muted; }
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Back to fleet"),
         Binding("enter", "detail", "Alert detail", show=False),
@@ -79,6 +98,7 @@ class NodeDetailScreen(Screen):
         super().__init__()
         self.node = node
         self._last = 0.0
+        self._resume_on_close = False  # the detail pane paused following
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -88,20 +108,26 @@ class NodeDetailScreen(Screen):
                 yield Static("", id="node-log")
         with Vertical(id="node-alerts-box"):
             view = self.app.services.engine.view(AlertQuery().with_term("node", self.node))
-            yield AlertList(view, id="node-alerts")
+            yield Static("", id="node-alerts-columns")
+            yield AlertList(view, id="node-alerts", hide=("node",), empty="no alerts from this node yet")
             yield AlertDetail(id="node-alert-detail", classes="hidden")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#node-facts").border_title = f"Node · {sanitize(self.node, max_len=60)}"
         self.query_one("#node-log-box").border_title = "Falco log · events"
-        self.query_one("#node-alerts-box").border_title = "Alerts on this node"
         self.query_one(AlertList).focus()
         self.refresh_facts()
+        self._columns_changed()
+
+    @on(AlertList.ColumnsChanged)
+    def _columns_changed(self) -> None:
+        self.query_one("#node-alerts-columns", Static).update(self.query_one(AlertList).header_text())
 
     def engine_tick(self, delta: EngineDelta) -> None:
         alerts = self.query_one(AlertList)
         alerts.view_changed(alerts.view.update())
+        self._alerts_title()
         if self.node in delta.nodes or time.monotonic() - self._last >= REFRESH_S:
             self.refresh_facts()
 
@@ -113,8 +139,28 @@ class NodeDetailScreen(Screen):
         if row is None:
             facts.update(Text("this node is no longer in the cluster", "red"))
             return
-        facts.update(node_summary(row))
-        self.query_one("#node-log", Static).update(self._log_and_events(row))
+        summary = node_summary(row)
+        facts.update(summary)
+        log = self._log_and_events(row)
+        self.query_one("#node-log", Static).update(log)
+        self.query_one("#node-log-box", VerticalScroll).scroll_end(animate=False)
+        self._fit_top(summary.row_count, len(log.renderables))
+        self._alerts_title()
+
+    def _fit_top(self, fact_lines: int, log_lines: int) -> None:
+        """The top row as tall as the facts, or as the log when it is shown and has more (up to half)."""
+        top = self.query_one("#node-top")
+        height = fact_lines
+        if self.query_one("#node-log-box").display:
+            height = max(height, min(log_lines, self.size.height // 2 - 2))
+        if top.styles.height is None or top.styles.height.value != height + 2:
+            top.styles.height = height + 2
+
+    def _alerts_title(self) -> None:
+        alerts = self.query_one(AlertList)
+        state = "following" if alerts.following else f"paused (+{count_text(alerts.new_while_paused)} new)"
+        title = f"Alerts on {sanitize(self.node, max_len=60)} · {count_text(len(alerts.view))} · {state}"
+        self.query_one("#node-alerts-box").border_title = title
 
     def _log_and_events(self, row: NodeStatus) -> Group:
         engine = self.app.services.engine
@@ -148,14 +194,20 @@ class NodeDetailScreen(Screen):
 
     def action_close(self) -> None:
         detail = self.query_one(AlertDetail)
-        if not detail.has_class("hidden"):
-            detail.add_class("hidden")
-        else:
+        if detail.has_class("hidden"):
             self.app.pop_screen()
+            return
+        detail.add_class("hidden")
+        if self._resume_on_close:
+            self._resume_on_close = False
+            self.query_one(AlertList).following = True
+        self._alerts_title()
 
     def action_follow(self) -> None:
         alerts = self.query_one(AlertList)
         alerts.following = not alerts.following
+        self._resume_on_close = False
+        self._alerts_title()
 
     def action_detail(self) -> None:
         self._show_detail()
@@ -164,6 +216,12 @@ class NodeDetailScreen(Screen):
         self._show_detail()
 
     def _show_detail(self) -> None:
+        """The alert under the cursor; the list holds still while it is read (as on the Alerts screen)."""
         detail = self.query_one(AlertDetail)
-        detail.show(self.query_one(AlertList).current())
+        alerts = self.query_one(AlertList)
+        if alerts.following and detail.has_class("hidden"):
+            self._resume_on_close = True
+            alerts.following = False
+        detail.show(alerts.current())
         detail.remove_class("hidden")
+        self._alerts_title()

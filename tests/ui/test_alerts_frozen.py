@@ -10,7 +10,7 @@ import orjson
 from falcotui.falco.alerts import Priority
 from falcotui.ui.alerts_screen import AlertsScreen
 
-ROW = re.compile(r"\d\d:\d\d:\d\d\.\d{3} .*")
+ROW = re.compile(r"\d\d:\d\d:\d\d(\.\d{3})? +(Emergency|Alert|Critical|Error|Warning|Notice|Info|Debug) .*")
 
 
 def alert_rows(text: str) -> list[str]:
@@ -169,3 +169,147 @@ async def test_click_a_field_value_in_the_detail_to_filter(frozen, screen_text):
         assert "k8s.ns.name:data" in screen_text(app)
         view = screen.alert_list.view
         assert len(view) == 1 and view.get(0).namespace == "data"
+
+
+# ---------------------------------------------------------------- columns that fit the width
+
+LONG_OUTPUT = (
+    "Sensitive file opened for reading by non-trusted program (file=/etc/shadow gparent=systemd "
+    "evt_type=openat user=root user_uid=0 process=cat proc_exepath=/usr/bin/cat parent=bash "
+    "command=cat /etc/shadow terminal=34816 container_id=c0ffee000123 image=docker.io/library/nginx:1.25)"
+)
+
+
+def add_long_alert(app, alert_bytes) -> None:
+    line = alert_bytes.line(8000, "ip-10-0-1-80", alert_bytes.NOW + 1, 2, output=LONG_OUTPUT)
+    app.services.engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-80", pod="falco-d80"))
+
+
+def shown_output(row: str) -> str:
+    """The part of LONG_OUTPUT a row shows (the list cuts it with an ellipsis)."""
+    start = row.index("Sensitive file opened")
+    return row[start:].rstrip(" │▁▂▃▄▅▆▇█").removesuffix("…")
+
+
+async def test_a_wide_screen_gives_the_output_the_room(frozen, screen_text, alert_bytes):
+    app = frozen()
+    add_long_alert(app, alert_bytes)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await open_alerts(app, pilot)
+        text = screen_text(app)
+        row = next(
+            line for line in text.splitlines() if "c0ffee" in line or "Sensitive file opened for" in line
+        )
+        row = alert_rows(text)[-1]
+        assert "Drop and execute new binary in container" in row  # the longest rule, whole
+        assert "data/db-0" in row and "ip-10-0-1-80" in row
+        shown = shown_output(row)
+        assert LONG_OUTPUT.startswith(shown)
+        # the old layout gave OUTPUT 47 of the 157 columns; now everything the other columns leave
+        assert len(shown) >= 60, shown
+        header = next(line for line in text.splitlines() if "PRIORITY" in line)
+        assert header.index("OUTPUT") - header.index("TIME") < 100
+
+
+async def test_80x24_keeps_time_priority_rule_node_and_a_readable_output(frozen, screen_text, alert_bytes):
+    app = frozen()
+    add_long_alert(app, alert_bytes)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_alerts(app, pilot)
+        text = screen_text(app)
+        header = next(line for line in text.splitlines() if "PRIORITY" in line)
+        assert header.split() == ["│TIME", "PRIORITY", "RULE", "NODE", "OUTPUT", "│"]
+        row = next(line for line in text.splitlines() if "Critical" in line and "09:02:17" in line)
+        assert re.search(r"│09:02:17 Critical Drop and execute new\S* +ip-10-0-1-80 Sensitive", row), row
+        assert len(shown_output(row)) >= 20  # (it was 18 before, with NODE squeezed as well)
+
+
+async def test_120x40_shows_every_column_and_the_side_counts_fit(frozen, screen_text):
+    app = frozen()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_alerts(app, pilot)
+        text = screen_text(app)
+        header = next(line for line in text.splitlines() if "PRIORITY" in line)
+        for title in ("TIME", "PRIORITY", "RULE", "NODE", "NAMESPACE/POD", "OUTPUT"):
+            assert title in header
+        assert any("shop/web-7d9f8 Sensitive file opened for" in r for r in alert_rows(text))
+        lines = text.splitlines()
+        top = next(i for i, line in enumerate(lines) if "by priority" in line)
+        bottom = next(i for i in range(top + 1, len(lines)) if lines[i].startswith("╰"))
+        # one row per priority and nothing else (a too-wide column used to add a scrollbar row)
+        assert [line.split("│")[1].split() for line in lines[top + 1 : bottom]] == [
+            ["Critical", "1"],
+            ["Warning", "150"],
+            ["Notice", "29"],
+        ]
+
+
+async def test_node_detail_at_80x24_shows_all_facts_and_no_node_column(frozen, screen_text):
+    app = frozen()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("down", "enter")  # ip-10-0-1-23
+        await pilot.pause(0.4)
+        text = screen_text(app)
+        for fact in (
+            "node    ip-10-0-1-23 · Ready",
+            "restarts 0 · ready 1/1",
+            "version 0.45.0",
+            "reload",
+            "worst",
+        ):
+            assert fact in text, fact
+        assert "Alerts on ip-10-0-1-23 · 149 · following" in text
+        header = next(line for line in text.splitlines() if "PRIORITY" in line)
+        assert "NODE" not in header and "NAMESPACE/POD" in header  # every row is this node: no NODE column
+        rows = alert_rows(text)
+        assert len(rows) >= 12 and all("shop/web-7d9f8" in r for r in rows)
+
+
+def test_columns_always_fill_the_row_and_keep_the_essentials():
+    """Any width, any content: the columns add up to the width, TIME, PRIORITY, RULE and OUTPUT stay, and
+    OUTPUT gets at least its minimum; on a big screen nothing is dropped."""
+    from falcotui.ui.alerts_list import OUTPUT_MIN, list_columns
+
+    needs = [{}, {"rule": 5, "node": 3, "pod": 1}, {"rule": 60, "node": 45, "pod": 70, "priority": 9}]
+    for width in range(66, 401, 3):  # 77 at 80x24
+        for need in needs:
+            for hide in ((), ("node",)):
+                columns = list_columns(width, need, hide=hide)
+                names = [n for n, _ in columns]
+                assert sum(w for _, w in columns) + len(columns) - 1 == width, (width, need, columns)
+                assert names[:3] == ["time", "priority", "rule"] and names[-1] == "output"
+                assert dict(columns)["output"] >= OUTPUT_MIN
+                assert not set(hide) & set(names)
+                if width >= 200:
+                    assert names == [
+                        "time",
+                        "priority",
+                        "rule",
+                        *(n for n in ("node",) if n not in hide),
+                        "pod",
+                        "output",
+                    ]
+
+
+async def test_the_list_holds_still_while_an_alert_is_read(frozen, screen_text, alert_bytes):
+    app = frozen()
+    async with app.run_test(size=(160, 44)) as pilot:
+        screen = await open_alerts(app, pilot)
+        await pilot.press("enter")  # the newest alert: Critical on ip-10-0-1-80
+        await pilot.pause(0.3)
+        chosen = screen.alert_list.current()
+        for i in range(3):
+            line = alert_bytes.line(7100 + i, "ip-10-0-1-11", alert_bytes.NOW + i, 3)
+            app.services.engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-11", pod="falco-a11"))
+        await pilot.pause(0.6)
+        text = screen_text(app)
+        assert "paused (+3 new)" in text
+        assert screen.alert_list.current() is chosen  # the highlighted row is still the one in the pane
+        assert any("Critical Drop and execute" in r for r in alert_rows(text))  # and it is still in sight
+        assert "rule Drop and execute new binary in container" in text
+        await pilot.press("escape")  # closing the pane follows again, to the newest
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "following" in text and "ip-10-0-1-11" in alert_rows(text)[-1]
+        assert screen.alert_list.current().alert.rule == "Clear Log Activities"

@@ -101,7 +101,8 @@ async def test_enter_opens_the_node_with_its_pod_log_and_alerts(frozen, screen_t
         assert "Node · ip-10-0-1-23" in text and "falco-b23" in text
         assert "Falco version: 0.45.0" in text  # the pod's last Falco log lines
         alerts = [line for line in text.splitlines() if line.startswith("│09:")]
-        assert alerts and all("ip-10-0-1-23" in line for line in alerts)
+        assert "Alerts on ip-10-0-1-23 · 149" in text  # the node's own alerts (its NODE column is dropped)
+        assert alerts and all("shop/web-7d9f8" in line for line in alerts)
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert isinstance(app.screen, FleetScreen)

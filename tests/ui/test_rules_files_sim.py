@@ -220,6 +220,9 @@ async def test_read_only_offers_no_new_or_removed_file(falco_sim, clients_for): 
         own, app_keys = screen.query_one(KeyBar).keys()
         shown = [d for _, _, d, _ in own + app_keys]
         assert "Diff vs live" in shown  # the screen's keys are listed, the write actions are not
+        helped = [what for _, rows in key_sections(screen) for _, what in rows]  # what `?` lists
+        assert "Diff vs live" in helped
+        assert not {"Push", "Roll back", "New file", "Remove file"} & set(helped)
         assert "New file" not in shown and "Remove file" not in shown and "Push" not in shown
         files = dict(screen.files)
         await pilot.press("ctrl+n", "delete")
