@@ -31,11 +31,12 @@ from falcotui.ui.deploy_widgets import (
 )
 from falcotui.ui.keybar import KeyBar
 from falcotui.ui.rules_dialogs import ConfirmDialog
+from falcotui.ui.services import ServicesMixin
 
 WRITE_ACTIONS = frozenset({"apply", "restart", "uninstall"})
 
 
-class DeployScreen(Screen):
+class DeployScreen(ServicesMixin, Screen):
     """See the module docstring. Reads `self.app.services.deployer`."""
 
     DEFAULT_CSS = """
@@ -83,15 +84,6 @@ class DeployScreen(Screen):
         yield RolloutPanel(id="deploy-rollout")
         yield Static(id="deploy-status")
         yield KeyBar()
-
-    @property
-    def services(self):
-        return self.app.services
-
-    @property
-    def read_only(self) -> bool:
-        ro = getattr(self.app, "read_only", None)
-        return bool(self.services.read_only if ro is None else ro)
 
     def on_mount(self) -> None:
         self.query_one("#deploy-rollout").border_title = "rollout"

@@ -241,10 +241,12 @@ class FleetScreen(Screen):
 
     def _update_hint(self, rows: list[NodeStatus]) -> None:
         """Below the grid: the highlighted node's trouble in full (a reason does not fit in a cell)."""
-        hint = self.query_one("#fleet-hint", Static)
         name = self.current_node()
-        row = next((r for r in rows if r.name == name), None)
-        if not rows:
+        self._show_hint(bool(rows), next((r for r in rows if r.name == name), None))
+
+    def _show_hint(self, any_shown: bool, row: NodeStatus | None) -> None:
+        hint = self.query_one("#fleet-hint", Static)
+        if not any_shown:
             text = Text("no nodes match the filter" if self.filter_text else "no nodes listed yet", "dim")
         elif row is None:
             text = Text("")
@@ -272,8 +274,10 @@ class FleetScreen(Screen):
     # ------------------------------------------------------------ actions
 
     @on(NodeCursorView.Highlighted)
-    def _highlighted(self) -> None:
-        self._update_hint(self.app.services.engine.fleet.rows(self.sort, text=self.filter_text))
+    def _highlighted(self, event: NodeCursorView.Highlighted) -> None:
+        # one node's row: an arrow key must not cost the whole fleet's rows (1,000 nodes)
+        row = self.app.services.engine.fleet.row(event.node) if event.node else None
+        self._show_hint(bool((self.tile_view if self.tiles else self.grid).names), row)
 
     @on(NodeCursorView.Selected)
     def _selected(self) -> None:

@@ -35,11 +35,12 @@ from falcotui.ui.rules_lint import RulesLinting
 from falcotui.ui.rules_problems import ProblemsList
 from falcotui.ui.rules_push_flow import RulesPushFlow
 from falcotui.ui.rules_reload_panel import ReloadPanel
+from falcotui.ui.services import ServicesMixin
 
 WRITE_ACTIONS = frozenset({"push", "rollback", "new_file", "remove_file"})
 
 
-class RulesScreen(RulesLinting, RulesPushFlow, RulesFileOps, Screen):
+class RulesScreen(ServicesMixin, RulesLinting, RulesPushFlow, RulesFileOps, Screen):
     """See the module docstring. Reads `self.app.services.rules`."""
 
     DEFAULT_CSS = """
@@ -98,15 +99,6 @@ class RulesScreen(RulesLinting, RulesPushFlow, RulesFileOps, Screen):
         yield ReloadPanel(id="rules-reload")
         yield Static(id="rules-status")
         yield KeyBar()
-
-    @property
-    def services(self):
-        return self.app.services
-
-    @property
-    def read_only(self) -> bool:
-        ro = getattr(self.app, "read_only", None)
-        return bool(self.services.read_only if ro is None else ro)
 
     def on_mount(self) -> None:
         self.query_one("#rules-editors").display = False

@@ -1,4 +1,5 @@
-"""The one object every screen reads: the ops services of the cluster the app is connected to."""
+"""The one object every screen reads: the ops services of the cluster the app is connected to, and the
+mixin that gives a write-capable screen `services` and `read_only`."""
 
 from __future__ import annotations
 
@@ -18,3 +19,17 @@ class Services:
     namespace: str
     read_only: bool
     demo: bool = False
+
+
+class ServicesMixin:
+    """For screens that write (deploy, rules): the app's `services`, and whether writes are off — the
+    app's verdict (`--read-only` or RBAC) when it has one, else the services' flag (a screen hosted alone)."""
+
+    @property
+    def services(self) -> Services:
+        return self.app.services  # type: ignore[attr-defined]
+
+    @property
+    def read_only(self) -> bool:
+        ro = getattr(self.app, "read_only", None)  # type: ignore[attr-defined]
+        return bool(self.services.read_only if ro is None else ro)
