@@ -39,7 +39,8 @@ RULES_CONFIGMAP = "falco-rules"
 RULES_DIR = "/etc/falco/rules.d"
 DEFAULT_RULES_PATH = "/etc/falco/falco_rules.yaml"
 FIELD_MANAGER = "falcotui"
-_CM_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+CONFIGMAP_KEY = re.compile(r"[-._a-zA-Z0-9]+")  # what a ConfigMap key may hold (fullmatch)
+MAX_KEY_LEN = 253
 
 
 class RulesError(Exception):
@@ -206,7 +207,7 @@ class RulesService:
     # ---- validate ------------------------------------------------------------------------------------
     def validate(self, files: Mapping[str, str], defaults: DefaultRules | str | None = None) -> Validation:
         """Load the default rules, then `files` in key order (as Falco reads rules.d)."""
-        bad = [k for k in files if not _CM_KEY.match(k) or len(k) > 253]
+        bad = [k for k in files if not CONFIGMAP_KEY.fullmatch(k) or len(k) > MAX_KEY_LEN]
         if bad:
             raise RulesError(
                 f"invalid rules file name(s) {', '.join(map(repr, bad))}: use letters, digits, '-', '_', '.'"

@@ -27,7 +27,7 @@ from textual.strip import Strip
 
 from falcotui.falco.alerts import Priority
 from falcotui.falco.sanitize import sanitize
-from falcotui.ops.alert_store import StoredAlert
+from falcotui.ops.alert_store import POD_FIELD, StoredAlert, alert_field
 from falcotui.ops.alert_view import FilteredView, ViewChange
 from falcotui.ui.widgets import PRIORITY_STYLE
 
@@ -112,9 +112,8 @@ def measure(entries: list[StoredAlert], need: dict[str, int] | None = None) -> d
 
 
 def _where(entry: StoredAlert) -> str:
-    ns = entry.namespace
-    pod = entry.alert.output_fields.get("k8s.pod.name")
-    return f"{ns}/{pod}" if ns and pod not in (None, "", "<NA>") else (ns or "")
+    ns, pod = entry.namespace, alert_field(entry.alert, POD_FIELD)
+    return f"{ns}/{pod}" if ns and pod else (ns or "")
 
 
 def _clock(ns: int, *, millis: bool = True) -> str:

@@ -11,7 +11,6 @@ removed one disappears from the ConfigMap with the next push.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from typing import ClassVar
 
@@ -24,14 +23,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static
 
 from falcotui.falco.sanitize import sanitize
-from falcotui.ops.rules_service import RULES_DIR, RulesSnapshot
+from falcotui.ops.rules_service import CONFIGMAP_KEY, MAX_KEY_LEN, RULES_DIR, RulesSnapshot
 from falcotui.ui.rules_dialogs import DIALOG_CSS, ConfirmDialog
 from falcotui.ui.rules_editor import DEFAULTS_KEY, EditorStack
 
 RULES_SUFFIXES = (".yaml", ".yml")  # the only files Falco loads from a rules directory
 DEFAULT_RULES_NAME = "falco_rules.yaml"  # the image's default rules, listed under this name
-_KEY_CHARS = re.compile(r"[-._a-zA-Z0-9]+")  # a ConfigMap key
-MAX_KEY_LEN = 253
 
 
 def new_file_problem(name: str, existing: Collection[str]) -> str:
@@ -40,7 +37,7 @@ def new_file_problem(name: str, existing: Collection[str]) -> str:
         return "type a file name, e.g. 50-network-rules.yaml"
     if len(name) > MAX_KEY_LEN:
         return f"a ConfigMap key has at most {MAX_KEY_LEN} characters"
-    if not _KEY_CHARS.fullmatch(name):
+    if not CONFIGMAP_KEY.fullmatch(name):
         return "use only letters, digits, '-', '_' and '.' (a ConfigMap key)"
     if not name[0].isalnum():
         return "start the name with a letter or a digit"
