@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiohttp import web
 
 from falcotui.sim.errors import StoreError
 
+if TYPE_CHECKING:
+    from falcotui.sim.rbac import RbacPolicy
+
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 SIM_USER = "falcotui-sim"
+#: the authorizer deciding a request: the server's policy, or a simulated user's RBAC (set by the server)
+POLICY: web.RequestKey[Policy | RbacPolicy] = web.RequestKey("policy", object)  # type: ignore[arg-type]
 
 
 @dataclass(slots=True)
@@ -20,7 +28,7 @@ class Policy:
     """allow-all by default; `read_only()` denies every write verb."""
 
     denied_verbs: frozenset[str] = frozenset()
-    name: str = "allow-all"
+    name: str = "allow-all policy"
 
     @classmethod
     def allow_all(cls) -> Policy:
@@ -28,9 +36,11 @@ class Policy:
 
     @classmethod
     def read_only(cls) -> Policy:
-        return cls(WRITE_VERBS, "read-only")
+        return cls(WRITE_VERBS, "read-only policy")
 
-    def allows(self, verb: str, resource: str, namespace: str | None = None, group: str = "") -> bool:
+    def allows(
+        self, verb: str, resource: str, namespace: str | None = None, group: str = "", name: str = ""
+    ) -> bool:
         return verb not in self.denied_verbs
 
     def check(self, verb: str, resource: str, namespace: str | None, group: str, name: str | None) -> None:
@@ -38,15 +48,27 @@ class Policy:
             verb, resource, namespace, group
         ):
             return
-        what = f'{resource} "{name}"' if name else resource
-        where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
-        raise StoreError(
-            403,
-            f'{what} is forbidden: User "{SIM_USER}" cannot {verb} resource "{resource}" in API group '
-            f'"{group}"{where}',
-            "Forbidden",
-            {"name": name or "", "group": group, "kind": resource},
-        )
+        raise forbidden(SIM_USER, verb, resource, namespace, group, name)
+
+    def resource_rules(self, namespace: str | None) -> list[dict]:
+        """SelfSubjectRulesReview's `resourceRules` under this policy."""
+        verbs = sorted({"get", "list", "watch", *WRITE_VERBS} - self.denied_verbs)
+        return [{"verbs": verbs, "apiGroups": ["*"], "resources": ["*"]}]
+
+
+def forbidden(
+    user: str, verb: str, resource: str, namespace: str | None, group: str, name: str | None
+) -> StoreError:
+    """The API server's 403 Status for a denied request (the RBAC authorizer's wording)."""
+    what = f'{resource} "{name}"' if name else resource
+    where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+    return StoreError(
+        403,
+        f'{what} is forbidden: User "{user}" cannot {verb} resource "{resource}" in API group '
+        f'"{group}"{where}',
+        "Forbidden",
+        {"name": name or "", "group": group, "kind": resource},
+    )
 
 
 def check_token(header: str | None, token: str | None) -> None:
@@ -60,13 +82,16 @@ def check_token(header: str | None, token: str | None) -> None:
     raise StoreError(401, "Unauthorized", "Unauthorized")
 
 
-def access_review(policy: Policy, body: dict) -> dict:
+def access_review(policy: Policy | RbacPolicy, body: dict) -> dict:
     """Fill in `status` of a SelfSubjectAccessReview from the policy."""
     spec = body.get("spec") or {}
     ra = spec.get("resourceAttributes")
     if isinstance(ra, dict):
-        allowed = policy.allows(ra.get("verb") or "", ra.get("resource") or "", ra.get("namespace"),
-                                ra.get("group") or "")  # fmt: skip
+        resource = ra.get("resource") or ""
+        if ra.get("subresource"):
+            resource = f"{resource}/{ra['subresource']}"
+        allowed = policy.allows(ra.get("verb") or "", resource, ra.get("namespace"), ra.get("group") or "",
+                                ra.get("name") or "")  # fmt: skip
     elif isinstance(spec.get("nonResourceAttributes"), dict):
         allowed = True
     else:
@@ -78,10 +103,12 @@ def access_review(policy: Policy, body: dict) -> dict:
         )
     status: dict = {"allowed": allowed}
     if allowed:
-        status["reason"] = f"allowed by the simulator's {policy.name} policy"
+        status["reason"] = f"allowed by the simulator's {policy.name}"
+    elif not isinstance(policy, Policy):
+        pass  # RBAC has no deny rules: it has "no opinion", so neither `denied` nor a reason is set
     else:
         status["denied"] = True
-        status["reason"] = f"denied by the simulator's {policy.name} policy"
+        status["reason"] = f"denied by the simulator's {policy.name}"
     out = {
         "kind": "SelfSubjectAccessReview",
         "apiVersion": "authorization.k8s.io/v1",
@@ -92,17 +119,17 @@ def access_review(policy: Policy, body: dict) -> dict:
     return out
 
 
-def rules_review(policy: Policy, body: dict) -> dict:
+def rules_review(policy: Policy | RbacPolicy, body: dict) -> dict:
     """Fill in `status` of a SelfSubjectRulesReview: what the policy lets this user do."""
     spec = body.get("spec") or {}
-    verbs = sorted({"get", "list", "watch", *WRITE_VERBS} - policy.denied_verbs)
+    namespace = spec.get("namespace") if isinstance(spec, dict) else None
     return {
         "kind": "SelfSubjectRulesReview",
         "apiVersion": "authorization.k8s.io/v1",
         "metadata": {"creationTimestamp": None},
         "spec": spec if isinstance(spec, dict) else {},
         "status": {
-            "resourceRules": [{"verbs": verbs, "apiGroups": ["*"], "resources": ["*"]}],
+            "resourceRules": policy.resource_rules(namespace),
             "nonResourceRules": [{"verbs": ["get"], "nonResourceURLs": ["*"]}],
             "incomplete": False,
         },

@@ -23,6 +23,7 @@ from falcotui.falco.certs import generate_grpc_certs
 from falcotui.sim.auth import Policy
 from falcotui.sim.config import NodeSpec, SimConfig
 from falcotui.sim.kubeconfig import write_kubeconfig
+from falcotui.sim.rbac import RbacPolicy, seed_bootstrap_policy
 from falcotui.sim.runtime import ContainerRuntime
 from falcotui.sim.server import ApiServer, server_ssl_context
 from falcotui.sim.store import Store
@@ -209,8 +210,33 @@ class SimCluster:
 
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
 
-    def write_kubeconfig(self, path: str | Path, namespace: str = "falco") -> Path:
-        return write_kubeconfig(path, self.url, ca_pem=self.ca_pem, token=self.token, namespace=namespace)
+    def write_kubeconfig(
+        self, path: str | Path, namespace: str = "falco", *, user: str | None = None
+    ) -> Path:
+        """A kubeconfig for the cluster's admin, or for a user added with `add_user`."""
+        token = self.token
+        if user is not None:
+            token = next((t for t, p in self._users().items() if p.user == user), None)
+            if token is None:
+                raise SimClusterError(f"no simulated user {user!r}: add_user() first")
+        return write_kubeconfig(path, self.url, ca_pem=self.ca_pem, token=token, namespace=namespace)
+
+    def _users(self) -> dict[str, RbacPolicy]:
+        if self.server is None:
+            raise SimClusterError("the simulated cluster is not running")
+        return self.server.users
+
+    def add_user(self, name: str, groups: tuple[str, ...] = ()) -> RbacPolicy:
+        """A user authorized by RBAC alone (the Roles and bindings stored in the cluster), authenticated by
+        a bearer token of its own. Returns its authorizer, whose `decisions` journal every request."""
+
+        def add() -> RbacPolicy:
+            seed_bootstrap_policy(self.store)
+            policy = RbacPolicy(self.store, name, tuple(groups))
+            self._users()[secrets.token_urlsafe(24)] = policy
+            return policy
+
+        return self.call(add)
 
     # ---- fault hooks -------------------------------------------------------------------------------
     def close_watches(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
@@ -17,8 +18,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from falcotui.sim import discovery, openapi, verbs
-from falcotui.sim.auth import Policy, check_token
+from falcotui.sim.auth import POLICY, Policy, check_token
 from falcotui.sim.errors import StoreError
+from falcotui.sim.rbac import RbacPolicy
 from falcotui.sim.resources import RESOURCES
 from falcotui.sim.store import Store
 from falcotui.sim.verbs import Target, json_response
@@ -49,6 +51,8 @@ class ApiServer:
         self.ssl_context = ssl_context
         self.token = token
         self.policy = policy or Policy.allow_all()
+        #: bearer token -> the RBAC authorizer of a simulated user (see SimCluster.add_user)
+        self.users: dict[str, RbacPolicy] = {}
         self.watches = WatchHub(bookmark_interval)
         self.pod_subresources: dict[str, PodSubresourceHandler] = {}
         self.request_count = 0
@@ -112,8 +116,13 @@ class ApiServer:
     async def _middleware(self, request: web.Request, handler: Callable) -> web.StreamResponse:
         self.request_count += 1
         try:
+            request[POLICY] = self.policy
             if request.path not in _PUBLIC:
-                check_token(request.headers.get("Authorization"), self.token)
+                user = self._user(request.headers.get("Authorization"))
+                if user is not None:
+                    request[POLICY] = user
+                else:
+                    check_token(request.headers.get("Authorization"), self.token)
             return await handler(request)
         except StoreError as exc:
             return json_response(exc.status(), exc.code)
@@ -133,6 +142,12 @@ class ApiServer:
             log.exception("internal error serving %s %s", request.method, request.path)
             err = StoreError(500, f"Internal error occurred: {type(exc).__name__}: {exc}", "InternalError")
             return json_response(err.status(), 500)
+
+    def _user(self, header: str | None) -> RbacPolicy | None:
+        if not self.users or not header or not header.startswith("Bearer "):
+            return None
+        sent = header[len("Bearer ") :].strip().encode()
+        return next((p for t, p in self.users.items() if hmac.compare_digest(sent, t.encode())), None)
 
     # ---- fixed endpoints ---------------------------------------------------------------------------
     async def _ok(self, request: web.Request) -> web.Response:
@@ -218,7 +233,7 @@ class ApiServer:
                     404, f"the server could not find the requested resource ({t.ri.plural}/{t.sub})"
                 )
             verb = "get" if m == "GET" else "create"
-            self.policy.check(verb, f"pods/{t.sub}", t.namespace, "", t.name)
+            request[POLICY].check(verb, f"pods/{t.sub}", t.namespace, "", t.name)
             return await handler(request, t.namespace or "", t.name or "")
         watch = request.get("implied_watch") or request.query.get("watch") in ("true", "1")
         if m == "GET":
@@ -240,7 +255,13 @@ class ApiServer:
             raise StoreError(405, "the server does not allow this method on the requested resource",
                              "MethodNotAllowed")  # fmt: skip
         resource = f"{t.ri.plural}/{t.sub}" if t.sub else t.ri.plural
-        self.policy.check(verb, resource, t.namespace, t.ri.group, t.name)
+        policy = request[POLICY]
+        policy.check(verb, resource, t.namespace, t.ri.group, t.name)
+        if verb == "patch" and not t.sub and _is_apply(request) and t.name is not None:
+            # Server-side apply that creates its object is also authorized as `create`, with the name
+            # (Kubernetes docs, Server-Side Apply: "RBAC and permissions"; kubernetes#64892 patchCreater).
+            if self.store.peek(t.ri.plural, t.namespace or "", t.name) is None:
+                policy.check("create", resource, t.namespace, t.ri.group, t.name)
         if t.ri.namespaced and t.namespace is None and verb not in ("list", "watch"):
             raise StoreError(404, "the server could not find the requested resource", "NotFound")
         if verb == "get":
@@ -258,6 +279,10 @@ class ApiServer:
         if verb == "delete":
             return await verbs.delete(self, request, t)
         return await verbs.delete_collection(self, request, t)
+
+
+def _is_apply(request: web.Request) -> bool:
+    return request.headers.get("Content-Type", "").split(";")[0].strip() == "application/apply-patch+yaml"
 
 
 def server_ssl_context(cert_pem: bytes, key_pem: bytes, workdir: str) -> ssl.SSLContext:

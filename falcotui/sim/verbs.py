@@ -15,7 +15,7 @@ import yaml
 from aiohttp import web
 
 from falcotui.sim import apply, patch, protobuf, tables
-from falcotui.sim.auth import access_review, rules_review
+from falcotui.sim.auth import POLICY, access_review, rules_review
 from falcotui.sim.defaults import metadata_of
 from falcotui.sim.errors import StoreError, bad_request, not_found
 from falcotui.sim.resources import ResourceInfo
@@ -229,11 +229,11 @@ async def create(srv: ApiServer, request: web.Request, t: Target) -> web.StreamR
     if t.ri.plural == "selfsubjectaccessreviews":
         if not isinstance(body, dict):
             raise bad_request("the request body must be a JSON object")
-        return json_response(access_review(srv.policy, body), 201)
+        return json_response(access_review(request[POLICY], body), 201)
     if t.ri.plural == "selfsubjectrulesreviews":
         if not isinstance(body, dict):
             raise bad_request("the request body must be a JSON object")
-        return json_response(rules_review(srv.policy, body), 201)
+        return json_response(rules_review(request[POLICY], body), 201)
     obj = _object_for_url(t, body)
     warnings = _check_fields(request, t.ri.plural, obj)
     apply.record_update(None, obj, _manager(request), t.ri.api_version, srv.store.clock)
