@@ -11,22 +11,37 @@ rejects the rules or crash-loops.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import shutil
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 from falcotui.cli.rules_lint_cmd import clean, format_message
+from falcotui.falco.rules.rules_input import RulesBudget, RulesInputError
 
 RV_MARKER = ".falcotui-rv"
+PULLED_MARKER = ".falcotui-pulled"  # sha256 of each file as the last pull or push left it
+BACKUP_DIR = ".falcotui-backup"  # dot-named: a push of the directory skips it
 
 
 def register_cluster_actions(actions: argparse._SubParsersAction) -> None:
     from falcotui.cli.apply_cmd import add_cluster_args
 
-    pull = actions.add_parser("pull", help="download the rules ConfigMap's files into a directory")
+    pull = actions.add_parser(
+        "pull",
+        help="download the rules ConfigMap's files into a directory",
+        description="Write the ConfigMap's files into DIR. A file you edited since it was pulled is never "
+        "overwritten: pull refuses, or with --backup first copies your edits to DIR/.falcotui-backup/TIME/.",
+    )
     add_cluster_args(pull)
     pull.add_argument("-o", "--output", default="falco-rules", metavar="DIR", help="(default ./falco-rules)")
+    pull.add_argument(
+        "--backup", action="store_true", help="copy locally edited files to DIR/.falcotui-backup/ and pull"
+    )
     pull.set_defaults(handler=run_pull)
 
     push = actions.add_parser(
@@ -91,7 +106,7 @@ def _cluster(args: argparse.Namespace, fn, out: TextIO | None, err: TextIO | Non
     except CliError as exc:
         err.write(f"{name}: {exc.message}\n")
         return exc.exit_code
-    except (RulesError, KubeError, OSError) as exc:
+    except (RulesError, KubeError, OSError, RulesInputError) as exc:
         err.write(f"{name}: {clean(str(exc))}\n")
         return 1
 
@@ -101,13 +116,31 @@ def run_pull(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
 
 
 def _pull(svc, args, out: TextIO, err: TextIO, stdin) -> int:
+    from falcotui.cli.common import CliError
+
     snap = svc.pull()
     target = Path(args.output)
     target.mkdir(parents=True, exist_ok=True)
+    edited = local_edits(target, snap.files)
+    if edited and not args.backup:
+        names = ", ".join(clean(str(target / k)) for k in edited)
+        keep = clean(str(target / BACKUP_DIR))
+        raise CliError(
+            f"{names}: changed since the last pull or push; nothing was overwritten. Pull into another "
+            f"directory (-o DIR) and merge, or pass --backup to keep a copy in {keep}/"
+        )
+    if edited:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        backup = target / BACKUP_DIR / stamp
+        backup.mkdir(parents=True, exist_ok=True)
+        for key in edited:
+            shutil.copy2(target / key, backup / key)
+        err.write(f"your edits of {', '.join(edited)} are kept in {clean(str(backup))}/\n")
     for key, text in snap.files.items():
         (target / key).write_text(text, encoding="utf-8")
-        out.write(f"{target / key}\n")
+        out.write(f"{clean(str(target / key))}\n")
     (target / RV_MARKER).write_text(snap.resource_version + "\n", encoding="utf-8")
+    record_pulled(target, snap.files, replace=True)
     for stale in sorted(p.name for p in target.iterdir() if p.is_file() and not p.name.startswith(".")):
         if stale not in snap.files:
             err.write(f"note: {target / stale} is not in the ConfigMap; a push of {target} would add it\n")
@@ -115,10 +148,47 @@ def _pull(svc, args, out: TextIO, err: TextIO, stdin) -> int:
     return 0
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _recorded(target: Path) -> dict[str, str]:
+    try:
+        found = json.loads((target / PULLED_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in found.items() if isinstance(v, str)} if isinstance(found, dict) else {}
+
+
+def local_edits(target: Path, incoming: dict[str, str]) -> list[str]:
+    """Files in `target` a pull would overwrite that differ from what the last pull or push left there
+    (a file with no record counts as edited unless it already equals the incoming text)."""
+    recorded = _recorded(target)
+    edited = []
+    for key, text in incoming.items():
+        path = target / key
+        if not path.is_file():
+            continue
+        current = path.read_bytes()
+        if current == text.encode("utf-8") or recorded.get(key) == _digest(current):
+            continue
+        edited.append(key)
+    return edited
+
+
+def record_pulled(target: Path, files: dict[str, str], *, replace: bool = False) -> None:
+    """Remember the content the cluster has for `files` as written in `target` (what is not an edit)."""
+    recorded = {} if replace else _recorded(target)
+    recorded.update({k: _digest(t.encode("utf-8")) for k, t in files.items()})
+    text = json.dumps(recorded, indent=1, sort_keys=True) + "\n"
+    (target / PULLED_MARKER).write_text(text, encoding="utf-8")
+
+
 def _gather(names: Sequence[str]) -> tuple[dict[str, str], Path | None]:
     """Files by ConfigMap key (base name; a directory gives its files) and where a marker may live."""
     files: dict[str, str] = {}
     marker_dir: Path | None = None
+    budget = RulesBudget()  # every file given lands in the one ConfigMap
     for name in names:
         path = Path(name)
         members = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")) if (
@@ -127,7 +197,7 @@ def _gather(names: Sequence[str]) -> tuple[dict[str, str], Path | None]:
         for p in members:
             if p.name in files:
                 raise OSError(f"two files named {p.name}: a ConfigMap key must be unique")
-            files[p.name] = p.read_text(encoding="utf-8")
+            files[p.name] = budget.read_file(p)
     return files, marker_dir
 
 
@@ -139,7 +209,7 @@ def _print_validation(validation, out: TextIO) -> None:
 
 def _defaults(svc, args):
     if args.defaults_file:
-        return Path(args.defaults_file).read_text(encoding="utf-8")
+        return RulesBudget().read_file(args.defaults_file)
     return svc.default_rules()
 
 
@@ -169,6 +239,7 @@ def _push(svc, args, out: TextIO, err: TextIO, stdin) -> int:
     result = _do_push(svc, args, out, err, stdin, files, base_rv, args.message, "push")
     if result is not None and result.status == "pushed" and marker is not None and args.rv is None:
         marker.write_text(result.resource_version + "\n", encoding="utf-8")
+        record_pulled(marker.parent, {k: t for k, t in given.items() if (marker.parent / k).is_file()})
     return 0 if result is None else _after_push(svc, args, result, out, err)
 
 
@@ -225,7 +296,10 @@ def _after_push(svc, args, result, out: TextIO, err: TextIO) -> int:
             "Their version (-) against yours (+):\n"
         )
         err.write(_clean_diff(c.diff))
-        err.write("pull again, merge your change, and push\n")
+        err.write(
+            "to merge: `falcotui rules pull -o OTHER_DIR` (a pull never overwrites edited files), "
+            "merge your change, and push\n"
+        )
         return 1
     version = f" as version {result.version}" if result.version is not None else ""
     forced = " (INVALID, forced)" if result.forced else ""

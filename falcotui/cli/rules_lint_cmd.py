@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,8 +18,10 @@ from typing import TextIO
 from falcotui.falco.rules.condition import check_condition_syntax
 from falcotui.falco.rules.loader import DEFAULT_ENGINE_VERSION, LoadResult, load_rules
 from falcotui.falco.rules.results import Message, Severity, TextIndex
+from falcotui.falco.rules.rules_input import RulesBudget, RulesInputError
+from falcotui.falco.sanitize import sanitize
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CLEAN_MAX_LEN = 100_000  # a source line, a diff line or a message: bounded, but never cut in practice
 
 
 def register_lint(actions: argparse._SubParsersAction) -> None:
@@ -53,8 +54,8 @@ def register_lint(actions: argparse._SubParsersAction) -> None:
 
 
 def clean(text: str) -> str:
-    """`text` with control characters (escape sequences, carriage returns) shown as `?`."""
-    return _CONTROL.sub("?", text)
+    """`text` as it may reach the terminal: the project's one sanitizing policy (`falco.sanitize`)."""
+    return sanitize(text, max_len=CLEAN_MAX_LEN)
 
 
 def run_lint(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -67,14 +68,19 @@ def run_lint(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         return 2
     files: list[tuple[str, str]] = []
     checked: set[str] = set()
+    budget = RulesBudget()  # the files linted would share one ConfigMap; each --with file is the image's
     for name, lint_it in [*((n, False) for n in args.with_files), *((n, True) for n in args.files)]:
         try:
-            for path, text in _read_rules_path(name):
+            for path, text in _read_rules_path(name, budget if lint_it else RulesBudget()):
                 files.append((path, text))
                 if lint_it:
                     checked.add(path)
         except OSError as exc:  # Falco's LOAD_ERR_FILE_READ: it exits 1 too
-            print(f"falcotui rules lint: cannot read {name}: {exc.strerror or exc}", file=err)
+            why = clean(exc.strerror or str(exc))
+            print(f"falcotui rules lint: cannot read {clean(name)}: {why}", file=err)
+            return 1
+        except RulesInputError as exc:
+            print(f"falcotui rules lint: {clean(exc.message)}", file=err)
             return 1
     try:
         result = load_rules(files, engine_version=args.engine_version, lints=not args.no_lints)
@@ -92,15 +98,16 @@ def run_lint(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     return 0 if result.successful else 1
 
 
-def _read_rules_path(name: str) -> list[tuple[str, str]]:
-    """`-` is stdin; a directory stands for its files in name order, as Falco reads `rules.d`."""
+def _read_rules_path(name: str, budget: RulesBudget) -> list[tuple[str, str]]:
+    """`-` is stdin; a directory stands for its files in name order, as Falco reads `rules.d`.
+    Raises RulesInputError for bytes that are not UTF-8 or more than a ConfigMap holds."""
     if name == "-":
-        return [("<stdin>", sys.stdin.read())]
+        return [("<stdin>", budget.read_stream(sys.stdin.buffer, "<stdin>"))]
     path = Path(name)
     if path.is_dir():
         members = sorted(p for p in path.iterdir() if p.is_file())
-        return [(str(p), p.read_text(encoding="utf-8", errors="replace")) for p in members]
-    return [(name, path.read_text(encoding="utf-8", errors="replace"))]
+        return [(str(p), budget.read_file(p)) for p in members]
+    return [(name, budget.read_file(path, name))]
 
 
 def _print_human(result: LoadResult, lints: Sequence[Message], out: TextIO) -> None:

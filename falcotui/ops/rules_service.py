@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from falcotui.falco.rules.loader import LoadResult, load_rules
 from falcotui.falco.rules.results import Message
+from falcotui.falco.rules.rules_input import RulesInputError, check_configmap_size
 from falcotui.kube.config import KubeApiError, KubeClients, KubeError
 from falcotui.kube.exec import ExecError, read_file
 from falcotui.kube.informer import PODS
@@ -212,6 +213,10 @@ class RulesService:
             raise RulesError(
                 f"invalid rules file name(s) {', '.join(map(repr, bad))}: use letters, digits, '-', '_', '.'"
             )
+        try:
+            check_configmap_size(dict(files))
+        except RulesInputError as exc:
+            raise RulesError(str(exc)) from None
         if defaults is None:
             defaults = self.default_rules()
         text = defaults.text if isinstance(defaults, DefaultRules) else defaults

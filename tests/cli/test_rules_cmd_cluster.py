@@ -171,3 +171,58 @@ def test_without_falco_the_errors_are_readable(falco_sim, tmp_path):
     assert code == 1 and "deploy Falco first" in err
     code, out, _ = cli(sim, "rules", "history")
     assert code == 0 and "no history yet" in out
+
+
+def test_after_a_conflict_pull_keeps_the_unpushed_edit(deployed, clients_for, tmp_path):
+    """Issue 13 finding 5: the conflict says to pull; a pull into the edited directory must not
+    overwrite the edit (it refuses; --backup keeps a copy and says where)."""
+    sim, clients = deployed, clients_for(deployed)
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    for d in (alice, bob):
+        assert cli(sim, "rules", "pull", "-o", str(d))[0] == 0
+    (alice / "custom-rules.yaml").write_text((alice / "custom-rules.yaml").read_text() + "# alice\n")
+    bobs = (bob / "custom-rules.yaml").read_text() + "# bob's unpushed work\n"
+    (bob / "custom-rules.yaml").write_text(bobs)
+    assert cli(sim, "rules", "push", str(alice))[0] == 0
+    code, _, err = cli(sim, "rules", "push", str(bob))
+    assert code == 1 and "rules pull -o OTHER_DIR" in err
+
+    code, out, err = cli(sim, "rules", "pull", "-o", str(bob))
+    assert code == 1
+    assert "custom-rules.yaml: changed since the last pull or push; nothing was overwritten" in err
+    assert (bob / "custom-rules.yaml").read_text() == bobs
+
+    code, out, err = cli(sim, "rules", "pull", "-o", str(bob), "--backup")
+    assert code == 0, err
+    (kept,) = (bob / ".falcotui-backup").iterdir()
+    assert f"kept in {kept}/" in err
+    assert (kept / "custom-rules.yaml").read_text() == bobs
+    assert (bob / "custom-rules.yaml").read_text().endswith("# alice\n")
+    rv = live_rules(clients)["metadata"]["resourceVersion"]
+    assert (bob / ".falcotui-rv").read_text().strip() == rv
+
+    # an unchanged directory is refreshed without fuss, and a pushed edit is not "local" afterwards
+    assert cli(sim, "rules", "pull", "-o", str(alice))[0] == 0
+    (bob / "custom-rules.yaml").write_text((bob / "custom-rules.yaml").read_text() + "# bob again\n")
+    assert cli(sim, "rules", "push", str(bob))[0] == 0
+    code, _, err = cli(sim, "rules", "pull", "-o", str(bob))
+    assert code == 0, err
+    code, _, err = cli(sim, "rules", "pull", "-o", str(alice))
+    assert code == 0, err and (alice / "custom-rules.yaml").read_text().endswith("# bob again\n")
+
+
+def test_push_of_non_utf8_or_oversize_rules_is_a_clear_error(deployed, clients_for, tmp_path):
+    """Issue 13 finding 7: no UnicodeDecodeError traceback; the byte offset and line are named."""
+    sim, clients = deployed, clients_for(deployed)
+    work = tmp_path / "rules"
+    assert cli(sim, "rules", "pull", "-o", str(work))[0] == 0
+    before = live_rules(clients)["metadata"]["resourceVersion"]
+    (work / "zz-latin1.yaml").write_bytes(b"- list: caf\xe9_list\n  items: [a]\n")
+    code, _, err = cli(sim, "rules", "push", str(work))
+    assert code == 1
+    assert f"{work / 'zz-latin1.yaml'}:1:12: not UTF-8: byte 0xe9 at byte offset 11" in err
+    (work / "zz-latin1.yaml").unlink()
+    (work / "zz-big.yaml").write_bytes(b"# " + b"x" * (1024 * 1024) + b"\n")
+    code, _, err = cli(sim, "rules", "push", str(work))
+    assert code == 1 and "cannot exceed 1048576 bytes (1 MiB)" in err
+    assert live_rules(clients)["metadata"]["resourceVersion"] == before

@@ -41,10 +41,31 @@ def compose_documents(text: str) -> list[Node | None] | YamlProblem:
         return YamlProblem(
             f"yaml: error at line {mark.line + 1}, column {mark.column + 1}: {problem}", mark.index
         )
+    except yaml.reader.ReaderError as exc:
+        # libyaml reports the reader's position as a byte offset into the UTF-8 text, PyYAML's pure
+        # reader as a character index: both become the character index, so the message has a real line
+        index = exc.position
+        if _Loader is not yaml.SafeLoader:
+            index = len(text.encode("utf-8", "surrogatepass")[: exc.position].decode("utf-8", "ignore"))
+        return _problem_at(text, index, f"{exc.reason} (character {_char_name(exc.character)})")
+    except UnicodeEncodeError as exc:  # a lone surrogate in the text: libyaml wants UTF-8
+        return _problem_at(text, exc.start, f"character {_char_name(text[exc.start])} is not Unicode text")
     except yaml.YAMLError as exc:
         return YamlProblem(f"yaml: {exc}", 0)
-    except (ValueError, RecursionError) as exc:  # libyaml's reader errors, absurd nesting
+    except (ValueError, RecursionError) as exc:  # absurd nesting
         return YamlProblem(f"yaml: {exc}", 0)
+
+
+def _char_name(character: int | str) -> str:
+    code = ord(character) if isinstance(character, str) else character
+    return f"U+{code:04X}"
+
+
+def _problem_at(text: str, index: int, problem: str) -> YamlProblem:
+    index = max(0, min(index, len(text)))
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return YamlProblem(f"yaml: error at line {line}, column {column}: {problem}", index)
 
 
 def is_null(node: Node | None) -> bool:
