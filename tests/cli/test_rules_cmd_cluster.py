@@ -187,12 +187,12 @@ def test_after_a_conflict_pull_keeps_the_unpushed_edit(deployed, clients_for, tm
     code, _, err = cli(sim, "rules", "push", str(bob))
     assert code == 1 and "rules pull -o OTHER_DIR" in err
 
-    code, out, err = cli(sim, "rules", "pull", "-o", str(bob))
+    code, _, err = cli(sim, "rules", "pull", "-o", str(bob))
     assert code == 1
     assert "custom-rules.yaml: changed since the last pull or push; nothing was overwritten" in err
     assert (bob / "custom-rules.yaml").read_text() == bobs
 
-    code, out, err = cli(sim, "rules", "pull", "-o", str(bob), "--backup")
+    code, _, err = cli(sim, "rules", "pull", "-o", str(bob), "--backup")
     assert code == 0, err
     (kept,) = (bob / ".falcotui-backup").iterdir()
     assert f"kept in {kept}/" in err
