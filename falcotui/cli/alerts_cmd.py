@@ -62,7 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-priority", metavar="P", help="Emergency … Debug: this priority or more severe")
     p.add_argument("--rule", metavar="R", help="rule name contains R (case-insensitive)")
     p.add_argument("--node", metavar="N", help="alerts from node N")
-    p.add_argument("--namespace", metavar="NS", help="alerts about workloads in namespace NS (k8s.ns.name)")
+    p.add_argument(
+        "--k8s-namespace",
+        "--workload-namespace",
+        dest="workload_namespace",
+        metavar="NS",
+        help="alerts about workloads in namespace NS (k8s.ns.name; -n is Falco's own namespace)",
+    )
     p.add_argument(
         "--since", metavar="WHEN", help="only alerts since a duration ago (10m, 2h) or an ISO time"
     )
@@ -88,7 +94,7 @@ def parse_channels(text: str) -> tuple[str, ...]:
 def build_query(args: argparse.Namespace) -> AlertQuery:
     try:
         return AlertQuery.from_options(
-            min_priority=args.min_priority, rule=args.rule, node=args.node, namespace=args.namespace,
+            min_priority=args.min_priority, rule=args.rule, node=args.node, namespace=args.workload_namespace,
             since=args.since,
         )  # fmt: skip
     except QueryError as exc:

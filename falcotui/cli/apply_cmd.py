@@ -35,12 +35,9 @@ from falcotui.ops.deployer import (
 )
 
 
-def add_cluster_args(p: argparse.ArgumentParser) -> None:
-    """The shared cluster options plus `--namespace/-n`, the same as `--falco-namespace`."""
-    add_cluster_options(p)
-    p.add_argument(
-        "--namespace", "-n", dest="falco_namespace", metavar="NS", help="same as --falco-namespace"
-    )
+def add_cluster_args(p: argparse.ArgumentParser, *, writes: bool = False) -> None:
+    """The shared cluster options; `writes`: the command changes the cluster (refused by --read-only)."""
+    add_cluster_options(p, writes=writes)
 
 
 def confirm(question: str, args: argparse.Namespace, out: TextIO, stdin: TextIO | None = None) -> bool:
@@ -65,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Render falcotui's manifests, show the server's dry-run diff, apply them (server-side, "
         "field manager falcotui) and follow the DaemonSet rollout per node. Exit 1 if it gets stuck.",
     )
-    add_cluster_args(p)
+    add_cluster_args(p, writes=True)
     p.add_argument("--grpc", action="store_true", help="the gRPC profile (Falco 0.43.1, mTLS certificates)")
     p.add_argument("--image-tag", metavar="TAG", help="Falco image tag (default: the pinned version)")
     p.add_argument("--dry-run", action="store_true", help="only show the diff")
@@ -78,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="remove Falco and everything falcotui deployed",
         description="Delete falcotui's objects in reverse order and wait for Falco's pods to go.",
     )
-    add_cluster_args(d)
+    add_cluster_args(d, writes=True)
     d.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     d.add_argument(
         "--timeout", type=float, default=120.0, metavar="S", help="wait for the pods (default 120)"

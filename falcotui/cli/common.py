@@ -45,26 +45,103 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
-def add_cluster_options(parser: argparse.ArgumentParser) -> None:
-    """`--kubeconfig`, `--context`, `--falco-namespace`, `--request-timeout` on a sub-command parser."""
-    group = parser.add_argument_group("cluster")
+#: the cluster options and their defaults; valid before the command (`falcotui --context c status`) and
+#: after it (`falcotui status --context c`): `apply_global_options` merges the two positions.
+GLOBAL_DEFAULTS: dict[str, object] = {
+    "kubeconfig": None,
+    "context": None,
+    "falco_namespace": DEFAULT_FALCO_NAMESPACE,
+    "request_timeout": 30.0,
+    "read_only": False,
+}
+#: how each global option is spelled, for messages
+GLOBAL_FLAGS = {
+    "kubeconfig": "--kubeconfig",
+    "context": "--context",
+    "falco_namespace": "--namespace",
+    "request_timeout": "--request-timeout",
+    "read_only": "--read-only",
+}
+
+
+def add_cluster_options(
+    parser: argparse.ArgumentParser, *, top_level: bool = False, writes: bool = False
+) -> None:
+    """`--kubeconfig`, `--context`, `--namespace/-n` (= `--falco-namespace`), `--request-timeout` and
+    `--read-only`, on the top-level parser (`top_level`) or on a sub-command that talks to a cluster.
+
+    On a sub-command every default is SUPPRESS, so a value typed before the command is not overwritten by
+    the sub-parser's default (argparse copies every attribute of the sub-namespace over the parent's). At
+    the top level every default is None, so `apply_global_options` can tell a typed value from none.
+    `writes`: the command changes the cluster, so `--read-only` refuses it.
+    """
+
+    def default(name: str) -> object:
+        return None if top_level else argparse.SUPPRESS
+
+    title = "cluster (before or after the command)" if top_level else "cluster"
+    group = parser.add_argument_group(title)
     group.add_argument(
-        "--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"
+        "--kubeconfig",
+        metavar="PATH",
+        default=default("kubeconfig"),
+        help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)",
     )
-    group.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
     group.add_argument(
+        "--context",
+        metavar="NAME",
+        default=default("context"),
+        help="kubeconfig context (default: the current one)",
+    )
+    group.add_argument(
+        "--namespace",
+        "-n",
         "--falco-namespace",
+        dest="falco_namespace",
         metavar="NS",
-        default=DEFAULT_FALCO_NAMESPACE,
+        default=default("falco_namespace"),
         help=f"namespace Falco runs in (default: {DEFAULT_FALCO_NAMESPACE})",
     )
     group.add_argument(
         "--request-timeout",
         metavar="SECONDS",
         type=positive_float,
-        default=30.0,
+        default=default("request_timeout"),
         help="give up on an API request after this long (default: 30)",
     )
+    group.add_argument(
+        "--read-only",
+        action="store_true",
+        default=default("read_only"),
+        help="never write to the cluster (commands that would are refused)",
+    )
+    if not top_level:
+        parser.set_defaults(cluster_command=True, writes_cluster=writes)
+
+
+def apply_global_options(args: argparse.Namespace, command: str | None) -> None:
+    """Fill in the defaults of the cluster options and refuse combinations that would be ignored.
+
+    Raises CliError (usage) for a cluster option given to a command that does not talk to a cluster
+    (apart from `--namespace` where the command takes one) and for `--read-only` with a writing command.
+    """
+    if command is not None and not getattr(args, "cluster_command", False):
+        allowed = set(getattr(args, "accepts_globals", ()))
+        typed = [
+            GLOBAL_FLAGS[name]
+            for name in GLOBAL_DEFAULTS
+            if name not in allowed and getattr(args, name, None) not in (None, False)
+        ]
+        if typed:
+            raise CliError(
+                f"{', '.join(typed)} has no effect on `falcotui {command}` (it does not talk to a cluster)",
+                EXIT_USAGE,
+            )
+    for name, value in GLOBAL_DEFAULTS.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    if args.read_only and getattr(args, "writes_cluster", False) and not getattr(args, "dry_run", False):
+        raise CliError(f"--read-only: `falcotui {command}` would write to the cluster", EXIT_USAGE)
 
 
 def positive_float(text: str) -> float:

@@ -23,7 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Print the manifests falcotui applies, as multi-document YAML for `kubectl apply -f -`.",
     )
     r.add_argument(
-        "--namespace", default=DEFAULT_NAMESPACE, help=f"namespace for Falco (default: {DEFAULT_NAMESPACE})"
+        "--namespace",
+        "-n",
+        "--falco-namespace",
+        dest="falco_namespace",
+        default=argparse.SUPPRESS,
+        help=f"namespace for Falco (default: {DEFAULT_NAMESPACE})",
     )
     r.add_argument(
         "--image-tag",
@@ -41,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="with --grpc: leave out the certificate Secret (you manage falco-grpc-certs yourself)",
     )
-    r.set_defaults(handler=_render)
+    r.set_defaults(handler=_render, accepts_globals=("falco_namespace",))
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -50,7 +55,7 @@ def _render(args: argparse.Namespace) -> int:
         return 2
     try:
         text = render_yaml(
-            namespace=args.namespace,
+            namespace=args.falco_namespace,
             image_tag=args.image_tag,
             grpc=args.grpc,
             include_secret=not args.no_secret,

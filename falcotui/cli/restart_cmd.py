@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Restart every Falco pod the way `kubectl rollout restart ds/falco` does, then follow "
         "the DaemonSet rollout per node until it completes. Exit 1 if it gets stuck.",
     )
-    add_cluster_args(p)
+    add_cluster_args(p, writes=True)
     p.add_argument("--no-wait", action="store_true", help="request the restart and exit without following it")
     add_rollout_args(p)
     p.set_defaults(handler=run_restart)

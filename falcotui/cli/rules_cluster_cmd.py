@@ -50,7 +50,7 @@ def register_cluster_actions(actions: argparse._SubParsersAction) -> None:
         description="Each FILE (or every file of a DIR) replaces the ConfigMap key of its name; other keys "
         "stay. The edit's base resourceVersion comes from the .falcotui-rv marker `rules pull` wrote.",
     )
-    add_cluster_args(push)
+    add_cluster_args(push, writes=True)
     push.add_argument("files", nargs="+", metavar="FILE", help="rules files or a pulled directory")
     push.add_argument("--rv", metavar="RV", help="base resourceVersion (default: the .falcotui-rv marker)")
     push.add_argument("-m", "--message", default="", help="a note for the history")
@@ -65,7 +65,7 @@ def register_cluster_actions(actions: argparse._SubParsersAction) -> None:
     hist.set_defaults(handler=run_history)
 
     back = actions.add_parser("rollback", help="push a kept version again (default: the previous one)")
-    add_cluster_args(back)
+    add_cluster_args(back, writes=True)
     back.add_argument("version", nargs="?", type=int, metavar="VERSION", help="a version from `history`")
     back.add_argument("--force", action="store_true", help="roll back even to invalid rules (needs --yes)")
     _add_push_common(back)

@@ -20,7 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--nodes", type=int, default=3, help="number of nodes (default 3)")
     p.add_argument("--tls", action="store_true", help="serve HTTPS with a generated CA and a bearer token")
-    p.add_argument("--kubeconfig", metavar="PATH", help="where to write the kubeconfig")
+    p.add_argument(
+        "--kubeconfig", metavar="PATH", default=argparse.SUPPRESS, help="where to write the kubeconfig"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (names, addresses, scenarios)")
     p.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     p.add_argument("--scenario", default="quiet", choices=("quiet", "incident", "storm", "flaky"),
@@ -28,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--rate", type=float, default=100.0, help="alerts per second per node for --scenario storm"
     )
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, accepts_globals=("kubeconfig",))
 
 
 def _cluster(config):

@@ -58,9 +58,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="window of pod logs to read for alerts and reloads (default: 1h)",
     )
     add_cluster_options(p)
-    p.add_argument(
-        "-n", "--namespace", dest="falco_namespace", metavar="NS", help="same as --falco-namespace"
-    )
     p.set_defaults(handler=run)
 
 

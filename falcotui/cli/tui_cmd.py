@@ -17,33 +17,64 @@ from collections.abc import Sequence
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # before anything imports grpc: its C core writes to the tty
 
-from falcotui.cli.common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, error
+from falcotui.cli.common import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    add_cluster_options,
+    apply_global_options,
+    error,
+)
 
 SCENARIO_NAMES = ("quiet", "incident", "storm", "flaky")
 
 
+#: the terminal UI's own options and their defaults (None at parse time: typed or not is then visible)
+TUI_DEFAULTS: dict[str, object] = {"demo": False, "nodes": 8, "scenario": "incident", "seed": 7}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The TUI's options on the top-level `falcotui` parser."""
+    """The TUI's options on the top-level `falcotui` parser, with the cluster options every command shares."""
+    add_cluster_options(parser, top_level=True)
     g = parser.add_argument_group("terminal UI (when no command is given)")
     g.add_argument(
-        "--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"
+        "--demo",
+        dest="tui_demo",
+        action="store_true",
+        default=None,
+        help="run against a simulated cluster on loopback",
     )
-    g.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
     g.add_argument(
-        "--namespace", "-n", metavar="NS", default="falco", help="Falco's namespace (default: falco)"
+        "--nodes", dest="tui_nodes", type=int, metavar="N", help="demo: number of nodes (default 8)"
     )
-    g.add_argument(
-        "--read-only", action="store_true", help="never write to the cluster (no apply, push, restart)"
-    )
-    g.add_argument("--demo", action="store_true", help="run against a simulated cluster on loopback")
-    g.add_argument("--nodes", type=int, default=8, metavar="N", help="demo: number of nodes (default 8)")
     g.add_argument(
         "--scenario",
+        dest="tui_scenario",
         choices=SCENARIO_NAMES,
-        default="incident",
         help="demo: what the simulated Falcos see (default incident)",
     )
-    g.add_argument("--seed", type=int, default=7, metavar="N", help="demo: random seed (default 7)")
+    g.add_argument("--seed", dest="tui_seed", type=int, metavar="N", help="demo: random seed (default 7)")
+
+
+def refuse_tui_options(args: argparse.Namespace, command: str) -> None:
+    """CliError when a terminal-UI option was typed before a command (it would be ignored there)."""
+    typed = [f"--{name}" for name in TUI_DEFAULTS if getattr(args, f"tui_{name}", None) is not None]
+    if typed:
+        raise CliError(
+            f"{', '.join(typed)} only applies to the terminal UI, not to `falcotui {command}`"
+            + (" (put it after the command)" if command == "sim" else ""),
+            EXIT_USAGE,
+        )
+
+
+def tui_options(args: argparse.Namespace) -> argparse.Namespace:
+    """`args` with the terminal UI's options filled in from their defaults."""
+    for name, value in TUI_DEFAULTS.items():
+        typed = getattr(args, f"tui_{name}", None)
+        setattr(args, name, value if typed is None else typed)
+    return args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +104,7 @@ def build_services(clients, *, namespace: str, read_only: bool, context_name: st
 
 def run(args: argparse.Namespace) -> int:
     """Run the TUI for parsed arguments; returns the exit status."""
+    args = tui_options(args)
     if args.demo:
         return _run_demo(args)
     from falcotui.kube.config import KubeError, Timeouts, list_contexts, load_clients
@@ -88,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         return build_services(clients, namespace=namespace, read_only=args.read_only, context_name=name)
 
     try:
-        return _session(connect, args.context, args.namespace, contexts=contexts)
+        return _session(connect, args.context, args.falco_namespace, contexts=contexts)
     except KubeError as exc:
         error(str(exc))
         return EXIT_FAILURE
@@ -124,7 +156,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     try:
         return _session(
-            connect, None, args.namespace, scenarios=SCENARIO_NAMES, on_scenario=demo.set_scenario
+            connect, None, args.falco_namespace, scenarios=SCENARIO_NAMES, on_scenario=demo.set_scenario
         )
     finally:
         demo.stop()
@@ -149,7 +181,13 @@ def _session(connect, context: str | None, namespace: str, **kwargs) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Standalone entry (`python -m falcotui.cli.tui_cmd`), the same as `falcotui` without a command."""
-    return run(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    try:
+        apply_global_options(args, None)
+    except CliError as exc:
+        error(exc.message)
+        return exc.exit_code
+    return run(args)
 
 
 if __name__ == "__main__":

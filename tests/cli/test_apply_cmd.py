@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import io
 import sys
 from pathlib import Path
 
-from falcotui.cli import apply_cmd, rules_cmd
+from falcotui.cli import build_parser
 from falcotui.kube.config import KubeApiError
 
 
@@ -39,11 +38,7 @@ class Terminal(io.StringIO):
 
 
 def cli(sim, *argv: str, stdin: io.StringIO | None = None, out: io.StringIO | None = None):
-    parser = argparse.ArgumentParser(prog="falcotui")
-    sub = parser.add_subparsers(dest="command")
-    apply_cmd.register(sub)
-    rules_cmd.register(sub)
-    args = parser.parse_args([*argv, "--kubeconfig", str(sim.kubeconfig)])
+    args = build_parser().parse_args([*argv, "--kubeconfig", str(sim.kubeconfig)])
     out = out if out is not None else io.StringIO()
     err = io.StringIO()
     code = args.handler(args, out, err, stdin if stdin is not None else io.StringIO())

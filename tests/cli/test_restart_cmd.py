@@ -4,17 +4,14 @@ Run through a parser built here, like the `apply` tests (the lead wires `restart
 
 from __future__ import annotations
 
-import argparse
 import io
 
-from falcotui.cli import restart_cmd
+from falcotui.cli import build_parser
 from falcotui.sim.auth import Policy
 
 
 def cli(sim, *argv: str) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="falcotui")
-    restart_cmd.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args([*argv, "--kubeconfig", str(sim.kubeconfig)])
+    args = build_parser().parse_args([*argv, "--kubeconfig", str(sim.kubeconfig)])
     out, err = io.StringIO(), io.StringIO()  # not terminals: what a pipe gets
     code = args.handler(args, out, err)
     return code, out.getvalue(), err.getvalue()

@@ -4,7 +4,6 @@ per-node reload report, the conflict diff, the refusals."""
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import io
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from falcotui.cli import apply_cmd, rules_cluster_cmd, rules_cmd
+from falcotui.cli import build_parser, rules_cluster_cmd
 from falcotui.sim.falco_config import bundled_default_rules
 
 
@@ -42,11 +41,7 @@ WAIT = ["--wait", "--timeout", "20", "--poll", "0.1"]
 
 
 def cli(sim, *argv: str):
-    parser = argparse.ArgumentParser(prog="falcotui")
-    sub = parser.add_subparsers(dest="command")
-    apply_cmd.register(sub)
-    rules_cmd.register(sub)
-    args = parser.parse_args([*argv, "--kubeconfig", str(sim.kubeconfig)])
+    args = build_parser().parse_args([*argv, "--kubeconfig", str(sim.kubeconfig)])
     out, err = io.StringIO(), io.StringIO()
     if args.handler in (rules_cluster_cmd.run_pull, rules_cluster_cmd.run_history):
         code = args.handler(args, out, err)
