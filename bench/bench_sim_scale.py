@@ -14,10 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from falcotui.kube.kubectl_binary import KubectlNotFound, find_kubectl
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import SimConfig
 
-KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32"
 MANIFESTS = Path(__file__).resolve().parent.parent / "manifests"
 
 
@@ -28,7 +28,7 @@ def rss_mib() -> int:
     return 0
 
 
-def journey(nodes: int) -> dict[str, float]:
+def journey(kubectl_path: str, nodes: int) -> dict[str, float]:
     cfg = SimConfig(nodes=nodes, image_pull_delay=0.01, container_start_delay=0.01, ready_delay=0.01)
     cache = tempfile.mkdtemp()
     t0 = time.monotonic()
@@ -37,7 +37,7 @@ def journey(nodes: int) -> dict[str, float]:
         up = time.monotonic() - t0
 
         def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
-            cmd = [KUBECTL, "--kubeconfig", str(cluster.kubeconfig_path), "--cache-dir", cache, *args]
+            cmd = [kubectl_path, "--kubeconfig", str(cluster.kubeconfig_path), "--cache-dir", cache, *args]
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
             if done.returncode != 0:
                 raise SystemExit(f"kubectl {' '.join(args)} failed: {done.stderr}")
@@ -57,12 +57,14 @@ def journey(nodes: int) -> dict[str, float]:
 
 
 def main() -> None:
-    if not Path(KUBECTL).exists():
-        raise SystemExit(f"{KUBECTL} not found (it comes with the Google Cloud CLI package)")
+    try:
+        kubectl_path = find_kubectl().path
+    except KubectlNotFound as exc:
+        raise SystemExit(f"bench_sim_scale: {exc}") from None
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     base_n = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    base = journey(base_n)
-    big = journey(n)
+    base = journey(kubectl_path, base_n)
+    big = journey(kubectl_path, n)
     print(f"{'step':<28}{base_n:>8} nodes{n:>10} nodes{'ratio':>10}")
     for key, label in (
         ("up", "cluster up (s)"),

@@ -1,10 +1,12 @@
-"""Fixtures every test area shares: where the repository and the shared test data live."""
+"""Fixtures every test area shares: where the repository and the shared test data live, the real kubectl."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
+from falcotui.kube.kubectl_binary import KubectlNotFound, find_kubectl, missing_fails
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -20,3 +22,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"shared test data not found at {SHARED_DATA} (CI lays ../shared beside the clone)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def kubectl_path() -> str:
+    """The real kubectl the tests run (falcotui.kube.kubectl_binary says where it comes from). Without
+    one the test skips, saying how to install it; under CI=true, or with a KUBECTL that fails, it fails."""
+    try:
+        return find_kubectl().path
+    except KubectlNotFound as exc:
+        if exc.explicit:
+            pytest.fail(str(exc), pytrace=False)
+        if missing_fails():
+            pytest.fail(f"{exc} (CI=true: kubectl tests fail instead of skipping)", pytrace=False)
+        pytest.skip(str(exc))

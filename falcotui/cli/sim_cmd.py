@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import signal
 import sys
 import time
 from pathlib import Path
+
+from falcotui.kube.kubectl_binary import KubectlNotFound, find_kubectl
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -73,9 +74,10 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"falcotui sim: cannot write the kubeconfig to {path}: {exc}", file=sys.stderr)
             return 1
-        kubectl = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32"
-        if not os.path.exists(kubectl):
-            kubectl = "kubectl"
+        try:
+            kubectl = find_kubectl().path
+        except KubectlNotFound:
+            kubectl = "kubectl"  # the hint still names the command a reader would install
         print(f"Simulated cluster with {args.nodes} node(s) listening on {cluster.url}")
         print(f"kubeconfig written to {path} (context falcotui-sim, namespace falco)")
         print()

@@ -1,4 +1,4 @@
-"""The real kubectl (1.32) accepts the manifests: `kubectl apply --dry-run=client`.
+"""The real kubectl (>= 1.30, found at run time) accepts the manifests: `kubectl apply --dry-run=client`.
 
 kubectl needs API discovery to map kinds to resources even for a client-side dry run, and it GETs each
 object to decide between create and patch. A tiny loopback server answers discovery for the kinds we ship
@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.32")
 RESOURCES = {
     "/api/v1": (
         "v1",
@@ -109,13 +108,13 @@ def api_server() -> Iterator[tuple[str, list[str]]]:
 
 
 def _kubectl(
-    server: str, tmp_path: Path, *args: str, stdin: str | None = None
+    kubectl: str, server: str, tmp_path: Path, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("")
     connection = [f"--server={server}", f"--kubeconfig={kubeconfig}", f"--cache-dir={tmp_path / 'cache'}"]
     return subprocess.run(
-        [str(KUBECTL), "apply", "--dry-run=client", "--validate=false", "-o", "name", *args, *connection],
+        [kubectl, "apply", "--dry-run=client", "--validate=false", "-o", "name", *args, *connection],
         input=stdin,
         capture_output=True,
         text=True,
@@ -124,12 +123,9 @@ def _kubectl(
     )
 
 
-pytestmark = pytest.mark.skipif(not KUBECTL.exists(), reason=f"{KUBECTL} is not installed")
-
-
-def test_kubectl_accepts_the_manifest_directory(api_server, tmp_path, manifest_dir) -> None:
+def test_kubectl_accepts_the_manifest_directory(api_server, tmp_path, manifest_dir, kubectl_path) -> None:
     server, seen = api_server
-    result = _kubectl(server, tmp_path, "-f", str(manifest_dir))
+    result = _kubectl(kubectl_path, server, tmp_path, "-f", str(manifest_dir))
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
         "namespace/falco",
@@ -144,9 +140,11 @@ def test_kubectl_accepts_the_manifest_directory(api_server, tmp_path, manifest_d
     assert not [s for s in seen if not s.startswith("GET ")]
 
 
-def test_kubectl_accepts_the_rendered_grpc_profile(api_server, tmp_path, grpc_cli_output) -> None:
+def test_kubectl_accepts_the_rendered_grpc_profile(
+    api_server, tmp_path, grpc_cli_output, kubectl_path
+) -> None:
     server, seen = api_server
-    result = _kubectl(server, tmp_path, "-f", "-", stdin=grpc_cli_output)
+    result = _kubectl(kubectl_path, server, tmp_path, "-f", "-", stdin=grpc_cli_output)
     assert result.returncode == 0, result.stderr
     assert "secret/falco-grpc-certs" in result.stdout.split()
     assert not [s for s in seen if not s.startswith("GET ")]

@@ -1,6 +1,6 @@
-"""Fixtures for the simulated cluster: a running SimCluster, the real kubectl 1.32, the official client; a
-cluster whose Falco pods run the simulated Falco; the certificates, config and grpcio client for the
-simulated Falco's mutual-TLS gRPC outputs (0.43 profile)."""
+"""Fixtures for the simulated cluster: a running SimCluster, the real kubectl (found at run time), the
+official client; a cluster whose Falco pods run the simulated Falco; the certificates, config and grpcio
+client for the simulated Falco's mutual-TLS gRPC outputs (0.43 profile)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,6 @@ from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import SimConfig
 from falcotui.sim.falco_process import FalcoRuntime
 from falcotui.sim.falco_wiring import install
-
-KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.32")
 
 #: kubelet/controller timings that keep tests fast
 FAST = dict(
@@ -71,16 +69,14 @@ Kubectl = Callable[..., subprocess.CompletedProcess]
 
 
 @pytest.fixture
-def kubectl(sim_cluster: SimCluster, tmp_path: Path) -> Kubectl:
-    """Run the real kubectl 1.32 against `sim_cluster` (or `kubeconfig=`) with a fresh cache dir."""
-    if not KUBECTL.exists():
-        pytest.skip(f"{KUBECTL} is not installed (it comes with the Google Cloud CLI package)")
+def kubectl(sim_cluster: SimCluster, tmp_path: Path, kubectl_path: str) -> Kubectl:
+    """Run the real kubectl against `sim_cluster` (or `kubeconfig=`) with a fresh cache dir."""
     cache = tmp_path / "kubectl-cache"
 
     def run(*args: str, kubeconfig: Path | None = None, input: str | None = None, timeout: float = 60,
             check: bool = False) -> subprocess.CompletedProcess:  # fmt: skip
         cfg = kubeconfig or sim_cluster.kubeconfig_path
-        cmd = [str(KUBECTL), "--kubeconfig", str(cfg), "--cache-dir", str(cache), *args]
+        cmd = [kubectl_path, "--kubeconfig", str(cfg), "--cache-dir", str(cache), *args]
         proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
@@ -129,8 +125,11 @@ class FalcoCluster:
     """A running simulated cluster whose `falcosecurity/falco` containers run `runtime`'s simulated Falco,
     the official client on it and the `falco` namespace to deploy into (no control-plane node)."""
 
-    def __init__(self, runtime: FalcoRuntime, cache: Path, *, nodes: int = 1) -> None:
+    def __init__(
+        self, runtime: FalcoRuntime, cache: Path, kubectl: Callable[[], str], *, nodes: int = 1
+    ) -> None:
         self.runtime = runtime
+        self._kubectl = kubectl
         self.nodes = nodes
         self.cache = cache
         self.cluster = SimCluster(
@@ -158,11 +157,9 @@ class FalcoCluster:
         return [p for p in pods if p.status.container_statuses and p.status.container_statuses[0].ready]
 
     def kubectl_command(self, *args: str) -> list[str]:
-        """The real kubectl 1.32 against this cluster with its own cache dir (skips the test without it)."""
-        if not KUBECTL.exists():
-            pytest.skip(f"{KUBECTL} is not installed")
+        """The real kubectl against this cluster with its own cache dir (skips the test without it)."""
         config = str(self.cluster.kubeconfig_path)
-        return [str(KUBECTL), "--kubeconfig", config, "--cache-dir", str(self.cache), *args]
+        return [self._kubectl(), "--kubeconfig", config, "--cache-dir", str(self.cache), *args]
 
     def close(self) -> None:
         self.api.close()
@@ -170,12 +167,15 @@ class FalcoCluster:
 
 
 @pytest.fixture
-def falco_cluster(tmp_path: Path) -> Iterator[Callable[..., FalcoCluster]]:
+def falco_cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., FalcoCluster]]:
     """Start a FalcoCluster: `falco_cluster(FalcoRuntime(scenario), nodes=2)`; stopped after the test."""
     made: list[FalcoCluster] = []
 
+    def kubectl() -> str:  # only tests that run kubectl need (and may skip for) it
+        return request.getfixturevalue("kubectl_path")
+
     def make(runtime: FalcoRuntime, *, nodes: int = 1) -> FalcoCluster:
-        made.append(FalcoCluster(runtime, tmp_path / f"kubectl-cache-{len(made)}", nodes=nodes))
+        made.append(FalcoCluster(runtime, tmp_path / f"kubectl-cache-{len(made)}", kubectl, nodes=nodes))
         return made[-1]
 
     yield make

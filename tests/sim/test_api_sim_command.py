@@ -5,16 +5,9 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from pathlib import Path
-
-import pytest
-
-KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.32")
 
 
-def test_sim_command_serves_kubectl_until_interrupted(tmp_path):
-    if not KUBECTL.exists():
-        pytest.skip("kubectl 1.32 is not installed")
+def test_sim_command_serves_kubectl_until_interrupted(tmp_path, kubectl_path):
     kubeconfig = tmp_path / "sim.kubeconfig"
     proc = subprocess.Popen(
         [sys.executable, "-m", "falcotui", "sim", "--nodes", "2", "--tls", "--kubeconfig", str(kubeconfig)],
@@ -31,7 +24,7 @@ def test_sim_command_serves_kubectl_until_interrupted(tmp_path):
         text = "".join(lines)
         assert "listening on https://127.0.0.1:" in text
         assert f"KUBECONFIG={kubeconfig} " in text and "get nodes" in text
-        cmd = [str(KUBECTL), "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "c")]
+        cmd = [kubectl_path, "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "c")]
         out = subprocess.run([*cmd, "get", "nodes", "-o", "name"], capture_output=True, text=True, timeout=30)
         assert out.stdout.split() == ["node/sim-cp-1", "node/sim-node-01"], out.stderr
         proc.send_signal(signal.SIGINT)

@@ -60,9 +60,9 @@ def test_label_and_selector_round_trip(kubectl):
     assert "configmap/two" in out.split() and "configmap/one" not in out.split()
 
 
-def test_get_watch_prints_rows_as_objects_change(kubectl, sim_cluster, tmp_path):
+def test_get_watch_prints_rows_as_objects_change(kubectl, kubectl_path, sim_cluster, tmp_path):
     kubectl("create", "configmap", "first", "-n", "default", check=True)
-    cmd = [str(a) for a in ("/usr/lib/google-cloud-sdk/bin/kubectl.1.32", "--kubeconfig",
+    cmd = [str(a) for a in (kubectl_path, "--kubeconfig",
                             sim_cluster.kubeconfig_path, "--cache-dir", tmp_path / "w", "get", "cm", "-n",
                             "default", "--watch", "--request-timeout=3s")]  # fmt: skip
     watcher = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -1,4 +1,4 @@
-"""DaemonSet rollouts through the real kubectl 1.32: progress, taints, pull failures, restarts, nodes."""
+"""DaemonSet rollouts through the real kubectl: progress, taints, pull failures, restarts, nodes."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import NodeSpec, SimConfig
 from falcotui.sim.runtime import ContainerContext
 
-KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.32")
 FAST = dict(
     image_pull_delay=0.01,
     container_start_delay=0.01,
@@ -27,8 +26,6 @@ FAST = dict(
     crash_backoff_max=0.5,
     configmap_propagation_delay=0.05,
 )
-
-pytestmark = pytest.mark.skipif(not KUBECTL.exists(), reason=f"{KUBECTL} is not installed")
 
 
 class GatedContainer:
@@ -79,7 +76,7 @@ class _Crash(GatedContainer):
 
 
 @pytest.fixture
-def cluster_factory(tmp_path):
+def cluster_factory(tmp_path, kubectl_path):
     started: list[SimCluster] = []
 
     def make(runtime=None, **config) -> tuple[SimCluster, callable]:
@@ -91,7 +88,7 @@ def cluster_factory(tmp_path):
 
         def kubectl(*args: str, timeout: float = 60, check: bool = False) -> subprocess.CompletedProcess:
             cmd = [
-                str(KUBECTL),
+                kubectl_path,
                 "--kubeconfig",
                 str(cluster.kubeconfig_path),
                 "--cache-dir",
@@ -104,7 +101,7 @@ def cluster_factory(tmp_path):
             return proc
 
         kubectl.cmd = lambda *args: [  # type: ignore[attr-defined]
-            str(KUBECTL), "--kubeconfig", str(cluster.kubeconfig_path), "--cache-dir", str(cache), *args
+            kubectl_path, "--kubeconfig", str(cluster.kubeconfig_path), "--cache-dir", str(cache), *args
         ]  # fmt: skip
         return cluster, kubectl
 
