@@ -95,6 +95,9 @@ class FalcoTuiApp(App):
         Binding("f4", "switch_mode('deploy')", "Deploy"),
         Binding("question_mark", "help", "Help"),
         Binding("colon", "command_palette", "Command", show=False),
+        # A binding of ours for command_palette stops Textual adding its default ctrl+p, so say it here;
+        # priority, as Textual's own: it must work from inside the rules editor and the filter input.
+        Binding("ctrl+p", "command_palette", "Command", show=False, priority=True),
         Binding("escape", "back", "Back", show=False),
         Binding("q", "quit", "Quit"),
     ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from textual.command import CommandPalette
+
 from falcotui.falco.alerts import Priority
 from falcotui.ui.alerts_screen import AlertsScreen
 from falcotui.ui.fleet_screen import FleetScreen
@@ -105,3 +107,15 @@ async def test_the_key_bar_lists_the_screens_keys_and_a_click_presses_one(frozen
         assert isinstance(app.screen, AlertsScreen)
         bar = screen_text(app).splitlines()[-1]
         assert "Follow/pause" in bar and "Sort" not in bar  # the Alerts screen's own keys now
+
+
+async def test_ctrl_p_opens_the_command_palette_everywhere_help_says_it_does(frozen, until):
+    app = frozen()
+    async with app.run_test(size=(120, 36)) as pilot:
+        for mode in ("fleet", "alerts", "rules"):
+            await pilot.press({"fleet": "f1", "alerts": "f2", "rules": "f3"}[mode])
+            assert await until(pilot, lambda m=mode: app.current_mode == m)
+            await pilot.press("ctrl+p")
+            assert await until(pilot, lambda: CommandPalette.is_open(app)), f"ctrl+p on {mode}"
+            await pilot.press("escape")
+            assert await until(pilot, lambda: not CommandPalette.is_open(app))
