@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint pytest demo screenshots proto bench clean
+.PHONY: install test lint pytest soak-ci demo screenshots proto bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,12 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 test: lint pytest
+
+# The CI run N times in a fresh clone of HEAD (../shared beside it): `make soak-ci N=5` before calling work
+# done. Prints each run's wall time and counts; fails if any run failed. BURN=1 adds a CPU burner.
+N ?= 5
+soak-ci:
+	bash .ci/soak $(N)
 
 demo: $(STAMP)
 	$(BIN)/falcotui --demo
