@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 from falcotui.cli.common import (
+    EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
@@ -27,6 +28,7 @@ from falcotui.cli.common import (
     add_cluster_options,
     cli_command,
     connect,
+    error,
     preflight,
     run_async,
     silence_stdout,
@@ -172,8 +174,23 @@ async def read_window(clients, namespace: str, since_ns: int | None, printer: Al
     entries = sorted(snap.hub.store, key=lambda e: (e.alert.time_ns, e.seq))
     printer.write(entries)
     for pod, why in sorted(snap.errors.items()):
-        warn(f"the log of {pod} could not be read: {why}")
+        warn(f"the log of {sanitize(pod, max_len=253)} could not be read: {sanitize(why, max_len=500)}")
+    report_unreadable(snap.hub.bad_lines, snap.hub.last_bad_line)
+    if snap.errors:
+        # the output is incomplete (or, when every log failed, empty for a reason other than "no alerts"):
+        # a script must not read it as the whole truth
+        read = len(snap.read_pods)
+        what = "no Falco pod's log could be read" if not read else "the alerts above are incomplete"
+        error(f"{len(snap.errors)} of {len(snap.errors) + read} Falco pods' logs could not be read: {what}")
+        return EXIT_FAILURE
     return EXIT_OK
+
+
+def report_unreadable(count: int, last) -> None:
+    """The stderr summary of alert lines that could not be read (they are counted, never silently lost)."""
+    if count:
+        why = f" (last: {sanitize(last.error, max_len=200)})" if last is not None and last.error else ""
+        warn(f"{count} log line{'s' * (count != 1)} looked like alerts but could not be read{why}")
 
 
 async def follow(
@@ -216,4 +233,5 @@ async def follow(
         printer.write(engine.drain().alerts.alerts)
     finally:
         await engine.stop()
+    report_unreadable(engine.hub.bad_lines, engine.hub.last_bad_line)
     return code

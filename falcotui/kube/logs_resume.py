@@ -7,11 +7,13 @@ timestamp + content hash, with multiplicity, since several lines can share one t
 
 from __future__ import annotations
 
-import time
+import datetime as _dt
 from collections import Counter
 
 from falcotui.falco.alerts import parse_iso8601_ns
 from falcotui.kube.informer import LineSplitter
+
+_EPOCH = _dt.datetime(1970, 1, 1)
 
 
 def parse_rfc3339_ns(text: bytes) -> int:
@@ -36,8 +38,17 @@ def split_timestamp(line: bytes) -> tuple[int, bytes] | None:
 
 
 def since_time_param(ts_ns: int) -> str:
-    """`sinceTime` for a resume: the last seen timestamp floored to whole seconds (any server accepts it)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts_ns // 1_000_000_000))
+    """`sinceTime` for a resume: the last seen timestamp floored to whole seconds (any server accepts it).
+
+    RFC 3339 (section 5.6, `date-fullyear = 4DIGIT`) wants a four-digit year: `strftime("%Y")` writes year 1
+    as `1`, which the API server's RFC 3339 parser refuses, so the date is formatted by hand. Times before
+    year 1 or after 9999 are clamped to the first/last second RFC 3339 can write."""
+    seconds = ts_ns // 1_000_000_000
+    try:
+        moment = _EPOCH + _dt.timedelta(seconds=seconds)
+    except OverflowError:
+        moment = _dt.datetime.min if seconds < 0 else _dt.datetime.max
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment:%H:%M:%S}Z"
 
 
 class ResumeFilter:

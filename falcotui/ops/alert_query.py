@@ -128,6 +128,12 @@ class AlertQuery:
     ) -> AlertQuery:
         """A query from command-line style options (`--min-priority warning --since 10m`); `rule` is a
         substring, the others whole values. Raises QueryError naming the option."""
+        given = {"--min-priority": min_priority, "--rule": rule, "--node": node, "--namespace": namespace,
+                 "--pod": pod, "--tag": tag, "--since": since}  # fmt: skip
+        for option, value in given.items():
+            # `--node "$NODE"` with NODE unset must not quietly mean "every node"
+            if isinstance(value, str) and not value.strip():
+                raise QueryError(f"{option}: empty value (leave the option out for no filter)", 0)
         least = None
         if isinstance(min_priority, Priority):
             least = min_priority
@@ -144,7 +150,7 @@ class AlertQuery:
         if text:
             terms += (Term("text", text),)
         since_s = since_ns = None
-        if since:
+        if since is not None:
             try:
                 since_s, since_ns = _parse_time(since, 0)
             except QueryError as exc:

@@ -33,6 +33,7 @@ class Snapshot:
     pods: list[dict]
     since_ns: int | None
     errors: dict[str, str] = field(default_factory=dict)  # pod -> why its log could not be read
+    read_pods: list[str] = field(default_factory=list)  # pods whose log was read
 
 
 def _list(clients: KubeClients, path: str, selector: str | None = None) -> list[dict]:
@@ -157,6 +158,7 @@ async def take_snapshot(
             except KubeError as exc:
                 snap.errors[(pod.get("metadata") or {}).get("name", "")] = str(exc)
                 return pod, None, None
+        snap.read_pods.append((pod.get("metadata") or {}).get("name", ""))
         return pod, lines, version
 
     for pod, lines, version in await asyncio.gather(*(one(p) for p in pods)):
