@@ -26,6 +26,9 @@ from falcotui.falco.rules.rules_input import RulesBudget, RulesInputError
 RV_MARKER = ".falcotui-rv"
 PULLED_MARKER = ".falcotui-pulled"  # sha256 of each file as the last pull or push left it
 BACKUP_DIR = ".falcotui-backup"  # dot-named: a push of the directory skips it
+#: the image's default rules as `pull` fetched them from a running Falco pod: read-only (mode 0444) and in
+#: a dot-named folder, so a push of the directory never sends them and `rules lint DIR` loads them first
+DEFAULTS_DIR = ".falco-image"
 
 
 def register_cluster_actions(actions: argparse._SubParsersAction) -> None:
@@ -144,8 +147,31 @@ def _pull(svc, args, out: TextIO, err: TextIO, stdin) -> int:
     for stale in sorted(p.name for p in target.iterdir() if p.is_file() and not p.name.startswith(".")):
         if stale not in snap.files:
             err.write(f"note: {target / stale} is not in the ConfigMap; a push of {target} would add it\n")
+    _pull_defaults(svc, target, out, err)
     out.write(f"pulled {len(snap.files)} file(s) at resourceVersion {snap.resource_version} into {target}\n")
     return 0
+
+
+def _pull_defaults(svc, target: Path, out: TextIO, err: TextIO) -> None:
+    """Write the running image's default rules to DIR/.falco-image/ (read-only), for `rules lint DIR`."""
+    from falcotui.ops.rules_service import RulesError
+
+    try:
+        defaults = svc.default_rules()
+    except RulesError as exc:
+        err.write(f"note: the image's default rules were not fetched: {clean(str(exc))}\n")
+        return
+    folder = target / DEFAULTS_DIR
+    folder.mkdir(exist_ok=True)
+    path = folder / Path(defaults.path).name
+    if path.exists():
+        path.chmod(0o644)
+    path.write_text(defaults.text, encoding="utf-8")
+    path.chmod(0o444)
+    out.write(
+        f"{clean(str(path))} (read-only: {clean(defaults.path)} of {clean(defaults.image)}, from pod "
+        f"{clean(defaults.pod)}; `rules lint {clean(str(target))}` loads it first)\n"
+    )
 
 
 def _digest(data: bytes) -> str:

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from falcotui.falco.rules.condition import check_condition_syntax
 from falcotui.falco.rules.loader import DEFAULT_ENGINE_VERSION, LoadResult, load_rules
 from falcotui.falco.rules.results import Message, Severity, TextIndex
 from falcotui.falco.rules.rules_input import RulesBudget, RulesInputError
@@ -43,7 +42,11 @@ def register_lint(actions: argparse._SubParsersAction) -> None:
     )
     lint.add_argument("--json", action="store_true", help="print Falco's `-V ... -o json_output=true` shape")
     lint.add_argument("--no-lints", action="store_true", help="only Falco's own errors and warnings")
-    lint.add_argument("--condition", metavar="EXPR", help="check the syntax of one condition and exit")
+    lint.add_argument(
+        "--condition",
+        metavar="EXPR",
+        help="check one condition as a rule's (syntax, fields, macros and lists of --with files, lints)",
+    )
     lint.add_argument(
         "--engine-version",
         default=DEFAULT_ENGINE_VERSION,
@@ -61,15 +64,14 @@ def clean(text: str) -> str:
 def run_lint(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    if args.condition is not None:
-        return _lint_condition(args.condition, args.json, out)
-    if not args.files:
+    if args.condition is None and not args.files:
         print("falcotui rules lint: give at least one FILE (or --condition EXPR)", file=err)
         return 2
     files: list[tuple[str, str]] = []
     checked: set[str] = set()
     budget = RulesBudget()  # the files linted would share one ConfigMap; each --with file is the image's
-    for name, lint_it in [*((n, False) for n in args.with_files), *((n, True) for n in args.files)]:
+    with_files = list(args.with_files) or pulled_defaults(args.files, err)
+    for name, lint_it in [*((n, False) for n in with_files), *((n, True) for n in args.files)]:
         try:
             for path, text in _read_rules_path(name, budget if lint_it else RulesBudget()):
                 files.append((path, text))
@@ -82,12 +84,17 @@ def run_lint(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         except RulesInputError as exc:
             print(f"falcotui rules lint: {clean(exc.message)}", file=err)
             return 1
+    if args.condition is not None:
+        files.append((CONDITION_FILE, condition_rule(args.condition)))
+        checked.add(CONDITION_FILE)
     try:
         result = load_rules(files, engine_version=args.engine_version, lints=not args.no_lints)
     except ValueError as exc:  # a bad --engine-version
         print(f"falcotui rules lint: {exc}", file=err)
         return 2
     lints = [m for m in result.lints if m.file in checked]
+    if args.condition is not None:
+        return _report_condition(args.condition, result, lints, bool(with_files), args.json, out)
     if args.json:
         doc = result.to_falco_json(include_lints=False)
         if not args.no_lints:
@@ -105,7 +112,8 @@ def _read_rules_path(name: str, budget: RulesBudget) -> list[tuple[str, str]]:
         return [("<stdin>", budget.read_stream(sys.stdin.buffer, "<stdin>"))]
     path = Path(name)
     if path.is_dir():
-        members = sorted(p for p in path.iterdir() if p.is_file())
+        # dot files are falcotui's markers (.falcotui-rv, …), not rules: Falco's rules.d never holds them
+        members = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
         return [(str(p), budget.read_file(p)) for p in members]
     return [(name, budget.read_file(path, name))]
 
@@ -153,28 +161,92 @@ def caret_lines(src: str, column: int) -> str:
     return f"    {src}\n    {pad}^"
 
 
-def _lint_condition(expr: str, as_json: bool, out: TextIO) -> int:
-    problem = check_condition_syntax(expr)
-    if problem is None:
-        if as_json:
-            out.write(json.dumps({"condition": expr, "successful": True, "error": None}) + "\n")
-        else:
-            out.write("condition: Ok\n")
-        return 0
-    index = TextIndex("condition", expr)
-    line, col = index.line_col(problem.offset)
-    if as_json:
-        error = {
-            "code": "LOAD_ERR_COMPILE_CONDITION",
-            "message": problem.message,
-            "offset": problem.offset,
-            "line": line,
-            "column": col,
-        }
-        out.write(json.dumps({"condition": expr, "successful": False, "error": error}) + "\n")
-    else:
-        out.write(
-            clean(f"condition:{line}:{col}: error LOAD_ERR_COMPILE_CONDITION: {problem.message}") + "\n"
+#: the file name `--condition` is checked under: a one-rule file made around the expression
+CONDITION_FILE = "condition"
+_CONDITION_FIRST_LINE = 4  # the rule below: the expression starts on line 4, indented 4 spaces
+_CONDITION_INDENT = 4
+
+
+def condition_rule(expr: str) -> str:
+    """A one-rule file whose condition is `expr` (a literal block keeps every character as typed)."""
+    body = "\n".join(" " * _CONDITION_INDENT + line for line in expr.split("\n"))
+    return (
+        "- rule: condition given with --condition\n"
+        "  desc: the expression given on the command line\n"
+        "  condition: |-\n"
+        f"{body}\n"
+        "  output: condition matched\n"
+        "  priority: INFORMATIONAL\n"
+    )
+
+
+def pulled_defaults(names: Sequence[str], err: TextIO) -> list[str]:
+    """The default rules `rules pull` fetched beside a linted directory (DIR/.falco-image/*.yaml)."""
+    from falcotui.cli.rules_cluster_cmd import DEFAULTS_DIR
+
+    found: list[str] = []
+    for name in names:
+        folder = Path(name) / DEFAULTS_DIR
+        if name != "-" and folder.is_dir():
+            found += [str(p) for p in sorted(folder.iterdir()) if p.suffix in (".yaml", ".yml")]
+    for path in found:
+        err.write(
+            f"note: loading {clean(path)} first (the image's default rules, as `rules pull` fetched them)\n"
         )
+    return found
+
+
+def _report_condition(
+    expr: str, result: LoadResult, lints: Sequence[Message], with_defaults: bool, as_json: bool, out: TextIO
+) -> int:
+    """Messages about the `--condition` rule, placed on the expression; exit 1 on an error."""
+    index = TextIndex(CONDITION_FILE, expr)
+    mine = [m for m in (*result.errors, *result.warnings) if m.file == CONDITION_FILE]
+    others = [m for m in result.errors if m.file != CONDITION_FILE]  # a --with file that does not load
+    ok = not [m for m in mine if m.severity is Severity.ERROR] and not others
+    hint = (
+        ""
+        if with_defaults
+        else " (no default rules loaded: give --with falco_rules.yaml, or lint a pulled DIR)"
+    )
+
+    def place(m: Message) -> tuple[int, int]:
+        line = m.line - _CONDITION_FIRST_LINE + 1
+        if 1 <= line <= expr.count("\n") + 1:
+            return line, max(1, m.column - _CONDITION_INDENT)
+        return 1, 1
+
+    def undefined(m: Message) -> bool:
+        return "undefined" in m.text.lower()
+
+    if as_json:
+
+        def item(m: Message) -> dict[str, object]:
+            line, col = place(m)
+            return {"code": m.code, "message": m.text, "line": line, "column": col}
+
+        errors = [item(m) for m in mine if m.severity is Severity.ERROR] + [m.as_dict() for m in others]
+        doc = {
+            "condition": expr,
+            "successful": ok,
+            "error": errors[0] if errors else None,
+            "errors": errors,
+            "warnings": [item(m) for m in mine if m.severity is not Severity.ERROR],
+            "falcotui_lints": [item(m) for m in lints],
+        }
+        out.write(json.dumps(doc) + "\n")
+        return 0 if ok else 1
+    for m in others:
+        out.write(format_message(m, result.texts.get(m.file)))
+    for m in [*mine, *lints]:
+        line, col = place(m)
+        kind = "error" if m.severity is Severity.ERROR else "warning"
+        origin = "" if m.falco else " (falcotui lint)"
+        extra = hint if undefined(m) else ""
+        out.write(clean(f"condition:{line}:{col}: {kind} {m.code}{origin}: {m.text}{extra}") + "\n")
         out.write(caret_lines(index.line_text(line), col) + "\n")
-    return 1
+    status = "Ok" if ok else "Invalid"
+    if ok and (mine or lints):
+        status += ", with warnings"
+    out.write(f"condition: {status}\n")
+    return 0 if ok else 1

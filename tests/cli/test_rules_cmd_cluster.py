@@ -69,6 +69,9 @@ def test_pull_edit_push_wait_history_rollback(deployed, clients_for, tmp_path):
     assert code == 0, err
     rv = live_rules(clients)["metadata"]["resourceVersion"]
     assert (work / ".falcotui-rv").read_text().strip() == rv
+    defaults = work / ".falco-image" / "falco_rules.yaml"  # the image's rules, fetched read-only
+    assert defaults.stat().st_mode & 0o777 == 0o444 and "read-only" in out
+    assert "- macro: spawned_process" in defaults.read_text()
     original = (work / "custom-rules.yaml").read_text()
     assert original == live_rules(clients)["data"]["custom-rules.yaml"]
 

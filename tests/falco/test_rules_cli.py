@@ -96,17 +96,71 @@ def test_no_lints_flag(files: dict[str, Path], capsys: pytest.CaptureFixture) ->
     assert "falcotui_lints" not in json.loads(capsys.readouterr().out)
 
 
-def test_condition_mode(capsys: pytest.CaptureFixture) -> None:
-    assert main(["rules", "lint", "--condition", "spawned_process and proc.name in (bash, sh)"]) == 0
+def test_condition_mode(capsys: pytest.CaptureFixture, shared_data: Path) -> None:
+    defaults = str(shared_data / "falco_rules.yaml")
+    expr_ok = "spawned_process and proc.name in (bash, sh)"
+    assert main(["rules", "lint", "--with", defaults, "--condition", expr_ok]) == 0
     assert capsys.readouterr().out == "condition: Ok\n"
     expr = "proc.name = bash and (fd.num > 0"
     assert main(["rules", "lint", "--condition", expr]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"condition:1:{len(expr) + 1}: error LOAD_ERR_COMPILE_CONDITION: ")
-    assert out[1:] == ["    " + expr, "    " + " " * len(expr) + "^"]
+    assert out[1:3] == ["    " + expr, "    " + " " * len(expr) + "^"]
+    assert out[-1] == "condition: Invalid"
     assert main(["rules", "lint", "--json", "--condition", "a b"]) == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["successful"] is False and doc["error"]["column"] == 3
+
+
+def test_condition_mode_checks_fields_macros_and_runs_the_lints(
+    capsys: pytest.CaptureFixture, shared_data: Path
+) -> None:
+    """Issue 17 item 4: `--condition 'container and proc.nme = sh'` used to print Ok (syntax only)."""
+    defaults = str(shared_data / "falco_rules.yaml")
+    assert main(["rules", "lint", "--with", defaults, "--condition", "container and proc.nme = sh"]) == 1
+    out = capsys.readouterr().out
+    field_error = "error LOAD_ERR_COMPILE_CONDITION: filter_check called with nonexistent field proc.nme"
+    assert f"condition:1:15: {field_error}" in out
+    assert out.endswith("condition: Invalid\n")
+
+    trap = "container and proc.name = sh or proc.name = bash"
+    assert main(["rules", "lint", "--with", defaults, "--condition", trap]) == 0
+    out = capsys.readouterr().out
+    assert "warning FALCOTUI_MIXED_AND_OR (falcotui lint)" in out and "FALCOTUI_GUARD_ESCAPE" in out
+    assert out.endswith("condition: Ok, with warnings\n")
+
+    # without the default rules, a macro they define is undefined, and the message says how to load them
+    assert main(["rules", "lint", "--condition", "container and proc.name = sh"]) == 1
+    out = capsys.readouterr().out
+    assert "Undefined macro 'container'" in out and "give --with falco_rules.yaml" in out
+
+    assert main(["rules", "lint", "--json", "--with", defaults, "--condition", trap]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["successful"] is True
+    assert {m["code"] for m in doc["falcotui_lints"]} >= {"FALCOTUI_MIXED_AND_OR", "FALCOTUI_GUARD_ESCAPE"}
+
+
+def test_linting_a_pulled_directory_ignores_markers_and_loads_the_pulled_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture, shared_data: Path
+) -> None:
+    """Issue 17 item 3: `rules lint DIR` after `rules pull` linted the .falcotui-rv marker ("not yaml") and
+    called working rules invalid for want of the default macros."""
+    pulled = tmp_path / "falco-rules"
+    (pulled / ".falco-image").mkdir(parents=True)
+    (pulled / ".falco-image" / "falco_rules.yaml").write_text((shared_data / "falco_rules.yaml").read_text())
+    (pulled / ".falcotui-rv").write_text("1234\n")
+    (pulled / ".falcotui-pulled").write_text("{}\n")
+    (pulled / "custom-rules.yaml").write_text(
+        "- rule: shell in container\n  desc: d\n"
+        "  condition: spawned_process and container and proc.name = sh\n"
+        "  output: shell (proc.cmdline=%proc.cmdline)\n  priority: WARNING\n"
+    )
+    assert main(["rules", "lint", str(pulled)]) == 0
+    captured = capsys.readouterr()
+    assert "custom-rules.yaml: Ok" in captured.out
+    assert ".falcotui-rv" not in captured.out and ".falcotui-pulled" not in captured.out
+    assert "falco_rules.yaml: Ok" in captured.out  # loaded first, not linted as ours
+    assert "loading" in captured.err and ".falco-image/falco_rules.yaml" in captured.err
 
 
 def test_unreadable_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
