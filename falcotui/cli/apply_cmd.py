@@ -1,8 +1,9 @@
 """`falcotui apply` and `falcotui delete`: deploy Falco with a diff first and follow the rollout node by node.
 
-`apply [--grpc] [--dry-run] [--yes] [--force] [--image-tag T] [--namespace NS] [--timeout S]` prints the
-server's dry-run diff per object, asks before changing anything (on a terminal; without one `--yes` is
-required), applies, then shows the rollout per node (a progress bar on a terminal, plain lines when piped).
+`apply [--grpc] [--dry-run] [--yes] [--force] [--tolerate-all] [--image-tag T] [--namespace NS] [--timeout S]`
+prints the server's dry-run diff per object, asks before changing anything (on a terminal; without one
+`--yes` is required), applies, then shows the rollout per node (a progress bar on a terminal, plain lines
+when piped).
 Exit 0 when the rollout completes, 1 when it is stuck or fails (the nodes and why are printed), 2 for a
 usage problem. `delete [--yes]` removes everything falcotui deployed and waits for the pods to go.
 The `rules` cluster actions share its cluster options and confirmation prompt.
@@ -68,6 +69,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="only show the diff")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--force", action="store_true", help="take over fields another field manager owns")
+    p.add_argument(
+        "--tolerate-all",
+        action="store_true",
+        help="tolerate every taint (tolerations: [{operator: Exists}]) so Falco runs on every Linux node, "
+        "GPU and dedicated pools included",
+    )
     add_rollout_args(p)
     p.set_defaults(handler=run_apply)
     d = sub.add_parser(
@@ -106,6 +113,8 @@ def print_plan(plan: DeployPlan, out: TextIO) -> None:
             out.write("\n" + c.diff if c.diff.endswith("\n") else "\n" + c.diff + "\n")
     n = len(plan.pending)
     out.write(f"\n{n} object(s) to create or change, image {plan.image}\n")
+    for note in plan.notes:
+        out.write(f"note: {note}\n")
 
 
 class RolloutDisplay:
@@ -193,7 +202,9 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | N
     clients = connect(args)
     try:
         deployer = Deployer(clients, args.falco_namespace)
-        plan = deployer.plan(image_tag=args.image_tag, grpc=args.grpc, force=args.force)
+        plan = deployer.plan(
+            image_tag=args.image_tag, grpc=args.grpc, force=args.force, tolerate_all=args.tolerate_all
+        )
         print_plan(plan, out)
         if plan.conflicts:
             for c in plan.conflicts:

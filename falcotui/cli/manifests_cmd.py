@@ -10,6 +10,7 @@ from falcotui.ops.manifests import (
     DEFAULT_NAMESPACE,
     GRPC_IMAGE_TAG,
     ManifestError,
+    parse_kube_version,
     render_yaml,
 )
 
@@ -46,6 +47,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="with --grpc: leave out the certificate Secret (you manage falco-grpc-certs yourself)",
     )
+    r.add_argument(
+        "--tolerate-all",
+        action="store_true",
+        help="tolerate every taint (tolerations: [{operator: Exists}]) so Falco runs on every Linux node, "
+        "GPU and dedicated pools included",
+    )
+    r.add_argument(
+        "--kube-version",
+        metavar="X.Y",
+        help="render for this Kubernetes version (default: current); below 1.30 AppArmor is set by the "
+        "beta annotation instead of securityContext.appArmorProfile",
+    )
     r.set_defaults(handler=_render, accepts_globals=("falco_namespace",))
 
 
@@ -59,6 +72,8 @@ def _render(args: argparse.Namespace) -> int:
             image_tag=args.image_tag,
             grpc=args.grpc,
             include_secret=not args.no_secret,
+            tolerate_all=args.tolerate_all,
+            kube_version=parse_kube_version(args.kube_version) if args.kube_version else None,
         )
     except ManifestError as exc:
         print(f"falcotui: error: {exc}", file=sys.stderr)

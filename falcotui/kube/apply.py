@@ -199,7 +199,13 @@ class Applier:
             body.setdefault("metadata", {})["namespace"] = ns
         ref = object_ref(body)
         live = self.get_live(body)
-        query: list[tuple[str, object]] = [("fieldManager", self.field_manager)]
+        # Strict, as `kubectl apply --server-side` sends by default: a field the server does not know (a
+        # newer one on an older server) is refused, not silently dropped from what runs.
+        # https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation
+        query: list[tuple[str, object]] = [
+            ("fieldManager", self.field_manager),
+            ("fieldValidation", "Strict"),
+        ]
         if force:
             query.append(("force", "true"))
         if dry_run:

@@ -28,7 +28,9 @@ from falcotui.kube.config import KubeApiError, KubeClients, KubeError
 from falcotui.kube.informer import PODS
 from falcotui.kube.logs import FALCO_SELECTOR, read_log
 from falcotui.kube.rollout import NodeRollout, RolloutStatus, rollout_status, wait_rollout
+from falcotui.kube.version import ServerVersion, server_version
 from falcotui.ops.manifests import (
+    APPARMOR_FIELD_SINCE,
     DEFAULT_NAMESPACE,
     FALCO_CONTAINER,
     GRPC_SECRET_NAME,
@@ -75,6 +77,8 @@ class DeployPlan:
     objects: list[dict]  # what apply() sends, in apply order
     changes: list[ObjectChange]
     certs_reused: bool | None = None  # gRPC profile: True when the live Secret's certificates are kept
+    server_version: str = ""  # the API server's gitVersion, as /version answered
+    notes: list[str] = field(default_factory=list)  # what the server's version changed in the manifests
 
     @property
     def pending(self) -> list[ObjectChange]:
@@ -167,6 +171,7 @@ class Deployer:
         self.clients = clients
         self.namespace = namespace
         self.applier = Applier(clients)
+        self._server_version: ServerVersion | None = None
 
     # ---- reading the cluster -------------------------------------------------------------------------
     def _get(self, path: str) -> dict | None:
@@ -192,22 +197,64 @@ class Deployer:
     def rules_configmap_exists(self) -> bool:
         return self._get(f"/api/v1/namespaces/{self.namespace}/configmaps/{RULES_CONFIGMAP}") is not None
 
+    def server_version(self) -> ServerVersion:
+        """The API server's version (asked once per Deployer)."""
+        if self._server_version is None:
+            try:
+                self._server_version = server_version(self.clients)
+            except KubeError as exc:
+                raise DeployError(f"cannot read the API server's version: {exc}") from exc
+        return self._server_version
+
     # ---- plan / apply --------------------------------------------------------------------------------
-    def render(self, *, image_tag: str | None = None, grpc: bool = False) -> tuple[list[dict], bool | None]:
+    def render(
+        self,
+        *,
+        image_tag: str | None = None,
+        grpc: bool = False,
+        tolerate_all: bool = False,
+        for_version: bool = True,
+    ) -> tuple[list[dict], bool | None]:
+        """The manifests for this cluster: its server version decides how AppArmor is set (below 1.30
+        the annotation) and refuses servers older than falcotui supports. `for_version=False` skips
+        that (deleting needs only the objects' names, whatever the server's version)."""
+        version = self.server_version() if for_version else None
         certs, reused = None, None
         if grpc:
             certs = self.live_certs()
             reused = certs is not None
             certs = certs or generate_grpc_certs()
         try:
-            return render(self.namespace, image_tag, grpc, certs), reused
+            docs = render(
+                self.namespace,
+                image_tag,
+                grpc,
+                certs,
+                tolerate_all=tolerate_all,
+                kube_version=version.minor_version if version else None,
+            )
         except ManifestError as exc:
-            raise DeployError(str(exc)) from exc
+            raise DeployError(f"API server {version}: {exc}" if version else str(exc)) from exc
+        return docs, reused
 
-    def plan(self, *, image_tag: str | None = None, grpc: bool = False, force: bool = False) -> DeployPlan:
+    def plan(
+        self,
+        *,
+        image_tag: str | None = None,
+        grpc: bool = False,
+        force: bool = False,
+        tolerate_all: bool = False,
+    ) -> DeployPlan:
         """Render and dry-run every object; nothing changes in the cluster. A change that would take fields
         from another field manager carries the report in `conflict` (unless `force`)."""
-        objects, reused = self.render(image_tag=image_tag, grpc=grpc)
+        objects, reused = self.render(image_tag=image_tag, grpc=grpc, tolerate_all=tolerate_all)
+        version = self.server_version()
+        notes = []
+        if version.minor_version < APPARMOR_FIELD_SINCE:
+            notes.append(
+                f"API server {version} predates securityContext.appArmorProfile (1.30): AppArmor is set "
+                "with the container.apparmor.security.beta.kubernetes.io annotation instead"
+            )
         keep_rules = self.rules_configmap_exists()
         to_apply: list[dict] = []
         changes: list[ObjectChange] = []
@@ -252,7 +299,7 @@ class Deployer:
             for c in o["spec"]["template"]["spec"]["containers"]
             if c["name"] == FALCO_CONTAINER
         )
-        return DeployPlan(self.namespace, image, grpc, to_apply, changes, reused)
+        return DeployPlan(self.namespace, image, grpc, to_apply, changes, reused, str(version), notes)
 
     def apply(
         self,
@@ -373,7 +420,7 @@ class Deployer:
 
     # ---- uninstall -----------------------------------------------------------------------------------
     def uninstall_objects(self) -> list[dict]:
-        objects, _ = self.render(grpc=True)
+        objects, _ = self.render(grpc=True, for_version=False)
         history = {
             "apiVersion": "v1",
             "kind": "ConfigMap",

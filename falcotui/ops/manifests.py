@@ -33,6 +33,19 @@ COMMON_LABELS = {
     "app.kubernetes.io/managed-by": "falcotui",
 }
 
+#: The oldest Kubernetes falcotui deploys to: from 1.27 every API server offers server-side field validation
+#: (`fieldValidation=Strict`), so a field an older server does not know is refused instead of silently
+#: dropped. https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation
+MIN_KUBE_VERSION = (1, 27)
+#: `securityContext.appArmorProfile` exists from Kubernetes 1.30 (AppArmor GA); before it, the beta
+#: annotation `container.apparmor.security.beta.kubernetes.io/<container>` is the only way to set a profile.
+#: https://kubernetes.io/docs/tutorials/security/apparmor/
+APPARMOR_FIELD_SINCE = (1, 30)
+APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
+#: `tolerate_all`: one toleration with no key and operator Exists tolerates every taint (upstream
+#: `Toleration.ToleratesTaint`; https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/).
+TOLERATE_ALL = [{"operator": "Exists"}]
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _VERSION_TAG = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
@@ -132,6 +145,41 @@ def _check_options(namespace: str, image_tag: str | None, grpc: bool) -> str:
     return tag
 
 
+def _check_kube_version(kube_version: tuple[int, int] | None) -> None:
+    if kube_version is not None and tuple(kube_version) < MIN_KUBE_VERSION:
+        have = ".".join(map(str, kube_version))
+        need = ".".join(map(str, MIN_KUBE_VERSION))
+        raise ManifestError(
+            f"Kubernetes {have} is older than falcotui supports ({need} or newer): before {need} the API "
+            "server may drop fields it does not know instead of refusing them, so what runs could differ "
+            "from what falcotui shows. Upgrade the cluster."
+        )
+
+
+def _apparmor_for_version(daemonset: dict[str, Any], kube_version: tuple[int, int] | None) -> None:
+    """Below 1.30 the API server has no `appArmorProfile` field (a strict apply is refused with "unknown
+    field"): move the container's profile to the beta annotation those versions read instead."""
+    if kube_version is None or tuple(kube_version) >= APPARMOR_FIELD_SINCE:
+        return
+    template = daemonset["spec"]["template"]
+    for container in template["spec"]["containers"]:
+        security = container.get("securityContext") or {}
+        profile = security.pop("appArmorProfile", None)
+        if profile is None:
+            continue
+        kind = profile.get("type")
+        if kind == "Unconfined":
+            value = "unconfined"
+        elif kind == "RuntimeDefault":
+            value = "runtime/default"
+        elif kind == "Localhost":
+            value = f"localhost/{profile.get('localhostProfile', '')}"
+        else:
+            raise ManifestError(f"unknown AppArmor profile type {kind!r} in container {container['name']!r}")
+        annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
+        annotations[APPARMOR_ANNOTATION_PREFIX + container["name"]] = value
+
+
 def _falco_container(daemonset: dict[str, Any]) -> dict[str, Any]:
     for container in daemonset["spec"]["template"]["spec"]["containers"]:
         if container["name"] == FALCO_CONTAINER:
@@ -195,17 +243,28 @@ def render(
     grpc: bool = False,
     certs: GrpcCerts | None = None,
     include_secret: bool = True,
+    *,
+    tolerate_all: bool = False,
+    kube_version: tuple[int, int] | None = None,
 ) -> list[dict[str, Any]]:
     """The objects falcotui applies, in apply order.
 
     `grpc=True` renders the gRPC profile from the same base: Falco 0.43.1 (unless `image_tag` names another
     0.43-or-older tag), `-U`, gRPC with mTLS on port 5060 and the `falco-grpc-certs` Secret, placed before
     the DaemonSet. The Secret holds `certs`, or freshly generated ones; `include_secret=False` leaves it out
-    (for a Secret managed elsewhere). Raises ManifestError for an invalid option.
+    (for a Secret managed elsewhere). `tolerate_all=True` replaces the tolerations with one that tolerates
+    every taint (Falco on every node, GPU and dedicated pools included). `kube_version` (major, minor) is
+    the target API server's: below 1.30 the AppArmor profile becomes the beta annotation; below
+    MIN_KUBE_VERSION it is refused; None means a current server. Raises ManifestError for an invalid option.
     """
     tag = _check_options(namespace, image_tag, grpc)
+    _check_kube_version(kube_version)
     docs = copy.deepcopy(load_base())
-    _falco_container(_find(docs, "DaemonSet"))["image"] = f"{IMAGE_REPOSITORY}:{tag}"
+    daemonset = _find(docs, "DaemonSet")
+    _falco_container(daemonset)["image"] = f"{IMAGE_REPOSITORY}:{tag}"
+    if tolerate_all:
+        daemonset["spec"]["template"]["spec"]["tolerations"] = copy.deepcopy(TOLERATE_ALL)
+    _apparmor_for_version(daemonset, kube_version)
     if grpc:
         secret = grpc_secret(certs or generate_grpc_certs(), namespace) if include_secret else None
         _apply_grpc_profile(docs, secret)
@@ -239,6 +298,18 @@ def render_yaml(
     grpc: bool = False,
     certs: GrpcCerts | None = None,
     include_secret: bool = True,
+    *,
+    tolerate_all: bool = False,
+    kube_version: tuple[int, int] | None = None,
 ) -> str:
     """`render(...)` as multi-document YAML, ready for `kubectl apply -f -`."""
-    return to_yaml(render(namespace, image_tag, grpc, certs, include_secret))
+    options = {"tolerate_all": tolerate_all, "kube_version": kube_version}
+    return to_yaml(render(namespace, image_tag, grpc, certs, include_secret, **options))
+
+
+def parse_kube_version(text: str) -> tuple[int, int]:
+    """`1.29`, `v1.29.4` or `1.29.4-gke.100` -> (1, 29); ManifestError otherwise."""
+    match = re.match(r"^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?$", text.strip())
+    if not match:
+        raise ManifestError(f"{text!r} is not a Kubernetes version (like 1.29 or v1.29.4)")
+    return int(match.group(1)), int(match.group(2))

@@ -89,6 +89,7 @@ class SimCluster:
             token=self.token,
             policy=self.policy,
             bookmark_interval=self._bookmark_interval,
+            version=self.config.server_version,
         )
         for ns in ("default", "kube-system"):
             if self.store.peek("namespaces", "", ns) is None:

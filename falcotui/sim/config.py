@@ -22,6 +22,7 @@ class SimConfig:
     tls: bool = False
     token: str | None = None  # bearer token required when set (sent by kubectl only over TLS)
     host: str = "127.0.0.1"
+    server_version: str | None = None  # what /version reports, e.g. "v1.29.10" (default v1.32.4)
     port: int = 0
     # kubelet timings, seconds
     image_pull_delay: float = 0.05

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 from aiohttp import web
 
@@ -19,6 +20,34 @@ VERSION = {
     "compiler": "gc",
     "platform": "linux/amd64",
 }
+
+
+def version_doc(git_version: str | None = None) -> dict:
+    """`/version` of a server at `git_version` (like "v1.29.10"); the default answers as v1.32.4.
+
+    Another version keeps only what follows from the version string (major, minor, gitVersion): the build
+    details of a release we do not reproduce are left out rather than invented."""
+    if not git_version or git_version == VERSION["gitVersion"]:
+        return dict(VERSION)
+    major, minor = parse_version(git_version)
+    return {
+        "major": str(major),
+        "minor": str(minor),
+        "gitVersion": git_version,
+        "gitTreeState": "clean",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    }
+
+
+def parse_version(git_version: str) -> tuple[int, int]:
+    """("v1.29.10" | "1.29") -> (1, 29); ValueError otherwise."""
+    match = re.match(r"^v?(\d+)\.(\d+)", git_version)
+    if not match:
+        raise ValueError(f"not a Kubernetes version: {git_version!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
 AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
 #: subresource -> (kind it takes/returns, verbs)

@@ -1,7 +1,12 @@
 """Known fields of the kinds we serve, for `fieldValidation` (Strict rejects unknown fields, Warn warns).
 
-Checked where manifest typos happen: the top level, metadata, DaemonSet spec, pod template, pod spec and
-containers. Deeper structures (probes, volumes sources, security contexts) are accepted as they come.
+Checked where manifest typos happen: the top level, metadata, DaemonSet spec, pod template, pod spec,
+containers and their security contexts. Deeper structures (probes, volume sources) are accepted as they
+come. Security-context fields depend on the server's version, as a real API server's schema does: the field
+lists and the version each field appeared in are read from kubernetes/api `core/v1/types.go` at the tags
+v0.29.0..v0.32.0 (`SecurityContext`, `PodSecurityContext`); an older server decodes the request into
+types without the newer field, so Strict refuses it as unknown
+(https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation).
 """
 
 from __future__ import annotations
@@ -45,6 +50,29 @@ _CONTAINER = frozenset(
     "terminationMessagePolicy imagePullPolicy securityContext stdin stdinOnce tty".split()
 )
 _BASE = frozenset({"apiVersion", "kind", "metadata"})
+_SECURITY_CONTEXT = {
+    **dict.fromkeys(
+        "capabilities privileged seLinuxOptions windowsOptions runAsUser runAsGroup runAsNonRoot "
+        "readOnlyRootFilesystem allowPrivilegeEscalation procMount seccompProfile".split(),
+        (1, 0),
+    ),
+    "appArmorProfile": (1, 30),
+}
+_POD_SECURITY_CONTEXT = {
+    **dict.fromkeys(
+        "seLinuxOptions windowsOptions runAsUser runAsGroup runAsNonRoot supplementalGroups fsGroup sysctls "
+        "fsGroupChangePolicy seccompProfile".split(),
+        (1, 0),
+    ),
+    "appArmorProfile": (1, 30),
+    "supplementalGroupsPolicy": (1, 31),
+    "seLinuxChangePolicy": (1, 32),
+}
+LATEST = (1, 32)
+
+
+def _since(fields: dict[str, tuple[int, int]], version: tuple[int, int]) -> frozenset[str]:
+    return frozenset(name for name, since in fields.items() if since <= version)
 
 
 Found = tuple[str, dict, str]  # (path as the server prints it, the dict holding it, its key)
@@ -57,16 +85,23 @@ def _unknown(obj: object, known: frozenset[str], path: str) -> Iterator[Found]:
                 yield (f"{path}.{k}" if path else k), obj, k
 
 
-def _pod_spec(spec: object, path: str) -> Iterator[Found]:
+def _pod_spec(spec: object, path: str, version: tuple[int, int]) -> Iterator[Found]:
     yield from _unknown(spec, _POD_SPEC, path)
     if isinstance(spec, dict):
+        known = _since(_POD_SECURITY_CONTEXT, version)
+        yield from _unknown(spec.get("securityContext"), known, f"{path}.securityContext")
+        known = _since(_SECURITY_CONTEXT, version)
         for field in ("containers", "initContainers"):
             for i, c in enumerate(spec.get(field) or []):
-                yield from _unknown(c, _CONTAINER, f"{path}.{field}[{i}]")
+                where = f"{path}.{field}[{i}]"
+                yield from _unknown(c, _CONTAINER, where)
+                if isinstance(c, dict):
+                    yield from _unknown(c.get("securityContext"), known, f"{where}.securityContext")
 
 
-def unknown_fields(resource: str, obj: dict) -> list[Found]:
-    """Fields the kind does not declare (path like the API server's strict decoding reports it)."""
+def unknown_fields(resource: str, obj: dict, version: tuple[int, int] = LATEST) -> list[Found]:
+    """Fields the kind does not declare on a server of `version` (major, minor), with paths as the API
+    server's strict decoding reports them."""
     top = _TOP.get(resource)
     if top is None:
         return []
@@ -79,15 +114,15 @@ def unknown_fields(resource: str, obj: dict) -> list[Found]:
         if isinstance(template, dict):
             out += _unknown(template, frozenset({"metadata", "spec"}), "spec.template")
             out += _unknown(template.get("metadata"), _META, "spec.template.metadata")
-            out += _pod_spec(template.get("spec"), "spec.template.spec")
+            out += _pod_spec(template.get("spec"), "spec.template.spec", version)
     elif resource == "pods":
-        out += _pod_spec(spec, "spec")
+        out += _pod_spec(spec, "spec", version)
     return out
 
 
-def drop_unknown_fields(resource: str, obj: dict) -> list[str]:
+def drop_unknown_fields(resource: str, obj: dict, version: tuple[int, int] = LATEST) -> list[str]:
     """Remove undeclared fields, as decoding into the typed object does; returns their paths."""
-    found = unknown_fields(resource, obj)
+    found = unknown_fields(resource, obj, version)
     for _, holder, key in found:
         holder.pop(key, None)
     return [path for path, _, _ in found]

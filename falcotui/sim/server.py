@@ -44,8 +44,12 @@ class ApiServer:
         token: str | None = None,
         policy: Policy | None = None,
         bookmark_interval: float = 5.0,
+        version: str | None = None,
     ) -> None:
         self.store = store
+        #: what /version answers, and the (major, minor) whose schema unknown-field checks use
+        self.version = discovery.version_doc(version)
+        self.kube_version = discovery.parse_version(self.version["gitVersion"])
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
@@ -154,7 +158,7 @@ class ApiServer:
         return web.Response(text="ok")
 
     async def _version(self, request: web.Request) -> web.Response:
-        return json_response(discovery.VERSION)
+        return json_response(self.version)
 
     async def _api(self, request: web.Request) -> web.Response:
         if discovery.wants_aggregated(request):

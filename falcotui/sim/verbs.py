@@ -80,7 +80,7 @@ def _dry_run(request: web.Request) -> bool:
     return bool(values)
 
 
-def _check_fields(request: web.Request, resource: str, obj: object) -> list[str]:
+def _check_fields(srv: ApiServer, request: web.Request, resource: str, obj: object) -> list[str]:
     """fieldValidation: Strict -> 400 on unknown fields; Warn (the default) -> warnings; Ignore -> nothing."""
     mode = request.query.get("fieldValidation", "Warn")
     if mode not in ("Strict", "Warn", "Ignore"):
@@ -90,11 +90,11 @@ def _check_fields(request: web.Request, resource: str, obj: object) -> list[str]
     if mode == "Ignore" or not isinstance(obj, dict):
         return []
     if mode == "Strict":
-        unknown = [path for path, _, _ in unknown_fields(resource, obj)]
+        unknown = [path for path, _, _ in unknown_fields(resource, obj, srv.kube_version)]
         if unknown:
             raise bad_request("strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown))
         return []
-    return [f'unknown field "{f}"' for f in drop_unknown_fields(resource, obj)]
+    return [f'unknown field "{f}"' for f in drop_unknown_fields(resource, obj, srv.kube_version)]
 
 
 def _warn(resp: web.StreamResponse, warnings: list[str]) -> web.StreamResponse:
@@ -235,7 +235,7 @@ async def create(srv: ApiServer, request: web.Request, t: Target) -> web.StreamR
             raise bad_request("the request body must be a JSON object")
         return json_response(rules_review(request[POLICY], body), 201)
     obj = _object_for_url(t, body)
-    warnings = _check_fields(request, t.ri.plural, obj)
+    warnings = _check_fields(srv, request, t.ri.plural, obj)
     apply.record_update(None, obj, _manager(request), t.ri.api_version, srv.store.clock)
     out = srv.store.create(t.ri.plural, obj, dry_run=_dry_run(request))
     return _warn(_out_status(request, t, out, 201), warnings)
@@ -249,7 +249,7 @@ def _out_status(request: web.Request, t: Target, obj: dict, status: int) -> web.
 
 async def update(srv: ApiServer, request: web.Request, t: Target) -> web.StreamResponse:
     obj = _object_for_url(t, await read_body(request))
-    warnings = _check_fields(request, t.ri.plural, obj)
+    warnings = _check_fields(srv, request, t.ri.plural, obj)
     old = srv.store.peek(t.ri.plural, t.namespace or "", t.name or "")
     if old is None:
         raise not_found(t.ri.plural, t.name or "", t.ri.group)
@@ -268,7 +268,7 @@ async def patch_(srv: ApiServer, request: web.Request, t: Target) -> web.StreamR
         force = request.query.get("force") in ("true", "1")
         if not isinstance(body, dict):
             raise bad_request("the applied configuration must be an object")
-        warnings = _check_fields(request, t.ri.plural, body)
+        warnings = _check_fields(srv, request, t.ri.plural, body)
         status, out = apply.server_side_apply(
             srv.store, t.ri, t.namespace or "", name, body, manager=_manager(request, False), force=force,
             dry_run=dry,
@@ -294,7 +294,7 @@ async def patch_(srv: ApiServer, request: web.Request, t: Target) -> web.StreamR
     if not isinstance(new, dict):
         raise bad_request("the patch did not produce an object")
     new = copy_obj(new)
-    warnings = _check_fields(request, t.ri.plural, new)
+    warnings = _check_fields(srv, request, t.ri.plural, new)
     metadata_of(new)["name"] = name
     if t.sub != "status":
         apply.record_update(old, new, _manager(request), t.ri.api_version, srv.store.clock)

@@ -168,3 +168,35 @@ def test_cli_no_secret(capsys) -> None:
 def test_base_profile_is_untouched_by_a_grpc_render(default_docs) -> None:
     manifests.render(grpc=True)
     assert manifests.render() == default_docs
+
+
+def test_tolerate_all_replaces_the_tolerations(capsys, k8s) -> None:
+    docs = manifests.render(tolerate_all=True)
+    assert k8s.find(docs, "DaemonSet")["spec"]["template"]["spec"]["tolerations"] == [{"operator": "Exists"}]
+    code, out, _ = _cli(capsys, "--tolerate-all")
+    assert code == 0 and out == manifests.render_yaml(tolerate_all=True)
+    assert manifests.render() == manifests.load_base(), "the default keeps the shipped tolerations"
+
+
+def test_kube_version_below_1_30_moves_app_armor_to_the_annotation(capsys, k8s) -> None:
+    for version in ((1, 30), (1, 32), None):
+        ds = k8s.find(manifests.render(kube_version=version), "DaemonSet")
+        assert ds["spec"]["template"]["spec"]["containers"][0]["securityContext"]["appArmorProfile"] == {
+            "type": "Unconfined"
+        }
+        assert "annotations" not in ds["spec"]["template"]["metadata"]
+    old = k8s.find(manifests.render(kube_version=(1, 29)), "DaemonSet")["spec"]["template"]
+    assert "appArmorProfile" not in old["spec"]["containers"][0]["securityContext"]
+    annotations = old["metadata"]["annotations"]
+    assert annotations == {"container.apparmor.security.beta.kubernetes.io/falco": "unconfined"}
+    code, out, _ = _cli(capsys, "--kube-version", "v1.28.3-eks-1234")
+    assert code == 0 and out == manifests.render_yaml(kube_version=(1, 28))
+
+
+def test_kube_version_older_than_supported_is_refused(capsys) -> None:
+    with pytest.raises(ManifestError, match=r"Kubernetes 1\.26 is older than falcotui supports \(1\.27"):
+        manifests.render(kube_version=(1, 26))
+    code, out, err = _cli(capsys, "--kube-version", "1.26")
+    assert code == 2 and out == "" and "older than falcotui supports" in err
+    code, out, err = _cli(capsys, "--kube-version", "latest")
+    assert code == 2 and "is not a Kubernetes version" in err

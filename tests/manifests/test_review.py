@@ -146,6 +146,12 @@ def test_hostname_resources_tolerations_and_rollout(container, pod_spec, base, k
     assert pod_spec["automountServiceAccountToken"] is False
 
 
+def test_linux_nodes_only_and_critical_priority(pod_spec) -> None:
+    assert pod_spec["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert pod_spec["priorityClassName"] == "system-node-critical"
+    assert all(t.get("key") for t in pod_spec["tolerations"]), "tolerate-all is opt-in (--tolerate-all)"
+
+
 def test_falco_yaml_is_valid_for_the_pinned_version(base, k8s) -> None:
     config = k8s.falco_yaml(base)
     assert validate_falco_yaml(config, manifests.DEFAULT_IMAGE_TAG) == []
