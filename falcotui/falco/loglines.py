@@ -28,6 +28,9 @@ class LineKind(StrEnum):
     WEBSERVER = "webserver"  # "Starting health webserver ..., listening on 0.0.0.0:8765"
     GRPC = "grpc"  # "Starting gRPC server at ..."
     HOSTNAME = "hostname"  # "Hostname value has been overridden via environment variable to: node-a"
+    # "Opening 'syscall' source with modern BPF probe." (helpers_inspector.cpp): only a real start opens the
+    # event sources, a hot reload's dry run stops before (process_events.cpp skips it in dry-run)
+    OPENING = "opening"
     OTHER = "other"  # another of Falco's own log lines
     UNKNOWN = "unknown"  # not recognisably Falco's
 
@@ -92,6 +95,7 @@ _PLUGIN = re.compile(r"Loaded plugin '([^']*)' from file\s+(.*)")
 _SOURCES = re.compile(r"(?:Loaded|Enabled) event sources:\s*(.*)")
 _WEBSERVER = re.compile(r"Starting (?:health )?webserver\b.*?listening on\s+(\S+)")
 _GRPC = re.compile(r"Starting gRPC server at\s+(\S+)")
+_OPENING = re.compile(r"Opening '([^']*)' source with\b")
 _HOSTNAME = re.compile(r"Hostname value has been overridden via environment variable to:\s*(.*)")
 
 Section = Literal["config", "rules"]
@@ -173,6 +177,8 @@ class LogLineClassifier:
             return LogLine(LineKind.WEBSERVER, body, detail=m[1])
         if m := _GRPC.match(body):
             return LogLine(LineKind.GRPC, body, detail=m[1])
+        if m := _OPENING.match(body):
+            return LogLine(LineKind.OPENING, body, detail=m[1])
         if m := _HOSTNAME.fullmatch(body):
             return LogLine(LineKind.HOSTNAME, body, detail=m[1].strip())
         return LogLine(LineKind.OTHER, body)

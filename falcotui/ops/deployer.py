@@ -29,6 +29,7 @@ from falcotui.kube.informer import PODS
 from falcotui.kube.logs import FALCO_SELECTOR, read_log
 from falcotui.kube.rollout import NodeRollout, RolloutStatus, rollout_status, wait_rollout
 from falcotui.kube.version import ServerVersion, server_version
+from falcotui.ops.falco_problems import FalcoProblem, explain_log
 from falcotui.ops.manifests import (
     APPARMOR_FIELD_SINCE,
     DEFAULT_NAMESPACE,
@@ -97,6 +98,7 @@ class StuckNode:
     reason: str
     message: str
     last_lines: tuple[str, ...] = ()  # a crash loop's last log lines of the crashed container
+    problem: FalcoProblem | None = None  # what those lines show, when falcotui knows the cause
 
 
 @dataclass(slots=True)
@@ -118,12 +120,30 @@ class RolloutResult:
             for s in self.stuck:
                 lines.append(f"  {s.node}: {s.reason}" + (f" - {s.message}" if s.message else ""))
                 lines.extend(f"    | {line}" for line in s.last_lines)
+            lines.extend(_problem_groups(self.stuck))
         else:
             waiting = [n for n in self.status.nodes if n.eligible and n.state != "ready"]
             lines.append("rollout did not complete in time: " + self.message)
             for n in waiting:
                 lines.append(f"  {n.node}: {n.state}" + (f" ({n.reason})" if n.reason else ""))
         return "\n".join(lines)
+
+
+def _problem_groups(stuck: list[StuckNode]) -> list[str]:
+    """One paragraph per known cause: which nodes, why, and the ways out."""
+    groups: dict[str, list[StuckNode]] = {}
+    for s in stuck:
+        if s.problem is not None:
+            groups.setdefault(s.problem.kind, []).append(s)
+    out: list[str] = []
+    for nodes in groups.values():
+        problem = nodes[0].problem
+        assert problem is not None
+        out.append(f"{len(nodes)} node(s) fail for one reason: {', '.join(s.node for s in nodes)}")
+        out.append(f"  {problem.summary}")
+        out.append("  ways out:")
+        out.extend(f"    - {r}" for r in problem.remedies)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,7 +415,7 @@ class Deployer:
                 lines = tuple(line for _, line in got)
             except KubeError as exc:
                 lines = (f"(previous log unavailable: {exc})",)
-        return StuckNode(node.node, node.pod, node.reason, node.message, lines)
+        return StuckNode(node.node, node.pod, node.reason, node.message, lines, explain_log(list(lines)))
 
     def restart(self) -> str:
         """`kubectl rollout restart`: stamp the pod template so every pod is replaced; returns the stamp."""

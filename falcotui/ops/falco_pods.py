@@ -14,6 +14,13 @@ from enum import StrEnum
 
 from falcotui.falco.alerts import Alert, OutputTemplates
 from falcotui.falco.loglines import LineKind, LogLine, LogLineClassifier
+from falcotui.ops.falco_problems import (
+    MISSING_STREAK,
+    FalcoProblem,
+    container_metadata,
+    perf_event_problem,
+    runtime_socket_problem,
+)
 
 HOT_RESTART_FAILURE = "Falco internal: hot restart failure"
 RECENT_LINES = 50
@@ -45,6 +52,14 @@ class FalcoPodInfo:
     reloads: int = 0
     rejected: int = 0
     recent: deque[tuple[int | None, str]] = field(default_factory=lambda: deque(maxlen=RECENT_LINES))
+    # A start failure the log explains (perf_event_paranoid), and missing container metadata in its alerts
+    start_problem: FalcoProblem | None = None
+    metadata_problem: FalcoProblem | None = None
+    missing_metadata: int = 0  # container alerts in a row without runtime metadata
+
+    @property
+    def problem(self) -> FalcoProblem | None:
+        return self.start_problem or self.metadata_problem
 
 
 def _first_line(text: str, limit: int = 300) -> str:
@@ -59,6 +74,10 @@ class FalcoPodTracker:
         self._text_rules = text_rules  # to name the rule of `json_output: false` alerts
         self._classifiers: dict[str, LogLineClassifier] = {}
         self._sighup: dict[str, bool] = {}
+        # A version line starts a banner; it is a (re)start only if the event sources are then opened.
+        # Before `SIGHUP received` Falco's dry run prints the same banner but opens nothing
+        # (create_signal_handlers.cpp runs falco::app::run with dry_run; process_events.cpp skips in dry-run).
+        self._banner: dict[str, tuple[int | None, int | None]] = {}  # pod -> (banner time, started before)
         self.pods: dict[str, FalcoPodInfo] = {}
         self._pod_of_node: dict[str, str] = {}
 
@@ -79,6 +98,7 @@ class FalcoPodTracker:
     def forget(self, pod: str) -> None:
         self._classifiers.pop(pod, None)
         self._sighup.pop(pod, None)
+        self._banner.pop(pod, None)
         info = self.pods.pop(pod, None)
         if info is not None and info.node is not None and self._pod_of_node.get(info.node) == pod:
             del self._pod_of_node[info.node]
@@ -110,25 +130,61 @@ class FalcoPodTracker:
         if kind is LineKind.VERSION:
             info.version = line.version
             if not self._sighup.pop(pod, False):
+                self._banner[pod] = (at, info.started_ns)
                 info.started_ns = at
+        elif kind in (LineKind.OPENING, LineKind.WEBSERVER, LineKind.GRPC):
+            self._banner.pop(pod, None)  # a real start: it opened its sources / servers
+            info.start_problem = None
         elif kind is LineKind.SIGHUP:
+            banner = self._banner.pop(pod, None)
+            if banner is not None and info.started_ns == banner[0]:
+                info.started_ns = banner[1]  # that banner was the dry run, not a start
             self._sighup[pod] = True
             info.reloads += 1
             info.last_reload = ReloadEvent(ReloadOutcome.OK, at)
         elif kind is LineKind.ERROR:
-            info.last_error = ReloadEvent(ReloadOutcome.FAILED, at, _first_line(line.detail or line.text))
+            detail = _first_line(line.detail or line.text)
+            if not detail and info.start_problem is not None:
+                detail = info.start_problem.evidence  # `Error: ` alone after libbpf's EACCES lines
+            info.last_error = ReloadEvent(ReloadOutcome.FAILED, at, detail)
             info.last_reload = info.last_error
+        elif (found := perf_event_problem(line.text)) is not None:
+            info.start_problem = found
+
+    def _info_of(self, alert: Alert) -> FalcoPodInfo | None:
+        if alert.pod is not None:
+            return self.info(alert.pod, alert.node)
+        if alert.node is not None:
+            return self.pod_on(alert.node)
+        return None
+
+    def note_metadata(self, alert: Alert) -> FalcoPodInfo | None:
+        """Count container alerts without runtime metadata; returns the pod info if its problem changed."""
+        has = container_metadata(alert)
+        if has is None:
+            return None
+        info = self._info_of(alert)
+        if info is None:
+            return None
+        before = info.metadata_problem
+        if has:
+            info.missing_metadata, info.metadata_problem = 0, None
+        else:
+            info.missing_metadata += 1
+            if info.missing_metadata >= MISSING_STREAK and before is None:
+                info.metadata_problem = runtime_socket_problem(alert)
+        return info if (before is None) != (info.metadata_problem is None) else None
 
     def note_alert(self, alert: Alert) -> FalcoPodInfo | None:
         """Track a hot restart failure; returns the pod info it changed, if any."""
         if alert.rule != HOT_RESTART_FAILURE:
             return None
-        if alert.pod is not None:
-            info = self.info(alert.pod, alert.node)
-        elif alert.node is not None and (found := self.pod_on(alert.node)) is not None:
-            info = found
-        else:
+        info = self._info_of(alert)
+        if info is None:
             return None
+        banner = self._banner.pop(info.pod, None)  # the failed dry run's banner was not a start either
+        if banner is not None and info.started_ns == banner[0]:
+            info.started_ns = banner[1]
         info.rejected += 1
         info.last_reload = ReloadEvent(ReloadOutcome.REJECTED, alert.time_ns, _first_line(alert.message))
         return info

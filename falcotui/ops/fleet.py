@@ -291,6 +291,7 @@ class FleetState:
             series=series,
             worst=worst,
             channels=channels,
+            problem=info.problem if info is not None else None,
         )
 
     def rows(
@@ -341,7 +342,8 @@ class FleetState:
 
 def _haystack(row: NodeStatus) -> str:
     pod = f"{row.pod.name} {row.pod.state}" if row.pod else ""
-    return f"{row.name} {row.state} {pod} {row.no_pod_reason}".lower()
+    problem = f"{row.problem.kind} {row.problem.summary}" if row.problem else ""
+    return f"{row.name} {row.state} {pod} {row.no_pod_reason} {problem}".lower()
 
 
 def _natural(name: str) -> tuple:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from falcotui.falco.alerts import Priority
+from falcotui.ops.falco_problems import FalcoProblem
 from falcotui.ops.fleet_k8s import PodStatus
 
 IMAGE_PULL_REASONS = frozenset({"ImagePullBackOff", "ErrImagePull", "InvalidImageName"})
@@ -72,6 +73,7 @@ class NodeStatus:
     series: tuple[int, ...]
     worst: Priority | None
     channels: tuple[str, ...]
+    problem: FalcoProblem | None = None  # a cause only Falco's output shows (see ops/falco_problems.py)
 
     @property
     def restarts(self) -> int:

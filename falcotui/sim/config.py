@@ -11,6 +11,19 @@ class NodeSpec:
     labels: dict[str, str] = field(default_factory=dict)
     taints: list[dict] = field(default_factory=list)  # [{"key","value","effect"}]
     control_plane: bool = False
+    # What a real node has that its Node object does not show (falcotui can only learn it from Falco's log):
+    # `sysctl kernel.perf_event_paranoid`. Mainline Linux defaults to 2; Debian/Ubuntu patch in higher levels
+    # and Ubuntu defaults to 4, where perf_event_open() needs CAP_SYS_ADMIN (falcosecurity/charts#921,
+    # falcosecurity/falco#2487). 2 here so the least-privilege manifests start, as on most distributions.
+    perf_event_paranoid: int = 2
+    # Container runtime sockets present on the host (absolute host paths). kubeadm nodes run containerd at
+    # /run/containerd/containerd.sock (the first default of the container plugin's `cri` engine,
+    # falcosecurity/plugins plugins/container/src/plugin_config.cpp). Empty: no socket Falco can reach.
+    runtime_sockets: tuple[str, ...] = ("/run/containerd/containerd.sock",)
+    # How far this node's clock is ahead of the true time, in seconds (NTP drift; negative: behind). It skews
+    # what the node's processes write (Falco's own log timestamps, alert times), never what the kubelet or
+    # the API server stamp.
+    clock_offset: float = 0.0
 
 
 @dataclass(slots=True)
@@ -31,6 +44,8 @@ class SimConfig:
     crash_backoff_base: float = 0.2  # doubles per restart, capped at crash_backoff_max
     crash_backoff_max: float = 5.0
     configmap_propagation_delay: float = 0.3
+    # plus a uniform random 0..jitter per change and node (real clusters: 60 + 0..60 s, see Kubelet)
+    configmap_propagation_jitter: float = 0.0
     # registry: repository -> tags that exist; any other tag fails to pull
     registry: dict[str, set[str]] = field(
         default_factory=lambda: {

@@ -237,6 +237,7 @@ class Controllers:
             runtime_for=self._runtime_for,
             recorder=self.events.recorder("kubelet", spec.name),
             fast_probe=self._fast_probe,
+            node_spec=spec,
         )
         self._ready[spec.name] = True
         return created

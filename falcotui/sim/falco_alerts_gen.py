@@ -14,9 +14,10 @@ from typing import Any
 import orjson
 
 from falcotui.falco.rules.fields import default_catalog
-from falcotui.falco.rules.output_format import CONTAINER_INFO, parse_output
+from falcotui.falco.rules.output_format import CONTAINER_INFO, NA, parse_output
 from falcotui.sim.falco_conditions import Alternative, alternatives, realize
 from falcotui.sim.falco_config import FalcoConfig
+from falcotui.sim.falco_node import metadata_fields
 from falcotui.sim.falco_rules_api import LoadedRule
 from falcotui.sim.falco_ruleset import canonical_priority
 from falcotui.sim.falco_workloads import Workload, activity, activity_kind, fill_fields, node_workloads
@@ -158,8 +159,12 @@ class AlertGenerator:
         options: OutputOptions,
         rng: random.Random,
         workloads: Sequence[Workload] | None = None,
+        *,
+        container_metadata: bool = True,
     ) -> None:
         self.hostname = hostname
+        # False: no runtime socket reachable, so only the kernel's container fields have values
+        self.container_metadata = container_metadata
         self.options = options
         self.rng = rng
         self.workloads: list[Workload] = list(workloads) if workloads else node_workloads(rng)
@@ -196,13 +201,17 @@ class AlertGenerator:
         stamp = _evt_time(time_ns, self.options.iso8601)
         values["evt.time"] = stamp  # as %evt.time renders; output_fields carries the integer
         fill_fields(c.names, values, w, rng)
-        rendered = c.fmt.format(*[values[n] for n in c.order])
+        if not self.container_metadata:
+            for name in metadata_fields(c.names):
+                values[name] = None  # see falco_node.KERNEL_CONTAINER_FIELDS
+        rendered = c.fmt.format(*[NA if (v := values[n]) is None else v for n in c.order])
         output = f"{stamp}: {c.priority} {rendered}"
         numeric = c.numeric
+        # a field without a value is JSON null in output_fields (libs eventformatter.cpp, tojson)
         fields = {
-            n: _as_number(v) if n in numeric else v if isinstance(v, str) else str(v)
+            n: None if v is None else _as_number(v) if n in numeric else v if isinstance(v, str) else str(v)
             for n in c.names
-            if (v := values[n]) is not None
+            for v in (values[n],)
         }
         fields["evt.time"] = time_ns
         return self._emit(time_ns, rule.name, c.priority, rule.source, output, rendered, rule.tags, fields)

@@ -28,6 +28,12 @@ from falcotui.sim.falco_config import (
     rules_paths,
 )
 from falcotui.sim.falco_grpc_endpoint import GrpcEndpoint, grpc_settings
+from falcotui.sim.falco_node import (
+    PERF_EVENT_DENIED_ERROR,
+    PERF_EVENT_DENIED_LINES,
+    perf_event_denied,
+    reachable_sockets,
+)
 from falcotui.sim.falco_ruleset import Ruleset, disabled_by_config, load_files
 from falcotui.sim.falco_startup import (
     config_lines,
@@ -193,6 +199,10 @@ class FalcoContainer:
 
     # ---- introspection for exec / port-forward -------------------------------------------------------
     @property
+    def _clock_offset_ns(self) -> int:
+        return self.ctx.clock_ns() - time.time_ns()
+
+    @property
     def ruleset(self) -> Ruleset | None:
         return self._engine.ruleset if self._engine else None
 
@@ -258,6 +268,12 @@ class FalcoContainer:
                 self._grpc_port = grpc.address[1]
         for line in webserver_lines(cfg):
             self._stderr(line)
+        if perf_event_denied(self.ctx, cfg):  # process_events opens the live inspector: see falco_node.py
+            if grpc is not None:
+                await grpc.stop()
+            for line in PERF_EVENT_DENIED_LINES:
+                self._stderr(line)
+            raise FalcoStartupError(PERF_EVENT_DENIED_ERROR)
         self._buffered = (self.version.has_grpc and not args.unbuffered) or cfg.flag(
             "buffered_outputs", False
         )
@@ -267,7 +283,15 @@ class FalcoContainer:
         rules = ruleset.active_rules(str(cfg.get("priority", "debug")), disabled_by_config(cfg, ruleset))
         rng = random.Random(scenario.generator_seed(self.ctx.node_name, instance))
         workloads = node_workloads(random.Random(stable_seed(scenario.seed, "workloads", self.ctx.node_name)))
-        generator = AlertGenerator(self.hostname, rules, OutputOptions.from_config(cfg), rng, workloads)
+        generator = AlertGenerator(
+            self.hostname,
+            rules,
+            OutputOptions.from_config(cfg),
+            rng,
+            workloads,
+            # a context built without a node (unit tests of the process alone) has no mounts to check
+            container_metadata=self.ctx.node is None or bool(reachable_sockets(self.ctx, cfg)),
+        )
         cuts = scenario.cuts(self.ctx.node_name, now, instance)
         self._next_cut = next(cuts, None)
         events = scenario.events(self.ctx.node_name, now, instance)
@@ -317,7 +341,8 @@ class FalcoContainer:
             rule = gen.pick(kind)
             if rule is None:
                 continue
-            self._publish(engine, gen.alert(rule, t))
+            # the event's time is the node's clock (the kernel timestamps it), `t` is true time
+            self._publish(engine, gen.alert(rule, t + self._clock_offset_ns))
 
     def _publish(self, engine: _Engine, alert: Emitted) -> None:
         if engine.config.flag("stdout_output.enabled", True):
@@ -333,11 +358,17 @@ class FalcoContainer:
         if not engine.config.flag("watch_config_files", True) or not self._relevant_change(files):
             self.files = files
             return True
-        failure = self._dry_run(files)
+        failure, banner = self._dry_run(files)
+        # The dry run is falco::app::run() with options.dry_run (create_signal_handlers.cpp): load_config,
+        # load_plugins, init_falco_engine, load_rules_files... all log as at a start, so a full start-up
+        # banner precedes `SIGHUP received, restarting...` (process_events.cpp); only the inspector, outputs,
+        # gRPC and webserver are skipped in dry-run (start_webserver.cpp, init_outputs.cpp).
+        for line in banner:
+            self._stderr(line)
         if failure is not None:
             self.files = files
             alert = engine.generator.internal(
-                HOT_RESTART_FAILURE, f"{HOT_RESTART_FAILURE}: {failure}", time.time_ns()
+                HOT_RESTART_FAILURE, f"{HOT_RESTART_FAILURE}: {failure}", self.ctx.clock_ns()
             )
             self._publish(engine, alert)
             self._flush_stdout()
@@ -374,15 +405,23 @@ class FalcoContainer:
         changed, self._seen = now != self._seen, now
         return changed
 
-    def _dry_run(self, files: dict[str, str]) -> str | None:
-        """What a restart would fail with, or None (Falco validates before it restarts)."""
+    def _dry_run(self, files: dict[str, str]) -> tuple[str | None, list[str]]:
+        """What a restart would fail with (None: nothing) and the log lines the dry run prints on the way
+        (Falco validates before it restarts)."""
         args = self._args or FalcoArgs()
+        lines: list[str] = []
         try:
             cfg = load_config(files, args, self.version)
+            lines += config_lines(self.version, cfg) + plugin_lines(self.version, cfg)
             ruleset, _ = self._load_rules(files, cfg, args)
         except FalcoStartupError as exc:
-            return str(exc)
-        return None if ruleset.ok else ruleset.error_text()
+            return str(exc), lines
+        lines += rules_lines(ruleset)
+        if not ruleset.ok:
+            return ruleset.error_text(), lines
+        lines += hostname_lines(self.ctx.env.get("FALCO_HOSTNAME"))
+        lines += [s for s in source_lines(cfg, args.disabled_sources) if not s.startswith("Opening ")]
+        return None, lines
 
     async def _shutdown(self) -> None:
         engine = self._engine
@@ -400,7 +439,7 @@ class FalcoContainer:
 
     # ---- output ------------------------------------------------------------------------------------------
     def _stderr(self, line: str) -> None:
-        self.log.append("stderr", f"{log_time()}: {line}")
+        self.log.append("stderr", f"{log_time(self.ctx.clock_ns() / 1e9)}: {line}")
 
     def _stderr_text(self, text: str) -> None:
         for line in text.splitlines():

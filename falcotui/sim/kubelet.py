@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import time
 from collections.abc import Callable
 
-from falcotui.sim.config import SimConfig
+from falcotui.sim.config import NodeSpec, SimConfig
 from falcotui.sim.errors import StoreError
 from falcotui.sim.events import EventRecorder
 from falcotui.sim.pod_worker import PodWorker
@@ -28,6 +30,7 @@ class Kubelet:
         runtime_for: RuntimeFor,
         recorder: EventRecorder,
         fast_probe: set[PodWorker] | None = None,
+        node_spec: NodeSpec | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -41,10 +44,29 @@ class Kubelet:
         self.pulled: set[str] = set()
         # workers with a container that is not ready yet (may be shared by all kubelets of a cluster)
         self.fast_probe: set[PodWorker] = fast_probe if fast_probe is not None else set()
+        self.node_spec = node_spec or NodeSpec(node_name)
+        # Per-node jitter of ConfigMap propagation, stable for a seed (see PodWorker.config_changed).
+        self.rng = random.Random(f"{config.seed}/{node_name}/propagation")
         self.connected = asyncio.Event()
         self.connected.set()
         self._next_ip = 2
         self._background: set[asyncio.Task] = set()
+
+    def clock_ns(self) -> int:
+        """This node's wall clock (true time plus the node's `clock_offset`): what the container runtime
+        stamps log lines with and what processes on the node read."""
+        return time.time_ns() + round(self.node_spec.clock_offset * 1e9)
+
+    def propagation_delay(self) -> float:
+        """How long a ConfigMap/Secret change takes to reach this node's pods: "the total delay from the
+        moment when the ConfigMap is updated to the moment when new keys are projected to the Pod can be
+        as long as the kubelet sync period + cache propagation delay" (kubernetes.io, Configure a Pod to
+        Use a ConfigMap / ConfigMaps: "Mounted ConfigMaps are updated automatically"); the kubelet's sync
+        period is 1 min by default, so 60-120 s with `configmap_propagation_delay=60,
+        configmap_propagation_jitter=60`."""
+        cfg = self.config
+        jitter = max(0.0, cfg.configmap_propagation_jitter)
+        return cfg.configmap_propagation_delay + self.rng.uniform(0.0, jitter)
 
     def allocate_pod_ip(self) -> str:
         host = self._next_ip

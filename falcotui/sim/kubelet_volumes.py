@@ -150,6 +150,21 @@ def mounted_files(pod_spec: Mapping, container: Mapping, lookup: Lookup) -> Moun
     return result
 
 
+def host_path_mounts(pod_spec: Mapping, container: Mapping) -> dict[str, str]:
+    """mountPath -> host path for every hostPath volume one container mounts (subPath appended)."""
+    volumes = {v.get("name"): v for v in pod_spec.get("volumes") or [] if isinstance(v, Mapping)}
+    out: dict[str, str] = {}
+    for mount in container.get("volumeMounts") or []:
+        host = (volumes.get(mount.get("name")) or {}).get("hostPath")
+        if not isinstance(host, Mapping) or not host.get("path") or not mount.get("mountPath"):
+            continue
+        path = str(host["path"]).rstrip("/") or "/"
+        if mount.get("subPath"):
+            path = f"{path.rstrip('/')}/{mount['subPath']}"
+        out[str(mount["mountPath"]).rstrip("/") or "/"] = path
+    return out
+
+
 def refreshed_files(
     pod_spec: Mapping, container: Mapping, lookup: Lookup, current: MountedFiles
 ) -> MountedFiles | None:

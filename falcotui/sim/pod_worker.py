@@ -27,6 +27,7 @@ from falcotui.sim.kubelet_volumes import (
     MountedFiles,
     VolumeError,
     container_env,
+    host_path_mounts,
     mounted_files,
     refreshed_files,
 )
@@ -226,7 +227,7 @@ class PodWorker:
         kl, cs = self.kubelet, run.state
         if cs.ever_started:
             cs.restart_count += 1
-        run.previous_log, run.log = run.log, ContainerLog()
+        run.previous_log, run.log = run.log, ContainerLog(clock=kl.clock_ns)
         cs.container_id = (
             "containerd://" + hashlib.sha256(f"{self.uid}/{cs.name}/{cs.restart_count}".encode()).hexdigest()
         )
@@ -245,6 +246,10 @@ class PodWorker:
             restart_count=cs.restart_count,
             log=run.log,
             ports=list(run.spec.get("ports") or []),
+            security=dict(run.spec.get("securityContext") or {}),
+            host_paths=host_path_mounts(self.spec, run.spec),
+            node=kl.node_spec,
+            clock_ns=kl.clock_ns,
         )
         kl.recorder.normal(self.pod, "Created", f"Created container: {cs.name}", field_path)
         started = time.time()
@@ -356,7 +361,7 @@ class PodWorker:
         self._volume_wakeup.set()
         if self._propagation is None and not self.stopping:
             self._propagation = asyncio.get_running_loop().call_later(
-                self.kubelet.config.configmap_propagation_delay, self._propagate
+                self.kubelet.propagation_delay(), self._propagate
             )
 
     def _propagate(self) -> None:

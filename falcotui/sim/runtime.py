@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Literal, Protocol
+
+from falcotui.sim.config import NodeSpec
 
 Stream = Literal["stdout", "stderr"]
 
@@ -32,7 +34,10 @@ class ContainerLog:
     so a reader can ask for everything after the last number it saw.
     """
 
-    def __init__(self, max_records: int = 20_000) -> None:
+    def __init__(self, max_records: int = 20_000, clock: Callable[[], int] = time.time_ns) -> None:
+        # The node's container runtime stamps each line with the node's own clock (CRI log format:
+        # `<RFC3339Nano> <stream> <tag> <text>`, written by containerd/CRI-O on the node).
+        self._clock = clock
         self._records: deque[tuple[int, LogRecord]] = deque(maxlen=max_records)
         self._seq = 0
         self.closed = False
@@ -43,7 +48,7 @@ class ContainerLog:
 
     def append(self, stream: Stream, text: str, time_ns: int | None = None) -> None:
         self._seq += 1
-        self._records.append((self._seq, LogRecord(time_ns or time.time_ns(), stream, text)))
+        self._records.append((self._seq, LogRecord(time_ns or self._clock(), stream, text)))
 
     def close(self) -> None:
         """The container exited: followers finish after draining."""
@@ -83,6 +88,10 @@ class ContainerContext:
     restart_count: int
     log: ContainerLog
     ports: list[dict] = field(default_factory=list)
+    security: dict = field(default_factory=dict)  # the container's securityContext from the pod spec
+    host_paths: dict[str, str] = field(default_factory=dict)  # mountPath -> host path (hostPath volumes)
+    node: NodeSpec | None = None  # the node's facts a process can see (sysctls, runtime sockets)
+    clock_ns: Callable[[], int] = time.time_ns  # the node's wall clock
 
 
 class ContainerHandle(Protocol):

@@ -21,6 +21,7 @@ from textual.widgets import Input, Static
 
 from falcotui.falco.sanitize import safe_text, sanitize
 from falcotui.ops.engine import EngineDelta
+from falcotui.ops.falco_problems import ProblemKind
 from falcotui.ops.fleet import SORT_KEYS
 from falcotui.ops.fleet_status import NodeState, NodeStatus, ReloadState
 from falcotui.ui.fleet_grid import FleetGrid, grid_line
@@ -100,7 +101,21 @@ def falco_cell(row: NodeStatus) -> Text:
     if state == "CrashLoopBackOff":
         state = "CrashLoop"
     text = f"{state} {row.pod.ready_text}" if row.state is NodeState.RUNNING else state
+    if row.problem is not None:  # the cause in a word; the hint line and node detail say it in full
+        text = f"{text} {PROBLEM_WORD[row.problem.kind]}"
+        style = "bold red" if row.problem.kind is ProblemKind.PERF_EVENT_PARANOID else "yellow"
     return safe_text(text, style, max_len=40)
+
+
+PROBLEM_WORD = {ProblemKind.PERF_EVENT_PARANOID: "sysctl", ProblemKind.NO_RUNTIME_SOCKET: "no-runtime"}
+
+
+def problem_text(row: NodeStatus) -> str:
+    """`node: why — ways out: a | b`, for the hint line."""
+    p = row.problem
+    if p is None:
+        return ""
+    return f"{row.name}: {p.summary} — ways out: {' | '.join(p.remedies)}"
 
 
 def cells(row: NodeStatus) -> dict[str, Text]:
@@ -252,6 +267,8 @@ class FleetScreen(Screen):
             text = Text("")
         elif row.pod is None:
             text = safe_text(f"{row.name}: no Falco pod — {row.no_pod_reason or 'not scheduled yet'}", "red")
+        elif row.problem is not None:
+            text = safe_text(problem_text(row), "yellow", max_len=400)
         elif row.state is not NodeState.RUNNING or row.reload.state in (
             ReloadState.REJECTED,
             ReloadState.FAILED,

@@ -62,6 +62,10 @@ def node_summary(row: NodeStatus) -> Table:
     )
     reload = f"{row.reload.state.value} {_clock(row.reload.at_ns) if row.reload.at_ns else ''}"
     t.add_row("reload", safe_text(f"{reload} {row.reload.detail}".strip(), max_len=400))
+    if row.problem is not None:
+        t.add_row("why", safe_text(row.problem.summary, "bold red", max_len=400))
+        for i, remedy in enumerate(row.problem.remedies):
+            t.add_row("fix" if i == 0 else "", safe_text(remedy, "yellow", max_len=400))
     return _alerts_row(t, row)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from falcotui.cli import build_parser
 from falcotui.kube.config import KubeApiError
+from falcotui.sim.config import NodeSpec
 
 
 def _fixtures():
@@ -153,3 +154,14 @@ def test_fields_taken_by_another_manager_are_a_conflict_until_force(falco_sim, c
     assert code == 0, err
     assert "-    # tuned by hand\n+    # Keep loading" in out, out  # a readable block-style diff
     assert "rules_files:" in clients.request("GET", path)["data"]["falco.yaml"]
+
+
+def test_apply_names_the_perf_event_paranoid_nodes_and_the_ways_out(falco_sim):
+    sim = falco_sim(nodes=1, extra_nodes=[NodeSpec("ubuntu-1", perf_event_paranoid=4)])
+    code, out, text = cli(sim, "apply", "--yes", "--stuck-after", "1", "--timeout", "20")
+    assert code == 1, out + text
+    assert "rollout stuck on 1 node(s): ubuntu-1" in text
+    assert "1 node(s) fail for one reason: ubuntu-1" in text
+    assert "kernel.perf_event_paranoid > 2 needs CAP_SYS_ADMIN" in text
+    assert "sysctl -w kernel.perf_event_paranoid=2" in text and "falcotui apply --privileged" in text
+    assert "perf_event_open() failed: Permission denied" in text  # the evidence, from the pod's log

@@ -23,7 +23,7 @@ SAMPLE_KINDS = [
     K.HOSTNAME,
     K.EVENT_SOURCES,
     K.EVENT_SOURCES,
-    K.OTHER,
+    K.OPENING,  # "Opening 'syscall' source with modern BPF probe."
     K.WEBSERVER,
     K.ALERT_JSON,
     K.ALERT_JSON,
