@@ -284,8 +284,10 @@ def test_quoted_string_escapes():
         ("proc.name in a, b", 14, "unexpected token after 'a', expecting 'or', 'and'"),
         ("proc.name", 9, "expected a valid check operator: one of 'exists', '<=', '<', '>=', '>', '=='"),
         ("proc.name bash", 10, "expected a valid check operator"),
-        ("proc.name containsbash", 18, "expected a valid check operator"),
-        ('fd.name startswith"/etc"', 18, "expected a valid check operator"),
+        # libs 0.25 backtracks a word operator with no blank after it (0.23 stops past it: see
+        # test_dialects.py), so the error points before the word.
+        ("proc.name containsbash", 10, "expected a valid check operator"),
+        ('fd.name startswith"/etc"', 8, "expected a valid check operator"),
         ("proc.aname[2 = x", 12, "expected a ']' token"),
         ("proc.aname[] = x", 11, "expected a valid field argument: a quoted string or a bare string"),
         ("evt.rawres < abc", 13, "expected a number value or a field with a valid transformer"),

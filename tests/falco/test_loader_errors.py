@@ -276,7 +276,8 @@ def test_validate_exception_shapes() -> None:
     assert one(res, "LOAD_ERR_VALIDATE").text == "'like' is not a supported comparison operator"
     res, _ = exc("- name: e\n  fields: proc.name\n  comps: =\n  values: [a]\n")
     assert one(res, "LOAD_ERR_VALIDATE").text == (
-        "When fields is a single value, comps must be one of (in, pmatch, intersects)"
+        "When fields is a single value, comps must be one of (in, pmatch, intersects) "
+        "or a modifier operator (e.g. startswith oneof)"
     )
     res, _ = exc("- name: e\n  fields: [proc.nme]\n  values: [[a]]\n")
     assert one(res, "LOAD_ERR_VALIDATE").text == "'proc.nme' is not a supported filter field"

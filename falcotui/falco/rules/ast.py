@@ -49,10 +49,12 @@ class FieldRef(Node):
 
 @dataclass(frozen=True, slots=True)
 class Transformer(Node):
-    """`tolower(proc.name)`, `b64(...)`, `basename(...)`, ... wrapping a field expression."""
+    """`tolower(proc.name)`, `b64(...)`, `basename(...)`, ... wrapping a field expression; libs 0.25 also
+    reads an `[arg]` after the `)` (`tolower(proc.aname)[1]`)."""
 
     name: str
     operand: FieldRef | Transformer
+    arg: str | None = None
 
 
 FieldExpr = FieldRef | Transformer
@@ -73,9 +75,10 @@ class ValueList(Node):
 
 @dataclass(frozen=True, slots=True)
 class FieldValue(Node):
-    """`val(proc.pname)`: compare against another field's value."""
+    """`val(proc.pname)`: compare against another field's value (`val(proc.aname)[1]` in libs 0.25)."""
 
     field: FieldExpr
+    arg: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +91,24 @@ class UnaryCheck(Node):
 
 @dataclass(frozen=True, slots=True)
 class BinaryCheck(Node):
-    """`proc.name = bash`, `fd.name in (a, b)`, `proc.name = val(proc.pname)`."""
+    """`proc.name = bash`, `fd.name in (a, b)`, `proc.name = val(proc.pname)`. With a modifier (libs 0.25)
+    `op` holds both words as libs does, `startswith oneof`, and `value` is a `ValueList` or, for a list
+    name, a `Value`."""
 
     field: FieldExpr
     op: str
     value: Value | ValueList | FieldValue
+
+    @property
+    def base_op(self) -> str:
+        """The operator without its modifier: `startswith` for `startswith oneof`."""
+        return self.op.split(" ", 1)[0]
+
+    @property
+    def modifier(self) -> str | None:
+        """`oneof`, `anyof`, `allof` or None."""
+        parts = self.op.split(" ", 1)
+        return parts[1] if len(parts) == 2 else None
 
 
 Expr = And | Or | Not | Identifier | UnaryCheck | BinaryCheck
@@ -115,3 +131,4 @@ class TransformerCall(Node):
 
     name: str
     args: tuple[Node, ...]
+    arg: str | None = None

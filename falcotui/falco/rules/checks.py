@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from falcotui.falco.rules import ast as A
+from falcotui.falco.rules.dialect import DEFAULT_DIALECT, Dialect
 from falcotui.falco.rules.fields import FieldCatalog, check_value, value_warnings
 from falcotui.falco.rules.resolve import Condition, Problem, field_refs
 
@@ -28,7 +30,11 @@ EVTTYPE_LIMIT = 100
 
 
 def check_compiled_node(
-    node: A.UnaryCheck | A.BinaryCheck, where: Condition, problems: list[Problem], catalog: FieldCatalog
+    node: A.UnaryCheck | A.BinaryCheck,
+    where: Condition,
+    problems: list[Problem],
+    catalog: FieldCatalog,
+    dialect: Dialect = DEFAULT_DIALECT,
 ) -> None:
     """What libsinsp's filter compiler says about one check, in its visiting order: unknown fields
     (left side first), deprecated fields, the operator against the field's type, then each constant
@@ -52,7 +58,7 @@ def check_compiled_node(
     values = node.value.items if isinstance(node.value, A.ValueList) else (node.value,)
     at = node.value.offset
     for v in values:
-        for warning in value_warnings(node.op, v.text, catalog):
+        for warning in value_warnings(node.op, v.text, catalog, dialect.transformers):
             problems.append(Problem("warning", warning, where, at))
         problem = check_value(node.op, v.text)
         if problem is not None:
@@ -78,15 +84,43 @@ EvtSet = tuple[bool, frozenset[str]]  # (complemented, names): (True, {}) is "ev
 _ALL: EvtSet = (True, frozenset())
 
 
-def evttypes(node: A.Node) -> EvtSet:
+_NONE: EvtSet = (False, frozenset())
+_UINT = re.compile(r"[0-9]+\Z")
+
+
+def evttypes(node: A.Node, dialect: Dialect = DEFAULT_DIALECT) -> EvtSet:
     """The event types a condition can match, like libsinsp's ppm_event_codes(ast)."""
-    return _may(node)[0]
+    return _may(node, dialect.evt_num_invariants)[0]
 
 
-def _may(node: A.Node) -> tuple[EvtSet, EvtSet]:
+def _evt_num_invariant(node: A.BinaryCheck) -> EvtSet | None:
+    """libs 891c837d3 (`evaluate_field_invariant`, ppm_codes.cpp): `evt.num` starts at 1, so a check on a
+    bare `evt.num` against an unsigned literal may be known false (no event) or known true (every event).
+    None when undecided. Literals follow tryparseu64 closely enough for decimal numbers; anything else
+    (hex, signs) is left undecided."""
+    if not (isinstance(node.field, A.FieldRef) and node.field.name == "evt.num" and node.field.arg is None):
+        return None
+    op = node.op
+    if op == "in":
+        if not isinstance(node.value, A.ValueList):
+            return None
+        if all(_UINT.match(v.text) and int(v.text) == 0 for v in node.value.items):
+            return _NONE
+        return None
+    if not isinstance(node.value, A.Value) or not _UINT.match(node.value.text):
+        return None
+    n = int(node.value.text)
+    if (op in ("=", "==", "<=") and n == 0) or (op == "<" and n <= 1):
+        return _NONE
+    if (op in ("!=", ">") and n == 0) or (op == ">=" and n <= 1):
+        return _ALL
+    return None
+
+
+def _may(node: A.Node, invariants: bool = False) -> tuple[EvtSet, EvtSet]:
     """(event types where `node` may be true, event types where it may be false)."""
     if isinstance(node, A.And | A.Or):
-        pairs = [_may(c) for c in node.children]
+        pairs = [_may(c, invariants) for c in node.children]
         t, f = pairs[0]
         for ct, cf in pairs[1:]:
             if isinstance(node, A.And):
@@ -95,8 +129,12 @@ def _may(node: A.Node) -> tuple[EvtSet, EvtSet]:
                 t, f = _or(t, ct), _and(f, cf)
         return t, f
     if isinstance(node, A.Not):
-        t, f = _may(node.child)
+        t, f = _may(node.child, invariants)
         return f, t
+    if invariants and isinstance(node, A.BinaryCheck):
+        known = _evt_num_invariant(node)
+        if known is not None:
+            return (known, _ALL if known == _NONE else _NONE)
     if (
         isinstance(node, A.BinaryCheck)
         and isinstance(node.field, A.FieldRef)
@@ -134,10 +172,14 @@ def _or(a: EvtSet, b: EvtSet) -> EvtSet:
     return (True, a[1] & b[1])
 
 
-def too_many_evttypes(tree: A.Expr) -> bool:
-    """True when Falco would warn LOAD_NO_EVTTYPE: no event type, or more than 100 event codes (each
-    event type name counts as its enter and exit codes; a complement counts as every event)."""
-    complemented, names = evttypes(tree)
+def too_many_evttypes(tree: A.Expr, dialect: Dialect = DEFAULT_DIALECT) -> bool:
+    """True when Falco would warn LOAD_NO_EVTTYPE: more than 100 event codes (each event type name counts
+    as its enter and exit codes; a complement counts as every event) or, before Falco master 188630e2
+    (rule_loader_compiler.cpp, after 0.44.1: "an empty set means the condition is statically
+    unsatisfiable"), no event type at all."""
+    complemented, names = evttypes(tree, dialect)
     if complemented:
         return True
-    return not names or 2 * len(names) > EVTTYPE_LIMIT
+    if not names:
+        return not dialect.no_evttype_warning_when_empty
+    return 2 * len(names) > EVTTYPE_LIMIT

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 
 from yaml.nodes import ScalarNode
 
+from falcotui.falco.rules.dialect import DEFAULT_DIALECT, MODIFIABLE_OPERATORS, MODIFIERS, Dialect
 from falcotui.falco.rules.results import Context
 
 SUPPORTED_OPERATORS = frozenset(
@@ -40,6 +41,13 @@ SUPPORTED_OPERATORS = frozenset(
     }
 )
 LIST_OPERATORS = frozenset({"in", "intersects", "pmatch"})
+ERROR_SINGLE_FIELD_COMPS = "When fields is a single value, comps must be one of (in, pmatch, intersects)"
+# Falco 0.44.0 rule_loader_collector.cpp validate_exception_info, once modifiers exist.
+ERROR_SINGLE_FIELD_COMPS_MODIFIERS = (
+    "When fields is a single value, comps must be one of "
+    "(in, pmatch, intersects) or a modifier operator (e.g. startswith oneof)"
+)
+ERROR_DIFFERENT_SOURCE = "Rule has been re-defined with a different source"
 
 ERROR_NO_PREVIOUS_MACRO = (
     "Macro uses 'append' or 'override.condition: append' but no macro by that name already exists"
@@ -153,6 +161,7 @@ class RuleUpdate:
 
     name: str
     ctx: Context
+    source: str = ""  # Falco sets it only with a condition (or a legacy `append: true`); "" matches any
     cond: Part | None = None
     output: Part | None = None
     desc: str | None = None
@@ -166,7 +175,8 @@ class RuleUpdate:
     capture_duration: int | None = None
 
     def has_any_value(self) -> bool:
-        return any(getattr(self, f.name) is not None for f in fields(self) if f.name not in ("name", "ctx"))
+        skip = ("name", "ctx", "source")
+        return any(getattr(self, f.name) is not None for f in fields(self) if f.name not in skip)
 
 
 FieldDefined = Callable[[str, str], bool]  # (source, field text) -> is the field known
@@ -180,7 +190,28 @@ def split_field(text: str) -> tuple[str, str | None]:
     return m.group(1), m.group(2)
 
 
-def validate_exception(ex: ExceptionInfo, source: str | None, field_defined: FieldDefined) -> None:
+def is_str_operator_with_modifier(op: str) -> bool:
+    """Falco 0.44 `is_str_operator_with_modifier` (rule_loader_cmpop.h): `startswith oneof`, `== anyof`;
+    libs' str_to_cmpop_with_modifier splits at the first space, so `startswith  oneof` is not one."""
+    base, space, modifier = op.partition(" ")
+    return bool(space) and base in MODIFIABLE_OPERATORS and modifier in MODIFIERS
+
+
+def is_operator_for_list(op: str, dialect: Dialect = DEFAULT_DIALECT) -> bool:
+    """Falco's is_operator_for_list (rule_loader_compiler.cpp): the list operators and, from 0.44, the
+    compound operators, whose exception values are wrapped in parentheses."""
+    return op in LIST_OPERATORS or (dialect.modifiers and is_str_operator_with_modifier(op))
+
+
+def _normalize_comp(comp: Entry, dialect: Dialect) -> None:
+    """Falco 0.44 normalize_comp: surrounding ASCII whitespace is stripped from a comp (not in 0.43)."""
+    if dialect.modifiers:
+        comp.item = comp.item.strip(" \t\r\n")
+
+
+def validate_exception(
+    ex: ExceptionInfo, source: str | None, field_defined: FieldDefined, dialect: Dialect = DEFAULT_DIALECT
+) -> None:
     """Falco's validate_exception_info, filling in default comps."""
     if ex.fields.is_list:
         if not ex.comps.valid:
@@ -191,8 +222,10 @@ def validate_exception(ex: ExceptionInfo, source: str | None, field_defined: Fie
             ex.ctx,
         )
         for comp in ex.comps.items:
+            _normalize_comp(comp, dialect)
             validate_error(
-                comp.item not in SUPPORTED_OPERATORS,
+                comp.item not in SUPPORTED_OPERATORS
+                and not (dialect.modifiers and is_str_operator_with_modifier(comp.item)),
                 f"'{comp.item}' is not a supported comparison operator",
                 ex.ctx,
             )
@@ -205,9 +238,10 @@ def validate_exception(ex: ExceptionInfo, source: str | None, field_defined: Fie
         if not ex.comps.valid:
             ex.comps = Entry(item="in", defined=True)
         validate_error(ex.comps.is_list, "Fields and comps must both be strings", ex.ctx)
+        _normalize_comp(ex.comps, dialect)
         validate_error(
-            ex.comps.item not in LIST_OPERATORS,
-            "When fields is a single value, comps must be one of (in, pmatch, intersects)",
+            not is_operator_for_list(ex.comps.item, dialect),
+            ERROR_SINGLE_FIELD_COMPS_MODIFIERS if dialect.modifiers else ERROR_SINGLE_FIELD_COMPS,
             ex.ctx,
         )
         if source is not None:
@@ -221,7 +255,10 @@ def validate_exception(ex: ExceptionInfo, source: str | None, field_defined: Fie
 class Collector:
     """Lists, macros and rules in definition order, with Falco's define/append/replace semantics."""
 
-    def __init__(self, sources: frozenset[str], field_defined: FieldDefined) -> None:
+    def __init__(
+        self, sources: frozenset[str], field_defined: FieldDefined, dialect: Dialect = DEFAULT_DIALECT
+    ) -> None:
+        self.dialect = dialect
         self.lists: dict[str, ListInfo] = {}
         self.macros: dict[str, MacroInfo] = {}
         self.rules: dict[str, RuleInfo] = {}
@@ -264,18 +301,25 @@ class Collector:
         prev.visibility = self._next()
 
     def define_rule(self, info: RuleInfo, warn: Callable[[str, str, Context], None]) -> None:
-        prev = self.rules.get(info.name)
-        validate_error(
-            prev is not None and prev.source != info.source,
-            "Rule has been re-defined with a different source",
-            info.ctx,
-        )
+        self._find_prev_rule(info.name, info.source, info.ctx)
         known = info.source in self.sources
         if not known:
             info.unknown_source = True
             warn("LOAD_UNKNOWN_SOURCE", f"Unknown source {info.source}, skipping", info.ctx)
         self._validate_exceptions(info.exceptions, info.source if known else None)
         self._define(self.rules, info)
+
+    def _find_prev_rule(self, name: str, source: str, ctx: Context) -> RuleInfo | None:
+        """Falco's find_prev_rule: a rule by that name; an error when both it and the new item name a
+        source and they differ (an update without a `source`, or one that only touches exceptions,
+        output, tags..., applies across sources)."""
+        prev = self.rules.get(name)
+        validate_error(
+            prev is not None and prev.source != "" and source != "" and prev.source != source,
+            ERROR_DIFFERENT_SOURCE,
+            ctx,
+        )
+        return prev
 
     def _validate_exceptions(self, exceptions: list[ExceptionInfo], source: str | None) -> None:
         """A rule's own (not appended) exceptions, as Falco checks them; fills in default comps."""
@@ -285,10 +329,10 @@ class Collector:
                 "Rule exception item must have fields property with a list of fields",
                 ex.ctx,
             )
-            validate_exception(ex, source, self.field_defined)
+            validate_exception(ex, source, self.field_defined, self.dialect)
 
     def append_rule(self, upd: RuleUpdate) -> None:
-        prev = self.rules.get(upd.name)
+        prev = self._find_prev_rule(upd.name, upd.source, upd.ctx)
         validate_error(prev is None, ERROR_NO_PREVIOUS_RULE_APPEND, upd.ctx)
         validate_error(
             not upd.has_any_value(), "Appended rule must have exceptions or condition property", upd.ctx
@@ -314,7 +358,7 @@ class Collector:
                 validate_error(
                     not ex.values, "Rule exception must have values property with a list of values", ex.ctx
                 )
-                validate_exception(ex, source, self.field_defined)
+                validate_exception(ex, source, self.field_defined, self.dialect)
                 prev.exceptions.append(ex)
             else:
                 validate_error(
@@ -331,7 +375,7 @@ class Collector:
         prev.visibility = self._next()
 
     def replace_rule(self, upd: RuleUpdate) -> None:
-        prev = self.rules.get(upd.name)
+        prev = self._find_prev_rule(upd.name, upd.source, upd.ctx)
         validate_error(prev is None, ERROR_NO_PREVIOUS_RULE_REPLACE, upd.ctx)
         validate_error(
             not upd.has_any_value(), "The rule must have at least one field that can be replaced", upd.ctx

@@ -15,8 +15,15 @@ from functools import lru_cache
 from falcotui.falco.rules import ast as A
 from falcotui.falco.rules import results as R
 from falcotui.falco.rules.checks import DEPRECATED_FIELDS, check_compiled_node, too_many_evttypes, walk
-from falcotui.falco.rules.collector import LIST_OPERATORS, Collector, ExceptionInfo, LoadError, RuleInfo
+from falcotui.falco.rules.collector import (
+    Collector,
+    ExceptionInfo,
+    LoadError,
+    RuleInfo,
+    is_operator_for_list,
+)
 from falcotui.falco.rules.condition import ConditionSyntaxError, parse_condition
+from falcotui.falco.rules.dialect import DEFAULT_DIALECT, Dialect
 from falcotui.falco.rules.fields import FieldCatalog
 from falcotui.falco.rules.output_format import check_output
 from falcotui.falco.rules.resolve import (
@@ -74,17 +81,20 @@ def _cond_ctx(cond: Condition, offset: int, base: Context, texts: Mapping[str, R
 
 
 @lru_cache(maxsize=8192)
-def parse_cached(text: str) -> A.Expr | ConditionSyntaxError:
+def parse_cached(text: str, dialect: Dialect = DEFAULT_DIALECT) -> A.Expr | ConditionSyntaxError:
     """Parse trees are immutable, so re-validating while the operator types reuses every unchanged
     condition (the default rules' macros above all)."""
     try:
-        return parse_condition(text)
+        return parse_condition(text, dialect=dialect)
     except ConditionSyntaxError as exc:
         return exc
 
 
-def exception_clauses(c: Composed, exceptions: list[ExceptionInfo]) -> Composed:
-    """Falco's build_rule_exception_infos: `(cond) and not (...)` per exception with values."""
+def exception_clauses(
+    c: Composed, exceptions: list[ExceptionInfo], dialect: Dialect = DEFAULT_DIALECT
+) -> Composed:
+    """Falco's build_rule_exception_infos: `(cond) and not (...)` per exception with values; a value for
+    a list operator or (0.44+) a compound one like `startswith oneof` is wrapped in parentheses."""
     c = wrap(c, "(", ")")
     for ex in exceptions:
         if not ex.fields.is_list:
@@ -109,7 +119,7 @@ def exception_clauses(c: Composed, exceptions: list[ExceptionInfo]) -> Composed:
                     comp = ex.comps.items[k].item
                     if value.is_list:
                         istr = "(" + ", ".join(quote_item(v.item) for v in value.items) + ")"
-                    elif comp in LIST_OPERATORS:
+                    elif is_operator_for_list(comp, dialect):
                         istr = value.item if value.item.startswith("(") else f"({value.item})"
                     else:
                         istr = quote_item(value.item)
@@ -129,7 +139,9 @@ class Compiler:
         catalogs: Mapping[str, FieldCatalog],
         texts: Mapping[str, R.TextIndex],
         emit: Emit,
+        dialect: Dialect = DEFAULT_DIALECT,
     ) -> None:
+        self.dialect = dialect
         self.col = col
         self.catalogs = catalogs
         self.texts = texts
@@ -154,7 +166,7 @@ class Compiler:
             self.emit(severity, code, message, ctx)
 
     def _parse(self, c: Composed, base: Context, catalog: FieldCatalog | None) -> Condition:
-        parsed = parse_cached(c.text)
+        parsed = parse_cached(c.text, self.dialect)
         if not isinstance(parsed, ConditionSyntaxError):
             return Condition(c, parsed)
         cond = Condition(c, None, (parsed.message, parsed.offset))
@@ -236,7 +248,7 @@ class Compiler:
         try:
             c = compose(r.parts)
             if r.exceptions:
-                c = exception_clauses(c, r.exceptions)
+                c = exception_clauses(c, r.exceptions, self.dialect)
         except LoadError as exc:
             self.error(exc.code, exc.message, exc.ctx)
             return None
@@ -247,7 +259,7 @@ class Compiler:
             return None
 
         def check_node(node: A.UnaryCheck | A.BinaryCheck, where: Condition, problems: list[Problem]) -> None:
-            check_compiled_node(node, where, problems, catalog)
+            check_compiled_node(node, where, problems, catalog, self.dialect)
 
         exp = resolver.expand(cond, None, check_node)
         used_macros |= exp.used_macros
@@ -270,7 +282,7 @@ class Compiler:
             self._once(R.Severity.WARNING, code, p.message, _cond_ctx(p.where, p.offset, r.ctx, self.texts))
         if not ok:
             return None
-        if r.source == "syscall" and r.warn_evttypes and too_many_evttypes(exp.tree):
+        if r.source == "syscall" and r.warn_evttypes and too_many_evttypes(exp.tree, self.dialect):
             self.warn(
                 "LOAD_NO_EVTTYPE",
                 "Rule matches too many evt.type values. This has a significant performance penalty.",

@@ -4,7 +4,10 @@ The grammar, its lexing quirks, the error messages and the error positions follo
 `filter/parser.cpp`, the parser Falco's rule loader runs on every macro and rule condition:
 `or` < `and` < `not`, `( ... )` groups, checks `field op value` and `field exists`, list operators
 taking `(a, "b", ...)` or a bare list name, field arguments `proc.aname[2]`, transformers
-(`tolower(...)`, multi-argument `join(...)`/`concat(...)`) and `val(field)`. Offsets are 0-based
+(`tolower(...)`) and `val(field)`. Which libs version's parser is followed comes from the target
+Falco version (`dialect`): libs 0.23.2 for Falco 0.43, libs 0.25 for 0.44 and later, which adds the
+modifiers (`startswith oneof (a, b)`, `= anyof some_list`), multi-argument transformers
+(`join(...)`, `concat(...)`, `getopt(...)`) and `tolower(proc.aname)[1]`. Offsets are 0-based
 character offsets into the text.
 Dotless names are never fields: `syscall = open` is the macro reference `syscall` followed by an
 unexpected token, as in Falco. `condition_print` writes a tree back as text.
@@ -33,6 +36,7 @@ from falcotui.falco.rules.ast import (
     Value,
     ValueList,
 )
+from falcotui.falco.rules.dialect import DEFAULT_DIALECT, MODIFIERS, Dialect
 
 MAX_DEPTH = 1000
 """Falco's rule loader sets the parser's recursion limit to 1000."""
@@ -45,9 +49,11 @@ _STRING_OPERATORS = ("==", "=", "!=", *(f"{op} " for op in _WORD_OPERATORS.split
 STRING_OPERATORS = tuple(op.strip() for op in _STRING_OPERATORS)
 LIST_OPERATORS = ("intersects", "in", "pmatch")
 OPERATORS = UNARY_OPERATORS + NUMERIC_OPERATORS + STRING_OPERATORS + LIST_OPERATORS
-TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len", "join", "concat")
-
-_CALLS = tuple((name, name + "(") for name in TRANSFORMERS)
+TRANSFORMERS = DEFAULT_DIALECT.transformers
+"""The transformers of the default target (libs 0.25 `s_field_transformers`); see `Dialect.transformers`."""
+# libs 0.25 `s_str_modifier_ops`: each wants a blank after it, like the word operators.
+_MODIFIER_OPERATORS = tuple(f"{m} " for m in MODIFIERS)
+_BOOL_KEYWORD = re.compile(r"(?:and|or|not)(?![A-Za-z0-9])")
 _SPACE = " \t\n\v\f\r"
 # Blanks and the two bare tokens; the printer (`condition_print`) writes a token bare only when these read
 # it back unchanged.
@@ -61,7 +67,6 @@ _HEX_NUMBER = re.compile(r"0[xX][0-9a-fA-F]+")
 _NUMBER = re.compile(r"[+\-]?[0-9]+\.?[0-9]*(?:[eE][+\-][0-9]+)?")
 
 _OPERATOR_CHOICES = ", ".join(f"'{op}'" for op in OPERATORS)
-_TRANSFORMER_CHOICES = ", ".join(f"'{t}'" for t in ("val", *TRANSFORMERS))
 _UNESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", " ": "\\", "\\": "\\", "/": "/"}
 
 
@@ -77,9 +82,10 @@ class ConditionSyntaxError(ValueError):
         return f"{self.message} (at offset {self.offset})"
 
 
-def parse_condition(text: str, *, max_depth: int = MAX_DEPTH) -> Expr:
-    """Parse one condition (macro references stay `Identifier`s, list names stay values)."""
-    parser = _Parser(text, max_depth)
+def parse_condition(text: str, *, max_depth: int = MAX_DEPTH, dialect: Dialect = DEFAULT_DIALECT) -> Expr:
+    """Parse one condition as the target Falco's libs does (macro references stay `Identifier`s, list
+    names stay values)."""
+    parser = _Parser(text, max_depth, dialect)
     try:
         return parser.parse()
     except RecursionError:
@@ -87,10 +93,10 @@ def parse_condition(text: str, *, max_depth: int = MAX_DEPTH) -> Expr:
         raise ConditionSyntaxError(f"exceeded max depth limit of {max_depth}", parser.pos) from None
 
 
-def check_condition_syntax(text: str) -> ConditionSyntaxError | None:
+def check_condition_syntax(text: str, dialect: Dialect = DEFAULT_DIALECT) -> ConditionSyntaxError | None:
     """The error `parse_condition` would raise, or None when the condition parses."""
     try:
-        parse_condition(text)
+        parse_condition(text, dialect=dialect)
     except ConditionSyntaxError as err:
         return err
     return None
@@ -123,14 +129,18 @@ def _unescape(raw: str, end: int) -> str:
 class _Parser:
     """A cursor over the text; every method mirrors the libsinsp parser function of the same role."""
 
-    __slots__ = ("depth", "last", "max_depth", "pos", "text")
+    __slots__ = ("calls", "choices", "depth", "dialect", "last", "max_depth", "pos", "text")
 
-    def __init__(self, text: str, max_depth: int) -> None:
+    def __init__(self, text: str, max_depth: int, dialect: Dialect = DEFAULT_DIALECT) -> None:
         self.text = text
         self.pos = 0
         self.last = ""
         self.depth = 0
         self.max_depth = max_depth
+        self.dialect = dialect
+        self.calls = tuple((name, name + "(") for name in dialect.transformers)
+        # libs' `token_list_to_str(supported_field_transformers(true))`
+        self.choices = ", ".join(f"'{t}'" for t in ("val", *dialect.transformers))
 
     def fail(self, message: str) -> NoReturn:
         raise ConditionSyntaxError(message, self.pos)
@@ -182,16 +192,31 @@ class _Parser:
         return False
 
     def operator(self, operators: tuple[str, ...]) -> bool:
+        """libs' lex_helper_operator_list: a trailing space in `op` means a blank must follow. libs 0.23
+        gives up there (the keyword stays consumed); libs 0.25 backtracks and tries the next operator."""
         for op in operators:
             if op.endswith(" "):
+                saved = self.pos, self.last
                 if self.lit(op[:-1]):
-                    return self.blank()
+                    if self.blank():
+                        return True
+                    if not self.dialect.operator_backtrack:
+                        return False
+                    self.pos, self.last = saved
             elif self.lit(op):
                 return True
         return False
 
+    def list_value_follows(self) -> bool:
+        """libs 0.25 list_value_follows: `(` or an identifier at the cursor (nothing consumed)."""
+        return self.text.startswith("(", self.pos) or _IDENTIFIER.match(self.text, self.pos) is not None
+
+    def bool_keyword_follows(self) -> bool:
+        """libs 0.25 bool_keyword_follows: `and`/`or`/`not` not followed by an ASCII letter or digit."""
+        return _BOOL_KEYWORD.match(self.text, self.pos) is not None
+
     def transformer(self) -> str | None:
-        for name, call in _CALLS:
+        for name, call in self.calls:
             if self.lit(call):
                 return name
         return None
@@ -296,6 +321,8 @@ class _Parser:
 
     def transformer_rest(self, name: str, start: int) -> Transformer | TransformerCall:
         """The arguments of `name(`: one field gives a `Transformer`, anything else a call."""
+        if not self.dialect.multi_arg_transformers:
+            return self.transformer_rest_single(name, start)
         self.enter()
         try:
             self.blank()
@@ -306,11 +333,45 @@ class _Parser:
                 self.blank()
             if not self.lit(")"):
                 self.fail("expected a ')' token closing the transformer")
+            arg = self.optional_field_arg()
             if len(args) == 1 and isinstance(args[0], FieldRef | Transformer):
-                return Transformer(start, name, args[0])
-            return TransformerCall(start, name, tuple(args))
+                return Transformer(start, name, args[0], arg)
+            return TransformerCall(start, name, tuple(args), arg)
         finally:
             self.depth -= 1
+
+    def transformer_rest_single(self, name: str, start: int) -> Transformer:
+        """libs 0.23's parse_field_or_transformer_remainder: one nested transformer or one field."""
+        self.enter()
+        try:
+            self.blank()
+            arg_start = self.pos
+            child: FieldRef | Transformer | None = None
+            nested = self.transformer()
+            if nested is not None:
+                self.blank()
+                child = self.transformer_rest_single(nested, arg_start)
+            if self.rgx(_FIELD_NAME):  # libs 0.23 tries a field even after a nested transformer
+                child = self.field_rest(self.last, arg_start)
+            if child is None:
+                self.fail(f"expected a field or a nested valid transformer: {self.choices}")
+            self.blank()
+            if not self.lit(")"):
+                self.fail("expected a ')' token closing the transformer")
+            return Transformer(start, name, child)
+        finally:
+            self.depth -= 1
+
+    def optional_field_arg(self) -> str | None:
+        """libs 0.25 parse_optional_field_arg after a transformer's `)`: `[arg]` or nothing."""
+        if not self.dialect.transformer_field_arg or not self.lit("["):
+            return None
+        if not (self.quoted() or self.rgx(FIELD_ARG_BARE)):
+            self.fail("expected a valid field argument: a quoted string or a bare string")
+        arg = self.last
+        if not self.lit("]"):
+            self.fail("expected a ']' token")
+        return arg
 
     def transformer_arg(self) -> Node:
         self.blank()
@@ -373,8 +434,7 @@ class _Parser:
                 op = self.last
                 right = self.number_value()
             elif self.operator(_STRING_OPERATORS):
-                op = self.last
-                right = self.string_value(allow_transformer=True)
+                op, right = self.string_rest(self.last)
             elif self.operator(LIST_OPERATORS):
                 op = self.last
                 right = self.list_value()
@@ -384,6 +444,32 @@ class _Parser:
         finally:
             self.depth -= 1
 
+    def string_rest(self, op: str) -> tuple[str, Value | ValueList | FieldValue]:
+        """The right side of a string operator, `op` already consumed. libs 0.25 (parse_condition) first
+        tries a modifier (`oneof `, `anyof `, `allof `) after a blank, followed by a list or a list
+        name that is not `and`/`or`/`not`, and otherwise backtracks to a plain string value."""
+        if not self.dialect.modifiers:
+            return op, self.string_value(allow_transformer=True)
+        # Word operators already consumed their blank; symbol operators (`=`, `!=`) need one here.
+        had_blank = op[0].isalpha() or self.blank()
+        saved = self.pos, self.last
+        if had_blank and self.operator(_MODIFIER_OPERATORS):
+            if self.list_value_follows() and not self.bool_keyword_follows():
+                return f"{op} {self.last}", self.modified_list()
+        self.pos, self.last = saved
+        return op, self.string_value(allow_transformer=True)
+
+    def modified_list(self) -> Value | ValueList:
+        """libs 0.25 parse_list_value: `(a, "b")` or a list name; the modifier joins the operator."""
+        self.blank()
+        start = self.pos
+        items = self.value_list()
+        if items is not None:
+            return items
+        if self.rgx(_IDENTIFIER):
+            return Value(start, self.last)
+        self.fail("expected a list or an identifier")
+
     def number_value(self) -> Value | FieldValue:
         self.blank()
         start = self.pos
@@ -392,7 +478,7 @@ class _Parser:
             return field
         if self.rgx(_HEX_NUMBER) or self.rgx(_NUMBER):
             return Value(start, self.last)
-        self.fail(f"expected a number value or a field with a valid transformer: {_TRANSFORMER_CHOICES}")
+        self.fail(f"expected a number value or a field with a valid transformer: {self.choices}")
 
     def string_value(self, allow_transformer: bool) -> Value | FieldValue:
         self.blank()
@@ -407,38 +493,44 @@ class _Parser:
             return Value(start, self.last)
         if not allow_transformer:
             self.fail("expected a string value")
-        self.fail(f"expected a string value or a field with a valid transformer: {_TRANSFORMER_CHOICES}")
+        self.fail(f"expected a string value or a field with a valid transformer: {self.choices}")
 
     def list_value(self) -> Value | ValueList | FieldValue:
         """`(a, "b")`, a bare list name (a `Value`), or a field through `val()`/a transformer."""
         self.blank()
         start = self.pos
-        if self.lit("("):
-            items: list[Value] = []
-            self.blank()
-            try:
-                first = self.string_value(allow_transformer=False)
-            except ConditionSyntaxError:
-                first = None  # libsinsp swallows this error: the list may be empty
-            if isinstance(first, Value):
-                items.append(first)
-                self.blank()
-                while self.lit(","):
-                    item = self.string_value(allow_transformer=False)
-                    assert isinstance(item, Value)
-                    items.append(item)
-                    self.blank()
-            if not self.lit(")"):
-                self.fail("expected a ')' token")
-            return ValueList(start, tuple(items))
+        items = self.value_list()
+        if items is not None:
+            return items
         field = self.transformer_or_val()
         if field is not None:
             return field
         if self.rgx(_IDENTIFIER):
             return Value(start, self.last)
-        self.fail(
-            f"expected a list, an identifier, or a field with a valid transformer: {_TRANSFORMER_CHOICES}"
-        )
+        self.fail(f"expected a list, an identifier, or a field with a valid transformer: {self.choices}")
+
+    def value_list(self) -> ValueList | None:
+        """libs' try_parse_list_expr: `(a, "b", ...)` (possibly empty), or None without a `(`."""
+        start = self.pos
+        if not self.lit("("):
+            return None
+        items: list[Value] = []
+        self.blank()
+        try:
+            first = self.string_value(allow_transformer=False)
+        except ConditionSyntaxError:
+            first = None  # libsinsp swallows this error: the list may be empty
+        if isinstance(first, Value):
+            items.append(first)
+            self.blank()
+            while self.lit(","):
+                item = self.string_value(allow_transformer=False)
+                assert isinstance(item, Value)
+                items.append(item)
+                self.blank()
+        if not self.lit(")"):
+            self.fail("expected a ')' token")
+        return ValueList(start, tuple(items))
 
     def transformer_or_val(self) -> FieldValue | None:
         self.blank()
@@ -452,7 +544,7 @@ class _Parser:
             self.blank()
             if not self.lit(")"):
                 self.fail("expected a ')' token closing the transformer")
-            return FieldValue(start, ref)
+            return FieldValue(start, ref, self.optional_field_arg())
         name = self.transformer()
         if name is None:
             return None

@@ -24,21 +24,25 @@ def quote(text: str) -> str:
 
 
 def field_text(field: A.Node) -> str:
-    """`proc.aname[2]`, `tolower(proc.name)`, `concat(fd.rip, ":", fd.rport)`."""
+    """`proc.aname[2]`, `tolower(proc.name)`, `concat(fd.rip, ":", fd.rport)`, `tolower(proc.aname)[1]`."""
     if isinstance(field, A.Transformer):
-        return f"{field.name}({field_text(field.operand)})"
+        return f"{field.name}({field_text(field.operand)}){_arg_text(field.arg)}"
     if isinstance(field, A.TransformerCall):
-        return f"{field.name}({', '.join(field_text(arg) for arg in field.args)})"
+        return f"{field.name}({', '.join(field_text(arg) for arg in field.args)}){_arg_text(field.arg)}"
     if isinstance(field, A.ArgList):
         return f"({', '.join(field_text(item) for item in field.items)})"
     if isinstance(field, A.Value):
         return quote(field.text) if field.quoted else field.text
     if not isinstance(field, A.FieldRef):
         raise TypeError(f"not a field expression: {field!r}")
-    if field.arg is None:
-        return field.name
-    arg = field.arg if FIELD_ARG_BARE.fullmatch(field.arg) else quote(field.arg)
-    return f"{field.name}[{arg}]"
+    return field.name + _arg_text(field.arg)
+
+
+def _arg_text(arg: str | None) -> str:
+    """`[2]`, `["a b"]`, or nothing."""
+    if arg is None:
+        return ""
+    return f"[{arg if FIELD_ARG_BARE.fullmatch(arg) else quote(arg)}]"
 
 
 def value_text(value: A.Value | A.ValueList | A.FieldValue) -> str:
@@ -49,7 +53,7 @@ def value_text(value: A.Value | A.ValueList | A.FieldValue) -> str:
     if isinstance(value, A.ValueList):
         return "(" + ", ".join(value_text(item) for item in value.items) + ")"
     if isinstance(value.field, A.FieldRef):
-        return f"val({field_text(value.field)})"
+        return f"val({field_text(value.field)}){_arg_text(value.arg)}"
     return field_text(value.field)
 
 

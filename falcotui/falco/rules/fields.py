@@ -151,11 +151,17 @@ class FieldCatalog:
         return None
 
     def check_operator(self, field: Node, op: str) -> str | None:
-        """libsinsp's compile error for an operator the field's type does not support."""
+        """libsinsp's compile error for an operator the field's type does not support. A modifier
+        (`startswith oneof`) is judged by its base operator, as libs 0.25 `flt_is_comparable` does, and
+        libs names the base operator only (`cmpop_to_str` ignores the modifier, `==` reads `=`)."""
         kind = _TYPE_KINDS.get(self.field_type(field) or "")
-        if kind is None or op in _KIND_OPERATORS[kind]:
+        base, _, modifier = op.partition(" ")
+        if kind is None or base in _KIND_OPERATORS[kind]:
             return None
-        return f"filter error: '{op}' operator not supported for {_KIND_WORDS[kind]} filters"
+        name = "=" if base == "==" else base
+        if modifier and kind == "ip":
+            return f"filter error: '{name}' with modifier not supported for ip address and network filters"
+        return f"filter error: '{name}' operator not supported for {_KIND_WORDS[kind]} filters"
 
     def check_output(self, name: str, arg: str | None = None) -> str | None:
         """`check_name` for an output `%field`, which also rejects filter-only fields."""
@@ -170,14 +176,20 @@ class FieldCatalog:
 
 
 def check_value(op: str, value: str) -> str | None:
-    """libsinsp's compile error for a constant the operator cannot take (`bcontains` wants hex)."""
+    """libsinsp's compile error for a constant the operator cannot take (`bcontains` wants hex; with a
+    modifier, every item of the list)."""
+    op = op.partition(" ")[0]
     if op in ("bcontains", "bstartswith") and (len(value) % 2 or not _HEX_DIGITS.issuperset(value)):
         return "filter error: bcontains and bstartswith operator support hex strings only"
     return None
 
 
-def value_warnings(op: str, value: str, catalog: FieldCatalog) -> list[str]:
-    """libsinsp's compiler warnings (LOAD_COMPILE_CONDITION) for one constant value of a check."""
+def value_warnings(
+    op: str, value: str, catalog: FieldCatalog, transformers: tuple[str, ...] = TRANSFORMERS
+) -> list[str]:
+    """libsinsp's compiler warnings (LOAD_COMPILE_CONDITION) for one constant value of a check (`op` may
+    carry a modifier: libs looks at the base operator, `cmp.op == CO_REGEX`)."""
+    op = op.partition(" ")[0]
     warnings = []
     if op == "regex" and _plain_regex(value):
         warnings.append(
@@ -189,7 +201,7 @@ def value_warnings(op: str, value: str, catalog: FieldCatalog) -> list[str]:
     name, arg = (match["name"], match["arg"]) if match else (compact, None)
     if "." in name and catalog.check_name(name, arg) is None:
         warnings.append(f"'{value}' may be a valid field misused as a const string value")
-    for transformer in ("val", *TRANSFORMERS):
+    for transformer in ("val", *transformers):
         if (
             compact.startswith(transformer + "(")
             and compact.endswith(")")

@@ -21,6 +21,7 @@ from falcotui.falco.rules.collector import Collector, Part
 from falcotui.falco.rules.compile import CompileOutput
 from falcotui.falco.rules.condition import parse_condition
 from falcotui.falco.rules.condition_print import to_text
+from falcotui.falco.rules.dialect import DEFAULT_DIALECT, Dialect
 from falcotui.falco.rules.resolve import Composed, Condition, compose
 from falcotui.falco.rules.results import Message, Severity
 
@@ -85,7 +86,11 @@ def _ctx(item: R.Context, c: Composed, offset: int, texts: Mapping[str, R.TextIn
 
 
 def lint_condition(
-    parts: list[Part], item: R.Context, texts: Mapping[str, R.TextIndex], compiled: Condition | None = None
+    parts: list[Part],
+    item: R.Context,
+    texts: Mapping[str, R.TextIndex],
+    compiled: Condition | None = None,
+    dialect: Dialect = DEFAULT_DIALECT,
 ) -> list[Message]:
     """The lints for one macro or rule condition: the text as written, and its compiled tree if any."""
     if not parts:
@@ -106,7 +111,7 @@ def lint_condition(
         )
     if compiled is None:
         try:
-            compiled = Condition(c, parse_condition(c.text))
+            compiled = Condition(c, parse_condition(c.text, dialect=dialect))
         except ValueError:
             compiled = None
     if compiled is not None and compiled.tree is not None:
@@ -130,12 +135,14 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def lint_conditions(col: Collector, out: CompileOutput, texts: Mapping[str, R.TextIndex]) -> list[Message]:
+def lint_conditions(
+    col: Collector, out: CompileOutput, texts: Mapping[str, R.TextIndex], dialect: Dialect = DEFAULT_DIALECT
+) -> list[Message]:
     """Lints for every macro and rule condition in the collection."""
     msgs: list[Message] = []
     for m in sorted(col.macros.values(), key=lambda x: x.index):
-        msgs.extend(lint_condition(m.parts, m.ctx, texts, out.macros.get(m.name)))
+        msgs.extend(lint_condition(m.parts, m.ctx, texts, out.macros.get(m.name), dialect))
     for r in sorted(col.rules.values(), key=lambda x: x.index):
         if not r.unknown_source:
-            msgs.extend(lint_condition(r.parts, r.ctx, texts, out.rule_conditions.get(r.name)))
+            msgs.extend(lint_condition(r.parts, r.ctx, texts, out.rule_conditions.get(r.name), dialect))
     return msgs

@@ -19,13 +19,15 @@ from falcotui.falco.rules import results as R
 from falcotui.falco.rules import source as Y
 from falcotui.falco.rules.collector import Collector, LoadError, split_field
 from falcotui.falco.rules.compile import CompileOutput, Compiler
+from falcotui.falco.rules.condition import ConditionSyntaxError, parse_condition
 from falcotui.falco.rules.decode import PRIORITIES, parse_semver
+from falcotui.falco.rules.dialect import DEFAULT_DIALECT, Dialect, dialect_for
 from falcotui.falco.rules.fields import FieldCatalog, default_catalog
 from falcotui.falco.rules.reader import FileReader
 from falcotui.falco.rules.results import FileResult, Message, Severity, TextIndex
 
-DEFAULT_ENGINE_VERSION = "0.62.0"
-"""The rules engine version of Falco 0.45 (the default ruleset it ships requires 0.57.0)."""
+DEFAULT_ENGINE_VERSION = DEFAULT_DIALECT.engine_text
+"""The rules engine version of the Falco the manifests pin (the default ruleset it ships requires 0.57.0)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,7 @@ class LoadResult:
     required_engine_version: str | None = None
     required_plugin_versions: list[list[tuple[str, str]]] = field(default_factory=list)
     compiled: CompileOutput | None = None
+    dialect: Dialect = DEFAULT_DIALECT
 
     @property
     def successful(self) -> bool:
@@ -100,24 +103,38 @@ def _version_tuple(version: str | tuple[int, int, int]) -> tuple[int, int, int]:
 def load_rules(
     files: Sequence[tuple[str, str]],
     *,
-    engine_version: str | tuple[int, int, int] = DEFAULT_ENGINE_VERSION,
+    engine_version: str | tuple[int, int, int] | None = None,
     catalog: FieldCatalog | None = None,
     sources: Mapping[str, FieldCatalog] | None = None,
     lints: bool = True,
+    falco_version: str | Dialect = DEFAULT_DIALECT,
 ) -> LoadResult:
     """Load `(name, text)` files in order into one collection; never raises on bad content.
 
-    `catalog` is the syscall source's field catalog (default: the shipped Falco 0.44 list); `sources`
-    maps every event source the engine knows to its catalog (default: just `syscall`).
+    `falco_version` is the Falco whose loader is imitated (a version string or a `Dialect`; default: the
+    version the manifests pin); `engine_version` overrides its rules engine version. `catalog` is the
+    syscall source's field catalog (default: the shipped Falco 0.44 list); `sources` maps every event
+    source the engine knows to its catalog (default: just `syscall`).
     """
-    ev = _version_tuple(engine_version)
+    dialect = dialect_for(falco_version)
+    ev = dialect.engine_version if engine_version is None else _version_tuple(engine_version)
     catalogs: dict[str, FieldCatalog] = dict(sources) if sources is not None else {}
     catalogs.setdefault("syscall", default_catalog() if catalog is None else catalog)
 
     def field_defined(source: str, text: str) -> bool:
+        """Falco's falco_source::is_valid_lhs_field: with a `(`, compile `<text> exists` (a transformed
+        field such as `tolower(proc.name)`); otherwise look the field up."""
         cat = catalogs.get(source)
+        if cat is None:
+            return False
+        if "(" in text:
+            try:
+                tree = parse_condition(text + " exists", dialect=dialect)
+            except ConditionSyntaxError:
+                return False
+            return isinstance(tree, A.UnaryCheck) and cat.check(tree.field) is None
         name, arg = split_field(text)
-        return cat is not None and cat.check_name(name, arg) is None
+        return cat.check_name(name, arg) is None
 
     texts: dict[str, TextIndex] = {}
     results: dict[str, FileResult] = {}
@@ -133,12 +150,12 @@ def load_rules(
         res = results.get(msg.file) or results[ctx[0].file]
         (res.errors if severity is Severity.ERROR else res.warnings).append(msg)
 
-    col = Collector(frozenset(catalogs), field_defined)
+    col = Collector(frozenset(catalogs), field_defined, dialect)
     for name, text in files:
         _read_file(col, name, text, ev, emit)
-    compiler = Compiler(col, catalogs, texts, emit)
+    compiler = Compiler(col, catalogs, texts, emit, dialect)
     out = compiler.compile()
-    result = LoadResult(order, texts=texts, compiled=out)
+    result = LoadResult(order, texts=texts, compiled=out, dialect=dialect)
     result.lists = out.lists
     result.macros = out.macro_trees
     result.required_plugin_versions = col.required_plugins
@@ -167,7 +184,7 @@ def load_rules(
     if lints:
         from falcotui.falco.rules.lints import lint_conditions
 
-        result.lints = lint_conditions(col, out, texts)
+        result.lints = lint_conditions(col, out, texts, dialect)
     return result
 
 

@@ -79,11 +79,10 @@ ALLOWED_KEYS: dict[str, frozenset[str]] = {
             "skip-if-unknown-filter",
             "capture",
             "capture_duration",
-            "capture_events",
-            "capture_filesize",
         }
     ),
 }
+"""Falco 0.44.0 rule_loader_reader.cpp `expected_*_keys`; anything else draws LOAD_UNKNOWN_KEY (0.44+)."""
 
 
 class FileReader(Decoder):
@@ -93,6 +92,7 @@ class FileReader(Decoder):
         super().__init__(file, warn)
         self.col = collector
         self.engine_version = engine_version
+        self.dialect = collector.dialect
 
     # -- items --------------------------------------------------------------------------------------------
 
@@ -120,20 +120,19 @@ class FileReader(Decoder):
         )
 
     def _check_keys(self, item: MappingNode, item_type: str, ctx: Context) -> None:
+        """Falco 0.44 warn_unknown_keys, run once the item is read without error, located at the item
+        (0.43 has no such warning)."""
+        if not self.dialect.unknown_key_warnings:
+            return
         allowed = ALLOWED_KEYS[item_type]
         for k, _v in item.value:
             key = k.value if isinstance(k, ScalarNode) else None
             if key not in allowed:
                 shown = key if key is not None else "<non-scalar key>"
-                self.warn(
-                    "LOAD_UNKNOWN_KEY",
-                    f"Unknown key '{shown}' in {item_type} definition; it will be ignored",
-                    R.child(ctx, R.VALUE_FOR, shown, Y.start(k)),
-                )
+                self.warn("LOAD_UNKNOWN_KEY", f"Unknown key '{shown}'. The key will be ignored.", ctx)
 
     def _read_engine_version(self, item: MappingNode, parent: Context) -> None:
         ctx = R.child(parent, R.REQUIRED_ENGINE_VERSION, "", Y.start(item))
-        self._check_keys(item, R.REQUIRED_ENGINE_VERSION, ctx)
         text = self._str(item, "required_engine_version", ctx)
         assert text is not None
         node = Y.get(item, "required_engine_version")
@@ -160,11 +159,11 @@ class FileReader(Decoder):
             )
         if self.col.required_engine_version is None or self.col.required_engine_version < version:
             self.col.required_engine_version = version
+        self._check_keys(item, R.REQUIRED_ENGINE_VERSION, ctx)
 
     def _read_plugin_versions(self, item: MappingNode, parent: Context) -> None:
         reqs = Y.get(item, "required_plugin_versions")
         ctx = R.child(parent, R.REQUIRED_PLUGIN_VERSIONS, "", Y.start(reqs))
-        self._check_keys(item, R.REQUIRED_PLUGIN_VERSIONS, ctx)
         if not Y.is_seq(reqs):
             raise yaml_error("Value of required_plugin_versions must be a sequence", ctx)
         assert reqs is not None
@@ -201,14 +200,15 @@ class FileReader(Decoder):
                     )
                 seen.add(pname)
             self.col.required_plugins.append(alternatives)
+        self._check_keys(
+            item, R.REQUIRED_PLUGIN_VERSIONS, R.child(parent, R.REQUIRED_PLUGIN_VERSIONS, "", Y.start(item))
+        )
 
     def _named(self, item: MappingNode, parent: Context, item_type: str) -> tuple[str, Context]:
-        """The name under the `list`/`macro`/`rule` key and the item's context (warns of unknown keys)."""
+        """The name under the `list`/`macro`/`rule` key and the item's context."""
         name = self._str(item, item_type, R.child(parent, item_type, "", Y.start(item)))
         assert name is not None
-        ctx = R.child(parent, item_type, name, Y.start(item))
-        self._check_keys(item, item_type, ctx)
-        return name, ctx
+        return name, R.child(parent, item_type, name, Y.start(item))
 
     def _append_and_overrides(
         self, item: MappingNode, appendable: tuple[str, ...], replaceable: tuple[str, ...], ctx: Context
@@ -237,6 +237,7 @@ class FileReader(Decoder):
             self.col.append_list(info)
         else:
             self.col.define_list(info)
+        self._check_keys(item, R.LIST, ctx)
 
     def _read_macro(self, item: MappingNode, parent: Context) -> None:
         name, ctx = self._named(item, parent, R.MACRO)
@@ -253,17 +254,36 @@ class FileReader(Decoder):
             self.col.append_macro(info)
         else:
             self.col.define_macro(info)
+        self._check_keys(item, R.MACRO, ctx)
 
     def _read_rule(self, item: MappingNode, parent: Context) -> None:
         name, ctx = self._named(item, parent, R.RULE)
+        self._read_rule_body(item, name, ctx)
+        self._check_keys(item, R.RULE, ctx)
+
+    def _update_source(self, item: MappingNode, ctx: Context) -> str:
+        """Falco's `decode_optional_empty_val(item, "source", ...)`: the source an update names, or ""."""
+        node = Y.get(item, "source")
+        if node is None or Y.is_null(node):
+            return ""
+        if not isinstance(node, ScalarNode):
+            raise yaml_error(
+                "Value is not a scalar value", R.child(ctx, R.VALUE_FOR, "source", Y.start(node))
+            )
+        return node.value
+
+    def _read_rule_body(self, item: MappingNode, name: str, ctx: Context) -> None:
+        source = self._update_source(item, ctx)
         has_append_flag, o_append, o_replace = self._append_and_overrides(
             item, RULE_APPENDABLE, RULE_REPLACEABLE, ctx
         )
         if o_append or o_replace:
-            self._read_rule_overrides(item, name, ctx, o_append, o_replace)
+            self._read_rule_overrides(item, name, ctx, o_append, o_replace, source)
         elif has_append_flag:  # the legacy `append: true` takes a condition and exceptions
             present = {k for k in ("condition", "exceptions") if Y.get(item, k) is not None}
-            self.col.append_rule(self._rule_update(item, name, ctx, present.__contains__, append=True))
+            upd = self._rule_update(item, name, ctx, present.__contains__, append=True)
+            upd.source = source  # Falco sets it whether or not a condition is appended
+            self.col.append_rule(upd)
         elif all(Y.get(item, k) is None for k in ("condition", "output", "desc", "priority")):
             enabled = self._bool(item, "enabled", ctx, optional=False)
             self.warn("LOAD_DEPRECATED_ITEM", WARNING_ENABLED, ctx)
@@ -288,7 +308,7 @@ class FileReader(Decoder):
             self.col.define_rule(info, self.warn)
 
     def _read_rule_overrides(
-        self, item: MappingNode, name: str, ctx: Context, o_append: set[str], o_replace: set[str]
+        self, item: MappingNode, name: str, ctx: Context, o_append: set[str], o_replace: set[str], source: str
     ) -> None:
         expected = {k for k in (*RULE_APPENDABLE, *RULE_REPLACEABLE) if Y.get(item, k) is not None}
 
@@ -304,10 +324,10 @@ class FileReader(Decoder):
 
         if o_append:
             wanted = partial(wants, o_append, "append")
-            self.col.append_rule(self._rule_update(item, name, ctx, wanted, append=True))
+            self.col.append_rule(self._rule_update(item, name, ctx, wanted, append=True, source=source))
         if o_replace:
             wanted = partial(wants, o_replace, "replace")
-            self.col.replace_rule(self._rule_update(item, name, ctx, wanted, append=False))
+            self.col.replace_rule(self._rule_update(item, name, ctx, wanted, append=False, source=source))
         for key in sorted(expected):
             raise yaml_error(
                 f"Unexpected key '{key}': no corresponding entry under 'override' is defined.",
@@ -315,11 +335,19 @@ class FileReader(Decoder):
             )
 
     def _rule_update(
-        self, item: MappingNode, name: str, ctx: Context, wants: Callable[[str], bool], append: bool
+        self,
+        item: MappingNode,
+        name: str,
+        ctx: Context,
+        wants: Callable[[str], bool],
+        append: bool,
+        source: str = "",
     ) -> RuleUpdate:
-        """The keys `wants` picks, read in Falco's order; `append` reads exceptions as appended values."""
+        """The keys `wants` picks, read in Falco's order; `append` reads exceptions as appended values.
+        The update carries `source` only when it touches the condition, as Falco's reader does."""
         upd = RuleUpdate(name, ctx)
         if wants("condition"):
+            upd.source = source
             upd.cond = self._part(item, "condition", ctx, R.RULE_CONDITION)
         if wants("exceptions"):
             upd.exceptions = self._exceptions(item, ctx, append=append)
