@@ -66,6 +66,24 @@ def until() -> Callable:
     return wait_for
 
 
+async def wait_shown(pilot, app: App, *parts: str, where: Callable[[str], object] | None = None) -> str:
+    """The screen text once it holds every one of `parts` (and `where(text)` is truthy); fails after a
+    bounded wait. Lists and headers repaint on the app's tick, so a fixed pause may come too early."""
+
+    def done() -> bool:
+        text = screen_text_of(app)
+        return all(p in text for p in parts) and (where is None or bool(where(text)))
+
+    assert await wait_for(pilot, done), screen_text_of(app)
+    return screen_text_of(app)
+
+
+@pytest.fixture
+def shows() -> Callable:
+    """`text = await shows(pilot, app, "paused (+3 new)", where=lambda t: ...)`: see `wait_shown`."""
+    return wait_shown
+
+
 # ---------------------------------------------------------------- frozen state
 
 

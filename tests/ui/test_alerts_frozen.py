@@ -18,15 +18,15 @@ def alert_rows(text: str) -> list[str]:
     return [m[0][:-3].rstrip() for line in text.splitlines() if (m := ROW.search(line))]
 
 
-async def open_alerts(app, pilot) -> AlertsScreen:
-    await pilot.pause(0.1)
+async def open_alerts(app, pilot, shows) -> AlertsScreen:
+    """F2, then wait (bounded) until the Alerts screen shows rows: the list fills on the app's tick."""
+    await pilot.pause()
     await pilot.press("f2")
-    await pilot.pause(0.3)
-    assert isinstance(app.screen, AlertsScreen)
+    await shows(pilot, app, where=lambda text: isinstance(app.screen, AlertsScreen) and alert_rows(text))
     return app.screen
 
 
-async def test_hostile_alert_text_is_shown_literally(frozen, screen_text, alert_bytes):
+async def test_hostile_alert_text_is_shown_literally(frozen, screen_text, shows, alert_bytes):
     app = frozen()
     hostile_rule = "[bold red]PWNED[/] :skull:"
     hostile_output = (
@@ -37,105 +37,96 @@ async def test_hostile_alert_text_is_shown_literally(frozen, screen_text, alert_
     )
     app.services.engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-11", pod="falco-a11"))
     async with app.run_test(size=(200, 40)) as pilot:
-        screen = await open_alerts(app, pilot)
+        screen = await open_alerts(app, pilot, shows)
         text = screen_text(app)
         row = alert_rows(text)[-1]
         assert "[bold red]PWNED[/] :skull:" in row
         assert "rm -rf / [link=http://evil.example]click[/link" in row
         assert "💀" not in text and "\x1b" not in text and "owned" not in text
         await pilot.press("enter")
-        await pilot.pause(0.2)
-        text = screen_text(app)
+        text = await shows(pilot, app, "rule [bold red]PWNED[/] :skull:")
         assert screen.query_one("#alerts-detail").display
-        assert "rule [bold red]PWNED[/] :skull:" in text
         assert "[link=http://evil.example]click[/link]␍⏎fake line" in text and "\x1b" not in text
 
 
-async def test_filter_errors_show_inline_with_the_position(frozen, screen_text):
+async def test_filter_errors_show_inline_with_the_position(frozen, screen_text, shows):
     app = frozen()
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = await open_alerts(app, pilot)
+        screen = await open_alerts(app, pilot, shows)
         shown = len(screen.alert_list.view)
         await pilot.press("slash", *"priority>=wat")
-        await pilot.pause(0.2)
-        text = screen_text(app)
-        assert "priority>=wat\n" in text.replace("│", "").replace("  ", "") or "priority>=wat" in text
-        assert "^^^" in text and "column 11" in text
+        await shows(pilot, app, "priority>=wat", "^^^", "column 11")
         await pilot.press("enter")
-        await pilot.pause(0.1)
+        await pilot.pause()
         assert len(screen.alert_list.view) == shown  # a bad filter changes nothing
 
 
-async def test_filter_to_one_node_and_one_priority(frozen, screen_text):
+async def test_filter_to_one_node_and_one_priority(frozen, screen_text, shows):
     app = frozen()
     async with app.run_test(size=(160, 40)) as pilot:
-        screen = await open_alerts(app, pilot)
+        screen = await open_alerts(app, pilot, shows)
         await pilot.press("slash", *"node:ip-10-0-1-11 priority>=warning", "enter")
-        await pilot.pause(0.3)
+        only = lambda rows: bool(rows) and all("ip-10-0-1-11" in r and "Warning" in r for r in rows)  # noqa: E731
+        await shows(pilot, app, "30 shown", where=lambda text: only(alert_rows(text)))
         view = screen.alert_list.view
         assert len(view) == 30 and {e.node for e in view} == {"ip-10-0-1-11"}
-        rows = alert_rows(screen_text(app))
-        assert rows and all("ip-10-0-1-11" in r and "Warning" in r for r in rows)
-        assert "30 shown" in screen_text(app)
 
 
-async def test_click_a_priority_count_to_filter(frozen, screen_text):
+async def test_click_a_priority_count_to_filter(frozen, screen_text, shows):
     app = frozen()
     async with app.run_test(size=(160, 40)) as pilot:
-        screen = await open_alerts(app, pilot)
+        screen = await open_alerts(app, pilot, shows)
         await pilot.click("#by-priority", offset=(3, 1))  # the first row: Critical
-        await pilot.pause(0.3)
+        await shows(pilot, app, "priority=critical")
         assert screen.query_obj.least_severe is Priority.CRITICAL
+        await shows(pilot, app, where=lambda text: len(alert_rows(text)) == 1)
         rows = alert_rows(screen_text(app))
         assert len(rows) == 1 and "Critical" in rows[0] and "Drop and execute new binary" in rows[0]
         assert "priority=critical" in screen_text(app)
 
 
-async def test_pause_counts_new_alerts_and_follow_catches_up(frozen, screen_text, alert_bytes):
+async def test_pause_counts_new_alerts_and_follow_catches_up(frozen, screen_text, shows, alert_bytes):
     app = frozen()
     async with app.run_test(size=(160, 40)) as pilot:
-        await open_alerts(app, pilot)
+        await open_alerts(app, pilot, shows)
         await pilot.press("f")
-        await pilot.pause(0.1)
+        await shows(pilot, app, "paused")
         before = alert_rows(screen_text(app))
         for i in range(3):
             line = alert_bytes.line(7000 + i, "ip-10-0-1-80", alert_bytes.NOW + i, 2)
             app.services.engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-80", pod="falco-d80"))
-        await pilot.pause(0.6)
-        assert "paused (+3 new)" in screen_text(app)
+        await shows(pilot, app, "paused (+3 new)")
         assert alert_rows(screen_text(app)) == before  # the screen holds still while paused
         await pilot.press("f")
-        await pilot.pause(0.3)
-        text = screen_text(app)
-        assert "following" in text and alert_rows(text)[-1].count("ip-10-0-1-80") == 1
+        text = await shows(pilot, app, "following")
+        text = await shows(pilot, app, where=lambda text: alert_rows(text)[-1] != before[-1])
+        assert alert_rows(text)[-1].count("ip-10-0-1-80") == 1
 
 
-async def test_group_by_rule_then_pick_a_rule(frozen, screen_text):
+async def test_group_by_rule_then_pick_a_rule(frozen, screen_text, shows):
     app = frozen()
     async with app.run_test(size=(160, 40)) as pilot:
-        screen = await open_alerts(app, pilot)
+        screen = await open_alerts(app, pilot, shows)
         await pilot.press("r")
-        await pilot.pause(0.3)
-        text = screen_text(app)
-        assert "grouped by rule" in text
+        text = await shows(pilot, app, "grouped by rule")
         assert re.search(r"120\s+Read sensitive file untrusted", text)
         assert re.search(r"29\s+Terminal shell in container", text)
         await pilot.press("down", "enter")  # the second group: Clear Log Activities (30)
-        await pilot.pause(0.3)
-        assert not screen.grouped
-        rows = alert_rows(screen_text(app))
-        assert len(screen.alert_list.view) == 30 and all("Clear Log Activities" in r for r in rows)
+        await pilot.pause()
+        assert not screen.grouped and len(screen.alert_list.view) == 30
+        only = lambda rows: bool(rows) and all("Clear Log Activities" in r for r in rows)  # noqa: E731
+        await shows(pilot, app, where=lambda text: only(alert_rows(text)))
 
 
-async def test_export_writes_the_current_filter_as_jsonl(frozen, screen_text, tmp_path):
+async def test_export_writes_the_current_filter_as_jsonl(frozen, screen_text, shows, tmp_path):
     app = frozen()
     async with app.run_test(size=(160, 40)) as pilot:
-        screen = await open_alerts(app, pilot)
+        screen = await open_alerts(app, pilot, shows)
         screen.export_dir = tmp_path
         await pilot.press("slash", *"rule:shell", "enter")
-        await pilot.pause(0.2)
+        await pilot.pause()
         await pilot.press("e")
-        await pilot.pause(0.3)
+        await shows(pilot, app, "exported 29")
         files = list(tmp_path.glob("falcotui-alerts-*.jsonl"))
         assert len(files) == 1
         lines = files[0].read_bytes().splitlines()
@@ -145,28 +136,26 @@ async def test_export_writes_the_current_filter_as_jsonl(frozen, screen_text, tm
         assert f"exported 29 → {tmp_path}" in screen_text(app)
 
 
-async def test_read_only_mode_shows_the_badge(frozen, screen_text):
+async def test_read_only_mode_shows_the_badge(frozen, screen_text, shows):
     app = frozen(read_only=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.2)
+        await shows(pilot, app, "Fleet")
         assert "READ-ONLY" in screen_text(app).splitlines()[0]
         assert app.read_only
     writable = frozen()
     async with writable.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.2)
+        await shows(pilot, writable, "Fleet")
         assert "READ-ONLY" not in screen_text(writable)
 
 
-async def test_click_a_field_value_in_the_detail_to_filter(frozen, screen_text):
+async def test_click_a_field_value_in_the_detail_to_filter(frozen, screen_text, shows):
     app = frozen()
     async with app.run_test(size=(160, 44)) as pilot:
-        screen = await open_alerts(app, pilot)
+        screen = await open_alerts(app, pilot, shows)
         await pilot.press("enter")  # the newest alert: Critical on ip-10-0-1-80, namespace data
-        await pilot.pause(0.3)
-        assert "k8s.ns.name" in screen_text(app)
+        await shows(pilot, app, "k8s.ns.name")
         await pilot.click(".detail-fields", offset=(2, 2))  # third field: k8s.ns.name = data
-        await pilot.pause(0.3)
-        assert "k8s.ns.name:data" in screen_text(app)
+        await shows(pilot, app, "k8s.ns.name:data")
         view = screen.alert_list.view
         assert len(view) == 1 and view.get(0).namespace == "data"
 
@@ -191,11 +180,11 @@ def shown_output(row: str) -> str:
     return row[start:].rstrip(" │▁▂▃▄▅▆▇█").removesuffix("…")
 
 
-async def test_a_wide_screen_gives_the_output_the_room(frozen, screen_text, alert_bytes):
+async def test_a_wide_screen_gives_the_output_the_room(frozen, screen_text, shows, alert_bytes):
     app = frozen()
     add_long_alert(app, alert_bytes)
     async with app.run_test(size=(200, 60)) as pilot:
-        await open_alerts(app, pilot)
+        await open_alerts(app, pilot, shows)
         text = screen_text(app)
         row = next(
             line for line in text.splitlines() if "c0ffee" in line or "Sensitive file opened for" in line
@@ -211,11 +200,13 @@ async def test_a_wide_screen_gives_the_output_the_room(frozen, screen_text, aler
         assert header.index("OUTPUT") - header.index("TIME") < 100
 
 
-async def test_80x24_keeps_time_priority_rule_node_and_a_readable_output(frozen, screen_text, alert_bytes):
+async def test_80x24_keeps_time_priority_rule_node_and_a_readable_output(
+    frozen, screen_text, shows, alert_bytes
+):
     app = frozen()
     add_long_alert(app, alert_bytes)
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_alerts(app, pilot)
+        await open_alerts(app, pilot, shows)
         text = screen_text(app)
         header = next(line for line in text.splitlines() if "PRIORITY" in line)
         assert header.split() == ["│TIME", "PRIORITY", "RULE", "NODE", "OUTPUT", "│"]
@@ -224,10 +215,10 @@ async def test_80x24_keeps_time_priority_rule_node_and_a_readable_output(frozen,
         assert len(shown_output(row)) >= 20  # (it was 18 before, with NODE squeezed as well)
 
 
-async def test_120x40_shows_every_column_and_the_side_counts_fit(frozen, screen_text):
+async def test_120x40_shows_every_column_and_the_side_counts_fit(frozen, screen_text, shows):
     app = frozen()
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_alerts(app, pilot)
+        await open_alerts(app, pilot, shows)
         text = screen_text(app)
         header = next(line for line in text.splitlines() if "PRIORITY" in line)
         for title in ("TIME", "PRIORITY", "RULE", "NODE", "NAMESPACE/POD", "OUTPUT"):
@@ -244,13 +235,12 @@ async def test_120x40_shows_every_column_and_the_side_counts_fit(frozen, screen_
         ]
 
 
-async def test_node_detail_at_80x24_shows_all_facts_and_no_node_column(frozen, screen_text):
+async def test_node_detail_at_80x24_shows_all_facts_and_no_node_column(frozen, screen_text, shows):
     app = frozen()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.2)
+        await shows(pilot, app, "ip-10-0-1-23")
         await pilot.press("down", "enter")  # ip-10-0-1-23
-        await pilot.pause(0.4)
-        text = screen_text(app)
+        text = await shows(pilot, app, "Alerts on ip-10-0-1-23 · 149 · following")
         for fact in (
             "node    ip-10-0-1-23 · Ready",
             "restarts 0 · ready 1/1",
@@ -292,24 +282,21 @@ def test_columns_always_fill_the_row_and_keep_the_essentials():
                     ]
 
 
-async def test_the_list_holds_still_while_an_alert_is_read(frozen, screen_text, alert_bytes):
+async def test_the_list_holds_still_while_an_alert_is_read(frozen, screen_text, shows, alert_bytes):
     app = frozen()
     async with app.run_test(size=(160, 44)) as pilot:
-        screen = await open_alerts(app, pilot)
+        screen = await open_alerts(app, pilot, shows)
         await pilot.press("enter")  # the newest alert: Critical on ip-10-0-1-80
-        await pilot.pause(0.3)
+        await shows(pilot, app, "rule Drop and execute new binary in container")
         chosen = screen.alert_list.current()
         for i in range(3):
             line = alert_bytes.line(7100 + i, "ip-10-0-1-11", alert_bytes.NOW + i, 3)
             app.services.engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-11", pod="falco-a11"))
-        await pilot.pause(0.6)
-        text = screen_text(app)
-        assert "paused (+3 new)" in text
+        text = await shows(pilot, app, "paused (+3 new)")
         assert screen.alert_list.current() is chosen  # the highlighted row is still the one in the pane
         assert any("Critical Drop and execute" in r for r in alert_rows(text))  # and it is still in sight
         assert "rule Drop and execute new binary in container" in text
         await pilot.press("escape")  # closing the pane follows again, to the newest
-        await pilot.pause(0.3)
-        text = screen_text(app)
-        assert "following" in text and "ip-10-0-1-11" in alert_rows(text)[-1]
+        await shows(pilot, app, "following")
+        await shows(pilot, app, where=lambda text: "ip-10-0-1-11" in alert_rows(text)[-1])
         assert screen.alert_list.current().alert.rule == "Clear Log Activities"

@@ -49,28 +49,31 @@ async def test_incident_in_fleet_and_alerts_filter_and_detail(demo_app, screen_t
 
         assert await until(pilot, lambda: bool(busy_rows()), timeout=40)
         await pilot.press("f2")
-        await pilot.pause(0.2)
+        assert await until(pilot, lambda: isinstance(app.screen, AlertsScreen))
         screen = app.screen
-        assert isinstance(screen, AlertsScreen)
         assert await until(pilot, lambda: len(alert_rows(screen_text(app))) >= 5)
         view = screen.alert_list.view
         node = next(e.node for e in view if e.alert.priority <= Priority.WARNING)
         await pilot.press("slash", *f"node:{node} priority>=warning", "enter")
-        await pilot.pause(0.3)
-        rows = alert_rows(screen_text(app))
-        assert rows
-        assert all(node in r and re.search(r"Warning|Error|Critical|Alert|Emergency", r) for r in rows)
+
+        def only_that_node(rows: list[str]) -> bool:  # the list repaints a few times a second
+            return bool(rows) and all(
+                node in r and re.search(r"Warning|Error|Critical|Alert|Emergency", r) for r in rows
+            )
+
+        assert await until(pilot, lambda: only_that_node(alert_rows(screen_text(app)))), screen_text(app)
         assert all(e.node == node and e.alert.priority <= Priority.WARNING for e in screen.alert_list.view)
         await pilot.press("enter")
-        await pilot.pause(0.3)
-        text = screen_text(app)
-        current = screen.alert_list.current()
-        assert current is not None and f"rule {current.alert.rule}" in text and "via log" in text
+
+        def detail_of_current() -> bool:
+            current, text = screen.alert_list.current(), screen_text(app)
+            return current is not None and f"rule {current.alert.rule}" in text and "via log" in text
+
+        assert await until(pilot, detail_of_current), screen_text(app)
         detail = screen.query_one("#alerts-detail")
         detail.scroll_end(animate=False, immediate=True)
-        await pilot.pause(0.2)
-        text = screen_text(app)
-        assert '"channel": "log"' in text and '"pod": "falco-' in text  # the raw JSON ends the pane
+        raw_json_shown = lambda: '"channel": "log"' in (t := screen_text(app)) and '"pod": "falco-' in t  # noqa: E731
+        assert await until(pilot, raw_json_shown), screen_text(app)  # the raw JSON ends the pane
 
 
 async def test_read_only_mode_on_a_live_cluster(demo_app, screen_text, until):
