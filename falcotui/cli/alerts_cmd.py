@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         if args.follow:
             printer.match = _without_window(query, since_ns)
             return run_async(follow(clients, args.falco_namespace, channels, since_ns, printer, out))
-        return run_async(read_window(clients, args.falco_namespace, since_ns, printer))
+        return run_async(read_window(clients, args.falco_namespace, since_ns, printer, query))
     except BrokenPipeError:
         silence_stdout()
         return EXIT_OK
@@ -167,12 +167,15 @@ def _without_window(query: AlertQuery, since_ns: int | None) -> Callable[[Alert,
     return AlertQuery(query.least_severe, query.most_severe, query.terms, None, since_ns).matcher()
 
 
-async def read_window(clients, namespace: str, since_ns: int | None, printer: AlertPrinter) -> int:
+async def read_window(
+    clients, namespace: str, since_ns: int | None, printer: AlertPrinter, query: AlertQuery | None = None
+) -> int:
     from falcotui.ops.snapshot import take_snapshot
 
     snap = await take_snapshot(clients, namespace, since_ns=since_ns, versions=False, with_fleet=False)
     entries = sorted(snap.hub.store, key=lambda e: (e.alert.time_ns, e.seq))
     printer.write(entries)
+    warn_unmatched_nodes(query, [(p.get("spec") or {}).get("nodeName") or "" for p in snap.pods])
     for pod, why in sorted(snap.errors.items()):
         warn(f"the log of {sanitize(pod, max_len=253)} could not be read: {sanitize(why, max_len=500)}")
     report_unreadable(snap.hub.bad_lines, snap.hub.last_bad_line)
@@ -184,6 +187,19 @@ async def read_window(clients, namespace: str, since_ns: int | None, printer: Al
         error(f"{len(snap.errors)} of {len(snap.errors) + read} Falco pods' logs could not be read: {what}")
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def warn_unmatched_nodes(query: AlertQuery | None, nodes: list[str]) -> None:
+    """`--node X` that names no node running Falco reads as "no alerts": say it matched nothing."""
+    if query is None:
+        return
+    known = sorted({n for n in nodes if n})
+    for pattern in query.unmatched_nodes(known):
+        listed = ", ".join(known[:8]) + (f", … ({len(known)} in all)" if len(known) > 8 else "")
+        warn(
+            f"--node {sanitize(pattern, max_len=100)} matches none of the nodes running Falco"
+            f" ({sanitize(listed, max_len=600) or 'none'})"
+        )
 
 
 def report_unreadable(count: int, last) -> None:

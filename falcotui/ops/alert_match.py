@@ -2,7 +2,8 @@
 
 Semantics: every term must hold; positive terms with the same key are alternatives (`ns:a ns:b`); text
 terms each must appear (case-insensitive) in the rule, the output or a field value; identifiers compare
-whole values case-insensitively with `*` as a wildcard.
+whole values case-insensitively with `*` as a wildcard; `node:` also takes a name's start or its last part
+(`node_matches`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,18 @@ def _value_test(value: str) -> Callable[[str | None], bool]:
     return lambda got: got is not None and got.lower() == want
 
 
+def node_matches(pattern: str, node: str | None) -> bool:
+    """Whether `node` is what `node:PATTERN` means: the name itself, a name starting with it
+    (`ip-10-0-1` → every node of that subnet), or its end after a `-`, `.` or `_` (`03` → `sim-node-03`);
+    with `*` the pattern is a wildcard over the whole name. Case-insensitive."""
+    if node is None:
+        return False
+    want, got = pattern.lower(), node.lower()
+    if "*" in want:
+        return _value_test(want)(got)
+    return got.startswith(want) or got.endswith(("-" + want, "." + want, "_" + want))
+
+
 def _field(name: str) -> _Getter:
     def get(alert: Alert, _channels: tuple[str, ...]) -> tuple[str | None]:
         value = alert.output_fields.get(name)
@@ -52,7 +65,6 @@ def _text_contains(needle: str) -> Predicate:
 
 
 _GETTERS: dict[str, _Getter] = {
-    "node": lambda a, _c: (alert_node(a),),
     "ns": _field(NAMESPACE_FIELD),
     "pod": _field(POD_FIELD),
     "tag": lambda a, _c: a.tags,
@@ -70,6 +82,9 @@ def _term_test(term: Term) -> Predicate:
     if term.key == "rule=":
         want = term.value
         return lambda a, _c: a.rule == want
+    if term.key == "node":
+        pattern = term.value
+        return lambda a, _c: node_matches(pattern, alert_node(a))
     getter = _GETTERS.get(term.key) or _field(term.key)
     test = _value_test(term.value)
     return lambda a, c: any(test(v) for v in getter(a, c))

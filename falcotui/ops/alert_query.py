@@ -7,9 +7,10 @@ Syntax (whitespace separates terms; every term must hold, repeated keys are alte
 - `priority` (`prio`, `p`) with `>=` `>` `<=` `<` `=` `:` and a priority name (`warn`, `crit`, `info` …);
   `>=warning` means Warning or more severe.
 - `rule:` is a case-insensitive substring, `rule=` the exact name.
-- `node:` `ns:`/`namespace:` `pod:` (the workload pod, `k8s.pod.name`) `tag:` `source:` `channel:`
+- `node:` matches a node name, its start (`node:ip-10-0-1`) or its last part (`node:03` is `sim-node-03`).
+- `ns:`/`namespace:` `pod:` (the workload pod, `k8s.pod.name`) `tag:` `source:` `channel:`
   (`log`/`grpc`) and any Falco output field by its dotted name (`proc.name:bash`) compare the whole value,
-  case-insensitively; `*` is a wildcard.
+  case-insensitively; `*` is a wildcard (for `node:` too).
 - `since:` / `until:` take a duration back from now (`90s`, `5m`, `1h`, `24h`, `2d`) or an ISO 8601 time.
 - a leading `-` negates a term; `!=` is the same as `-key:`.
 - anything else is free text: every word must appear (case-insensitive) in the rule, the output or a field
@@ -22,10 +23,11 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from falcotui.falco.alerts import Alert, Priority, format_iso8601_ns, parse_iso8601_ns
-from falcotui.ops.alert_match import Predicate, compile_query
+from falcotui.ops.alert_match import Predicate, compile_query, node_matches
 
 _NS = 1_000_000_000
 
@@ -169,6 +171,15 @@ class AlertQuery:
         """A predicate `(alert, channels) -> bool` with everything precomputed; relative time windows
         are resolved against `now_ns` (default: now)."""
         return compile_query(self, now_ns)
+
+    def unmatched_nodes(self, nodes: Iterable[str]) -> list[str]:
+        """The `node:` patterns of this query that match none of `nodes` (say so rather than show nothing)."""
+        known = list(nodes)
+        return [
+            t.value
+            for t in self.terms
+            if t.key == "node" and not t.negated and not any(node_matches(t.value, n) for n in known)
+        ]
 
     def matches(
         self, alert: Alert, *, channels: tuple[str, ...] | None = None, now_ns: int | None = None

@@ -169,12 +169,26 @@ class AlertsScreen(Screen):
         if box.value != text:
             with box.prevent(Input.Changed):
                 box.value = text
-        self.query_one("#filter-error").add_class("hidden")
+        self._say_unmatched_nodes(query)
         view = self.app.services.engine.view(query)
         self.view = view
         self.alert_list.empty = _empty_text(query)
         self.alert_list.set_view(view)
         self.refresh_side()
+
+    def _say_unmatched_nodes(self, query: AlertQuery) -> None:
+        """A `node:` term that names no node shows nothing: say so under the bar instead of a blank list."""
+        note = self.query_one("#filter-error", Static)
+        nodes = self.app.services.engine.fleet.nodes
+        unmatched = query.unmatched_nodes(nodes) if nodes else []
+        if not unmatched:
+            note.add_class("hidden")
+            return
+        names = ", ".join(f"node:{sanitize(p, max_len=60)}" for p in unmatched)
+        note.update(
+            Text(f" {names} matches none of the {len(nodes)} nodes (a name, its start or its end)", "yellow")
+        )
+        note.remove_class("hidden")
 
     def action_filter(self) -> None:
         self.query_one("#alerts-filter", Input).focus()

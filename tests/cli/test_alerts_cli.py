@@ -39,6 +39,14 @@ def test_alerts_prints_what_the_logs_hold_once_each_oldest_first(falco_sim, unti
     expected = [a for a in before.values() if a.node == "sim-node-01" and a.priority <= Priority.WARNING]
     assert len(picked) >= len(expected)
 
+    code, out, err = run_cli(sim, "alerts", "--json", "--node", "01")  # a name's last part is enough
+    short = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and short and {p["node"] for p in short} == {"sim-node-01"}
+    assert "matches none" not in err
+    code, out, err = run_cli(sim, "alerts", "--json", "--node", "07")
+    assert code == 0 and out == ""
+    assert "--node 07 matches none of the nodes running Falco (sim-cp-1, sim-node-01, sim-node-02)" in err
+
     human = run_cli(sim, "alerts", "--since", "1h", "--rule", "shell")[1]
     rows = human.splitlines()
     assert rows and all("shell" in row.split(" ", 3)[3].lower() for row in rows)

@@ -120,7 +120,12 @@ def test_matching_semantics(mk):
     assert hits('rule="Terminal shell in container"') == ["shell"]
     assert hits("node:ip-10-0-1-57") == ["read", "internal"]
     assert hits("node:ip-10-0-1-*") == ["shell", "read", "internal"]
-    assert hits("node:ip-10-0-1-2") == []  # whole names, not prefixes
+    assert hits("node:ip-10-0-1-2") == ["shell"]  # a name's start (ip-10-0-1-23)
+    assert hits("node:ip-10-0-1") == ["shell", "read", "internal"]
+    assert hits("node:57") == ["read", "internal"]  # a name's last part
+    assert hits("node:5") == []  # not any substring: "5" is neither the start nor the last part
+    assert hits("node:7") == []  # the end counts only after a separator: -57, not 7
+    assert hits("-node:57") == ["shell"]
     assert hits("ns:shop ns:payments") == ["shell", "read", "internal"]  # same key: either
     assert hits("ns:shop node:ip-10-0-1-57") == []  # different keys: both
     assert hits("pod:api-5c") == ["read", "internal"]
@@ -198,3 +203,9 @@ def test_from_command_line_options(mk):
         AlertQuery.from_options(min_priority="loud")
     with pytest.raises(QueryError, match="--since: bad time 'yesterday'"):
         AlertQuery.from_options(since="yesterday")
+
+
+def test_a_node_filter_that_matches_no_node_is_named() -> None:
+    nodes = ["sim-node-01", "sim-node-02", "sim-node-03"]
+    assert parse_query("node:03 node:sim-node-0*").unmatched_nodes(nodes) == []
+    assert parse_query("node:04 node:sim -node:gpu").unmatched_nodes(nodes) == ["04"]

@@ -119,3 +119,18 @@ async def test_ctrl_p_opens_the_command_palette_everywhere_help_says_it_does(fro
             assert await until(pilot, lambda: CommandPalette.is_open(app)), f"ctrl+p on {mode}"
             await pilot.press("escape")
             assert await until(pilot, lambda: not CommandPalette.is_open(app))
+
+
+async def test_a_node_filter_takes_a_short_name_and_says_when_it_matches_no_node(frozen, until, screen_text):
+    """Issue 17 item 12: `node:03` found nothing, silently."""
+    app = frozen()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("f2")
+        assert await until(pilot, lambda: isinstance(app.screen, AlertsScreen))
+        screen = app.screen
+        screen.apply_query(screen.query_obj.with_term("node", "23"))
+        assert await until(pilot, lambda: len(screen.alert_list.view) > 0)
+        assert {a.node for a in (e.alert for e in screen.alert_list.view)} == {"ip-10-0-1-23"}
+        assert "matches none" not in screen_text(app)
+        screen.apply_query(screen.query_obj.with_term("node", "99"))
+        assert await until(pilot, lambda: "node:99 matches none of the 5 nodes" in screen_text(app))
