@@ -1,9 +1,13 @@
-"""Connect to a cluster: kubeconfig/context/in-cluster loading into clients that always carry timeouts.
+"""Connect to a cluster: kubeconfig/context/in-cluster loading into clients that always carry timeouts,
+credentials that refresh, a client-side rate limit, and retries the server asks for.
 
 The official client has no global read timeout, so `KubeClients` wraps an `ApiClient` subclass that puts
-`(connect, read)` timeouts on every call that does not choose its own. It also offers raw JSON requests
-(`request`, `open_stream`) that skip typed models: the rest of `falcotui.kube` works on plain dicts.
-This module also defines the error types of the whole `kube` layer.
+`(connect, read)` timeouts on every call that does not choose its own. Every REST request, typed or raw,
+passes through its `call_api`, which also takes a token from the rate limiter (`falcotui.kube.throttle`),
+retries once with a fresh credential after a 401 when an exec plugin gives the credentials (client-go's
+exec roundTripper does the same), and waits out `Retry-After` on 429/503 (client-go: at most 10 retries).
+`KubeClients` also offers raw JSON requests (`request`, `open_stream`) that skip typed models: the rest of
+`falcotui.kube` works on plain dicts. The error types live in `falcotui.kube.errors` (re-exported here).
 """
 
 from __future__ import annotations
@@ -12,14 +16,14 @@ import contextlib
 import functools
 import json
 import os
-import re
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import urllib3
-import yaml
 from kubernetes import client as k8s
 from kubernetes.config import ConfigException
 from kubernetes.config.incluster_config import (
@@ -27,79 +31,50 @@ from kubernetes.config.incluster_config import (
     SERVICE_TOKEN_FILENAME,
     load_incluster_config,
 )
-from kubernetes.config.kube_config import load_kube_config
 
+from falcotui.kube.credentials import CredentialError, ExecCredentials, Terminal
+from falcotui.kube.errors import (
+    KubeApiError,
+    KubeConfigError,
+    KubeConnectionError,
+    KubeError,
+    short_reason,
+)
+from falcotui.kube.kubeconfig import (
+    DEFAULT_KUBECONFIG,
+    ContextInfo,
+    kubeconfig_paths,
+    load_context,
+    merged_contexts,
+)
+from falcotui.kube.throttle import (
+    MAX_RETRY_AFTER,
+    Pushback,
+    RateLimits,
+    TokenBucket,
+    current_priority,
+    retry_after_seconds,
+)
+
+__all__ = [
+    "DEFAULT_KUBECONFIG",
+    "ContextInfo",
+    "CredentialError",
+    "KubeApiError",
+    "KubeClients",
+    "KubeConfigError",
+    "KubeConnectionError",
+    "KubeError",
+    "RateLimits",
+    "Timeouts",
+    "kubeconfig_paths",
+    "list_contexts",
+    "load_clients",
+    "short_reason",
+]
+
+T = TypeVar("T")
 IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-DEFAULT_KUBECONFIG = "~/.kube/config"
-
-
-class KubeError(Exception):
-    """Any failure of cluster I/O; `str()` is a readable one-line explanation."""
-
-    def __init__(
-        self, message: str, *, code: int | None = None, reason: str = "", details: dict | None = None
-    ):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.reason = reason
-        self.details = details or {}
-
-    @property
-    def short(self) -> str:
-        """The message with a network failure cut down to its cause (see `short_reason`)."""
-        return short_reason(self)
-
-
-_ERRNO = re.compile(r"\[Errno -?\d+\] ([^\"')\]]+)")
-_CAUSES = ("timed out", "refused", "reset", "name or service not known", "certificate verify failed")
-
-
-def short_reason(exc: BaseException) -> str:
-    """`connection refused`, `timed out` … instead of urllib3's nested retry report (else the message)."""
-    text = str(exc)
-    if m := _ERRNO.search(text):
-        return m[1].strip().lower()
-    lowered = text.lower()
-    for word in _CAUSES:
-        if word in lowered:
-            return word
-    return text
-
-
-class KubeConfigError(KubeError):
-    """No usable kubeconfig/context/in-cluster credentials."""
-
-
-class KubeConnectionError(KubeError):
-    """The API server could not be reached or stopped answering (refused, reset, timed out)."""
-
-
-class KubeApiError(KubeError):
-    """The API server answered with a failure `Status` (code, reason, message, details)."""
-
-    @classmethod
-    def from_status(cls, code: int, body: bytes | str | None, what: str = "") -> KubeApiError:
-        status: dict = {}
-        if body:
-            try:
-                status = json.loads(body)
-            except ValueError:
-                status = {}
-        if not isinstance(status, dict):
-            status = {}
-        message = status.get("message") or (
-            body.decode(errors="replace") if isinstance(body, bytes) else body
-        )
-        message = (message or f"HTTP {code}").strip()
-        if what:
-            message = f"{what}: {message}"
-        return cls(
-            message,
-            code=int(status.get("code") or code),
-            reason=status.get("reason") or "",
-            details=status.get("details"),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,25 +85,65 @@ class Timeouts:
     read: float = 30.0
 
 
-@dataclass(frozen=True, slots=True)
-class ContextInfo:
-    name: str
-    cluster: str
-    user: str
-    namespace: str | None
-
-
 class TimeoutApiClient(k8s.ApiClient):
-    """An `ApiClient` whose every request gets `(connect, read)` timeouts unless the caller passes some."""
+    """An `ApiClient` whose every request gets `(connect, read)` timeouts unless the caller passes some,
+    waits for the rate limiter, refreshes a rejected exec credential once and honours `Retry-After`."""
 
-    def __init__(self, configuration: k8s.Configuration, timeouts: Timeouts):
+    def __init__(
+        self,
+        configuration: k8s.Configuration,
+        timeouts: Timeouts,
+        *,
+        limits: RateLimits | None = None,
+        credentials: ExecCredentials | None = None,
+    ):
         super().__init__(configuration)
         self.timeouts = timeouts
+        self.limits = limits or RateLimits()
+        self.bucket = TokenBucket(self.limits.qps, self.limits.burst)
+        self.pushback = Pushback()
+        self.credentials = credentials
 
     def call_api(self, method, url, header_params=None, body=None, post_params=None, _request_timeout=None):
         if _request_timeout is None:
             _request_timeout = (self.timeouts.connect, self.timeouts.read)
-        return super().call_api(method, url, header_params, body, post_params, _request_timeout)
+        priority = current_priority()
+        refreshed = False
+        retries = 0
+        while True:
+            self.bucket.acquire(priority)
+            resp = super().call_api(method, url, header_params, body, post_params, _request_timeout)
+            status = resp.status
+            if status == 401 and self.credentials is not None and not refreshed and header_params:
+                _discard(resp)
+                self.credentials.rejected(_bearer(header_params))
+                refreshed = True
+                header_params["authorization"] = self.configuration.get_api_key_with_prefix("BearerToken")
+                continue
+            if status in (429, 503) and retries < self.limits.max_retries:
+                wait = retry_after_seconds(resp.getheader("Retry-After"))
+                if wait is not None:
+                    _discard(resp)
+                    wait = min(wait, MAX_RETRY_AFTER)
+                    self.pushback.note(status, wait)
+                    retries += 1
+                    self.pushback.retried += 1
+                    time.sleep(wait)
+                    continue
+            return resp
+
+
+def _bearer(headers: Mapping[str, Any]) -> str:
+    value = str(headers.get("authorization") or headers.get("Authorization") or "")
+    return value.removeprefix("Bearer ").strip()
+
+
+def _discard(resp: Any) -> None:
+    """Read a small error answer to its end so its connection can carry the next request."""
+    with contextlib.suppress(Exception):
+        resp.read()
+    with contextlib.suppress(Exception):
+        resp.response.release_conn()
 
 
 _NETWORK_ERRORS = (urllib3.exceptions.HTTPError, OSError)
@@ -165,6 +180,22 @@ class KubeClients:
     @property
     def host(self) -> str:
         return self.api_client.configuration.host
+
+    @property
+    def credentials(self) -> ExecCredentials | None:
+        """The exec credential plugin's cache (None for static tokens, certificates, in-cluster)."""
+        return self.api_client.credentials
+
+    def throttle_state(self) -> str:
+        """ "throttled …" while the server pushes back or requests queue in the client's rate limiter
+        (for a status line), else ""."""
+        api, parts = self.api_client, []
+        if api.pushback.active():
+            parts.append(f"API server answered {api.pushback.last_status} Retry-After")
+        waiting = api.bucket.waiting()
+        if waiting > api.limits.burst:
+            parts.append(f"{waiting} requests queued at {api.limits.qps:g}/s")
+        return "throttled: " + "; ".join(parts) if parts else ""
 
     @property
     def request_timeout(self) -> tuple[float, float]:
@@ -275,6 +306,21 @@ class KubeClients:
         raw.release_conn = release_conn
         return raw
 
+    def open_websocket(self, open_fn: Callable[[], T]) -> T:
+        """Open a websocket (exec, port-forward) with `open_fn` once the rate limiter allows (a long-running
+        stream counts once, at open); after a 401 with an exec credential, once more with a fresh one."""
+        creds = self.credentials
+        for attempt in range(2):
+            self.api_client.bucket.acquire(current_priority())
+            sent = creds.token() if creds is not None else ""
+            try:
+                return open_fn()
+            except k8s.ApiException as exc:
+                if attempt or creds is None or "Handshake status 401" not in str(exc.reason or exc):
+                    raise
+                creds.rejected(sent)
+        raise AssertionError("unreachable")
+
     def can_i(
         self,
         verb: str,
@@ -305,60 +351,11 @@ class KubeClients:
         return bool((review.get("status") or {}).get("allowed"))
 
 
-def kubeconfig_paths(
-    kubeconfig: str | os.PathLike | None = None, environ: Mapping[str, str] = os.environ
-) -> list[Path]:
-    """Kubeconfig files in kubectl's order: `--kubeconfig`, else `KUBECONFIG` (several), else the default."""
-    if kubeconfig:
-        path = Path(kubeconfig).expanduser()
-        if not path.is_file():
-            raise KubeConfigError(f"kubeconfig {path} does not exist")
-        return [path]
-    env = environ.get("KUBECONFIG")
-    if env:
-        return [Path(p).expanduser() for p in env.split(os.pathsep) if p and Path(p).expanduser().is_file()]
-    default = Path(DEFAULT_KUBECONFIG).expanduser()
-    return [default] if default.is_file() else []
-
-
-def _read_kubeconfig(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise KubeConfigError(f"cannot read kubeconfig {path}: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise KubeConfigError(f"kubeconfig {path} is not a mapping")
-    return data
-
-
-def _merged_contexts(paths: list[Path]) -> tuple[dict[str, ContextInfo], str | None]:
-    """Merge like kubectl: the first file to define a context name or `current-context` wins."""
-    contexts: dict[str, ContextInfo] = {}
-    current: str | None = None
-    for path in paths:
-        data = _read_kubeconfig(path)
-        if current is None and data.get("current-context"):
-            current = str(data["current-context"])
-        for entry in data.get("contexts") or []:
-            if not isinstance(entry, dict) or "name" not in entry or entry["name"] in contexts:
-                continue
-            ctx = entry.get("context") or {}
-            contexts[entry["name"]] = ContextInfo(
-                name=entry["name"],
-                cluster=str(ctx.get("cluster", "")),
-                user=str(ctx.get("user", "")),
-                namespace=ctx.get("namespace"),
-            )
-    return contexts, current
-
-
 def list_contexts(
     kubeconfig: str | os.PathLike | None = None, environ: Mapping[str, str] = os.environ
 ) -> tuple[list[ContextInfo], str | None]:
     """All contexts of the merged kubeconfig and the current context's name."""
-    contexts, current = _merged_contexts(kubeconfig_paths(kubeconfig, environ))
+    contexts, current = merged_contexts(kubeconfig_paths(kubeconfig, environ))
     return list(contexts.values()), current
 
 
@@ -373,28 +370,27 @@ def load_clients(
     timeouts: Timeouts | None = None,
     environ: Mapping[str, str] = os.environ,
     pool_size: int = 64,
+    limits: RateLimits | None = None,
+    terminal: Terminal | None = None,
 ) -> KubeClients:
-    """Clients for `--kubeconfig`/`--context`, else `KUBECONFIG`/default file, else in-cluster credentials."""
+    """Clients for `--kubeconfig`/`--context`, else `KUBECONFIG`/default file, else in-cluster credentials.
+
+    An exec credential plugin runs here once (with `terminal`, default: the process's own), so a broken
+    plugin is reported before anything starts; later refreshes run when a request needs one."""
     timeouts = timeouts or Timeouts()
     configuration = k8s.Configuration()
+    credentials: ExecCredentials | None = None
     paths = kubeconfig_paths(kubeconfig, environ)
     if paths:
-        contexts, current = _merged_contexts(paths)
+        contexts, current = merged_contexts(paths)
         chosen = context or current
         if not chosen:
             raise KubeConfigError(f"no current context in {', '.join(map(str, paths))}; pass --context")
         if chosen not in contexts:
             known = ", ".join(sorted(contexts)) or "none"
             raise KubeConfigError(f"context {chosen!r} not found in kubeconfig (known contexts: {known})")
-        try:
-            load_kube_config(
-                config_file=os.pathsep.join(map(str, paths)),
-                context=chosen,
-                client_configuration=configuration,
-                persist_config=False,
-            )
-        except (ConfigException, OSError, ValueError, KeyError, TypeError) as exc:
-            raise KubeConfigError(f"cannot use context {chosen!r}: {exc}") from exc
+        loaded = load_context(paths, chosen, configuration, terminal, environ)
+        credentials = loaded.credentials
         namespace = contexts[chosen].namespace or "default"
         in_cluster = False
     elif _in_cluster_available(environ):
@@ -415,5 +411,42 @@ def load_clients(
     configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, pool_size)
     # urllib3 would retry 3 times, logging a warning each time; informers and followers back off themselves
     configuration.retries = 0
-    api_client = TimeoutApiClient(configuration, timeouts)
+    if credentials is not None:
+        _use_exec_credentials(configuration, credentials)
+    api_client = TimeoutApiClient(configuration, timeouts, limits=limits, credentials=credentials)
     return KubeClients(api_client, chosen, namespace, in_cluster, timeouts)
+
+
+def _use_exec_credentials(configuration: k8s.Configuration, credentials: ExecCredentials) -> None:
+    """Every request asks `credentials` for its bearer token (cached until it expires); the first is
+    fetched now. A client certificate from the plugin is written to files the TLS layer reads."""
+    cert_files: list[str] = []
+    lock = threading.Lock()
+
+    def refresh(cfg: k8s.Configuration) -> None:
+        cred = credentials.credential()
+        if cred.token:
+            cfg.api_key["BearerToken"] = f"Bearer {cred.token}"
+        if cred.client_certificate:
+            with lock:
+                _write_client_cert(cfg, cred.client_certificate, cred.client_key, cert_files)
+
+    configuration.api_key["BearerToken"] = ""
+    configuration.refresh_api_key_hook = refresh
+    refresh(configuration)
+
+
+def _write_client_cert(cfg: k8s.Configuration, cert: str, key: str, files: list[str]) -> None:
+    """Put the plugin's client certificate and key (PEM) where urllib3 and the websocket client read them;
+    each new connection loads them again, so a rotated certificate is used from then on."""
+    import tempfile
+
+    if not files:
+        for suffix in (".crt", ".key"):
+            fd, name = tempfile.mkstemp(prefix="falcotui-exec-", suffix=suffix)
+            os.close(fd)
+            files.append(name)
+        cfg.cert_file, cfg.key_file = files
+    for name, pem in zip(files, (cert, key), strict=True):
+        with open(name, "w") as f:
+            f.write(pem)

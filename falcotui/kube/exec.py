@@ -91,12 +91,14 @@ def exec_command(
         if container:
             kwargs["container"] = container
         try:
-            ws = stream(
-                k8s.CoreV1Api(api_client).connect_get_namespaced_pod_exec,
-                pod,
-                namespace,
-                _preload_content=False,
-                **kwargs,
+            ws = clients.open_websocket(
+                lambda: stream(
+                    k8s.CoreV1Api(api_client).connect_get_namespaced_pod_exec,
+                    pod,
+                    namespace,
+                    _preload_content=False,
+                    **kwargs,
+                )
             )
         except k8s.ApiException as exc:
             code, message = websocket_failure(str(exc.reason or exc))

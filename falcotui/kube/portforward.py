@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from kubernetes import client as k8s
 from kubernetes.stream import portforward
 
-from falcotui.kube.config import KubeClients, KubeError
+from falcotui.kube.config import CredentialError, KubeClients, KubeError
 from falcotui.kube.exec import websocket_failure
 
 
@@ -30,13 +30,18 @@ def open_pod_socket(
     """Blocking: a connected socket to `pod:port` through the API server, and the PortForward to close."""
     api_client = k8s.ApiClient(clients.api_client.configuration)  # `portforward` swaps call_api on it
     try:
-        pf = portforward(
-            k8s.CoreV1Api(api_client).connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port)
+        pf = clients.open_websocket(
+            lambda: portforward(
+                k8s.CoreV1Api(api_client).connect_get_namespaced_pod_portforward,
+                pod,
+                namespace,
+                ports=str(port),
+            )
         )
     except k8s.ApiException as exc:
         code, message = websocket_failure(str(exc.reason or exc))
         raise PortForwardError(f"port-forward to {namespace}/{pod}:{port}: {message}", code=code) from exc
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, CredentialError) as exc:
         raise PortForwardError(f"port-forward to {namespace}/{pod}:{port}: {exc}") from exc
     finally:
         api_client.close()

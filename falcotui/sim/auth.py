@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from falcotui.sim.errors import StoreError
+from falcotui.sim.tokens import TokenAuthority
 
 if TYPE_CHECKING:
     from falcotui.sim.rbac import RbacPolicy
@@ -71,13 +72,16 @@ def forbidden(
     )
 
 
-def check_token(header: str | None, token: str | None) -> None:
-    """Raise 401 unless `Authorization: Bearer <token>` matches (no token configured: anyone)."""
-    if token is None:
+def check_token(header: str | None, token: str | None, authority: TokenAuthority | None = None) -> None:
+    """Raise 401 unless `Authorization: Bearer <token>` matches the static token or is an unexpired token
+    of `authority` (neither configured: anyone)."""
+    if token is None and authority is None:
         return
     if header and header.startswith("Bearer "):
         sent = header[len("Bearer ") :].strip()
-        if hmac.compare_digest(sent.encode(), token.encode()):
+        if token is not None and hmac.compare_digest(sent.encode(), token.encode()):
+            return
+        if authority is not None and authority.valid(sent):
             return
     raise StoreError(401, "Unauthorized", "Unauthorized")
 

@@ -23,6 +23,8 @@ from falcotui.sim.errors import StoreError
 from falcotui.sim.rbac import RbacPolicy
 from falcotui.sim.resources import RESOURCES
 from falcotui.sim.store import Store
+from falcotui.sim.throttle import Throttle, long_running
+from falcotui.sim.tokens import TokenAuthority
 from falcotui.sim.verbs import Target, json_response
 from falcotui.sim.watch import WatchHub
 
@@ -60,6 +62,8 @@ class ApiServer:
         self.watches = WatchHub(bookmark_interval)
         self.pod_subresources: dict[str, PodSubresourceHandler] = {}
         self.request_count = 0
+        self.tokens: TokenAuthority | None = None  # expiring tokens accepted besides `token`
+        self.throttle: Throttle | None = None  # APF-like 429s past a concurrency limit
         self._runner: web.AppRunner | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------------
@@ -126,8 +130,18 @@ class ApiServer:
                 if user is not None:
                     request[POLICY] = user
                 else:
-                    check_token(request.headers.get("Authorization"), self.token)
-            return await handler(request)
+                    check_token(request.headers.get("Authorization"), self.token, self.tokens)
+            throttle = self.throttle
+            if throttle is None or request.path in _PUBLIC or long_running(request):
+                return await handler(request)
+            if not throttle.try_admit():
+                return throttle.reject()
+            try:
+                if throttle.hold:
+                    await asyncio.sleep(throttle.hold)
+                return await handler(request)
+            finally:
+                throttle.release()
         except StoreError as exc:
             return json_response(exc.status(), exc.code)
         except web.HTTPException as exc:
