@@ -5,7 +5,9 @@ prints the server's dry-run diff per object, asks before changing anything (on a
 `--yes` is required), applies, then shows the rollout per node (a progress bar on a terminal, plain lines
 when piped).
 Exit 0 when the rollout completes, 1 when it is stuck or fails (the nodes and why are printed), 2 for a
-usage problem. `delete [--yes]` removes everything falcotui deployed and waits for the pods to go.
+usage problem. An existing namespace falcotui did not create keeps its labels unless the user agrees
+(`--label-namespace`, or a yes on the terminal). `delete [--yes]` lists what falcotui created and will
+remove (and what it keeps, and why), asks, deletes, and waits for the pods to go.
 The `rules` cluster actions share its cluster options and confirmation prompt.
 """
 
@@ -75,12 +77,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="tolerate every taint (tolerations: [{operator: Exists}]) so Falco runs on every Linux node, "
         "GPU and dedicated pools included",
     )
+    p.add_argument(
+        "--label-namespace",
+        action="store_true",
+        help="when the namespace exists and falcotui did not create it, set its Pod Security labels to "
+        "privileged (Falco's pods need it) without asking; without this flag falcotui asks on a terminal "
+        "and otherwise leaves the namespace's labels alone",
+    )
     add_rollout_args(p)
     p.set_defaults(handler=run_apply)
     d = sub.add_parser(
         "delete",
         help="remove Falco and everything falcotui deployed",
-        description="Delete falcotui's objects in reverse order and wait for Falco's pods to go.",
+        description="Delete what falcotui created (objects annotated falcotui.io/ownership=created), in "
+        "reverse order, and wait for Falco's pods to go. Objects it adopted, and a namespace it did not "
+        "create or that holds anything else, are kept. The list is shown before asking.",
     )
     add_cluster_args(d, writes=True)
     d.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
@@ -202,10 +213,15 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | N
     clients = connect(args)
     try:
         deployer = Deployer(clients, args.falco_namespace)
-        plan = deployer.plan(
-            image_tag=args.image_tag, grpc=args.grpc, force=args.force, tolerate_all=args.tolerate_all
-        )
+        label_ns = bool(getattr(args, "label_namespace", False))
+        options = {"image_tag": args.image_tag, "grpc": args.grpc, "force": args.force,
+                   "tolerate_all": args.tolerate_all}  # fmt: skip
+        plan = deployer.plan(**options, label_namespace=label_ns)
         print_plan(plan, out)
+        if plan.namespace_labels and not label_ns and not args.dry_run:
+            if _ask_namespace_labels(plan, args, out, err, stdin):
+                plan = deployer.plan(**options, label_namespace=True)
+                print_plan(plan, out)
         if plan.conflicts:
             for c in plan.conflicts:
                 err.write(c.conflict + "\n")
@@ -237,6 +253,32 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | N
         clients.close()
 
 
+def _ask_namespace_labels(
+    plan: DeployPlan, args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None
+) -> bool:
+    """An existing namespace falcotui did not create needs other Pod Security labels: ask on a terminal;
+    otherwise (or when declined) say that they stay as they are and what that means."""
+    labels = plan.namespace_labels.items()
+    changes = "\n".join(f"  {k}: {old or '(unset)'} -> {new}" for k, (old, new) in labels)
+    out.write(
+        f"\nNamespace {plan.namespace} exists and was not created by falcotui. Falco's pods need Pod "
+        f"Security 'privileged' there, which changes its labels:\n{changes}\n"
+        f"That exempts every pod in {plan.namespace} from Pod Security admission, not only Falco's.\n"
+    )
+    stdin = stdin or sys.stdin
+    if not getattr(args, "yes", False) and stdin.isatty():
+        out.write("Change these labels? [y/N] ")
+        out.flush()
+        if stdin.readline().strip().lower() in ("y", "yes"):
+            return True
+    err.write(
+        f"falcotui apply: the labels of namespace {plan.namespace} are left as they are (pass "
+        "--label-namespace to set them); if it enforces a Pod Security level below 'privileged', "
+        "Falco's pods will be refused\n"
+    )
+    return False
+
+
 # ---- delete -----------------------------------------------------------------------------------------------
 def run_delete(
     args: argparse.Namespace,
@@ -246,20 +288,27 @@ def run_delete(
 ) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     try:
-        if not confirm(
-            f"Delete Falco and everything falcotui deployed in {args.falco_namespace}?", args, out, stdin
-        ):
-            err.write("falcotui delete: aborted\n")
-            return EXIT_FAILURE
         clients = connect(args)
         try:
             deployer = Deployer(clients, args.falco_namespace)
+            removals = deployer.uninstall_plan()
+            doomed = [r for r in removals if r.action == "delete"]
+            for r in removals:
+                out.write(r.line() + "\n")
+            if not doomed:
+                out.write(f"Nothing that falcotui created is left in {args.falco_namespace}\n")
+                return EXIT_OK
+            question = f"Delete these {len(doomed)} object(s) from {args.falco_namespace}?"
+            if not confirm(question, args, out, stdin):
+                err.write("falcotui delete: aborted, nothing deleted\n")
+                return EXIT_FAILURE
 
             def progress(p: UninstallProgress) -> None:
                 out.write(f"{p.ref}: {p.status}\n")
                 out.flush()
 
-            gone = asyncio.run(deployer.uninstall(timeout=args.timeout, on_progress=progress))
+            uninstall = deployer.uninstall(removals=removals, timeout=args.timeout, on_progress=progress)
+            gone = asyncio.run(uninstall)
         finally:
             clients.close()
     except CliError as exc:

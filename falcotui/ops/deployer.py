@@ -38,6 +38,15 @@ from falcotui.ops.manifests import (
     ManifestError,
     render,
 )
+from falcotui.ops.ownership import (
+    ADOPTED,
+    Removal,
+    adopted_namespace,
+    label_changes,
+    mark,
+    ownership_of,
+    plan_removals,
+)
 from falcotui.ops.rules_history import HISTORY_CONFIGMAP
 
 RULES_CONFIGMAP = "falco-rules"
@@ -45,6 +54,7 @@ DAEMONSET = "falco"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 CRASH_LOG_LINES = 10
 KEPT_NOTE = "exists, left as it is: its rules are managed with `falcotui rules`; applying would reset them"
+ADOPTED_NS_NOTE = "exists, not created by falcotui: left as it is"
 
 
 class DeployError(Exception):
@@ -80,6 +90,10 @@ class DeployPlan:
     certs_reused: bool | None = None  # gRPC profile: True when the live Secret's certificates are kept
     server_version: str = ""  # the API server's gitVersion, as /version answered
     notes: list[str] = field(default_factory=list)  # what the server's version changed in the manifests
+    #: an existing namespace falcotui did not create whose Pod Security labels differ from what Falco
+    #: needs: label -> (live value, wanted value). Left unchanged unless `plan(label_namespace=True)`.
+    namespace_labels: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    namespace_adopted: bool = False  # the namespace existed and falcotui did not create it
 
     @property
     def pending(self) -> list[ObjectChange]:
@@ -184,6 +198,12 @@ def _diff(before: dict | None, after: dict | None, ref: str) -> str:
     return "".join(difflib.unified_diff(a, b, f"live: {ref}", f"applied: {ref}"))
 
 
+def _relabel(obj: dict) -> bool:
+    """The user agreed to set the Pod Security labels of a namespace falcotui adopted: those labels may
+    belong to another field manager (whoever created the namespace), so the apply takes them."""
+    return obj["kind"] == "Namespace" and ownership_of(obj) == ADOPTED
+
+
 class Deployer:
     """Render, diff, apply and follow Falco's manifests in one namespace of one cluster."""
 
@@ -264,9 +284,12 @@ class Deployer:
         grpc: bool = False,
         force: bool = False,
         tolerate_all: bool = False,
+        label_namespace: bool = False,
     ) -> DeployPlan:
         """Render and dry-run every object; nothing changes in the cluster. A change that would take fields
-        from another field manager carries the report in `conflict` (unless `force`)."""
+        from another field manager carries the report in `conflict` (unless `force`). Every object is
+        stamped `created` or `adopted` (ownership.OWNERSHIP). An existing namespace falcotui did not create
+        is left untouched; with `label_namespace` only its Pod Security labels are set."""
         objects, reused = self.render(image_tag=image_tag, grpc=grpc, tolerate_all=tolerate_all)
         version = self.server_version()
         notes = []
@@ -279,11 +302,28 @@ class Deployer:
         to_apply: list[dict] = []
         changes: list[ObjectChange] = []
         new_namespaces: set[str] = set()
+        ns_labels: dict[str, tuple[str | None, str]] = {}
+        ns_adopted = False
         for obj in objects:
             ref, kind, name = object_ref(obj), obj["kind"], obj["metadata"]["name"]
             if kind == "ConfigMap" and name == RULES_CONFIGMAP and keep_rules:
                 changes.append(ObjectChange(ref, kind, name, "kept", note=KEPT_NOTE))
                 continue
+            if obj["metadata"].get("namespace") not in new_namespaces:
+                try:
+                    live = self.applier.get_live(obj)
+                except KubeError as exc:
+                    raise DeployError(str(exc)) from exc
+            else:
+                live = None
+            if mark(obj, live) == ADOPTED and kind == "Namespace":
+                ns_adopted = True
+                ns_labels = label_changes(obj, live or {})
+                if not (ns_labels and label_namespace):
+                    note = ADOPTED_NS_NOTE + (" (its Pod Security labels differ)" if ns_labels else "")
+                    changes.append(ObjectChange(ref, kind, name, "kept", note=note))
+                    continue
+                obj = adopted_namespace(obj)
             to_apply.append(obj)
             if obj["metadata"].get("namespace") in new_namespaces:
                 # The server would refuse a dry run in a namespace that does not exist yet.
@@ -292,7 +332,7 @@ class Deployer:
             conflict = ""
             try:
                 try:
-                    res = self.applier.apply_one(obj, dry_run=True, force=force)
+                    res = self.applier.apply_one(obj, dry_run=True, force=force or _relabel(obj))
                 except ApplyConflictError as exc:
                     # What a forced apply would change, with the report of whose fields it takes.
                     conflict = exc.report() or str(exc)
@@ -319,7 +359,9 @@ class Deployer:
             for c in o["spec"]["template"]["spec"]["containers"]
             if c["name"] == FALCO_CONTAINER
         )
-        return DeployPlan(self.namespace, image, grpc, to_apply, changes, reused, str(version), notes)
+        plan = DeployPlan(self.namespace, image, grpc, to_apply, changes, reused, str(version), notes)
+        plan.namespace_labels, plan.namespace_adopted = ns_labels, ns_adopted
+        return plan
 
     def apply(
         self,
@@ -339,7 +381,7 @@ class Deployer:
                 change = ObjectChange(ref, "ConfigMap", name, "kept", note=KEPT_NOTE)
             else:
                 try:
-                    res = self.applier.apply_one(obj, force=force)
+                    res = self.applier.apply_one(obj, force=force or _relabel(obj))
                 except ApplyConflictError as exc:
                     conflicts.append(exc.report() or str(exc))
                     continue
@@ -440,6 +482,7 @@ class Deployer:
 
     # ---- uninstall -----------------------------------------------------------------------------------
     def uninstall_objects(self) -> list[dict]:
+        """Everything falcotui may have deployed here (both profiles and the rules history)."""
         objects, _ = self.render(grpc=True, for_version=False)
         history = {
             "apiVersion": "v1",
@@ -448,23 +491,43 @@ class Deployer:
         }
         return [*objects, history]
 
+    def uninstall_plan(self) -> list[Removal]:
+        """What `uninstall` would delete and what it keeps, with the reasons; nothing changes."""
+
+        def listing(path: str) -> list[dict]:
+            return self.clients.request("GET", path).get("items") or []
+
+        try:
+            return plan_removals(self.uninstall_objects(), self.applier.get_live, listing)
+        except KubeError as exc:
+            raise DeployError(str(exc)) from exc
+
     async def uninstall(
         self,
         *,
+        removals: list[Removal] | None = None,
         timeout: float = 120.0,
         poll: float = 0.2,
         on_progress: Callable[[UninstallProgress], None] | None = None,
     ) -> bool:
-        """Delete everything falcotui deployed (reverse order) and wait until Falco's pods are gone;
-        returns False if pods are still there after `timeout`."""
-        objects = self.uninstall_objects()
+        """Delete what falcotui created (`removals`, by default a fresh `uninstall_plan()`: the objects it
+        created, in reverse order, and its namespace if it created it and nothing else is in it) and wait
+        until the deleted DaemonSet's pods are gone; returns False if pods are still there after `timeout`."""
+        if removals is None:
+            removals = await asyncio.to_thread(self.uninstall_plan)
+        doomed = [r.obj for r in removals if r.action == "delete" and r.obj is not None]
         try:
-            results = await asyncio.to_thread(self.applier.delete, objects, propagation="Background")
+            results = await asyncio.to_thread(self.applier.delete, doomed, propagation="Background")
         except (ApplyError, KubeError) as exc:
             raise DeployError(str(exc)) from exc
         for ref, status in results:
             if on_progress:
                 on_progress(UninstallProgress(ref, status))
+        for r in removals:
+            if r.action != "delete" and on_progress:
+                on_progress(UninstallProgress(r.ref, f"kept: {r.reason}"))
+        if not any(o["kind"] in ("DaemonSet", "Namespace") for o in doomed):
+            return True
         deadline = time.monotonic() + timeout
         last = -1
         while True:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from falcotui.kube.config import KubeApiError, KubeClients, KubeError
+from falcotui.ops.ownership import CREATED, OWNERSHIP
 
 HISTORY_CONFIGMAP = "falco-rules-history"
 ANNOTATION_PREFIX = "falcotui.io/"
@@ -201,6 +202,8 @@ class RulesHistory:
         old_annotations = ((cm or {}).get("metadata") or {}).get("annotations") or {}
         annotations = {k: v for k, v in old_annotations.items() if not k.startswith(ANNOTATION_PREFIX + "v")}
         annotations.update({ANNOTATION_PREFIX + e.key: json.dumps(e.meta()) for e in entries})
+        if cm is None:  # falcotui creates it, so `falcotui delete` removes it
+            annotations[OWNERSHIP] = CREATED
         meta["annotations"] = annotations
         body = {
             "apiVersion": "v1",

@@ -20,6 +20,7 @@ from textual.widgets import Static
 
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.deployer import DeployConflictError, DeployError, DeployPlan, ObjectChange
+from falcotui.ops.ownership import Removal
 from falcotui.ui.deploy_widgets import (
     RESTART_BODY,
     ManifestTable,
@@ -287,27 +288,25 @@ class DeployScreen(ServicesMixin, Screen):
     @work(thread=True, exclusive=True, group="deploy-write")
     def _uninstall_confirm(self) -> None:
         try:
-            refs = [
-                f"{o['kind']} {o['metadata']['name']}" for o in self.services.deployer.uninstall_objects()
-            ]
+            removals = self.services.deployer.uninstall_plan()
         except Exception as exc:
             self.app.call_from_thread(self._fail, "uninstall", str(exc))
             return
-        self.app.call_from_thread(self._uninstall_ask, refs)
+        self.app.call_from_thread(self._uninstall_ask, removals)
 
-    def _uninstall_ask(self, refs: list[str]) -> None:
-        body = uninstall_body(refs, self.services.namespace, self.services.context_name)
+    def _uninstall_ask(self, removals: list[Removal]) -> None:
+        body = uninstall_body(removals, self.services.namespace, self.services.context_name)
         dialog = ConfirmDialog("Uninstall Falco from the cluster?", body, confirm="Uninstall", danger=True)
-        self.app.push_screen(dialog, lambda ok: self._uninstall() if ok else None)
+        self.app.push_screen(dialog, lambda ok: self._uninstall(removals) if ok else None)
 
     @work(exclusive=True, group="deploy-write")
-    async def _uninstall(self) -> None:
+    async def _uninstall(self, removals: list[Removal]) -> None:
         self._set_busy("uninstalling")
         panel = self.query_one(RolloutPanel)
         panel.begin("uninstalling…")
         try:
             gone = await self.services.deployer.uninstall(
-                timeout=self.uninstall_timeout, on_progress=panel.uninstall
+                removals=removals, timeout=self.uninstall_timeout, on_progress=panel.uninstall
             )
         except Exception as exc:
             self._fail("uninstall failed", str(exc))

@@ -19,6 +19,7 @@ from falcotui.ops.deployer import (  # the rollout types come from kube, re-expo
     RolloutStatus,
     UninstallProgress,
 )
+from falcotui.ops.ownership import Removal
 from falcotui.ui.rules_dialogs import diff_text
 from falcotui.ui.rules_reload_panel import bar
 
@@ -136,13 +137,18 @@ def apply_body(plan: DeployPlan, context: str) -> Text:
     return out
 
 
-def uninstall_body(refs: list[str], namespace: str, context: str) -> Text:
+def uninstall_body(removals: list[Removal], namespace: str, context: str) -> Text:
+    """Exactly what uninstall deletes, and what it keeps (falcotui did not create it) with the reason."""
     out = Text()
     out.append(f"context {sanitize(context)} · namespace {sanitize(namespace)}\n\n")
     out.append("Falco stops on every node: no alerts until it is deployed again.\n", "bold red")
     out.append("The rules ConfigMap and its history are deleted too: copy your rules first.\n\n", "yellow")
-    for ref in reversed(refs):
-        out.append(f"- {sanitize(ref)}\n")
+    for r in removals:
+        if r.action == "delete":
+            out.append(f"- delete {sanitize(r.ref)}\n")
+    for r in removals:
+        if r.action != "delete":
+            out.append(f"- keep {sanitize(r.ref)} ({sanitize(r.reason)})\n", "dim")
     return out
 
 

@@ -165,3 +165,85 @@ def test_apply_names_the_perf_event_paranoid_nodes_and_the_ways_out(falco_sim):
     assert "kernel.perf_event_paranoid > 2 needs CAP_SYS_ADMIN" in text
     assert "sysctl -w kernel.perf_event_paranoid=2" in text and "falcotui apply --privileged" in text
     assert "perf_event_open() failed: Permission denied" in text  # the evidence, from the pod's log
+
+
+# ---- ownership: only what falcotui created is deleted (issue 13, finding 1) ------------------------------
+def _make_shared_namespace(clients) -> None:
+    labels = {"pod-security.kubernetes.io/enforce": "baseline", "team": "payments"}
+    clients.request("POST", "/api/v1/namespaces", body={"metadata": {"name": "shared", "labels": labels}})
+    cm = {"metadata": {"name": "payments-config"}, "data": {"k": "v"}}
+    clients.request("POST", "/api/v1/namespaces/shared/configmaps", body=cm)
+
+
+def test_delete_keeps_an_adopted_namespace_and_what_falcotui_did_not_create(falco_sim, clients_for):
+    sim = falco_sim(nodes=1)
+    clients = clients_for(sim)
+    _make_shared_namespace(clients)
+    code, out, err = cli(sim, "apply", "-n", "shared", "--yes")
+    assert code == 0, err
+    assert "kept  Namespace shared  (exists, not created by falcotui: left as it is" in out
+    assert "pod-security.kubernetes.io/enforce: baseline -> privileged" in out
+    assert "labels of namespace shared are left as they are (pass --label-namespace" in err
+    ns = clients.request("GET", "/api/v1/namespaces/shared")
+    labels = ns["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline" and labels["team"] == "payments"
+    assert not {k for k in labels if k.startswith("app.kubernetes.io/")}
+    assert "falcotui.io/ownership" not in (ns["metadata"].get("annotations") or {})
+    ds = clients.request("GET", "/apis/apps/v1/namespaces/shared/daemonsets/falco")
+    assert ds["metadata"]["annotations"]["falcotui.io/ownership"] == "created"
+
+    code, out, err = cli(sim, "delete", "-n", "shared", stdin=Terminal("n\n"))
+    assert code == 1 and "aborted, nothing deleted" in err
+    listed = out[: out.index("Delete these")]
+    assert "delete  DaemonSet shared/falco" in listed and "delete  ConfigMap shared/falco-rules" in listed
+    assert "keep  Namespace shared  (not created by falcotui)" in listed
+    assert "payments-config" not in listed
+
+    code, out, err = cli(sim, "delete", "-n", "shared", "--yes")
+    assert code == 0, err
+    assert clients.request("GET", "/api/v1/namespaces/shared")["metadata"]["name"] == "shared"
+    assert clients.request("GET", "/api/v1/namespaces/shared/configmaps/payments-config")["data"] == {
+        "k": "v"
+    }
+    left = clients.request("GET", "/api/v1/namespaces/shared/configmaps")["items"]
+    assert {c["metadata"]["name"] for c in left} <= {"payments-config", "kube-root-ca.crt"}
+    assert clients.request("GET", "/apis/apps/v1/namespaces/shared/daemonsets")["items"] == []
+
+
+def test_the_label_change_of_an_adopted_namespace_is_asked_for(falco_sim, clients_for):
+    sim = falco_sim(nodes=1)
+    clients = clients_for(sim)
+    _make_shared_namespace(clients)
+    code, out, err = cli(sim, "apply", "-n", "shared", "--dry-run")
+    assert code == 0 and "Change these labels?" not in out
+    code, out, err = cli(sim, "apply", "-n", "shared", stdin=Terminal("y\ny\n"))
+    assert code == 0, err
+    assert "Change these labels? [y/N]" in out and "Apply these changes? [y/N]" in out
+    labels = clients.request("GET", "/api/v1/namespaces/shared")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "privileged" and labels["team"] == "payments"
+    assert "app.kubernetes.io/managed-by" not in labels  # falcotui does not manage someone else's namespace
+    ns = clients.request("GET", "/api/v1/namespaces/shared")
+    assert ns["metadata"]["annotations"]["falcotui.io/ownership"] == "adopted"
+    # adopted, so delete keeps it even after relabelling
+    code, out, err = cli(sim, "delete", "-n", "shared", "--yes")
+    assert code == 0, err
+    assert "keep  Namespace shared  (not created by falcotui)" in out
+    assert clients.request("GET", "/api/v1/namespaces/shared/configmaps/payments-config")
+
+
+def test_a_namespace_falcotui_created_is_kept_when_it_holds_something_else(falco_sim, clients_for):
+    sim = falco_sim(nodes=1)
+    clients = clients_for(sim)
+    assert cli(sim, "apply", "--yes")[0] == 0
+    ns = clients.request("GET", "/api/v1/namespaces/falco")
+    assert ns["metadata"]["annotations"]["falcotui.io/ownership"] == "created"
+    cm = {"metadata": {"name": "someone-elses"}, "data": {}}
+    clients.request("POST", "/api/v1/namespaces/falco/configmaps", body=cm)
+    code, out, err = cli(sim, "delete", "--yes")
+    assert code == 0, err
+    assert "keep  Namespace falco  (created by falcotui, but it also holds ConfigMap someone-elses)" in out
+    assert clients.request("GET", "/api/v1/namespaces/falco/configmaps/someone-elses")
+    clients.request("DELETE", "/api/v1/namespaces/falco/configmaps/someone-elses")
+    code, out, err = cli(sim, "delete", "--yes")
+    assert code == 0, err
+    assert "delete  Namespace falco  (created by falcotui; it holds nothing else)" in out
