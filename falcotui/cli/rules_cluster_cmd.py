@@ -262,11 +262,32 @@ def _push(svc, args, out: TextIO, err: TextIO, stdin) -> int:
         base_rv = marker.read_text(encoding="utf-8").strip()
     live = svc.pull()
     files = dict(given) if args.prune else {**live.files, **given}
+    if not _confirm_change(
+        live.files, files, f"Push these rules to {svc.namespace}/{svc.configmap}?", args, out, stdin
+    ):
+        err.write("falcotui rules push: aborted, nothing pushed\n")
+        return 1
     result = _do_push(svc, args, out, err, stdin, files, base_rv, args.message, "push")
     if result is not None and result.status == "pushed" and marker is not None and args.rv is None:
         marker.write_text(result.resource_version + "\n", encoding="utf-8")
         record_pulled(marker.parent, {k: t for k, t in given.items() if (marker.parent / k).is_file()})
     return 0 if result is None else _after_push(svc, args, result, out, err)
+
+
+def _confirm_change(
+    live: dict[str, str], new: dict[str, str], question: str, args, out: TextIO, stdin
+) -> bool:
+    """On a terminal (and without --yes): the change as a diff against the cluster's rules, then a question.
+    Scripts (no terminal) and --yes go straight on, as before; the validation still gates the push."""
+    from falcotui.cli.apply_cmd import confirm
+    from falcotui.ops.rules_service import files_diff
+
+    stdin = stdin or sys.stdin
+    if args.yes or not stdin.isatty() or live == new:
+        return True
+    out.write("The cluster's rules (-) against what would be pushed (+):\n")
+    out.write(_clean_diff(files_diff(live, new, "cluster", "push")))
+    return confirm(question, args, out, stdin)
 
 
 def _do_push(svc, args, out, err, stdin, files, base_rv, message, kind):
@@ -389,5 +410,9 @@ def run_rollback(
 def _rollback(svc, args, out: TextIO, err: TextIO, stdin) -> int:
     target = svc.rollback_target(args.version)
     out.write(f"rolling back to version {target.version} ({target.time}, {target.kind})\n")
+    question = f"Roll {svc.namespace}/{svc.configmap} back to version {target.version}?"
+    if not _confirm_change(svc.pull().files, target.files, question, args, out, stdin):
+        err.write("falcotui rules rollback: aborted, nothing pushed\n")
+        return 1
     result = _do_push(svc, args, out, err, stdin, target.files, "", "", "rollback")
     return 0 if result is None else _after_push(svc, args, result, out, err)

@@ -224,3 +224,44 @@ def test_push_of_non_utf8_or_oversize_rules_is_a_clear_error(deployed, clients_f
     code, _, err = cli(sim, "rules", "push", str(work))
     assert code == 1 and "cannot exceed 1048576 bytes (1 MiB)" in err
     assert live_rules(clients)["metadata"]["resourceVersion"] == before
+
+
+class Terminal(io.StringIO):
+    """What a person at a terminal types: `isatty()` is true."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def cli_at_terminal(sim, answer: str, *argv: str):
+    args = build_parser().parse_args([*argv, "--kubeconfig", str(sim.kubeconfig)])
+    out, err = io.StringIO(), io.StringIO()
+    code = args.handler(args, out, err, Terminal(answer))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_push_and_rollback_at_a_terminal_show_the_diff_and_ask(deployed, clients_for, tmp_path):
+    """Issue 17 item 12: CLI push/rollback wrote with no diff and no prompt on a TTY."""
+    sim, clients = deployed, clients_for(deployed)
+    work = tmp_path / "rules"
+    assert cli(sim, "rules", "pull", "-o", str(work))[0] == 0
+    (work / "custom-rules.yaml").write_text((work / "custom-rules.yaml").read_text() + NEW_RULE)
+    before = live_rules(clients)["metadata"]["resourceVersion"]
+
+    code, out, err = cli_at_terminal(sim, "n\n", "rules", "push", str(work))
+    assert code == 1 and "aborted, nothing pushed" in err
+    assert "+- rule: Netcat started in container" in out and "--- cluster/custom-rules.yaml" in out
+    assert "Push these rules to falco/falco-rules? [y/N]" in out
+    assert live_rules(clients)["metadata"]["resourceVersion"] == before
+
+    code, out, err = cli_at_terminal(sim, "y\n", "rules", "push", str(work))
+    assert code == 0, err
+    assert "Netcat started in container" in live_rules(clients)["data"]["custom-rules.yaml"]
+
+    code, out, err = cli_at_terminal(sim, "n\n", "rules", "rollback")
+    assert code == 1 and "-- rule: Netcat started in container" in out
+    assert "Roll falco/falco-rules back to version 1? [y/N]" in out
+    assert "Netcat started in container" in live_rules(clients)["data"]["custom-rules.yaml"]
+    code, out, err = cli_at_terminal(sim, "y\n", "rules", "rollback")
+    assert code == 0, err
+    assert "Netcat started in container" not in live_rules(clients)["data"]["custom-rules.yaml"]
