@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from functools import lru_cache
 from hashlib import blake2b
@@ -364,6 +364,17 @@ def alert_from_grpc(response: Any, *, node: str | None = None, pod: str | None =
     stamp = response.time
     if not 0 <= stamp.nanos < _NS:
         raise AlertParseError(f"malformed gRPC alert: timestamp nanos {stamp.nanos} out of range")
+    # With `json_output: true` Falco (<= 0.43.1) puts the whole JSON document in `output`: outputs_grpc.cpp
+    # sets it to msg->msg, which falco_formats::format_event returns as `event.dump()` for JSON output
+    # (userspace/engine/formats.cpp, tag 0.43.1). Read it like the same line in the pod's log, so the
+    # two copies of one alert are one alert.
+    if response.output.startswith("{"):
+        try:
+            doc = parse_json_alert(response.output, node=node, pod=pod)
+        except AlertParseError:
+            doc = None
+        if doc is not None and doc.rule == response.rule:
+            return replace(doc, channel="grpc", tags=doc.tags or tuple(response.tags))
     return Alert(
         time_ns=stamp.seconds * _NS + stamp.nanos,
         priority=priority,

@@ -112,7 +112,9 @@ class GrpcEndpoint:
                     time_ns=alert.time_ns,
                     priority=Priority.parse(alert.priority),
                     rule=alert.rule,
-                    output=alert.output,
+                    # the formatted message every output gets, the stdout line included: with
+                    # json_output the whole JSON document (outputs_grpc.cpp `*output = msg->msg`, 0.43.1)
+                    output=alert.line,
                     source=alert.source,
                     hostname=alert.hostname,
                     output_fields=alert.output_fields,

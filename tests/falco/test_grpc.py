@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 
 import grpc
@@ -278,3 +279,22 @@ async def test_leaving_the_iteration_early_stops_the_client(server, certs, sampl
         break
     await stream.aclose()
     assert client.status.state is ClientState.STOPPED
+
+
+async def test_json_output_document_in_the_output_field_is_the_same_alert_as_its_log_line(
+    server, certs, shared_data
+):
+    """Falco 0.43.1 with `json_output: true` sends the whole JSON document as `output` (outputs_grpc.cpp
+    copies msg->msg; formats.cpp returns event.dump()): the client reads it like the log line."""
+    lines = [ln for ln in (shared_data / "falco_stdout_sample.log").read_text().splitlines() if ln[:1] == "{"]
+    logged = [parse_json_alert(line, node="node-a", pod="falco-1") for line in lines]
+    for line, alert in zip(lines, logged, strict=True):
+        server.publish(dataclasses.replace(alert, output=line))  # what Falco's gRPC output carries
+    c = Collector(client_for(server, certs))
+    await c.wait_for(len(logged))
+    await c.close()
+    for got, log_copy in zip(c.alerts, logged, strict=True):
+        assert got.channel == "grpc" and (got.node, got.pod) == ("node-a", "falco-1")
+        assert got.output == log_copy.output and not got.output.startswith("{")
+        assert got.output_fields == log_copy.output_fields  # typed, as in the JSON document
+        assert dedup_key(got) == dedup_key(log_copy)
