@@ -115,6 +115,8 @@ def test_host_mounts_are_read_only(container, pod_spec) -> None:
         "/sys/kernel": ("/sys/kernel", True),
         "/host/run/containerd": ("/run/containerd", True),
         "/host/run/crio": ("/run/crio", True),
+        "/host/run/k3s/containerd": ("/run/k3s/containerd", True),
+        "/host/run/host-containerd": ("/run/host-containerd", True),
         "/host/var/run/docker.sock": ("/var/run/docker.sock", True),
     }
     for unneeded in ("/dev", "/sys/kernel/debug", "/var/lib/kubelet", "/var/log/pods"):
