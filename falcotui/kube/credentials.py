@@ -255,10 +255,12 @@ class ExecCredentials:
                 except CredentialError:
                     # It may need the user (a re-login): give it the terminal, the UI steps aside.
                     cred = term.run(lambda: self._run(interactive=True))
-        except CredentialError as exc:
+        except Exception as exc:
+            if not isinstance(exc, CredentialError):  # the terminal could not be handed over
+                exc = CredentialError(f"{self._what()} needs the terminal, which could not be lent: {exc}")
             self.last_error = str(exc)
             self._failed = (self.clock(), exc)
-            raise
+            raise exc from None
         self._cached = cred
         self._failed = None
         self.last_error = ""

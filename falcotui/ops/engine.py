@@ -29,6 +29,7 @@ from falcotui.ops.fleet_k8s import FALCO_SELECTOR
 from falcotui.ops.grpc_channels import GrpcChannels
 from falcotui.ops.log_channels import LogChannels
 from falcotui.ops.notices import Notice, NoticeKind, NoticeLog
+from falcotui.ops.terminal import credential_problem
 
 CHANNELS = ("log", "grpc")
 POD_SELECTOR = ",".join(f"{k}={v}" for k, v in FALCO_SELECTOR.items())
@@ -58,6 +59,8 @@ class Health:
     duplicates: int  # copies recognised and dropped (the same alert via both channels, or re-read)
     relists: int  # watches that expired (410) and were answered by a fresh list
     reconnects: int  # watch connections retried after a failure
+    throttled: str = ""  # "throttled: …" while the API server pushes back or the client-side limit queues
+    credentials_error: str = ""  # the exec credential plugin's last failure, until it succeeds again
 
 
 @dataclass(slots=True)
@@ -317,6 +320,8 @@ class Engine:
             duplicates=self.hub.duplicates,
             relists=sum(i.stats.expired for i in informers),
             reconnects=sum(i.stats.reconnects for i in informers),
+            throttled=self.clients.throttle_state(),
+            credentials_error=credential_problem(self.clients),
         )
 
     def drain(self, *, max_alerts: int | None = None) -> EngineDelta:

@@ -20,7 +20,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import events
-from textual.app import App, ComposeResult, ScreenStackError
+from textual.app import App, ComposeResult, ScreenStackError, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.message import Message
@@ -29,6 +29,7 @@ from textual.screen import Screen
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.alert_query import parse_query
 from falcotui.ops.engine import EngineDelta, EngineError, Health
+from falcotui.ops.terminal import lend_terminal, reclaim_terminal
 from falcotui.ui.alerts_screen import AlertsScreen
 from falcotui.ui.commands import FalcoCommands
 from falcotui.ui.deploy_screen import DeployScreen
@@ -176,6 +177,7 @@ class FalcoTuiApp(App):
         except (NotImplementedError, RuntimeError, ValueError):
             pass
         self.set_interval(1 / self.tick_hz, self.tick, name="engine-tick")
+        lend_terminal(self.services.engine.clients, self.run_with_terminal)
         if self.start_engine:
             self.run_worker(self._start_engine(), name="engine-start", exit_on_error=False)
         else:
@@ -193,8 +195,34 @@ class FalcoTuiApp(App):
         self.engine_running = True
 
     async def on_unmount(self) -> None:
+        reclaim_terminal(self.services.engine.clients)
         if self.start_engine:
             await self.services.engine.stop()
+
+    def run_with_terminal(self, fn: Callable[[], object]) -> object:
+        """Run `fn` (an exec credential plugin asking the user to log in again) with the app suspended, as
+        for `$EDITOR`, from any thread; the app comes back when it returns."""
+        try:
+            return self.call_from_thread(self._suspended, fn)
+        except RuntimeError as exc:
+            if "thread" not in str(exc):  # call_from_thread refuses the app's own thread
+                raise
+            return self._suspended(fn)
+
+    def _suspended(self, fn: Callable[[], object]) -> object:
+        outcome: list = []
+        try:
+            with self.suspend():  # Textual resumes the app only when the block ends normally
+                try:
+                    outcome.append((True, fn()))
+                except Exception as exc:
+                    outcome.append((False, exc))
+        except SuspendNotSupported:
+            raise RuntimeError("this terminal cannot be handed over to a credential plugin") from None
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return value
 
     def tick(self) -> None:
         """Drain the engine once and let the header and the visible screen catch up, in one repaint."""

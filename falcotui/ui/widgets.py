@@ -93,6 +93,11 @@ def health_text(
             part(1, ("  API unreachable", "bold red"))
         elif not health.synced:
             part(1, ("  listing…", "yellow"))
+        if health.credentials_error:
+            problem = sanitize(f"credentials: {health.credentials_error}", max_len=120)
+            part(1, ("  ", ""), (problem, "bold red"))
+        if health.throttled:
+            part(1, ("  throttled", "bold yellow"))
         live = health.log_streams
         part(2, ("  logs ", ""), ("●" if live else "○", "green" if live else "dim"), (str(live), ""))
         if health.grpc_pods:
