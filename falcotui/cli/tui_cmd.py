@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # before anything imports grpc: its C core writes to the tty
 
@@ -32,7 +33,13 @@ SCENARIO_NAMES = ("quiet", "incident", "storm", "flaky")
 
 
 #: the terminal UI's own options and their defaults (None at parse time: typed or not is then visible)
-TUI_DEFAULTS: dict[str, object] = {"demo": False, "nodes": 8, "scenario": "incident", "seed": 7}
+TUI_DEFAULTS: dict[str, object] = {
+    "demo": False,
+    "nodes": 8,
+    "scenario": "incident",
+    "seed": 7,
+    "export_dir": None,
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +61,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="tui_scenario",
         choices=SCENARIO_NAMES,
         help="demo: what the simulated Falcos see (default incident)",
+    )
+    g.add_argument(
+        "--export-dir",
+        dest="tui_export_dir",
+        type=Path,
+        metavar="DIR",
+        help="where `e` on Alerts writes JSONL (default: falcotui/exports in your data directory)",
     )
     g.add_argument("--seed", dest="tui_seed", type=int, metavar="N", help="demo: random seed (default 7)")
 
@@ -83,7 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_services(clients, *, namespace: str, read_only: bool, context_name: str, demo: bool = False):
+def build_services(
+    clients,
+    *,
+    namespace: str,
+    read_only: bool,
+    context_name: str,
+    demo: bool = False,
+    export_dir: Path | None = None,
+):
     """Services over `clients` (the engine is started by the app, on its own loop)."""
     from falcotui.ops.deployer import Deployer
     from falcotui.ops.engine import Engine
@@ -99,6 +121,7 @@ def build_services(clients, *, namespace: str, read_only: bool, context_name: st
         namespace=namespace,
         read_only=read_only,
         demo=demo,
+        export_dir=export_dir,
     )
 
 
@@ -115,9 +138,16 @@ def run(args: argparse.Namespace) -> int:
         contexts = []
 
     def connect(context: str | None, namespace: str):
-        clients = load_clients(args.kubeconfig, context, timeouts=Timeouts(connect=5.0, read=30.0))
+        timeouts = Timeouts(connect=min(5.0, args.request_timeout), read=args.request_timeout)
+        clients = load_clients(args.kubeconfig, context, timeouts=timeouts)
         name = clients.context or clients.host
-        return build_services(clients, namespace=namespace, read_only=args.read_only, context_name=name)
+        return build_services(
+            clients,
+            namespace=namespace,
+            read_only=args.read_only,
+            context_name=name,
+            export_dir=args.export_dir,
+        )
 
     try:
         return _session(connect, args.context, args.falco_namespace, contexts=contexts)
@@ -152,6 +182,7 @@ def _run_demo(args: argparse.Namespace) -> int:
             read_only=args.read_only,
             context_name=f"demo ({args.nodes} nodes, seed {args.seed})",
             demo=True,
+            export_dir=args.export_dir,
         )
 
     try:

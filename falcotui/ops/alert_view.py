@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -243,11 +244,33 @@ def _seq_of(entry: StoredAlert) -> int:
     return entry.seq
 
 
+def default_export_dir() -> Path:
+    """Where exports go unless told otherwise: `falcotui/exports` in the user's data directory
+    (`$XDG_DATA_HOME` or ~/.local/share on Linux), not wherever the terminal happened to be."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("falcotui")) / "exports"
+
+
+def export_path(directory: Path | None, now: float | None = None) -> Path:
+    """A new export file's path in `directory` (default: `default_export_dir()`), created 0700 if missing."""
+    folder = directory if directory is not None else default_export_dir()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stem = time.strftime("falcotui-alerts-%Y%m%d-%H%M%S", time.localtime(now))
+    path, n = folder / f"{stem}.jsonl", 1
+    while path.exists():  # two exports in one second keep both
+        n += 1
+        path = folder / f"{stem}-{n}.jsonl"
+    return path
+
+
 def export_jsonl(entries: Iterable[StoredAlert], dest: str | Path | BinaryIO) -> int:
     """Write alerts as JSON lines (Falco's shape plus node/pod/channel; see `alert_to_json`); returns how
-    many. `dest` is a path (created or truncated) or a binary file object."""
+    many. `dest` is a path (created 0600 — alerts hold command lines and file names — or truncated) or a
+    binary file object."""
     if isinstance(dest, (str, Path)):
-        with open(dest, "wb") as out:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "wb") as out:
             return export_jsonl(entries, out)
     count = 0
     for entry in entries:

@@ -22,7 +22,7 @@ from textual.widgets import Input, Static
 from falcotui.falco.alerts import Priority
 from falcotui.falco.sanitize import safe_text, sanitize
 from falcotui.ops.alert_query import EMPTY_QUERY, SINCE_PRESETS, AlertQuery, QueryError, parse_query
-from falcotui.ops.alert_view import FilteredView, export_jsonl
+from falcotui.ops.alert_view import FilteredView, export_jsonl, export_path
 from falcotui.ops.engine import EngineDelta
 from falcotui.ui.alert_detail import AlertDetail
 from falcotui.ui.alerts_list import AlertList, priority_label
@@ -68,7 +68,7 @@ class AlertsScreen(Screen):
         self._last_side = 0.0
         self._last_list = 0.0
         self._resume_on_close = False  # the detail pane paused following
-        self.export_dir = Path.cwd()
+        self.export_dir: Path | None = None  # None: the services' choice, else the user's data dir
         self._mounted = False
         self.last_export = ""
         self._columns_shown: Text | None = None
@@ -310,8 +310,8 @@ class AlertsScreen(Screen):
 
     def action_export(self) -> None:
         view = self.alert_list.view
-        path = self.export_dir / time.strftime("falcotui-alerts-%Y%m%d-%H%M%S.jsonl")
         try:
+            path = export_path(self.export_dir or self.app.services.export_dir)
             n = export_jsonl(list(view), path)
         except OSError as exc:
             self.notify(f"export failed: {sanitize(str(exc), max_len=200)}", severity="error", markup=False)

@@ -4,6 +4,7 @@ mixin that gives a write-capable screen `services` and `read_only`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from falcotui.ops.deployer import Deployer
 from falcotui.ops.engine import Engine
@@ -19,6 +20,7 @@ class Services:
     namespace: str
     read_only: bool
     demo: bool = False
+    export_dir: Path | None = None  # `e` on Alerts writes here (None: the user's data dir)
 
 
 class ServicesMixin:

@@ -300,3 +300,29 @@ async def test_the_list_holds_still_while_an_alert_is_read(frozen, screen_text, 
         await shows(pilot, app, "following")
         await shows(pilot, app, where=lambda text: "ip-10-0-1-11" in alert_rows(text)[-1])
         assert screen.alert_list.current().alert.rule == "Clear Log Activities"
+
+
+async def test_export_goes_to_the_users_data_dir_by_default_private_and_named(
+    frozen, shows, until, tmp_path, monkeypatch
+):
+    """Issue 17 item 12: export always went into the current directory. Now: the data dir (or
+    --export-dir), the file 0600 (alerts hold command lines), and the toast names the path."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    app = frozen()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await open_alerts(app, pilot, shows)
+        await pilot.press("e")
+        await shows(pilot, app, "exported")
+        (path,) = (tmp_path / "data" / "falcotui" / "exports").glob("falcotui-alerts-*.jsonl")
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert path.parent.stat().st_mode & 0o777 == 0o700
+        assert not list(tmp_path.glob("falcotui-alerts-*.jsonl"))
+        assert any(str(path) in str(n.message) for n in app._notifications)
+
+        app.services.export_dir = tmp_path / "chosen"
+        await pilot.press("e")
+        await shows(pilot, app, str(tmp_path / "chosen"))
+        assert len(list((tmp_path / "chosen").glob("falcotui-alerts-*.jsonl"))) == 1
+        await pilot.press("e")  # again, maybe within the same second: a second file, not an overwrite
+        assert await until(pilot, lambda: len(list((tmp_path / "chosen").glob("falcotui-alerts-*"))) == 2)
