@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from falcotui.falco.certs import generate_grpc_certs
+from falcotui.sim.admission import admit
 from falcotui.sim.auth import Policy
 from falcotui.sim.config import NodeSpec, SimConfig
 from falcotui.sim.kubeconfig import write_kubeconfig
@@ -46,6 +47,7 @@ class SimCluster:
     ) -> None:
         self.config = config or SimConfig()
         self.store = Store(history=self.config.watch_history, seed=self.config.seed)
+        self.store.admission = lambda resource, obj: admit(self.config.admission, resource, obj)
         self.token = self.config.token
         if self.config.tls and self.token is None:
             self.token = secrets.token_urlsafe(24)

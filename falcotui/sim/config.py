@@ -24,6 +24,37 @@ class NodeSpec:
     # what the node's processes write (Falco's own log timestamps, alert times), never what the kubelet or
     # the API server stamp.
     clock_offset: float = 0.0
+    # The node's operating system: "linux" or "windows". The kubelet labels its node kubernetes.io/os with
+    # its GOOS (kubernetes/kubernetes pkg/kubelet/kubelet_node_status.go, initialNode), and a Windows
+    # node's container runtime can only run Windows images (see kubelet_status.pull_failure).
+    os: str = "linux"
+
+
+#: A GPU node as the NVIDIA GPU Operator / cloud GPU pools taint it, so only pods that ask for GPUs land
+#: there (GKE: "nvidia.com/gpu=present:NoSchedule", cloud.google.com/kubernetes-engine/docs/how-to/gpus;
+#: AKS/EKS document the same key). A DaemonSet without a matching toleration gets no pod on it: the
+#: DaemonSet controller respects NoSchedule/NoExecute taints (kubernetes.io/docs/concepts/workloads/
+#: controllers/daemonset/#taints-and-tolerations) and only adds the tolerations listed in scheduling.py.
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+#: Nodes reserved for critical add-ons (EKS/AKS system pools, and the rescheduler's old convention).
+CRITICAL_ADDONS_TAINT = {"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionRule:
+    """An admission policy that refuses to create pods (in `namespace`, or every namespace when None).
+
+    `kind` says which admission stage refuses and so how the API server words it (sim/admission.py):
+    "webhook" (a validating webhook such as Kyverno, Gatekeeper or GKE Autopilot's Warden, named by
+    `webhook`), "scc" (OpenShift's SecurityContextConstraints) or "quota" (critical priority classes
+    limited to namespaces with a matching ResourceQuota, as GKE ships it). `detail` is the policy's own
+    explanation, quoted after the prefix its kind gets.
+    """
+
+    kind: str
+    detail: str
+    webhook: str = ""
+    namespace: str | None = None
 
 
 @dataclass(slots=True)
@@ -53,6 +84,11 @@ class SimConfig:
             "docker.io/falcosecurity/falco": {"0.43.1", "0.44.0", "0.44.1", "0.45.0"},
         }
     )
+    # admission policies that refuse pods (checked on every pod create; a list so tests can lift a rule)
+    admission: list[AdmissionRule] = field(default_factory=list)
+    # nodes whose image pulls the registry answers with 429 toomanyrequests (a registry limits per client
+    # address; nodes behind one NAT share it)
+    registry_rate_limited_nodes: set[str] = field(default_factory=set)
     watch_history: int = 5000  # events kept for watch resume; older RVs get 410 Expired
     scenario: str = "quiet"
     storm_rate: float = 100.0

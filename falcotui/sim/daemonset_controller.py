@@ -53,6 +53,7 @@ class DaemonSetController:
         self._dirty: set[Key] = set()
         self._wake = asyncio.Event()
         self._timers: dict[Key, asyncio.TimerHandle] = {}
+        self._create_failures: dict[Key, int] = {}  # consecutive failed pod creates (admission refusals)
 
     # ---- event intake ------------------------------------------------------------------------------
     def on_node(self, type_: str, node: dict) -> None:
@@ -256,6 +257,7 @@ class DaemonSetController:
 
     def _apply(self, ds: dict, hash_: str, create_on: list[str], delete: list[PodInfo]) -> bool:
         acted = False
+        key = (ds["metadata"]["namespace"], ds["metadata"]["name"])
         for pod in delete:
             self._deleted.add(pod.uid)
             self.pods.get(ds["metadata"]["uid"], {}).pop(pod.uid, None)
@@ -271,8 +273,15 @@ class DaemonSetController:
             try:
                 created = self.store.create("pods", pod)
             except StoreError as exc:
+                # controller_utils.go createPods: the event, then the sync fails and the DaemonSet goes back
+                # on the queue rate-limited (exponential per-item back-off), so refusals repeat (the event's
+                # count grows) until admission lets the pod through.
                 self.recorder.warning(ds, "FailedCreate", f"Error creating: {exc.message}")
+                failures = self._create_failures[key] = self._create_failures.get(key, 0) + 1
+                cfg = self.config
+                self._resync_at(key, min(cfg.crash_backoff_max, cfg.crash_backoff_base * 2 ** (failures - 1)))
                 continue
+            self._create_failures.pop(key, None)
             self.pods.setdefault(ds["metadata"]["uid"], {})[created["metadata"]["uid"]] = PodInfo.of(
                 created, next(self._order)
             )

@@ -203,6 +203,49 @@ def pull_error(image: str) -> str:
     )
 
 
+def _manifest_url(image: str) -> str:
+    """Where containerd asks for the manifest: Docker Hub's API host is registry-1.docker.io."""
+    canon = canonical_repository(split_image(image)[0])
+    host, path = canon.split("/", 1)
+    if host == "docker.io":
+        host = "registry-1.docker.io"
+    digest = image_id(image).split("@", 1)[1]
+    return f"https://{host}/v2/{path}/manifests/{digest}"
+
+
+def pull_failure(
+    registry: Mapping[str, set[str]], image: str, *, node_os: str = "linux", rate_limited: bool = False
+) -> str | None:
+    """Why pulling `image` on a node fails, as containerd's CRI answers the kubelet; None if it pulls.
+
+    - Rate limit: the registry answers 429 with `toomanyrequests` (Docker Hub: "You have reached your pull
+      rate limit..."); containerd reports the status line and the server message, code Unknown, as in
+      kubelet events seen on real clusters ("failed to copy: httpReadSeeker: failed open: unexpected status
+      code https://registry-1.docker.io/v2/.../manifests/sha256:...: 429 Too Many Requests - Server
+      message: toomanyrequests: ..."; docs.docker.com/docker-hub/usage/).
+    - Unknown tag: NotFound for the reference (`pull_error`).
+    - A Windows node: the simulated registry holds Linux images only (falcosecurity/falco publishes
+      linux/amd64 and linux/arm64), and containerd finds no manifest for windows/amd64 in the index:
+      "no match for platform in manifest: not found", code NotFound.
+    """
+    ref = full_reference(image)
+    if rate_limited:
+        return (
+            f'rpc error: code = Unknown desc = failed to pull and unpack image "{ref}": failed to copy: '
+            f"httpReadSeeker: failed open: unexpected status code {_manifest_url(image)}: 429 Too Many "
+            "Requests - Server message: toomanyrequests: You have reached your pull rate limit. You may "
+            "increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit"
+        )
+    if not image_exists(registry, image):
+        return pull_error(image)
+    if node_os != "linux":
+        return (
+            f'rpc error: code = NotFound desc = failed to pull and unpack image "{ref}": '
+            "no match for platform in manifest: not found"
+        )
+    return None
+
+
 def go_duration(seconds: float) -> str:
     """Render like Go's time.Duration: 200ms, 10s, 2m40s, 5m0s."""
     if seconds < 1:

@@ -11,6 +11,13 @@ from falcotui.sim.events import rfc3339
 KUBELET_VERSION = "v1.32.2"
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 
+# nodeInfo by operating system: a GKE Ubuntu node, and a Windows Server 2022 node (build 20348) as the
+# Windows kubelet reports it (`kubectl get node -o wide` on GKE/AKS Windows pools shows these shapes).
+OS_INFO = {
+    "linux": {"kernelVersion": "6.8.0-1019-gcp", "osImage": "Ubuntu 24.04.1 LTS"},
+    "windows": {"kernelVersion": "10.0.20348.2849", "osImage": "Windows Server 2022 Datacenter"},
+}
+
 HEALTHY_CONDITIONS = {
     "MemoryPressure": ("False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
     "DiskPressure": ("False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
@@ -61,10 +68,10 @@ def build_node(spec: NodeSpec, ordinal: int, seed: int) -> dict:
     ip = node_ip(ordinal)
     labels = {
         "beta.kubernetes.io/arch": "amd64",
-        "beta.kubernetes.io/os": "linux",
+        "beta.kubernetes.io/os": spec.os,
         "kubernetes.io/arch": "amd64",
         "kubernetes.io/hostname": spec.name,
-        "kubernetes.io/os": "linux",
+        "kubernetes.io/os": spec.os,
     }
     taints = [dict(t) for t in spec.taints]
     if spec.control_plane:
@@ -73,6 +80,7 @@ def build_node(spec: NodeSpec, ordinal: int, seed: int) -> dict:
         if not any(t.get("key") == CONTROL_PLANE_TAINT["key"] for t in taints):
             taints.insert(0, dict(CONTROL_PLANE_TAINT))
     labels.update(spec.labels)
+    os_info = OS_INFO.get(spec.os, OS_INFO["linux"])
     ident = uuid.uuid5(uuid.NAMESPACE_DNS, f"{seed}.{spec.name}.falcotui-sim")
     cidr = pod_cidr_prefix(ordinal) + "0/24"
     now = rfc3339()
@@ -109,12 +117,12 @@ def build_node(spec: NodeSpec, ordinal: int, seed: int) -> dict:
                 "architecture": "amd64",
                 "bootID": str(uuid.uuid5(ident, "boot")),
                 "containerRuntimeVersion": "containerd://1.7.24",
-                "kernelVersion": "6.8.0-1019-gcp",
+                "kernelVersion": os_info["kernelVersion"],
                 "kubeProxyVersion": KUBELET_VERSION,
                 "kubeletVersion": KUBELET_VERSION,
                 "machineID": ident.hex,
-                "operatingSystem": "linux",
-                "osImage": "Ubuntu 24.04.1 LTS",
+                "operatingSystem": spec.os,
+                "osImage": os_info["osImage"],
                 "systemUUID": str(ident),
             },
         },

@@ -17,10 +17,9 @@ from falcotui.sim.kubelet_status import (
     ContainerState,
     backoff_delay,
     go_duration,
-    image_exists,
     image_id,
     pod_status,
-    pull_error,
+    pull_failure,
     qos_class,
 )
 from falcotui.sim.kubelet_volumes import (
@@ -195,7 +194,13 @@ class PodWorker:
             kl.recorder.normal(self.pod, "Pulling", f'Pulling image "{image}"', field_path)
             t0 = time.monotonic()
             await asyncio.sleep(cfg.image_pull_delay)
-            if image_exists(cfg.registry, image):
+            err = pull_failure(
+                cfg.registry,
+                image,
+                node_os=kl.node_spec.os,
+                rate_limited=kl.node_name in cfg.registry_rate_limited_nodes,
+            )
+            if err is None:
                 kl.pulled.add(image)
                 cs.image_id = image_id(image)
                 took = go_duration(time.monotonic() - t0)
@@ -208,7 +213,6 @@ class PodWorker:
                 )
                 return
             failures += 1
-            err = pull_error(image)
             kl.recorder.warning(self.pod, "Failed", f'Failed to pull image "{image}": {err}', field_path)
             kl.recorder.warning(self.pod, "Failed", "Error: ErrImagePull", field_path)
             cs.state, cs.reason, cs.message = "waiting", "ErrImagePull", err

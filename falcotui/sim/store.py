@@ -62,6 +62,8 @@ class Store:
         self._subs: dict[asyncio.Queue, tuple[frozenset[str] | None, bool]] = {}
         self._dependents: dict[str, set[tuple[str, str, str]]] = {}  # owner uid -> (resource, ns, name)
         self._encoded: dict[tuple[str, str, str], tuple[str, bytes]] = {}
+        # Admission on create (resource, object) -> raises StoreError to refuse; see sim/admission.py.
+        self.admission: Callable[[str, dict], None] | None = None
 
     # ---- reads -------------------------------------------------------------------------------------
     def get(self, resource: str, namespace: str, name: str) -> dict | None:
@@ -122,6 +124,8 @@ class Store:
                     "because it is being terminated",
                     "Forbidden",
                 )
+        if self.admission is not None:  # after NamespaceLifecycle, as the admission chain orders it
+            self.admission(resource, obj)
         meta["uid"] = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         meta["creationTimestamp"] = rfc3339(self.clock())
         meta.pop("deletionTimestamp", None)
