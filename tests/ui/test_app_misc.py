@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from textual.command import CommandPalette
+from textual.command import CommandList, CommandPalette
 
 from falcotui.falco.alerts import Priority
 from falcotui.ui.alerts_screen import AlertsScreen
@@ -12,46 +12,59 @@ from falcotui.ui.fleet_screen import FleetScreen
 from falcotui.ui.reconnect import Reconnect
 
 
-async def test_command_palette_switches_screen_with_a_filter(frozen, screen_text):
+def palette_pick(app) -> str:
+    """The command the palette's enter would run (its highlighted hit); "" while it is still searching (it
+    adds its hits in batches, a quarter of a second apart)."""
+    if not CommandPalette.is_open(app):
+        return ""
+    hits = app.screen.query_one(CommandList)
+    if hits.highlighted is None:
+        return ""
+    prompt = hits.get_option_at_index(hits.highlighted).prompt
+    return getattr(prompt, "plain", str(prompt)).splitlines()[0]  # the command, not its help line
+
+
+async def test_command_palette_switches_screen_with_a_filter(frozen, screen_text, until):
     app = frozen()
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.2)
+        await pilot.pause()
         await pilot.press("colon")
-        await pilot.pause(0.3)
+        assert await until(pilot, lambda: CommandPalette.is_open(app))
         await pilot.press(*"critical and worse")
-        await pilot.pause(0.5)
+        assert await until(pilot, lambda: palette_pick(app) == "Alerts: Critical and worse"), palette_pick(
+            app
+        )
         await pilot.press("enter")
-        await pilot.pause(0.5)
+        assert await until(pilot, lambda: "priority>=critical" in screen_text(app))
         assert isinstance(app.screen, AlertsScreen)
         assert app.screen.query_obj.least_severe is Priority.CRITICAL
-        assert "priority>=critical" in screen_text(app)
 
 
-async def test_function_keys_switch_screens_and_escape_goes_home(frozen):
+async def test_function_keys_switch_screens_and_escape_goes_home(frozen, until):
     app = frozen()
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.1)
+        await pilot.pause()
         for key, mode in (("f2", "alerts"), ("f3", "rules"), ("f4", "deploy"), ("f1", "fleet")):
             await pilot.press(key)
-            await pilot.pause(0.2)
-            assert app.current_mode == mode
+            assert await until(pilot, lambda m=mode: app.current_mode == m), (mode, app.current_mode)
         await pilot.press("f2")
-        await pilot.pause(0.2)
+        assert await until(pilot, lambda: app.current_mode == "alerts")
         await pilot.press("escape")
-        await pilot.pause(0.2)
-        assert app.current_mode == "fleet" and isinstance(app.screen, FleetScreen)
+        assert await until(pilot, lambda: app.current_mode == "fleet" and isinstance(app.screen, FleetScreen))
         await pilot.press("q")
-        await pilot.pause(0.2)
+        await pilot.pause()
     assert app.return_code in (0, None)
 
 
-async def test_no_color_gives_a_monochrome_screen(frozen, monkeypatch):
+async def test_no_color_gives_a_monochrome_screen(frozen, monkeypatch, screen_text, until):
     monkeypatch.setenv("NO_COLOR", "1")
     app = frozen()
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(0.3)
+        await pilot.pause()
         await pilot.press("f2")
-        await pilot.pause(0.3)
+        assert await until(
+            pilot, lambda: isinstance(app.screen, AlertsScreen) and "shown" in screen_text(app)
+        )
         svg = app.export_screenshot()
     window_buttons = {"ff5f57", "febc2e", "28c840"}  # the screenshot frame's decoration, not the app
     colours = set(re.findall(r"#([0-9a-f]{6})", svg)) - window_buttons
@@ -64,22 +77,20 @@ async def test_no_color_gives_a_monochrome_screen(frozen, monkeypatch):
     assert all(grey(c) for c in colours), sorted(c for c in colours if not grey(c))
 
 
-async def test_switch_namespace_checks_the_name_then_asks_for_a_reconnect(frozen, screen_text):
+async def test_switch_namespace_checks_the_name_then_asks_for_a_reconnect(frozen, screen_text, until):
     app = frozen()
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.2)
+        await pilot.pause()
         await pilot.press("colon")
-        await pilot.pause(0.3)
+        assert await until(pilot, lambda: CommandPalette.is_open(app))
         await pilot.press(*"switch falco namespace")
-        await pilot.pause(0.5)
+        assert await until(pilot, lambda: palette_pick(app) == "Switch Falco namespace…"), palette_pick(app)
         await pilot.press("enter")
-        await pilot.pause(0.3)
-        assert "Falco namespace · enter to switch" in screen_text(app)
+        assert await until(pilot, lambda: "Falco namespace · enter to switch" in screen_text(app))
         await pilot.press("ctrl+u", *"Bad_NS", "enter")
-        await pilot.pause(0.2)
-        assert "lower-case letters, digits and '-'" in screen_text(app)
+        assert await until(pilot, lambda: "lower-case letters, digits and '-'" in screen_text(app))
         await pilot.press("ctrl+u", *"falco-2", "enter")
-        await pilot.pause(0.3)
+        assert await until(pilot, lambda: app.return_value is not None)
     assert app.return_value == Reconnect(None, "falco-2")
 
 
@@ -90,23 +101,22 @@ async def test_unreachable_cluster_is_reported_in_the_header_not_a_crash(frozen,
         assert await until(pilot, lambda: "cannot reach the Kubernetes API" in screen_text(app), timeout=30)
         assert "cannot reach the Kubernetes API at http://127.0.0.1:9" in screen_text(app).splitlines()[0]
         await pilot.press("f2")
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, AlertsScreen)  # still usable: the stored state can be browsed
+        # still usable: the stored state can be browsed
+        assert await until(pilot, lambda: isinstance(app.screen, AlertsScreen))
 
 
-async def test_the_key_bar_lists_the_screens_keys_and_a_click_presses_one(frozen, screen_text):
+async def test_the_key_bar_lists_the_screens_keys_and_a_click_presses_one(frozen, screen_text, until):
     app = frozen()
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.2)
+        assert await until(pilot, lambda: "Sort" in screen_text(app).splitlines()[-1])
         bar = screen_text(app).splitlines()[-1]
         assert bar.split() == ["s", "Sort", "/", "Filter", "g", "Tiles/table", "F1", "Fleet", "F2", "Alerts",
                                "F3", "Rules", "F4", "Deploy", "?", "Help", "q", "Quit"]  # fmt: skip
         column = bar.index("F2")
         await pilot.click(offset=(column + 1, 35))  # on "F2" in the bottom line
-        await pilot.pause(0.3)
+        assert await until(pilot, lambda: "Follow/pause" in screen_text(app).splitlines()[-1])
         assert isinstance(app.screen, AlertsScreen)
-        bar = screen_text(app).splitlines()[-1]
-        assert "Follow/pause" in bar and "Sort" not in bar  # the Alerts screen's own keys now
+        assert "Sort" not in screen_text(app).splitlines()[-1]  # the Alerts screen's own keys now
 
 
 async def test_ctrl_p_opens_the_command_palette_everywhere_help_says_it_does(frozen, until):

@@ -16,12 +16,19 @@ def table_rows(text: str) -> list[str]:
     ]
 
 
-async def test_grid_shows_state_trouble_and_summary(frozen, screen_text):
+def names(text: str) -> list[str]:
+    return [line.split()[1] for line in table_rows(text)]
+
+
+def all_rows(text: str) -> bool:
+    """The grid shows all five nodes (it fills in after the screen mounts)."""
+    return len(table_rows(text)) == 5
+
+
+async def test_grid_shows_state_trouble_and_summary(frozen, screen_text, shows):
     app = frozen()
     async with app.run_test(size=(140, 30)) as pilot:
-        await pilot.pause(0.2)
-        text = screen_text(app)
-        assert "Fleet · 5 nodes · 1 crash-looping · 1 without Falco" in text
+        text = await shows(pilot, app, "Fleet · 5 nodes · 1 crash-looping · 1 without Falco", where=all_rows)
         rows = {line.split()[1]: line for line in table_rows(text)}
         assert list(rows) == ["ip-10-0-1-11", "ip-10-0-1-23", "ip-10-0-1-57", "ip-10-0-1-80", "ip-10-0-2-11"]
         assert "CrashLoop" in rows["ip-10-0-1-57"] and " 7 " in rows["ip-10-0-1-57"]
@@ -29,53 +36,44 @@ async def test_grid_shows_state_trouble_and_summary(frozen, screen_text):
         assert "Critical" in rows["ip-10-0-1-80"] and "0.45.0" in rows["ip-10-0-1-80"]
         assert "22" in rows["ip-10-0-1-23"].split("Running 1/1")[1]  # alerts in the last minute
         await pilot.press("down", "down", "down", "down")
-        await pilot.pause(0.1)
-        assert "ip-10-0-2-11: no Falco pod — taint dedicated=gpu:NoSchedule not tolerated" in screen_text(app)
+        await shows(pilot, app, "ip-10-0-2-11: no Falco pod — taint dedicated=gpu:NoSchedule not tolerated")
 
 
-async def test_sort_and_filter(frozen, screen_text):
+async def test_sort_and_filter(frozen, screen_text, shows):
     app = frozen()
     async with app.run_test(size=(140, 30)) as pilot:
-        await pilot.pause(0.2)
+        await shows(pilot, app, where=all_rows)
         await pilot.press("s")  # name -> alerts/min
-        await pilot.pause(0.1)
-        text = screen_text(app)
-        assert "sort: alerts/min ▼" in text
-        assert [line.split()[1] for line in table_rows(text)][:3] == [
-            "ip-10-0-1-23",
-            "ip-10-0-1-11",
-            "ip-10-0-1-80",
-        ]
+        by_rate = ["ip-10-0-1-23", "ip-10-0-1-11", "ip-10-0-1-80"]
+        await shows(pilot, app, "sort: alerts/min ▼", where=lambda t: names(t)[:3] == by_rate)
         await pilot.press("slash", *"crash")
-        await pilot.pause(0.1)
-        assert [line.split()[1] for line in table_rows(screen_text(app))] == ["ip-10-0-1-57"]
+        await shows(pilot, app, where=lambda t: names(t) == ["ip-10-0-1-57"])
         await pilot.press("escape")
-        await pilot.pause(0.1)
-        assert len(table_rows(screen_text(app))) == 5
+        await shows(pilot, app, where=all_rows)
 
 
-async def test_columns_drop_at_80x24_and_keep_the_essentials(frozen, screen_text):
+async def test_columns_drop_at_80x24_and_keep_the_essentials(frozen, screen_text, shows):
     app = frozen()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.2)
-        header = next(line for line in screen_text(app).splitlines() if "NODE" in line)
+        text = await shows(pilot, app, "NODE", where=all_rows)
+        header = next(line for line in text.splitlines() if "NODE" in line)
         for kept in ("NODE", "FALCO", "ALERTS/MIN", "WORST", "READY", "RST"):
             assert kept in header
         for dropped in ("LAST 10 MIN", "CHANNELS"):
             assert dropped not in header
     wide = frozen()
     async with wide.run_test(size=(200, 40)) as pilot:
-        await pilot.pause(0.2)
-        header = next(line for line in screen_text(wide).splitlines() if "NODE" in line)
+        text = await shows(pilot, wide, "NODE", where=all_rows)
+        header = next(line for line in text.splitlines() if "NODE" in line)
         assert "LAST 10 MIN" in header and "CHANNELS" in header and "RELOAD" in header
 
 
-async def test_rows_update_in_place(frozen, screen_text, alert_bytes, until):
+async def test_rows_update_in_place(frozen, screen_text, shows, alert_bytes, until):
     app = frozen()
     async with app.run_test(size=(140, 30)) as pilot:
-        await pilot.pause(0.2)
+        await shows(pilot, app, where=all_rows)
         await pilot.press("down", "down", "down")  # the cursor on ip-10-0-1-80
-        await pilot.pause(0.1)
+        await pilot.pause()
         assert app.screen.current_node() == "ip-10-0-1-80"
         engine = app.services.engine
         for i in range(5):  # a burst on a quiet node
@@ -90,72 +88,69 @@ async def test_rows_update_in_place(frozen, screen_text, alert_bytes, until):
         assert app.screen.current_node() == "ip-10-0-1-80"  # updated in place: the cursor stayed put
 
 
-async def test_enter_opens_the_node_with_its_pod_log_and_alerts(frozen, screen_text):
+async def test_enter_opens_the_node_with_its_pod_log_and_alerts(frozen, screen_text, shows):
     app = frozen()
     async with app.run_test(size=(140, 40)) as pilot:
-        await pilot.pause(0.2)
+        await shows(pilot, app, where=all_rows)
         await pilot.press("down", "enter")  # ip-10-0-1-23
-        await pilot.pause(0.4)
+        # the node's own alerts (its NODE column is dropped) and the pod's last Falco log lines
+        text = await shows(pilot, app, "Node · ip-10-0-1-23", "Alerts on ip-10-0-1-23 · 149",
+                           "Falco version: 0.45.0", where=lambda t: "\n│09:" in t)  # fmt: skip
         assert isinstance(app.screen, NodeDetailScreen)
-        text = screen_text(app)
-        assert "Node · ip-10-0-1-23" in text and "falco-b23" in text
-        assert "Falco version: 0.45.0" in text  # the pod's last Falco log lines
+        assert "falco-b23" in text
         alerts = [line for line in text.splitlines() if line.startswith("│09:")]
-        assert "Alerts on ip-10-0-1-23 · 149" in text  # the node's own alerts (its NODE column is dropped)
         assert alerts and all("shop/web-7d9f8" in line for line in alerts)
         await pilot.press("escape")
-        await pilot.pause(0.1)
+        await pilot.pause()
         assert isinstance(app.screen, FleetScreen)
 
 
-async def test_help_lists_the_keys_of_the_screen_and_the_app(frozen, screen_text):
+async def test_help_lists_the_keys_of_the_screen_and_the_app(frozen, screen_text, shows):
     app = frozen()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.2)
+        await shows(pilot, app, where=all_rows)
         await pilot.press("question_mark")
-        await pilot.pause(0.2)
-        text = screen_text(app)
-        for what in ("Sort", "Filter", "Open node", "Fleet", "Alerts", "Rules", "Deploy", "Quit", "Command"):
-            assert what in text, what
+        await shows(
+            pilot, app, "Sort", "Filter", "Open node", "Fleet", "Alerts", "Rules", "Deploy", "Quit", "Command"
+        )
         await pilot.press("escape")
-        await pilot.pause(0.1)
+        await pilot.pause()
         assert isinstance(app.screen, FleetScreen)
 
 
-async def test_tiles_show_the_fleet_as_a_heatmap_and_open_the_node_under_the_cursor(frozen, screen_text):
+async def test_tiles_show_the_fleet_as_a_heatmap_and_open_the_node_under_the_cursor(
+    frozen, screen_text, shows
+):
     app = frozen()
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(0.2)
+        await shows(pilot, app, where=all_rows)
         await pilot.press("down", "down")  # ip-10-0-1-57, crash-looping
         await pilot.press("g")
-        await pilot.pause(0.2)
-        text = screen_text(app)
-        assert "g table" in text and "NODE" not in text  # the table is gone, its column titles too
-        assert "crash-loop/failing" in text and "no Falco pod" in text  # the legend
+        text = await shows(pilot, app, "g table", "crash-loop/failing", "no Falco pod")  # and the legend
+        assert "NODE" not in text  # the table is gone, its column titles too
         tiles = next(line for line in text.splitlines() if "✗✗" in line)
         assert "!!" in tiles and "✗✗" in tiles  # the crash loop and the node without Falco stand out
         assert "ip-10-0-1-57: CrashLoopBackOff" in text  # the cursor stayed on the same node
         await pilot.press("right")  # ip-10-0-1-80: critical alerts
-        await pilot.pause(0.1)
-        assert "ip-10-0-1-80: Running 1/1" in screen_text(app) and "worst Critical" in screen_text(app)
+        await shows(pilot, app, "ip-10-0-1-80: Running 1/1", "worst Critical")
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await pilot.pause()
         assert isinstance(app.screen, NodeDetailScreen) and app.screen.node == "ip-10-0-1-80"
         await pilot.press("escape")
-        await pilot.pause(0.1)
+        await pilot.pause()
         await pilot.press("g")
-        await pilot.pause(0.1)
-        assert app.screen.current_node() == "ip-10-0-1-80" and "NODE" in screen_text(app)
+        await shows(pilot, app, "NODE")
+        assert app.screen.current_node() == "ip-10-0-1-80"
 
 
-async def test_a_click_on_the_highlighted_line_opens_the_node(frozen, screen_text):
+async def test_a_click_on_the_highlighted_line_opens_the_node(frozen, screen_text, shows):
     app = frozen()
     async with app.run_test(size=(140, 30)) as pilot:
-        await pilot.pause(0.2)
+        await shows(pilot, app, where=all_rows)
         grid = app.screen.grid
         await pilot.click(grid, offset=(3, 1))  # second line: ip-10-0-1-23
-        await pilot.pause(0.1)
+        await pilot.pause()
         assert app.screen.current_node() == "ip-10-0-1-23" and isinstance(app.screen, FleetScreen)
         await pilot.click(grid, offset=(3, 1))
-        await pilot.pause(0.3)
+        await pilot.pause()
         assert isinstance(app.screen, NodeDetailScreen) and app.screen.node == "ip-10-0-1-23"
