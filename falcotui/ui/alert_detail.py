@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Static
 from falcotui.falco.alerts import alert_to_json
 from falcotui.falco.sanitize import safe_text, sanitize
 from falcotui.ops.alert_store import StoredAlert
-from falcotui.ui.widgets import PRIORITY_STYLE, ChipTable
+from falcotui.ui.widgets import ChipTable, priority_style
 
 RAW_MAX = 4000
 
@@ -37,7 +37,7 @@ def summary_renderable(entry: StoredAlert) -> Group:
     head.append("rule ", "dim")
     head.append(sanitize(a.rule, max_len=300), "bold")
     head.append(" · ")
-    head.append(a.priority.label, PRIORITY_STYLE[a.priority])
+    head.append(a.priority.label, priority_style(a.priority))
     head.append(" · ")
     head.append(sanitize(a.source or "?", max_len=40))
     head.append(" · via ", "dim")

@@ -29,7 +29,7 @@ from falcotui.falco.alerts import Priority
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.alert_store import POD_FIELD, StoredAlert, alert_field
 from falcotui.ops.alert_view import FilteredView, ViewChange
-from falcotui.ui.widgets import PRIORITY_STYLE
+from falcotui.ui.widgets import priority_style
 
 #: (name, title) in display order; widths come from `list_columns`.
 LIST_COLUMNS = (
@@ -127,7 +127,7 @@ def alert_cells(entry: StoredAlert, *, millis: bool = True) -> dict[str, tuple[s
     a = entry.alert
     return {
         "time": (_clock(a.time_ns, millis=millis), "dim"),
-        "priority": (priority_label(a.priority), PRIORITY_STYLE[a.priority]),
+        "priority": (priority_label(a.priority), priority_style(a.priority)),
         "rule": (sanitize(a.rule, max_len=200), "bold"),
         "node": (sanitize(entry.node, max_len=100), "cyan"),
         "pod": (sanitize(_where(entry), max_len=200), ""),

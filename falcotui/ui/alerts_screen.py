@@ -27,7 +27,7 @@ from falcotui.ops.engine import EngineDelta
 from falcotui.ui.alert_detail import AlertDetail
 from falcotui.ui.alerts_list import AlertList, priority_label
 from falcotui.ui.count_list import CountList
-from falcotui.ui.widgets import PRIORITY_STYLE, count_text
+from falcotui.ui.widgets import count_text, priority_style
 
 SIDE_REFRESH_S = 0.4
 LIST_REFRESH_S = 0.14
@@ -124,7 +124,7 @@ class AlertsScreen(Screen):
         view = self.alert_list.view
         counts = view.by_priority
         self.query_one("#by-priority", CountList).set_rows(
-            [(p.label, Text(priority_label(p), PRIORITY_STYLE[p]), short_count(n)) for p, n in counts.items()]
+            [(p.label, Text(priority_label(p), priority_style(p)), short_count(n)) for p, n in counts.items()]
         )
         groups = view.group_by_rule()
         self.query_one("#top-rules", CountList).set_rows(

@@ -41,7 +41,7 @@ from falcotui.ui.rules_dialogs import ConfirmDialog
 from falcotui.ui.rules_screen import RulesScreen
 from falcotui.ui.services import Services
 from falcotui.ui.terminal_driver import hangup_safe
-from falcotui.ui.widgets import StatusHeader, health_text
+from falcotui.ui.widgets import StatusHeader, health_text, use_no_color
 
 TICK_HZ = 15
 MODE_TITLES = {"fleet": "Fleet", "alerts": "Alerts", "rules": "Rules", "deploy": "Deploy"}
@@ -114,6 +114,7 @@ class FalcoTuiApp(App):
         contexts: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        use_no_color(self.no_color)  # NO_COLOR: priorities and tiles by weight and glyph, not grey shades
         self.driver_class = hangup_safe(self.driver_class)
         self.contexts = tuple(contexts)
         self.services = services

@@ -21,6 +21,7 @@ from textual.strip import Strip
 from falcotui.falco.alerts import Priority
 from falcotui.ops.fleet_status import NodeState, NodeStatus
 from falcotui.ui.node_cursor import NodeCursorView
+from falcotui.ui.widgets import no_color
 
 TILE_WIDTH = 3  # two coloured cells and a gap
 _BLOCK = "██"
@@ -51,6 +52,34 @@ _LEGEND = (
     (_BLOCK, "dodger_blue2", "notice/info"),
     (_BLOCK, _QUIET, "quiet"),
 )
+#: Without colour (NO_COLOR) every kind of tile needs its own glyph: shades of grey do not tell them apart.
+_TROUBLE_NO_COLOR: dict[NodeState, tuple[str, str]] = {
+    NodeState.NO_POD: ("✗✗", "bold"),
+    NodeState.CRASH_LOOP: ("!!", "bold reverse"),
+    NodeState.IMAGE_PULL: ("!!", "bold reverse"),
+    NodeState.FAILING: ("!!", "bold reverse"),
+    NodeState.PENDING: ("??", "bold"),
+    NodeState.TERMINATING: ("??", "bold"),
+    NodeState.NOT_READY: ("??", "bold"),
+    NodeState.NODE_NOT_READY: ("??", "bold"),
+}
+_HEAT_NO_COLOR: tuple[tuple[Priority, str], ...] = (
+    (Priority.CRITICAL, "██"),
+    (Priority.ERROR, "▓▓"),
+    (Priority.WARNING, "▒▒"),
+    (Priority.DEBUG, "░░"),
+)
+_QUIET_NO_COLOR = "··"
+_LEGEND_NO_COLOR = (
+    ("✗✗", "bold", "no Falco pod"),
+    ("!!", "bold reverse", "crash-loop/failing"),
+    ("??", "bold", "pending/not ready"),
+    ("██", "", "critical+"),
+    ("▓▓", "", "error"),
+    ("▒▒", "", "warning"),
+    ("░░", "", "notice/info"),
+    (_QUIET_NO_COLOR, "dim", "quiet"),
+)
 _CURSOR = Style(bold=True, color="white")
 _REVERSE = Style(reverse=True)
 
@@ -59,6 +88,13 @@ Tile = tuple[str, str]  # (two-cell glyph, style)
 
 def node_tile(row: NodeStatus) -> Tile:
     """How one node looks in the heatmap."""
+    if no_color():
+        trouble = _TROUBLE_NO_COLOR.get(row.state)
+        if trouble is not None:
+            return trouble
+        if row.worst is None:
+            return (_QUIET_NO_COLOR, "dim")
+        return (next(glyph for floor, glyph in _HEAT_NO_COLOR if row.worst <= floor), "")
     trouble = _TROUBLE.get(row.state)
     if trouble is not None:
         return trouble
@@ -71,7 +107,7 @@ def legend(width: int) -> Text:
     """The colours explained, trouble first, on as many lines as `width` needs (never splitting one)."""
     text = Text()
     used = 0
-    for glyph, style, label in _LEGEND:
+    for glyph, style, label in _LEGEND_NO_COLOR if no_color() else _LEGEND:
         entry = 2 + 1 + len(label) + 3
         if used and used + entry > width:
             text.append("\n")

@@ -22,6 +22,34 @@ PRIORITY_STYLE: dict[Priority, str] = {
     Priority.INFORMATIONAL: "green",
     Priority.DEBUG: "dim",
 }
+#: The same without colour (NO_COLOR): Textual's Monochrome filter turns red into dark grey, which made
+#: Error and Critical the least readable rows; here severity reads from weight instead.
+PRIORITY_STYLE_NO_COLOR: dict[Priority, str] = {
+    Priority.EMERGENCY: "bold reverse",
+    Priority.ALERT: "bold reverse",
+    Priority.CRITICAL: "bold underline",
+    Priority.ERROR: "bold",
+    Priority.WARNING: "",
+    Priority.NOTICE: "",
+    Priority.INFORMATIONAL: "dim",
+    Priority.DEBUG: "dim",
+}
+_styles = {"priority": PRIORITY_STYLE}
+
+
+def use_no_color(no_color: bool) -> None:
+    """Pick the style tables for this process's app (`FalcoTuiApp` calls it with `App.no_color`)."""
+    _styles["priority"] = PRIORITY_STYLE_NO_COLOR if no_color else PRIORITY_STYLE
+
+
+def no_color() -> bool:
+    return _styles["priority"] is PRIORITY_STYLE_NO_COLOR
+
+
+def priority_style(priority: Priority) -> str:
+    """The style of `priority` for the running app (colour, or weight under NO_COLOR)."""
+    return _styles["priority"][priority]
+
 
 _BARS = "▁▂▃▄▅▆▇█"
 
@@ -31,7 +59,7 @@ def priority_text(priority: Priority | None, *, width: int | None = None) -> Tex
     if priority is None:
         return Text("–".ljust(width or 1), style="dim")
     label = priority.label if width is None else priority.label[:width].ljust(width)
-    return Text(label, style=PRIORITY_STYLE[priority])
+    return Text(label, style=priority_style(priority))
 
 
 def sparkline(values: tuple[int, ...] | list[int], style: str = "cyan") -> Text:

@@ -144,3 +144,38 @@ async def test_a_node_filter_takes_a_short_name_and_says_when_it_matches_no_node
         assert "matches none" not in screen_text(app)
         screen.apply_query(screen.query_obj.with_term("node", "99"))
         assert await until(pilot, lambda: "node:99 matches none of the 5 nodes" in screen_text(app))
+
+
+def _styles_of(app, word: str) -> list:
+    """The styles of every painted segment holding `word` (as the compositor sends them to the terminal)."""
+    return [
+        seg.style for strip in app.screen._compositor.render_strips() for seg in strip if word in seg.text
+    ]
+
+
+async def test_no_color_tells_priorities_and_tiles_apart_without_colour(
+    frozen, monkeypatch, screen_text, until
+):
+    """Issue 17 item 6: under NO_COLOR, Error and Critical rows were the least readable (red → dark grey),
+    and the tiles legend was greys that could not be told apart."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = frozen()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("f2")
+        assert await until(
+            pilot, lambda: isinstance(app.screen, AlertsScreen) and "Critical" in screen_text(app)
+        )
+        critical, warning = _styles_of(app, "Critical"), _styles_of(app, "Warning")
+        assert critical and all(s.bold and s.underline for s in critical)
+        assert warning and not any(s.bold or s.dim for s in warning)  # plain weight, below Error's bold
+        from falcotui.falco.alerts import Priority
+        from falcotui.ui.widgets import priority_style
+
+        assert priority_style(Priority.ERROR) == "bold" and "reverse" in priority_style(Priority.ALERT)
+        await pilot.press("f1")
+        assert await until(pilot, lambda: isinstance(app.screen, FleetScreen))
+        await pilot.press("g")
+        text = await until(pilot, lambda: "critical+" in screen_text(app)) and screen_text(app)
+        legend = next(line for line in text.splitlines() if "critical+" in line)
+        for glyph, label in (("██", "critical+"), ("▓▓", "error"), ("▒▒", "warning"), ("░░", "notice/info")):
+            assert f"{glyph} {label}" in legend
