@@ -305,8 +305,8 @@ def test_configmap_change_reaches_pod_files(cluster_factory, repo_root):
     files = cluster.call(cluster.controllers.pod_files, "falco", pod)
     assert "/etc/falco-config/falco.yaml" in files
     patch = '{"data":{"zz-local.yaml":"- macro: sim_test\\n  condition: (proc.name = sim)\\n"}}'
+    changed = time.monotonic()  # before the patch: kubectl may return late on a busy machine
     kubectl("patch", "configmap", "falco-rules", "-n", "falco", "--type", "merge", "-p", patch, check=True)
-    changed = time.monotonic()
     got = wait_until(
         lambda: cluster.call(cluster.controllers.pod_files, "falco", pod).get(
             "/etc/falco/rules.d/zz-local.yaml"
