@@ -5,16 +5,23 @@ clusters); Falco dry-runs the new rules; valid → `SIGHUP received, restarting.
 again; invalid → the old rules keep running and the internal alert `Falco internal: hot restart failure`
 is emitted; an `Error:` or a container restart means Falco exited (the pod crash-loops).
 
-`ReloadTracker.events()` polls each pod's log from the push time on (`sinceTime`, then resuming after the
-last line seen without duplicates) and the pods' container statuses, and yields a `NodeReload` for every
+`ReloadTracker.events()` polls each pod's log from the push on (`sinceTime`, then resuming after the last
+line seen without duplicates) and the pods' container statuses, and yields a `NodeReload` for every
 per-node state change, then one `ReloadSummary`. A pod created after the push started with the new rules.
+
+"Since the push" is never the operator's clock: a node's log lines carry the node's clock (its container
+runtime stamps them), so each pod's log is read after its own last line before the push (`log_marks`, taken
+just before the ConfigMap is replaced), and a pod's creationTimestamp (API server clock) is compared with the
+push's time as the API server recorded it (managedFields). The operator's clock is only the fallback for a
+pod whose log could not be read before the push.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -33,7 +40,11 @@ from falcotui.kube.logs import (
 HOT_RESTART_FAILURE = "Falco internal: hot restart failure"
 FALCO_CONTAINER = "falco"
 #: Real clusters: the kubelet syncs mounted ConfigMaps every ~60-90 s, then Falco dry-runs and restarts.
+#: Kubernetes documents up to "the kubelet sync period + cache propagation delay" (60 s + up to 60 s with the
+#: default TTL cache) before a mounted ConfigMap changes, then Falco dry-runs and restarts: 150 s covers it.
 DEFAULT_RELOAD_TIMEOUT = 150.0
+MAX_DOCUMENTED_PROPAGATION = 120.0
+MARK_WORKERS = 16
 PROPAGATION_NOTE = "waiting for the kubelet to update the mounted rules"
 
 
@@ -94,6 +105,9 @@ class _PodTrack:
     filter: ResumeFilter = field(default_factory=ResumeFilter)
     classifier: LogLineClassifier = field(default_factory=LogLineClassifier)
     last_error: str = ""
+    # the log's last timestamp before the push (node clock); None: the log was empty; absent: not read
+    mark: int | None = None
+    marked: bool = False
 
 
 def _restarts(pod: dict) -> int:
@@ -113,6 +127,79 @@ def _ready(pod: dict) -> bool:
     return False
 
 
+def _stamp(text: object) -> int | None:
+    try:
+        return parse_iso8601_ns(str(text)) if text else None
+    except ValueError:
+        return None
+
+
+def _ready_since(pod: dict) -> int | None:
+    """When the pod turned Ready, by the kubelet's own account (the condition's lastTransitionTime)."""
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return _stamp(cond.get("lastTransitionTime"))
+    return None
+
+
+def _finished_at(pod: dict) -> int | None:
+    """When the Falco container last exited, from its status (lastState/state terminated.finishedAt)."""
+    st = container_status(pod, FALCO_CONTAINER) or {}
+    for key in ("state", "lastState"):
+        term = (st.get(key) or {}).get("terminated") or {}
+        if term.get("finishedAt"):
+            return _stamp(term["finishedAt"])
+    return None
+
+
+def _last_log_ts(clients: KubeClients, namespace: str, pod: str) -> int | None:
+    query = [("timestamps", "true"), ("container", FALCO_CONTAINER), ("tailLines", "1")]
+    resp = clients.open_stream(PODS.object_path(namespace, pod) + "/log", query=query, read_timeout=15.0)
+    try:
+        body = resp.read()
+    finally:
+        resp.release_conn()
+    stamps = [p[0] for raw in body.split(b"\n") if (p := split_timestamp(raw)) is not None]
+    return stamps[-1] if stamps else None
+
+
+def log_marks(
+    clients: KubeClients, namespace: str, label_selector: str = FALCO_SELECTOR
+) -> dict[str, int | None]:
+    """Pod uid -> the timestamp of its log's last line now (None: empty), for every Falco pod whose log could
+    be read. Take it just before a push: whatever a pod logs later is after the push, by its own clock."""
+    try:
+        listing = clients.request(
+            "GET", PODS.collection_path(namespace), query=[("labelSelector", label_selector)]
+        )
+    except KubeError:
+        return {}
+    pods = [
+        ((p.get("metadata") or {}).get("name", ""), (p.get("metadata") or {}).get("uid", ""))
+        for p in listing.get("items") or []
+    ]
+
+    def mark(item: tuple[str, str]) -> tuple[str, int | None] | None:
+        try:
+            return item[1], _last_log_ts(clients, namespace, item[0])
+        except Exception:  # a container between instances, a cut stream: no mark, the fallback applies
+            return None
+
+    with ThreadPoolExecutor(max_workers=MARK_WORKERS) as pool:
+        found = list(pool.map(mark, pods))
+    return {uid: ts for got in found if got is not None for uid, ts in (got,)}
+
+
+def server_time(obj: Mapping, manager: str) -> int | None:
+    """When the API server recorded `manager`'s last update of `obj` (managedFields time, server clock)."""
+    times = [
+        ts
+        for entry in (obj.get("metadata") or {}).get("managedFields") or []
+        if entry.get("manager") == manager and (ts := _stamp(entry.get("time"))) is not None
+    ]
+    return max(times) if times else None
+
+
 class ReloadTracker:
     """Tracks the reload of the rules pushed at `since_ns` (Unix ns) on every Falco pod of `namespace`."""
 
@@ -125,10 +212,14 @@ class ReloadTracker:
         timeout: float = DEFAULT_RELOAD_TIMEOUT,
         poll: float = 1.0,
         label_selector: str = FALCO_SELECTOR,
+        marks: Mapping[str, int | None] | None = None,
+        server_since_ns: int | None = None,
     ) -> None:
         self.clients = clients
         self.namespace = namespace
-        self.since_ns = since_ns
+        self.since_ns = since_ns  # the operator's clock: only for pods without a mark
+        self.marks = dict(marks or {})
+        self.server_since_ns = server_since_ns  # the push as the API server timed it
         self.timeout = timeout
         self.poll = poll
         self.label_selector = label_selector
@@ -159,11 +250,15 @@ class ReloadTracker:
             created_s = 0
         # creationTimestamp has whole seconds: only a pod created in a later second than the push is
         # sure to have mounted the new rules when it started.
-        new_pod = created_s > self.since_ns // 1_000_000_000
+        pushed = self.server_since_ns if self.server_since_ns is not None else self.since_ns
+        new_pod = created_s > pushed // 1_000_000_000
         crashing = _waiting_reason(pod) == "CrashLoopBackOff" or (_restarts(pod) > 0 and not _ready(pod))
         track = _PodTrack(
             meta.get("name", ""), meta.get("uid", ""), node, _restarts(pod), new_pod or crashing
         )
+        uid = meta.get("uid", "")
+        if uid in self.marks:
+            track.mark, track.marked = self.marks[uid], True
         self._pods[node] = track
         if new_pod:
             track.detail = "new pod: waiting for it to start"
@@ -175,12 +270,13 @@ class ReloadTracker:
         return track
 
     def _read_new_lines(self, track: _PodTrack) -> list[tuple[int, str]]:
-        since = track.filter.last_ts if track.filter.last_ts is not None else self.since_ns
-        query: list[tuple[str, object]] = [
-            ("timestamps", "true"),
-            ("container", FALCO_CONTAINER),
-            ("sinceTime", since_time_param(since)),
-        ]
+        # lines after `floor` (the pod's own clock) are new: after its last line before the push, or, for a
+        # pod whose log was empty then, all of it; only an unmarked pod falls back to the operator's clock
+        floor = (track.mark if track.mark is not None else -1) if track.marked else self.since_ns - 1
+        since = track.filter.last_ts if track.filter.last_ts is not None else floor if floor >= 0 else None
+        query: list[tuple[str, object]] = [("timestamps", "true"), ("container", FALCO_CONTAINER)]
+        if since is not None:
+            query.append(("sinceTime", since_time_param(since)))
         if track.filter.last_ts is not None:
             track.filter.begin_resume()
         resp = self.clients.open_stream(
@@ -193,7 +289,7 @@ class ReloadTracker:
         out = []
         for raw in body.split(b"\n"):
             parts = split_timestamp(raw)
-            if parts is None or parts[0] < self.since_ns:
+            if parts is None or parts[0] <= floor:
                 continue
             if track.filter.accept(*parts):
                 out.append((parts[0], parts[1].decode(errors="replace")))
@@ -234,7 +330,7 @@ class ReloadTracker:
         if not track.new_pod and (restarted or _waiting_reason(pod) == "CrashLoopBackOff"):
             if track.state is not ReloadState.CRASH_LOOPING:
                 detail = track.last_error or f"container restarted ({_restarts(pod)} restarts)"
-                self._set(track, ReloadState.CRASH_LOOPING, detail, time.time_ns())
+                self._set(track, ReloadState.CRASH_LOOPING, detail, _finished_at(pod))
             return
         try:
             lines = self._read_new_lines(track)
@@ -243,7 +339,7 @@ class ReloadTracker:
         for ts, text in lines:
             self._apply_line(track, ts, text)
         if track.new_pod and not track.state.final and _ready(pod):
-            self._set(track, ReloadState.RELOADED, "started with the new rules", time.time_ns())
+            self._set(track, ReloadState.RELOADED, "started with the new rules", _ready_since(pod))
 
     async def events(self) -> AsyncIterator[NodeReload | ReloadSummary]:
         """Per-node state changes as they happen, then the summary (always last)."""

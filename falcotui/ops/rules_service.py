@@ -33,6 +33,8 @@ from falcotui.ops.reload_tracker import (
     NodeReload,
     ReloadSummary,
     ReloadTracker,
+    log_marks,
+    server_time,
 )
 from falcotui.ops.rules_history import HistoryEntry, HistoryError, RulesHistory
 
@@ -107,6 +109,10 @@ class PushResult:
     conflict: Conflict | None = None
     history_error: str = ""  # the push succeeded but the history could not be written
     forced: bool = False  # invalid rules pushed with force_invalid
+    # where each Falco pod's log stood just before the push (pod uid -> last timestamp, node clock) and the
+    # push's time by the API server's clock: what "since the push" means to the reload tracker
+    log_marks: dict[str, int | None] = field(default_factory=dict)
+    server_time_ns: int | None = None
 
 
 def files_diff(
@@ -145,6 +151,7 @@ class RulesService:
     history_limit: int = 10
     author: str = field(default_factory=default_author)
     _defaults: dict[str, DefaultRules] = field(default_factory=dict)  # by image
+    _pushes: dict[int, PushResult] = field(default_factory=dict)  # the last pushes, by pushed_at_ns
 
     def __post_init__(self) -> None:
         self.history = RulesHistory(self.clients, self.namespace, limit=self.history_limit)
@@ -253,6 +260,7 @@ class RulesService:
             "data": files,
         }
         body["metadata"].pop("managedFields", None)
+        marks = log_marks(self.clients, self.namespace)
         pushed_at = time.time_ns()
         try:
             new = self.clients.request("PUT", self.path, query=[("fieldManager", FIELD_MANAGER)], body=body)
@@ -267,6 +275,10 @@ class RulesService:
             raise RulesError(f"push failed: {exc}") from exc
         new_rv = new["metadata"]["resourceVersion"]
         result = PushResult(PushStatus.PUSHED, validation, new_rv, pushed_at, forced=not validation.ok)
+        result.log_marks, result.server_time_ns = marks, server_time(new, FIELD_MANAGER)
+        self._pushes[pushed_at] = result
+        while len(self._pushes) > 8:
+            del self._pushes[next(iter(self._pushes))]
         before = ({k: live[k] for k in sorted(live)}, base_rv)
         try:
             entry = self.history.record(
@@ -331,8 +343,18 @@ class RulesService:
     def reload_tracker(
         self, since_ns: int, *, timeout: float = DEFAULT_RELOAD_TIMEOUT, poll: float = 1.0
     ) -> ReloadTracker:
-        """A tracker of every node's reload of the rules pushed at `since_ns` (`PushResult.pushed_at_ns`)."""
-        return ReloadTracker(self.clients, self.namespace, since_ns, timeout=timeout, poll=poll)
+        """A tracker of every node's reload of the rules pushed at `since_ns` (`PushResult.pushed_at_ns`);
+        a push made through this service also hands over its log marks and server time."""
+        push = self._pushes.get(since_ns)
+        return ReloadTracker(
+            self.clients,
+            self.namespace,
+            since_ns,
+            timeout=timeout,
+            poll=poll,
+            marks=push.log_marks if push else None,
+            server_since_ns=push.server_time_ns if push else None,
+        )
 
     async def track_reload(
         self,
