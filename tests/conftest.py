@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -44,3 +46,39 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if missing_fails() and exitstatus == 0 and reporter is not None and not reporter.stats.get("passed"):
         session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+# ---------------------------------------------------------------- the hostile corpus (issue 13, finding 3)
+
+# ESC/CSI, OSC 52 (clipboard write), OSC 8 (hyperlink), screen clear, C1 (CSI, OSC, ST, NEL), DEL, bidi
+# embeddings/overrides/isolates, zero-width characters, Rich/Textual markup, a lone surrogate.
+CORPUS = (
+    "PWNED\x1b[31mred\x1b[0m \x1b]52;c;SGVsbG8gY2xpcGJvYXJk\x07 \x1b[2J\x1b[H "
+    "\x1b]8;;http://evil.example/\x1b\\click\x1b]8;;\x1b\\ \x9b2J \x9d0;title\x9c \x85 \x7f "
+    "\u202aa\u202bb\u202cc\u202dd\u202ee \u2066f\u2067g\u2068h\u2069 "
+    "z\u200bw\u200cj\u200dn\u2060b\ufeff "
+    "[bold red]MARKUP[/] [link=http://evil.example/]link[/link] :skull: \udc80END"
+)
+# What must never reach a terminal raw: C0 except newline, DEL, C1, bidi controls, zero-width and
+# invisible formatting characters, line/paragraph separators, lone surrogates.
+FORBIDDEN = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]"
+)
+
+
+def assert_clean(text: str, where: str) -> None:
+    bad = FORBIDDEN.search(text)
+    if bad is not None:
+        around = text[max(0, bad.start() - 40) : bad.end() + 40]
+        raise AssertionError(f"{where}: raw {bad[0]!r} at {bad.start()}: {around!r}")
+
+
+def assert_clean_bytes(data: bytes, where: str) -> None:
+    assert_clean(data.decode("utf-8"), where)  # strict: a lone surrogate could not even be decoded
+
+
+@pytest.fixture(scope="session")
+def hostile() -> SimpleNamespace:
+    """The hostile corpus every output path is tested with: `CORPUS`, `assert_clean(text, where)`,
+    `assert_clean_bytes(data, where)`."""
+    return SimpleNamespace(CORPUS=CORPUS, assert_clean=assert_clean, assert_clean_bytes=assert_clean_bytes)

@@ -73,7 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         handler = tui_cmd.run
     try:
-        return int(handler(args) or 0)
+        if handler is getattr(sys.modules.get("falcotui.cli.tui_cmd"), "run", None):
+            return int(handler(args) or 0)  # the TUI owns the terminal (and sanitizes what it draws)
+        from falcotui.cli.common import safe_std_streams
+
+        with safe_std_streams():  # every byte of text a command prints goes through falco.sanitize
+            return int(handler(args) or 0)
     except BrokenPipeError:
         # Output piped into `head` and friends: stop quietly, as Unix tools do.
         sys.stderr.close()

@@ -26,7 +26,9 @@ from falcotui.cli.common import (
     KubeError,
     add_cluster_options,
     connect,
+    write_trusted,
 )
+from falcotui.falco.sanitize import sanitize
 from falcotui.ops.deployer import (
     DeployConflictError,
     Deployer,
@@ -141,7 +143,7 @@ class RolloutDisplay:
 
     def _clear_bar(self) -> None:
         if self._bar:
-            self.out.write("\r\x1b[2K")
+            write_trusted(self.out, "\r\x1b[2K")
             self._bar = False
 
     def __call__(self, status) -> None:
@@ -169,7 +171,9 @@ class RolloutDisplay:
             total = max(1, len(eligible))
             filled = round(self.width * ready / total)
             bar = "#" * filled + "-" * (self.width - filled)
-            self.out.write(f"\r\x1b[2K[{bar}] {ready}/{len(eligible)} nodes ready  {status.message[:70]}")
+            write_trusted(self.out, "\r\x1b[2K")
+            message = sanitize(status.message, max_len=70)
+            self.out.write(f"[{bar}] {ready}/{len(eligible)} nodes ready  {message}")
             self._bar = True
         self.out.flush()
 

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
+import io
 import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
+from falcotui.falco.sanitize import terminal_text
 from falcotui.kube.config import (
     KubeClients,
     KubeConfigError,
@@ -190,6 +193,67 @@ def preflight(clients: KubeClients) -> None:
         raise CliError(f"the Kubernetes API at {clients.host} answered with an error: {exc}") from None
 
 
+class SafeStream(io.TextIOBase):
+    """A text stream that puts everything written through the project's sanitizing policy
+    (`falco.sanitize.terminal_text`): an API error message, a crash-looping pod's log line or an alert
+    can never move the cursor, clear the screen, set the clipboard (OSC 52) or add a link (OSC 8).
+
+    Our own terminal controls (colours, a progress line's carriage return) go through `write_trusted`,
+    given only text whose cluster parts the caller sanitized itself. Bytes written to `.buffer` (JSON
+    lines, coloured alert lines) bypass it and are made safe where they are formatted (`json_bytes`,
+    `sanitize`)."""
+
+    def __init__(self, inner: TextIO) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        self.inner.write(terminal_text(text))
+        return len(text)
+
+    def write_trusted(self, text: str) -> int:
+        return self.inner.write(text)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def isatty(self) -> bool:
+        return _isatty(self.inner)
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def buffer(self) -> BinaryIO:
+        return self.inner.buffer  # type: ignore[attr-defined]
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.inner, "encoding", "utf-8")
+
+
+def write_trusted(stream: TextIO, text: str) -> None:
+    """Write our own terminal controls/styling (around text already sanitized) past a `SafeStream`."""
+    getattr(stream, "write_trusted", stream.write)(text)
+
+
+@contextlib.contextmanager
+def safe_std_streams() -> Iterator[None]:
+    """While inside, sys.stdout and sys.stderr are `SafeStream`s (every CLI command runs so)."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = SafeStream(saved[0]), SafeStream(saved[1])  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for wrapper in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                wrapper.flush()
+        sys.stdout, sys.stderr = saved
+
+
 @dataclass(frozen=True, slots=True)
 class Output:
     """How to write: `color` only on a terminal with NO_COLOR unset (and TERM not dumb); `progress`
@@ -210,12 +274,13 @@ class Output:
     def status(self, message: str) -> None:
         """A progress message on stderr (terminal only), overwritten by the next one."""
         if self.progress:
-            sys.stderr.write(f"\r\x1b[2K{message}")
+            write_trusted(sys.stderr, "\r\x1b[2K")
+            sys.stderr.write(message)
             sys.stderr.flush()
 
     def clear_status(self) -> None:
         if self.progress:
-            sys.stderr.write("\r\x1b[2K")
+            write_trusted(sys.stderr, "\r\x1b[2K")
             sys.stderr.flush()
 
 

@@ -9,7 +9,6 @@ syntax alone. `format_message` is also how the cluster actions print a validatio
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import TextIO
 from falcotui.falco.rules.loader import DEFAULT_ENGINE_VERSION, LoadResult, load_rules
 from falcotui.falco.rules.results import Message, Severity, TextIndex
 from falcotui.falco.rules.rules_input import RulesBudget, RulesInputError
-from falcotui.falco.sanitize import sanitize
+from falcotui.falco.sanitize import json_text, sanitize
 
 CLEAN_MAX_LEN = 100_000  # a source line, a diff line or a message: bounded, but never cut in practice
 
@@ -99,7 +98,7 @@ def run_lint(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         doc = result.to_falco_json(include_lints=False)
         if not args.no_lints:
             doc["falcotui_lints"] = [m.as_dict() for m in lints]
-        out.write(json.dumps(doc, indent=2) + "\n")
+        out.write(json_text(doc, indent=True) + "\n")
     else:
         _print_human(result, lints, out)
     return 0 if result.successful else 1
@@ -234,7 +233,7 @@ def _report_condition(
             "warnings": [item(m) for m in mine if m.severity is not Severity.ERROR],
             "falcotui_lints": [item(m) for m in lints],
         }
-        out.write(json.dumps(doc) + "\n")
+        out.write(json_text(doc) + "\n")
         return 0 if ok else 1
     for m in others:
         out.write(format_message(m, result.texts.get(m.file)))

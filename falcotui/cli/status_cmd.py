@@ -10,8 +10,6 @@ import argparse
 import sys
 import time
 
-import orjson
-
 from falcotui.cli.common import (
     EXIT_OK,
     Output,
@@ -21,9 +19,10 @@ from falcotui.cli.common import (
     duration,
     preflight,
     run_async,
+    write_trusted,
 )
 from falcotui.falco.alerts import format_iso8601_ns
-from falcotui.falco.sanitize import sanitize
+from falcotui.falco.sanitize import json_bytes, sanitize
 from falcotui.ops.fleet_status import NodeState, NodeStatus, ReloadState
 from falcotui.ops.snapshot import Snapshot, since_ns_from_seconds, take_snapshot
 
@@ -74,12 +73,17 @@ def run(args: argparse.Namespace) -> int:
     now = time.time_ns()
     if args.json:
         doc = status_document(snap, clients.context, clients.host, args.falco_namespace, args.since, now)
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.buffer.write(json_bytes(doc, indent=True) + b"\n")
         sys.stdout.flush()
     else:
         out = Output.detect()
-        out.stream.write(status_text(snap, clients.context, clients.host, args.falco_namespace, args.since,
-                                     now, color=out.color))  # fmt: skip
+        text = status_text(snap, clients.context, clients.host, args.falco_namespace, args.since, now,
+                           color=out.color)  # fmt: skip
+        # every cell of the table is sanitized where it is formatted; the colours are ours
+        if out.color:
+            write_trusted(out.stream, text)
+        else:
+            out.stream.write(text)
         out.stream.flush()
     return EXIT_OK
 
@@ -128,14 +132,17 @@ def status_text(
     fleet = snap.fleet
     rows = fleet.rows(now_ns=now_ns)
     alerts = _alerts_by_node(snap)
-    lines = [f"cluster {server}  context {context or '(in-cluster)'}  namespace {namespace}"]
+    ctx = sanitize(context or "(in-cluster)", max_len=200)
+    lines = [f"cluster {sanitize(server, max_len=200)}  context {ctx}  namespace {sanitize(namespace)}"]
     ds = fleet.daemonset()
     if ds is None:
-        lines.append(f"DaemonSet: none named 'falco' in namespace {namespace} (deploy with `falcotui apply`)")
+        where = sanitize(namespace)
+        lines.append(f"DaemonSet: none named 'falco' in namespace {where} (deploy with `falcotui apply`)")
     else:
         state = "rolled out" if ds.rolled_out else "rolling out"
-        lines.append(f"DaemonSet {ds.name}: {ds.text} · {ds.available} available · {state} · {ds.image}")
-    lines.append(fleet.summary().text)
+        image, name = sanitize(ds.image, max_len=300), sanitize(ds.name)
+        lines.append(f"DaemonSet {name}: {ds.text} · {ds.available} available · {state} · {image}")
+    lines.append(sanitize(fleet.summary().text, max_len=1000))
     lines.append("")
     window = f"ALERTS/{_window(since_s)}"
     head = ("NODE", "READY", "POD", "STATE", "RESTARTS", "VERSION", "LAST RELOAD", window, "WORST")

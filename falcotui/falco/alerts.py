@@ -5,6 +5,7 @@ logs and gRPC, and JSON export."""
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -15,10 +16,16 @@ from typing import Any, Literal
 
 import orjson
 
+from falcotui.falco.sanitize import json_bytes
+
 Channel = Literal["log", "grpc"]
 
-#: Longest alert line accepted; Falco's own are a few KiB.
+#: Alert lines longer than this (Falco's own are a few KiB) are kept with their long strings truncated.
 MAX_LINE_LENGTH = 4 * 1024 * 1024
+#: In such an alert, each string keeps this many characters, and `output_fields`/`tags` this many entries.
+MAX_FIELD_CHARS = 64 * 1024
+MAX_FIELD_ENTRIES = 1000
+TRUNCATED_KEY = "falcotui.truncated"  # added to output_fields of a truncated alert: what was cut
 
 _NS = 1_000_000_000
 _EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
@@ -161,15 +168,50 @@ def parse_json_alert(line: bytes | str, *, node: str | None = None, pod: str | N
     Bytes that are not UTF-8 inside strings become U+FFFD rather than losing the alert. Provenance
     (`node`, `pod`) comes from the caller, or from the keys `alert_to_json` writes. Raises AlertParseError.
     """
-    if len(line) > MAX_LINE_LENGTH:
-        raise AlertParseError(f"alert line too long: {len(line)} bytes (limit {MAX_LINE_LENGTH})")
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         obj = _loads_lossy(line, exc)
     if not isinstance(obj, dict):
         raise AlertParseError(f"not a Falco alert: JSON {type(obj).__name__}, expected an object")
-    return alert_from_mapping(obj, node=node, pod=pod)
+    alert = alert_from_mapping(obj, node=node, pod=pod)
+    if len(line) > MAX_LINE_LENGTH:
+        _truncate(alert, len(line))
+    return alert
+
+
+def _cut(text: str) -> tuple[str, int]:
+    if len(text) <= MAX_FIELD_CHARS:
+        return text, 0
+    cut = len(text) - MAX_FIELD_CHARS
+    return f"{text[:MAX_FIELD_CHARS]}…[truncated by falcotui: {cut} more characters]", cut
+
+
+def _truncate(alert: Alert, line_length: int) -> None:
+    """Keep an oversized alert, its long strings cut with a visible marker (never dropped whole)."""
+    cut = 0
+    alert.output, n = _cut(alert.output)
+    cut += n
+    fields: dict[str, Any] = {}
+    for i, (key, value) in enumerate(alert.output_fields.items()):
+        if i >= MAX_FIELD_ENTRIES:
+            cut += 1
+            continue
+        if isinstance(value, str):
+            value, n = _cut(value)
+            cut += n
+        fields[key] = value
+    tags = []
+    for tag in alert.tags[:MAX_FIELD_ENTRIES]:
+        tag, n = _cut(tag)
+        tags.append(tag)
+        cut += n
+    cut += max(0, len(alert.tags) - MAX_FIELD_ENTRIES)
+    fields[TRUNCATED_KEY] = (
+        f"the alert line had {line_length} characters (over {MAX_LINE_LENGTH}): "
+        f"{cut} characters or entries were cut"
+    )
+    alert.output_fields, alert.tags = fields, tuple(tags)
 
 
 def _loads_lossy(line: bytes | str, exc: orjson.JSONDecodeError) -> Any:
@@ -186,6 +228,14 @@ def _loads_lossy(line: bytes | str, exc: orjson.JSONDecodeError) -> Any:
             return orjson.loads(fixed)
         except orjson.JSONDecodeError as second:
             exc = second
+    if b"\\u" in fixed:
+        # orjson refuses a lone surrogate escape ("\udc80"); JSON's grammar allows it (RFC 8259 section 8.2
+        # calls such strings "unpredictable", not invalid) and the standard library keeps it as a lone
+        # surrogate, which `sanitize` shows as U+FFFD and `json_bytes` writes back as the same escape.
+        try:
+            return json.loads(fixed)
+        except (ValueError, RecursionError):
+            pass
     raise AlertParseError(f"not a Falco alert: invalid JSON ({exc.msg} at char {exc.pos}): {excerpt(line)}")
 
 
@@ -327,8 +377,8 @@ def _optional_str(obj: Mapping[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def alert_to_json(alert: Alert) -> bytes:
-    """One JSON line (no newline) in Falco's alert shape plus falcotui's `node`/`pod`/`channel` keys."""
+def alert_to_obj(alert: Alert) -> dict[str, Any]:
+    """The alert as a JSON object: Falco's alert keys plus falcotui's `node`/`pod`/`channel`."""
     obj: dict[str, Any] = {
         "time": format_iso8601_ns(alert.time_ns),
         "rule": alert.rule,
@@ -344,7 +394,14 @@ def alert_to_json(alert: Alert) -> bytes:
         obj["node"] = alert.node
     if alert.pod is not None:
         obj["pod"] = alert.pod
-    return orjson.dumps(obj)
+    return obj
+
+
+def alert_to_json(alert: Alert, *, indent: bool = False) -> bytes:
+    """One JSON line (no newline) in Falco's alert shape plus falcotui's `node`/`pod`/`channel` keys.
+
+    Faithful (nothing dropped) with the characters a terminal would act on escaped (`json_bytes`)."""
+    return json_bytes(alert_to_obj(alert), indent=indent)
 
 
 # ---------------------------------------------------------------- gRPC

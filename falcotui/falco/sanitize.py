@@ -1,15 +1,22 @@
-"""Make attacker-controlled text (everything inside an alert) safe to put on the operator's screen.
+"""The one policy for text from the cluster (alerts, pod logs, API error messages) on its way out.
 
-`sanitize` removes what a terminal would act on — escape sequences, C0/C1 controls, bidi overrides,
-zero-width characters, lone surrogates — shows line breaks as visible marks, and caps the length.
-`safe_text` wraps the result in a Rich `Text` (never parsed as markup); `escape_markup` and
+Screens and CLI text: `sanitize` removes what a terminal would act on — escape sequences, C0/C1 controls,
+bidi overrides, zero-width characters, lone surrogates — shows line breaks as visible marks, and caps the
+length. `safe_text` wraps the result in a Rich `Text` (never parsed as markup); `escape_markup` and
 `escape_rich_markup` return strings that Textual's and Rich's markup parsers render literally.
+
+JSON (`--json`, JSON lines export): `json_bytes`/`json_text` stay faithful — nothing is dropped or
+replaced — but every character `sanitize` would remove is written as a `\\uXXXX` escape (JSON only
+escapes C0 controls itself), so the file is plain ASCII-safe for a terminal and decodes to the original.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
+import orjson
 from rich.text import Text
 
 #: Characters kept by default; an alert's output is rarely longer than 2-3 thousand.
@@ -50,6 +57,10 @@ _MULTILINE_TABLE = dict(_TABLE)
 _MULTILINE_TABLE.update({0x0A: "\n", 0x09: "    "})
 
 
+_STREAM_TABLE = dict(_MULTILINE_TABLE)
+_STREAM_TABLE.update({0x09: "\t"})
+
+
 def _fix_run(m: re.Match[str]) -> str:
     return m[0].translate(_TABLE)
 
@@ -83,6 +94,18 @@ def sanitize(text: str, *, max_len: int = DEFAULT_MAX_LEN, multiline: bool = Fal
     return text
 
 
+def _fix_run_stream(m: re.Match[str]) -> str:
+    return m[0].translate(_STREAM_TABLE)
+
+
+def terminal_text(text: str) -> str:
+    """`text` for a terminal stream: what `sanitize(multiline=True)` removes is removed, but nothing is
+    cut and tabs stay. The CLI writes everything through this (`cli.common.SafeStream`)."""
+    if text.isprintable():
+        return text
+    return _UNSAFE_RUN.sub(_fix_run_stream, _SEQUENCES.sub("", text.replace("\r\n", "\n")))
+
+
 def safe_text(text: str, style: str = "", *, max_len: int = DEFAULT_MAX_LEN) -> Text:
     """A Rich Text of the sanitized string (Text content is never parsed as markup)."""
     return Text(sanitize(text, max_len=max_len), style=style)
@@ -112,3 +135,45 @@ def escape_rich_markup(text: str, *, max_len: int = DEFAULT_MAX_LEN) -> str:
     """
     clean = sanitize(text, max_len=max_len)
     return _RICH_BRACKET.sub(_escape_rich_bracket, clean) if "[" in clean else clean
+
+
+# ---------------------------------------------------------------- JSON: faithful, escaped
+
+# What `_UNSAFE_RUN` covers beyond C0 (JSON escapes those itself): DEL and C1, bidi and zero-width
+# formatting, line/paragraph separators, BOM, interlinear annotations, lone surrogates, tag characters.
+_JSON_UNSAFE = re.compile(
+    "[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff"
+    "\U000e0000-\U000e007f]"
+)
+_JSON_MAYBE_UNSAFE = re.compile(rb"[\x7f\xc2\xd8\xe2\xed\xef\xf3]")  # lead bytes of the above in UTF-8
+
+
+def _json_escape(m: re.Match[str]) -> str:
+    code = ord(m[0])
+    if code > 0xFFFF:  # a UTF-16 surrogate pair, as JSON writes characters beyond the BMP
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def json_bytes(obj: Any, *, indent: bool = False, sort_keys: bool = False) -> bytes:
+    """`obj` as UTF-8 JSON with every character a terminal could act on escaped as `\\uXXXX`.
+
+    Strings holding lone surrogates (undecodable input kept as such) are written as their escapes
+    rather than failing, so the JSON decodes back to exactly the same strings."""
+    option = (orjson.OPT_INDENT_2 if indent else 0) | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+    try:
+        out = orjson.dumps(obj, option=option)
+    except TypeError:  # orjson.JSONEncodeError: lone surrogates; the standard library writes them
+        text = json.dumps(obj, ensure_ascii=False, indent=2 if indent else None, sort_keys=sort_keys,
+                          separators=(",", ": ") if indent else (",", ":"))  # fmt: skip
+        return _JSON_UNSAFE.sub(_json_escape, text).encode("utf-8")
+    if (out.isascii() and b"\x7f" not in out) or not _JSON_MAYBE_UNSAFE.search(out):
+        return out
+    text = out.decode("utf-8")
+    return _JSON_UNSAFE.sub(_json_escape, text).encode("utf-8") if _JSON_UNSAFE.search(text) else out
+
+
+def json_text(obj: Any, *, indent: bool = False, sort_keys: bool = False) -> str:
+    """`json_bytes` as a str (for text streams)."""
+    return json_bytes(obj, indent=indent, sort_keys=sort_keys).decode("utf-8")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from falcotui.falco.certs import CertificateDataError, GrpcCerts, generate_grpc_certs
+from falcotui.falco.sanitize import sanitize
 from falcotui.kube.apply import Applier, ApplyConflictError, ApplyError, normalized, object_ref
 from falcotui.kube.config import KubeApiError, KubeClients, KubeError
 from falcotui.kube.informer import PODS
@@ -131,15 +132,18 @@ class RolloutResult:
         if self.stuck:
             names = ", ".join(s.node for s in self.stuck)
             lines.append(f"rollout stuck on {len(self.stuck)} node(s): {names}")
-            for s in self.stuck:
-                lines.append(f"  {s.node}: {s.reason}" + (f" - {s.message}" if s.message else ""))
-                lines.extend(f"    | {line}" for line in s.last_lines)
+            for s in self.stuck:  # the reason, message and log lines are cluster text: sanitized
+                message = f" - {sanitize(s.message, max_len=500)}" if s.message else ""
+                lines.append(f"  {s.node}: {sanitize(s.reason, max_len=100)}{message}")
+                lines.extend(f"    | {sanitize(line, max_len=500)}" for line in s.last_lines)
             lines.extend(_problem_groups(self.stuck))
         else:
             waiting = [n for n in self.status.nodes if n.eligible and n.state != "ready"]
             lines.append("rollout did not complete in time: " + self.message)
             for n in waiting:
-                lines.append(f"  {n.node}: {n.state}" + (f" ({n.reason})" if n.reason else ""))
+                lines.append(
+                    f"  {n.node}: {n.state}" + (f" ({sanitize(n.reason, max_len=100)})" if n.reason else "")
+                )
         return "\n".join(lines)
 
 

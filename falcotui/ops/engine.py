@@ -61,6 +61,7 @@ class Health:
     reconnects: int  # watch connections retried after a failure
     throttled: str = ""  # "throttled: …" while the API server pushes back or the client-side limit queues
     credentials_error: str = ""  # the exec credential plugin's last failure, until it succeeds again
+    unreadable: int = 0  # log lines that looked like alerts but could not be parsed (counted, not shown)
 
 
 @dataclass(slots=True)
@@ -322,6 +323,7 @@ class Engine:
             reconnects=sum(i.stats.reconnects for i in informers),
             throttled=self.clients.throttle_state(),
             credentials_error=credential_problem(self.clients),
+            unreadable=self.hub.bad_lines,
         )
 
     def drain(self, *, max_alerts: int | None = None) -> EngineDelta:

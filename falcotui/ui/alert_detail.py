@@ -7,7 +7,6 @@ table's row selection: `field_rows()` gives (field, value) pairs for that.
 
 from __future__ import annotations
 
-import orjson
 from rich.console import Group
 from rich.text import Text
 from textual import on
@@ -64,7 +63,7 @@ def summary_renderable(entry: StoredAlert) -> Group:
 
 def raw_renderable(entry: StoredAlert) -> Group:
     """The alert as JSON, indented, sanitized."""
-    raw = orjson.dumps(orjson.loads(alert_to_json(entry.alert)), option=orjson.OPT_INDENT_2).decode()
+    raw = alert_to_json(entry.alert, indent=True).decode()
     if len(raw) > RAW_MAX:
         raw = raw[:RAW_MAX] + "\n…"
     return Group(

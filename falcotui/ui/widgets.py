@@ -133,6 +133,8 @@ def health_text(
             part(4, ("  gRPC ", ""), ("●", "green" if grpc else "red"), (str(grpc), ""))
         else:
             part(4, ("  gRPC ", ""), ("–", "dim"))
+        if health.unreadable:  # alert lines that could not be parsed: counted, and said
+            part(2, ("  unreadable ", ""), (count_text(health.unreadable), "bold yellow"))
         lag = health.lag_s
         if lag is None:
             part(3, ("  lag ", ""), ("–", "dim"))

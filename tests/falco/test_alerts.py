@@ -14,7 +14,9 @@ import yaml
 from falcotui.falco import alerts
 from falcotui.falco.alert_text import OutputTemplates, parse_text_alert
 from falcotui.falco.alerts import (
+    MAX_FIELD_CHARS,
     MAX_LINE_LENGTH,
+    TRUNCATED_KEY,
     AlertParseError,
     Priority,
     alert_to_json,
@@ -240,12 +242,20 @@ def test_non_utf8_bytes_inside_strings_keep_the_alert():
     assert parse_json_alert(surrogates).output == "file=\ufffd\ufffd/x"
 
 
-def test_huge_lines_parse_up_to_the_limit_and_are_refused_beyond_it():
+def test_huge_lines_are_whole_up_to_the_limit_and_truncated_with_a_marker_beyond_it():
     big = "A" * (2 * 1024 * 1024)
     alert = parse_json_alert(json.dumps(make_alert_obj(output=big)))
     assert len(alert.output) == len(big)
-    with pytest.raises(AlertParseError, match="alert line too long"):
-        parse_json_alert(json.dumps(make_alert_obj(output="A" * MAX_LINE_LENGTH)))
+    assert TRUNCATED_KEY not in alert.output_fields
+    obj = make_alert_obj(output="A" * MAX_LINE_LENGTH + "END")
+    obj["output_fields"]["proc.cmdline"] = "C" * (MAX_FIELD_CHARS + 5)
+    alert = parse_json_alert(json.dumps(obj))  # kept, not dropped
+    assert alert.rule == obj["rule"] and alert.priority.label == obj["priority"]
+    assert alert.output.startswith("A" * MAX_FIELD_CHARS)
+    cut = MAX_LINE_LENGTH + 3 - MAX_FIELD_CHARS
+    assert alert.output.endswith(f"…[truncated by falcotui: {cut} more characters]")
+    assert alert.output_fields["proc.cmdline"].endswith("[truncated by falcotui: 5 more characters]")
+    assert "characters or entries were cut" in alert.output_fields[TRUNCATED_KEY]
     deep = b"[" * 100_000 + b"]" * 100_000
     with pytest.raises(AlertParseError, match="invalid JSON"):
         parse_json_alert(deep)
@@ -379,3 +389,12 @@ def test_text_alert_field_values_may_contain_template_text():
     assert alert.output_fields == {"user.name": "root", "proc.cmdline": "sh -c 'echo user=x cmd=y)'"}
     # a rule of another priority never matches
     assert parse_text_alert(line.replace("Notice", "Warning"), rules=rules, reference_ns=0).rule == ""
+
+
+def test_a_lone_surrogate_escape_keeps_the_alert_and_round_trips():
+    line = json.dumps(make_alert_obj(output="file=@@")).replace("@@", "\\udc80\\ud800")
+    alert = parse_json_alert(line)
+    assert alert.output == "file=\udc80\ud800"
+    exported = alert_to_json(alert)
+    assert b"\\udc80\\ud800" in exported
+    assert json.loads(exported)["output"] == alert.output
