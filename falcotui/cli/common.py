@@ -31,6 +31,7 @@ from falcotui.kube.config import (
     load_clients,
     short_reason,
 )
+from falcotui.kube.throttle import BURST_ENV, DEFAULT_BURST, DEFAULT_QPS, QPS_ENV, RateLimits
 
 DEFAULT_FALCO_NAMESPACE = "falco"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -56,6 +57,8 @@ GLOBAL_DEFAULTS: dict[str, object] = {
     "falco_namespace": DEFAULT_FALCO_NAMESPACE,
     "request_timeout": 30.0,
     "read_only": False,
+    "qps": None,  # None: $FALCOTUI_QPS, else falcotui.kube.throttle.DEFAULT_QPS
+    "burst": None,
 }
 #: how each global option is spelled, for messages
 GLOBAL_FLAGS = {
@@ -64,6 +67,8 @@ GLOBAL_FLAGS = {
     "falco_namespace": "--namespace",
     "request_timeout": "--request-timeout",
     "read_only": "--read-only",
+    "qps": "--qps",
+    "burst": "--burst",
 }
 
 
@@ -117,6 +122,21 @@ def add_cluster_options(
         action="store_true",
         default=default("read_only"),
         help="never write to the cluster (commands that would are refused)",
+    )
+    group.add_argument(
+        "--qps",
+        metavar="N",
+        type=float,
+        default=default("qps"),
+        help=f"API requests per second at most, 0 for no limit (default: ${QPS_ENV} or {DEFAULT_QPS:g}; "
+        "watches and log streams count once, when they open)",
+    )
+    group.add_argument(
+        "--burst",
+        metavar="N",
+        type=int,
+        default=default("burst"),
+        help=f"API requests allowed at once above --qps (default: ${BURST_ENV} or {DEFAULT_BURST})",
     )
     if not top_level:
         parser.set_defaults(cluster_command=True, writes_cluster=writes)
@@ -177,9 +197,17 @@ def connect(args: argparse.Namespace) -> KubeClients:
     """KubeClients for the parsed cluster options; CliError with a readable message if that fails."""
     timeouts = Timeouts(connect=min(10.0, args.request_timeout), read=args.request_timeout)
     try:
-        return load_clients(args.kubeconfig, args.context, timeouts=timeouts)
+        return load_clients(args.kubeconfig, args.context, timeouts=timeouts, limits=rate_limits(args))
     except KubeConfigError as exc:
         raise CliError(str(exc)) from None
+
+
+def rate_limits(args: argparse.Namespace) -> RateLimits:
+    """The client-side rate limit from `--qps`/`--burst`, else the environment, else the defaults."""
+    try:
+        return RateLimits.from_env(qps=getattr(args, "qps", None), burst=getattr(args, "burst", None))
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
 
 
 def preflight(clients: KubeClients) -> None:

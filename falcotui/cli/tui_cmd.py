@@ -27,6 +27,7 @@ from falcotui.cli.common import (
     add_cluster_options,
     apply_global_options,
     error,
+    rate_limits,
 )
 
 SCENARIO_NAMES = ("quiet", "incident", "storm", "flaky")
@@ -139,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
 
     def connect(context: str | None, namespace: str):
         timeouts = Timeouts(connect=min(5.0, args.request_timeout), read=args.request_timeout)
-        clients = load_clients(args.kubeconfig, context, timeouts=timeouts)
+        clients = load_clients(args.kubeconfig, context, timeouts=timeouts, limits=rate_limits(args))
         name = clients.context or clients.host
         return build_services(
             clients,

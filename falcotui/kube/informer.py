@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from falcotui.kube.config import KubeApiError, KubeClients, KubeConnectionError, KubeError
+from falcotui.kube.throttle import background
 
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
 
@@ -279,6 +280,10 @@ class Informer:
         return query
 
     def _run(self) -> None:
+        with background():  # informers yield to what the user waits for (throttle.Priority)
+            self._run_loop()
+
+    def _run_loop(self) -> None:
         need_list = True
         while not self._stop.is_set():
             try:

@@ -31,6 +31,7 @@ from falcotui.kube.informer import (
     iter_chunks,
 )
 from falcotui.kube.logs_resume import LogDecoder, ResumeFilter, since_time_param, split_timestamp
+from falcotui.kube.throttle import background
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,9 @@ class LogFollower:
     previous_on_restart: bool = True
     idle_timeout: float = 120.0  # a follow stream silent this long is re-opened (with resume)
     backoff: Backoff = field(default_factory=lambda: Backoff(base=0.1, cap=5.0))
+    #: the pod as the caller's informer has it: the first round uses it instead of a GET (at start-up that
+    #: is one request per node saved; later rounds ask the server, which knows of restarts first)
+    initial_pod: dict | None = None
 
     def __post_init__(self) -> None:
         self.filter = ResumeFilter(min_ts=self.since_ns)
@@ -164,7 +168,8 @@ class LogFollower:
 
     def _run(self) -> None:
         try:
-            self._follow_loop()
+            with background():  # log streams yield to what the user waits for (throttle.Priority)
+                self._follow_loop()
         finally:
             self.done.set()
             self._notice("ended")
@@ -174,7 +179,7 @@ class LogFollower:
         first, resume = True, False
         while not self._stop.is_set():
             try:
-                pod = self._get_pod()
+                pod, self.initial_pod = (self.initial_pod or self._get_pod()), None
                 uid = (pod or {}).get("metadata", {}).get("uid")
                 if pod is None or (self._uid and uid != self._uid):
                     return  # gone, or replaced by a new pod of the same name (its own follower takes over)
@@ -406,6 +411,7 @@ class PodLogFollowers:
             since_ns=self.since_ns,
             previous_on_restart=self.previous_on_restart,
             idle_timeout=self.idle_timeout,
+            initial_pod=pod,
         )
         self.followers[uid] = fol
         fol.start()

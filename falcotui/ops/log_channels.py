@@ -95,6 +95,7 @@ class LogChannels:
             tail_lines=self.tail_lines,
             since_ns=self.since_ns,
             idle_timeout=self.idle_timeout,
+            initial_pod=pod,
         )
         self.followed[uid] = _Followed(follower, node, name)
         previous = self._node_uid.get(node)

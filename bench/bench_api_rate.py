@@ -1,0 +1,105 @@
+"""API requests per second that falcotui's engine sends at start-up and in steady state, and what a 429
+storm does to it.
+
+Not a test. A simulated cluster of N nodes runs the simulated Falco (quiet scenario); the engine (nodes,
+pods, DaemonSet and Events informers, one log stream per Falco pod) starts against it, and the simulated
+API server's request counter is sampled every second. The same journey at BASELINE_N nodes in the same run
+gives the ratios. Then, at N, the server answers every non-long-running request with 429 + Retry-After
+for STORM seconds (APF saturated by others) and the bench prints what the client did meanwhile and whether
+every node's alerts kept arriving.
+
+Usage: python bench/bench_api_rate.py [N] [BASELINE_N] [--qps Q --burst B]   (defaults 1000, 10, 50/100)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+
+from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
+from falcotui.kube.throttle import RateLimits
+from falcotui.ops.engine import Engine, EngineOptions
+from falcotui.sim.throttle import Throttle
+
+STARTUP_S, STEADY_S, STORM_S = 40, 20, 8
+
+
+async def journey(nodes: int, limits: RateLimits, storm: bool) -> dict[str, object]:
+    demo = DemoCluster(nodes=nodes, scenario="quiet", seed=3, per_minute=6, timings=dict(FAST_TIMINGS),
+                       tainted_node=False)  # fmt: skip
+    demo.start()
+    assert demo.cluster is not None
+    server = demo.cluster.server
+    try:
+        from falcotui.kube.config import Timeouts, load_clients
+
+        clients = load_clients(str(demo.kubeconfig), None, timeouts=Timeouts(5, 30), limits=limits)
+        engine = Engine(clients, "falco", options=EngineOptions(tail_lines=10))
+        base = server.request_count
+        t0 = time.monotonic()
+        await engine.start(sync_timeout=120)
+        per_s: list[int] = []
+        followed_at = None
+        last = base
+        for _ in range(STARTUP_S + STEADY_S):
+            await asyncio.sleep(1.0)
+            now = server.request_count
+            per_s.append(now - last)
+            last = now
+            if followed_at is None and engine.health().log_streams >= nodes:
+                followed_at = time.monotonic() - t0
+        startup, steady = per_s[:STARTUP_S], per_s[STARTUP_S:]
+        out: dict[str, object] = {
+            "all streams live after s": round(followed_at, 1) if followed_at else None,
+            "start-up peak req/s": max(startup),
+            "start-up mean req/s (first 10 s)": round(statistics.mean(startup[:10]), 1),
+            "steady mean req/s": round(statistics.mean(steady), 2),
+            "steady peak req/s": max(steady),
+        }
+        if storm:
+            throttle = Throttle(seats=1000)
+            server.throttle = throttle
+            before = dict(engine.store.by_node)
+            mark = engine.store.total_seen
+            throttle.storm(STORM_S)
+            states: list[str] = []
+            for _ in range(STORM_S + 6):
+                await asyncio.sleep(1.0)
+                states.append(engine.health().throttled)
+            out["storm 429s sent"] = throttle.rejected
+            out["client retried after Retry-After"] = clients.api_client.pushback.retried
+            out["header said throttled (s)"] = sum(1 for s in states if s)
+            out["alerts during/after storm"] = engine.store.total_seen - mark
+            after = engine.store.by_node
+            delivering = sum(1 for n, c in after.items() if c > before.get(n, 0))
+            out["nodes delivering after the storm"] = f"{delivering}/{nodes}"
+        await engine.stop()
+        clients.close()
+        return out
+    finally:
+        demo.stop()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("nodes", nargs="?", type=int, default=1000)
+    p.add_argument("baseline", nargs="?", type=int, default=10)
+    p.add_argument("--qps", type=float, default=None)
+    p.add_argument("--burst", type=int, default=None)
+    args = p.parse_args()
+    limits = RateLimits.from_env(qps=args.qps, burst=args.burst)
+    print(f"client limit {limits.qps:g} req/s, burst {limits.burst}")
+    small = asyncio.run(journey(args.baseline, limits, storm=False))
+    big = asyncio.run(journey(args.nodes, limits, storm=True))
+    print(f"{'':36} {args.baseline:>10} {args.nodes:>10}   ratio")
+    for key, value in big.items():
+        b = small.get(key)
+        numbers = isinstance(value, int | float) and isinstance(b, int | float) and b
+        ratio = f"{value / b:.1f}x" if numbers else ""
+        print(f"{key:36} {b if b is not None else '':>10} {value!s:>10}   {ratio}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""Kubeconfig oddities and proxies the simulator alone cannot show: empty files in KUBECONFIG, `proxy-url`,
+HTTPS_PROXY/NO_PROXY for REST and for the websockets of exec and port-forward (a loopback HTTP CONNECT
+proxy in front of the TLS API server), and a SOCKS proxy without its extra installed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from falcotui.kube.apply import Applier
+from falcotui.kube.config import KubeConfigError, KubeConnectionError, Timeouts, list_contexts, load_clients
+from falcotui.kube.exec import read_file
+from falcotui.kube.kubectl_binary import KubectlNotFound, find_kubectl
+from falcotui.kube.rollout import wait_rollout
+from falcotui.sim.cluster import SimCluster
+
+UNRESOLVABLE = "apiserver.falcotui.invalid"  # RFC 6761: never resolves; only the proxy knows where it is
+
+
+class ConnectProxy:
+    """An HTTP CONNECT proxy on loopback (own thread and loop) that sends every tunnel to 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.tunnels: list[str] = []
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        self.ready.wait(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.server = self.loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0))
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.ready.set()
+        self.loop.run_forever()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+            if method != "CONNECT":
+                writer.write(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+                return
+            self.tunnels.append(target)
+            port = int(target.rsplit(":", 1)[1])
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await writer.drain()
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError):
+        while data := await src.read(65536):
+            dst.write(data)
+            await dst.drain()
+    with contextlib.suppress(OSError, RuntimeError):
+        dst.write_eof()
+
+
+@pytest.fixture
+def proxy() -> Iterator[ConnectProxy]:
+    p = ConnectProxy()
+    yield p
+    p.close()
+
+
+def kubeconfig_via(cluster: SimCluster, path: Path, *, server_host: str, **cluster_fields: object) -> Path:
+    doc = yaml.safe_load(cluster.write_kubeconfig(path).read_text())
+    port = cluster.url.rsplit(":", 1)[1]
+    doc["clusters"][0]["cluster"]["server"] = f"https://{server_host}:{port}"
+    doc["clusters"][0]["cluster"]["tls-server-name"] = "localhost"  # what the simulator's certificate names
+    doc["clusters"][0]["cluster"].update(cluster_fields)
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+async def test_https_proxy_carries_rest_exec_and_port_forward(make_falco_sim, manifests, proxy, tmp_path):
+    cluster = make_falco_sim(nodes=1, tls=True)
+    cfg = kubeconfig_via(cluster, tmp_path / "kc", server_host=UNRESOLVABLE)
+    env = {"HTTPS_PROXY": proxy.url}
+    kube = load_clients(cfg, environ=env, timeouts=Timeouts(connect=3, read=15))
+    try:
+        Applier(kube).apply(manifests)
+        pod = (await wait_rollout(kube, "falco", "falco", timeout=30)).nodes[0].pod
+        rest_tunnels = len(proxy.tunnels)
+        assert rest_tunnels >= 1 and set(proxy.tunnels) == {f"{UNRESOLVABLE}:{cluster.url.rsplit(':', 1)[1]}"}
+        text = await asyncio.to_thread(read_file, kube, "falco", pod, "/etc/falco/falco.yaml")
+        assert "rules_files" in text
+        assert len(proxy.tunnels) > rest_tunnels, "the exec websocket went through the proxy"
+        from falcotui.kube.portforward import open_pod_socket
+
+        before = len(proxy.tunnels)
+        sock, pf = await asyncio.to_thread(open_pod_socket, kube, "falco", pod, 8765)
+        sock.close()
+        pf.close()  # type: ignore[attr-defined]
+        assert len(proxy.tunnels) == before + 1, "the port-forward websocket went through the proxy"
+    finally:
+        kube.close()
+
+
+def test_no_proxy_and_loopback_bypass_the_environment_proxy(make_sim, proxy, tmp_path):
+    cluster = make_sim(nodes=1, tls=True)
+    cfg = kubeconfig_via(cluster, tmp_path / "kc", server_host=UNRESOLVABLE)
+    kube = load_clients(cfg, environ={"HTTPS_PROXY": proxy.url, "NO_PROXY": ".falcotui.invalid"},
+                        timeouts=Timeouts(connect=3, read=5))  # fmt: skip
+    with pytest.raises(KubeConnectionError):
+        kube.request("GET", "/api/v1/nodes")  # straight to a name nothing resolves
+    kube.close()
+    # kubectl (Go's ProxyFromEnvironment) never sends localhost or loopback addresses to the proxy
+    loop_cfg = kubeconfig_via(cluster, tmp_path / "kc2", server_host="127.0.0.1")
+    kube = load_clients(loop_cfg, environ={"HTTPS_PROXY": proxy.url}, timeouts=Timeouts(connect=3, read=5))
+    assert kube.request("GET", "/api/v1/nodes")["items"]
+    kube.close()
+    assert proxy.tunnels == []
+
+
+def test_proxy_url_in_the_kubeconfig_wins_even_for_loopback(make_sim, proxy, tmp_path):
+    cluster = make_sim(nodes=1, tls=True)
+    cfg = kubeconfig_via(cluster, tmp_path / "kc", server_host="127.0.0.1", **{"proxy-url": proxy.url})
+    kube = load_clients(cfg, environ={}, timeouts=Timeouts(connect=3, read=5))
+    assert kube.request("GET", "/api/v1/nodes")["items"]
+    kube.close()
+    assert proxy.tunnels
+
+
+def test_a_socks_proxy_without_pysocks_names_the_extra(make_sim, tmp_path, monkeypatch):
+    cluster = make_sim(nodes=1)
+    doc = yaml.safe_load(cluster.write_kubeconfig(tmp_path / "kc").read_text())
+    doc["clusters"][0]["cluster"]["proxy-url"] = "socks5://user:secret@127.0.0.1:1080"
+    (tmp_path / "kc").write_text(yaml.safe_dump(doc))
+    monkeypatch.setitem(sys.modules, "socks", None)  # as when PySocks is not installed
+    with pytest.raises(KubeConfigError) as failed:
+        load_clients(tmp_path / "kc", environ={})
+    assert "falcotui[socks]" in str(failed.value) and "secret" not in str(failed.value)
+
+
+def test_empty_files_in_kubeconfig_are_skipped_like_kubectl(make_sim, tmp_path):
+    cluster = make_sim(nodes=1)
+    real = cluster.write_kubeconfig(tmp_path / "real")
+    empty, comments = tmp_path / "empty", tmp_path / "comments"
+    empty.write_text("")
+    comments.write_text("# nothing here yet\n")
+    env = {"KUBECONFIG": f"{empty}:{comments}:{tmp_path / 'missing'}:{real}"}
+    contexts, current = list_contexts(environ=env)
+    assert [c.name for c in contexts] == [current]
+    kube = load_clients(environ=env, timeouts=Timeouts(connect=2, read=5))
+    assert kube.request("GET", "/api/v1/nodes")["items"]
+    kube.close()
+    try:
+        kubectl = find_kubectl()
+    except KubectlNotFound:
+        return
+    argv = [kubectl.path, "get", "nodes", "-o", "name", "--cache-dir", str(tmp_path / "cache")]
+    env = {"KUBECONFIG": env["KUBECONFIG"], "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr  # kubectl agrees: the empty files are no error
