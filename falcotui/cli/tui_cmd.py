@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     args = tui_options(args)
     if args.demo:
         return _run_demo(args)
-    from falcotui.kube.config import KubeError, Timeouts, list_contexts, load_clients
+    from falcotui.kube.config import KubeConfigError, KubeError, Timeouts, list_contexts, load_clients
 
     try:
         contexts = [c.name for c in list_contexts(args.kubeconfig)[0]]
@@ -152,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         return _session(connect, args.context, args.falco_namespace, contexts=contexts)
+    except KubeConfigError as exc:
+        error(f"{exc}\n  (no cluster at hand? `falcotui --demo` runs the same UI against a simulated one)")
+        return EXIT_FAILURE
     except KubeError as exc:
         error(str(exc))
         return EXIT_FAILURE
@@ -181,7 +184,7 @@ def _run_demo(args: argparse.Namespace) -> int:
             demo.clients(),
             namespace=namespace,
             read_only=args.read_only,
-            context_name=f"demo ({args.nodes} nodes, seed {args.seed})",
+            context_name=f"demo (seed {args.seed})",  # the fleet counts the nodes (workers + control plane)
             demo=True,
             export_dir=args.export_dir,
         )

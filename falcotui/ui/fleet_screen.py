@@ -134,7 +134,7 @@ def cells(row: NodeStatus) -> dict[str, Text]:
         "ready": ready,
         "falco": falco_cell(row),
         "ver": safe_text(row.version or "–", "" if row.version else "dim", max_len=20),
-        "rst": Text(str(row.restarts), "red" if row.restarts else "dim"),
+        "rst": Text("–" if no_pod else str(row.restarts), "red" if row.restarts else "dim"),
         "reload": Text(reload_text, RELOAD_STYLE[reload.state]),
         "rate": Text(str(row.alerts_per_min) if not no_pod else "–", justify="right"),
         "spark": sparkline(row.series) if not no_pod else Text(""),
@@ -249,7 +249,11 @@ class FleetScreen(Screen):
 
     def _update_titles(self, fleet) -> None:
         box = self.query_one("#fleet-box")
-        box.border_title = f"Fleet · {fleet.summary().text}"
+        title = f"Fleet · {fleet.summary().text}"
+        health = getattr(self.app, "health", None)
+        if fleet.nodes and fleet.daemonset() is None and health is not None and health.synced:
+            title += f" · Falco is not deployed in {fleet.namespace}: F4 Deploy"
+        box.border_title = title
         filt = f"filter: {sanitize(self.filter_text, max_len=30)}   " if self.filter_text else "/ filter   "
         view = "g table" if self.tiles else "g tiles"
         box.border_subtitle = f"{filt}s sort: {SORT_LABELS[self.sort]}   {view}"

@@ -179,3 +179,14 @@ async def test_no_color_tells_priorities_and_tiles_apart_without_colour(
         legend = next(line for line in text.splitlines() if "critical+" in line)
         for glyph, label in (("██", "critical+"), ("▓▓", "error"), ("▒▒", "warning"), ("░░", "notice/info")):
             assert f"{glyph} {label}" in legend
+
+
+async def test_a_cluster_without_falco_says_so_once_and_points_at_deploy(demo_app, until, screen_text):
+    """Issue 17 (smaller): every row said "no DaemonSet" and nothing pointed at F4."""
+    app, _demo = demo_app(nodes=2, deploy=False)
+    async with app.run_test(size=(160, 30)) as pilot:
+        assert await until(
+            pilot, lambda: "Falco is not deployed in falco: F4 Deploy" in screen_text(app), timeout=30
+        )
+        rows = [line for line in screen_text(app).splitlines() if "sim-node-0" in line]
+        assert rows and all("–" in row for row in rows)  # RST: a dash where there is no pod, not 0
