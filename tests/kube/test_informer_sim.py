@@ -115,7 +115,9 @@ async def test_dropped_connection_reconnects_and_catches_up(
         sim.add_node(NodeSpec(name="late-node"))
         await eventually(lambda: ("", "late-node") in inf.cache(), "the node added after the restart")
         assert inf.stats.watches > before
-        assert cache_view(inf) == server_view(kube, "/api/v1/nodes")
+        # nodes get heartbeats (a status write a minute): equal once caught up, not at one given instant
+        caught_up = lambda: cache_view(inf) == server_view(kube, "/api/v1/nodes")  # noqa: E731
+        await eventually(caught_up, "the cache equals the server's nodes")
     finally:
         await inf.aclose()
 
