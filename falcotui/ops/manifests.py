@@ -27,6 +27,7 @@ GRPC_CERT_DIR = "/etc/falco-grpc"
 FALCO_CONTAINER = "falco"
 FALCO_CONFIG_KEY = "falco.yaml"
 OPERATOR_RBAC_FILE = "operator-rbac.yaml"
+OPERATOR_BINDINGS_FILE = "operator-bindings.yaml"
 COMMON_LABELS = {
     "app.kubernetes.io/name": "falco",
     "app.kubernetes.io/part-of": "falcotui",
@@ -114,9 +115,25 @@ def load_base() -> list[dict[str, Any]]:
     return _load(manifest_files())
 
 
-def operator_rbac() -> list[dict[str, Any]]:
-    """The falcotui-viewer and falcotui-operator ClusterRoles, for an administrator to apply and bind."""
-    return _load(f for f in manifest_files(include_operator_rbac=True) if f.name == OPERATOR_RBAC_FILE)
+def operator_rbac(namespace: str = DEFAULT_NAMESPACE) -> list[dict[str, Any]]:
+    """The viewer and operator roles (a Role in Falco's namespace and a cluster-scoped companion for each),
+    for an administrator to apply and bind; moved to `namespace` (the namespace resourceNames too)."""
+    docs = _load(f for f in manifest_files(include_operator_rbac=True) if f.name == OPERATOR_RBAC_FILE)
+    set_namespace(docs, namespace)
+    for doc in docs:
+        for rule in doc.get("rules") or []:
+            if "namespaces" in rule.get("resources", ()) and rule.get("resourceNames"):
+                rule["resourceNames"] = [namespace]
+    return docs
+
+
+def operator_bindings(namespace: str = DEFAULT_NAMESPACE) -> list[dict[str, Any]]:
+    """The example bindings (manifests/examples/operator-bindings.yaml) of the roles to the groups
+    `falcotui-viewers` and `falcotui-operators`, moved to `namespace`."""
+    examples = manifests_dir() / "examples"
+    docs = _load([examples / OPERATOR_BINDINGS_FILE])
+    set_namespace(docs, namespace)
+    return docs
 
 
 def _version_of(tag: str) -> tuple[int, int, int] | None:

@@ -153,6 +153,8 @@ class RulesService:
     _defaults: dict[str, DefaultRules] = field(default_factory=dict)  # by image
     _pushes: dict[int, PushResult] = field(default_factory=dict)  # the last pushes, by pushed_at_ns
 
+    _exec_allowed: bool | None = None  # may these credentials exec in the namespace (asked once)
+
     def __post_init__(self) -> None:
         self.history = RulesHistory(self.clients, self.namespace, limit=self.history_limit)
 
@@ -187,10 +189,28 @@ class RulesService:
             raise RulesError(f"cannot list the Falco pods: {exc}") from exc
         return listing.get("items") or []
 
+    def _may_exec(self) -> bool:
+        """Whether exec in Falco's namespace is allowed (asked once; True when the server cannot say)."""
+        if self._exec_allowed is None:
+            try:
+                self._exec_allowed = self.clients.can_i("get", "pods", self.namespace, subresource="exec")
+            except KubeError:
+                return True  # no answer: try the exec itself, which reports its own error
+        return self._exec_allowed
+
     def default_rules(self, *, refresh: bool = False) -> DefaultRules:
         """Falco's default rules as shipped in the running image (`cat` in a running Falco pod)."""
         problems: list[str] = []
-        for pod in self._falco_pods():
+        pods = self._falco_pods()
+        if not self._may_exec():
+            # Exec into a Falco pod is near-root on its node, so the viewer role does not grant it: ask
+            # first (SelfSubjectAccessReview) rather than send a request the user's role forbids.
+            raise RulesError(
+                "cannot read Falco's default rules: they are read by exec in a Falco pod, and your "
+                f"credentials may not exec into pods in namespace {self.namespace} (pods/exec is in the "
+                "falcotui-operator role only)"
+            )
+        for pod in pods:
             containers = (pod.get("spec") or {}).get("containers") or []
             image = next((c.get("image", "") for c in containers if c.get("name") == "falco"), "")
             if not refresh and image in self._defaults:

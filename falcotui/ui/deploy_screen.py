@@ -155,6 +155,12 @@ class DeployScreen(ServicesMixin, Screen):
 
     @work(thread=True, group="deploy-plan")
     def _plan_worker(self, gen: int, grpc: bool, then_watch: bool) -> None:
+        if self.read_only:
+            # The plan is a server-side dry run of every apply, authorized as `patch` like the apply
+            # itself: read-only credentials (the viewer role) may not, so do not send it.
+            error = "read-only: planning is a server-side dry run (patch), which needs the operator role"
+            self.app.call_from_thread(self._planned, gen, None, error, then_watch)
+            return
         try:
             plan, error = self.services.deployer.plan(grpc=grpc), ""
         except DeployError as exc:
@@ -180,8 +186,8 @@ class DeployScreen(ServicesMixin, Screen):
         self.planning = False
         self._update_status()
         self.refresh_bindings()
-        exists = plan is not None and any(
-            c.kind == "DaemonSet" and c.status != "created" for c in plan.changes
+        exists = self.read_only or (
+            plan is not None and any(c.kind == "DaemonSet" and c.status != "created" for c in plan.changes)
         )
         if then_watch and exists:
             self._follow("current state")

@@ -30,7 +30,7 @@ RESOURCES = {
     "/apis/apps/v1": ("apps/v1", [("daemonsets", "DaemonSet", True)]),
     "/apis/rbac.authorization.k8s.io/v1": (
         "rbac.authorization.k8s.io/v1",
-        [("clusterroles", "ClusterRole", False)],
+        [("clusterroles", "ClusterRole", False), ("roles", "Role", True)],
     ),
 }
 GROUPS = ("apps", "rbac.authorization.k8s.io")
@@ -133,8 +133,10 @@ def test_kubectl_accepts_the_manifest_directory(api_server, tmp_path, manifest_d
         "configmap/falco-config",
         "configmap/falco-rules",
         "daemonset.apps/falco",
-        "clusterrole.rbac.authorization.k8s.io/falcotui-viewer",
-        "clusterrole.rbac.authorization.k8s.io/falcotui-operator",
+        "role.rbac.authorization.k8s.io/falcotui-viewer",
+        "clusterrole.rbac.authorization.k8s.io/falcotui-viewer-cluster",
+        "role.rbac.authorization.k8s.io/falcotui-operator",
+        "clusterrole.rbac.authorization.k8s.io/falcotui-operator-cluster",
     ]
     assert "GET /apis/apps/v1/namespaces/falco/daemonsets/falco" in seen
     assert not [s for s in seen if not s.startswith("GET ")]

@@ -17,6 +17,7 @@ MODELS = {
     ("v1", "Secret"): "V1Secret",
     ("apps/v1", "DaemonSet"): "V1DaemonSet",
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): "V1ClusterRole",
+    ("rbac.authorization.k8s.io/v1", "Role"): "V1Role",
 }
 
 
@@ -73,7 +74,14 @@ def test_every_shipped_object_is_a_valid_model(shipped_docs) -> None:
         assert (doc["apiVersion"], doc["kind"]) in MODELS, f"{name}: unexpected {doc['kind']}"
         _check_lossless(doc)
         kinds.append(doc["kind"])
-    assert sorted(set(kinds)) == ["ClusterRole", "ConfigMap", "DaemonSet", "Namespace", "ServiceAccount"]
+    assert sorted(set(kinds)) == [
+        "ClusterRole",
+        "ConfigMap",
+        "DaemonSet",
+        "Namespace",
+        "Role",
+        "ServiceAccount",
+    ]
 
 
 @pytest.mark.parametrize(

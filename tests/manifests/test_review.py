@@ -45,7 +45,9 @@ def test_loader_returns_the_files_in_apply_order_without_operator_roles(base) ->
     assert manifests.load_base() == base
     assert [r["metadata"]["name"] for r in manifests.operator_rbac()] == [
         "falcotui-viewer",
+        "falcotui-viewer-cluster",
         "falcotui-operator",
+        "falcotui-operator-cluster",
     ]
 
 
@@ -175,50 +177,92 @@ def test_no_rbac_for_falco_itself(base) -> None:
     assert not [d for d in base if d["kind"] in {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}]
 
 
-def test_operator_roles_list_exactly_the_calls_falcotui_makes() -> None:
-    viewer, operator = manifests.operator_rbac()
+def _grants(role: dict) -> set[tuple[str, str, str, tuple[str, ...]]]:
+    return {
+        (group, resource, verb, tuple(rule.get("resourceNames", ())))
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
 
-    def grants(role):
-        return {
-            (group, resource, verb, tuple(rule.get("resourceNames", ())))
-            for rule in role["rules"]
-            for group in rule["apiGroups"]
-            for resource in rule["resources"]
-            for verb in rule["verbs"]
-        }
 
-    viewer_grants, operator_grants = grants(viewer), grants(operator)
-    read = {("", r, v, ()) for r in ("nodes", "pods", "events") for v in ("get", "list", "watch")}
-    assert read | {("", "pods/log", "get", ())} <= viewer_grants
-    # Websocket exec/port-forward is a GET (`get`); Kubernetes >= 1.35 also checks `create`.
-    assert {("", "pods/portforward", v, ()) for v in ("get", "create")} <= viewer_grants
-    assert (
-        "authorization.k8s.io",
-        "selfsubjectaccessreviews",
-        "create",
-        (),
-    ) in viewer_grants & operator_grants
-    assert viewer_grants <= operator_grants
+def test_operator_roles_are_namespaced_except_what_must_be_cluster_wide() -> None:
+    roles = {(d["kind"], d["metadata"]["name"]): d for d in manifests.operator_rbac()}
+    assert set(roles) == {
+        ("Role", "falcotui-viewer"),
+        ("ClusterRole", "falcotui-viewer-cluster"),
+        ("Role", "falcotui-operator"),
+        ("ClusterRole", "falcotui-operator-cluster"),
+    }
+    assert all(d["metadata"]["namespace"] == "falco" for (kind, _), d in roles.items() if kind == "Role")
+    viewer, operator = _grants(roles["Role", "falcotui-viewer"]), _grants(roles["Role", "falcotui-operator"])
+    viewer_c = _grants(roles["ClusterRole", "falcotui-viewer-cluster"])
+    operator_c = _grants(roles["ClusterRole", "falcotui-operator-cluster"])
+    # Cluster-wide: nodes, Falco's namespace by name, SelfSubjectAccessReview. Nothing namespaced.
+    for _group, resource, verb, names in viewer_c | operator_c:
+        assert resource in {"nodes", "namespaces", "selfsubjectaccessreviews"}, resource
+        if resource == "namespaces":
+            assert names == ("falco",) and verb in {"get", "patch"}
+    assert {("", "nodes", v, ()) for v in ("get", "list", "watch")} <= viewer_c
+    assert viewer <= operator and viewer_c <= operator_c
+    # Namespaced reads, logs and port-forward (websocket: `get`, and `create` since 1.35).
+    assert {
+        ("", r, v, ()) for r in ("pods", "configmaps", "events") for v in ("get", "list", "watch")
+    } <= viewer
+    assert {
+        ("", "pods/log", "get", ()),
+        ("", "pods/portforward", "get", ()),
+        ("", "pods/portforward", "create", ()),
+    } <= viewer
     # A shell in a Falco pod is close to root on the node: operators only. Viewers never touch Secrets.
-    assert {("", "pods/exec", v, ()) for v in ("get", "create")} <= operator_grants
-    assert not any(g[1] == "pods/exec" for g in viewer_grants)
-    assert not any(g[1] == "secrets" for g in viewer_grants)
-    assert ("", "secrets", "get", ("falco-grpc-certs",)) in operator_grants
-    assert ("", "secrets", "get", ()) not in operator_grants
-    assert ("", "configmaps", "update", ()) in operator_grants
-    assert ("apps", "daemonsets", "patch", ()) in operator_grants
-    # Server-side apply of every kind falcotui applies (create + patch), and uninstall (delete).
+    assert {("", "pods/exec", v, ()) for v in ("get", "create")} <= operator
+    assert not any(g[1] == "pods/exec" for g in viewer)
+    assert not any(g[1] == "secrets" for g in viewer | viewer_c | operator_c)
+    # `create secrets` cannot be limited by name (RBAC docs), so only the Role has it; every other Secret
+    # verb names the gRPC Secret(s).
+    secret_grants = {g for g in operator if g[1] == "secrets"}
+    assert ("", "secrets", "create", ()) in secret_grants
+    assert all(names for _, _, verb, names in secret_grants if verb != "create")
+    # Writes are limited to falcotui's objects by name wherever RBAC allows it (not for create).
+    for _group, resource, verb, names in operator:
+        if verb in {"patch", "update", "delete"}:
+            assert names, (resource, verb)
+    # Server-side apply of every kind falcotui applies in the namespace (create + patch by name) and delete.
     group_of = {"DaemonSet": "apps"}
-    resource_of = {"Namespace": "namespaces", "ServiceAccount": "serviceaccounts", "ConfigMap": "configmaps"}
-    resource_of |= {"DaemonSet": "daemonsets", "Secret": "secrets"}
+    resource_of = {"ServiceAccount": "serviceaccounts", "ConfigMap": "configmaps", "DaemonSet": "daemonsets"}
+    resource_of |= {"Secret": "secrets"}
     for doc in manifests.render(grpc=True):
-        group, resource = group_of.get(doc["kind"], ""), resource_of[doc["kind"]]
-        assert (group, resource, "create", ()) in operator_grants, doc["kind"]
-        names = ("falco-grpc-certs",) if resource == "secrets" else ()
-        assert (group, resource, "patch", names) in operator_grants, doc["kind"]
-        assert (group, resource, "delete", names) in operator_grants, doc["kind"]
+        if doc["kind"] == "Namespace":
+            continue
+        group, resource, name = (
+            group_of.get(doc["kind"], ""),
+            resource_of[doc["kind"]],
+            doc["metadata"]["name"],
+        )
+        assert (group, resource, "create", ()) in operator, doc["kind"]
+        for verb in ("patch", "delete"):
+            assert any(g[:3] == (group, resource, verb) and name in g[3] for g in operator), (
+                doc["kind"],
+                verb,
+            )
     # No wildcard, no escalation paths.
-    for group, resource, verb, _ in operator_grants:
+    for group, resource, verb, _ in operator | operator_c:
         assert "*" not in (group, resource, verb)
         assert verb not in {"escalate", "bind", "impersonate"}
         assert resource not in {"roles", "clusterroles", "rolebindings", "clusterrolebindings"}
+
+
+def test_example_bindings_pair_each_role_with_its_cluster_companion() -> None:
+    bindings = manifests.operator_bindings("security")
+    pairs = {(b["kind"], b["roleRef"]["name"], b["subjects"][0]["name"]) for b in bindings}
+    assert pairs == {
+        ("RoleBinding", "falcotui-viewer", "falcotui-viewers"),
+        ("ClusterRoleBinding", "falcotui-viewer-cluster", "falcotui-viewers"),
+        ("RoleBinding", "falcotui-operator", "falcotui-operators"),
+        ("ClusterRoleBinding", "falcotui-operator-cluster", "falcotui-operators"),
+    }
+    assert all(b["metadata"]["namespace"] == "security" for b in bindings if b["kind"] == "RoleBinding")
+    moved = manifests.operator_rbac("security")
+    ns_rule = next(r for d in moved for r in d["rules"] if "namespaces" in r["resources"])
+    assert ns_rule["resourceNames"] == ["security"]

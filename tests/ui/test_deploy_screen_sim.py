@@ -175,7 +175,9 @@ async def test_read_only_offers_no_write_action(falco_sim, clients_for):  # noqa
     app = ScreenApp(services, fast_screen)
     async with app.run_test(size=(140, 40)) as pilot:
         screen = app.screen
-        await planned(pilot, screen)
+        # No plan: it is a server-side dry run, authorized as `patch` (the viewer role has no patch).
+        await wait_for(pilot, lambda: screen.plan_error.startswith("read-only: planning is a server-side"))
+        assert screen.plan is None
         offered = {b.binding.action for b in screen.active_bindings.values()}
         assert {"profile", "plan", "watch"} <= offered
         assert not offered & {"apply", "restart", "uninstall"}
