@@ -152,7 +152,6 @@ class RulesService:
     author: str = field(default_factory=default_author)
     _defaults: dict[str, DefaultRules] = field(default_factory=dict)  # by image
     _pushes: dict[int, PushResult] = field(default_factory=dict)  # the last pushes, by pushed_at_ns
-
     _exec_allowed: bool | None = None  # may these credentials exec in the namespace (asked once)
 
     def __post_init__(self) -> None:
