@@ -152,6 +152,8 @@ def alert_line(entry: StoredAlert, columns: list[tuple[str, int]]) -> Text:
 class AlertList(ScrollView, can_focus=True):
     """See the module docstring."""
 
+    HELP_TITLE = "the alert list"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor(-1)", "Up", show=False),
         Binding("down,j", "cursor(1)", "Down", show=False),

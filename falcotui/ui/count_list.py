@@ -44,6 +44,8 @@ def row_text(label: Text, count: str, width: int, *, count_first: bool, count_wi
 class CountList(ScrollView, can_focus=True):
     """See the module docstring."""
 
+    HELP_TITLE = "the counts list"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor(-1)", "Up", show=False),
         Binding("down,j", "cursor(1)", "Down", show=False),

@@ -52,6 +52,8 @@ def _same(a: Cells | None, b: Cells) -> bool:
 class FleetGrid(NodeCursorView):
     """See the module docstring."""
 
+    HELP_TITLE = "the node list"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor(-1)", "Up", show=False),
         Binding("down,j", "cursor(1)", "Down", show=False),

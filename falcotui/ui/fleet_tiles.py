@@ -121,6 +121,8 @@ def legend(width: int) -> Text:
 class FleetTiles(NodeCursorView):
     """See the module docstring."""
 
+    HELP_TITLE = "the node tiles"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("left,h", "cursor(-1, 0)", "Left", show=False),
         Binding("right,l", "cursor(1, 0)", "Right", show=False),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from rich.console import Group
@@ -39,10 +40,25 @@ def _label(binding: Binding) -> str:
     return binding.description or binding.action.replace("_", " ")
 
 
+_SIDEWAYS = frozenset({"page_left", "page_right", "scroll_left", "scroll_right"})
+
+
 def _offered(node: DOMNode, binding: Binding) -> bool:
-    """False for actions the node hides right now (e.g. every write action in read-only mode)."""
+    """False for actions the node hides right now (e.g. every write action in read-only mode) and for
+    sideways scrolling in a widget that never scrolls sideways (Textual's scroll views all bind it)."""
     name = binding.action.split("(", 1)[0].rsplit(".", 1)[-1]
+    if name in _SIDEWAYS and not getattr(node, "allow_horizontal_scroll", True):
+        return False
     return node.check_action(name, ()) is not False
+
+
+def widget_title(widget: DOMNode) -> str:
+    """How help names a focused widget: its HELP_TITLE (`the node list`), else its class in words."""
+    title = getattr(widget, "HELP_TITLE", None)
+    if title:
+        return title
+    words = re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", type(widget).__name__)
+    return "the " + " ".join(w.lower() for w in words)
 
 
 def key_sections(screen: Screen) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -52,7 +68,7 @@ def key_sections(screen: Screen) -> list[tuple[str, list[tuple[str, str]]]]:
     nodes.append(("Everywhere", app))
     focused = screen.focused
     if focused is not None:
-        nodes.append(("In the focused " + type(focused).__name__, focused))
+        nodes.append((f"In {widget_title(focused)}", focused))
     sections: list[tuple[str, list[tuple[str, str]]]] = []
     seen: set[str] = set()
     for title, node in nodes:

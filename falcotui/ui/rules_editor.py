@@ -27,6 +27,8 @@ DEFAULTS_ID = "rules-defaults"
 class RulesEditor(TextArea):
     """One rules file: `key` is its ConfigMap key (or the default rules' path, read-only)."""
 
+    HELP_TITLE = "the rules editor"
+
     DEFAULT_CSS = """
     RulesEditor { height: 1fr; border: none; padding: 0; }
     RulesEditor:focus { border: none; }
