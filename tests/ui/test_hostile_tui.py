@@ -25,7 +25,7 @@ def log_line(t_ns: int, output: str, rule: str, cmdline: str, tag: str) -> str:
     return json.dumps(obj, ensure_ascii=False).replace("\udc80", "\\udc80")
 
 
-async def test_the_corpus_and_unreadable_lines_on_screen(frozen, screen_text, alert_bytes, hostile):
+async def test_the_corpus_and_unreadable_lines_on_screen(frozen, shows, alert_bytes, hostile):
     CORPUS, assert_clean = hostile.CORPUS, hostile.assert_clean
     app = frozen()
     hub = app.services.engine.hub
@@ -40,26 +40,21 @@ async def test_the_corpus_and_unreadable_lines_on_screen(frozen, screen_text, al
     rules = {e.alert.rule for e in hub.store}
     assert f"Hostile {CORPUS}" in rules and "Oversize alert" in rules  # neither was dropped
     async with app.run_test(size=(200, 40)) as pilot:
-        await pilot.pause(0.3)
-        text = screen_text(app)
-        assert "unreadable 2" in text.splitlines()[0]  # the status line counts what could not be read
+        # the status line (repainted on the app's tick) counts what could not be read
+        text = await shows(pilot, app, where=lambda t: "unreadable 2" in t.splitlines()[0])
         assert_clean(text, "fleet screen")
         await pilot.press("f2")
-        await pilot.pause(0.3)
+        text = await shows(pilot, app, "Hostile PWNED", "Oversize alert")
         screen = app.screen
         assert isinstance(screen, AlertsScreen)
-        text = screen_text(app)
-        assert "Hostile PWNED" in text and "Oversize alert" in text
         assert_clean(text, "alerts screen")
         for rule in ("Oversize alert", "Hostile"):
             row = next(i for i, e in enumerate(screen.alert_list.view) if e.alert.rule.startswith(rule))
             screen.alert_list.cursor = row
             await pilot.press("enter")
-            await pilot.pause(0.3)
-            text = screen_text(app)
-            assert f"rule {rule}" in text  # the detail pane shows this alert
+            text = await shows(pilot, app, f"rule {rule}")  # the detail pane shows this alert
             assert_clean(text, f"detail of {rule}")
             await pilot.press("escape")
-            await pilot.pause(0.2)
+            await pilot.pause()
     oversize = next(e.alert for e in hub.store if e.alert.rule == "Oversize alert")
     assert oversize.output.endswith("more characters]") and "truncated by falcotui" in oversize.output
