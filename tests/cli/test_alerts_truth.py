@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 from falcotui.kube.logs_resume import since_time_param
 
@@ -56,3 +57,29 @@ def test_alerts_fails_when_no_pod_log_can_be_read(falco_sim, until, tmp_path) ->
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout == ""
     assert "2 of 2 Falco pods' logs could not be read: no Falco pod's log could be read" in proc.stderr
+
+
+def test_oversize_alert_is_kept_truncated_and_unreadable_lines_are_counted(falco_sim, until) -> None:
+    """Issue 13 finding 6: a >4 MiB alert line is printed truncated with a marker, not dropped; lines that
+    look like alerts but cannot be read are counted on stderr."""
+    sim = falco_sim(nodes=1)
+    pods = sim.clients.request("GET", "/api/v1/namespaces/falco/pods")["items"]
+    pod = next(p for p in pods if p["status"].get("phase") == "Running")
+    name, node = pod["metadata"]["name"], pod["spec"]["nodeName"]
+    big = {
+        "hostname": node, "output": "09:00:00.000000000: Warning " + "A" * (5 * 1024 * 1024),
+        "output_fields": {}, "priority": "Warning", "rule": "Oversize alert", "source": "syscall", "tags": [],
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime()),
+    }  # fmt: skip
+    log = sim.cluster.call(lambda: sim.cluster.controllers.container_log("falco", name, "falco"))
+    sim.cluster.call(lambda: log.append("stdout", json.dumps(big)))
+    until(lambda: any(a.rule == "Oversize alert" for a in sim.alerts().values()), "the oversize alert")
+    for line in ('{"rule": "cut short', '{"output": "no rule, no time"}'):
+        sim.cluster.call(lambda line=line: log.append("stdout", line))
+    proc = sim.cli("alerts", "--json", "--rule", "Oversize")
+    assert proc.returncode == 0, proc.stderr
+    (printed,) = [json.loads(x) for x in proc.stdout.splitlines()]
+    cut = len(big["output"]) - 65536
+    assert printed["output"].endswith(f"…[truncated by falcotui: {cut} more characters]")
+    assert "falcotui.truncated" in printed["output_fields"]
+    assert "falcotui: warning: 2 log lines looked like alerts but could not be read (last: " in proc.stderr
