@@ -186,6 +186,10 @@ class KubeClients:
         """The exec credential plugin's cache (None for static tokens, certificates, in-cluster)."""
         return self.api_client.credentials
 
+    @property
+    def rate_limits(self) -> RateLimits:
+        return self.api_client.limits
+
     def throttle_state(self) -> str:
         """ "throttled …" while the server pushes back or requests queue in the client's rate limiter
         (for a status line), else ""."""
