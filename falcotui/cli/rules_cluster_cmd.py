@@ -230,6 +230,8 @@ def _gather(names: Sequence[str]) -> tuple[dict[str, str], Path | None]:
 def _print_validation(validation, out: TextIO) -> None:
     for msg in [*validation.errors, *validation.warnings]:
         out.write(format_message(msg, validation.result.texts.get(msg.file)))
+    if validation.target is not None:  # which Falco the nodes run, and a mixed cluster said out loud
+        out.write(clean(validation.target.describe()) + "\n")
     out.write(f"{len(validation.errors)} error(s), {len(validation.warnings)} warning(s)\n")
 
 

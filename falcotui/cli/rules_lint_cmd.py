@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from falcotui.falco.rules.loader import DEFAULT_ENGINE_VERSION, LoadResult, load_rules
+from falcotui.falco.rules.dialect import PINNED_FALCO_VERSION, dialect_for
+from falcotui.falco.rules.loader import LoadResult, load_rules
 from falcotui.falco.rules.results import Message, Severity, TextIndex
 from falcotui.falco.rules.rules_input import RulesBudget, RulesInputError
 from falcotui.falco.sanitize import json_text, sanitize
@@ -47,10 +48,17 @@ def register_lint(actions: argparse._SubParsersAction) -> None:
         help="check one condition as a rule's (syntax, fields, macros and lists of --with files, lints)",
     )
     lint.add_argument(
+        "--falco-version",
+        default=PINNED_FALCO_VERSION,
+        metavar="X.Y[.Z]",
+        help=f"the Falco whose loader to imitate (default {PINNED_FALCO_VERSION}, the version the manifests "
+        "pin); 0.43 refuses the 0.44+ syntax such as `startswith oneof (...)`",
+    )
+    lint.add_argument(
         "--engine-version",
-        default=DEFAULT_ENGINE_VERSION,
+        default=None,
         metavar="X.Y.Z",
-        help=f"Falco rules engine version to check against (default {DEFAULT_ENGINE_VERSION})",
+        help="Falco rules engine version to check against (default: that of --falco-version)",
     )
     lint.set_defaults(handler=run_lint)
 
@@ -87,9 +95,12 @@ def run_lint(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         files.append((CONDITION_FILE, condition_rule(args.condition)))
         checked.add(CONDITION_FILE)
     try:
-        result = load_rules(files, engine_version=args.engine_version, lints=not args.no_lints)
-    except ValueError as exc:  # a bad --engine-version
-        print(f"falcotui rules lint: {exc}", file=err)
+        dialect = dialect_for(args.falco_version)
+        result = load_rules(
+            files, engine_version=args.engine_version, lints=not args.no_lints, falco_version=dialect
+        )
+    except ValueError as exc:  # a bad --engine-version or --falco-version
+        print(f"falcotui rules lint: {clean(str(exc))}", file=err)
         return 2
     lints = [m for m in result.lints if m.file in checked]
     if args.condition is not None:
@@ -126,6 +137,8 @@ def _print_human(result: LoadResult, lints: Sequence[Message], out: TextIO) -> N
     falco = sorted(result.errors + result.warnings, key=order)
     for msg in [*falco, *sorted(lints, key=order)]:
         out.write(format_message(msg, result.texts.get(msg.file)))
+    d = result.dialect
+    out.write(f"checked as Falco {d.text}'s loader (libs {d.libs_version}, rules engine {d.engine_text})\n")
     for f in result.files:
         status = "Ok" if f.successful else "Invalid"
         if f.successful and f.warnings:

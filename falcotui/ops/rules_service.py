@@ -37,6 +37,7 @@ from falcotui.ops.reload_tracker import (
     server_time,
 )
 from falcotui.ops.rules_history import HistoryEntry, HistoryError, RulesHistory
+from falcotui.ops.rules_target import RulesTarget, target_for_pods, unknown_target
 
 RULES_CONFIGMAP = "falco-rules"
 RULES_DIR = "/etc/falco/rules.d"
@@ -67,6 +68,7 @@ class DefaultRules:
 @dataclass(slots=True)
 class Validation:
     result: LoadResult
+    target: RulesTarget | None = None  # the Falco version validated for, and why
 
     @property
     def ok(self) -> bool:
@@ -153,6 +155,8 @@ class RulesService:
     _defaults: dict[str, DefaultRules] = field(default_factory=dict)  # by image
     _pushes: dict[int, PushResult] = field(default_factory=dict)  # the last pushes, by pushed_at_ns
     _exec_allowed: bool | None = None  # may these credentials exec in the namespace (asked once)
+    target_ttl: float = 5.0  # seconds a looked-up target is reused (lint-as-you-type validates often)
+    _target: tuple[float, RulesTarget] | None = None
 
     def __post_init__(self) -> None:
         self.history = RulesHistory(self.clients, self.namespace, limit=self.history_limit)
@@ -231,9 +235,28 @@ class RulesService:
             f"cannot read Falco's default rules: no running Falco pod in namespace {self.namespace}{why}"
         )
 
+    def target(self, *, refresh: bool = False) -> RulesTarget:
+        """The Falco version to validate for: the strictest one the cluster's Falco pods run."""
+        now = time.monotonic()
+        if not refresh and self._target is not None and now - self._target[0] < self.target_ttl:
+            return self._target[1]
+        try:
+            target = target_for_pods(self._falco_pods())
+        except RulesError as exc:
+            target = unknown_target(f"cannot tell which Falco the nodes run ({exc})")
+        self._target = (now, target)
+        return target
+
     # ---- validate ------------------------------------------------------------------------------------
-    def validate(self, files: Mapping[str, str], defaults: DefaultRules | str | None = None) -> Validation:
-        """Load the default rules, then `files` in key order (as Falco reads rules.d)."""
+    def validate(
+        self,
+        files: Mapping[str, str],
+        defaults: DefaultRules | str | None = None,
+        *,
+        target: RulesTarget | None = None,
+    ) -> Validation:
+        """Load the default rules, then `files` in key order (as Falco reads rules.d), for the Falco the
+        nodes run (`target`, default: looked up from the Falco pods)."""
         bad = [k for k in files if not CONFIGMAP_KEY.fullmatch(k) or len(k) > MAX_KEY_LEN]
         if bad:
             raise RulesError(
@@ -247,7 +270,8 @@ class RulesService:
             defaults = self.default_rules()
         text = defaults.text if isinstance(defaults, DefaultRules) else defaults
         ordered = [(DEFAULT_RULES_PATH, text)] + [(f"{RULES_DIR}/{k}", files[k]) for k in sorted(files)]
-        return Validation(load_rules(ordered))
+        target = target if target is not None else self.target()
+        return Validation(load_rules(ordered, falco_version=target.dialect), target)
 
     # ---- push ----------------------------------------------------------------------------------------
     def push(
@@ -263,7 +287,7 @@ class RulesService:
     ) -> PushResult:
         """Validate, then replace the ConfigMap's files if it is still at `base_rv`."""
         files = {k: files[k] for k in sorted(files)}
-        validation = self.validate(files, defaults)
+        validation = self.validate(files, defaults, target=self.target(refresh=True))
         cm = self._get_cm()
         live = cm.get("data") or {}
         if dict(live) == files:  # nothing to send (and nobody's edit to overwrite)

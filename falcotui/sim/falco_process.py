@@ -302,7 +302,7 @@ class FalcoContainer:
 
     def _load_rules(self, files: dict[str, str], cfg: FalcoConfig, args: FalcoArgs) -> tuple[Ruleset, dict]:
         paths = resolve_rules_files(files, rules_paths(cfg, args))
-        ruleset = load_files(paths, [files[p] for p in paths])
+        ruleset = load_files(paths, [files[p] for p in paths], self.version.text)
         watched = {p: files[p] for p in paths}
         watched["<rules dirs>"] = "\n".join(paths)
         return ruleset, watched

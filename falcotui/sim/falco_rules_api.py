@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from falcotui.falco.rules import results as R
+from falcotui.falco.rules.dialect import PINNED_FALCO_VERSION
 from falcotui.falco.rules.loader import LoadResult, load_rules
 
 
@@ -83,9 +84,10 @@ def file_report(result: R.FileResult, texts: Mapping[str, R.TextIndex]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_ruleset(files: Sequence[tuple[str, str]]) -> RulesLoad:
-    """Load `(path, content)` pairs in order as one collection, through the project's validator."""
-    result = load_rules(list(files), lints=False)
+def load_ruleset(files: Sequence[tuple[str, str]], falco_version: str = PINNED_FALCO_VERSION) -> RulesLoad:
+    """Load `(path, content)` pairs in order as one collection, through the project's validator, as the
+    loader of `falco_version` does."""
+    result = load_rules(list(files), lints=False, falco_version=falco_version)
     rules = [
         LoadedRule(r.name, r.priority, r.output, r.tags, r.source, r.enabled, r.condition)
         for r in result.rules

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from falcotui.falco.rules.dialect import PINNED_FALCO_VERSION
 from falcotui.sim.falco_config import FalcoConfig
 from falcotui.sim.falco_rules_api import LoadedRule, RulesLoad, load_ruleset
 
@@ -63,17 +64,20 @@ class Ruleset:
         return self.load.json_results()
 
 
-def load_files(paths: Sequence[str], contents: Sequence[str]) -> Ruleset:
-    """Validate the rules files in order as one collection (custom rules on top of the defaults).
+def load_files(
+    paths: Sequence[str], contents: Sequence[str], falco_version: str = PINNED_FALCO_VERSION
+) -> Ruleset:
+    """Validate the rules files in order as one collection (custom rules on top of the defaults), as the
+    loader of `falco_version` does (0.43 refuses the 0.44+ syntax, see `falco.rules.dialect`).
 
     Every Falco of a DaemonSet loads the same files (and dry-runs the same update): the result is shared.
     """
-    return _load_cached(tuple(paths), tuple(contents))
+    return _load_cached(tuple(paths), tuple(contents), falco_version)
 
 
 @lru_cache(maxsize=32)
-def _load_cached(paths: tuple[str, ...], contents: tuple[str, ...]) -> Ruleset:
-    return Ruleset(paths, load_ruleset(list(zip(paths, contents, strict=True))))
+def _load_cached(paths: tuple[str, ...], contents: tuple[str, ...], falco_version: str) -> Ruleset:
+    return Ruleset(paths, load_ruleset(list(zip(paths, contents, strict=True)), falco_version))
 
 
 def disabled_by_config(cfg: FalcoConfig, ruleset: Ruleset) -> list[str]:

@@ -136,7 +136,7 @@ def run_falco_cli(version: FalcoVersion, files: Mapping[str, str], argv: list[st
     missing = [p for p in args.validate if p not in files]
     if missing:
         return 1, "", f"Error: Could not read rules file {missing[0]}: No such file or directory\n"
-    ruleset = load_files(args.validate, [files[p] for p in args.validate])
+    ruleset = load_files(args.validate, [files[p] for p in args.validate], version.text)
     log, out = validate_output(version, ruleset, json_output)
     stderr = "".join(f"{log_time()}: {line}\n" for line in log)
     return (0 if ruleset.ok else 1), out, stderr

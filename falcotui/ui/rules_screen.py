@@ -302,6 +302,10 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesPushFlow, RulesFileOps, Scre
             else:
                 text.append("✓ valid", "green")
             text.append(" · ctrl+u push" if self.modified else " · no changes to push", "dim")
+        target = self.validation.target if self.validation is not None else None
+        if target is not None and target.noteworthy and not self.load_error:
+            # the nodes run another Falco than the pinned one, or several: say which one the check is for
+            text.append("  · " + sanitize(target.describe(), max_len=300), "yellow" if target.note else "dim")
         if self.defaults_error and not self.load_error:
             text.append(
                 "  · default rules unavailable, macros from falco_rules.yaml are unknown: "

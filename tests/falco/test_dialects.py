@@ -322,3 +322,39 @@ def test_precedence_lints_still_see_modifier_checks() -> None:
     res, _ = load(RULE.replace("evt.type = execve and proc.name = bash", cond), falco_version="0.43.1")
     assert one(res, "FALCOTUI_MIXED_AND_OR")  # the text lint works even where the condition does not parse
     assert one(res, "LOAD_ERR_COMPILE_CONDITION")
+
+
+# -- `falcotui rules lint --falco-version` ------------------------------------------------------------
+
+
+def test_lint_cli_targets_the_pinned_falco_unless_told(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from falcotui.cli import main
+
+    path = tmp_path / "modifiers.yaml"
+    path.write_text(MODIFIER_RULE)
+    assert main(["rules", "lint", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"checked as Falco {PINNED_FALCO_VERSION}'s loader" in out and "0 errors, 0 warnings" in out
+    assert main(["rules", "lint", "--falco-version", "0.43", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "error LOAD_ERR_COMPILE_CONDITION: unexpected token after 'oneof', expecting 'or', 'and'" in out
+    assert "checked as Falco 0.43.0's loader (libs 0.23.1, rules engine 0.58.0)" in out
+    assert (
+        main(["rules", "lint", "--falco-version", "0.44.1", "--condition", "proc.name glob anyof (a*)"]) == 0
+    )
+    assert (
+        main(["rules", "lint", "--falco-version", "0.43.1", "--condition", "proc.name glob anyof (a*)"]) == 1
+    )
+    capsys.readouterr()
+    assert main(["rules", "lint", "--falco-version", "latest", str(path)]) == 2
+    assert "Falco version 'latest' is not x.y or x.y.z" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("version", ["0.43", "0.44.1", "0.45.0"])
+def test_default_rules_lint_clean_for_every_version(
+    version: str, shared_data: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from falcotui.cli import main
+
+    assert main(["rules", "lint", "--falco-version", version, str(shared_data / "falco_rules.yaml")]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("0 errors, 0 warnings, 0 falcotui lints in 1 file")

@@ -72,3 +72,23 @@ def clients_for() -> Iterator[Callable[[FalcoSim], KubeClients]]:
     yield make
     for c in made:
         c.close()
+
+
+MODIFIER_RULE = """
+- rule: Shell from a known prefix
+  desc: uses the string-operator modifiers of Falco 0.44+
+  condition: spawned_process and proc.name startswith oneof (ba, zs)
+  output: shell (cmd=%proc.cmdline)
+  priority: WARNING
+"""
+"""A rule only Falco 0.44+ loads (libs 0.25 modifiers); 0.43.1 refuses it at `(ba`."""
+
+
+def set_falco_image_tag(clients: KubeClients, pod: str, tag: str, namespace: str = "falco") -> None:
+    """Make one Falco pod name another Falco version (a Pod's container image is a mutable field)."""
+    path = f"/api/v1/namespaces/{namespace}/pods/{pod}"
+    body = clients.request("GET", path)
+    for container in body["spec"]["containers"]:
+        if container["name"] == "falco":
+            container["image"] = f"docker.io/falcosecurity/falco:{tag}"
+    clients.request("PUT", path, body=body)

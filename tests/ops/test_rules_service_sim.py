@@ -15,6 +15,7 @@ from falcotui.kube.config import KubeClients
 from falcotui.ops.deployer import Deployer
 from falcotui.ops.reload_tracker import ReloadState
 from falcotui.ops.rules_service import PushStatus, RulesError, RulesService
+from falcotui.ops.rules_target import target_for_versions
 from falcotui.sim.falco_config import bundled_default_rules
 
 
@@ -31,6 +32,8 @@ def _fixtures():
 
 falco_sim = _fixtures().falco_sim
 clients_for = _fixtures().clients_for
+MODIFIER_RULE = _fixtures().MODIFIER_RULE
+set_falco_image_tag = _fixtures().set_falco_image_tag
 
 NEW_RULE = """
 - rule: Netcat started in container
@@ -258,3 +261,53 @@ async def test_history_keeps_the_last_versions_and_concurrent_writers_lose_nothi
         versions = list(pool.map(record, range(8)))
     assert sorted(versions) == list(range(1, 9))
     assert sorted(e.author for e in history.entries()) == sorted(f"w{i}" for i in range(8))
+
+
+async def _deploy(clients: KubeClients, **plan: object) -> list[str]:
+    dep = Deployer(clients)
+    dep.apply(dep.plan(**plan))
+    result = await dep.follow_rollout(timeout=30, stuck_grace=5)
+    assert result.done, result.explain()
+    return [n.pod for n in result.status.nodes]
+
+
+async def test_a_044_rule_pushed_to_043_grpc_profile_nodes_is_refused_before_the_push(falco_sim, clients_for):
+    """Falco 0.43.1 (the gRPC profile) is built on libs 0.23.2, which has no modifiers: the push is
+    refused with the parse error 0.43's loader gives, and the ConfigMap is left alone."""
+    sim = falco_sim(nodes=2)
+    clients = clients_for(sim)
+    await _deploy(clients, grpc=True)
+    svc = RulesService(clients, author="alice@test")
+    target = svc.target()
+    assert target.falco_version == "0.43.1" and not target.dialect.modifiers
+    assert target.noteworthy and "validated for Falco 0.43.1 (libs 0.23.2)" in target.describe()
+    snap = svc.pull()
+    edited = {"custom-rules.yaml": snap.files["custom-rules.yaml"] + MODIFIER_RULE}
+    result = svc.push(edited, snap.resource_version, message="modifiers")
+    assert result.status is PushStatus.INVALID
+    (error,) = result.validation.errors
+    assert (error.code, error.text) == (
+        "LOAD_ERR_COMPILE_CONDITION",
+        "unexpected token after 'oneof', expecting 'or', 'and'",
+    )
+    assert svc.pull() == snap  # nothing sent
+    # the same rule is fine for the version the manifests pin
+    assert svc.validate(edited, target=target_for_versions({"n": "0.45.0"})).ok
+
+
+async def test_mixed_versions_validate_for_the_strictest_and_say_so(falco_sim, clients_for):
+    sim = falco_sim(nodes=3)
+    clients = clients_for(sim)
+    pods = await _deploy(clients)
+    svc = RulesService(clients, author="alice@test")
+    assert svc.target().falco_version == "0.45.0" and not svc.target().noteworthy
+    snap = svc.pull()
+    edited = {"custom-rules.yaml": snap.files["custom-rules.yaml"] + MODIFIER_RULE}
+    assert svc.validate(edited).ok
+    set_falco_image_tag(clients, pods[0], "0.43.1")  # one node's pod moves to 0.43.1
+    target = svc.target(refresh=True)
+    assert target.falco_version == "0.43.1"
+    assert "mixed Falco versions (0.43.1, 0.45.0)" in target.note and pods[0] in target.note
+    result = svc.push(edited, snap.resource_version)
+    assert result.status is PushStatus.INVALID
+    assert result.validation.target is not None and "the strictest" in result.validation.target.describe()

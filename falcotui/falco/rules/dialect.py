@@ -83,7 +83,7 @@ def _dialect(version: tuple[int, int, int]) -> Dialect:
     libs25 = version >= (0, 44, 0)
     master = version >= (0, 45, 0)
     if master:
-        libs, engine = "0.25.4+ (Falco master 2026-07-31)", (0, 63, 0)
+        libs, engine = "0.25.4+", (0, 63, 0)
     elif libs25:
         libs, engine = ("0.25.4" if version >= (0, 44, 1) else "0.25.2"), (0, 62, 0)
     else:
