@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from hypothesis import given, settings
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 from rich.text import Text
 from textual.content import Content
 
-from falcotui.falco.sanitize import escape_markup, escape_rich_markup, sanitize
+from falcotui.falco.sanitize import escape_markup, escape_rich_markup, json_bytes, sanitize, terminal_text
 
 FORBIDDEN = re.compile(
     "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff\U000e0000-\U000e007f]"
@@ -44,3 +45,23 @@ def test_escaped_markup_renders_exactly_the_sanitized_text(text):
     rich = Text.from_markup(escape_rich_markup(text), emoji=False)
     assert rich.plain == clean
     assert rich.spans == []
+
+
+@settings(max_examples=250, deadline=None)
+@given(hostile_text)
+def test_terminal_text_keeps_everything_printable_and_nothing_else(text):
+    out = terminal_text(text)
+    assert not FORBIDDEN.search(out.replace("\n", "").replace("\t", ""))
+    assert terminal_text(out) == out
+    if text.isprintable():
+        assert out == text  # ordinary text passes unchanged, however long
+
+
+@settings(max_examples=250, deadline=None)
+@given(hostile_text, hostile_text, st.booleans())
+def test_json_is_faithful_and_escapes_what_a_terminal_would_act_on(key, value, indent):
+    obj = {key: [value, {"n": 1}]}
+    data = json_bytes(obj, indent=indent)
+    text = data.decode("utf-8")  # strict: no lone surrogate made it out raw
+    assert not FORBIDDEN.search(text.replace("\n", ""))
+    assert json.loads(data) == obj  # every character comes back, nothing dropped or replaced
