@@ -28,6 +28,7 @@ class RulesLinting:
     current: str
 
     lint_delay: float = LINT_DELAY
+    _check_gen: int | None = None  # the lint run ctrl+s asked for
 
     def _init_lint(self) -> None:
         self.validation: Validation | None = None
@@ -55,6 +56,7 @@ class RulesLinting:
 
     def action_check(self) -> None:
         self.lint_gen += 1
+        self._check_gen = self.lint_gen  # ctrl+s asked: say what the check found when it ends
         self._update_status()
         self._lint(self.lint_gen, dict(self.files), self.defaults is None)
 
@@ -102,10 +104,29 @@ class RulesLinting:
             for folder in {os.path.dirname(m.file) + "/" for m in foreign}:
                 self.problems += problems_from(foreign, folder)
         self.query_one(ProblemsList).show(self.problems, current_key=self.current, note=self._problems_note())
+        if gen == self._check_gen:
+            self._say_checked()
         self._refresh_files()
         self._update_title()
         self._update_status()
         self.refresh_bindings()
+
+    def _say_checked(self) -> None:
+        """The answer to ctrl+s: a toast, even when the problems list looks the same as before."""
+        if self.lint_error:
+            self.notify(f"check failed: {self.lint_error}", severity="error", markup=False)
+            return
+        errors = sum(1 for p in self.problems if p.is_error)
+        others = len(self.problems) - errors
+        if not self.problems:
+            self.notify("checked: no errors, no warnings", title="Check", markup=False)
+        else:
+            self.notify(
+                f"checked: {errors} error(s), {others} warning(s)/lint(s)",
+                title="Check",
+                severity="error" if errors else "warning",
+                markup=False,
+            )
 
     def _problems_note(self) -> str:
         if self.lint_error:

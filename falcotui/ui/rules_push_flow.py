@@ -89,7 +89,7 @@ class RulesPushFlow:
         self.busy = ""
         if result.status is PushStatus.PUSHED:
             self.snapshot = RulesSnapshot(dict(files), result.resource_version)
-            label = f"{what} v{result.version}" if result.version is not None else what
+            label = f"{what} → v{result.version}" if result.version is not None else what
             self.notify(f"{label}: ConfigMap updated (rv {sanitize(result.resource_version)})", markup=False)
             if result.history_error:
                 self.notify(

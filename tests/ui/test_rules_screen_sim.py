@@ -85,6 +85,10 @@ async def test_typo_blocks_push_fix_push_reload_then_roll_back(falco_sim, client
         assert f"{typo_line}:48 LOAD_ERR_COMPILE_CONDITION" in shown
         assert screen.check_action("push", ()) is None  # shown disabled in the footer
         assert "push disabled: 1 error" in screen.status_text
+        await pilot.press("ctrl+s")  # a check asked for by key answers, even when nothing changed
+        assert await wait_for(
+            pilot, lambda: any("checked: 1 error(s)" in str(n.message) for n in app._notifications)
+        )
         await pilot.press("ctrl+u")
         await pilot.pause()
         assert not isinstance(app.screen, PushDialog)
@@ -131,6 +135,7 @@ async def test_typo_blocks_push_fix_push_reload_then_roll_back(falco_sim, client
             pilot, lambda: panel.what.startswith("rollback") and panel.summary is not None, tries=800
         )
         assert panel.summary.ok and len(panel.nodes) == 2
+        assert panel.what == "rollback to v1 → v3"  # was "rollback to v1 v3"
         assert screen.editor().text == original and not screen.modified
         assert services_for(clients).rules.pull().files["custom-rules.yaml"] == original
 
