@@ -184,6 +184,10 @@ def status_text(
                 lines.append(f"    Falco said: {sanitize(r.reload.detail, max_len=300)}")
     for pod, why in sorted(snap.errors.items()):
         lines.append(f"  (log of {sanitize(pod)} not read: {sanitize(why, max_len=300)})")
+    if bad := snap.hub.bad_lines:
+        last = snap.hub.last_bad_line
+        why = f" (last: {sanitize(last.error, max_len=200)})" if last is not None and last.error else ""
+        lines.append(f"{bad} log line{'s' * (bad != 1)} looked like alerts but could not be read{why}")
     return "\n".join(lines) + "\n"
 
 
@@ -237,4 +241,5 @@ def status_document(
         },
         "nodes": nodes,
         "log_errors": dict(sorted(snap.errors.items())),
+        "unreadable_lines": snap.hub.bad_lines,
     }  # fmt: skip

@@ -83,3 +83,7 @@ def test_oversize_alert_is_kept_truncated_and_unreadable_lines_are_counted(falco
     assert printed["output"].endswith(f"…[truncated by falcotui: {cut} more characters]")
     assert "falcotui.truncated" in printed["output_fields"]
     assert "falcotui: warning: 2 log lines looked like alerts but could not be read (last: " in proc.stderr
+    status = sim.cli("status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["unreadable_lines"] == 2
+    assert "2 log lines looked like alerts but could not be read" in sim.cli("status").stdout
