@@ -4,10 +4,11 @@
 prints the server's dry-run diff per object, asks before changing anything (on a terminal; without one
 `--yes` is required), applies, then shows the rollout per node (a progress bar on a terminal, plain lines
 when piped).
-Exit 0 when the rollout completes, 1 when it is stuck or fails (the nodes and why are printed), 2 for a
-usage problem. An existing namespace falcotui did not create keeps its labels unless the user agrees
-(`--label-namespace`, or a yes on the terminal). `delete [--yes]` lists what falcotui created and will
-remove (and what it keeps, and why), asks, deletes, and waits for the pods to go.
+Exit 0 when the rollout completes on every node, 1 when it is stuck or fails, or when nodes are left out
+(an untolerated taint, a Windows node; `--allow-uncovered` accepts those) - the nodes, why and the way
+out are printed - 2 for a usage problem. An existing namespace falcotui did not create keeps its labels
+unless the user agrees (`--label-namespace`, or a yes on the terminal). `delete [--yes]` lists what
+falcotui created and will remove (and what it keeps, and why), asks, deletes, and waits for the pods to go.
 The `rules` cluster actions share its cluster options and confirmation prompt.
 """
 
@@ -87,6 +88,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and otherwise leaves the namespace's labels alone",
     )
     add_rollout_args(p)
+    p.add_argument(
+        "--allow-uncovered",
+        action="store_true",
+        help="exit 0 when the rollout completes even if some nodes cannot run Falco (an untolerated taint, "
+        "a Windows node); they are still listed",
+    )
     p.set_defaults(handler=run_apply)
     d = sub.add_parser(
         "delete",
@@ -154,7 +161,7 @@ class RolloutDisplay:
             if self._nodes.get(n.node) != key:
                 self._nodes[n.node] = key
                 why = f" {n.reason}" if n.reason else ""
-                msg = n.message if len(n.message) <= 160 else n.message[:157] + "..."
+                msg = sanitize(n.message, max_len=160)  # the cluster's text (a webhook's, a registry's)
                 msg = f": {msg}" if msg and n.state in ("stuck", "not-eligible") else ""
                 pod = f" pod {n.pod} ({n.revision})" if n.pod else ""
                 lines.append(f"  {n.node}: {n.state}{pod}{why}{msg}")
@@ -183,10 +190,14 @@ class RolloutDisplay:
             self._bar = False
 
 
-def _report_rollout(result: RolloutResult, out: TextIO, err: TextIO) -> int:
+def _report_rollout(result: RolloutResult, out: TextIO, err: TextIO, allow_uncovered: bool = False) -> int:
+    """Exit 0 only when Falco runs on every node (or the nodes left out are accepted)."""
     if result.done:
         out.write(f"{result.message}\n")
-        return EXIT_OK
+        if not result.uncovered:
+            return EXIT_OK
+        (out if allow_uncovered else err).write(result.explain() + "\n")
+        return EXIT_OK if allow_uncovered else EXIT_FAILURE
     err.write(result.explain() + "\n")
     return EXIT_FAILURE
 
@@ -252,7 +263,7 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | N
             )
         finally:
             display.finish()
-        return _report_rollout(result, out, err)
+        return _report_rollout(result, out, err, args.allow_uncovered)
     finally:
         clients.close()
 

@@ -5,8 +5,9 @@ node, whether it should run a pod (and why not, as `eligibility` decides: untole
 node affinity), which pod is there, whether it is from the new or an old template (pod-template-generation,
 else comparing the pod's containers with the template) and why it is stuck (ImagePullBackOff/ErrImagePull
 with the message, CrashLoopBackOff with the restart count, Pending with the scheduler's reason, node
-NotReady).
-`wait_rollout` drives it from informers until the rollout is done, stuck or timed out.
+NotReady, admission refusing to create the pod: the DaemonSet's `FailedCreate` events).
+`wait_rollout` drives it from informers until the rollout is done, stuck or timed out; an admission
+refusal ends it at once (the pods cannot be created, waiting changes nothing).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 
 from falcotui.kube.config import KubeClients
 from falcotui.kube.eligibility import daemon_placement, unmatched_node_selector
-from falcotui.kube.informer import DAEMONSETS, NODES, PODS, Informer
+from falcotui.kube.failed_create import FAILED_CREATE, admission_refusal, failed_create, refusal_marks
+from falcotui.kube.informer import DAEMONSETS, EVENTS, NODES, PODS, Informer
 
 STUCK_REASONS = frozenset(
     {
@@ -32,8 +34,10 @@ STUCK_REASONS = frozenset(
         "RunContainerError",
         "Unschedulable",
         "NodeNotReady",
+        "FailedCreate",
     }
 )
+OS_LABEL = "kubernetes.io/os"
 
 
 def kubectl_status(ds: Mapping) -> tuple[str, bool]:
@@ -152,6 +156,9 @@ class NodeRollout:
     restarts: int = 0
     reason: str = ""
     message: str = ""
+    placement: str = ""  # not eligible because of: "taint" | "selector" | "affinity"
+    taint: str = ""  # the first untolerated taint, as kubectl writes it
+    node_os: str = ""  # the node's kubernetes.io/os label
 
 
 @dataclass(slots=True)
@@ -185,7 +192,8 @@ def _owned_by(pod: Mapping, ds: Mapping) -> bool:
 
 
 def rollout_status(ds: Mapping | None, pods: Iterable[Mapping], nodes: Iterable[Mapping], *,
-                   namespace: str = "", name: str = "") -> RolloutStatus:  # fmt: skip
+                   namespace: str = "", name: str = "",
+                   events: Iterable[Mapping] = ()) -> RolloutStatus:  # fmt: skip
     if ds is None:
         return RolloutStatus(namespace, name, f'daemonsets.apps "{name}" not found', False, exists=False)
     meta, st = ds.get("metadata") or {}, ds.get("status") or {}
@@ -204,9 +212,13 @@ def rollout_status(ds: Mapping | None, pods: Iterable[Mapping], nodes: Iterable[
     for pod in pods:
         if _owned_by(pod, ds) and not (pod.get("metadata") or {}).get("deletionTimestamp"):
             by_node.setdefault((pod.get("spec") or {}).get("nodeName") or "", []).append(pod)
+    refused = failed_create(ds, events)
     for node in sorted(nodes, key=lambda n: (n.get("metadata") or {}).get("name", "")):
         node_name = (node.get("metadata") or {}).get("name", "")
-        out.nodes.append(_node_rollout(ds, template_spec, node, node_name, by_node.get(node_name, [])))
+        nr = _node_rollout(ds, template_spec, node, node_name, by_node.get(node_name, []))
+        if refused and nr.state == "missing":
+            nr.state, nr.reason, nr.message = "stuck", FAILED_CREATE, refused
+        out.nodes.append(nr)
     return out
 
 
@@ -215,10 +227,20 @@ def _node_rollout(
 ) -> NodeRollout:
     ready_node = node_ready(node)
     why = why_not_eligible(template_spec, node)
+    node_os = ((node.get("metadata") or {}).get("labels") or {}).get(OS_LABEL, "")
     if not pods:
         if why:
+            placement = daemon_placement(template_spec, node)
             return NodeRollout(
-                node_name, ready_node, False, "not-eligible", reason="NotEligible", message=why
+                node_name,
+                ready_node,
+                False,
+                "not-eligible",
+                reason="NotEligible",
+                message=why,
+                placement=placement.kind,
+                taint=placement.taint,
+                node_os=node_os,
             )
         return NodeRollout(
             node_name, ready_node, True, "missing", reason="NoPod", message="no daemon pod yet"
@@ -240,6 +262,7 @@ def _node_rollout(
         restarts=restarts,
         reason=reason,
         message=message,
+        node_os=node_os,
     )
     if not ready_node:
         nr.state, nr.reason, nr.message = "stuck", "NodeNotReady", f"node {node_name} is NotReady"
@@ -268,8 +291,15 @@ async def wait_rollout(
         Informer(clients, DAEMONSETS, changes, namespace=namespace, field_selector=f"metadata.name={name}"),
         Informer(clients, PODS, changes, namespace=namespace),
         Informer(clients, NODES, changes),
+        Informer(
+            clients,
+            EVENTS,
+            changes,
+            namespace=namespace,
+            field_selector=f"involvedObject.kind=DaemonSet,involvedObject.name={name}",
+        ),
     ]
-    ds_inf, pod_inf, node_inf = informers
+    ds_inf, pod_inf, node_inf, event_inf = informers
     for inf in informers:
         inf.start()
     loop = asyncio.get_running_loop()
@@ -280,6 +310,9 @@ async def wait_rollout(
     try:
         for inf in informers:
             await inf.wait_synced(max(0.1, deadline - loop.time()))
+        # FailedCreate events as they stand now: one that repeats while we watch is admission refusing the
+        # pods right now, not an old refusal the controller has not retried since (its back-off grows)
+        seen_refusals = refusal_marks(event_inf.cache().values())
         while True:
             status = rollout_status(
                 ds_inf.get(namespace, name),
@@ -287,6 +320,7 @@ async def wait_rollout(
                 node_inf.cache().values(),
                 namespace=namespace,
                 name=name,
+                events=event_inf.cache().values(),
             )
             if status.key() != last_key:
                 last_key = status.key()
@@ -304,6 +338,9 @@ async def wait_rollout(
                 last_stuck = status
             if status.done:
                 return status
+            refused = [n for n in status.stuck if n.reason == FAILED_CREATE and admission_refusal(n.message)]
+            if refused and refusal_marks(event_inf.cache().values()) - seen_refusals:
+                return status  # admission refuses the pods: the controller's retries change nothing
             if (
                 stuck_grace is not None
                 and stuck_since is not None

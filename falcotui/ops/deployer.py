@@ -48,6 +48,7 @@ from falcotui.ops.ownership import (
     ownership_of,
     plan_removals,
 )
+from falcotui.ops.rollout_problems import node_problem
 from falcotui.ops.rules_history import HISTORY_CONFIGMAP
 
 RULES_CONFIGMAP = "falco-rules"
@@ -123,13 +124,14 @@ class RolloutResult:
     status: RolloutStatus
     stuck: list[StuckNode] = field(default_factory=list)
     timed_out: bool = False
+    # nodes the DaemonSet leaves out (a taint, a non-Linux OS): done or not, Falco does not watch them
+    uncovered: list[StuckNode] = field(default_factory=list)
 
     def explain(self) -> str:
-        """Why the rollout did not complete: the nodes and their reasons (empty when done)."""
-        if self.done:
-            return ""
+        """Why the rollout did not complete, and which nodes it leaves out, with the reason and the way out
+        for each (empty when done on every node)."""
         lines: list[str] = []
-        if self.stuck:
+        if self.stuck and not self.done:
             names = ", ".join(s.node for s in self.stuck)
             lines.append(f"rollout stuck on {len(self.stuck)} node(s): {names}")
             for s in self.stuck:  # the reason, message and log lines are cluster text: sanitized
@@ -137,13 +139,21 @@ class RolloutResult:
                 lines.append(f"  {s.node}: {sanitize(s.reason, max_len=100)}{message}")
                 lines.extend(f"    | {sanitize(line, max_len=500)}" for line in s.last_lines)
             lines.extend(_problem_groups(self.stuck))
-        else:
+        elif not self.done:
             waiting = [n for n in self.status.nodes if n.eligible and n.state != "ready"]
             lines.append("rollout did not complete in time: " + self.message)
             for n in waiting:
                 lines.append(
                     f"  {n.node}: {n.state}" + (f" ({sanitize(n.reason, max_len=100)})" if n.reason else "")
                 )
+        if self.uncovered:
+            names = ", ".join(s.node for s in self.uncovered)
+            lines.append(f"Falco does not run on {len(self.uncovered)} node(s): {names}")
+            for s in self.uncovered:
+                problem = s.problem
+                why = problem.summary if problem else sanitize(s.message)
+                fix = f" — {' '.join(problem.remedies)}" if problem and problem.remedies else ""
+                lines.append(f"  node {s.node} skipped: {why}{fix}")
         return "\n".join(lines)
 
 
@@ -425,12 +435,23 @@ class Deployer:
             status = await asyncio.to_thread(self._settled, status)
             if on_progress is not None:
                 on_progress(status)
-            return RolloutResult(True, status.message, status)
+            return RolloutResult(True, status.message, status, uncovered=self._uncovered(status))
         if not status.exists:
             return RolloutResult(False, status.message, status, timed_out=True)
         stuck = [await asyncio.to_thread(self._explain_stuck, n) for n in status.stuck]
         timed_out = not stuck or time.monotonic() - started >= timeout
-        return RolloutResult(False, status.message, status, stuck, timed_out=timed_out)
+        uncovered = self._uncovered(status)
+        return RolloutResult(False, status.message, status, stuck, timed_out=timed_out, uncovered=uncovered)
+
+    def _uncovered(self, status: RolloutStatus) -> list[StuckNode]:
+        """Nodes the DaemonSet does not place Falco on, for a reason falcotui can name and explain."""
+        out = []
+        for n in status.nodes:
+            if n.state == "not-eligible":
+                problem = node_problem(n, self.namespace)
+                if problem is not None:
+                    out.append(StuckNode(n.node, "", n.reason, n.message, problem=problem))
+        return out
 
     def _settled(self, done: RolloutStatus) -> RolloutStatus:
         """The finished rollout as one fresh read shows it. The DaemonSet, pod and node watches deliver
@@ -461,7 +482,8 @@ class Deployer:
                 lines = tuple(line for _, line in got)
             except KubeError as exc:
                 lines = (f"(previous log unavailable: {exc})",)
-        return StuckNode(node.node, node.pod, node.reason, node.message, lines, explain_log(list(lines)))
+        problem = explain_log(list(lines)) or node_problem(node, self.namespace)
+        return StuckNode(node.node, node.pod, node.reason, node.message, lines, problem)
 
     def restart(self) -> str:
         """`kubectl rollout restart`: stamp the pod template so every pod is replaced; returns the stamp."""

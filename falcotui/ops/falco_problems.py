@@ -16,6 +16,11 @@ from falcotui.falco.alerts import Alert
 class ProblemKind(StrEnum):
     PERF_EVENT_PARANOID = "perf-event-paranoid"
     NO_RUNTIME_SOCKET = "no-runtime-socket"
+    # What the Kubernetes API shows (ops/rollout_problems.py)
+    ADMISSION = "admission-refused"
+    UNTOLERATED_TAINT = "untolerated-taint"
+    NOT_LINUX = "not-linux"
+    PULL_RATE_LIMIT = "registry-rate-limit"
 
 
 @dataclass(frozen=True, slots=True)

@@ -235,7 +235,7 @@ class RolloutPanel(Vertical):
         self.outcome = result
         self.progress(result.status)
         explain = self.query_one("#rollout-explain")
-        if result.done:
+        if result.done and not result.uncovered:
             explain.display = False
         else:
             explain.display = True

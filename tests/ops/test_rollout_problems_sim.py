@@ -1,0 +1,104 @@
+"""Deployer.follow_rollout on clusters where Falco cannot run everywhere: admission refusal ends the wait at
+once, a Windows node given a Linux pod (a DaemonSet without falcotui's nodeSelector) is named as such, and
+only FailedCreate events since the DaemonSet's last spec change count."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+from pathlib import Path
+
+from falcotui.kube.failed_create import failed_create
+from falcotui.ops.deployer import Deployer
+from falcotui.ops.falco_problems import ProblemKind
+from falcotui.sim.config import AdmissionRule, NodeSpec
+
+
+def _fixtures():
+    if "deploy_fixtures" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "deploy_fixtures", Path(__file__).with_name("deploy_fixtures.py")
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["deploy_fixtures"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["deploy_fixtures"]
+
+
+falco_sim = _fixtures().falco_sim
+clients_for = _fixtures().clients_for
+WEBHOOK = AdmissionRule("webhook", "Privileged mode is disallowed", webhook="gatekeeper", namespace="falco")
+
+
+def test_admission_refusal_ends_the_wait_without_the_stuck_grace_or_the_timeout(falco_sim, clients_for):
+    sim = falco_sim(nodes=1, admission=[WEBHOOK])
+    dep = Deployer(clients_for(sim))
+    dep.apply(dep.plan())
+    # a stuck grace longer than the timeout: only the admission fast path returns before the timeout
+    result = asyncio.run(dep.follow_rollout(timeout=60, stuck_grace=600))
+    assert not result.done and not result.timed_out
+    [stuck] = result.stuck
+    assert stuck.reason == "FailedCreate"
+    assert (
+        stuck.message
+        == 'Error creating: admission webhook "gatekeeper" denied the request: Privileged mode is disallowed'
+    )
+    assert stuck.problem is not None and stuck.problem.kind == ProblemKind.ADMISSION
+    # once the policy lets the pods through, the same DaemonSet rolls out (the events stay, the pods exist)
+    sim.cluster.config.admission.clear()
+    result = asyncio.run(dep.follow_rollout(timeout=60, stuck_grace=600))
+    assert result.done, result.explain()
+
+
+def test_a_linux_pod_on_a_windows_node_is_named_as_an_os_mismatch(falco_sim, clients_for):
+    sim = falco_sim(nodes=1, extra_nodes=[NodeSpec("win-1", os="windows")])
+    clients = clients_for(sim)
+    dep = Deployer(clients)
+    dep.apply(dep.plan())
+    # someone's older DaemonSet without the nodeSelector: the controller puts a pod on the Windows node
+    clients.request(
+        "PATCH",
+        "/apis/apps/v1/namespaces/falco/daemonsets/falco",
+        body={"spec": {"template": {"spec": {"nodeSelector": None}}}},
+        content_type="application/merge-patch+json",
+    )
+    result = asyncio.run(dep.follow_rollout(timeout=60, stuck_grace=1))
+    assert not result.done
+    [stuck] = result.stuck
+    assert stuck.node == "win-1" and "no match for platform in manifest" in stuck.message
+    assert stuck.problem is not None and stuck.problem.kind == ProblemKind.NOT_LINUX
+    assert "nodeSelector kubernetes.io/os: linux" in result.explain()
+
+
+def _event(ts: str, message: str, uid: str = "u1") -> dict:
+    return {
+        "reason": "FailedCreate",
+        "involvedObject": {"kind": "DaemonSet", "name": "falco", "uid": uid},
+        "lastTimestamp": ts,
+        "message": message,
+    }
+
+
+def test_only_failed_creates_since_the_last_spec_change_count():
+    ds = {
+        "metadata": {
+            "uid": "u1",
+            "managedFields": [
+                {"manager": "falcotui", "operation": "Apply", "time": "2026-12-06T10:00:05Z"},
+                {
+                    "manager": "kcm",
+                    "operation": "Update",
+                    "subresource": "status",
+                    "time": "2026-12-06T11:00:00Z",
+                },
+            ],
+        }
+    }
+    old = _event("2026-12-06T10:00:04Z", "before the apply")
+    assert failed_create(ds, [old]) == ""
+    same_second = _event("2026-12-06T10:00:05Z", "during the apply")
+    newer = _event("2026-12-06T10:00:09Z", "after the apply")
+    other_ds = _event("2026-12-06T10:00:10Z", "another DaemonSet of that name, deleted since", uid="u0")
+    assert failed_create(ds, [old, same_second]) == "during the apply"
+    assert failed_create(ds, [old, newer, same_second, other_ds]) == "after the apply"
