@@ -39,6 +39,7 @@ from falcotui.ops.deployer import (
     RolloutResult,
     UninstallProgress,
 )
+from falcotui.ops.manifests import IMAGE_TAG_HELP
 
 
 def add_cluster_args(p: argparse.ArgumentParser, *, writes: bool = False) -> None:
@@ -70,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_cluster_args(p, writes=True)
     p.add_argument("--grpc", action="store_true", help="the gRPC profile (Falco 0.43.1, mTLS certificates)")
-    p.add_argument("--image-tag", metavar="TAG", help="Falco image tag (default: the pinned version)")
+    p.add_argument("--image-tag", metavar="TAG", help=IMAGE_TAG_HELP + " (default: the pinned version)")
     p.add_argument("--dry-run", action="store_true", help="only show the diff")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--force", action="store_true", help="take over fields another field manager owns")

@@ -9,6 +9,7 @@ from falcotui.ops.manifests import (
     DEFAULT_IMAGE_TAG,
     DEFAULT_NAMESPACE,
     GRPC_IMAGE_TAG,
+    IMAGE_TAG_HELP,
     ManifestError,
     parse_kube_version,
     render_yaml,
@@ -34,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument(
         "--image-tag",
         metavar="TAG",
-        help=f"falcosecurity/falco tag (default: {DEFAULT_IMAGE_TAG}, or {GRPC_IMAGE_TAG} with --grpc)",
+        help=f"{IMAGE_TAG_HELP} (default: {DEFAULT_IMAGE_TAG}, or {GRPC_IMAGE_TAG} with --grpc)",
     )
     r.add_argument(
         "--grpc",

@@ -49,6 +49,12 @@ TOLERATE_ALL = [{"operator": "Exists"}]
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+#: An image digest as the OCI image spec writes it for SHA-256 (descriptor.md, "Digests").
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+IMAGE_TAG_HELP = (
+    "Falco image tag, TAG@sha256:DIGEST or sha256:DIGEST (a digest pins the exact image on every node; "
+    "recommended)"
+)
 _VERSION_TAG = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 _CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
 _BINDING_KINDS = {"RoleBinding", "ClusterRoleBinding"}
@@ -147,19 +153,28 @@ def _check_options(namespace: str, image_tag: str | None, grpc: bool) -> str:
             f"namespace {namespace!r} is not a valid Kubernetes namespace name "
             "(lowercase letters, digits and '-', at most 63 characters)"
         )
-    tag = image_tag if image_tag is not None else (GRPC_IMAGE_TAG if grpc else DEFAULT_IMAGE_TAG)
-    if not _IMAGE_TAG.match(tag):
+    given = image_tag if image_tag is not None else (GRPC_IMAGE_TAG if grpc else DEFAULT_IMAGE_TAG)
+    tag, _, digest = given.partition("@")
+    if not digest and _DIGEST.match(tag):  # a bare digest: `sha256:<hex>`
+        tag, digest = "", tag
+    if digest and not _DIGEST.match(digest):
+        raise ManifestError(f"image digest {digest!r} is not sha256: followed by 64 lowercase hex digits")
+    if not tag and not digest:
+        raise ManifestError(f"image tag {given!r} names neither a tag nor a digest")
+    if tag and not _IMAGE_TAG.match(tag):
         raise ManifestError(f"image tag {tag!r} is not a valid container image tag")
-    if tag == "latest":
+    if tag == "latest" and not digest:
         raise ManifestError(
-            "refusing image tag 'latest': pin a Falco version so every node runs the same one"
+            "refusing image tag 'latest': pin a Falco version (best by digest: TAG@sha256:...) so every "
+            "node runs the same image"
         )
     version = _version_of(tag)
     if grpc and version is not None and version >= (0, 44, 0):
         raise ManifestError(
             f"Falco {tag} has no gRPC server (removed in 0.44.0); the gRPC profile needs 0.43.x or older"
         )
-    return tag
+    # With a digest the container runtime pulls exactly that image; the tag then only documents it.
+    return (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
 
 
 def _check_kube_version(kube_version: tuple[int, int] | None) -> None:
@@ -274,11 +289,11 @@ def render(
     the target API server's: below 1.30 the AppArmor profile becomes the beta annotation; below
     MIN_KUBE_VERSION it is refused; None means a current server. Raises ManifestError for an invalid option.
     """
-    tag = _check_options(namespace, image_tag, grpc)
+    reference = _check_options(namespace, image_tag, grpc)
     _check_kube_version(kube_version)
     docs = copy.deepcopy(load_base())
     daemonset = _find(docs, "DaemonSet")
-    _falco_container(daemonset)["image"] = f"{IMAGE_REPOSITORY}:{tag}"
+    _falco_container(daemonset)["image"] = f"{IMAGE_REPOSITORY}{reference}"
     if tolerate_all:
         daemonset["spec"]["template"]["spec"]["tolerations"] = copy.deepcopy(TOLERATE_ALL)
     _apparmor_for_version(daemonset, kube_version)

@@ -76,6 +76,27 @@ def test_image_tag_override(k8s) -> None:
     assert k8s.falco_container(docs)["image"] == "falcosecurity/falco:0.44.1"
 
 
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+@pytest.mark.parametrize(
+    ("given", "image"),
+    [
+        (f"0.45.0@{DIGEST}", f"falcosecurity/falco:0.45.0@{DIGEST}"),
+        (DIGEST, f"falcosecurity/falco@{DIGEST}"),
+        (f"@{DIGEST}", f"falcosecurity/falco@{DIGEST}"),
+        (f"latest@{DIGEST}", f"falcosecurity/falco:latest@{DIGEST}"),  # the digest pins it
+    ],
+)
+def test_digest_pinning_is_accepted(capsys, k8s, given, image) -> None:
+    assert k8s.falco_container(manifests.render(image_tag=given))["image"] == image
+    code, out, _ = _cli(capsys, "--image-tag", given)
+    assert code == 0 and f"image: {image}" in out
+    # the gRPC profile still checks the version the tag names
+    with pytest.raises(ManifestError, match="no gRPC server"):
+        manifests.render(image_tag=f"0.45.0@{DIGEST}", grpc=True)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -83,6 +104,9 @@ def test_image_tag_override(k8s) -> None:
         (["--namespace", "a" * 64], "not a valid Kubernetes namespace"),
         (["--image-tag", "latest"], "refusing image tag 'latest'"),
         (["--image-tag", "0.45.0; rm -rf /"], "not a valid container image tag"),
+        (["--image-tag", "0.45.0@sha256:abc"], "is not sha256: followed by 64 lowercase hex digits"),
+        (["--image-tag", "0.45.0@md5:" + "a" * 32], "is not sha256:"),
+        (["--image-tag", "@"], "names neither a tag nor a digest"),
         (["--grpc", "--image-tag", "0.45.0"], "no gRPC server"),
         (["--no-secret"], "--no-secret only applies with --grpc"),
     ],
