@@ -252,7 +252,7 @@ def test_a_namespace_falcotui_created_is_kept_when_it_holds_something_else(falco
 def test_apply_pins_the_image_by_digest(falco_sim, clients_for):
     sim = falco_sim(nodes=1)
     digest = "sha256:" + "0123456789abcdef" * 4
-    code, out, err = cli(sim, "apply", "--yes", "--image-tag", f"0.45.0@{digest}", "--timeout", "60")
+    code, _out, err = cli(sim, "apply", "--yes", "--image-tag", f"0.45.0@{digest}", "--timeout", "60")
     assert code == 0, err
     ds = clients_for(sim).request("GET", "/apis/apps/v1/namespaces/falco/daemonsets/falco")
     assert ds["spec"]["template"]["spec"]["containers"][0]["image"] == f"falcosecurity/falco:0.45.0@{digest}"
