@@ -3,7 +3,10 @@ Deployer, and `Services` for the app — the same code path as a real cluster, o
 
 `DemoCluster(nodes=8, scenario="incident", seed=7)` starts the cluster in a background thread (its own
 event loop), deploys the manifests and hands out a kubeconfig; `stop()` ends it. One extra node carries a
-taint Falco does not tolerate, so the Fleet screen shows a node without Falco and why.
+taint Falco does not tolerate, so the Fleet screen shows a node without Falco and why; one runs Ubuntu's
+default kernel.perf_event_paranoid=4, where the least-privilege Falco crash-loops (falcosecurity/charts#921);
+one has its container runtime's socket where the DaemonSet does not mount it, so its alerts lack container
+and pod names. The Fleet screen and node detail explain both.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class DemoCluster:
     per_minute: float | None = None  # quiet alerts per node and minute (None: the scenario's default)
     timings: dict = field(default_factory=lambda: dict(DEMO_TIMINGS))
     tainted_node: bool = True
+    problem_nodes: bool = True  # the perf_event_paranoid=4 node and the node without a reachable socket
     cluster: SimCluster | None = None
     runtime: FalcoRuntime | None = None
     kubeconfig: Path | None = None
@@ -69,6 +73,12 @@ class DemoCluster:
         extra = (
             [NodeSpec("gpu-node-1", labels={"gpu": "true"}, taints=[GPU_TAINT])] if self.tainted_node else []
         )
+        if self.problem_nodes:
+            extra += [
+                NodeSpec("ubuntu-node-1", perf_event_paranoid=4),
+                # cri-dockerd's socket: not a default of the container plugin, not mounted by the DaemonSet
+                NodeSpec("edge-node-1", runtime_sockets=("/var/run/cri-dockerd.sock",)),
+            ]
         config = SimConfig(
             nodes=self.nodes,
             seed=self.seed,

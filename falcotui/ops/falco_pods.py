@@ -143,13 +143,13 @@ class FalcoPodTracker:
             info.reloads += 1
             info.last_reload = ReloadEvent(ReloadOutcome.OK, at)
         elif kind is LineKind.ERROR:
-            detail = _first_line(line.detail or line.text)
-            if not detail and info.start_problem is not None:
-                detail = info.start_problem.evidence  # `Error: ` alone after libbpf's EACCES lines
+            detail = _first_line(line.detail or "")
+            if not detail:  # `Error: ` alone, as after libbpf's EACCES lines: say what the log did show
+                detail = info.start_problem.evidence if info.start_problem else _first_line(line.text)
             info.last_error = ReloadEvent(ReloadOutcome.FAILED, at, detail)
             info.last_reload = info.last_error
-        elif (found := perf_event_problem(line.text)) is not None:
-            info.start_problem = found
+        elif info.start_problem is None and (found := perf_event_problem(line.text)) is not None:
+            info.start_problem = found  # the first of libbpf's lines names the tracepoint and the error
 
     def _info_of(self, alert: Alert) -> FalcoPodInfo | None:
         if alert.pod is not None:

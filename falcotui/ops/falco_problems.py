@@ -37,8 +37,8 @@ class FalcoProblem:
 # those kernels refuse perf_event_open() without CAP_SYS_ADMIN. The only ways past it are a lower sysctl or
 # CAP_SYS_ADMIN (what the chart's default `privileged: true` gives).
 PERF_EVENT_REMEDIES = (
-    "on those nodes run `sysctl -w kernel.perf_event_paranoid=2` (persist it in /etc/sysctl.d/), or",
-    "deploy the privileged profile: `falcotui apply --privileged` (Falco runs with every capability)",
+    "set kernel.perf_event_paranoid=2 on the node (sysctl, /etc/sysctl.d)",
+    "or deploy privileged: falcotui apply --privileged (every capability)",
 )
 
 
@@ -49,7 +49,7 @@ def perf_event_problem(line: str) -> FalcoProblem | None:
     ):
         return FalcoProblem(
             ProblemKind.PERF_EVENT_PARANOID,
-            "modern_ebpf may not open its tracepoints: kernel.perf_event_paranoid > 2 needs CAP_SYS_ADMIN",
+            "kernel.perf_event_paranoid > 2: modern_ebpf needs CAP_SYS_ADMIN",
             PERF_EVENT_REMEDIES,
             line.strip(),
         )
@@ -70,9 +70,8 @@ METADATA_FIELDS = (
 )
 MISSING_STREAK = 3
 RUNTIME_SOCKET_REMEDIES = (
-    "mount the node's runtime socket under /host (containerd /run/containerd/containerd.sock, CRI-O "
-    "/run/crio/crio.sock, k3s/RKE2 /run/k3s/containerd/containerd.sock, Docker /var/run/docker.sock)",
-    "or set the container plugin's init_config.engines.<engine>.sockets to where this node's socket is",
+    "mount its runtime socket under /host (manifests/README.md, Mounts)",
+    "or set the container plugin's engines.<engine>.sockets to its path",
 )
 _NO_VALUE = (None, "", "<NA>")
 
@@ -93,7 +92,7 @@ def container_metadata(alert: Alert) -> bool | None:
 def runtime_socket_problem(alert: Alert) -> FalcoProblem:
     return FalcoProblem(
         ProblemKind.NO_RUNTIME_SOCKET,
-        "no container metadata: Falco cannot reach this node's container runtime socket (<NA> fields)",
+        "no container metadata: runtime socket not reachable (<NA> fields)",
         RUNTIME_SOCKET_REMEDIES,
         f"{alert.rule}: container.id={alert.output_fields.get('container.id')} with <NA> name/image/pod",
     )

@@ -111,11 +111,12 @@ PROBLEM_WORD = {ProblemKind.PERF_EVENT_PARANOID: "sysctl", ProblemKind.NO_RUNTIM
 
 
 def problem_text(row: NodeStatus) -> str:
-    """`node: why — ways out: a | b`, for the hint line."""
+    """`node: PodState — why — ways out: a | b`, for the hint line."""
     p = row.problem
     if p is None:
         return ""
-    return f"{row.name}: {p.summary} — ways out: {' | '.join(p.remedies)}"
+    state = f"{row.pod.state} — " if row.pod is not None else ""
+    return f"{row.name}: {state}{p.summary} — ways out: {' | '.join(p.remedies)}"
 
 
 def cells(row: NodeStatus) -> dict[str, Text]:

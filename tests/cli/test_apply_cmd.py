@@ -162,8 +162,8 @@ def test_apply_names_the_perf_event_paranoid_nodes_and_the_ways_out(falco_sim):
     assert code == 1, out + text
     assert "rollout stuck on 1 node(s): ubuntu-1" in text
     assert "1 node(s) fail for one reason: ubuntu-1" in text
-    assert "kernel.perf_event_paranoid > 2 needs CAP_SYS_ADMIN" in text
-    assert "sysctl -w kernel.perf_event_paranoid=2" in text and "falcotui apply --privileged" in text
+    assert "kernel.perf_event_paranoid > 2: modern_ebpf needs CAP_SYS_ADMIN" in text
+    assert "kernel.perf_event_paranoid=2 on the node" in text and "falcotui apply --privileged" in text
     assert "perf_event_open() failed: Permission denied" in text  # the evidence, from the pod's log
 
 

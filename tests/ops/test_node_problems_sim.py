@@ -124,10 +124,22 @@ async def test_fleet_explains_perf_event_paranoid_and_a_missing_runtime_socket(c
         assert "container_name=<NA>" in a.output or "<NA>" in a.output
 
 
-async def test_privileged_or_sys_admin_gets_past_the_sysctl(cluster) -> None:
+@pytest.mark.parametrize(
+    "security",
+    [
+        {"privileged": True},  # the chart's default
+        {
+            "capabilities": {
+                "drop": ["ALL"],
+                "add": ["SYS_ADMIN", "BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE"],
+            }
+        },
+    ],
+)
+async def test_privileged_or_sys_admin_gets_past_the_sysctl(cluster, security) -> None:
     objects = manifests.render()
     ds = next(o for o in objects if o["kind"] == "DaemonSet")
-    ds["spec"]["template"]["spec"]["containers"][0]["securityContext"] = {"privileged": True}
+    ds["spec"]["template"]["spec"]["containers"][0]["securityContext"] = security
     _, clients = cluster(objects)
 
     def running(node: str) -> bool:

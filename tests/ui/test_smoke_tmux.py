@@ -70,9 +70,24 @@ def test_demo_in_tmux_every_screen_then_quit(tmp_path: Path, size: tuple[int, in
     tmux = Tmux(tmp_path, *size)
     try:
         tmux.start(command)
-        fleet = tmux.wait_text("Fleet · 4 nodes", "Running 1/1", timeout=90)
+        fleet = tmux.wait_text("Fleet · 6 nodes", "Running 1/1", "CrashLoop sysctl", "no-run", timeout=90)
         assert "DEMO" in fleet and "falcotui" in fleet
         assert "no pod" in fleet  # the demo's tainted gpu node
+        # the Ubuntu-default node (perf_event_paranoid=4) and the node whose runtime socket is not mounted,
+        # each with its cause in a word; node detail says why and the ways out
+        tmux.keys("/")
+        tmux.keys("ubuntu")
+        tmux.wait_text("filter: ubuntu", "ubuntu-node-1: CrashLoopBackOff")
+        tmux.keys("Enter")  # the filter is applied, the grid has the focus again
+        deadline = time.monotonic() + 30
+        while "Node · ubuntu-node-1" not in tmux.screen() and time.monotonic() < deadline:
+            tmux.keys("Enter")  # open the node (again, if the first one reached the filter box)
+            time.sleep(1.0)
+        detail = tmux.wait_text("Node · ubuntu-node-1", "kernel.perf_event_paranoid > 2")
+        assert "falcotui apply --privileged" in detail and "perf_event_paranoid=2" in detail
+        tmux.keys("Escape")
+        tmux.wait_text("filter: ubuntu")
+        tmux.keys("Escape")
         tmux.keys("F2")
         tmux.wait_text("Alerts ·", "kept")
         tmux.keys("F3")
@@ -80,7 +95,7 @@ def test_demo_in_tmux_every_screen_then_quit(tmp_path: Path, size: tuple[int, in
         tmux.keys("F4")
         tmux.wait_text("DaemonSet")
         tmux.keys("F1")
-        tmux.wait_text("Fleet · 4 nodes")
+        tmux.wait_text("Fleet · 6 nodes")
         tmux.keys("?")
         help_text = tmux.wait_text("Keys · esc to close")
         assert "Quit" in help_text
