@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from falcotui.kube.config import KubeClients, KubeError
+from falcotui.kube.failed_create import FAILED_CREATE, admission_refusal
 from falcotui.kube.informer import DAEMONSETS, EVENTS, NODES, PODS, EventType, Informer, InformerEvent
 from falcotui.ops.alert_hub import AlertHub, HubDelta
 from falcotui.ops.alert_query import EMPTY_QUERY, AlertQuery
@@ -256,6 +257,13 @@ class Engine:
             at=obj.get("lastTimestamp") or obj.get("eventTime") or "",
         )
         self.k8s_events.append(event)
+        if (
+            event.reason == FAILED_CREATE
+            and involved.get("kind") == "DaemonSet"
+            and involved.get("name") == self.fleet.daemonset_name
+            and admission_refusal(event.message)
+        ):
+            self.fleet.daemonset_refused(event.message)
         node = involved.get("name") if involved.get("kind") == "Node" else None
         pod = involved.get("name") if involved.get("kind") == "Pod" else None
         self.notices.add(

@@ -90,6 +90,7 @@ class FleetState:
         self._cache: dict[str, _K8sPart] = {}
         self._changed: set[str] = set()
         self._reload_pending_since: int | None = None
+        self._refusal = ""  # admission's latest refusal of the DaemonSet's pods (its FailedCreate event)
 
     # ------------------------------------------------------------ events
 
@@ -178,8 +179,18 @@ class FleetState:
     def _apply_daemonset(self, ds: dict, deleted: bool) -> None:
         if not self._is_our_ds(ds):
             return
+        old_generation = ((self._ds or {}).get("metadata") or {}).get("generation")
         self._ds = None if deleted else ds
+        if deleted or old_generation != (ds.get("metadata") or {}).get("generation"):
+            self._refusal = ""  # a new spec: earlier refusals are about the old one
         for name in list(self.nodes):  # placement of every node without a pod may change
+            self._touch(name)
+
+    def daemonset_refused(self, message: str) -> None:
+        """Admission refused to create a pod of our DaemonSet (a FailedCreate event): nodes waiting for
+        their pod show why, until a new spec or a pod arrives."""
+        self._refusal = message
+        for name in list(self.nodes):
             self._touch(name)
 
     def mark_reload_pending(self, since_ns: int | None) -> None:
@@ -209,7 +220,9 @@ class FleetState:
                 placement = Placement("no-daemonset", f"no DaemonSet {self.daemonset_name!r}")
             else:
                 placement = daemon_placement(daemonset_pod_spec(self._ds), node)
-                if placement.eligible:
+                if placement.eligible and self._refusal:
+                    placement = Placement("refused", f"admission refuses the pod: {self._refusal}")
+                elif placement.eligible:
                     waiting = "" if ready else " (node not ready)"
                     placement = Placement("pending-creation", f"pending creation{waiting}")
         part = _K8sPart(

@@ -271,7 +271,10 @@ class FleetScreen(Screen):
         elif row is None:
             text = Text("")
         elif row.pod is None:
-            text = safe_text(f"{row.name}: no Falco pod — {row.no_pod_reason or 'not scheduled yet'}", "red")
+            why = row.no_pod_reason or "not scheduled yet"
+            if row.no_pod_taint:
+                why += " — falcotui apply --tolerate-all, or add a toleration"
+            text = safe_text(f"{row.name}: no Falco pod — {why}", "red", max_len=400)
         elif row.problem is not None:
             text = safe_text(problem_text(row), "yellow", max_len=400)
         elif row.state is not NodeState.RUNNING or row.reload.state in (

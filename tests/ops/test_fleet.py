@@ -195,3 +195,15 @@ def test_placement_with_the_shipped_daemonset(repo_root):
     }
     assert state.daemonset().image == "falcosecurity/falco:0.45.0"
     assert state.summary().text == "4 nodes · 4 without Falco · 1 not ready"
+
+
+def test_an_admission_refusal_explains_the_nodes_waiting_for_their_pod_until_the_spec_changes(fleet):
+    refusal = 'Error creating: admission webhook "gatekeeper" denied the request: hostPath is not allowed'
+    fleet.daemonset_refused(refusal)
+    assert fleet.row("cp-1").no_pod_reason == f"admission refuses the pod: {refusal}"
+    assert fleet.row("win-1").no_pod_reason.startswith("nodeSelector")  # not eligible anyway: unchanged
+    assert fleet.row("ip-10-0-1-23").pod is not None  # nodes with a pod are not concerned
+    newer = daemonset(tolerations=[{"operator": "Exists"}])
+    newer["metadata"]["generation"] = 8
+    fleet.apply("daemonsets", "modified", newer)
+    assert fleet.row("cp-1").no_pod_reason == "pending creation"

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import sys
+import time
 from pathlib import Path
 
 from falcotui.kube.failed_create import failed_create
 from falcotui.ops.deployer import Deployer
+from falcotui.ops.engine import Engine, EngineOptions
 from falcotui.ops.falco_problems import ProblemKind
 from falcotui.sim.config import AdmissionRule, NodeSpec
 
@@ -102,3 +104,28 @@ def test_only_failed_creates_since_the_last_spec_change_count():
     other_ds = _event("2026-12-06T10:00:10Z", "another DaemonSet of that name, deleted since", uid="u0")
     assert failed_create(ds, [old, same_second]) == "during the apply"
     assert failed_create(ds, [old, newer, same_second, other_ds]) == "after the apply"
+
+
+def test_the_fleet_shows_why_nodes_wait_for_a_pod_admission_refuses(falco_sim, clients_for):
+    sim = falco_sim(nodes=1, admission=[WEBHOOK])
+    clients = clients_for(sim)
+    dep = Deployer(clients)
+    dep.apply(dep.plan())
+
+    async def run() -> str:
+        async with Engine(
+            clients, "falco", options=EngineOptions(tail_lines=None, probe_interval=0.3)
+        ) as engine:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                row = engine.fleet.row("sim-node-01")
+                if row is not None and row.no_pod_reason.startswith("admission"):
+                    return row.no_pod_reason
+                await asyncio.sleep(0.05)
+        raise AssertionError("the fleet never named the refusal")
+
+    reason = asyncio.run(run())
+    assert reason == (
+        'admission refuses the pod: Error creating: admission webhook "gatekeeper" denied the request: '
+        "Privileged mode is disallowed"
+    )
