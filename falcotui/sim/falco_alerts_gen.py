@@ -232,7 +232,21 @@ class AlertGenerator:
         fields: dict[str, Any],
     ) -> Emitted:
         opts = self.options
-        if opts.json_output:
+        if opts.json_output and source == "internal":
+            # falco_outputs::handle_msg builds internal events with fixed keys, whatever the json_include_*
+            # options say: output (the bare message), priority, rule, time, output_fields, hostname, source
+            # (userspace/falco/falco_outputs.cpp, tag 0.43.1)
+            doc = {
+                "hostname": self.hostname,
+                "output": output,
+                "output_fields": fields,
+                "priority": priority,
+                "rule": rule,
+                "source": source,
+                "time": iso_time(time_ns),
+            }
+            line = orjson.dumps(doc).decode()
+        elif opts.json_output:
             doc: dict[str, Any] = {"hostname": self.hostname}
             if opts.include_message:
                 doc["message"] = message

@@ -242,6 +242,8 @@ async def test_invalid_rules_change_keeps_old_rules_and_emits_internal_alert(
         "Falco internal: hot restart failure: /etc/falco/rules.d/custom.yaml: Invalid\n1 Errors:\n"
     )
     assert "LOAD_ERR_COMPILE_CONDITION" in doc["output"] and doc["output_fields"] == {}
+    # handle_msg's fixed keys, whatever json_include_* say (falco_outputs.cpp): no message, no tags
+    assert set(doc) == {"hostname", "output", "output_fields", "priority", "rule", "source", "time"}
     before = len(alerts(c.log))
     await until(lambda: len(alerts(c.log)) >= before + 10, "alerts after the refused reload")
     assert "SIGHUP received, restarting..." not in stderr(c.log)
