@@ -31,7 +31,61 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--rate", type=float, default=100.0, help="alerts per second per node for --scenario storm"
     )
+    faults = p.add_argument_group("platform faults (what a real cluster may do to Falco's DaemonSet)")
+    faults.add_argument("--server-version", metavar="V", help="what /version reports (e.g. v1.29.10)")
+    faults.add_argument(
+        "--gpu-nodes", type=int, default=0, metavar="N", help="add N nodes tainted nvidia.com/gpu"
+    )
+    faults.add_argument("--windows-nodes", type=int, default=0, metavar="N", help="add N Windows nodes")
+    faults.add_argument(
+        "--refuse-pods",
+        choices=REFUSALS,
+        help="admission refuses Falco's pods: a validating webhook, OpenShift SCC, or the quota on "
+        "critical priority classes",
+    )
+    faults.add_argument(
+        "--rate-limited-nodes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the registry answers 429 toomanyrequests to the last N generated nodes",
+    )
     p.set_defaults(handler=run, accepts_globals=("kubeconfig",))
+
+
+REFUSALS = ("webhook", "scc", "quota")
+
+
+def platform_faults(args: argparse.Namespace) -> dict:
+    """SimConfig settings for the --server-version ... --rate-limited-nodes options."""
+    from falcotui.sim.config import GPU_TAINT, AdmissionRule, NodeSpec, SimConfig
+    from falcotui.sim.node_objects import generated_node_specs
+
+    extra = [NodeSpec(f"gpu-{i + 1}", taints=[dict(GPU_TAINT)]) for i in range(args.gpu_nodes)]
+    extra += [NodeSpec(f"win-{i + 1}", os="windows") for i in range(args.windows_nodes)]
+    rules = {
+        "webhook": AdmissionRule(
+            "webhook",
+            "hostPath volumes and added capabilities are not allowed in this cluster",
+            webhook="validate.policy.example.com",
+        ),
+        "scc": AdmissionRule(
+            "scc",
+            'provider "restricted-v2": Forbidden: not usable by user or serviceaccount, spec.volumes[2]: '
+            'Invalid value: "hostPath": hostPath volumes are not allowed to be used',
+        ),
+        "quota": AdmissionRule("quota", ""),
+    }
+    base = SimConfig(nodes=args.nodes)
+    workers = [spec.name for spec in generated_node_specs(base) if not spec.control_plane]
+    return {
+        "server_version": args.server_version,
+        "extra_nodes": extra,
+        "admission": [rules[args.refuse_pods]] if args.refuse_pods else [],
+        "registry_rate_limited_nodes": set(workers[len(workers) - args.rate_limited_nodes :])
+        if args.rate_limited_nodes > 0
+        else set(),
+    }
 
 
 def _cluster(config):
@@ -59,9 +113,12 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print("falcotui sim: --port must be between 0 and 65535", file=sys.stderr)
         return 2
+    if min(args.gpu_nodes, args.windows_nodes, args.rate_limited_nodes) < 0:
+        print("falcotui sim: node counts must not be negative", file=sys.stderr)
+        return 2
     config = SimConfig(nodes=args.nodes, tls=args.tls, seed=args.seed, port=args.port, scenario=args.scenario,
                        storm_rate=args.rate, configmap_propagation_delay=60.0, image_pull_delay=2.0,
-                       container_start_delay=1.0, ready_delay=3.0)  # fmt: skip
+                       container_start_delay=1.0, ready_delay=3.0, **platform_faults(args))  # fmt: skip
     try:
         cluster = _cluster(config).start()
     except (OSError, ValueError) as exc:

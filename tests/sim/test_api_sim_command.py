@@ -69,3 +69,45 @@ def test_sim_command_rejects_bad_arguments():
     proc = subprocess.run([sys.executable, "-m", "falcotui", "sim", "--scenario", "storm", "--rate", "0"],
                           capture_output=True, text=True, timeout=30)  # fmt: skip
     assert proc.returncode == 2 and "--rate must be positive" in proc.stderr
+
+
+def test_sim_command_platform_faults_meet_falcotui_apply(tmp_path, kubectl_path):
+    kubeconfig = tmp_path / "kc"
+    faults = [
+        "--gpu-nodes",
+        "1",
+        "--windows-nodes",
+        "1",
+        "--server-version",
+        "v1.29.10",
+        "--refuse-pods",
+        "webhook",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "falcotui", "sim", "--nodes", "2", *faults, "--kubeconfig", str(kubeconfig)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in proc.stdout:
+            if line.startswith("Press Ctrl-C"):
+                break
+        cmd = [kubectl_path, "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "c")]
+        out = subprocess.run([*cmd, "get", "nodes", "-o", "name"], capture_output=True, text=True, timeout=30)
+        assert out.stdout.split() == ["node/gpu-1", "node/sim-cp-1", "node/sim-node-01", "node/win-1"], (
+            out.stderr
+        )
+        apply = [sys.executable, "-m", "falcotui", "apply", "--yes", "--kubeconfig", str(kubeconfig)]
+        done = subprocess.run(apply, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "API server v1.29.10 predates securityContext.appArmorProfile" in done.stdout
+        assert "admission webhook validate.policy.example.com refuses to create Falco's pods" in done.stderr
+        assert "node gpu-1 skipped: taint nvidia.com/gpu=present:NoSchedule not tolerated" in done.stderr
+        assert "node win-1 skipped: a windows node" in done.stderr
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
