@@ -157,6 +157,9 @@ class RulesService:
     _exec_allowed: bool | None = None  # may these credentials exec in the namespace (asked once)
     target_ttl: float = 5.0  # seconds a looked-up target is reused (lint-as-you-type validates often)
     _target: tuple[float, RulesTarget] | None = None
+    # pod name -> the Falco version its log printed; the TUI keeps it current from the fleet (a new dict
+    # each time, so a worker thread reads one consistent snapshot)
+    logged_versions: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.history = RulesHistory(self.clients, self.namespace, limit=self.history_limit)
@@ -241,7 +244,7 @@ class RulesService:
         if not refresh and self._target is not None and now - self._target[0] < self.target_ttl:
             return self._target[1]
         try:
-            target = target_for_pods(self._falco_pods())
+            target = target_for_pods(self._falco_pods(), self.logged_versions)
         except RulesError as exc:
             target = unknown_target(f"cannot tell which Falco the nodes run ({exc})")
         self._target = (now, target)

@@ -1,7 +1,8 @@
 """Which Falco the rules must load on: the versions the cluster's Falco pods run, reduced to the strictest.
 
-A pod's Falco version is the tag of its `falco` container image (`ops.fleet_k8s.image_tag`, the same
-source the fleet grid falls back to before a pod's log has printed `Falco version: ...`). With several
+A pod's Falco version is what its log printed (`Falco version: ...`, `ops.falco_pods`, known to the fleet
+when the TUI runs) or else the tag of its `falco` container image (`ops.fleet_k8s.image_tag`): the fleet
+grid's order of sources. With several
 versions in the cluster the oldest wins: Falco 0.43 (libs 0.23.2) refuses the string-operator modifiers
 that 0.44+ accept, and a push must load on every node. Without readable pods (none yet, no RBAC, an image
 pinned by digest only) the target is the version the manifests pin, and the note says so.
@@ -54,13 +55,15 @@ def pod_falco_version(pod: Mapping) -> str | None:
     return image_tag(image) if image else None
 
 
-def target_for_pods(pods: Iterable[Mapping]) -> RulesTarget:
-    """The strictest Falco among `pods` (Kubernetes Pod objects), or the pinned version if none says."""
+def target_for_pods(pods: Iterable[Mapping], logged: Mapping[str, str] | None = None) -> RulesTarget:
+    """The strictest Falco among `pods` (Kubernetes Pod objects), or the pinned version if none says;
+    `logged` (pod name -> the version its log printed) wins over the image tag."""
     versions: dict[str, str] = {}
     for pod in pods:
-        version = pod_falco_version(pod)
+        name = (pod.get("metadata") or {}).get("name", "?")
+        version = (logged or {}).get(name) or pod_falco_version(pod)
         if version:
-            versions[(pod.get("metadata") or {}).get("name", "?")] = version
+            versions[name] = version
     return target_for_versions(versions)
 
 
@@ -77,7 +80,7 @@ def target_for_versions(versions: Mapping[str, str]) -> RulesTarget:
         oldest = sorted(name for name, v in readable.items() if parse_version(v) == dialect.falco_version)
         shown = ", ".join(oldest[:3]) + (f" and {len(oldest) - 3} more" if len(oldest) > 3 else "")
         note = f"{note} (Falco {dialect.text} on {shown})"
-    return RulesTarget(dialect, dict(versions), note)
+    return RulesTarget(dialect, readable, note)
 
 
 def unknown_target(why: str) -> RulesTarget:

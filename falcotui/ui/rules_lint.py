@@ -42,7 +42,22 @@ class RulesLinting:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.is_error]
 
+    def _note_logged_versions(self) -> None:
+        """Hand the rules service the Falco versions the pods' logs printed (the fleet's, read here on the
+        UI loop where the engine lives), so checks and pushes target what the nodes really run."""
+        engine = self.services.engine
+        fleet = getattr(engine, "fleet", None)
+        if fleet is None:
+            return
+        logged = {}
+        for name in list(fleet.nodes):
+            row = fleet.row(name)
+            if row is not None and row.pod is not None and row.version and row.version_source == "log":
+                logged[row.pod.name] = row.version
+        self.services.rules.logged_versions = logged
+
     def _schedule_lint(self, delay: float) -> None:
+        self._note_logged_versions()
         self.lint_gen += 1
         if self._lint_timer is not None:
             self._lint_timer.stop()
@@ -55,6 +70,7 @@ class RulesLinting:
             self._lint_timer = self.set_timer(delay, lambda: self._lint(gen, dict(self.files), False))
 
     def action_check(self) -> None:
+        self._note_logged_versions()
         self.lint_gen += 1
         self._check_gen = self.lint_gen  # ctrl+s asked: say what the check found when it ends
         self._update_status()

@@ -72,6 +72,7 @@ class RulesPushFlow:
         self.busy = "pushing"
         self.refresh_bindings()
         self._update_status()
+        self._note_logged_versions()
         self._push(files, self.snapshot.resource_version, message)
 
     @work(thread=True, group="rules-write")
