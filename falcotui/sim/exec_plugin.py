@@ -6,9 +6,9 @@ ExecCredential of the same apiVersion with `status.token` and `status.expiration
 kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins describes.
 Every run appends one JSON line to `--log` (what it was told, whether stdin was a terminal) so tests can
 count runs. `--fail N` exits N after writing `--stderr` to stderr (`--fail-if-exists F`: while F
-exists); `--prompt` reads one line from stdin when told it is interactive (a re-login), and fails when
-not; `--claim-lifetime` reports an expiry other than the real one; `--no-expiry` reports none (so the
-client meets a 401 first).
+exists); `--prompt` (`--prompt-if-exists F`: while F exists) reads one line from stdin when told it is
+interactive (a re-login), and fails when not; `--claim-lifetime` reports an expiry other than the
+real one; `--no-expiry` reports none (so the client meets a 401 first).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         "--fail-if-exists", default=None, help="fail (as --fail, default 1) while this file exists"
     )
     p.add_argument("--prompt", action="store_true")
+    p.add_argument("--prompt-if-exists", default=None, help="as --prompt while this file exists")
     p.add_argument("--api-version", default=None, help="answer with this apiVersion instead of the asked one")
     args = p.parse_args(argv)
     info = json.loads(os.environ.get("KUBERNETES_EXEC_INFO") or "{}")
@@ -52,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.fail_if_exists and os.path.exists(args.fail_if_exists):
         args.fail = args.fail or 1
     answer = ""
+    if args.prompt_if_exists and os.path.exists(args.prompt_if_exists):
+        args.prompt = True
     if args.prompt:
         if not interactive:
             args.fail, args.stderr = args.fail or 1, args.stderr or "login required: run me interactively"
