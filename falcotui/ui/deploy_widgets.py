@@ -248,6 +248,10 @@ class RolloutPanel(Vertical):
                 text.append(f"  (pod {sanitize(s.pod)})\n", "dim")
                 for line in s.last_lines:
                     text.append(f"    │ {sanitize(line, max_len=300)}\n", "dim")
+                if s.problem is not None:  # a cause falcotui recognises in those lines, and the ways out
+                    text.append(f"    why: {sanitize(s.problem.summary, max_len=300)}\n", "bold red")
+                    for remedy in s.problem.remedies:
+                        text.append(f"    fix: {sanitize(remedy, max_len=300)}\n", "yellow")
             if not result.stuck:
                 text.append(sanitize(result.explain(), multiline=True), "yellow")
             self.query_one("#rollout-explain-text", Static).update(text)

@@ -21,6 +21,7 @@ from rules_fixtures import (
     wait_for,
 )
 
+from falcotui.sim.config import NodeSpec
 from falcotui.ui.deploy_screen import DeployScreen
 from falcotui.ui.deploy_widgets import ManifestTable, RolloutPanel
 from falcotui.ui.rules_dialogs import ConfirmDialog, HistoryDialog
@@ -204,3 +205,23 @@ async def test_read_only_offers_no_write_action(falco_sim, clients_for):  # noqa
         await pilot.press("ctrl+r")
         history = await wait_for(pilot, lambda: isinstance(app.screen, HistoryDialog) and app.screen)
         assert not history.query("#rollback")
+
+
+async def test_deploy_names_the_perf_event_paranoid_node_and_the_ways_out(falco_sim, clients_for):  # noqa: F811
+    sim = falco_sim(nodes=1, per_minute=6, extra_nodes=[NodeSpec("ubuntu-1", perf_event_paranoid=4)])
+    app = ScreenApp(services_for(clients_for(sim)), fast_screen)
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = app.screen
+        await planned(pilot, screen)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen)
+        await pilot.click("#confirm")
+        panel = screen.query_one(RolloutPanel)
+        result = await wait_for(pilot, lambda: panel.outcome, tries=800)
+        assert not result.done
+        (stuck,) = result.stuck
+        assert stuck.node == "ubuntu-1" and stuck.problem is not None
+        explained = str(screen.query_one("#rollout-explain-text").render())
+        assert "why: kernel.perf_event_paranoid > 2: modern_ebpf needs CAP_SYS_ADMIN" in explained
+        assert "fix: set kernel.perf_event_paranoid=2 on the node" in explained
+        assert "falcotui apply --privileged" in explained
