@@ -199,8 +199,9 @@ class Applier:
             body.setdefault("metadata", {})["namespace"] = ns
         ref = object_ref(body)
         live = self.get_live(body)
-        # Strict, as `kubectl apply --server-side` sends by default: a field the server does not know (a
-        # newer one on an older server) is refused, not silently dropped from what runs.
+        # Strict, as `kubectl apply --server-side` sends by default: duplicate fields are refused too. A field
+        # the server does not know (a newer one on an older server) is refused by server-side apply in any
+        # case ("not optional", KEP-2885), never silently dropped from what runs.
         # https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation
         query: list[tuple[str, object]] = [
             ("fieldManager", self.field_manager),

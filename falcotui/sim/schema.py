@@ -11,6 +11,7 @@ types without the newer field, so Strict refuses it as unknown
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 _META = frozenset(
@@ -118,6 +119,27 @@ def unknown_fields(resource: str, obj: dict, version: tuple[int, int] = LATEST) 
     elif resource == "pods":
         out += _pod_spec(spec, "spec", version)
     return out
+
+
+_INDEXED = re.compile(r"(containers|initContainers)\[(\d+)\]")
+
+
+def apply_path(obj: dict, path: str) -> str:
+    """A strict-decoding path as structured-merge-diff writes it for server-side apply: a leading dot and
+    list items by their merge key (`.spec.template.spec.containers[name="falco"].image`)."""
+    out, cur = [], obj
+    for part in path.split("."):
+        indexed = _INDEXED.fullmatch(part)
+        if indexed:
+            items = cur.get(indexed[1]) if isinstance(cur, dict) else None
+            index = int(indexed[2])
+            cur = items[index] if isinstance(items, list) and index < len(items) else {}
+            name = cur.get("name", "") if isinstance(cur, dict) else ""
+            out.append(f'{indexed[1]}[name="{name}"]')
+        else:
+            out.append(part)
+            cur = cur.get(part) if isinstance(cur, dict) else None
+    return "." + ".".join(out)
 
 
 def drop_unknown_fields(resource: str, obj: dict, version: tuple[int, int] = LATEST) -> list[str]:

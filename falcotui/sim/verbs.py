@@ -19,7 +19,7 @@ from falcotui.sim.auth import POLICY, access_review, rules_review
 from falcotui.sim.defaults import metadata_of
 from falcotui.sim.errors import StoreError, bad_request, not_found
 from falcotui.sim.resources import ResourceInfo
-from falcotui.sim.schema import drop_unknown_fields, unknown_fields
+from falcotui.sim.schema import apply_path, drop_unknown_fields, unknown_fields
 from falcotui.sim.selectors import combine, parse_field_selector, parse_label_selector
 from falcotui.sim.store import copy_obj
 from falcotui.sim.watch import serve_watch
@@ -95,6 +95,23 @@ def _check_fields(srv: ApiServer, request: web.Request, resource: str, obj: obje
             raise bad_request("strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown))
         return []
     return [f'unknown field "{f}"' for f in drop_unknown_fields(resource, obj, srv.kube_version)]
+
+
+def _refuse_undeclared(srv: ApiServer, t: Target, name: str, body: dict) -> None:
+    """Server-side apply converts the applied configuration to a typed value against the schema, which fails
+    on any field the schema does not declare, whatever fieldValidation says ("For apply patch, server side
+    schema validation already occurs and is not optional", KEP-2885). The error comes from
+    structuredmerge.go ("failed to create typed patch object (<ns>/<name>; <group/version>, Kind=<kind>):
+    <path>: field not declared in schema") as a plain error, which the API server answers with 500
+    (kubernetes/kubernetes#122480, #139253)."""
+    found = unknown_fields(t.ri.plural, body, srv.kube_version)
+    if not found:
+        return
+    errors = [f"{apply_path(body, path)}: field not declared in schema" for path, _, _ in found]
+    text = errors[0] if len(errors) == 1 else "errors:\n" + "\n".join(f"  {e}" for e in errors)
+    api = t.ri.api_version if "/" in t.ri.api_version else "/" + t.ri.api_version
+    where = f"{t.namespace or ''}/{name}; {api}, Kind={t.ri.kind}"
+    raise StoreError(500, f"failed to create typed patch object ({where}): {text}", "InternalError")
 
 
 def _warn(resp: web.StreamResponse, warnings: list[str]) -> web.StreamResponse:
@@ -268,6 +285,7 @@ async def patch_(srv: ApiServer, request: web.Request, t: Target) -> web.StreamR
         force = request.query.get("force") in ("true", "1")
         if not isinstance(body, dict):
             raise bad_request("the applied configuration must be an object")
+        _refuse_undeclared(srv, t, name, body)
         warnings = _check_fields(srv, request, t.ri.plural, body)
         status, out = apply.server_side_apply(
             srv.store, t.ri, t.namespace or "", name, body, manager=_manager(request, False), force=force,

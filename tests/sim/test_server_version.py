@@ -1,6 +1,7 @@
 """A simulated API server of another Kubernetes version: /version says so and its schema is that version's,
-so a strict apply of a field it does not know yet (`appArmorProfile` before 1.30) is refused, by our client
-and by the real kubectl 1.32 alike; the pre-1.30 AppArmor annotation is accepted."""
+so a field it does not know yet (`appArmorProfile` before 1.30) is refused - by strict decoding on create,
+by server-side apply's typed conversion always - for our client and the real kubectl 1.32 alike; the
+pre-1.30 AppArmor annotation is accepted."""
 
 from __future__ import annotations
 
@@ -55,13 +56,37 @@ def test_strict_apply_of_app_armor_field_is_refused_before_1_30_only(make_sim_cl
     assert APPARMOR_PATH in headers.get("warning", "")
 
 
+SMD_ERROR = (
+    "failed to create typed patch object (falco/falco; apps/v1, Kind=DaemonSet): "
+    '.spec.template.spec.containers[name="falco"].securityContext.appArmorProfile: '
+    "field not declared in schema"
+)
+
+
+def test_server_side_apply_of_app_armor_field_is_refused_before_1_30_whatever_field_validation(
+    make_sim_cluster, api_http
+):
+    http = api_http.__class__(make_sim_cluster(server_version="v1.29.10"))
+    http("POST", "/api/v1/namespaces", {"metadata": {"name": "falco"}})
+    for query in ("", "&fieldValidation=Ignore", "&fieldValidation=Strict"):
+        status, body, _ = http(
+            "PATCH", f"{DS_PATH}?fieldManager=t{query}", _daemonset(), ctype="application/apply-patch+yaml"
+        )
+        assert (status, body["message"]) == (500, SMD_ERROR), query
+    annotated = _daemonset(kube_version=(1, 29))
+    status, body, _ = http(
+        "PATCH", f"{DS_PATH}?fieldManager=t", annotated, ctype="application/apply-patch+yaml"
+    )
+    assert status == 201, body
+
+
 def test_kubectl_server_side_apply_against_1_29(make_sim_cluster, kubectl, tmp_path):
     old = make_sim_cluster(server_version="v1.29.10")
     cfg = old.kubeconfig_path
     field_render = _write(tmp_path, "field.yaml", manifests.render())
     proc = kubectl("apply", "--server-side", "-f", str(field_render), kubeconfig=cfg)
     assert proc.returncode != 0
-    assert "appArmorProfile" in proc.stderr and "unknown field" in proc.stderr
+    assert SMD_ERROR in proc.stderr
     annotated = _write(tmp_path, "annotation.yaml", manifests.render(kube_version=(1, 29)))
     kubectl("apply", "--server-side", "-f", str(annotated), kubeconfig=cfg, check=True)
     got = kubectl("get", "ds", "falco", "-n", "falco", "-o", "json", kubeconfig=cfg, check=True)
