@@ -8,11 +8,10 @@ from collections.abc import Mapping, Sequence
 
 import orjson
 
+from falcotui.falco.rules.dialect import dialect_for
 from falcotui.sim.falco_config import FalcoConfig, FalcoStartupError, FalcoVersion, parse_args
 from falcotui.sim.falco_ruleset import Ruleset, load_files
 
-_LIBS = {(0, 43): "0.21.0", (0, 44): "0.22.1", (0, 45): "0.23.0"}
-_ENGINE = {(0, 43): "0.60.0", (0, 44): "0.61.0", (0, 45): "0.62.0"}
 _ENGINE_KINDS = {
     "modern_ebpf": "Opening 'syscall' source with modern BPF probe.",
     "kmod": "Opening 'syscall' source with Kernel module",
@@ -27,15 +26,16 @@ def log_time(time_s: float | None = None) -> str:
 
 
 def engine_version(version: FalcoVersion) -> str:
-    return _ENGINE.get((version.major, version.minor), "0.62.0")
+    """The rules engine version of that Falco (falco_engine_version.h; see `falco.rules.dialect`)."""
+    return dialect_for(version.text).engine_text
 
 
 def version_text(version: FalcoVersion) -> str:
     """`falco --version`."""
-    key = (version.major, version.minor)
     return (
         f"Falco version: {version.text}\n"
-        f"Libs version:  {_LIBS.get(key, '0.23.0')}\n"
+        # 0.45's libs is a commit past 0.25.4 (Falco master pins no tag): shown as 0.25.4
+        f"Libs version:  {dialect_for(version.text).libs_version.rstrip('+')}\n"
         "Plugin API:    3.10.0\n"
         f"Engine:        {engine_version(version)}\n"
         "Driver:\n"
