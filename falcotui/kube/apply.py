@@ -46,7 +46,8 @@ _BUILTIN: dict[tuple[str, str], Resource] = {
 # Helm's install order: what others depend on goes first; deletes run in reverse.
 _KIND_ORDER = [
     "Namespace", "ResourceQuota", "LimitRange", "ServiceAccount", "Secret", "ConfigMap",
-    "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Service", "DaemonSet", "Deployment",
+    "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "NetworkPolicy", "Service", "DaemonSet",
+    "Deployment",
 ]  # fmt: skip
 
 _STRIP_META = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")

@@ -55,6 +55,8 @@ RESOURCES: dict[str, ResourceInfo] = {
                      "rbac.authorization.k8s.io", "v1", False),
         ResourceInfo("roles", "role", "Role", "rbac.authorization.k8s.io", "v1", True),
         ResourceInfo("rolebindings", "rolebinding", "RoleBinding", "rbac.authorization.k8s.io", "v1", True),
+        ResourceInfo("networkpolicies", "networkpolicy", "NetworkPolicy", "networking.k8s.io", "v1", True,
+                     ("netpol",)),
         ResourceInfo("selfsubjectrulesreviews", "selfsubjectrulesreview", "SelfSubjectRulesReview",
                      "authorization.k8s.io", "v1", False, verbs=("create",), stored=False),
         ResourceInfo("selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview",

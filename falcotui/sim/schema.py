@@ -33,6 +33,7 @@ _TOP = {
     "roles": "rules",
     "clusterrolebindings": "subjects roleRef",
     "rolebindings": "subjects roleRef",
+    "networkpolicies": "spec",
     "selfsubjectaccessreviews": "spec status",
     "selfsubjectrulesreviews": "spec status",
 }

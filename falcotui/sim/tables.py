@@ -224,6 +224,12 @@ def _revision_row(o: dict) -> Row:
     return [o["metadata"]["name"], controller, o.get("revision", 0), age(o)]
 
 
+def _netpol_row(o: dict) -> Row:
+    labels = ((o.get("spec") or {}).get("podSelector") or {}).get("matchLabels") or {}
+    selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "<none>"
+    return [o["metadata"]["name"], selector, age(o)]
+
+
 def _name_created(o: dict) -> Row:
     return [o["metadata"]["name"], o["metadata"].get("creationTimestamp", "")]
 
@@ -269,6 +275,8 @@ COLUMNS: dict[str, tuple[list[dict], Callable[[dict], Row]]] = {
     "roles": (_cols("Name", "Created At"), _name_created),
     "clusterrolebindings": (_cols("Name", "Role", age_at=2, wide=_BINDING_WIDE), _binding_row),
     "rolebindings": (_cols("Name", "Role", age_at=2, wide=_BINDING_WIDE), _binding_row),
+    # kubectl's printers (pkg/printers/internalversion/printers.go): NAME, POD-SELECTOR, AGE
+    "networkpolicies": (_cols("Name", "Pod-Selector", age_at=2), _netpol_row),
 }  # fmt: skip
 
 

@@ -32,8 +32,9 @@ RESOURCES = {
         "rbac.authorization.k8s.io/v1",
         [("clusterroles", "ClusterRole", False), ("roles", "Role", True)],
     ),
+    "/apis/networking.k8s.io/v1": ("networking.k8s.io/v1", [("networkpolicies", "NetworkPolicy", True)]),
 }
-GROUPS = ("apps", "rbac.authorization.k8s.io")
+GROUPS = ("apps", "rbac.authorization.k8s.io", "networking.k8s.io")
 
 
 class _Discovery(BaseHTTPRequestHandler):
@@ -132,6 +133,7 @@ def test_kubectl_accepts_the_manifest_directory(api_server, tmp_path, manifest_d
         "serviceaccount/falco",
         "configmap/falco-config",
         "configmap/falco-rules",
+        "networkpolicy.networking.k8s.io/falco",
         "daemonset.apps/falco",
         "role.rbac.authorization.k8s.io/falcotui-viewer",
         "clusterrole.rbac.authorization.k8s.io/falcotui-viewer-cluster",

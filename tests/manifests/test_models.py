@@ -18,6 +18,7 @@ MODELS = {
     ("apps/v1", "DaemonSet"): "V1DaemonSet",
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): "V1ClusterRole",
     ("rbac.authorization.k8s.io/v1", "Role"): "V1Role",
+    ("networking.k8s.io/v1", "NetworkPolicy"): "V1NetworkPolicy",
 }
 
 
@@ -79,6 +80,7 @@ def test_every_shipped_object_is_a_valid_model(shipped_docs) -> None:
         "ConfigMap",
         "DaemonSet",
         "Namespace",
+        "NetworkPolicy",
         "Role",
         "ServiceAccount",
     ]

@@ -229,9 +229,9 @@ def test_operator_roles_are_namespaced_except_what_must_be_cluster_wide() -> Non
         if verb in {"patch", "update", "delete"}:
             assert names, (resource, verb)
     # Server-side apply of every kind falcotui applies in the namespace (create + patch by name) and delete.
-    group_of = {"DaemonSet": "apps"}
+    group_of = {"DaemonSet": "apps", "NetworkPolicy": "networking.k8s.io"}
     resource_of = {"ServiceAccount": "serviceaccounts", "ConfigMap": "configmaps", "DaemonSet": "daemonsets"}
-    resource_of |= {"Secret": "secrets"}
+    resource_of |= {"Secret": "secrets", "NetworkPolicy": "networkpolicies"}
     for doc in manifests.render(grpc=True):
         if doc["kind"] == "Namespace":
             continue
@@ -266,3 +266,19 @@ def test_example_bindings_pair_each_role_with_its_cluster_companion() -> None:
     moved = manifests.operator_rbac("security")
     ns_rule = next(r for d in moved for r in d["rules"] if "namespaces" in r["resources"])
     assert ns_rule["resourceNames"] == ["security"]
+
+
+def test_falco_pods_take_no_connections_over_the_pod_network(base, k8s) -> None:
+    policy = next(d for d in base if d["kind"] == "NetworkPolicy")
+    pod_labels = k8s.find(base, "DaemonSet")["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    # Ingress isolation with no rule: deny everything a NetworkPolicy can see (node traffic, i.e. the
+    # kubelet's probes, and port-forwards never pass through it).
+    assert policy["spec"]["policyTypes"] == ["Ingress"] and not policy["spec"].get("ingress")
+
+
+def test_container_security_context_is_explicit(base, k8s) -> None:
+    security = k8s.falco_container(base)["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["seccompProfile"] == {"type": "Unconfined"}  # the reason is in the manifest
+    assert security["allowPrivilegeEscalation"] is False and security["privileged"] is False
