@@ -38,6 +38,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     faults.add_argument("--windows-nodes", type=int, default=0, metavar="N", help="add N Windows nodes")
     faults.add_argument(
+        "--ubuntu-nodes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add N nodes with Ubuntu's kernel.perf_event_paranoid=4 (least-privilege Falco crash-loops)",
+    )
+    faults.add_argument(
+        "--socketless-nodes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add N nodes whose container runtime socket the DaemonSet does not mount (<NA> metadata)",
+    )
+    faults.add_argument(
         "--refuse-pods",
         choices=REFUSALS,
         help="admission refuses Falco's pods: a validating webhook, OpenShift SCC, or the quota on "
@@ -63,6 +77,11 @@ def platform_faults(args: argparse.Namespace) -> dict:
 
     extra = [NodeSpec(f"gpu-{i + 1}", taints=[dict(GPU_TAINT)]) for i in range(args.gpu_nodes)]
     extra += [NodeSpec(f"win-{i + 1}", os="windows") for i in range(args.windows_nodes)]
+    extra += [NodeSpec(f"ubuntu-{i + 1}", perf_event_paranoid=4) for i in range(args.ubuntu_nodes)]
+    extra += [
+        NodeSpec(f"socketless-{i + 1}", runtime_sockets=("/var/run/cri-dockerd.sock",))
+        for i in range(args.socketless_nodes)
+    ]
     rules = {
         "webhook": AdmissionRule(
             "webhook",
@@ -113,12 +132,23 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print("falcotui sim: --port must be between 0 and 65535", file=sys.stderr)
         return 2
-    if min(args.gpu_nodes, args.windows_nodes, args.rate_limited_nodes) < 0:
+    if (
+        min(
+            args.gpu_nodes,
+            args.windows_nodes,
+            args.rate_limited_nodes,
+            args.ubuntu_nodes,
+            args.socketless_nodes,
+        )
+        < 0
+    ):
         print("falcotui sim: node counts must not be negative", file=sys.stderr)
         return 2
     config = SimConfig(nodes=args.nodes, tls=args.tls, seed=args.seed, port=args.port, scenario=args.scenario,
-                       storm_rate=args.rate, configmap_propagation_delay=60.0, image_pull_delay=2.0,
-                       container_start_delay=1.0, ready_delay=3.0, **platform_faults(args))  # fmt: skip
+                       storm_rate=args.rate, image_pull_delay=2.0, container_start_delay=1.0, ready_delay=3.0,
+                       # Kubernetes' documented 60-120 s (kubelet sync period + cache delay), see Kubelet
+                       configmap_propagation_delay=60.0, configmap_propagation_jitter=60.0,
+                       **platform_faults(args))  # fmt: skip
     try:
         cluster = _cluster(config).start()
     except (OSError, ValueError) as exc:

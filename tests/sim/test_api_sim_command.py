@@ -111,3 +111,31 @@ def test_sim_command_platform_faults_meet_falcotui_apply(tmp_path, kubectl_path)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_sim_command_ubuntu_and_socketless_nodes_meet_falcotui_apply(tmp_path, kubectl_path):
+    kubeconfig = tmp_path / "kc"
+    faults = ["--ubuntu-nodes", "1", "--socketless-nodes", "1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "falcotui", "sim", "--nodes", "1", *faults, "--kubeconfig", str(kubeconfig)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in proc.stdout:
+            if line.startswith("Press Ctrl-C"):
+                break
+        apply = [sys.executable, "-m", "falcotui", "apply", "--yes", "--kubeconfig", str(kubeconfig)]
+        apply += ["--stuck-after", "3", "--timeout", "90"]
+        done = subprocess.run(apply, capture_output=True, text=True, timeout=150)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "1 node(s) fail for one reason: ubuntu-1" in done.stderr
+        assert "kernel.perf_event_paranoid > 2: modern_ebpf needs CAP_SYS_ADMIN" in done.stderr
+        assert "socketless-1" not in done.stderr.split("rollout stuck on", 1)[-1].split("\n", 1)[0]  # it runs
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
