@@ -81,17 +81,21 @@ def _values(value: A.Node) -> list[str]:
 
 
 def _constraint(check: A.BinaryCheck) -> Constraint | None:
-    values = [v.replace("*", "") for v in _values(check.value)] if check.op in ("glob", "iglob") else None
+    # A modifier (Falco 0.44+, libs 0.25 sinsp_filtercheck compare_rhs_with_mod): `anyof` holds when one
+    # value matches, `oneof` when exactly one does, `allof` when every one does. The first value (or, for
+    # `= anyof`/`= oneof`, any one) makes `anyof`/`oneof` true; `allof` is only followed with one value.
+    op, _, modifier = check.op.partition(" ")
+    values = [v.replace("*", "") for v in _values(check.value)] if op in ("glob", "iglob") else None
     values = values if values is not None else _values(check.value)
-    if not values:
+    if not values or (modifier == "allof" and len(values) != 1):
         return None
-    if check.op in _EQ_OPS:
+    if op in _EQ_OPS:
         return Constraint(equals=values)
-    if check.op in _PREFIX_OPS:
+    if op in _PREFIX_OPS:
         return Constraint(prefix=values[0])
-    if check.op == "endswith":
+    if op == "endswith":
         return Constraint(suffix=values[0])
-    if check.op in _CONTAINS_OPS:
+    if op in _CONTAINS_OPS:
         return Constraint(contains=[values[0]])
     return None
 
