@@ -51,6 +51,7 @@ NODES = Resource("/api/v1", "nodes", False)
 CONFIGMAPS = Resource("/api/v1", "configmaps", True)
 EVENTS = Resource("/api/v1", "events", True)
 DAEMONSETS = Resource("/apis/apps/v1", "daemonsets", True)
+NAMESPACES = Resource("/api/v1", "namespaces", False)
 
 
 class EventType(enum.StrEnum):

@@ -26,7 +26,7 @@ from falcotui.falco.certs import CertificateDataError, GrpcCerts, generate_grpc_
 from falcotui.falco.sanitize import sanitize
 from falcotui.kube.apply import Applier, ApplyConflictError, ApplyError, normalized, object_ref
 from falcotui.kube.config import KubeApiError, KubeClients, KubeError
-from falcotui.kube.informer import PODS
+from falcotui.kube.informer import NAMESPACES, PODS
 from falcotui.kube.logs import FALCO_SELECTOR, read_log
 from falcotui.kube.rollout import NodeRollout, RolloutStatus, rollout_status, wait_rollout
 from falcotui.kube.version import ServerVersion, server_version
@@ -562,10 +562,36 @@ class Deployer:
                 on_progress(UninstallProgress(f"{len(pods)} Falco pod(s)", "waiting" if pods else "gone"))
             last = len(pods)
             if not pods:
-                return True
+                break
             if time.monotonic() >= deadline:
                 return False
             await asyncio.sleep(poll)
+        if not any(o["kind"] == "Namespace" for o in doomed):
+            return True
+        # A terminating namespace refuses every create (403 "being terminated"): an apply right after an
+        # uninstall would fail, so the uninstall ends when the namespace is gone, not when it is marked.
+        reported = False
+        while await asyncio.to_thread(self._namespace_exists):
+            if on_progress and not reported:
+                on_progress(UninstallProgress(f"Namespace {self.namespace}", "terminating"))
+                reported = True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(poll)
+        if on_progress:
+            on_progress(UninstallProgress(f"Namespace {self.namespace}", "gone"))
+        return True
+
+    def _namespace_exists(self) -> bool:
+        try:
+            self.clients.request("GET", NAMESPACES.object_path(None, self.namespace))
+        except KubeApiError as exc:
+            if exc.code == 404:
+                return False
+            raise DeployError(str(exc)) from exc
+        except KubeError as exc:
+            raise DeployError(str(exc)) from exc
+        return True
 
     def _falco_pods(self) -> list[dict]:
         try:

@@ -22,12 +22,13 @@ from falcotui.falco.sanitize import sanitize
 from falcotui.ops.deployer import DeployConflictError, DeployError, DeployPlan, ObjectChange
 from falcotui.ops.ownership import Removal
 from falcotui.ui.deploy_widgets import (
-    RESTART_BODY,
     ManifestTable,
     RolloutPanel,
     apply_body,
     change_text,
+    grpc_profile_note,
     plan_summary,
+    restart_body,
     uninstall_body,
 )
 from falcotui.ui.keybar import KeyBar
@@ -120,6 +121,8 @@ class DeployScreen(ServicesMixin, Screen):
             text.append(f"✗ {sanitize(self.plan_error, max_len=400)}", "bold red")
         elif self.plan is not None:
             text.append(plan_summary(self.plan))
+            if note := grpc_profile_note(self.plan):
+                text.append(f" · ⚠ {note}", "yellow")
             if self.plan.pending:
                 text.append(" · a apply" if not self.read_only else "", "dim")
             else:
@@ -273,7 +276,8 @@ class DeployScreen(ServicesMixin, Screen):
     def action_restart(self) -> None:
         if self.read_only:
             return
-        dialog = ConfirmDialog("Restart Falco on every node?", RESTART_BODY, confirm="Restart", danger=True)
+        body = restart_body(self.services.context_name, self.services.namespace)
+        dialog = ConfirmDialog("Restart Falco on every node?", body, confirm="Restart", danger=True)
         self.app.push_screen(dialog, lambda ok: self._restart() if ok else None)
 
     @work(thread=True, exclusive=True, group="deploy-write")
@@ -309,7 +313,7 @@ class DeployScreen(ServicesMixin, Screen):
     async def _uninstall(self, removals: list[Removal]) -> None:
         self._set_busy("uninstalling")
         panel = self.query_one(RolloutPanel)
-        panel.begin("uninstalling…")
+        panel.reset("uninstalling…")
         try:
             gone = await self.services.deployer.uninstall(
                 removals=removals, timeout=self.uninstall_timeout, on_progress=panel.uninstall
@@ -317,6 +321,6 @@ class DeployScreen(ServicesMixin, Screen):
         except Exception as exc:
             self._fail("uninstall failed", str(exc))
             return
-        panel.message("uninstalled: every Falco pod is gone" if gone else "Falco pods are still terminating")
+        panel.reset("uninstalled: Falco is gone" if gone else "uninstall sent: Falco is still terminating")
         self._set_busy("")
         self._plan(self.grpc, False)

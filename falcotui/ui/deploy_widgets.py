@@ -19,6 +19,7 @@ from falcotui.ops.deployer import (  # the rollout types come from kube, re-expo
     RolloutStatus,
     UninstallProgress,
 )
+from falcotui.ops.manifests import DEFAULT_IMAGE_TAG
 from falcotui.ops.ownership import Removal
 from falcotui.ui.rules_dialogs import diff_text
 from falcotui.ui.rules_reload_panel import bar
@@ -152,11 +153,27 @@ def uninstall_body(removals: list[Removal], namespace: str, context: str) -> Tex
     return out
 
 
-RESTART_BODY = Text(
-    "Every Falco pod is replaced (kubectl rollout restart), node by node as the DaemonSet's update "
-    "strategy allows. A node's alerts pause while its pod restarts; the rules and the configuration stay "
-    "as they are."
-)
+def restart_body(context: str, namespace: str) -> Text:
+    """What a restart does, and where: the context is named, as every write dialog names it."""
+    out = Text()
+    out.append(f"context {sanitize(context)} · namespace {sanitize(namespace)}\n\n", "bold")
+    out.append(
+        "Every Falco pod is replaced (kubectl rollout restart), node by node as the DaemonSet's update "
+        "strategy allows. A node's alerts pause while its pod restarts; the rules and the configuration "
+        "stay as they are."
+    )
+    return out
+
+
+def grpc_profile_note(plan: DeployPlan) -> str:
+    """The gRPC profile pins an older Falco (gRPC output was removed in 0.44.0): say so beside the plan,
+    not only deep in the DaemonSet's diff."""
+    if not plan.grpc:
+        return ""
+    return (
+        f"gRPC profile: runs {plan.image} — an older Falco than the default {DEFAULT_IMAGE_TAG} "
+        "(gRPC output was removed in 0.44.0)"
+    )
 
 
 class RolloutPanel(Vertical):
@@ -193,6 +210,13 @@ class RolloutPanel(Vertical):
 
     def begin(self, note: str) -> None:
         self.note, self.outcome = note, None
+        self.query_one("#rollout-explain").display = False
+        self._render_bar()
+
+    def reset(self, note: str) -> None:
+        """Forget the last rollout (an uninstall: its "ready 12/12" would be a stale claim)."""
+        self.status, self.outcome, self.note = None, None, note
+        self.query_one(DataTable).clear()
         self.query_one("#rollout-explain").display = False
         self._render_bar()
 

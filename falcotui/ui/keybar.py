@@ -61,15 +61,32 @@ class KeyBar(Widget):
             tail = [self._key_text(k, sh, d if k in words else "", on) for k, sh, d, on in global_]
         room = self.size.width - sum(t.cell_len for t in tail)
         line = Text(no_wrap=True, overflow="ellipsis", end="")
-        for entry in own:
-            part = self._key_text(*entry)
-            if part.cell_len > room:
-                break
+        for part in self._own_parts(own, room):
             line.append_text(part)
-            room -= part.cell_len
         for part in tail:
             line.append_text(part)
         return line
+
+    def _own_parts(self, own: list[KeyEntry], room: int) -> list[Text]:
+        """The screen's keys in `room` cells: with their words; else with their first words (`Watch` for
+        `Watch rollout`); else every key, the first ones with first words as far as room allows — so a
+        narrow terminal (80×24) still shows every key, and a click or `?` tells the rest."""
+        full = [self._key_text(*entry) for entry in own]
+        if sum(p.cell_len for p in full) <= room:
+            return full
+        short = [self._key_text(k, sh, d.split(" ")[0].split("/")[0], on) for k, sh, d, on in own]
+        if sum(p.cell_len for p in short) <= room:
+            return short
+        bare = [self._key_text(k, sh, "", on) for k, sh, _d, on in own]
+        parts, spare = list(bare), room - sum(p.cell_len for p in bare)
+        for i, word in enumerate(short):
+            extra = word.cell_len - bare[i].cell_len
+            if extra > spare:
+                break
+            parts[i], spare = word, spare - extra
+        while parts and sum(p.cell_len for p in parts) > room:
+            parts.pop()
+        return parts
 
     @staticmethod
     def _key_text(key: str, shown: str, description: str, enabled: bool) -> Text:

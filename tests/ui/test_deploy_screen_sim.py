@@ -109,6 +109,7 @@ async def test_restart_stuck_on_a_crash_loop_shows_reason_and_last_log_lines(fal
         await pilot.press("r")
         dialog = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen)
         assert dialog.focused is not None and dialog.focused.id == "cancel"  # a restart is not the default
+        assert "context " in dialog.body.plain and "namespace falco" in dialog.body.plain
         await pilot.click("#confirm")
         await wait_for(
             pilot, lambda: panel.outcome is not None and panel.note.startswith("restart"), tries=200
@@ -137,6 +138,10 @@ async def test_grpc_profile_and_uninstall_with_confirmation(falco_sim, clients_f
         assert statuses(screen)["Secret falco/falco-grpc-certs"] == "created"
         assert statuses(screen)["DaemonSet falco/falco"] == "changed"
         assert screen.query_one("#deploy-manifests-pane").border_title == "manifests (gRPC profile)"
+        status = str(screen.query_one("#deploy-status").render())
+        assert (
+            "gRPC profile: runs falcosecurity/falco:0.43.1 — an older Falco than the default 0.45.0" in status
+        )
         table = screen.query_one(ManifestTable)
         table.focus()
         table.move_cursor(row=[*table.changes].index("DaemonSet falco/falco"))
@@ -157,14 +162,13 @@ async def test_grpc_profile_and_uninstall_with_confirmation(falco_sim, clients_f
         await pilot.click("#confirm")
         panel = screen.query_one(RolloutPanel)
         await wait_for(pilot, lambda: "uninstalled" in panel.note, tries=800)
-        # the namespace may still be terminating for a moment (a dry run into it is refused): `d` again
-        for _ in range(40):
-            await wait_for(pilot, lambda: not screen.planning)
-            if screen.plan is not None and set(statuses(screen).values()) == {"created"}:
-                break
-            await pilot.pause(0.25)
-            await pilot.press("d")
-        assert set(statuses(screen).values()) == {"created"}, screen.plan_error
+        # issue 17 item 9: no stale "✓ rolled out 1/1" after the uninstall, and no forbidden dry run into a
+        # namespace still terminating: the uninstall ends when the namespace is gone, then it plans once
+        assert "rolled out" not in panel.bar_text and "uninstalled" in panel.bar_text
+        assert not panel.query_one("#rollout-nodes").row_count
+        await wait_for(pilot, lambda: not screen.planning and screen.plan is not None, tries=800)
+        assert not screen.plan_error
+        assert set(statuses(screen).values()) == {"created"}
 
 
 async def test_read_only_offers_no_write_action(falco_sim, clients_for):  # noqa: F811
