@@ -358,3 +358,17 @@ def test_default_rules_lint_clean_for_every_version(
 
     assert main(["rules", "lint", "--falco-version", version, str(shared_data / "falco_rules.yaml")]) == 0
     assert capsys.readouterr().out.rstrip().endswith("0 errors, 0 warnings, 0 falcotui lints in 1 file")
+
+
+def test_deprecated_field_warning_sits_where_each_falco_puts_it() -> None:
+    """Falco 0.44 runs the warning resolver at the condition text (compile_condition: `context(pos,
+    condition, cond_ctx)`), 0.43 at the rule's `condition:` value, whose folded scalar starts at `>`."""
+    rules = (
+        "- macro: spawned_process\n  condition: evt.type in (execve, execveat) and evt.dir = <\n"
+        "- rule: r\n  desc: d\n  condition: >\n    spawned_process and proc.name = bash\n"
+        "  output: o\n  priority: INFO\n"
+    )
+    for version, line in (("0.44.1", 6), ("0.45.0", 6), ("0.43.1", 5)):
+        res, _ = load(rules, falco_version=version)
+        msg = one(res, "LOAD_DEPRECATED_ITEM")
+        assert "evt.dir" in msg.text and msg.item_name == "r" and msg.line == line, (version, msg)

@@ -267,7 +267,17 @@ class Compiler:
             return None
         if exp.broken_dependency or exp.tree is None:
             return None
-        self._na_checks(cond, exp.tree, r)
+        # Falco's filter_warning_resolver runs before the filter is compiled: its warnings come first and
+        # stay even when the compile fails, once per rule, where the dialect's Falco puts them.
+        where = (
+            _cond_ctx(cond, 0, r.ctx, self.texts)
+            if self.dialect.warnings_at_condition_text
+            else (r.parts[0].ctx if r.parts else r.ctx)
+        )
+        self._na_checks(exp.tree, where)
+        for p in exp.problems:
+            if p.kind == "deprecated":
+                self._once(R.Severity.WARNING, "LOAD_DEPRECATED_ITEM", p.message, where)
         failures = [p for p in exp.problems if p.kind in ("field", "compile")]
         if failures:
             p = failures[0]
@@ -278,8 +288,9 @@ class Compiler:
                 self._once(R.Severity.ERROR, "LOAD_ERR_COMPILE_CONDITION", p.message, ctx)
             return None
         for p in exp.problems:
-            code = {"deprecated": "LOAD_DEPRECATED_ITEM", "warning": "LOAD_COMPILE_CONDITION"}[p.kind]
-            self._once(R.Severity.WARNING, code, p.message, _cond_ctx(p.where, p.offset, r.ctx, self.texts))
+            if p.kind == "warning":
+                ctx = _cond_ctx(p.where, p.offset, r.ctx, self.texts)
+                self._once(R.Severity.WARNING, "LOAD_COMPILE_CONDITION", p.message, ctx)
         if not ok:
             return None
         if r.source == "syscall" and r.warn_evttypes and too_many_evttypes(exp.tree, self.dialect):
@@ -322,7 +333,7 @@ class Compiler:
                 )
         return True
 
-    def _na_checks(self, cond: Condition, tree: A.Expr, r: RuleInfo) -> None:
+    def _na_checks(self, tree: A.Expr, where: Context) -> None:
         for node in walk(tree):
             if (
                 isinstance(node, A.BinaryCheck)
@@ -332,5 +343,5 @@ class Compiler:
             ):
                 values = node.value.items if isinstance(node.value, A.ValueList) else (node.value,)
                 if any(isinstance(v, A.Value) and v.text == NA_VALUE for v in values):
-                    self.warn("LOAD_UNSAFE_NA_CHECK", "", r.parts[0].ctx if r.parts else r.ctx)
+                    self.warn("LOAD_UNSAFE_NA_CHECK", "", where)
                     return

@@ -55,6 +55,9 @@ class Dialect:
     transformer_field_arg: bool  # `tolower(proc.aname)[1]`, `val(proc.aname)[1]` (libs 0.25)
     operator_backtrack: bool  # `containsx` is not `contains` + junk (libs 0.25 lex_helper_operator_list)
     unknown_key_warnings: bool  # LOAD_UNKNOWN_KEY (Falco 0.44.0 rule_loader_reader.cpp)
+    # Falco 0.44.0 compile_condition runs its warning resolver (deprecated fields, unsafe <NA> checks) at
+    # the condition text's start, not at the `condition:` YAML value (0.43)
+    warnings_at_condition_text: bool
     no_evttype_warning_when_empty: bool  # Falco master 188630e2, after 0.44.1
     evt_num_invariants: bool  # libs 891c837d3 (`evt.num=0` matches no event), after libs 0.25.4
 
@@ -99,6 +102,7 @@ def _dialect(version: tuple[int, int, int]) -> Dialect:
         transformer_field_arg=libs25,
         operator_backtrack=libs25,
         unknown_key_warnings=libs25,
+        warnings_at_condition_text=libs25,
         no_evttype_warning_when_empty=master,
         evt_num_invariants=master,
     )
