@@ -26,7 +26,7 @@ def _daemonset(**pod_spec_extra) -> dict:
     }
 
 
-def _wait(pred, what: str, timeout: float = 20.0):
+def _wait(pred, what: str, timeout: float = 60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = pred()
@@ -135,13 +135,16 @@ def test_gpu_node_is_skipped_unless_tolerated(make_sim_cluster, api_http):
 
 
 def test_windows_node_gets_no_linux_pod_with_the_selector_and_a_platform_error_without(
-    make_sim_cluster, api_http
+    make_sim_cluster, api_http, kubectl
 ):
     cluster = make_sim_cluster(nodes=1, control_plane_nodes=0, extra_nodes=[NodeSpec("win-1", os="windows")])
     http = api_http.__class__(cluster)
     node = http("GET", "/api/v1/nodes/win-1")[1]
     assert node["metadata"]["labels"]["kubernetes.io/os"] == "windows"
     assert node["status"]["nodeInfo"]["operatingSystem"] == "windows"
+    wide = kubectl("get", "nodes", "-L", "kubernetes.io/os", "-o", "wide", kubeconfig=cluster.kubeconfig_path)
+    [row] = [line for line in wide.stdout.splitlines() if line.startswith("win-1 ")]
+    assert "Windows Server 2022 Datacenter" in row and row.split()[-1] == "windows"
     _setup(http)  # no nodeSelector: the DaemonSet controller puts a (Linux) pod on the Windows node
     waiting = _wait(lambda: _waiting(_pods(http).get("win-1", {})).get("message"), "a pull error on win-1")
     assert "no match for platform in manifest: not found" in waiting
