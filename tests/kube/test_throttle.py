@@ -1,0 +1,133 @@
+"""The client-side token bucket (client-go's QPS/burst, interactive before background) and the server's
+pushback: 429 and 503 with Retry-After are waited out and retried (at most 10 times, as client-go), a 429
+without Retry-After is an error at once, and the pushback shows in `throttle_state()`."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from falcotui.kube.config import KubeApiError, RateLimits, Timeouts, load_clients
+from falcotui.kube.throttle import (
+    DEFAULT_BURST,
+    DEFAULT_QPS,
+    Priority,
+    TokenBucket,
+    background,
+    current_priority,
+    retry_after_seconds,
+)
+from falcotui.sim.throttle import Throttle
+
+
+def test_burst_then_qps() -> None:
+    now = [0.0]
+    bucket = TokenBucket(qps=200.0, burst=5, clock=lambda: now[0])
+    for _ in range(5):
+        bucket.acquire()
+    assert bucket.granted == 5 and bucket.waiting() == 0, "the burst is served at once"
+    sixth = threading.Thread(target=bucket.acquire)
+    sixth.start()
+    while bucket.waiting() == 0:
+        time.sleep(0.001)
+    sixth.join(0.05)
+    assert sixth.is_alive() and bucket.granted == 5, "no token until time passes"
+    now[0] += 1 / 200.0
+    sixth.join(10)
+    assert not sixth.is_alive() and bucket.granted == 6
+
+
+def test_interactive_requests_go_before_waiting_background_ones() -> None:
+    bucket = TokenBucket(qps=40.0, burst=1)
+    bucket.acquire()  # the bucket is empty now
+    order: list[str] = []
+    lock = threading.Lock()
+
+    def take(name: str, priority: Priority) -> None:
+        bucket.acquire(priority)
+        with lock:
+            order.append(name)
+
+    threads = [threading.Thread(target=take, args=(f"bg{i}", Priority.BACKGROUND)) for i in range(6)]
+    for t in threads:
+        t.start()
+    while bucket.waiting(Priority.BACKGROUND) < 6:
+        time.sleep(0.001)
+    user = threading.Thread(target=take, args=("user", Priority.INTERACTIVE))
+    user.start()
+    while bucket.waiting(Priority.INTERACTIVE) < 1 and "user" not in order:
+        time.sleep(0.001)
+    for t in [*threads, user]:
+        t.join(10)
+    assert len(order) == 7
+    assert order.index("user") <= 1, f"the interactive request jumped the background queue: {order}"
+    assert [n for n in order if n != "user"] == sorted(n for n in order if n != "user"), "FIFO within one"
+
+
+def test_priority_is_per_thread() -> None:
+    assert current_priority() is Priority.INTERACTIVE
+    with background():
+        assert current_priority() is Priority.BACKGROUND
+        seen: list[Priority] = []
+        t = threading.Thread(target=lambda: seen.append(current_priority()))
+        t.start()
+        t.join()
+        assert seen == [Priority.INTERACTIVE]
+    assert current_priority() is Priority.INTERACTIVE
+
+
+def test_limits_from_options_environment_and_defaults() -> None:
+    assert RateLimits.from_env({}) == RateLimits(DEFAULT_QPS, DEFAULT_BURST)
+    env = {"FALCOTUI_QPS": "5", "FALCOTUI_BURST": "10"}  # client-go's own defaults (rest/config.go)
+    assert RateLimits.from_env(env) == RateLimits(5.0, 10)
+    assert RateLimits.from_env(env, qps=0) == RateLimits(0.0, 10)
+    assert TokenBucket(0, 1).unlimited
+    with pytest.raises(ValueError, match="FALCOTUI_QPS"):
+        RateLimits.from_env({"FALCOTUI_QPS": "fast"})
+
+
+def test_retry_after_forms() -> None:
+    assert retry_after_seconds("1") == 1.0
+    assert retry_after_seconds(" 2.5 ") == 2.5
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412478.0) == 2.0
+    assert retry_after_seconds(None) is None and retry_after_seconds("soon") is None
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_storm_is_waited_out_and_the_request_succeeds(make_sim, tmp_path, status) -> None:
+    cluster = make_sim(nodes=2)
+    throttle = Throttle(seats=100)
+    cluster.server.throttle = throttle
+    kube = load_clients(cluster.write_kubeconfig(tmp_path / "kc"), environ={}, timeouts=Timeouts(2, 10))
+    throttle.storm(1.5, status=status)
+    assert kube.request("GET", "/api/v1/nodes")["items"]
+    assert throttle.rejected >= 1 and kube.api_client.pushback.retried >= 1
+    assert kube.throttle_state().startswith(f"throttled: API server answered {status} Retry-After")
+    kube.close()
+
+
+def test_retries_end_after_ten_and_no_retry_without_retry_after(make_sim, tmp_path) -> None:
+    cluster = make_sim(nodes=1)
+    throttle = Throttle(seats=100, retry_after=0)
+    cluster.server.throttle = throttle
+    kube = load_clients(cluster.write_kubeconfig(tmp_path / "kc"), environ={}, timeouts=Timeouts(2, 10))
+    throttle.storm(3600)
+    with pytest.raises(KubeApiError) as failed:
+        kube.request("GET", "/api/v1/nodes")
+    assert failed.value.code == 429 and "Too many requests" in str(failed.value)
+    assert throttle.rejected == 11, "the first answer and 10 retries (client-go's MaxRetries default)"
+    kube.close()
+
+
+def test_long_running_requests_are_not_limited_by_the_server(make_sim, tmp_path) -> None:
+    cluster = make_sim(nodes=1)
+    throttle = Throttle(seats=100)
+    cluster.server.throttle = throttle
+    kube = load_clients(cluster.write_kubeconfig(tmp_path / "kc"), environ={}, timeouts=Timeouts(2, 10))
+    throttle.storm(3600)
+    resp = kube.open_stream("/api/v1/nodes", query=[("watch", "true"), ("timeoutSeconds", 1)], read_timeout=5)
+    assert resp.status == 200
+    resp.release_conn()
+    kube.close()
