@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import urllib3
 from kubernetes import client as k8s
+from kubernetes.client.rest import should_bypass_proxies
 from kubernetes.config import ConfigException
 from kubernetes.config.incluster_config import (
     SERVICE_HOST_ENV_NAME,
@@ -42,10 +43,12 @@ from falcotui.kube.errors import (
 )
 from falcotui.kube.kubeconfig import (
     DEFAULT_KUBECONFIG,
+    SOCKS_SCHEMES,
     ContextInfo,
     kubeconfig_paths,
     load_context,
     merged_contexts,
+    proxy_display,
 )
 from falcotui.kube.throttle import (
     MAX_RETRY_AFTER,
@@ -310,9 +313,24 @@ class KubeClients:
         raw.release_conn = release_conn
         return raw
 
+    def check_websocket_proxy(self) -> None:
+        """Raise KubeConfigError when exec/port-forward would have to go through a SOCKS proxy."""
+        cfg = self.api_client.configuration
+        proxy = cfg.proxy or ""
+        if proxy.split("://", 1)[0].lower() in SOCKS_SCHEMES and not should_bypass_proxies(
+            cfg.host, cfg.no_proxy or ""
+        ):
+            # kubernetes.stream hands websocket-client only an HTTP CONNECT proxy (ws_client.py
+            # websocket_proxycare passes no proxy_type): a SOCKS server would be spoken to in HTTP.
+            raise KubeConfigError(
+                f"exec and port-forward cannot go through the SOCKS proxy {proxy_display(proxy)}: "
+                "use an HTTP proxy (proxy-url: http://…) for them"
+            )
+
     def open_websocket(self, open_fn: Callable[[], T]) -> T:
         """Open a websocket (exec, port-forward) with `open_fn` once the rate limiter allows (a long-running
         stream counts once, at open); after a 401 with an exec credential, once more with a fresh one."""
+        self.check_websocket_proxy()
         creds = self.credentials
         for attempt in range(2):
             self.api_client.bucket.acquire(current_priority())

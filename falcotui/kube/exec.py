@@ -85,6 +85,7 @@ def exec_command(
     timeout: float = 30.0,
 ) -> ExecResult:
     """Run `command` (no stdin, no tty) and collect stdout, stderr and the exit code."""
+    clients.check_websocket_proxy()
     api_client = k8s.ApiClient(clients.api_client.configuration)
     try:
         kwargs: dict = {"command": command, "stdin": False, "stdout": True, "stderr": True, "tty": False}

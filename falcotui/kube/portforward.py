@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from kubernetes import client as k8s
 from kubernetes.stream import portforward
 
-from falcotui.kube.config import CredentialError, KubeClients, KubeError
+from falcotui.kube.config import KubeClients, KubeError
 from falcotui.kube.exec import websocket_failure
 
 
@@ -28,6 +28,10 @@ def open_pod_socket(
     clients: KubeClients, namespace: str, pod: str, port: int
 ) -> tuple[socket.socket, object]:
     """Blocking: a connected socket to `pod:port` through the API server, and the PortForward to close."""
+    try:
+        clients.check_websocket_proxy()
+    except KubeError as exc:
+        raise PortForwardError(f"port-forward to {namespace}/{pod}:{port}: {exc}") from exc
     api_client = k8s.ApiClient(clients.api_client.configuration)  # `portforward` swaps call_api on it
     try:
         pf = clients.open_websocket(
@@ -41,7 +45,7 @@ def open_pod_socket(
     except k8s.ApiException as exc:
         code, message = websocket_failure(str(exc.reason or exc))
         raise PortForwardError(f"port-forward to {namespace}/{pod}:{port}: {message}", code=code) from exc
-    except (OSError, ValueError, CredentialError) as exc:
+    except (OSError, ValueError, KubeError) as exc:
         raise PortForwardError(f"port-forward to {namespace}/{pod}:{port}: {exc}") from exc
     finally:
         api_client.close()

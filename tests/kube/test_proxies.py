@@ -177,3 +177,15 @@ def test_empty_files_in_kubeconfig_are_skipped_like_kubectl(make_sim, tmp_path):
     env = {"KUBECONFIG": env["KUBECONFIG"], "PATH": "/usr/bin:/bin"}
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr  # kubectl agrees: the empty files are no error
+
+
+def test_exec_and_port_forward_refuse_a_socks_proxy_clearly(make_sim, tmp_path):
+    """The websocket client is only ever given an HTTP CONNECT proxy by the official client."""
+    cluster = make_sim(nodes=1)
+    kube = load_clients(cluster.write_kubeconfig(tmp_path / "kc"), environ={})
+    kube.api_client.configuration.proxy = "socks5://127.0.0.1:1080"  # as a socks5 proxy-url loads
+    with pytest.raises(
+        KubeConfigError, match=r"cannot go through the SOCKS proxy socks5://127\.0\.0\.1:1080"
+    ):
+        read_file(kube, "falco", "any", "/etc/falco/falco.yaml")
+    kube.close()
