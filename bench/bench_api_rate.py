@@ -20,7 +20,7 @@ import time
 
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
 from falcotui.kube.throttle import RateLimits
-from falcotui.ops.engine import Engine, EngineOptions
+from falcotui.ops.engine import Engine, EngineError, EngineOptions
 from falcotui.sim.throttle import Throttle
 
 STARTUP_S, STEADY_S, STORM_S = 40, 20, 8
@@ -39,7 +39,15 @@ async def journey(nodes: int, limits: RateLimits, storm: bool) -> dict[str, obje
         engine = Engine(clients, "falco", options=EngineOptions(tail_lines=10))
         base = server.request_count
         t0 = time.monotonic()
-        await engine.start(sync_timeout=120)
+        for attempt in range(5):  # a 1,000-node simulator can be too busy right after the deploy
+            try:
+                await engine.start(sync_timeout=120)
+                break
+            except EngineError:
+                if attempt == 4:
+                    raise
+                engine = Engine(clients, "falco", options=EngineOptions(tail_lines=10))
+                await asyncio.sleep(5)
         per_s: list[float] = []
         followed_at = None
         last, last_t = base, time.monotonic()
