@@ -68,13 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
-    if handler is None:
-        from falcotui.cli import tui_cmd
-
-        handler = tui_cmd.run
     try:
-        if handler is getattr(sys.modules.get("falcotui.cli.tui_cmd"), "run", None):
-            return int(handler(args) or 0)  # the TUI owns the terminal (and sanitizes what it draws)
+        if handler is None:
+            from falcotui.cli import tui_cmd
+
+            return int(tui_cmd.run(args) or 0)  # the TUI owns the terminal (and sanitizes what it draws)
         from falcotui.cli.common import safe_std_streams
 
         with safe_std_streams():  # every byte of text a command prints goes through falco.sanitize

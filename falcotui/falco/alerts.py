@@ -165,8 +165,10 @@ def excerpt(line: bytes | str) -> str:
 def parse_json_alert(line: bytes | str, *, node: str | None = None, pod: str | None = None) -> Alert:
     """Parse one of Falco's JSON alert lines (`json_output: true`), keys in any order.
 
-    Bytes that are not UTF-8 inside strings become U+FFFD rather than losing the alert. Provenance
-    (`node`, `pod`) comes from the caller, or from the keys `alert_to_json` writes. Raises AlertParseError.
+    Bytes that are not UTF-8 inside strings become U+FFFD and lone surrogate escapes are kept, rather
+    than losing the alert; a line over MAX_LINE_LENGTH keeps its strings cut to MAX_FIELD_CHARS with a
+    visible marker (and `falcotui.truncated` in output_fields). Provenance (`node`, `pod`) comes from the
+    caller, or from the keys `alert_to_json` writes. Raises AlertParseError.
     """
     try:
         obj = orjson.loads(line)
@@ -190,8 +192,10 @@ def _cut(text: str) -> tuple[str, int]:
 def _truncate(alert: Alert, line_length: int) -> None:
     """Keep an oversized alert, its long strings cut with a visible marker (never dropped whole)."""
     cut = 0
-    alert.output, n = _cut(alert.output)
-    cut += n
+    for name in ("output", "rule", "hostname", "source"):
+        text, n = _cut(getattr(alert, name))
+        setattr(alert, name, text)
+        cut += n
     fields: dict[str, Any] = {}
     for i, (key, value) in enumerate(alert.output_fields.items()):
         if i >= MAX_FIELD_ENTRIES:
