@@ -456,6 +456,11 @@ def _use_exec_credentials(configuration: k8s.Configuration, credentials: ExecCre
     configuration.api_key["BearerToken"] = ""
     configuration.refresh_api_key_hook = refresh
     refresh(configuration)
+    if not configuration.api_key.get("BearerToken"):
+        # a certificate-only plugin: no Authorization header at all (the client would send an empty one);
+        # its certificate is the one fetched now (renewing it needs a restart of falcotui)
+        configuration.api_key.pop("BearerToken", None)
+        configuration.refresh_api_key_hook = None
 
 
 def _write_client_cert(cfg: k8s.Configuration, cert: str, key: str, files: list[str]) -> None:

@@ -47,6 +47,9 @@ _STDERR_SHOWN = 2000
 #: After a failure, requests fail with the same error for this long instead of each running the plugin
 #: again (a thousand log followers would otherwise each run it, or each suspend the UI for a login).
 FAILURE_HOLD = 10.0
+#: ... and this long when the failed run had the terminal under a UI, so a plugin whose backend is down does
+#: not take the screen away every few seconds
+LENT_FAILURE_HOLD = 60.0
 
 T = TypeVar("T")
 
@@ -197,6 +200,7 @@ class ExecCredentials:
         self._lock = threading.Lock()
         self._cached: Credential | None = None
         self._failed: tuple[float, CredentialError] | None = None
+        self._hold = FAILURE_HOLD
         self.runs = 0  # plugin executions (headless and interactive)
         self.last_error = ""
 
@@ -232,7 +236,7 @@ class ExecCredentials:
 
     # -- running the plugin -------------------------------------------------------------------------------
     def _refresh_locked(self) -> Credential:
-        if self._failed is not None and self.clock() - self._failed[0] < FAILURE_HOLD:
+        if self._failed is not None and self.clock() - self._failed[0] < self._hold:
             raise CredentialError(self._failed[1].message)
         mode, term = self.plugin.interactive_mode, self.terminal
         try:
@@ -260,6 +264,8 @@ class ExecCredentials:
                 exc = CredentialError(f"{self._what()} needs the terminal, which could not be lent: {exc}")
             self.last_error = str(exc)
             self._failed = (self.clock(), exc)
+            lent = term.shared and mode != "Never" and term.available()
+            self._hold = LENT_FAILURE_HOLD if lent else FAILURE_HOLD
             raise exc from None
         self._cached = cred
         self._failed = None
