@@ -1,6 +1,7 @@
 """`falcotui apply` and `falcotui delete`: deploy Falco with a diff first and follow the rollout node by node.
 
-`apply [--grpc] [--dry-run] [--yes] [--force] [--tolerate-all] [--image-tag T] [--namespace NS] [--timeout S]`
+`apply [--grpc] [--dry-run] [--yes] [--force] [--tolerate-all] [--privileged] [--image-tag T]
+[--namespace NS] [--timeout S]`
 prints the server's dry-run diff per object, asks before changing anything (on a terminal; without one
 `--yes` is required), applies, then shows the rollout per node (a progress bar on a terminal, plain lines
 when piped).
@@ -80,6 +81,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="tolerate every taint (tolerations: [{operator: Exists}]) so Falco runs on every Linux node, "
         "GPU and dedicated pools included",
+    )
+    p.add_argument(
+        "--privileged",
+        action="store_true",
+        help="run Falco as a privileged container (the Helm chart's default) instead of the least-privilege "
+        "capability set: needed on nodes with kernel.perf_event_paranoid > 2 (Ubuntu's default is 4) "
+        "unless you lower that sysctl; the container then holds every capability",
     )
     p.add_argument(
         "--label-namespace",
@@ -231,7 +239,7 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | N
         deployer = Deployer(clients, args.falco_namespace)
         label_ns = bool(getattr(args, "label_namespace", False))
         options = {"image_tag": args.image_tag, "grpc": args.grpc, "force": args.force,
-                   "tolerate_all": args.tolerate_all}  # fmt: skip
+                   "tolerate_all": args.tolerate_all, "privileged": args.privileged}  # fmt: skip
         plan = deployer.plan(**options, label_namespace=label_ns)
         print_plan(plan, out)
         if plan.namespace_labels and not label_ns and not args.dry_run:

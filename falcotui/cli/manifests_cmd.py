@@ -55,6 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "GPU and dedicated pools included",
     )
     r.add_argument(
+        "--privileged",
+        action="store_true",
+        help="run Falco as a privileged container (the Helm chart's default) instead of the least-privilege "
+        "capability set: needed on nodes with kernel.perf_event_paranoid > 2 (Ubuntu's default is 4) "
+        "unless you lower that sysctl; the container then holds every capability",
+    )
+    r.add_argument(
         "--kube-version",
         metavar="X.Y",
         help="render for this Kubernetes version (default: current); below 1.30 AppArmor is set by the "
@@ -74,6 +81,7 @@ def _render(args: argparse.Namespace) -> int:
             grpc=args.grpc,
             include_secret=not args.no_secret,
             tolerate_all=args.tolerate_all,
+            privileged=args.privileged,
             kube_version=parse_kube_version(args.kube_version) if args.kube_version else None,
         )
     except ManifestError as exc:

@@ -1,10 +1,11 @@
 """A model of falco.yaml: the keys each supported Falco version accepts, and a validator for a document.
 
-The key sets follow Falco's own configuration JSON schema (`falco --config-schema`), where every object is
-`additionalProperties: false`. Falco 0.44.0 removed the gRPC server/output, the legacy eBPF probe and the
-gVisor engine, so 0.44+ accepts fewer keys than 0.43. Besides the schema, Falco's loader reads three gRPC
-TLS paths (`grpc.private_key`, `grpc.cert_chain`, `grpc.root_certs`) that the 0.43 schema never listed;
-they are accepted here because the gRPC profile depends on them.
+The key sets are read from Falco's own configuration JSON schema of each release (`falco --config-schema`,
+the verbatim copies in falcotui/falco/upstream), where objects are `additionalProperties: false`. Falco
+0.44.0 removed the gRPC server/output, the legacy eBPF probe and the gVisor engine, so 0.44+ accepts
+fewer keys than 0.43. Besides the schema, Falco's loader reads three gRPC TLS paths (`grpc.private_key`,
+`grpc.cert_chain`, `grpc.root_certs`) that the 0.43 schema never listed; they are accepted here because
+the gRPC profile depends on them.
 """
 
 from __future__ import annotations
@@ -13,101 +14,47 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-ANY = None  # an object whose nested keys are not modelled (accepted as they are)
+from falcotui.falco.image import config_schema, engine_kinds, image_release
 
-_OUTPUT = {"enabled": ANY}
-_COMMON_NESTED: dict[str, dict[str, Any] | None] = {
-    "append_output": ANY,
-    "static_fields": ANY,
-    "config_files": ANY,
-    "watch_config_files": ANY,
-    "plugins_hostinfo": ANY,
-    "rules_files": ANY,
-    "rule_files": ANY,
-    "rules": ANY,
-    "capture": ANY,
-    "load_plugins": ANY,
-    "plugins": ANY,
-    "time_format_iso_8601": ANY,
-    "buffer_format_base64": ANY,
-    "priority": ANY,
-    "json_output": ANY,
-    "json_include_output_property": ANY,
-    "json_include_message_property": ANY,
-    "json_include_output_fields_property": ANY,
-    "json_include_tags_property": ANY,
-    "buffered_outputs": ANY,
-    "rule_matching": ANY,
-    "outputs_queue": {"capacity": ANY},
-    "stdout_output": _OUTPUT,
-    "syslog_output": _OUTPUT,
-    "file_output": {"enabled": ANY, "keep_alive": ANY, "filename": ANY},
-    "http_output": {
-        key: ANY
-        for key in (
-            "enabled url user_agent insecure ca_cert ca_bundle ca_path mtls client_cert client_key "
-            "echo compress_uploads keep_alive max_consecutive_timeouts"
-        ).split()
-    },
-    "program_output": {"enabled": ANY, "keep_alive": ANY, "program": ANY},
-    "webserver": {
-        key: ANY
-        for key in (
-            "enabled threadiness listen_port listen_address k8s_healthz_endpoint "
-            "prometheus_metrics_enabled ssl_enabled ssl_certificate"
-        ).split()
-    },
-    "log_stderr": ANY,
-    "log_syslog": ANY,
-    "log_level": ANY,
-    "libs_logger": {"enabled": ANY, "severity": ANY},
-    "output_timeout": ANY,
-    "syscall_event_timeouts": {"max_consecutives": ANY},
-    "syscall_event_drops": {
-        "threshold": ANY,
-        "actions": ANY,
-        "rate": ANY,
-        "max_burst": ANY,
-        "simulate_drops": ANY,
-    },
-    "metrics": ANY,
-    "base_syscalls": {"all": ANY, "custom_set": ANY, "repair": ANY},
-    "falco_libs": {
-        "thread_table_size": ANY,
-        "thread_table_auto_purging_interval_s": ANY,
-        "thread_table_auto_purging_thread_timeout_s": ANY,
-        "snaplen": ANY,
-    },
-    "container_engines": ANY,
-}
+ANY = None  # an object whose nested keys are not constrained (accepted as they are)
 
-_DRIVER_TUNING = {"buf_size_preset": ANY, "drop_failed_exit": ANY}
-_ENGINE_CURRENT = {
-    "kind": ANY,
-    "kmod": _DRIVER_TUNING,
-    "modern_ebpf": {"cpus_for_each_buffer": ANY, **_DRIVER_TUNING},
-    "replay": {"capture_file": ANY},
-}
-_ENGINE_0_43 = {
-    **_ENGINE_CURRENT,
-    "ebpf": {"probe": ANY, **_DRIVER_TUNING},
-    "gvisor": {"config": ANY, "root": ANY},
-}
-_GRPC = {
-    key: ANY for key in ("enabled", "bind_address", "threadiness", "private_key", "cert_chain", "root_certs")
-}
+#: configuration.cpp (0.43.1) reads grpc.private_key, grpc.cert_chain and grpc.root_certs, but that
+#: release's config schema does not list them (so Falco's own check logs a warning for them); the gRPC
+#: profile depends on them, so they are accepted here.
+_GRPC_TLS_KEYS = ("private_key", "cert_chain", "root_certs")
 
-#: Valid keys per Falco minor version, one level of nesting where falcotui relies on it.
-SCHEMAS: dict[str, dict[str, dict[str, Any] | None]] = {
-    "0.43": {**_COMMON_NESTED, "engine": _ENGINE_0_43, "grpc": _GRPC, "grpc_output": _OUTPUT},
-    "0.44": {**_COMMON_NESTED, "engine": _ENGINE_CURRENT},
-    "0.45": {**_COMMON_NESTED, "engine": _ENGINE_CURRENT},
-}
 
+def _key_tree(release: str) -> dict[str, Any]:
+    """The keys Falco's config JSON schema of `release` allows, nested where an object is closed
+    (`additionalProperties: false`); other values are ANY."""
+    schema = config_schema(release)
+    definitions = schema.get("definitions") or {}
+
+    def node(s: Mapping[str, Any], depth: int = 0) -> dict[str, Any] | None:
+        while "$ref" in s and depth < 32:
+            s = definitions[str(s["$ref"]).rsplit("/", 1)[-1]]
+            depth += 1
+        props = s.get("properties")
+        if not isinstance(props, Mapping) or s.get("additionalProperties", True) is not False:
+            return ANY
+        return {k: node(v, depth + 1) for k, v in props.items()}
+
+    tree = node(schema) or {}
+    grpc = tree.get("grpc")
+    if isinstance(grpc, dict):
+        tree["grpc"] = {**grpc, **dict.fromkeys(_GRPC_TLS_KEYS, ANY)}
+    return tree
+
+
+#: Valid keys per Falco minor version, from the real schema of the image release that minor ships
+#: (falcotui.falco.image.image_release).
+SCHEMAS: dict[str, dict[str, Any]] = {
+    minor: _key_tree(image_release(tuple(int(x) for x in minor.split("."))))  # type: ignore[arg-type]
+    for minor in ("0.43", "0.44", "0.45")
+}
 ENGINE_KINDS = {
-    "0.43": {"kmod", "ebpf", "modern_ebpf", "replay", "gvisor", "nodriver"},
-    "0.44": {"kmod", "modern_ebpf", "replay", "nodriver"},
-    "0.45": {"kmod", "modern_ebpf", "replay", "nodriver"},
+    minor: set(engine_kinds(image_release(tuple(int(x) for x in minor.split(".")))))  # type: ignore[arg-type]
+    for minor in SCHEMAS
 }
 PRIORITIES = {
     "emergency",

@@ -267,6 +267,7 @@ class Deployer:
         image_tag: str | None = None,
         grpc: bool = False,
         tolerate_all: bool = False,
+        privileged: bool = False,
         for_version: bool = True,
     ) -> tuple[list[dict], bool | None]:
         """The manifests for this cluster: its server version decides how AppArmor is set (below 1.30
@@ -286,6 +287,7 @@ class Deployer:
                 certs,
                 tolerate_all=tolerate_all,
                 kube_version=version.minor_version if version else None,
+                privileged=privileged,
             )
         except ManifestError as exc:
             raise DeployError(f"API server {version}: {exc}" if version else str(exc)) from exc
@@ -298,13 +300,16 @@ class Deployer:
         grpc: bool = False,
         force: bool = False,
         tolerate_all: bool = False,
+        privileged: bool = False,
         label_namespace: bool = False,
     ) -> DeployPlan:
         """Render and dry-run every object; nothing changes in the cluster. A change that would take fields
         from another field manager carries the report in `conflict` (unless `force`). Every object is
         stamped `created` or `adopted` (ownership.OWNERSHIP). An existing namespace falcotui did not create
         is left untouched; with `label_namespace` only its Pod Security labels are set."""
-        objects, reused = self.render(image_tag=image_tag, grpc=grpc, tolerate_all=tolerate_all)
+        objects, reused = self.render(
+            image_tag=image_tag, grpc=grpc, tolerate_all=tolerate_all, privileged=privileged
+        )
         version = self.server_version()
         notes = []
         if version.minor_version < APPARMOR_FIELD_SINCE:

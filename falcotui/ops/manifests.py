@@ -269,6 +269,15 @@ def _apply_grpc_profile(docs: list[dict[str, Any]], secret: dict[str, Any] | Non
         docs.insert(docs.index(daemonset), secret)
 
 
+def _apply_privileged_profile(daemonset: dict[str, Any]) -> None:
+    """The Helm chart's default for modern_ebpf (falcosecurity/charts charts/falco/templates/
+    pod-template.tpl, `falco.securityContext`: without `driver.modernEbpf.leastPrivileged` the container
+    gets `privileged: true` and no AppArmor annotation). It passes where the capability set fails: nodes
+    with kernel.perf_event_paranoid > 2 (Ubuntu: 4) refuse perf_event_open() without CAP_SYS_ADMIN
+    (falcosecurity/charts#921). The price: the container holds every capability and every device."""
+    _falco_container(daemonset)["securityContext"] = {"privileged": True}
+
+
 def render(
     namespace: str = DEFAULT_NAMESPACE,
     image_tag: str | None = None,
@@ -278,6 +287,7 @@ def render(
     *,
     tolerate_all: bool = False,
     kube_version: tuple[int, int] | None = None,
+    privileged: bool = False,
 ) -> list[dict[str, Any]]:
     """The objects falcotui applies, in apply order.
 
@@ -287,7 +297,9 @@ def render(
     (for a Secret managed elsewhere). `tolerate_all=True` replaces the tolerations with one that tolerates
     every taint (Falco on every node, GPU and dedicated pools included). `kube_version` (major, minor) is
     the target API server's: below 1.30 the AppArmor profile becomes the beta annotation; below
-    MIN_KUBE_VERSION it is refused; None means a current server. Raises ManifestError for an invalid option.
+    MIN_KUBE_VERSION it is refused; None means a current server. `privileged=True` renders the chart-style
+    privileged container instead of the least-privilege capability set (see _apply_privileged_profile).
+    Raises ManifestError for an invalid option.
     """
     reference = _check_options(namespace, image_tag, grpc)
     _check_kube_version(kube_version)
@@ -296,6 +308,8 @@ def render(
     _falco_container(daemonset)["image"] = f"{IMAGE_REPOSITORY}{reference}"
     if tolerate_all:
         daemonset["spec"]["template"]["spec"]["tolerations"] = copy.deepcopy(TOLERATE_ALL)
+    if privileged:
+        _apply_privileged_profile(daemonset)
     _apparmor_for_version(daemonset, kube_version)
     if grpc:
         secret = grpc_secret(certs or generate_grpc_certs(), namespace) if include_secret else None
@@ -333,9 +347,10 @@ def render_yaml(
     *,
     tolerate_all: bool = False,
     kube_version: tuple[int, int] | None = None,
+    privileged: bool = False,
 ) -> str:
     """`render(...)` as multi-document YAML, ready for `kubectl apply -f -`."""
-    options = {"tolerate_all": tolerate_all, "kube_version": kube_version}
+    options = {"tolerate_all": tolerate_all, "kube_version": kube_version, "privileged": privileged}
     return to_yaml(render(namespace, image_tag, grpc, certs, include_secret, **options))
 
 

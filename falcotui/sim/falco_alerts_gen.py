@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from falcotui.falco.config_loader import AppendOutput
 from falcotui.falco.rules.fields import default_catalog
 from falcotui.falco.rules.output_format import CONTAINER_INFO, NA, parse_output
 from falcotui.sim.falco_conditions import Alternative, alternatives, realize
@@ -28,21 +29,6 @@ _NUMERIC_TYPES = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
-class AppendOutput:
-    source: str | None
-    tags: frozenset[str]
-    rule: str | None
-    extra_output: str
-
-    def applies(self, rule: LoadedRule) -> bool:
-        if self.source is not None and rule.source != self.source:
-            return False
-        if self.rule is not None and rule.name != self.rule:
-            return False
-        return self.tags <= set(rule.tags)
-
-
-@dataclass(frozen=True, slots=True)
 class OutputOptions:
     json_output: bool = False
     include_output: bool = True
@@ -50,24 +36,12 @@ class OutputOptions:
     include_output_fields: bool = True
     include_tags: bool = True
     iso8601: bool = False
+    #: `append_output` entries and the suggested-output fields of the loaded plugins
     append: tuple[AppendOutput, ...] = ()
+    suggested: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, cfg: FalcoConfig) -> OutputOptions:
-        appends = []
-        for entry in cfg.get("append_output") or []:
-            if not isinstance(entry, dict) or not isinstance(entry.get("extra_output"), str):
-                continue
-            match = entry.get("match") or {}
-            tags = match.get("tags") or []
-            appends.append(
-                AppendOutput(
-                    match.get("source"),
-                    frozenset(str(t) for t in tags),
-                    match.get("rule"),
-                    entry["extra_output"],
-                )
-            )
         return cls(
             json_output=cfg.flag("json_output", False),
             include_output=cfg.flag("json_include_output_property", True),
@@ -75,8 +49,23 @@ class OutputOptions:
             include_output_fields=cfg.flag("json_include_output_fields_property", True),
             include_tags=cfg.flag("json_include_tags_property", True),
             iso8601=cfg.flag("time_format_iso_8601", False),
-            append=tuple(appends),
+            append=tuple(cfg.append_output),
+            suggested=cfg.suggested_fields(),
         )
+
+    def extra_output(self, rule: LoadedRule) -> list[str]:
+        """What Falco appends to this rule's output (see LoadedConfig.extra_output)."""
+        return [
+            f
+            for a in self.append
+            if a.applies(rule.name, rule.source, rule.tags)
+            for f in a.formats(self.suggested)
+        ]
+
+    def extra_fields(self, rule: LoadedRule) -> list[tuple[str, str | None]]:
+        return [
+            f for a in self.append if a.applies(rule.name, rule.source, rule.tags) for f in a.extra_fields
+        ]
 
 
 @dataclass(slots=True)
@@ -172,14 +161,22 @@ class AlertGenerator:
         self._by_kind: dict[str, list[LoadedRule]] = {}
         self._templates: dict[str, CompiledOutput] = {}
         self._alternatives: dict[str, list[Alternative]] = {}
+        # append_output extra_fields: key -> compiled format (formatted) or None (raw field `key`)
+        self._extra_fields: dict[str, list[tuple[str, CompiledOutput | None]]] = {}
         for r in self.rules:
             self._alternatives[r.name] = alternatives(r.condition) if r.condition is not None else [{}]
             self._by_kind.setdefault(activity_kind(r.name, r.tags), []).append(r)
             body = r.output.strip()
-            extras = [a.extra_output for a in options.append if a.applies(r)]
+            # rule_loader_compiler.cpp: each extra format is appended after a space; the suggested
+            # container/k8s fields reach alerts only this way (the default rules never name them).
+            extras = options.extra_output(r)
             if extras:
                 body = " ".join([body, *extras])
             self._templates[r.name] = compile_output(body, canonical_priority(r.priority) or r.priority)
+            self._extra_fields[r.name] = [
+                (key, compile_output(fmt, "") if fmt is not None else None)
+                for key, fmt in options.extra_fields(r)
+            ]
 
     def pick(self, kind: str | None = None) -> LoadedRule | None:
         """A rule of the preferred activity kind (`shell`, `sensitive_read`, ...), else any rule."""
@@ -200,9 +197,11 @@ class AlertGenerator:
             )
         stamp = _evt_time(time_ns, self.options.iso8601)
         values["evt.time"] = stamp  # as %evt.time renders; output_fields carries the integer
-        fill_fields(c.names, values, w, rng)
+        extra = self._extra_fields[rule.name]
+        names = [*c.names, *(n for k, e in extra for n in (e.names if e else (k,)) if n != "evt.time")]
+        fill_fields(names, values, w, rng)
         if not self.container_metadata:
-            for name in metadata_fields(c.names):
+            for name in metadata_fields(names):
                 values[name] = None  # see falco_node.KERNEL_CONTAINER_FIELDS
         rendered = c.fmt.format(*[NA if (v := values[n]) is None else v for n in c.order])
         output = f"{stamp}: {c.priority} {rendered}"
@@ -214,6 +213,14 @@ class AlertGenerator:
             for v in (values[n],)
         }
         fields["evt.time"] = time_ns
+        for key, compiled in extra:  # formats.cpp: extra fields go to output_fields only
+            if compiled is None:
+                value = values.get(key)
+                fields[key] = None if value is None else _as_number(value) if _numeric(key) else str(value)
+            else:
+                fields[key] = compiled.fmt.format(
+                    *[NA if (v := values[n]) is None else v for n in compiled.order]
+                )
         return self._emit(time_ns, rule.name, c.priority, rule.source, output, rendered, rule.tags, fields)
 
     def internal(self, rule: str, message: str, time_ns: int, priority: str = "Critical") -> Emitted:

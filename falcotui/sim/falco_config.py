@@ -1,9 +1,10 @@
 """What a simulated Falco container is told to do: its image version, command line, merged falco.yaml
 and the rules files that configuration names, read from the container's files.
 
-The simulated image carries Falco's built-in files (`/etc/falco/falco.yaml`, `/etc/falco/falco_rules.yaml`,
-`/etc/falco/falco_rules.local.yaml`, the container plugin drop-in in `/etc/falco/config.d`); mounted
-volumes shadow them path by path, as a real mount would.
+The simulated image carries the real /etc/falco files of its Falco release (`falcotui.falco.image`: the
+image's falco.yaml, its config.d drop-ins, the default rules); mounted volumes shadow them path by path,
+as a real mount would. Configuration loading itself is `falcotui.falco.config_loader`, which follows
+Falco's configuration.cpp.
 """
 
 from __future__ import annotations
@@ -12,81 +13,32 @@ import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
-from typing import Any
 
-import yaml
-
-from falcotui.falco.config import SCHEMAS
+from falcotui.falco.config_loader import ConfigError, LoadedConfig, dir_files, is_dir
+from falcotui.falco.config_loader import load_config as load_falco_config
+from falcotui.falco.image import (
+    IMAGE_CONFIG_PATH,
+    IMAGE_RULES_DIR,
+    IMAGE_RULES_PATH,
+    config_schema,
+    container_plugin_version,
+    default_rules,
+    engine_kinds,
+    image_etc_files,
+    image_release,
+)
 
 FALCO_REPOSITORIES = ("falcosecurity/falco", "docker.io/falcosecurity/falco")
-DEFAULT_CONFIG_PATH = "/etc/falco/falco.yaml"
-DEFAULT_RULES_PATH = "/etc/falco/falco_rules.yaml"
-LOCAL_RULES_PATH = "/etc/falco/falco_rules.local.yaml"
-PLUGIN_DROPIN_PATH = "/etc/falco/config.d/falco.container_plugin.yaml"
-#: Directories the image creates, so they exist even when empty.
-IMAGE_DIRS = frozenset({"/etc/falco", "/etc/falco/config.d", "/etc/falco/rules.d"})
+DEFAULT_CONFIG_PATH = IMAGE_CONFIG_PATH
+DEFAULT_RULES_PATH = IMAGE_RULES_PATH
+#: Directories the image creates, so they exist even when empty (the Dockerfile's /etc/falco tree). In a
+#: container's file map a directory is a key ending in "/" (empty text), so a mount hides it like a file.
+IMAGE_DIRS = ("/etc/falco/", "/etc/falco/config.d/", IMAGE_RULES_DIR + "/")
 
-#: The container plugin each simulated Falco release bundles.
-CONTAINER_PLUGIN_VERSIONS = {(0, 43): "0.4.1", (0, 44): "0.6.0", (0, 45): "0.7.1"}
-
-IMAGE_DEFAULT_CONFIG = """\
-# Falco's configuration as the image ships it (abridged).
-config_files:
-  - /etc/falco/config.d
-watch_config_files: true
-rules_files:
-  - /etc/falco/falco_rules.yaml
-  - /etc/falco/falco_rules.local.yaml
-  - /etc/falco/rules.d
-engine:
-  kind: modern_ebpf
-json_output: false
-json_include_output_property: true
-json_include_message_property: false
-json_include_output_fields_property: true
-json_include_tags_property: true
-buffered_outputs: false
-priority: debug
-stdout_output:
-  enabled: true
-log_stderr: true
-log_level: info
-time_format_iso_8601: false
-webserver:
-  enabled: true
-  threadiness: 0
-  listen_port: 8765
-  listen_address: 0.0.0.0
-  k8s_healthz_endpoint: /healthz
-"""
-
-CONTAINER_PLUGIN_DROPIN = """\
-# The container plugin enriches syscall events with container and Kubernetes metadata.
-plugins:
-  - name: container
-    library_path: libcontainer.so
-    init_config:
-      label_max_len: 100
-      with_size: false
-load_plugins: [container]
-append_output:
-  - match:
-      source: syscall
-    extra_output: "container_id=%container.id container_name=%container.name \
-container_image_repository=%container.image.repository container_image_tag=%container.image.tag \
-k8s_pod_name=%k8s.pod.name k8s_ns_name=%k8s.ns.name"
-"""
-
-LOCAL_RULES = """\
-# Add your own rules, macros and lists here; this file loads after falco_rules.yaml.
-"""
-
-#: Top-level falco.yaml keys the 0.44+ schema knows; 0.43 also knows the gRPC keys.
-
-
-class FalcoStartupError(Exception):
-    """Falco refuses to start; the message is what it prints after `Error: `."""
+#: Falco's fatal configuration errors (printed after `Error: `, exit 1) are the loader's ConfigError.
+FalcoStartupError = ConfigError
+#: The merged configuration a simulated Falco runs with.
+FalcoConfig = LoadedConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +57,13 @@ class FalcoVersion:
         return (self.major, self.minor) < (0, 44)
 
     @property
+    def release(self) -> str:
+        """The upstream snapshot whose image files this version ships (falcotui.falco.image)."""
+        return image_release((self.major, self.minor))
+
+    @property
     def container_plugin(self) -> str:
-        return CONTAINER_PLUGIN_VERSIONS.get((self.major, self.minor), "0.7.1")
+        return container_plugin_version(self.release)
 
 
 _IMAGE_RE = re.compile(r"^(?P<repo>[^@]+?)(?::(?P<tag>[A-Za-z0-9_.-]+))?(?:@sha256:[0-9a-f]+)?$")
@@ -128,7 +85,7 @@ def falco_image_version(image: str) -> FalcoVersion | None:
 @dataclass(slots=True)
 class FalcoArgs:
     config_path: str = DEFAULT_CONFIG_PATH
-    options: list[tuple[str, str]] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)  # -o key=value, as given
     rules_files: list[str] = field(default_factory=list)  # -r, overrides rules_files
     validate: list[str] = field(default_factory=list)  # -V
     unbuffered: bool = False
@@ -181,10 +138,7 @@ def _apply_flag(out: FalcoArgs, name: str, value: str) -> None:
     if name == "-c":
         out.config_path = value
     elif name in ("-o", "--option"):
-        if "=" not in value:
-            raise FalcoStartupError(f"Error parsing options: invalid option '{value}', expected key=value")
-        key, val = value.split("=", 1)
-        out.options.append((key, val))
+        out.options.append(value)  # checked where Falco checks it (configuration.cpp set_cmdline_option)
     elif name == "-r":
         out.rules_files.append(value)
     elif name in ("-V", "--validate"):
@@ -193,20 +147,19 @@ def _apply_flag(out: FalcoArgs, name: str, value: str) -> None:
         out.disabled_sources.append(value)
 
 
-def image_files(default_rules: str | None = None) -> dict[str, str]:
-    """The files the simulated image ships, before any volume is mounted."""
-    rules = default_rules if default_rules is not None else bundled_default_rules()
-    return {
-        DEFAULT_CONFIG_PATH: IMAGE_DEFAULT_CONFIG,
-        DEFAULT_RULES_PATH: rules,
-        LOCAL_RULES_PATH: LOCAL_RULES,
-        PLUGIN_DROPIN_PATH: CONTAINER_PLUGIN_DROPIN,
-    }
+def image_files(version: FalcoVersion, rules: str | None = None) -> dict[str, str]:
+    """The files the simulated image of `version` ships below /etc/falco, before any volume is mounted
+    (`rules` replaces the default falco_rules.yaml, for tests that need another ruleset)."""
+    files = dict.fromkeys(IMAGE_DIRS, "")
+    files.update(image_etc_files(version.release))
+    if rules is not None:
+        files[DEFAULT_RULES_PATH] = rules
+    return files
 
 
 def bundled_default_rules() -> str:
-    """The small default ruleset written for the simulator (`default_rules.yaml`)."""
-    return resources.files("falcotui.sim").joinpath("default_rules.yaml").read_text(encoding="utf-8")
+    """The image's /etc/falco/falco_rules.yaml (the verbatim falcosecurity/rules copy)."""
+    return default_rules()
 
 
 def container_files(image: Mapping[str, str], mounted: Mapping[str, str]) -> dict[str, str]:
@@ -223,158 +176,46 @@ def container_files(image: Mapping[str, str], mounted: Mapping[str, str]) -> dic
 
 def list_dir(files: Mapping[str, str], directory: str) -> list[str]:
     """Regular files directly inside `directory`, in lexical order (ConfigMap `..data` entries skipped)."""
-    prefix = directory.rstrip("/") + "/"
-    return sorted(
-        p
-        for p in files
-        if p.startswith(prefix) and "/" not in p[len(prefix) :] and not p[len(prefix) :].startswith("..")
-    )
-
-
-def is_dir(files: Mapping[str, str], path: str) -> bool:
-    prefix = path.rstrip("/") + "/"
-    return any(p.startswith(prefix) for p in files)
-
-
-@dataclass(slots=True)
-class ConfigFile:
-    path: str
-    schema_error: str | None = None  # what "schema validation: failed for ..." names
-
-
-@dataclass(slots=True)
-class FalcoConfig:
-    data: dict[str, Any]
-    files: list[ConfigFile]
-
-    def get(self, dotted: str, default: Any = None) -> Any:
-        node: Any = self.data
-        for part in dotted.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return default
-            node = node[part]
-        return node
-
-    def flag(self, dotted: str, default: bool) -> bool:
-        value = self.get(dotted, default)
-        if isinstance(value, str):
-            return value.strip().lower() in ("true", "yes", "on", "1")
-        return bool(value)
+    return dir_files(files, directory)
 
 
 def load_config(files: Mapping[str, str], args: FalcoArgs, version: FalcoVersion) -> FalcoConfig:
-    """Falco's configuration: the main file, its `config_files` drop-ins, then `-o` overrides."""
-    main = _read_yaml_config(files, args.config_path)
-    loaded = [ConfigFile(args.config_path, _schema_error(main, version))]
-    data = dict(main)
-    for entry in _as_list(main.get("config_files")):
-        path = entry.get("path") if isinstance(entry, dict) else entry
-        if not isinstance(path, str):
-            continue
-        paths = list_dir(files, path) if is_dir(files, path) else [path] if path in files else []
-        for p in paths:
-            extra = _read_yaml_config(files, p)
-            loaded.append(ConfigFile(p, _schema_error(extra, version)))
-            _merge(data, extra)
-    for key, raw in args.options:
-        _set_option(data, key, raw)
-    return FalcoConfig(data, loaded)
-
-
-def _read_yaml_config(files: Mapping[str, str], path: str) -> dict[str, Any]:
-    if path not in files:
-        raise FalcoStartupError(f"Could not find configuration file at {path}")
-    try:
-        doc = yaml.safe_load(files[path])
-    except yaml.YAMLError as exc:
-        raise FalcoStartupError(f"Cannot read config file ({path}): {_one_line(exc)}") from None
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise FalcoStartupError(f"Cannot read config file ({path}): the root node must be a map")
-    return doc
-
-
-def _schema_error(doc: Mapping[str, Any], version: FalcoVersion) -> str | None:
-    """Falco's config schema check, from the project's own model of falco.yaml's keys."""
-    minor = f"{version.major}.{version.minor}"
-    known = SCHEMAS.get(minor) or SCHEMAS[max(SCHEMAS, key=lambda v: tuple(map(int, v.split("."))))]
-    for key in doc:
-        if key not in known:
-            return (
-                "<root>: Object contains a property that could not be validated using 'properties' "
-                f"or 'additionalProperties' constraints: '{key}'."
-            )
-    return None
-
-
-def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
-    """Drop-in merge with Falco's default `append` strategy: maps merge, sequences append."""
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            merged = dict(base[key])
-            _merge(merged, value)
-            base[key] = merged
-        elif isinstance(value, list) and isinstance(base.get(key), list):
-            base[key] = [*base[key], *value]
-        else:
-            base[key] = value
-
-
-def _set_option(data: dict[str, Any], key: str, raw: str) -> None:
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    append = key.endswith("[]")
-    parts = (key[:-2] if append else key).split(".")
-    node = data
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            node[part] = child
-        node = child
-    if append:
-        current = node.get(parts[-1])
-        node[parts[-1]] = [*(current if isinstance(current, list) else []), value]
-    else:
-        node[parts[-1]] = value
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())
+    """Falco's configuration from `-c` (default /etc/falco/falco.yaml) and `-o`, validated against the
+    schema of the image's release."""
+    return load_falco_config(
+        files,
+        args.config_path,
+        args.options,
+        schema=config_schema(version.release),
+        engine_kinds=engine_kinds(version.release),
+    )
 
 
 def rules_paths(config: FalcoConfig, args: FalcoArgs) -> list[str]:
-    """The configured rules files and directories (`-r` replaces `rules_files`)."""
-    if args.rules_files:
-        return list(args.rules_files)
-    configured = config.get("rules_files")
-    if configured is None:
-        configured = config.get("rules_file")
-    paths = [str(p) for p in _as_list(configured)]
+    """The rules files and directories Falco loads: `-r` replaces `rules_files`; configured entries that
+    do not exist were already dropped (load_rules_files.cpp)."""
+    paths = list(args.rules_files) if args.rules_files else list(config.rules_files)
     if not paths:
         raise FalcoStartupError(
-            "You must specify at least one rules file/directory via -r or a rules_files entry in falco.yaml"
+            "You must specify at least one rules file/directory via -r or a rules_file entry in falco.yaml"
         )
     return paths
 
 
+def _yaml_name(path: str) -> bool:
+    # falco::utils::matches_wildcard("*.yaml") / ("*.yml"): only YAML files are rules files
+    return path.endswith((".yaml", ".yml"))
+
+
 def resolve_rules_files(files: Mapping[str, str], paths: list[str]) -> list[str]:
-    """Each configured path as Falco loads it: a directory's regular files in lexical order; no globs."""
+    """Each path as configuration.cpp read_rules_file_directory expands it: a directory's regular
+    `*.yaml`/`*.yml` files in sorted order, a file as is if its name is YAML; no globs."""
     resolved: list[str] = []
     for path in paths:
-        if path in files:
+        if is_dir(files, path) and path not in files:
+            resolved.extend(p for p in dir_files(files, path) if _yaml_name(p))
+        elif _yaml_name(path):
+            if path not in files:  # read_files (load_rules_files.cpp) cannot open it: only with -r
+                raise FalcoStartupError(f"Could not read rules file {path}: No such file or directory")
             resolved.append(path)
-        elif is_dir(files, path) or path.rstrip("/") in IMAGE_DIRS:
-            resolved.extend(list_dir(files, path))
-        else:
-            raise FalcoStartupError(f"Could not read rules file {path}: No such file or directory")
     return resolved

@@ -40,6 +40,7 @@ from falcotui.sim.falco_startup import (
     hostname_lines,
     log_time,
     plugin_lines,
+    plugin_requirement_error,
     rules_lines,
     run_falco_cli,
     source_lines,
@@ -67,9 +68,13 @@ class FalcoRuntime:
         tick: float = 0.05,
     ) -> None:
         self.scenario = scenario or make_scenario("quiet")
-        self.image_files = image_files(default_rules)
+        self._default_rules = default_rules
         self.tick = tick
         self._containers: dict[tuple[str, str], dict[str, FalcoContainer]] = {}
+
+    def image_files(self, version: FalcoVersion) -> dict[str, str]:
+        """/etc/falco of the image that runs `version` (with the test's ruleset, if one was given)."""
+        return image_files(version, self._default_rules)
 
     def handles(self, image: str) -> bool:
         return falco_image_version(image) is not None
@@ -143,7 +148,7 @@ class FalcoContainer:
         self.ctx = ctx
         self.version = version
         self.log: ContainerLog = ctx.log
-        self.files = container_files(runtime.image_files, ctx.files)
+        self.files = container_files(runtime.image_files(version), ctx.files)
         self.hostname = ctx.env.get("FALCO_HOSTNAME") or (ctx.node_name if ctx.host_network else ctx.pod_name)
         self.cut_generation = 0
         self.reloads = 0
@@ -159,6 +164,8 @@ class FalcoContainer:
         self._buffered = False
         self._next_cut: int | None = None
         self._grpc_port = 0  # the private loopback port the gRPC server keeps across restarts
+        self._log_iso8601 = False  # the logger's time format before any config is loaded
+        self._log_iso8601 = False  # the logger's time format before any config is loaded (logger.cpp)
         self._seen: dict[str, str] = {}  # watched files as last seen (what inotify compares against)
 
     # ---- ContainerHandle -----------------------------------------------------------------------------
@@ -179,7 +186,7 @@ class FalcoContainer:
         self._finish(KILLED)
 
     def files_changed(self, files: Mapping[str, str]) -> None:
-        self._pending_files = container_files(self.runtime.image_files, files)
+        self._pending_files = container_files(self.runtime.image_files(self.version), files)
         self._wakeup.set()
 
     def ready(self) -> bool:
@@ -245,13 +252,17 @@ class FalcoContainer:
     async def _boot(self, files: dict[str, str]) -> _Engine:
         """Falco's startup sequence; logs as it goes and raises FalcoStartupError where Falco gives up."""
         args = self._args or FalcoArgs()
-        for line in config_lines(self.version, cfg := load_config(files, args, self.version)):
+        cfg = load_config(files, args, self.version)
+        self._log_iso8601 = cfg.flag("time_format_iso_8601", False)
+        for line in config_lines(self.version, cfg):
             self._stderr(line)
         for line in plugin_lines(self.version, cfg):
             self._stderr(line)
         ruleset, watched = self._load_rules(files, cfg, args)
         for line in rules_lines(ruleset):
             self._stderr(line)
+        if (missing := plugin_requirement_error(self.version, cfg, ruleset)) is not None:
+            raise FalcoStartupError(missing)
         if not ruleset.ok:
             raise FalcoStartupError(ruleset.error_text().rstrip("\n"))
         for line in hostname_lines(self.ctx.env.get("FALCO_HOSTNAME")):
@@ -295,7 +306,7 @@ class FalcoContainer:
         cuts = scenario.cuts(self.ctx.node_name, now, instance)
         self._next_cut = next(cuts, None)
         events = scenario.events(self.ctx.node_name, now, instance)
-        for path in (f.path for f in cfg.files):
+        for path in cfg.validation:
             watched[path] = files.get(path, "")
         self._seen = dict(watched)
         return _Engine(cfg, ruleset, generator, events, cuts, watched, grpc)
@@ -400,8 +411,8 @@ class FalcoContainer:
             return True
         now = {p: files.get(p, "") for p in paths}
         now["<rules dirs>"] = "\n".join(paths)
-        for f in cfg.files:
-            now[f.path] = files.get(f.path, "")
+        for path in cfg.validation:
+            now[path] = files.get(path, "")
         changed, self._seen = now != self._seen, now
         return changed
 
@@ -417,6 +428,8 @@ class FalcoContainer:
         except FalcoStartupError as exc:
             return str(exc), lines
         lines += rules_lines(ruleset)
+        if (missing := plugin_requirement_error(self.version, cfg, ruleset)) is not None:
+            return missing, lines
         if not ruleset.ok:
             return ruleset.error_text(), lines
         lines += hostname_lines(self.ctx.env.get("FALCO_HOSTNAME"))
@@ -439,7 +452,7 @@ class FalcoContainer:
 
     # ---- output ------------------------------------------------------------------------------------------
     def _stderr(self, line: str) -> None:
-        self.log.append("stderr", f"{log_time(self.ctx.clock_ns() / 1e9)}: {line}")
+        self.log.append("stderr", f"{log_time(self.ctx.clock_ns() / 1e9, self._log_iso8601)}: {line}")
 
     def _stderr_text(self, text: str) -> None:
         for line in text.splitlines():

@@ -8,10 +8,21 @@ from collections.abc import Mapping, Sequence
 
 import orjson
 
+from falcotui.falco.image import IMAGE_PLUGIN_LIBRARIES
 from falcotui.falco.rules.dialect import dialect_for
 from falcotui.sim.falco_config import FalcoConfig, FalcoStartupError, FalcoVersion, parse_args
 from falcotui.sim.falco_ruleset import Ruleset, load_files
 
+#: `falco --version`'s plugin API and driver lines per image release (print_version.cpp): plugin API =
+#: libs userspace/plugin/plugin_api.h and driver API/schema = libs driver/API_VERSION, SCHEMA_VERSION at
+#: the libs tag falcosecurity/falco pins (cmake/modules/falcosecurity-libs.cmake: 0.23.2 at 0.43.1, 0.25.4
+#: at 0.44.1), default driver = falco cmake/modules/driver.cmake. The master snapshot pins libs and driver
+#: to commit c6e56483b422, not in the libs history available here: 0.44.1's values, not verified.
+_DRIVER = {
+    "0.43.1": ("3.12.0", "8.0.4", "4.1.0", "9.1.0+driver"),
+    "0.44.1": ("3.12.0", "10.1.0", "4.5.1", "10.2.0+driver"),
+    "main-2026-07-31": ("3.12.0", "10.1.0", "4.5.1", "c6e56483b4228bd5c9943cb26aea5f4312df0f03"),
+}
 _ENGINE_KINDS = {
     "modern_ebpf": "Opening 'syscall' source with modern BPF probe.",
     "kmod": "Opening 'syscall' source with Kernel module",
@@ -20,9 +31,13 @@ _ENGINE_KINDS = {
 }
 
 
-def log_time(time_s: float | None = None) -> str:
-    """Falco's log-line timestamp, C `%c`: `Thu Nov 26 09:00:01 2026` (day padded with a space)."""
-    return time.strftime("%a %b %e %H:%M:%S %Y", time.gmtime(time.time() if time_s is None else time_s))
+def log_time(time_s: float | None = None, iso8601: bool = False) -> str:
+    """Falco's log-line timestamp (userspace/engine/logger.cpp falco_logger::log): `%a %b %d %H:%M:%S %Y`
+    (`Sun Dec 06 10:28:11 2026`, local time, which is UTC in the image), or `%FT%T%z`
+    (`2026-12-06T10:28:11+0000`) once the loaded config has `time_format_iso_8601: true`
+    (load_config.cpp calls falco_logger::set_time_format_iso_8601 right after loading it)."""
+    t = time.gmtime(time.time() if time_s is None else time_s)
+    return time.strftime("%Y-%m-%dT%H:%M:%S+0000" if iso8601 else "%a %b %d %H:%M:%S %Y", t)
 
 
 def engine_version(version: FalcoVersion) -> str:
@@ -31,43 +46,58 @@ def engine_version(version: FalcoVersion) -> str:
 
 
 def version_text(version: FalcoVersion) -> str:
-    """`falco --version`."""
+    """`falco --version` (print_version.cpp)."""
+    plugin_api, driver_api, driver_schema, driver = _DRIVER[version.release]
     return (
         f"Falco version: {version.text}\n"
         # 0.45's libs is a commit past 0.25.4 (Falco master pins no tag): shown as 0.25.4
         f"Libs version:  {dialect_for(version.text).libs_version.rstrip('+')}\n"
-        "Plugin API:    3.10.0\n"
+        f"Plugin API:    {plugin_api}\n"
         f"Engine:        {engine_version(version)}\n"
         "Driver:\n"
-        "  API version:    8.0.0\n"
-        "  Schema version: 3.60.0\n"
-        "  Default driver: 8.1.0+driver\n"
+        f"  API version:    {driver_api}\n"
+        f"  Schema version: {driver_schema}\n"
+        f"  Default driver: {driver}\n"
     )
 
 
 def config_lines(version: FalcoVersion, cfg: FalcoConfig) -> list[str]:
-    lines = [f"Falco version: {version.text} (x86_64)", "Falco initialized with configuration files:"]
-    for f in cfg.files:
-        status = "ok" if f.schema_error is None else f"failed for {f.schema_error}"
-        lines.append(f"   {f.path} | schema validation: {status}")
-    return lines
+    """load_config.cpp: the version line, then every loaded config file with its schema validation."""
+    return [f"Falco version: {version.text} (x86_64)", *cfg.validation_lines()]
 
 
 def plugin_lines(version: FalcoVersion, cfg: FalcoConfig) -> list[str]:
-    wanted = cfg.get("load_plugins")
-    plugins = cfg.get("plugins") or []
-    lines = []
-    for p in plugins if isinstance(plugins, list) else []:
-        if not isinstance(p, dict) or not p.get("name"):
-            continue
-        if isinstance(wanted, list) and p["name"] not in wanted:
-            continue
-        lib = str(p.get("library_path", f"lib{p['name']}.so"))
-        if not lib.startswith("/"):
-            lib = f"/usr/share/falco/plugins/{lib}"
-        plugin_version = version.container_plugin if p["name"] == "container" else "0.1.0"
-        lines.append(f"Loaded plugin '{p['name']}@{plugin_version}' from file {lib}")
+    """load_plugins.cpp: one line per plugin in load order. The image installs only the container plugin
+    library; sinsp cannot dlopen any other (plugin_loader.c: "can't load plugin dynamic library:")."""
+    lines: list[str] = []
+    loaded: set[str] = set()
+    for p in cfg.plugins:
+        if p.name in loaded:  # libs plugin_manager.h add(): a second plugin of the same name
+            raise FalcoStartupError(f"found another plugin with name {p.name}. Aborting.")
+        loaded.add(p.name)
+        if p.library_path not in IMAGE_PLUGIN_LIBRARIES:
+            raise FalcoStartupError(
+                f"can't load plugin dynamic library: {p.library_path}: cannot open shared object file: "
+                "No such file or directory"
+            )
+        lines.append(f"Loaded plugin '{p.name}@{version.container_plugin}' from file {p.library_path}")
     return lines
+
+
+def _semver(text: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else 0 for p in text.split("-")[0].split("+")[0].split("."))
+
+
+def plugin_requirement_error(version: FalcoVersion, cfg: FalcoConfig, ruleset: Ruleset) -> str | None:
+    """The rules' `required_plugin_versions` against the loaded plugins (load_rules_files.cpp ->
+    falco_engine::check_plugin_requirements): every group needs one loaded plugin of that name at that
+    version or newer; this failure takes priority over the rules' own errors."""
+    loaded = {p.name: version.container_plugin for p in cfg.plugins}
+    for alternatives in ruleset.load.result.required_plugin_versions:
+        if not any(n in loaded and _semver(loaded[n]) >= _semver(v) for n, v in alternatives):
+            wanted = ", ".join(f"{n} (>= {v})" for n, v in alternatives)
+            return f"Plugin requirement not satisfied, must load one of: {wanted}"
+    return None
 
 
 def rules_lines(ruleset: Ruleset) -> list[str]:
@@ -132,7 +162,7 @@ def run_falco_cli(version: FalcoVersion, files: Mapping[str, str], argv: list[st
         return 0, version_text(version), ""
     if not args.validate:
         return 1, "", "Error: this simulated falco only runs --version and -V in exec\n"
-    json_output = any(k == "json_output" and v.strip().lower() == "true" for k, v in args.options)
+    json_output = any(o.replace(" ", "").lower() == "json_output=true" for o in args.options)
     missing = [p for p in args.validate if p not in files]
     if missing:
         return 1, "", f"Error: Could not read rules file {missing[0]}: No such file or directory\n"

@@ -101,12 +101,13 @@ def _cat(paths: list[str], files: Mapping[str, str]) -> tuple[int, str, str]:
 def _ls(paths: list[str], files: Mapping[str, str]) -> tuple[int, str, str]:
     out, err, code = [], [], 0
     for path in paths or ["/"]:
-        if path in files:
+        prefix = path.rstrip("/") + "/"
+        if path in files and prefix not in files:
             out.append(f"{path}\n")
             continue
-        prefix = path.rstrip("/") + "/"
-        names = sorted({p[len(prefix) :].split("/", 1)[0] for p in files if p.startswith(prefix)})
-        if not names:
+        # a key ending in "/" is a directory (falcotui.sim.falco_config.IMAGE_DIRS), listed even when empty
+        names = sorted({p[len(prefix) :].split("/", 1)[0] for p in files if p.startswith(prefix)} - {""})
+        if not names and prefix not in files:
             err.append(f"ls: {path}: No such file or directory\n")
             code = 1
         out.extend(f"{n}\n" for n in names)

@@ -224,3 +224,17 @@ def test_kube_version_older_than_supported_is_refused(capsys) -> None:
     assert code == 2 and out == "" and "older than falcotui supports" in err
     code, out, err = _cli(capsys, "--kube-version", "latest")
     assert code == 2 and "is not a Kubernetes version" in err
+
+
+def test_privileged_is_the_charts_security_context(capsys, k8s) -> None:
+    # falcosecurity/charts pod-template.tpl: modern_ebpf without leastPrivileged -> privileged: true only
+    for version in (None, (1, 29)):
+        ds = k8s.find(manifests.render(privileged=True, kube_version=version), "DaemonSet")
+        container = ds["spec"]["template"]["spec"]["containers"][0]
+        assert container["securityContext"] == {"privileged": True}
+        assert "annotations" not in ds["spec"]["template"]["metadata"]  # no AppArmor annotation either
+    code, out, _ = _cli(capsys, "--privileged")
+    assert code == 0 and out == manifests.render_yaml(privileged=True)
+    base = k8s.find(manifests.render(), "DaemonSet")["spec"]["template"]["spec"]["containers"][0]
+    assert base["securityContext"]["privileged"] is False
+    assert base["securityContext"]["capabilities"]["add"] == ["BPF", "SYS_RESOURCE", "PERFMON", "SYS_PTRACE"]

@@ -55,7 +55,7 @@ def _context(node: NodeSpec, objects: list[dict]) -> ContainerContext:
 @pytest.mark.parametrize("socket", KUBERNETES_SOCKETS)
 def test_each_default_socket_is_reachable_on_a_node_that_has_only_it(socket, shared_data) -> None:
     image_yaml = yaml.safe_load(_image_configs(shared_data)[0].read_text())
-    cfg = FalcoConfig(data={"plugins": image_yaml["plugins"], "load_plugins": ["container"]}, files=[])
+    cfg = FalcoConfig(data={"plugins": image_yaml["plugins"], "load_plugins": ["container"]}, validation={})
     ctx = _context(NodeSpec("n", runtime_sockets=(socket,)), manifests.render())
     assert ctx.env.get("HOST_ROOT") == "/host"
     assert "/host" + socket in reachable_sockets(ctx, cfg)

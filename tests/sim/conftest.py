@@ -18,6 +18,7 @@ from kubernetes import config as k8s_config
 
 from falcotui.falco.certs import GrpcCerts, generate_grpc_certs
 from falcotui.falco.grpc import outputs_pb2, outputs_pb2_grpc
+from falcotui.falco.image import image_plugin_settings
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import SimConfig
 from falcotui.sim.falco_process import FalcoRuntime
@@ -214,7 +215,8 @@ class FalcoGrpc:
 
     @staticmethod
     def falco_yaml(port: int = 5060) -> str:
-        return GRPC_FALCO_YAML.format(port=port)
+        # ours replaces the image's falco.yaml, so it carries the image's plugin definition
+        return GRPC_FALCO_YAML.format(port=port) + image_plugin_settings("0.43.1")
 
     def channel(self, target: str, *, client_cert: bool = True) -> aio.Channel:
         """A channel to `host:port` that trusts the CA; without `client_cert` the mTLS handshake must fail."""

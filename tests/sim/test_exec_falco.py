@@ -12,11 +12,14 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.stream import stream
 
+from falcotui.falco.image import image_plugin_settings
 from falcotui.sim.falco_process import FalcoRuntime
 from falcotui.sim.scenarios import make_scenario
 
+# our falco.yaml replaces the image's, so it carries the image's plugin definition and suggested output
 FALCO_YAML = (
     "config_files: [/etc/falco/config.d]\nrules_files: [/etc/falco/falco_rules.yaml, /etc/falco/rules.d]\n"
+    + image_plugin_settings("main-2026-07-31")
 )
 GOOD = """\
 - rule: Shell in payments pod

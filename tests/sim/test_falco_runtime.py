@@ -18,9 +18,20 @@ from falcotui.sim.falco_startup import run_falco_cli
 from falcotui.sim.runtime import ContainerContext, ContainerLog
 from falcotui.sim.scenarios import make_scenario
 
-LOG_TIME = re.compile(r"^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}: ")
+# logger.cpp: `%a %b %d %H:%M:%S %Y`, or `%FT%T%z` with time_format_iso_8601 (the image's config.d sets it)
+LOG_TIME = re.compile(
+    r"^(?:[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d \d{4}|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000): "
+)
+# What falcotui's manifests mount: a falco.yaml replacing the image's, so it carries the container plugin's
+# definition and suggested output itself (the image's config.d drop-in only says `load_plugins: [container]`).
 CONFIG = """\
 config_files: [/etc/falco/config.d]
+plugins:
+  - name: container
+    library_path: libcontainer.so
+    init_config: {label_max_len: 100, with_size: false}
+append_output:
+  - suggested_output: true
 watch_config_files: true
 rules_files: [/etc/falco/falco_rules.yaml, /etc/falco/rules.d]
 json_output: true
@@ -108,11 +119,12 @@ async def test_startup_lines_follow_falcos_format_then_json_alerts(storm_runtime
     await until(lambda: len(alerts(c.log)) >= 40, "40 alerts")
     assert handle.ready()
     assert all(LOG_TIME.match(r.text) for r in c.log.records() if r.stream == "stderr")
-    assert stderr(c.log)[:14] == [
+    assert stderr(c.log)[:15] == [
         "Falco version: 0.45.0 (x86_64)",
         "Falco initialized with configuration files:",
         "   /etc/falco-config/falco.yaml | schema validation: ok",
         "   /etc/falco/config.d/falco.container_plugin.yaml | schema validation: ok",
+        "   /etc/falco/config.d/falco.iso8601_timeformat.yaml | schema validation: ok",
         "Loaded plugin 'container@0.7.1' from file /usr/share/falco/plugins/libcontainer.so",
         "Loading rules from:",
         "   /etc/falco/falco_rules.yaml | schema validation: ok",
@@ -134,7 +146,11 @@ async def test_startup_lines_follow_falcos_format_then_json_alerts(storm_runtime
         assert alert.priority == Priority.parse(rule.priority)
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", doc["time"])
         assert doc["output_fields"]["evt.time"] == parse_iso8601_ns(doc["time"])
-        assert doc["output"].startswith(f"{doc['time'][11:29]}: {alert.priority.label} ")
+        # time_format_iso_8601 comes from the image's config.d drop-in (formats.cpp: %evt.time.iso8601)
+        assert doc["output"].startswith(f"{doc['time'][:-1]}+0000: {alert.priority.label} ")
+        # suggested output (our falco.yaml's append_output) adds the container plugin's fields
+        assert {"container.id", "container.name", "k8s.ns.name", "k8s.pod.name"} <= set(doc["output_fields"])
+        assert " k8s_pod_name=" in doc["output"] and " container_image_repository=" in doc["output"]
         assert doc["tags"] == sorted(rule.tags)
         assert "<NA>" not in doc["output"].split(" | ")[0]
     assert len(seen) >= 4, seen  # drawn from several of the loaded rules
@@ -163,16 +179,26 @@ async def test_custom_rule_output_is_rendered_with_plausible_values(storm_runtim
     await handle.stop()
 
 
-async def test_text_output_when_json_output_is_false(storm_runtime: FalcoRuntime) -> None:
+@pytest.mark.parametrize(
+    ("options", "stamp"),
+    [
+        # the image's config.d/falco.iso8601_timeformat.yaml sets time_format_iso_8601: true
+        ([], r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}\+0000"),
+        # -o is applied after every drop-in (configuration.cpp init_from_file)
+        (["-o", "time_format_iso_8601=false"], r"\d\d:\d\d:\d\d\.\d{9}"),
+    ],
+)
+async def test_text_output_when_json_output_is_false(options, stamp, storm_runtime: FalcoRuntime) -> None:
     files = base_files()
     files["/etc/falco-config/falco.yaml"] = CONFIG.replace("json_output: true", "json_output: false")
-    c = ctx(files)
+    c = ctx(files, args=["/usr/bin/falco", "-c", "/etc/falco-config/falco.yaml", *options])
     handle = await start(storm_runtime, c)
     out = lambda: [r.text for r in c.log.records() if r.stream == "stdout"]  # noqa: E731
     await until(lambda: len(out()) >= 10, "10 text alerts")
     names = "|".join(p.label for p in Priority)
     for line in out():
-        assert re.match(rf"^\d\d:\d\d:\d\d\.\d{{9}}: ({names}) \S", line), line
+        assert re.match(rf"^{stamp}: ({names}) \S", line), line
+        assert " container_id=" in line and " k8s_ns_name=" in line  # suggested output
     await handle.stop()
 
 
@@ -330,12 +356,23 @@ async def test_044_rejects_grpc_keys_in_schema_and_runs_no_server(storm_runtime:
         ({}, None, "Error: Could not find configuration file at /etc/falco-config/falco.yaml"),
         (base_files(), ["falco", "-c", "/etc/falco-config/falco.yaml", "--frobnicate"],
          "Error: Error parsing options: Option 'frobnicate' does not exist"),
-        ({"/etc/falco-config/falco.yaml": "rules_files: [/etc/falco/missing.yaml]\n"}, None,
+        # configuration.cpp load_yaml drops rules_files entries that do not exist
+        ({"/etc/falco-config/falco.yaml": CONFIG.replace("/etc/falco/falco_rules.yaml, /etc/falco/rules.d",
+                                                         "/etc/falco/missing.yaml")}, None,
+         "Error: You must specify at least one rules file/directory via -r or a rules_file entry in falco"),
+        (base_files(), ["falco", "-c", "/etc/falco-config/falco.yaml", "-r", "/etc/falco/missing.yaml"],
          "Error: Could not read rules file /etc/falco/missing.yaml: No such file or directory"),
+        # the image's drop-in says load_plugins: [container]; the image's falco.yaml (which defines the
+        # plugin) is replaced by this one (configuration.cpp load_yaml)
+        ({"/etc/falco-config/falco.yaml": "config_files: [/etc/falco/config.d]\nrules_files: [/etc/falco]\n"},
+         None, "Error: Cannot load plugin 'container': plugin config not found for given name"),
+        # no plugin loaded, but the default rules require the container plugin (load_rules_files.cpp)
+        ({"/etc/falco-config/falco.yaml": "rules_files: [/etc/falco/falco_rules.yaml]\n"}, None,
+         "Error: Plugin requirement not satisfied, must load one of: container (>= 0.4.0)"),
         ({"/etc/falco-config/falco.yaml": "json_output: [unclosed\n"}, None,
          "Error: Cannot read config file (/etc/falco-config/falco.yaml): "),
         ({"/etc/falco-config/falco.yaml": "json_output: true\n"}, None,
-         "Error: You must specify at least one rules file/directory via -r or a rules_files entry"),
+         "Error: You must specify at least one rules file/directory via -r or a rules_file entry"),
     ],
 )  # fmt: skip
 async def test_bad_command_line_or_config_exits_1(files, args, expected, storm_runtime: FalcoRuntime) -> None:
@@ -399,7 +436,11 @@ async def test_a_configmap_mounted_over_etc_falco_hides_the_images_rules(storm_r
     handle = await start(storm_runtime, c)
     assert await asyncio.wait_for(handle.wait(), 30) == 1
     texts = [r.text for r in c.log.records()]
-    assert "Error: Could not read rules file /etc/falco/falco_rules.yaml: No such file or directory" in texts
+    # both rules_files entries are hidden, so Falco drops them (configuration.cpp load_yaml)
+    assert (
+        "Error: You must specify at least one rules file/directory via -r or a rules_file entry in falco.yaml"
+        in texts
+    )
     assert not any("falco.container_plugin.yaml" in t for t in texts)  # config.d is hidden too
 
 

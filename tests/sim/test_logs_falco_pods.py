@@ -13,6 +13,7 @@ from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
 from falcotui.falco.alerts import parse_iso8601_ns
+from falcotui.falco.image import image_plugin_settings
 from falcotui.sim.falco_process import FalcoRuntime
 from falcotui.sim.scenarios import Scenario, make_scenario
 
@@ -22,7 +23,7 @@ watch_config_files: true
 rules_files: [/etc/falco/falco_rules.yaml, /etc/falco/rules.d]
 json_output: true
 json_include_output_fields_property: true
-"""
+""" + image_plugin_settings("main-2026-07-31")  # ours replaces the image's falco.yaml
 CUSTOM = """\
 - rule: Shell in payments pod
   desc: a shell ran in the payments namespace

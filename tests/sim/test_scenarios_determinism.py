@@ -7,12 +7,15 @@ import asyncio
 import orjson
 import pytest
 
+from falcotui.falco.image import image_plugin_settings
 from falcotui.sim.falco_process import FalcoRuntime
 from falcotui.sim.runtime import ContainerContext, ContainerLog
 from falcotui.sim.scenarios import NS, Incident, ScenarioError, make_scenario
 
+# our falco.yaml replaces the image's, so it carries the image's plugin definition and suggested output
 CONFIG = (
     "config_files: [/etc/falco/config.d]\nrules_files: [/etc/falco/falco_rules.yaml]\njson_output: true\n"
+    + image_plugin_settings("main-2026-07-31")
 )
 T0 = 1_795_000_000 * NS
 
