@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     from falcotui.cli import (
         alerts_cmd,
         apply_cmd,
+        certs_cmd,
         manifests_cmd,
         restart_cmd,
         rules_cmd,
@@ -31,7 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"falcotui {__version__}")
     tui_cmd.add_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser)
-    for module in (status_cmd, alerts_cmd, apply_cmd, restart_cmd, rules_cmd, manifests_cmd, sim_cmd):
+    for module in (
+        status_cmd,
+        alerts_cmd,
+        apply_cmd,
+        restart_cmd,
+        certs_cmd,
+        rules_cmd,
+        manifests_cmd,
+        sim_cmd,
+    ):
         module.register(sub)
     return parser
 
@@ -40,7 +50,11 @@ def command_name(args: argparse.Namespace) -> str | None:
     """`rules push`, `manifests render`, `status`, …, or None for the terminal UI."""
     if args.command is None:
         return None
-    action = getattr(args, "rules_command", None) or getattr(args, "manifests_command", None)
+    action = (
+        getattr(args, "rules_command", None)
+        or getattr(args, "manifests_command", None)
+        or getattr(args, "certs_command", None)
+    )
     return f"{args.command} {action}" if action else args.command
 
 

@@ -261,20 +261,25 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | N
             out.write(f"{c.ref}: {'serverside-applied' if c.status != 'kept' else 'kept'} ({c.status})\n")
 
         deployer.apply(plan, force=args.force, on_object=applied)
-        tty = bool(getattr(out, "isatty", lambda: False)())
-        display = RolloutDisplay(out, tty)
-        out.write("Waiting for the rollout...\n")
-        try:
-            result = asyncio.run(
-                deployer.follow_rollout(
-                    timeout=args.timeout, stuck_grace=args.stuck_after, on_progress=display
-                )
-            )
-        finally:
-            display.finish()
+        result = follow_rollout_lines(deployer, args, out)
         return _report_rollout(result, out, err, args.allow_uncovered)
     finally:
         clients.close()
+
+
+def follow_rollout_lines(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> RolloutResult:
+    """Follow the DaemonSet rollout (`--timeout`, `--stuck-after`) with per-node lines, and a progress
+    bar on a terminal, until it completes or gets stuck."""
+    display = RolloutDisplay(out, bool(getattr(out, "isatty", lambda: False)()))
+    out.write("Waiting for the rollout...\n")
+    out.flush()
+    try:
+        follow = deployer.follow_rollout(
+            timeout=args.timeout, stuck_grace=args.stuck_after, on_progress=display
+        )
+        return asyncio.run(follow)
+    finally:
+        display.finish()
 
 
 def _ask_namespace_labels(

@@ -1,18 +1,23 @@
-"""`falcotui manifests render`: print the exact YAML falcotui would apply."""
+"""`falcotui manifests render`: print the exact YAML falcotui would apply (private keys only into files)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from falcotui.ops.manifests import (
     DEFAULT_IMAGE_TAG,
     DEFAULT_NAMESPACE,
+    GRPC_CLIENT_SECRET,
     GRPC_IMAGE_TAG,
+    GRPC_SERVER_SECRET,
     IMAGE_TAG_HELP,
     ManifestError,
     parse_kube_version,
-    render_yaml,
+    render,
+    to_yaml,
 )
 
 
@@ -40,13 +45,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument(
         "--grpc",
         action="store_true",
-        help=f"the gRPC profile: Falco {GRPC_IMAGE_TAG} with gRPC output over mutual TLS on port 5060, "
-        "plus a Secret with freshly generated certificates",
+        help=f"the gRPC profile: Falco {GRPC_IMAGE_TAG} with gRPC output over mutual TLS on port 5060; its "
+        "certificate Secrets hold private keys, so they are written only with --secrets-dir, never to stdout",
+    )
+    r.add_argument(
+        "--secrets-dir",
+        metavar="DIR",
+        type=Path,
+        help=f"with --grpc: write the Secrets {GRPC_SERVER_SECRET} and {GRPC_CLIENT_SECRET} (freshly "
+        "generated certificates) as YAML files in DIR (created 0700; files 0600, never overwritten)",
     )
     r.add_argument(
         "--no-secret",
         action="store_true",
-        help="with --grpc: leave out the certificate Secret (you manage falco-grpc-certs yourself)",
+        help=f"with --grpc: no Secrets at all (you manage {GRPC_SERVER_SECRET} and {GRPC_CLIENT_SECRET})",
     )
     r.add_argument(
         "--tolerate-all",
@@ -71,14 +83,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _render(args: argparse.Namespace) -> int:
-    if args.no_secret and not args.grpc:
-        print("falcotui: error: --no-secret only applies with --grpc", file=sys.stderr)
+    if (args.no_secret or args.secrets_dir) and not args.grpc:
+        print("falcotui: error: --no-secret and --secrets-dir only apply with --grpc", file=sys.stderr)
+        return 2
+    if args.no_secret and args.secrets_dir:
+        print("falcotui: error: --no-secret and --secrets-dir exclude each other", file=sys.stderr)
         return 2
     try:
-        text = render_yaml(
-            namespace=args.falco_namespace,
-            image_tag=args.image_tag,
-            grpc=args.grpc,
+        docs = render(
+            args.falco_namespace,
+            args.image_tag,
+            args.grpc,
             include_secret=not args.no_secret,
             tolerate_all=args.tolerate_all,
             privileged=args.privileged,
@@ -87,6 +102,37 @@ def _render(args: argparse.Namespace) -> int:
     except ManifestError as exc:
         print(f"falcotui: error: {exc}", file=sys.stderr)
         return 2
-    sys.stdout.write(text)
+    secrets = [d for d in docs if d["kind"] == "Secret"]
+    if secrets:
+        if args.secrets_dir is None:
+            print(
+                f"falcotui: the gRPC Secrets ({GRPC_SERVER_SECRET}, {GRPC_CLIENT_SECRET}) hold private keys "
+                "and are not printed: pass --secrets-dir DIR to write them (files 0600), or --no-secret if "
+                "you manage them; `falcotui apply --grpc` creates them in the cluster directly",
+                file=sys.stderr,
+            )
+        else:
+            try:
+                written = write_secrets(secrets, args.secrets_dir)
+            except OSError as exc:
+                print(f"falcotui: error: cannot write the Secrets: {exc}", file=sys.stderr)
+                return 1
+            for path in written:
+                print(f"falcotui: wrote {path} (0600)", file=sys.stderr)
+    sys.stdout.write(to_yaml([d for d in docs if d["kind"] != "Secret"]))
     sys.stdout.flush()
     return 0
+
+
+def write_secrets(secrets: list[dict], directory: Path) -> list[Path]:
+    """Each Secret as `<name>.yaml` in `directory` (made 0700 if missing), created 0600 and never over an
+    existing file; returns the paths."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    written = []
+    for secret in secrets:
+        path = directory / f"{secret['metadata']['name']}.yaml"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(to_yaml([secret]))
+        written.append(path)
+    return written

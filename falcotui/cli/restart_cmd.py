@@ -11,11 +11,10 @@ usage problem.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import TextIO
 
-from falcotui.cli.apply_cmd import RolloutDisplay, add_cluster_args, add_rollout_args
+from falcotui.cli.apply_cmd import add_cluster_args, add_rollout_args, follow_rollout_lines
 from falcotui.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError, KubeError, connect
 from falcotui.ops.deployer import DAEMONSET, RESTARTED_AT, Deployer, DeployError
 
@@ -70,17 +69,7 @@ def _restart(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"{ref}: restarted ({RESTARTED_AT}={stamp})\n")
         if args.no_wait:
             return EXIT_OK
-        tty = bool(getattr(out, "isatty", lambda: False)())
-        display = RolloutDisplay(out, tty)
-        out.write("Waiting for the rollout...\n")
-        out.flush()
-        try:
-            follow = deployer.follow_rollout(
-                timeout=args.timeout, stuck_grace=args.stuck_after, on_progress=display
-            )
-            result = asyncio.run(follow)
-        finally:
-            display.finish()
+        result = follow_rollout_lines(deployer, args, out)
         if result.done:
             out.write(f"{result.message}\n")
             return EXIT_OK

@@ -23,6 +23,7 @@ from falcotui.cli.common import (
 )
 from falcotui.falco.alerts import format_iso8601_ns
 from falcotui.falco.sanitize import json_bytes, sanitize
+from falcotui.ops.fleet_k8s import certs_text
 from falcotui.ops.fleet_status import NodeState, NodeStatus, ReloadState
 from falcotui.ops.snapshot import Snapshot, since_ns_from_seconds, take_snapshot
 
@@ -141,7 +142,8 @@ def status_text(
     else:
         state = "rolled out" if ds.rolled_out else "rolling out"
         image, name = sanitize(ds.image, max_len=300), sanitize(ds.name)
-        lines.append(f"DaemonSet {name}: {ds.text} · {ds.available} available · {state} · {image}")
+        certs = f" · {sanitize(certs_text(ds.certs_expire, now_ns / _NS))}" if ds.certs_expire else ""
+        lines.append(f"DaemonSet {name}: {ds.text} · {ds.available} available · {state} · {image}{certs}")
     lines.append(sanitize(fleet.summary().text, max_len=1000))
     lines.append("")
     window = f"ALERTS/{_window(since_s)}"
@@ -233,6 +235,7 @@ def status_document(
         "daemonset": None if ds is None else {
             "name": ds.name, "desired": ds.desired, "current": ds.current, "updated": ds.updated,
             "ready": ds.ready, "available": ds.available, "image": ds.image, "rolled_out": ds.rolled_out,
+            "grpc_certs_expire": ds.certs_expire or None,
         },
         "summary": {
             "nodes": summary.nodes, "running": summary.running, "crash_looping": summary.crash_looping,

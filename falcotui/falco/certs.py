@@ -16,6 +16,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 #: Secret data keys, in the order they are written.
 SECRET_KEYS: tuple[str, ...] = ("ca.crt", "server.crt", "server.key", "client.crt", "client.key")
+#: What Falco's pods mount (the server side) and what only falcotui reads (the client side; the server's
+#: certificate, not its key, lets the client check which name the server presents).
+SERVER_KEYS: tuple[str, ...] = ("ca.crt", "server.crt", "server.key")
+CLIENT_KEYS: tuple[str, ...] = ("ca.crt", "server.crt", "client.crt", "client.key")
+#: Lifetime of generated certificates, and how long before expiry an apply replaces them instead of
+#: reusing them. Short enough that a leaked client key stops working within a quarter.
+DEFAULT_DAYS = 90
+RENEW_BEFORE_DAYS = 30
 
 _FIELD_BY_KEY = {
     "ca.crt": "ca_crt",
@@ -40,22 +48,31 @@ class GrpcCerts:
     client_crt: bytes
     client_key: bytes
 
-    def to_secret_data(self) -> dict[str, str]:
-        """The `data` of a Kubernetes Secret: each PEM base64-encoded under its file name."""
-        return {
-            key: base64.b64encode(getattr(self, _FIELD_BY_KEY[key])).decode("ascii") for key in SECRET_KEYS
-        }
+    def to_secret_data(self, keys: Sequence[str] = SECRET_KEYS) -> dict[str, str]:
+        """The `data` of a Kubernetes Secret: each PEM base64-encoded under its file name (`keys`: which)."""
+        return {key: base64.b64encode(getattr(self, _FIELD_BY_KEY[key])).decode("ascii") for key in keys}
+
+    def expires(self) -> _dt.datetime:
+        """When the first of the certificates (CA, server, client; those present) stops being valid."""
+        pems = [p for p in (self.ca_crt, self.server_crt, self.client_crt) if p]
+        return min(x509.load_pem_x509_certificate(p).not_valid_after_utc for p in pems)
+
+    def expires_within(self, days: float, now: _dt.datetime | None = None) -> bool:
+        return self.expires() - (now or _dt.datetime.now(_dt.UTC)) < _dt.timedelta(days=days)
 
     @classmethod
-    def from_secret_data(cls, data: Mapping[str, str | bytes] | None) -> GrpcCerts:
-        """Rebuild from a Secret's `data` (base64 values); raises CertificateDataError if incomplete."""
+    def from_secret_data(
+        cls, data: Mapping[str, str | bytes] | None, keys: Sequence[str] = SECRET_KEYS
+    ) -> GrpcCerts:
+        """Rebuild from a Secret's `data` (base64 values) holding `keys` (the rest stay empty); raises
+        CertificateDataError if incomplete."""
         if not isinstance(data, Mapping) or not data:
             raise CertificateDataError("the Secret has no data")
-        missing = [key for key in SECRET_KEYS if not data.get(key)]
+        missing = [key for key in keys if not data.get(key)]
         if missing:
             raise CertificateDataError(f"the Secret lacks {', '.join(missing)}")
-        fields: dict[str, bytes] = {}
-        for key in SECRET_KEYS:
+        fields: dict[str, bytes] = dict.fromkeys(_FIELD_BY_KEY.values(), b"")
+        for key in keys:
             if not isinstance(data[key], str | bytes):
                 raise CertificateDataError(f"{key} is not a base64 string")
             try:
@@ -65,7 +82,12 @@ class GrpcCerts:
             if not pem.lstrip().startswith(b"-----BEGIN "):
                 raise CertificateDataError(f"{key} does not hold PEM data")
             fields[_FIELD_BY_KEY[key]] = pem
-        return cls(**fields)
+        certs = cls(**fields)
+        try:
+            certs.expires()
+        except ValueError as exc:
+            raise CertificateDataError(f"a certificate does not parse: {exc}") from None
+        return certs
 
 
 def _key() -> ec.EllipticCurvePrivateKey:
@@ -141,7 +163,7 @@ def _leaf(
 
 
 def generate_grpc_certs(
-    server_names: Sequence[str] = ("localhost", "127.0.0.1"), days: int = 365
+    server_names: Sequence[str] = ("localhost", "127.0.0.1"), days: int = DEFAULT_DAYS
 ) -> GrpcCerts:
     """A fresh CA plus a server cert (serverAuth, SANs from `server_names`) and a client cert (clientAuth).
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from falcotui.falco.certs import CertificateDataError, GrpcCerts, generate_grpc_certs
+from falcotui.falco.certs import RENEW_BEFORE_DAYS, CertificateDataError, GrpcCerts, generate_grpc_certs
 from falcotui.falco.sanitize import sanitize
 from falcotui.kube.apply import Applier, ApplyConflictError, ApplyError, normalized, object_ref
 from falcotui.kube.config import KubeApiError, KubeClients, KubeError
@@ -35,8 +35,12 @@ from falcotui.ops.manifests import (
     APPARMOR_FIELD_SINCE,
     DEFAULT_NAMESPACE,
     FALCO_CONTAINER,
-    GRPC_SECRET_NAME,
+    GRPC_CERTS_EXPIRE,
+    GRPC_CLIENT_SECRET,
+    GRPC_SERVER_SECRET,
     ManifestError,
+    expiry_stamp,
+    grpc_secrets,
     render,
 )
 from falcotui.ops.ownership import (
@@ -226,6 +230,7 @@ class Deployer:
         self.namespace = namespace
         self.applier = Applier(clients)
         self._server_version: ServerVersion | None = None
+        self.cert_note = ""  # set by render(): why the gRPC certificates were not reused
 
     # ---- reading the cluster -------------------------------------------------------------------------
     def _get(self, path: str) -> dict | None:
@@ -239,14 +244,43 @@ class Deployer:
             raise DeployError(str(exc)) from exc
 
     def live_certs(self) -> GrpcCerts | None:
-        """The certificates of the live gRPC Secret, None if it is missing or unusable."""
-        secret = self._get(f"/api/v1/namespaces/{self.namespace}/secrets/{GRPC_SECRET_NAME}")
-        if secret is None:
-            return None
+        """The certificates of the live gRPC Secrets (server and client), None if either is missing or
+        unusable."""
+        data: dict = {}
+        for name in (GRPC_CLIENT_SECRET, GRPC_SERVER_SECRET):
+            secret = self._get(f"/api/v1/namespaces/{self.namespace}/secrets/{name}")
+            if secret is None:
+                return None
+            data.update(secret.get("data") or {})
         try:
-            return GrpcCerts.from_secret_data(secret.get("data"))
+            return GrpcCerts.from_secret_data(data)
         except CertificateDataError:
             return None
+
+    def rotate_certs(self) -> str:
+        """Replace the gRPC certificates (both Secrets) with fresh ones and stamp their expiry on the pod
+        template, which rolls every Falco pod onto them; returns the new expiry. Raises DeployError when the
+        gRPC profile is not deployed here."""
+        path = f"/apis/apps/v1/namespaces/{self.namespace}/daemonsets/{DAEMONSET}"
+        ds = self._get(path)
+        volumes = ((ds or {}).get("spec", {}).get("template", {}).get("spec", {}).get("volumes")) or []
+        if not any((v.get("secret") or {}).get("secretName") == GRPC_SERVER_SECRET for v in volumes):
+            raise DeployError(
+                f"the gRPC profile is not deployed in {self.namespace} (no DaemonSet {DAEMONSET} mounting "
+                f"{GRPC_SERVER_SECRET}): nothing to rotate"
+            )
+        certs = generate_grpc_certs()
+        stamp = expiry_stamp(certs)
+        try:
+            for secret in grpc_secrets(certs, self.namespace):
+                mark(secret, self.applier.get_live(secret))
+                self.applier.apply_one(secret, force=True)
+            body = {"spec": {"template": {"metadata": {"annotations": {GRPC_CERTS_EXPIRE: stamp}}}}}
+            self.clients.request("PATCH", path, query=[("fieldManager", "falcotui")], body=body,
+                                 content_type="application/strategic-merge-patch+json")  # fmt: skip
+        except (ApplyError, KubeError) as exc:
+            raise DeployError(str(exc)) from exc
+        return stamp
 
     def rules_configmap_exists(self) -> bool:
         return self._get(f"/api/v1/namespaces/{self.namespace}/configmaps/{RULES_CONFIGMAP}") is not None
@@ -275,8 +309,16 @@ class Deployer:
         that (deleting needs only the objects' names, whatever the server's version)."""
         version = self.server_version() if for_version else None
         certs, reused = None, None
+        self.cert_note = ""
         if grpc:
             certs = self.live_certs()
+            if certs is not None and certs.expires_within(RENEW_BEFORE_DAYS):
+                # Never reuse certificates about to expire: the pods would lose gRPC mid-run.
+                self.cert_note = (
+                    f"the gRPC certificates expire at {expiry_stamp(certs)} (within {RENEW_BEFORE_DAYS} "
+                    "days): new ones replace them"
+                )
+                certs = None
             reused = certs is not None
             certs = certs or generate_grpc_certs()
         try:
@@ -317,6 +359,8 @@ class Deployer:
                 f"API server {version} predates securityContext.appArmorProfile (1.30): AppArmor is set "
                 "with the container.apparmor.security.beta.kubernetes.io annotation instead"
             )
+        if self.cert_note:
+            notes.append(self.cert_note)
         keep_rules = self.rules_configmap_exists()
         to_apply: list[dict] = []
         changes: list[ObjectChange] = []

@@ -7,8 +7,13 @@ fleet model).
 
 from __future__ import annotations
 
+import datetime as _dt
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from falcotui.falco.certs import RENEW_BEFORE_DAYS
+from falcotui.ops.manifests import GRPC_CERTS_EXPIRE
 
 FALCO_SELECTOR: dict[str, str] = {"app.kubernetes.io/name": "falco"}
 
@@ -211,6 +216,7 @@ class DaemonSetSummary:
     image: str
     generation: int
     observed_generation: int
+    certs_expire: str = ""  # the gRPC profile's certificates' expiry (pod-template annotation), RFC 3339
 
     @property
     def observed(self) -> bool:
@@ -245,7 +251,36 @@ def daemonset_summary(ds: Mapping, container: str = "falco") -> DaemonSetSummary
         image=chosen.get("image") or "",
         generation=int(meta.get("generation") or 0),
         observed_generation=int(st.get("observedGeneration") or 0),
+        certs_expire=str(
+            (
+                (((ds.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations")
+                or {}
+            ).get(GRPC_CERTS_EXPIRE)
+            or ""
+        ),
     )
+
+
+def _template_annotations(ds: Mapping) -> Mapping:
+    template = (ds.get("spec") or {}).get("template") or {}
+    return (template.get("metadata") or {}).get("annotations") or {}
+
+
+def certs_text(expire: str, now_s: float | None = None) -> str:
+    """`gRPC certs until 2027-03-06` for the fleet header and `status`; a warning with the way out once
+    they expire within RENEW_BEFORE_DAYS, or have expired. Empty without the gRPC profile's annotation."""
+    if not expire:
+        return ""
+    try:
+        when = _dt.datetime.strptime(expire, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.UTC)
+    except ValueError:
+        return "gRPC certs: expiry unreadable"
+    left = when - _dt.datetime.fromtimestamp(time.time() if now_s is None else now_s, _dt.UTC)
+    if left.total_seconds() <= 0:
+        return f"gRPC certs EXPIRED {when:%Y-%m-%d} (falcotui certs rotate)"
+    if left < _dt.timedelta(days=RENEW_BEFORE_DAYS):
+        return f"gRPC certs expire in {max(1, left.days)} d (falcotui certs rotate)"
+    return f"gRPC certs until {when:%Y-%m-%d}"
 
 
 def daemonset_pod_spec(ds: Mapping) -> Mapping:

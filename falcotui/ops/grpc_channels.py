@@ -1,7 +1,7 @@
 """The `grpc` channel of every node whose Falco still offers it (≤ 0.43 with a container port named grpc).
 
 For each such pod, once its Falco container is ready: read the mTLS material from the Secret
-`falco-grpc-certs` through the API (once, cached), reach the pod's gRPC port through a local port-forward
+`falco-grpc-client` through the API (once, cached), reach the pod's gRPC port through a local port-forward
 listener (one websocket per connection) or, with `hostNetwork`, directly at the node's IP, and run a
 `FalcoGrpcClient` subscription whose alerts go into the AlertHub (which de-duplicates them against the
 log channel: both carry the pod's node). The client's states become the node's channel health.
@@ -20,14 +20,14 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from falcotui.falco.certs import CertificateDataError, GrpcCerts
+from falcotui.falco.certs import CLIENT_KEYS, CertificateDataError, GrpcCerts
 from falcotui.falco.grpc.client import ClientState, ClientStatus, FalcoGrpcClient, GrpcTls, has_grpc_output
 from falcotui.kube.config import KubeApiError, KubeClients, KubeError
 from falcotui.kube.logs import container_status
 from falcotui.kube.portforward import PortForwarder
 from falcotui.ops.alert_hub import AlertHub
 from falcotui.ops.fleet_k8s import image_tag
-from falcotui.ops.manifests import GRPC_SECRET_NAME
+from falcotui.ops.manifests import GRPC_CLIENT_SECRET
 from falcotui.ops.notices import NoticeKind, NoticeLog
 
 CERTS_RETRY_S = 10.0
@@ -108,7 +108,7 @@ class GrpcChannels:
         notices: NoticeLog,
         *,
         namespace: str = "falco",
-        secret_name: str = GRPC_SECRET_NAME,
+        secret_name: str = GRPC_CLIENT_SECRET,
         poll_interval: float = 0.25,
         backoff_initial: float = 0.5,
         backoff_max: float = 10.0,
@@ -193,7 +193,7 @@ class GrpcChannels:
             path = f"/api/v1/namespaces/{self.namespace}/secrets/{self.secret_name}"
             try:
                 secret = await asyncio.to_thread(self.clients.request, "GET", path)
-                self._certs = GrpcCerts.from_secret_data(secret.get("data"))
+                self._certs = GrpcCerts.from_secret_data(secret.get("data"), CLIENT_KEYS)
                 return self._certs
             except KubeApiError as exc:
                 if exc.code == 404:

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from falcotui.falco.certs import GrpcCerts, generate_grpc_certs
+from falcotui.falco.certs import CLIENT_KEYS, SERVER_KEYS, GrpcCerts, generate_grpc_certs
 
 IMAGE_REPOSITORY = "falcosecurity/falco"
 DEFAULT_IMAGE_TAG = "0.45.0"
@@ -21,7 +21,13 @@ GRPC_IMAGE_TAG = "0.43.1"
 DEFAULT_NAMESPACE = "falco"
 HEALTH_PORT = 8765
 GRPC_PORT = 5060
-GRPC_SECRET_NAME = "falco-grpc-certs"
+#: The gRPC profile's two Secrets: the server side (mounted by Falco's pods) and the client side (read
+#: only by falcotui, never mounted), so a Falco pod never holds the client's private key.
+GRPC_SERVER_SECRET = "falco-grpc-server"
+GRPC_CLIENT_SECRET = "falco-grpc-client"
+#: Pod-template annotation: when the mounted certificates expire. Viewers read it from the DaemonSet (they
+#: may not read Secrets), and a new value (certs rotate) rolls the pods onto the new certificates.
+GRPC_CERTS_EXPIRE = "falcotui.io/grpc-certs-expire"
 #: Where the gRPC Secret is mounted: its own directory, never over /etc/falco.
 GRPC_CERT_DIR = "/etc/falco-grpc"
 FALCO_CONTAINER = "falco"
@@ -61,7 +67,7 @@ _BINDING_KINDS = {"RoleBinding", "ClusterRoleBinding"}
 
 _GRPC_FALCO_YAML = f"""
 # gRPC profile (Falco <= 0.43.x only): the outputs API on TCP, always with mutual TLS. The certificates
-# come from the Secret {GRPC_SECRET_NAME} mounted at {GRPC_CERT_DIR}.
+# come from the Secret {GRPC_SERVER_SECRET} mounted at {GRPC_CERT_DIR}.
 grpc:
   enabled: true
   bind_address: "0.0.0.0:{GRPC_PORT}"
@@ -240,18 +246,28 @@ def set_namespace(docs: Sequence[dict[str, Any]], namespace: str) -> None:
                     subject["namespace"] = namespace
 
 
-def grpc_secret(certs: GrpcCerts, namespace: str = DEFAULT_NAMESPACE) -> dict[str, Any]:
-    """The Opaque Secret holding the CA, server and client certificates (several files, so not TLS-typed)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": GRPC_SECRET_NAME, "namespace": namespace, "labels": dict(COMMON_LABELS)},
-        "type": "Opaque",
-        "data": certs.to_secret_data(),
-    }
+def grpc_secrets(certs: GrpcCerts, namespace: str = DEFAULT_NAMESPACE) -> list[dict[str, Any]]:
+    """The Opaque Secrets of the gRPC profile (several files each, so not TLS-typed): the server's (CA,
+    server certificate and key; Falco's pods mount it) and the client's (CA, server certificate, client
+    certificate and key; only falcotui reads it)."""
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": namespace, "labels": dict(COMMON_LABELS)},
+            "type": "Opaque",
+            "data": certs.to_secret_data(keys),
+        }
+        for name, keys in ((GRPC_SERVER_SECRET, SERVER_KEYS), (GRPC_CLIENT_SECRET, CLIENT_KEYS))
+    ]
 
 
-def _apply_grpc_profile(docs: list[dict[str, Any]], secret: dict[str, Any] | None) -> None:
+def expiry_stamp(certs: GrpcCerts) -> str:
+    """The GRPC_CERTS_EXPIRE annotation's value: the first expiry, RFC 3339 UTC to the second."""
+    return certs.expires().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _apply_grpc_profile(docs: list[dict[str, Any]], certs: GrpcCerts | None, with_secrets: bool) -> None:
     config = _find(docs, "ConfigMap", "falco-config")
     config["data"][FALCO_CONFIG_KEY] = config["data"][FALCO_CONFIG_KEY].rstrip("\n") + "\n" + _GRPC_FALCO_YAML
     daemonset = _find(docs, "DaemonSet")
@@ -263,10 +279,14 @@ def _apply_grpc_profile(docs: list[dict[str, Any]], secret: dict[str, Any] | Non
         {"name": "grpc-certs", "mountPath": GRPC_CERT_DIR, "readOnly": True}
     )
     daemonset["spec"]["template"]["spec"].setdefault("volumes", []).append(
-        {"name": "grpc-certs", "secret": {"secretName": GRPC_SECRET_NAME, "defaultMode": 0o400}}
+        {"name": "grpc-certs", "secret": {"secretName": GRPC_SERVER_SECRET, "defaultMode": 0o400}}
     )
-    if secret is not None:
-        docs.insert(docs.index(daemonset), secret)
+    if certs is not None:
+        annotations = daemonset["spec"]["template"].setdefault("metadata", {}).setdefault("annotations", {})
+        annotations[GRPC_CERTS_EXPIRE] = expiry_stamp(certs)
+        if with_secrets:
+            at = docs.index(daemonset)
+            docs[at:at] = grpc_secrets(certs)
 
 
 def _apply_privileged_profile(daemonset: dict[str, Any]) -> None:
@@ -292,14 +312,15 @@ def render(
     """The objects falcotui applies, in apply order.
 
     `grpc=True` renders the gRPC profile from the same base: Falco 0.43.1 (unless `image_tag` names another
-    0.43-or-older tag), `-U`, gRPC with mTLS on port 5060 and the `falco-grpc-certs` Secret, placed before
-    the DaemonSet. The Secret holds `certs`, or freshly generated ones; `include_secret=False` leaves it out
-    (for a Secret managed elsewhere). `tolerate_all=True` replaces the tolerations with one that tolerates
-    every taint (Falco on every node, GPU and dedicated pools included). `kube_version` (major, minor) is
-    the target API server's: below 1.30 the AppArmor profile becomes the beta annotation; below
-    MIN_KUBE_VERSION it is refused; None means a current server. `privileged=True` renders the chart-style
-    privileged container instead of the least-privilege capability set (see _apply_privileged_profile).
-    Raises ManifestError for an invalid option.
+    0.43-or-older tag), `-U`, gRPC with mTLS on port 5060 and the Secrets `falco-grpc-server` (mounted)
+    and `falco-grpc-client` (never mounted), placed before the DaemonSet, whose pod template carries their
+    expiry (GRPC_CERTS_EXPIRE). The Secrets hold `certs`, or freshly generated ones;
+    `include_secret=False` leaves them out (Secrets managed elsewhere). `tolerate_all=True` replaces the
+    tolerations with one that tolerates every taint (Falco on every node, GPU and dedicated pools
+    included). `kube_version` (major, minor) is the target API server's: below 1.30 the AppArmor profile
+    becomes the beta annotation; below MIN_KUBE_VERSION it is refused; None means a current server.
+    `privileged=True` renders the chart-style privileged container instead of the least-privilege
+    capability set (see _apply_privileged_profile). Raises ManifestError for an invalid option.
     """
     reference = _check_options(namespace, image_tag, grpc)
     _check_kube_version(kube_version)
@@ -312,8 +333,9 @@ def render(
         _apply_privileged_profile(daemonset)
     _apparmor_for_version(daemonset, kube_version)
     if grpc:
-        secret = grpc_secret(certs or generate_grpc_certs(), namespace) if include_secret else None
-        _apply_grpc_profile(docs, secret)
+        if include_secret:
+            certs = certs or generate_grpc_certs()
+        _apply_grpc_profile(docs, certs, include_secret)
     set_namespace(docs, namespace)
     return docs
 

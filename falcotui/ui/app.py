@@ -29,6 +29,7 @@ from textual.screen import Screen
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.alert_query import parse_query
 from falcotui.ops.engine import EngineDelta, EngineError, Health
+from falcotui.ops.fleet_k8s import certs_text
 from falcotui.ops.terminal import lend_terminal, reclaim_terminal
 from falcotui.ui.alerts_screen import AlertsScreen
 from falcotui.ui.commands import FalcoCommands
@@ -148,6 +149,8 @@ class FalcoTuiApp(App):
         engine = self.services.engine
         ds = engine.fleet.daemonset()
         ds_text = f"DS {ds.ready}/{ds.desired} ready · {ds.updated} updated" if ds else ""
+        if ds and ds.certs_expire:
+            ds_text += f" · {certs_text(ds.certs_expire)}"
         return health_text(
             self.health,
             context=self.services.context_name,

@@ -108,18 +108,18 @@ def test_grpc_apply_twice_keeps_the_certificates_then_delete_removes_everything(
     clients = clients_for(sim)
     code, out, err = cli(sim, "apply", "--grpc", "--yes")
     assert code == 0, err
-    assert "created  Secret falco/falco-grpc-certs" in out and "BEGIN" not in out
-    secret = clients.request("GET", "/api/v1/namespaces/falco/secrets/falco-grpc-certs")
+    assert "created  Secret falco/falco-grpc-server" in out and "BEGIN" not in out
+    secret = clients.request("GET", "/api/v1/namespaces/falco/secrets/falco-grpc-client")
     code, out, err = cli(sim, "apply", "--grpc", "--yes")
     assert code == 0, err
-    assert "unchanged  Secret falco/falco-grpc-certs  (existing certificates kept)" in out
-    again = clients.request("GET", "/api/v1/namespaces/falco/secrets/falco-grpc-certs")
+    assert "unchanged  Secret falco/falco-grpc-client  (existing certificates kept)" in out
+    again = clients.request("GET", "/api/v1/namespaces/falco/secrets/falco-grpc-client")
     assert again["data"] == secret["data"]
     code, out, err = cli(sim, "delete")
     assert code == 2 and "refusing without --yes" in err
     code, out, err = cli(sim, "delete", "--yes")
     assert code == 0, err
-    assert "DaemonSet falco/falco: deleted" in out and "Secret falco/falco-grpc-certs: deleted" in out
+    assert "DaemonSet falco/falco: deleted" in out and "Secret falco/falco-grpc-server: deleted" in out
     assert out.rstrip().endswith("Falco removed")
     pods = clients.request("GET", "/api/v1/namespaces/falco/pods")
     assert pods.get("items", []) == []

@@ -150,5 +150,6 @@ def test_kubectl_accepts_the_rendered_grpc_profile(
     server, seen = api_server
     result = _kubectl(kubectl_path, server, tmp_path, "-f", "-", stdin=grpc_cli_output)
     assert result.returncode == 0, result.stderr
-    assert "secret/falco-grpc-certs" in result.stdout.split()
+    assert "daemonset.apps/falco" in result.stdout.split()
+    assert not [o for o in result.stdout.split() if o.startswith("secret/")]  # never printed
     assert not [s for s in seen if not s.startswith("GET ")]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import stat
 
 import pytest
 import yaml
@@ -108,7 +110,8 @@ def test_digest_pinning_is_accepted(capsys, k8s, given, image) -> None:
         (["--image-tag", "0.45.0@md5:" + "a" * 32], "is not sha256:"),
         (["--image-tag", "@"], "names neither a tag nor a digest"),
         (["--grpc", "--image-tag", "0.45.0"], "no gRPC server"),
-        (["--no-secret"], "--no-secret only applies with --grpc"),
+        (["--no-secret"], "--no-secret and --secrets-dir only apply with --grpc"),
+        (["--secrets-dir", "x"], "--no-secret and --secrets-dir only apply with --grpc"),
     ],
 )
 def test_bad_options_give_a_clear_error(capsys, args, message) -> None:
@@ -124,13 +127,10 @@ def test_render_raises_our_error_type() -> None:
         manifests.render(namespace="")
 
 
-def test_grpc_profile_from_the_cli(grpc_docs, k8s) -> None:
+def test_grpc_profile_from_the_cli_prints_no_private_key(grpc_cli_output, grpc_docs, k8s) -> None:
+    assert "PRIVATE KEY" not in grpc_cli_output and "LS0tLS1CRUdJTi" not in grpc_cli_output  # nor base64
     base = manifests.load_base()
-    assert [d["kind"] for d in grpc_docs] == [
-        *(d["kind"] for d in base[:-1]),
-        "Secret",
-        "DaemonSet",
-    ], "same base, the Secret just before the DaemonSet that mounts it"
+    assert [d["kind"] for d in grpc_docs] == [d["kind"] for d in base], "the Secrets are never on stdout"
     container = k8s.falco_container(grpc_docs)
     assert container["image"] == "falcosecurity/falco:0.43.1"
     assert container["args"] == ["/usr/bin/falco", "-c", "/etc/falco-config/falco.yaml", "-U"]
@@ -144,49 +144,87 @@ def test_grpc_profile_from_the_cli(grpc_docs, k8s) -> None:
     assert config["grpc"]["bind_address"] == "0.0.0.0:5060"
     assert config["grpc_output"] == {"enabled": True}
 
-    # The TLS paths in falco.yaml are files of the Secret, at the directory where it is mounted.
-    secret = k8s.find(grpc_docs, "Secret", "falco-grpc-certs")
-    assert secret["type"] == "Opaque"
-    assert set(secret["data"]) == {"ca.crt", "server.crt", "server.key", "client.crt", "client.key"}
-    volumes = {v["name"]: v for v in k8s.find(grpc_docs, "DaemonSet")["spec"]["template"]["spec"]["volumes"]}
+
+def test_grpc_profile_secrets_server_and_client_apart(k8s) -> None:
+    docs = manifests.render(grpc=True)
+    kinds = [d["kind"] for d in docs]
+    assert kinds[-3:] == ["Secret", "Secret", "DaemonSet"], "the Secrets just before the DaemonSet"
+    server = k8s.find(docs, "Secret", "falco-grpc-server")
+    client = k8s.find(docs, "Secret", "falco-grpc-client")
+    assert server["type"] == client["type"] == "Opaque"
+    assert set(server["data"]) == {"ca.crt", "server.crt", "server.key"}
+    assert set(client["data"]) == {"ca.crt", "server.crt", "client.crt", "client.key"}
+    # The TLS paths in falco.yaml are files of the server's Secret, where it is mounted; the client's
+    # Secret is mounted nowhere.
+    container = k8s.falco_container(docs)
+    config = k8s.falco_yaml(docs)
+    template = k8s.find(docs, "DaemonSet")["spec"]["template"]
+    volumes = {v["name"]: v for v in template["spec"]["volumes"]}
+    secret_volumes = [v["secret"]["secretName"] for v in volumes.values() if "secret" in v]
+    assert secret_volumes == ["falco-grpc-server"]
     (mount,) = [m for m in container["volumeMounts"] if "secret" in volumes[m["name"]]]
-    assert volumes[mount["name"]]["secret"]["secretName"] == "falco-grpc-certs"
     assert "subPath" not in mount and mount["readOnly"] is True
     assert mount["mountPath"] not in ("/etc/falco", "/etc/falco/")
     for key, file in (("private_key", "server.key"), ("cert_chain", "server.crt"), ("root_certs", "ca.crt")):
         assert config["grpc"][key] == f"{mount['mountPath']}/{file}"
     assert all(m["mountPath"] != "/etc/falco" and "subPath" not in m for m in container["volumeMounts"])
-
-    certs = GrpcCerts.from_secret_data(secret["data"])
+    certs = GrpcCerts.from_secret_data({**client["data"], **server["data"]})
     assert b"BEGIN CERTIFICATE" in certs.ca_crt
-    assert b"PRIVATE KEY" in base64.b64decode(secret["data"]["client.key"])
+    assert b"PRIVATE KEY" in base64.b64decode(client["data"]["client.key"])
+    # Their expiry is on the pod template: viewers can see it, and a rotation rolls the pods.
+    stamp = template["metadata"]["annotations"][manifests.GRPC_CERTS_EXPIRE]
+    assert stamp == manifests.expiry_stamp(certs)
+    lifetime = certs.expires() - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(days=89) < lifetime <= dt.timedelta(days=90)
 
 
-def test_grpc_profile_generates_fresh_certificates_each_time(grpc_docs, k8s) -> None:
-    again = manifests.render(grpc=True)
-    first = k8s.find(grpc_docs, "Secret")["data"]["ca.crt"]
-    assert k8s.find(again, "Secret")["data"]["ca.crt"] != first
+def test_grpc_profile_generates_fresh_certificates_each_time(k8s) -> None:
+    first, again = manifests.render(grpc=True), manifests.render(grpc=True)
+    assert (
+        k8s.find(again, "Secret", "falco-grpc-server")["data"]["ca.crt"]
+        != k8s.find(first, "Secret", "falco-grpc-server")["data"]["ca.crt"]
+    )
 
 
 def test_grpc_profile_with_given_certs_or_without_secret(k8s) -> None:
     certs = generate_grpc_certs(("falco.example", "10.0.0.7"))
     docs = manifests.render(grpc=True, certs=certs)
-    assert k8s.find(docs, "Secret")["data"] == certs.to_secret_data()
+    assert k8s.find(docs, "Secret", "falco-grpc-server")["data"] == certs.to_secret_data(
+        ("ca.crt", "server.crt", "server.key")
+    )
 
     no_secret = manifests.render(grpc=True, include_secret=False)
     assert "Secret" not in [d["kind"] for d in no_secret]
     volumes = k8s.find(no_secret, "DaemonSet")["spec"]["template"]["spec"]["volumes"]
     assert {
         "name": "grpc-certs",
-        "secret": {"secretName": "falco-grpc-certs", "defaultMode": 0o400},
+        "secret": {"secretName": "falco-grpc-server", "defaultMode": 0o400},
     } in volumes
 
 
 def test_cli_no_secret(capsys) -> None:
-    code, out, _ = _cli(capsys, "--grpc", "--no-secret")
-    assert code == 0
+    code, out, err = _cli(capsys, "--grpc", "--no-secret")
+    assert code == 0 and err == ""
     kinds = [d["kind"] for d in yaml.safe_load_all(out)]
     assert "Secret" not in kinds and kinds[-1] == "DaemonSet"
+
+
+def test_cli_writes_the_secrets_only_where_asked(capsys, tmp_path) -> None:
+    code, out, err = _cli(capsys, "--grpc")
+    assert code == 0 and "PRIVATE KEY" not in out and "kind: Secret" not in out
+    assert "--secrets-dir" in err  # says where the Secrets went (nowhere) and how to get them
+    target = tmp_path / "secrets"
+    code, out, err = _cli(capsys, "--grpc", "--secrets-dir", str(target))
+    assert code == 0 and "kind: Secret" not in out
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700
+    files = sorted(target.iterdir())
+    assert [f.name for f in files] == ["falco-grpc-client.yaml", "falco-grpc-server.yaml"]
+    for f in files:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600
+        (secret,) = yaml.safe_load_all(f.read_text())
+        assert secret["kind"] == "Secret" and secret["metadata"]["namespace"] == "falco"
+    code, _, err = _cli(capsys, "--grpc", "--secrets-dir", str(target))  # never overwrites
+    assert code == 1 and "File exists" in err
 
 
 def test_base_profile_is_untouched_by_a_grpc_render(default_docs) -> None:

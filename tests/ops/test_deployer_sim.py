@@ -7,8 +7,18 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from falcotui.ops.deployer import Deployer, DeployPlan
-from falcotui.ops.manifests import GRPC_SECRET_NAME
+import pytest
+
+from falcotui.falco.certs import generate_grpc_certs
+from falcotui.kube.apply import Applier
+from falcotui.ops.deployer import Deployer, DeployError, DeployPlan
+from falcotui.ops.manifests import (
+    GRPC_CERTS_EXPIRE,
+    GRPC_CLIENT_SECRET,
+    GRPC_SERVER_SECRET,
+    expiry_stamp,
+    render,
+)
 from falcotui.ops.rules_service import RulesService
 
 
@@ -101,25 +111,63 @@ async def test_crash_loop_is_explained_with_the_last_log_lines(falco_sim, client
     assert "Error:" in result.explain()
 
 
-async def test_grpc_profile_creates_the_secret_once_and_reuses_it(falco_sim, clients_for):
+async def test_grpc_profile_creates_the_secrets_once_and_reuses_them(falco_sim, clients_for):
     sim = falco_sim(nodes=1)
     clients = clients_for(sim)
     dep = Deployer(clients)
     plan = dep.plan(grpc=True)
-    secret = next(c for c in plan.changes if c.kind == "Secret")
-    assert secret.status == "created" and "BEGIN" not in secret.diff  # key material never shown
+    secrets = [c for c in plan.changes if c.kind == "Secret"]
+    assert [c.name for c in secrets] == [GRPC_SERVER_SECRET, GRPC_CLIENT_SECRET]
+    assert all(c.status == "created" and "BEGIN" not in c.diff for c in secrets)  # key material never shown
     assert plan.certs_reused is False
     dep.apply(plan)
-    path = f"/api/v1/namespaces/falco/secrets/{GRPC_SECRET_NAME}"
-    first = clients.request("GET", path)
+    paths = [f"/api/v1/namespaces/falco/secrets/{n}" for n in (GRPC_SERVER_SECRET, GRPC_CLIENT_SECRET)]
+    first = [clients.request("GET", p) for p in paths]
+    # Falco's pods mount the server's Secret only: the client's private key is never in a Falco pod.
+    assert sorted(first[0]["data"]) == ["ca.crt", "server.crt", "server.key"]
+    assert sorted(first[1]["data"]) == ["ca.crt", "client.crt", "client.key", "server.crt"]
     assert (await dep.follow_rollout(timeout=30)).done
     again = dep.plan(grpc=True)
     assert again.certs_reused is True
-    assert next(c for c in again.changes if c.kind == "Secret").status == "unchanged"
+    assert {c.status for c in again.changes if c.kind == "Secret"} == {"unchanged"}
     dep.apply(again)
-    second = clients.request("GET", path)
-    assert second["data"] == first["data"]
-    assert second["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    second = [clients.request("GET", p) for p in paths]
+    assert [s["data"] for s in second] == [f["data"] for f in first]
+    assert [s["metadata"]["resourceVersion"] for s in second] == [
+        f["metadata"]["resourceVersion"] for f in first
+    ]
+
+
+async def test_certificates_close_to_expiry_are_renewed_and_rotate_rolls_the_pods(falco_sim, clients_for):
+    sim = falco_sim(nodes=2)
+    clients = clients_for(sim)
+    dep = Deployer(clients)
+    short = generate_grpc_certs(days=10)
+    Applier(clients).apply(render(grpc=True, certs=short))
+    assert (await dep.follow_rollout(timeout=30)).done
+    plan = dep.plan(grpc=True)
+    assert plan.certs_reused is False
+    assert any("expire at" in n and "new ones replace them" in n for n in plan.notes), plan.notes
+    path = "/apis/apps/v1/namespaces/falco/daemonsets/falco"
+    before = clients.request("GET", path)
+    pods_before = {n.pod for n in (await dep.follow_rollout(timeout=30)).status.nodes}
+    stamp = dep.rotate_certs()
+    ds = clients.request("GET", path)
+    assert ds["spec"]["template"]["metadata"]["annotations"][GRPC_CERTS_EXPIRE] == stamp
+    assert ds["metadata"]["generation"] > before["metadata"]["generation"]
+    after = await dep.follow_rollout(timeout=30)
+    assert after.done and not pods_before & {n.pod for n in after.status.nodes}
+    live = dep.live_certs()
+    assert live is not None and not live.expires_within(80) and live.ca_crt != short.ca_crt
+    assert expiry_stamp(live) == stamp
+
+
+def test_rotate_refuses_without_the_grpc_profile(falco_sim, clients_for):
+    sim = falco_sim(nodes=1)
+    dep = Deployer(clients_for(sim))
+    dep.apply(dep.plan())
+    with pytest.raises(DeployError, match="gRPC profile is not deployed"):
+        dep.rotate_certs()
 
 
 async def test_restart_replaces_every_pod_and_uninstall_removes_them(falco_sim, clients_for):

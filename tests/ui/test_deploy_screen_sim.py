@@ -135,7 +135,7 @@ async def test_grpc_profile_and_uninstall_with_confirmation(falco_sim, clients_f
         await pilot.press("p")
         await planned(pilot, screen)
         assert screen.plan.grpc and "falcosecurity/falco:0.43.1" == screen.plan.image
-        assert statuses(screen)["Secret falco/falco-grpc-certs"] == "created"
+        assert statuses(screen)["Secret falco/falco-grpc-server"] == "created"
         assert statuses(screen)["DaemonSet falco/falco"] == "changed"
         assert screen.query_one("#deploy-manifests-pane").border_title == "manifests (gRPC profile)"
         status = str(screen.query_one("#deploy-status").render())
