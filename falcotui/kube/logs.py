@@ -116,6 +116,7 @@ class LogFollower:
     previous_on_restart: bool = True
     idle_timeout: float = 120.0  # a follow stream silent this long is re-opened (with resume)
     backoff: Backoff = field(default_factory=lambda: Backoff(base=0.1, cap=5.0))
+    stopped_backoff: Backoff = field(default_factory=lambda: Backoff(base=0.5, cap=30.0))
     #: the pod as the caller's informer has it: the first round uses it instead of a GET (at start-up that
     #: is one request per node saved; later rounds ask the server, which knows of restarts first)
     initial_pod: dict | None = None
@@ -211,10 +212,15 @@ class LogFollower:
                 # Until a line arrives a re-open is still a first start (tail again, nothing to skip).
                 first = first and self.filter.last_ts is None
                 resume = not first
-                if got == 0:
+                if got == 0 and current is not None and not current.running:
+                    # A crash-looping container (CrashLoopBackOff: kubelet waits 10 s doubling to 300 s):
+                    # each round is a GET and a stream that ends at once; space them out further.
+                    self._stop.wait(self.stopped_backoff.next_delay())
+                elif got == 0:
                     self._stop.wait(self.backoff.next_delay())
                 else:
                     self.backoff.reset()
+                    self.stopped_backoff.reset()
             except Exception as exc:  # the worker must survive anything the server sends
                 if self._stop.is_set():
                     return

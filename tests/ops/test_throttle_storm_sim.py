@@ -26,7 +26,7 @@ STORM_S = 6.0
 @pytest.mark.timeout(600)
 async def test_a_429_storm_loses_nothing_and_says_throttled() -> None:
     demo = DemoCluster(nodes=NODES, scenario="quiet", seed=5, per_minute=20, timings=dict(FAST_TIMINGS),
-                       tainted_node=False)  # fmt: skip
+                       tainted_node=False, problem_nodes=False)  # fmt: skip
     await asyncio.to_thread(demo.start)
     assert demo.cluster is not None and demo.kubeconfig is not None
     server = demo.cluster.server
