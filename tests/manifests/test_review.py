@@ -282,3 +282,5 @@ def test_container_security_context_is_explicit(base, k8s) -> None:
     assert security["readOnlyRootFilesystem"] is True
     assert security["seccompProfile"] == {"type": "Unconfined"}  # the reason is in the manifest
     assert security["allowPrivilegeEscalation"] is False and security["privileged"] is False
+    pod = k8s.find(base, "DaemonSet")["spec"]["template"]["spec"]["securityContext"]
+    assert pod == {"runAsUser": 0, "runAsNonRoot": False}  # root, stated: the capabilities need uid 0
