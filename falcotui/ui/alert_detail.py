@@ -89,6 +89,9 @@ class AlertDetail(VerticalScroll, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("no alert selected", "dim"), classes="detail-summary")
+        yield Static(
+            Text("⏎ or a click on a field: narrow the filter to it", "dim italic"), classes="detail-hint"
+        )
         yield ChipTable(cursor_type="row", show_header=False, classes="detail-fields")
         yield Static("", classes="detail-raw")
 

@@ -305,6 +305,8 @@ class AlertsScreen(Screen):
             self._close_detail()
         elif self.grouped:
             self.action_group()
+        elif not self.query_obj.is_empty:  # as on Fleet: esc clears the filter first, then goes back
+            self.apply_query(EMPTY_QUERY)
         else:
             self.app.action_back()
 

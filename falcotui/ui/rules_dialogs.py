@@ -54,6 +54,8 @@ DIALOG_CSS = """
 .dialog .body { height: 1fr; border: round $panel-lighten-2; }
 .dialog .buttons { height: auto; align-horizontal: right; }
 .dialog .buttons Button { margin-left: 1; }
+.dialog .buttons Button:focus { text-style: bold reverse; }
+.dialog .keys { height: 1; color: $text-muted; text-align: right; }
 .dialog .note { height: auto; color: $text-muted; }
 .dialog .warn { height: auto; max-height: 8; color: $warning; }
 .dialog.small { height: auto; max-height: 90%; }
@@ -66,7 +68,10 @@ class ConfirmDialog(ModalScreen[bool]):
     it only shows the body (a Close button)."""
 
     DEFAULT_CSS = DIALOG_CSS
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("left,right", "other_button", "Other button", show=False),
+    ]
 
     def __init__(
         self,
@@ -97,10 +102,25 @@ class ConfirmDialog(ModalScreen[bool]):
                     variant = "error" if self.danger else "primary"
                     yield Button(self.confirm_label, id="confirm", variant=variant)
                 yield Button("Cancel" if self.confirm_label is not None else "Close", id="cancel")
+            yield Static("", classes="keys")
 
     def on_mount(self) -> None:
         plain = self.danger or self.confirm_label is None
         self.query_one("#cancel" if plain else "#confirm", Button).focus()
+
+    def action_other_button(self) -> None:
+        buttons = list(self.query(Button))
+        if len(buttons) > 1:
+            current = self.focused if isinstance(self.focused, Button) else buttons[-1]
+            buttons[(buttons.index(current) + 1) % len(buttons)].focus()
+
+    def on_descendant_focus(self) -> None:
+        """Say in words what enter does now: a focused button can be hard to see on some terminals."""
+        focused = self.focused
+        if isinstance(focused, Button):
+            label = str(focused.label)
+            keys = f"⏎ {label}  ·  ←/→: other button  ·  esc: cancel"
+            self.query_one(".keys", Static).update(Text(keys))
 
     @on(Button.Pressed, "#confirm")
     def _yes(self) -> None:

@@ -38,6 +38,9 @@ class RulesEditor(TextArea):
     # through to TextArea's own binding (ctrl+u would delete to the start of the line).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+u,ctrl+d,ctrl+e", "reserved", "(kept for the Rules screen)", show=False),
+        # Tab indents here; esc leaves (TextArea moves the focus on esc itself in indent mode — this
+        # binding is what help and the key bar show, and what runs if TextArea ever stops doing it)
+        Binding("escape", "leave", "Leave editor"),
     ]
 
     def __init__(self, text: str, *, key: str, read_only: bool = False, id: str | None = None) -> None:
@@ -55,6 +58,9 @@ class RulesEditor(TextArea):
         self.key = key
         self.indent_width = 2
         self.indent_type = "spaces"
+
+    def action_leave(self) -> None:
+        self.screen.focus_next()
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # Textual can ask a TextArea for lines before the stylesheet gave it its component styles

@@ -46,8 +46,11 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesPushFlow, RulesFileOps, Scre
     DEFAULT_CSS = """
     RulesScreen #rules-main { height: 1fr; }
     RulesScreen #rules-files-pane { width: 24; border: round $panel-lighten-2; }
-    RulesScreen #rules-editor-pane { width: 1fr; border: round $accent; }
+    RulesScreen #rules-editor-pane { width: 1fr; border: round $panel-lighten-2; }
     RulesScreen #rules-problems-pane { width: 40; border: round $panel-lighten-2; }
+    /* where the keys go is visible: Delete removes a file in the list and a character in the editor */
+    RulesScreen #rules-files-pane:focus-within, RulesScreen #rules-editor-pane:focus-within,
+    RulesScreen #rules-problems-pane:focus-within { border: heavy $accent; }
     RulesScreen #rules-files { height: 1fr; border: none; padding: 0; }
     RulesScreen #rules-editors { height: 1fr; }
     RulesScreen #rules-message { height: 1fr; padding: 1 2; }
@@ -65,7 +68,8 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesPushFlow, RulesFileOps, Scre
         Binding("ctrl+b", "rollback", "Roll back", priority=True),
         Binding("ctrl+e", "external_editor", "$EDITOR", priority=True),
         Binding("ctrl+n", "new_file", "New file", priority=True),
-        # not a priority key: in the editor, delete deletes a character (and is not listed in the key bar)
+        # not a priority key: in the editor, delete deletes a character; in the files list (its pane's
+        # border shows the focus) it removes the file, after a confirmation
         Binding("delete", "remove_file", "Remove file"),
     ]
 

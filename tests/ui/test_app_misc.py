@@ -114,7 +114,9 @@ async def test_the_key_bar_lists_the_screens_keys_and_a_click_presses_one(frozen
                                "F3", "Rules", "F4", "Deploy", "?", "Help", "q", "Quit"]  # fmt: skip
         column = bar.index("F2")
         await pilot.click(offset=(column + 1, 35))  # on "F2" in the bottom line
-        assert await until(pilot, lambda: "Follow/pause" in screen_text(app).splitlines()[-1])
+        assert await until(
+            pilot, lambda: " f  Follow " in screen_text(app).splitlines()[-1]
+        )  # words shortened to fit every key
         assert isinstance(app.screen, AlertsScreen)
         assert "Sort" not in screen_text(app).splitlines()[-1]  # the Alerts screen's own keys now
 
@@ -190,3 +192,31 @@ async def test_a_cluster_without_falco_says_so_once_and_points_at_deploy(demo_ap
         )
         rows = [line for line in screen_text(app).splitlines() if "sim-node-0" in line]
         assert rows and all("–" in row for row in rows)  # RST: a dash where there is no pod, not 0
+
+
+async def test_esc_on_alerts_clears_the_filter_first_then_goes_back_as_on_fleet(frozen, until, screen_text):
+    """Issue 17 item 10: Esc cleared the filter on Fleet but left the screen on Alerts."""
+    app = frozen()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("f2")
+        assert await until(pilot, lambda: isinstance(app.screen, AlertsScreen))
+        screen = app.screen
+        await pilot.press("slash", *"rule:shell", "enter")
+        assert await until(pilot, lambda: not screen.query_obj.is_empty)
+        await pilot.press("escape")
+        assert await until(pilot, lambda: screen.query_obj.is_empty)
+        assert app.current_mode == "alerts"
+        await pilot.press("escape")
+        assert await until(pilot, lambda: app.current_mode == "fleet")
+
+
+async def test_the_alert_detail_says_a_field_can_be_picked(frozen, until, screen_text):
+    """Issue 17 item 10: pick-to-filter from the detail was undiscoverable."""
+    app = frozen()
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.press("f2")
+        assert await until(
+            pilot, lambda: isinstance(app.screen, AlertsScreen) and len(app.screen.alert_list.view)
+        )
+        await pilot.press("enter")
+        assert await until(pilot, lambda: "a click on a field: narrow the filter to it" in screen_text(app))

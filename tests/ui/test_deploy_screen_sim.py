@@ -229,3 +229,23 @@ async def test_deploy_names_the_perf_event_paranoid_node_and_the_ways_out(falco_
         assert "why: kernel.perf_event_paranoid > 2: modern_ebpf needs CAP_SYS_ADMIN" in explained
         assert "fix: set kernel.perf_event_paranoid=2 on the node" in explained
         assert "falcotui apply --privileged" in explained
+
+
+async def test_dialog_buttons_say_what_enter_does(falco_sim, clients_for):  # noqa: F811
+    """Issue 17 item 10: Enter on the Restart dialog chose Cancel with nothing showing that it would."""
+    sim = falco_sim(nodes=1, per_minute=6)
+    clients = clients_for(sim)
+    await deploy(clients)
+    app = ScreenApp(services_for(clients), fast_screen)
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = app.screen
+        await planned(pilot, screen)
+        await pilot.press("r")
+        dialog = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen)
+        keys = lambda: str(dialog.query_one(".keys").render())  # noqa: E731
+        await wait_for(pilot, lambda: keys().startswith("⏎ Cancel"))
+        await pilot.press("left")
+        await wait_for(pilot, lambda: keys().startswith("⏎ Restart"))
+        assert dialog.focused.id == "confirm"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog))

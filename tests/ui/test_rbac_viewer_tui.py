@@ -13,7 +13,7 @@ from falcotui.ui.app import FalcoTuiApp
 
 
 async def test_the_viewer_role_is_enough_for_the_read_only_tui(tmp_path, screen_text, until):
-    demo = DemoCluster(nodes=2, scenario="incident", seed=3, timings=dict(FAST_TIMINGS))
+    demo = DemoCluster(nodes=2, scenario="incident", seed=3, timings=dict(FAST_TIMINGS), problem_nodes=False)
     demo.start(deploy=True)
     try:
         admin = demo.clients()

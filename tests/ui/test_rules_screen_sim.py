@@ -139,6 +139,17 @@ async def test_typo_blocks_push_fix_push_reload_then_roll_back(falco_sim, client
         assert screen.editor().text == original and not screen.modified
         assert services_for(clients).rules.pull().files["custom-rules.yaml"] == original
 
+        # Tab indents in the editor; esc leaves it (issue 17 item 10), and help says so
+        from falcotui.ui.help_screen import key_sections
+
+        screen.editor().focus()
+        await pilot.pause()
+        sections = dict(key_sections(screen))
+        assert ("esc", "Leave editor") in sections["In the rules editor"]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not screen.editor().has_focus)
+        assert app.screen is screen  # still on the Rules screen
+
 
 async def test_concurrent_edit_shows_conflict_and_loses_nothing(falco_sim, clients_for):  # noqa: F811
     sim = falco_sim(nodes=1, per_minute=6)
