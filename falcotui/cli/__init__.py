@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -10,20 +11,64 @@ from collections.abc import Sequence
 from falcotui import __version__
 from falcotui.cli.common import CliError, apply_global_options
 
+#: every sub-command, in `--help` order: (name, its module under falcotui.cli, its one-line help). A module
+#: is imported, and its `register` builds the real sub-parser, only when its command is typed: `--help`,
+#: `--version` and `rules lint` never import the Kubernetes client, the deployer or Textual.
+#: tests/cli/test_lazy_imports.py checks each help line against what the module registers.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("status", "status_cmd", "show the Falco fleet: nodes, pods, versions, reloads, alerts"),
+    ("alerts", "alerts_cmd", "print Falco's alerts from every node (JSON lines with --json)"),
+    ("apply", "apply_cmd", "deploy or update Falco (diff first, then follow the rollout)"),
+    ("delete", "apply_cmd", "remove Falco and everything falcotui deployed"),
+    ("restart", "restart_cmd", "restart Falco on every node (rollout restart) and follow the rollout"),
+    ("certs", "certs_cmd", "manage the gRPC profile's certificates"),
+    ("rules", "rules_cmd", "validate and manage Falco rules files"),
+    ("manifests", "manifests_cmd", "work with the Falco deployment manifests"),
+    ("sim", "sim_cmd", "run a simulated Kubernetes cluster on loopback"),
+)
+
+
+class LazySubParsers(argparse._SubParsersAction):
+    """Sub-commands listed by name and help; a command's module registers its real parser when typed."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._pending: dict[str, str] = {}
+
+    def add_lazy(self, name: str, module: str, help: str) -> None:
+        """List `name` in the usage and help; `falcotui.cli.<module>.register` fills it in when typed."""
+        self._pending[name] = module
+        self.add_parser(name, help=help)
+
+    def load(self, name: str) -> None:
+        """Replace `name`'s placeholder (and those of the other commands its module registers) with the
+        parsers the module registers; a no-op once loaded."""
+        module = self._pending.get(name)
+        if module is None:
+            return
+        names = {n for n, m in self._pending.items() if m == module}
+        for n in names:
+            del self._pending[n]
+            del self._name_parser_map[n]
+        self._choices_actions[:] = [a for a in self._choices_actions if a.dest not in names]
+        importlib.import_module(f"falcotui.cli.{module}").register(self)
+        order = {n: i for i, (n, _m, _h) in enumerate(COMMANDS)}
+        self._choices_actions.sort(key=lambda a: order.get(a.dest, len(order)))  # --help keeps its order
+
+    def load_all(self) -> None:
+        """Register every pending command (for code that walks the whole parser)."""
+        for name in list(self._pending):
+            self.load(name)
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        if values:
+            self.load(values[0])
+        super().__call__(parser, namespace, values, option_string)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser; each sub-command module registers its own sub-parsers."""
-    from falcotui.cli import (
-        alerts_cmd,
-        apply_cmd,
-        certs_cmd,
-        manifests_cmd,
-        restart_cmd,
-        rules_cmd,
-        sim_cmd,
-        status_cmd,
-        tui_cmd,
-    )
+    """The argument parser; a sub-command's module registers its sub-parsers when that command is typed."""
+    from falcotui.cli import tui_cmd
 
     parser = FalcotuiParser(
         prog="falcotui",
@@ -31,18 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"falcotui {__version__}")
     tui_cmd.add_arguments(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser)
-    for module in (
-        status_cmd,
-        alerts_cmd,
-        apply_cmd,
-        restart_cmd,
-        certs_cmd,
-        rules_cmd,
-        manifests_cmd,
-        sim_cmd,
-    ):
-        module.register(sub)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser, action=LazySubParsers
+    )
+    for name, module, help_line in COMMANDS:
+        sub.add_lazy(name, module, help_line)
     return parser
 
 

@@ -9,7 +9,6 @@ inside, `connect(args)` gives `KubeClients` and `Output.detect()` the output sty
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import functools
 import io
@@ -19,19 +18,17 @@ import re
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from falcotui.falco.sanitize import terminal_text
-from falcotui.kube.config import (
-    KubeClients,
-    KubeConfigError,
-    KubeConnectionError,
-    KubeError,
-    Timeouts,
-    load_clients,
-    short_reason,
-)
+
+# the error types only: kube.config imports the kubernetes client (and its pydantic models), which
+# `--help`, `--version` and `rules lint` never need; `connect` imports it when a command talks to a cluster
+from falcotui.kube.errors import KubeConfigError, KubeConnectionError, KubeError, short_reason
 from falcotui.kube.throttle import BURST_ENV, DEFAULT_BURST, DEFAULT_QPS, QPS_ENV, RateLimits
+
+if TYPE_CHECKING:
+    from falcotui.kube.config import KubeClients
 
 DEFAULT_FALCO_NAMESPACE = "falco"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -195,6 +192,8 @@ def duration(text: str) -> int:
 
 def connect(args: argparse.Namespace) -> KubeClients:
     """KubeClients for the parsed cluster options; CliError with a readable message if that fails."""
+    from falcotui.kube.config import Timeouts, load_clients
+
     timeouts = Timeouts(connect=min(10.0, args.request_timeout), read=args.request_timeout)
     try:
         return load_clients(args.kubeconfig, args.context, timeouts=timeouts, limits=rate_limits(args))
@@ -367,5 +366,7 @@ def cli_command(handler: Callable[[argparse.Namespace], int]) -> Callable[[argpa
 
 def run_async(coro: Coroutine[Any, Any, int]) -> int:
     """Run a command's coroutine on a fresh loop; gRPC's C core stays quiet unless asked."""
+    import asyncio  # not at module import: `--help` and `rules lint` never run a loop
+
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     return asyncio.run(coro)

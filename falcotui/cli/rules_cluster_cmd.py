@@ -32,7 +32,7 @@ DEFAULTS_DIR = ".falco-image"
 
 
 def register_cluster_actions(actions: argparse._SubParsersAction) -> None:
-    from falcotui.cli.apply_cmd import add_cluster_args
+    from falcotui.cli.common import add_cluster_options as add_cluster_args
 
     pull = actions.add_parser(
         "pull",
