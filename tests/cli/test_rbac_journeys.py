@@ -44,6 +44,7 @@ def test_cli_journeys_need_nothing_beyond_the_roles(falco_sim, tmp_path):
     out = _run(operator, "apply", "--yes", "--timeout", "60")
     assert "kept  Namespace falco" in out  # the administrator's namespace is adopted, never relabelled
     _run(operator, "apply", "--grpc", "--yes", "--timeout", "60")
+    _run(operator, "certs", "rotate", "--yes", "--timeout", "60")
     _run(operator, "status")
     _run(operator, "alerts", "--json")
     rules = tmp_path / "rules"

@@ -3,6 +3,8 @@ terminals, in-place updates and the node detail view."""
 
 from __future__ import annotations
 
+import copy
+
 from falcotui.ui.fleet_screen import FleetScreen
 from falcotui.ui.node_detail import NodeDetailScreen
 
@@ -154,3 +156,15 @@ async def test_a_click_on_the_highlighted_line_opens_the_node(frozen, screen_tex
         await pilot.click(grid, offset=(3, 1))
         await pilot.pause()
         assert isinstance(app.screen, NodeDetailScreen) and app.screen.node == "ip-10-0-1-23"
+
+
+async def test_header_shows_when_the_grpc_certificates_expire(frozen, shows):
+    from falcotui.ops.manifests import GRPC_CERTS_EXPIRE
+
+    app = frozen()
+    fleet = app.services.engine.fleet
+    stamped = copy.deepcopy(fleet._ds)  # the frozen DaemonSet, re-sent with the gRPC profile's stamp
+    stamped["spec"]["template"]["metadata"]["annotations"] = {GRPC_CERTS_EXPIRE: "2099-03-06T10:00:00Z"}
+    fleet.apply("daemonsets", "modified", stamped)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await shows(pilot, app, "DS 3/4 ready · 4 updated · gRPC certs until 2099-03-06")
