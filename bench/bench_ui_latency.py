@@ -34,7 +34,7 @@ SIM_SCRIPT = """
 import sys
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
 demo = DemoCluster(nodes=int(sys.argv[1]), scenario=sys.argv[2], storm_rate=float(sys.argv[3]), seed=11,
-                   timings=dict(FAST_TIMINGS), tainted_node=False, problem_nodes=False).start()
+                   timings=dict(FAST_TIMINGS), tainted_node=False).start()
 print(demo.kubeconfig, flush=True)
 sys.stdin.read()
 demo.stop()

@@ -6,7 +6,8 @@ event loop), deploys the manifests and hands out a kubeconfig; `stop()` ends it.
 taint Falco does not tolerate, so the Fleet screen shows a node without Falco and why; one runs Ubuntu's
 default kernel.perf_event_paranoid=4, where the least-privilege Falco crash-loops (falcosecurity/charts#921);
 one has its container runtime's socket where the DaemonSet does not mount it, so its alerts lack container
-and pod names. The Fleet screen and node detail explain both.
+and pod names (those two with `problem_nodes=True`, as `falcotui --demo` does). The Fleet screen and node
+detail explain both.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ class DemoCluster:
     per_minute: float | None = None  # quiet alerts per node and minute (None: the scenario's default)
     timings: dict = field(default_factory=lambda: dict(DEMO_TIMINGS))
     tainted_node: bool = True
-    problem_nodes: bool = True  # the perf_event_paranoid=4 node and the node without a reachable socket
+    # the perf_event_paranoid=4 node and the node without a reachable socket (`falcotui --demo`, screenshots)
+    problem_nodes: bool = False
     cluster: SimCluster | None = None
     runtime: FalcoRuntime | None = None
     kubeconfig: Path | None = None

@@ -33,7 +33,9 @@ async def take(out: Path, *, nodes: int = 8, seed: int = 7, warmup: float = 20.0
     from falcotui.cli.tui_cmd import build_services
     from falcotui.ui.app import FalcoTuiApp
 
-    demo = DemoCluster(nodes=nodes, scenario="incident", seed=seed, timings=dict(FAST_TIMINGS))
+    demo = DemoCluster(
+        nodes=nodes, scenario="incident", seed=seed, timings=dict(FAST_TIMINGS), problem_nodes=True
+    )
     await asyncio.to_thread(demo.start)
     saved: list[Path] = []
     try:
@@ -47,7 +49,7 @@ async def take(out: Path, *, nodes: int = 8, seed: int = 7, warmup: float = 20.0
             while time.monotonic() < deadline:
                 rows = fleet.rows() if fleet.nodes else []
                 running = sum(1 for r in rows if r.pod is not None and r.state.value == "running")
-                if running == nodes and len(services.engine.store) >= 200:
+                if running >= nodes and len(services.engine.store) >= 200:
                     break
                 await pilot.pause(0.25)
             for name, keys, settle in SHOTS:

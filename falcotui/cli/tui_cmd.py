@@ -171,7 +171,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    demo = DemoCluster(nodes=args.nodes, scenario=args.scenario, seed=args.seed)
+    demo = DemoCluster(nodes=args.nodes, scenario=args.scenario, seed=args.seed, problem_nodes=True)
     try:
         demo.start()
     except Exception as exc:  # the simulator is ours, but a busy port or a full disk is not

@@ -42,9 +42,8 @@ from falcotui.kube.throttle import background
 T = TypeVar("T")
 HOT_RESTART_FAILURE = "Falco internal: hot restart failure"
 FALCO_CONTAINER = "falco"
-#: Real clusters: the kubelet syncs mounted ConfigMaps every ~60-90 s, then Falco dry-runs and restarts.
-#: Kubernetes documents up to "the kubelet sync period + cache propagation delay" (60 s + up to 60 s with the
-#: default TTL cache) before a mounted ConfigMap changes, then Falco dry-runs and restarts: 150 s covers it.
+#: Kubernetes documents up to "the kubelet sync period + cache propagation delay" (60 s, plus up to the
+#: TTL, 60 s, with a TTL cache) before a mounted ConfigMap changes; then Falco dry-runs and restarts.
 DEFAULT_RELOAD_TIMEOUT = 150.0
 MAX_DOCUMENTED_PROPAGATION = 120.0
 MARK_WORKERS = 16

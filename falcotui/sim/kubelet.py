@@ -58,12 +58,13 @@ class Kubelet:
         return time.time_ns() + round(self.node_spec.clock_offset * 1e9)
 
     def propagation_delay(self) -> float:
-        """How long a ConfigMap/Secret change takes to reach this node's pods: "the total delay from the
-        moment when the ConfigMap is updated to the moment when new keys are projected to the Pod can be
-        as long as the kubelet sync period + cache propagation delay" (kubernetes.io, Configure a Pod to
-        Use a ConfigMap / ConfigMaps: "Mounted ConfigMaps are updated automatically"); the kubelet's sync
-        period is 1 min by default, so 60-120 s with `configmap_propagation_delay=60,
-        configmap_propagation_jitter=60`."""
+        """How long a ConfigMap/Secret change takes to reach this node's pods: `configmap_propagation_delay`
+        plus a uniform 0..`configmap_propagation_jitter`. kubernetes.io (Configure a Pod to Use a ConfigMap,
+        "Mounted ConfigMaps are updated automatically"): the kubelet checks on every periodic sync (1 min by
+        default) through its cache, so "the total delay ... can be as long as the kubelet sync period + cache
+        propagation delay", the latter being the watch propagation delay, the cache's TTL or zero by cache
+        type. `falcotui sim` uses 60 + 0..60 s (sync period + a TTL cache); the docs give only the upper
+        bound, so a real pod may also see a change sooner than 60 s."""
         cfg = self.config
         jitter = max(0.0, cfg.configmap_propagation_jitter)
         return cfg.configmap_propagation_delay + self.rng.uniform(0.0, jitter)

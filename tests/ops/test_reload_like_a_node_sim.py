@@ -26,8 +26,9 @@ RULE = """
   priority: WARNING
   tags: [container, network]
 """
-# kubernetes.io "ConfigMaps", Mounted ConfigMaps are updated automatically: up to the kubelet sync period
-# (1 min) + the cache's propagation delay (up to its TTL, 1 min): 60-120 s. Scaled down 25x here.
+# kubernetes.io "Mounted ConfigMaps are updated automatically": as long as the kubelet sync period (1 min) +
+# the cache's propagation delay (up to its TTL, 1 min, with a TTL cache): `falcotui sim` uses 60-120 s.
+# Scaled down 25x here.
 SCALE = 0.04
 REALISTIC = dict(configmap_propagation_delay=60.0 * SCALE, configmap_propagation_jitter=60.0 * SCALE)
 

@@ -365,7 +365,6 @@ def demo_app() -> Iterator[Callable[..., tuple[FalcoTuiApp, DemoCluster]]]:
             seed=3,
             timings=dict(FAST_TIMINGS),
             per_minute=per_minute,
-            problem_nodes=False,  # rollouts here must complete (test_demo_problem_nodes covers those nodes)
         )
         started.append(demo)
         demo.start(deploy=deploy)
