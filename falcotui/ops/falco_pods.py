@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from falcotui.falco.alerts import Alert, OutputTemplates
+from falcotui.falco.load_failure import LoadFailure, parse_load_failure
 from falcotui.falco.loglines import LineKind, LogLine, LogLineClassifier
 from falcotui.ops.falco_problems import (
     MISSING_STREAK,
@@ -37,6 +38,7 @@ class ReloadEvent:
     outcome: ReloadOutcome
     at_ns: int | None
     detail: str = ""
+    failure: LoadFailure | None = None  # where and why the rules were refused, when Falco's text says
 
 
 @dataclass(slots=True)
@@ -186,5 +188,7 @@ class FalcoPodTracker:
         if banner is not None and info.started_ns == banner[0]:
             info.started_ns = banner[1]
         info.rejected += 1
-        info.last_reload = ReloadEvent(ReloadOutcome.REJECTED, alert.time_ns, _first_line(alert.message))
+        failure = parse_load_failure(alert.message)
+        detail = failure.summary if failure is not None else _first_line(alert.message)
+        info.last_reload = ReloadEvent(ReloadOutcome.REJECTED, alert.time_ns, detail, failure)
         return info

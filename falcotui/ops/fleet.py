@@ -263,7 +263,7 @@ class FleetState:
             ReloadOutcome.REJECTED: ReloadState.REJECTED,
             ReloadOutcome.FAILED: ReloadState.FAILED,
         }[last.outcome]
-        return NodeReload(state, last.at_ns, last.detail)
+        return NodeReload(state, last.at_ns, last.detail, last.failure)
 
     def row(self, name: str, *, now_ns: int | None = None) -> NodeStatus | None:
         if name not in self.nodes:
@@ -347,7 +347,20 @@ class FleetState:
             pending=count[NodeState.PENDING],
             without_falco=count[NodeState.NO_POD],
             nodes_not_ready=sum(1 for p in parts if p.ready is not True),
+            refusing_rules=sum(
+                1 for p in parts if self._reload(p, self._falco_info(p)).state is ReloadState.REJECTED
+            ),
         )
+
+    def refusing_rules(self) -> list[tuple[str, NodeReload]]:
+        """The nodes whose last rules reload Falco rejected, by name, with what it said."""
+        found = []
+        for name in sorted(self.nodes, key=_natural):
+            part = self._k8s_part(name)
+            reload = self._reload(part, self._falco_info(part))
+            if reload.state is ReloadState.REJECTED:
+                found.append((name, reload))
+        return found
 
     def daemonset(self) -> DaemonSetSummary | None:
         return daemonset_summary(self._ds) if self._ds is not None else None

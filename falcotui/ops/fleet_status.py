@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from falcotui.falco.alerts import Priority
+from falcotui.falco.load_failure import LoadFailure
 from falcotui.ops.falco_problems import FalcoProblem
 from falcotui.ops.fleet_k8s import PodStatus
 
@@ -51,6 +52,7 @@ class NodeReload:
     state: ReloadState
     at_ns: int | None = None
     detail: str = ""
+    failure: LoadFailure | None = None  # a rejected reload's file, line and Falco's message
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,7 @@ class FleetSummary:
     pending: int
     without_falco: int
     nodes_not_ready: int
+    refusing_rules: int = 0  # nodes whose last rules reload Falco rejected (the old rules keep running)
 
     @property
     def text(self) -> str:
@@ -100,6 +103,7 @@ class FleetSummary:
             (self.pending, "pending"),
             (self.without_falco, "without Falco"),
             (self.nodes_not_ready, "not ready"),
+            (self.refusing_rules, "refusing the rules"),
         ):
             if count:
                 parts.append(f"{count} {words}")

@@ -38,7 +38,7 @@ COLUMNS: tuple[tuple[str, str, int, int], ...] = (
     ("falco", "FALCO", 18, 1),
     ("ver", "VER", 7, 6),
     ("rst", "RST", 3, 5),
-    ("reload", "RELOAD", 13, 7),
+    ("reload", "RELOAD", 17, 7),  # "rejected 09:05:12" whole
     ("rate", "ALERTS/MIN", 10, 2),
     ("spark", "LAST 10 MIN", 11, 8),
     ("worst", "WORST", 8, 3),
@@ -88,7 +88,7 @@ def visible_columns(width: int) -> list[tuple[str, str, int, int]]:
 
 
 def _clock(ns: int | None) -> str:
-    return time.strftime("%H:%M", time.localtime(ns / 1e9)) if ns else ""
+    return time.strftime("%H:%M:%S", time.localtime(ns / 1e9)) if ns else ""
 
 
 def falco_cell(row: NodeStatus) -> Text:

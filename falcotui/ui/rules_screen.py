@@ -14,6 +14,7 @@ the user's own choice: a conflict, a rollback or a failed push leave the editor 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -25,7 +26,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import OptionList, Static, TextArea
 
-from falcotui.falco.sanitize import sanitize
+from falcotui.falco.sanitize import safe_text, sanitize
+from falcotui.ops.engine import EngineDelta
+from falcotui.ops.fleet_status import NodeReload
 from falcotui.ops.rules_service import DefaultRules, RulesError, RulesSnapshot
 from falcotui.ui.keybar import KeyBar
 from falcotui.ui.rules_editor import DEFAULTS_KEY, EditorStack, RulesEditor, file_options
@@ -55,6 +58,8 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesPushFlow, RulesFileOps, Scre
     RulesScreen #rules-editors { height: 1fr; }
     RulesScreen #rules-message { height: 1fr; padding: 1 2; }
     RulesScreen #rules-status { height: 1; padding: 0 1; }
+    RulesScreen #rules-rejected { height: auto; max-height: 3; padding: 0 1; display: none; }
+    RulesScreen #rules-rejected.-shown { display: block; }
     RulesScreen.-narrow #rules-main { layout: grid; grid-size: 2 2; grid-columns: 25 1fr; grid-rows: 1fr 7; }
     RulesScreen.-narrow #rules-files-pane { width: 25; }
     RulesScreen.-narrow #rules-problems-pane { width: 1fr; column-span: 2; }
@@ -68,6 +73,7 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesPushFlow, RulesFileOps, Scre
         Binding("ctrl+b", "rollback", "Roll back", priority=True),
         Binding("ctrl+e", "external_editor", "$EDITOR", priority=True),
         Binding("ctrl+n", "new_file", "New file", priority=True),
+        Binding("ctrl+g", "goto_rejected", "Go to refused line", priority=True),
         # not a priority key: in the editor, delete deletes a character; in the files list (its pane's
         # border shows the focus) it removes the file, after a confirmation
         Binding("delete", "remove_file", "Remove file"),
@@ -85,10 +91,14 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesPushFlow, RulesFileOps, Scre
         self.busy = ""  # what cluster operation runs now ("" when none)
         self.status_text = ""
         self.saved_copies: list[Path] = []  # files where "take theirs" saved the user's version
+        self.refusing: list[tuple[str, NodeReload]] = []  # nodes whose Falco rejected the live rules
+        self.rejected_text = ""  # the banner as plain text
+        self._rejected_at = 0.0
 
     # ------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
+        yield Static(id="rules-rejected")
         with Horizontal(id="rules-main"):
             with Vertical(id="rules-files-pane") as pane:
                 pane.border_title = "files"
@@ -107,9 +117,17 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesPushFlow, RulesFileOps, Scre
     def on_mount(self) -> None:
         self.query_one("#rules-editors").display = False
         self._update_status()
+        self._update_rejected()
         self._load()
 
+    def engine_tick(self, delta: EngineDelta) -> None:
+        # a rejection arrives as Falco's alert (its pod's info changes); a pending push ends with time
+        now = time.monotonic()
+        if delta.nodes or delta.alerts.pods or now - self._rejected_at >= 2.0:
+            self._update_rejected()
+
     def on_screen_resume(self) -> None:
+        self._update_rejected()
         if self.snapshot is None and self.load_error:  # e.g. Falco was deployed from the Deploy screen since
             self.load_error = ""
             self.query_one("#rules-message", Static).update(Text("loading the rules ConfigMap…", "dim"))
@@ -263,6 +281,9 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesPushFlow, RulesFileOps, Scre
             return True if self.current and self.current != DEFAULTS_KEY else None
         if action == "new_file":
             return None if self.snapshot is None else True
+        if action == "goto_rejected":
+            spot = self._refused_spot()
+            return True if spot is not None and spot.failure is not None else False
         if action == "remove_file":
             return True if self.snapshot is not None and self.current in self.files else None
         return True
@@ -318,6 +339,70 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesPushFlow, RulesFileOps, Scre
             )
         self.status_text = text.plain
         self.query_one("#rules-status", Static).update(text)
+
+    # ------------------------------------------------------------ nodes refusing the rules
+
+    def _update_rejected(self) -> None:
+        """The banner on top: how many nodes rejected the live rules (a push forced past the checks, or
+        rules their Falco version refuses), where and what Falco said — the old rules keep running there."""
+        self._rejected_at = time.monotonic()
+        self.refusing = self.services.engine.fleet.refusing_rules()
+        banner = self.query_one("#rules-rejected", Static)
+        banner.set_class(bool(self.refusing), "-shown")
+        if not self.refusing:
+            self.rejected_text = ""
+            banner.update("")
+            self.refresh_bindings()
+            return
+        n = len(self.refusing)
+        first = self._refused_spot()
+        said = first.detail if first is not None else ""
+        text = Text.assemble(
+            (f"✗ {n} node{'s' if n != 1 else ''} rejected the rules", "bold red"),
+            " — Falco keeps running the old ones there. ",
+        )
+        if said:
+            text.append_text(safe_text(said, "bold", max_len=300))
+        names = ", ".join(name for name, _ in self.refusing[:4]) + (" …" if n > 4 else "")
+        text.append_text(safe_text(f"  ({names})", "dim", max_len=200))
+        if first is not None and first.failure is not None:
+            text.append("  ctrl+g go to the line", "reverse")
+        if text.plain != self.rejected_text:
+            self.rejected_text = text.plain
+            banner.update(text)
+            self.refresh_bindings()
+
+    def _refused_spot(self) -> NodeReload | None:
+        """What most refusing nodes said (the same rules file fails the same way on each)."""
+        if not self.refusing:
+            return None
+        counts: dict[str, int] = {}
+        for _, reload in self.refusing:
+            counts[reload.detail] = counts.get(reload.detail, 0) + 1
+        top = max(counts, key=lambda d: counts[d])
+        return next(r for _, r in self.refusing if r.detail == top)
+
+    def action_goto_rejected(self) -> None:
+        """ctrl+g: the editor, at the line Falco refused."""
+        spot = self._refused_spot()
+        failure = spot.failure if spot is not None else None
+        if failure is None:
+            return
+        ids = self.query_one(EditorStack).ids
+        key = failure.file
+        if key not in ids and key == "falco_rules.yaml":
+            key = DEFAULTS_KEY
+        if key not in ids:
+            self.notify(
+                f"{sanitize(failure.file)} is not one of the rules ConfigMap's files",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self._select(key)
+        self.editor().jump_to(failure.line, failure.column)
+        if self.files.get(key) != (self.snapshot.files.get(key) if self.snapshot else None):
+            self.notify("the editor holds unpushed changes: the line is the live file's", markup=False)
 
     # ------------------------------------------------------------ $EDITOR
 
