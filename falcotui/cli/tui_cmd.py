@@ -40,6 +40,7 @@ TUI_DEFAULTS: dict[str, object] = {
     "scenario": "incident",
     "seed": 7,
     "export_dir": None,
+    "max_alerts": 100_000,
 }
 
 
@@ -69,6 +70,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="DIR",
         help="where `e` on Alerts writes JSONL (default: falcotui/exports in your data directory)",
+    )
+    g.add_argument(
+        "--max-alerts",
+        dest="tui_max_alerts",
+        type=int,
+        metavar="N",
+        help="alerts kept in memory, oldest dropped first (default 100000; the Alerts title counts drops)",
     )
     g.add_argument("--seed", dest="tui_seed", type=int, metavar="N", help="demo: random seed (default 7)")
 
@@ -106,6 +114,7 @@ def build_services(
     context_name: str,
     demo: bool = False,
     export_dir: Path | None = None,
+    max_alerts: int = 100_000,
 ):
     """Services over `clients` (the engine is started by the app, on its own loop)."""
     from falcotui.ops.deployer import Deployer
@@ -113,7 +122,7 @@ def build_services(
     from falcotui.ops.rules_service import RulesService
     from falcotui.ui.services import Services
 
-    engine = Engine(clients, namespace, read_only=True if read_only else None)
+    engine = Engine(clients, namespace, read_only=True if read_only else None, alert_capacity=max_alerts)
     return Services(
         engine=engine,
         deployer=Deployer(clients, namespace),
@@ -129,6 +138,9 @@ def build_services(
 def run(args: argparse.Namespace) -> int:
     """Run the TUI for parsed arguments; returns the exit status."""
     args = tui_options(args)
+    if args.max_alerts < 1:
+        error("--max-alerts must be at least 1")
+        return EXIT_USAGE
     if args.demo:
         return _run_demo(args)
     from falcotui.kube.config import KubeConfigError, KubeError, Timeouts, list_contexts, load_clients
@@ -148,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
             read_only=args.read_only,
             context_name=name,
             export_dir=args.export_dir,
+            max_alerts=args.max_alerts,
         )
 
     try:
@@ -187,6 +200,7 @@ def _run_demo(args: argparse.Namespace) -> int:
             context_name=f"demo (seed {args.seed})",  # the fleet counts the nodes (workers + control plane)
             demo=True,
             export_dir=args.export_dir,
+            max_alerts=args.max_alerts,
         )
 
     try:

@@ -9,6 +9,10 @@ gives O(1) `len`/`get(i)` for a Line API list. Counts per rule and per priority 
 Relative time windows (`since:5m`) age alerts out as time passes: from the front of the view (arrival
 order), and through a heap of event times for the few that arrived out of order. `until:` relative windows
 let alerts *enter* as time passes, so a view with one rescans on update.
+
+A view can be *held* at a sequence number (`hold`, or `hold_at=` when made): it is then a snapshot — newer
+alerts stay out, however often it is updated or re-filtered (a paused list filtered again shows the same
+moment), and `held` counts the matching ones waiting; `release()` lets them in.
 """
 
 from __future__ import annotations
@@ -51,11 +55,19 @@ class FilteredView:
     """
 
     def __init__(
-        self, store: AlertStore, query: AlertQuery = EMPTY_QUERY, *, clock: Callable[[], int] = time.time_ns
+        self,
+        store: AlertStore,
+        query: AlertQuery = EMPTY_QUERY,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        hold_at: int | None = None,
     ) -> None:
         self.store = store
         self.query = query
         self._clock = clock
+        self.hold_at = hold_at  # a snapshot: no alert after this sequence number comes in
+        self.held = 0  # matching alerts that arrived after `hold_at`
+        self._held_seq = 0
         self._uses_channels = any(t.key == "channel" for t in query.terms)
         self._entries: list[StoredAlert] = []
         self._start = 0  # entries before it were dropped; compacted now and then
@@ -76,6 +88,7 @@ class FilteredView:
             self._aging = []
         self._seen_seq = self.store.first_seq - 1
         self._seen_change = self.store.change_count
+        self.held, self._held_seq = 0, 0
         self._take_new(now_ns)
 
     def _count(self, entry: StoredAlert) -> None:
@@ -92,8 +105,28 @@ class FilteredView:
             del self.by_rule[rule]
         self._by_priority[entry.alert.priority] -= 1
 
+    def hold(self, seq: int | None = None) -> None:
+        """Stop at `seq` (default: the last alert this view has looked at): a snapshot from now on."""
+        self.hold_at = self._seen_seq if seq is None else seq
+        self._held_seq = max(self._held_seq, self.hold_at)
+
+    def release(self) -> None:
+        """Let the alerts held back in at the next `update()`."""
+        self.hold_at, self.held, self._held_seq = None, 0, 0
+
+    def _count_held(self, later: list[StoredAlert], now_ns: int | None) -> None:
+        fresh = [e for e in later if e.seq > self._held_seq]
+        if fresh:
+            match = self.query.matcher(now_ns=self._now(now_ns))
+            self.held += sum(1 for e in fresh if match(e.alert, e.channels))
+            self._held_seq = fresh[-1].seq
+
     def _take_new(self, now_ns: int | None) -> int:
         new = self.store.since(self._seen_seq)
+        if self.hold_at is not None and new and new[-1].seq > self.hold_at:
+            keep = bisect.bisect_right(new, self.hold_at, key=_seq_of)
+            self._count_held(new[keep:], now_ns)
+            new = new[:keep]
         if not new:
             return 0
         match = self.query.matcher(now_ns=self._now(now_ns))

@@ -340,9 +340,10 @@ class Engine:
             self.hub.drain(max_alerts=max_alerts), self.fleet.changed(), self.notices.drain(), self.health()
         )
 
-    def view(self, query: AlertQuery = EMPTY_QUERY) -> FilteredView:
-        """A filtered, incrementally updated view of the stored alerts (call `update()` on it per tick)."""
-        return FilteredView(self.store, query)
+    def view(self, query: AlertQuery = EMPTY_QUERY, *, hold_at: int | None = None) -> FilteredView:
+        """A filtered, incrementally updated view of the stored alerts (call `update()` on it per tick);
+        with `hold_at`, a snapshot up to that sequence number."""
+        return FilteredView(self.store, query, hold_at=hold_at)
 
     def followed_pods(self) -> set[str]:
         return self.logs.followed_pods() if self.logs else set()

@@ -205,7 +205,7 @@ class AlertList(ScrollView, can_focus=True):
         """A new filter: show its alerts (pinned to the newest when following)."""
         self.view = view
         self._cache.clear()
-        self.new_while_paused = 0
+        self.new_while_paused = view.held
         self.cursor = max(0, len(view) - 1)
         self._need = measure(view.slice(len(view) - MEASURE_AT_MOST, len(view)))
         self._fit_columns()
@@ -213,6 +213,7 @@ class AlertList(ScrollView, can_focus=True):
 
     def view_changed(self, change: ViewChange) -> None:
         """After `view.update()`: keep indexes pointing at the same alerts, follow or count."""
+        self.new_while_paused = self.view.held  # paused, the view is a snapshot: newer alerts wait
         if not change.changed:
             return
         n = len(self.view)
@@ -229,8 +230,6 @@ class AlertList(ScrollView, can_focus=True):
             self.cursor = max(0, self.cursor - change.dropped)
         if self.following:
             self.cursor = max(0, len(self.view) - 1)
-        else:
-            self.new_while_paused += change.added
         scroll_y = self.scroll_offset.y - (0 if self.following else change.dropped)
         self._sync_size(pin=self.following, scroll_y=max(0, scroll_y))
 
@@ -249,6 +248,11 @@ class AlertList(ScrollView, can_focus=True):
         return self.view.get(min(self.cursor, len(self.view) - 1))
 
     def watch_following(self, following: bool) -> None:
+        """Paused, the view holds still at its last alert (a snapshot); following lets the rest in."""
+        if not following:
+            self.view.hold()
+            return
+        self.view.release()
         if following:
             self.new_while_paused = 0
             self.cursor = max(0, len(self.view) - 1)

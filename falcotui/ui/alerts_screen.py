@@ -141,9 +141,10 @@ class AlertsScreen(Screen):
         store = self.app.services.engine.store
         state = "following" if alist.following else f"paused (+{count_text(alist.new_while_paused)} new)"
         main = self.query_one("#alerts-main")
+        dropped = f" · older alerts dropped: {count_text(store.evicted)}" if store.evicted else ""
         main.border_title = (
-            f"Alerts · {count_text(len(alist.view))} shown · {count_text(len(store))} kept · "
-            f"{store.rate():.0f}/s · {state}"
+            f"Alerts · {count_text(len(alist.view))} shown · {count_text(len(store))} of "
+            f"{count_text(store.capacity)} kept{dropped} · {store.rate():.0f}/s · {state}"
         )
         subtitle = sanitize(self.query_obj.to_text(), max_len=120) or "no filter"
         if self.last_export:
@@ -170,7 +171,9 @@ class AlertsScreen(Screen):
             with box.prevent(Input.Changed):
                 box.value = text
         self._say_unmatched_nodes(query)
-        view = self.app.services.engine.view(query)
+        # paused, the list is a snapshot: a new filter looks at the same moment, not at newer alerts
+        hold = None if self.alert_list.following else self.alert_list.view.hold_at
+        view = self.app.services.engine.view(query, hold_at=hold)
         self.view = view
         self.alert_list.empty = _empty_text(query)
         self.alert_list.set_view(view)

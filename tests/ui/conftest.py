@@ -240,7 +240,7 @@ def alert_json(
     )
 
 
-def frozen_engine(tmp_path: Path, clock: Clock) -> Engine:
+def frozen_engine(tmp_path: Path, clock: Clock, *, max_alerts: int = 100_000) -> Engine:
     """An engine that never connects (its clients point at a closed port), fed a fixed fleet and alerts."""
     kubeconfig = tmp_path / "frozen-kubeconfig"
     kubeconfig.write_text(
@@ -250,7 +250,7 @@ def frozen_engine(tmp_path: Path, clock: Clock) -> Engine:
         "contexts: [{name: frozen, context: {cluster: frozen, user: u, namespace: falco}}]\n"
     )
     clients = load_clients(str(kubeconfig), None, timeouts=Timeouts(connect=0.5, read=0.5))
-    engine = Engine(clients, "falco", read_only=False, clock=clock)
+    engine = Engine(clients, "falco", read_only=False, clock=clock, alert_capacity=max_alerts)
     nodes = [k8s_node(f"ip-10-0-1-{n}") for n in (11, 23, 57, 80)] + [k8s_node("ip-10-0-2-11", taints=[GPU])]
     pods = [
         k8s_pod("falco-a11", "ip-10-0-1-11"),
@@ -305,9 +305,11 @@ def frozen_engine(tmp_path: Path, clock: Clock) -> Engine:
     return engine
 
 
-def frozen_services(tmp_path: Path, *, read_only: bool = False) -> tuple[Services, Clock]:
+def frozen_services(
+    tmp_path: Path, *, read_only: bool = False, max_alerts: int = 100_000
+) -> tuple[Services, Clock]:
     clock = Clock()
-    engine = frozen_engine(tmp_path, clock)
+    engine = frozen_engine(tmp_path, clock, max_alerts=max_alerts)
     services = Services(
         engine=engine,
         deployer=Deployer(engine.clients, "falco"),
@@ -321,12 +323,12 @@ def frozen_services(tmp_path: Path, *, read_only: bool = False) -> tuple[Service
 
 @pytest.fixture
 def frozen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., FalcoTuiApp]:
-    """`frozen(read_only=False)`: the app over the frozen state; times shown in UTC."""
+    """`frozen(read_only=False, max_alerts=100_000)`: the app over the frozen state; times shown in UTC."""
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
 
-    def make(*, read_only: bool = False) -> FalcoTuiApp:
-        services, clock = frozen_services(tmp_path, read_only=read_only)
+    def make(*, read_only: bool = False, max_alerts: int = 100_000) -> FalcoTuiApp:
+        services, clock = frozen_services(tmp_path, read_only=read_only, max_alerts=max_alerts)
         app = FalcoTuiApp(services, start_engine=False)
         app.frozen_clock = clock
         return app

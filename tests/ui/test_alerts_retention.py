@@ -1,0 +1,60 @@
+"""Issue 17 item 8, retention that says what it keeps: the Alerts title says how many are kept of the
+capacity (`--max-alerts`) and how many older alerts were dropped; a paused list is a snapshot — filtering
+while paused does not pull newer alerts in, and following again lets them in."""
+
+from __future__ import annotations
+
+import re
+
+from falcotui.cli.tui_cmd import build_parser, tui_options
+from falcotui.ui.alerts_screen import AlertsScreen
+
+ROW = re.compile(r"\d\d:\d\d:\d\d(\.\d{3})? +(Emergency|Alert|Critical|Error|Warning|Notice|Info|Debug) .*")
+
+
+def alert_rows(text: str) -> list[str]:
+    return [m[0][:-3].rstrip() for line in text.splitlines() if (m := ROW.search(line))]
+
+
+async def open_alerts(app, pilot, shows) -> AlertsScreen:
+    await pilot.pause()
+    await pilot.press("f2")
+    await shows(pilot, app, where=lambda text: isinstance(app.screen, AlertsScreen) and alert_rows(text))
+    return app.screen
+
+
+def test_max_alerts_option_reaches_the_tui():
+    args = tui_options(build_parser().parse_args(["--max-alerts", "5000"]))
+    assert args.max_alerts == 5000
+    assert tui_options(build_parser().parse_args([])).max_alerts == 100_000
+
+
+async def test_title_counts_kept_of_capacity_and_dropped(frozen, shows):
+    app = frozen(max_alerts=100)
+    store = app.services.engine.store
+    assert len(store) == 100 and store.evicted > 0
+    async with app.run_test(size=(200, 40)) as pilot:
+        await open_alerts(app, pilot, shows)
+        await shows(pilot, app, f"100 of 100 kept · older alerts dropped: {store.evicted} ·")
+
+
+async def test_paused_list_is_a_snapshot_even_when_filtered(frozen, screen_text, shows, alert_bytes):
+    app = frozen()
+    async with app.run_test(size=(200, 40)) as pilot:
+        screen = await open_alerts(app, pilot, shows)
+        await pilot.press("f")
+        await shows(pilot, app, "paused")
+        for i in range(3):
+            line = alert_bytes.line(7000 + i, "ip-10-0-1-80", alert_bytes.NOW + i, 2)
+            app.services.engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-80", pod="falco-d80"))
+        await shows(pilot, app, "paused (+3 new)")
+        # a filter while paused looks at the same moment: ip-10-0-1-80's one earlier alert, not the new three
+        await pilot.press("slash", *"node:ip-10-0-1-80", "enter")
+        await shows(pilot, app, "node:ip-10-0-1-80")
+        await pilot.pause()
+        assert len(screen.alert_list.view) == 1
+        text = await shows(pilot, app, "1 shown", "paused (+3 new)")
+        assert len(alert_rows(text)) == 1
+        await pilot.press("f")
+        await shows(pilot, app, "4 shown", "following")
+        assert len(screen.alert_list.view) == 4
