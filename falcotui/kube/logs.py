@@ -51,8 +51,9 @@ class FollowerNotice:
     pod: str
     container: str
     node: str
-    kind: str  # following | resumed | restarted | waiting | ended
+    kind: str  # following | resumed | restarted | waiting | ended | gap
     detail: str = ""
+    gap: tuple[int, int] | None = None  # kind "gap": the last line before and the first line after (Unix ns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +278,11 @@ class LogFollower:
                     )
                     for ts, text in decoder.feed(chunk)
                 ]
+                for gap in self.filter.take_gaps():
+                    if self._emit:
+                        self._emit(
+                            FollowerNotice(self.namespace, self.pod, container, self.node, "gap", "", gap)
+                        )
                 if batch:
                     delivered += len(batch)
                     self.lines += len(batch)

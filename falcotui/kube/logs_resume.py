@@ -62,9 +62,21 @@ class ResumeFilter:
         self.last_ts: int | None = None
         self._at_last: Counter[int] = Counter()  # content hashes delivered at exactly last_ts
         self._skip: Counter[int] | None = None  # armed by begin_resume()
+        self._reached_back = False  # this resume saw a line at or before last_ts: nothing in between lost
+        self._gaps: list[tuple[int, int]] = []  # (last line before, first line after) of unproven resumes
 
     def begin_resume(self) -> None:
         self._skip = Counter(self._at_last) if self.last_ts is not None else None
+        self._reached_back = False
+
+    def take_gaps(self) -> list[tuple[int, int]]:
+        """Resumes that could not prove continuity since the last call: (last seen ts, first new ts).
+
+        A resume asks from the last seen line's second on, so the log still holding that line shows it
+        again; when the first line back is newer, lines in between may be gone (the kubelet rotated or
+        truncated the log while the stream was cut) — possible loss, said rather than hidden."""
+        gaps, self._gaps = self._gaps, []
+        return gaps
 
     def reset(self) -> None:
         self.last_ts, self._skip = None, None
@@ -76,12 +88,16 @@ class ResumeFilter:
             return False
         digest = hash(content)
         if self._skip is not None and self.last_ts is not None:
+            if ts <= self.last_ts:
+                self._reached_back = True
             if ts < self.last_ts:
                 return False
             if ts == self.last_ts and self._skip[digest] > 0:
                 self._skip[digest] -= 1
                 return False
             if ts > self.last_ts:
+                if not self._reached_back:
+                    self._gaps.append((self.last_ts, ts))
                 self._skip = None
         if self.last_ts is None or ts > self.last_ts:
             self.last_ts = ts

@@ -25,13 +25,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from falcotui.falco.alerts import Alert, OutputTemplates, dedup_key
+from falcotui.falco.alerts import Alert, OutputTemplates, Priority, dedup_key
 from falcotui.falco.loglines import LogLine
 from falcotui.ops.alert_store import AlertStore, StoredAlert, alert_node
 from falcotui.ops.falco_pods import FalcoPodInfo, FalcoPodTracker
 
 _NS = 1_000_000_000
 CHANNEL_KINDS = ("log", "grpc")
+#: markers falcotui itself puts into the alert list (a gap in a log) carry this source and rule
+MARKER_SOURCE = "falcotui"
+GAP_RULE = "falcotui: possible gap in the log"
 
 
 class PodLogLine(Protocol):
@@ -59,6 +62,10 @@ class ChannelStatus:
     last_alert_ns: int | None = None  # event time of the last alert received
     lag_ns: int | None = None  # receive time minus event time of the last alert
     managed: bool = False  # its owner reports connects/disconnects; alerts alone do not flip `connected`
+    cuts: int = 0  # times it went from connected to disconnected
+    last_cut_ns: int | None = None
+    gaps: int = 0  # resumes that could not prove no line was missed (see `AlertHub.record_gap`)
+    last_gap: tuple[int, int] | None = None  # (last line before, first line after), Unix ns
 
     @property
     def lag_s(self) -> float | None:
@@ -235,11 +242,56 @@ class AlertHub:
         status.managed = True
         if status.connected != connected:
             status.connected, status.changed_ns = connected, self._clock()
+            if not connected:
+                status.cuts += 1
+                status.last_cut_ns = status.changed_ns
         if pod is not None:
             status.pod = pod
         status.detail = detail
         self._changed_channels.add(key)
         return status
+
+    def record_gap(
+        self, node: str, kind: str, before_ns: int, after_ns: int, *, pod: str | None = None
+    ) -> None:
+        """A resumed stream could not prove that no line was lost between `before_ns` and `after_ns`: count
+        it on the channel and put a marker into the alert list at that place in time (source `falcotui`,
+        so `-source:falcotui` hides it), where an operator reading the timeline sees the hole."""
+        status = self.channels.get((node, kind))
+        if status is None:
+            status = self.channels[(node, kind)] = ChannelStatus(node, kind, pod)
+        status.gaps += 1
+        status.last_gap = (before_ns, after_ns)
+        self._changed_channels.add((node, kind))
+        seconds = (after_ns - before_ns) / _NS
+        self.ingest(
+            Alert(
+                time_ns=after_ns,
+                priority=Priority.NOTICE,
+                rule=GAP_RULE,
+                output=(
+                    f"the {kind} of {node} resumed without the last line seen before the cut: lines from "
+                    f"the {seconds:.1f} s before this one may be missing (the log was rotated or truncated "
+                    "while the stream was down)"
+                ),
+                source=MARKER_SOURCE,
+                hostname=node,
+                output_fields={"falcotui.gap.from": before_ns, "falcotui.gap.to": after_ns},
+                node=node,
+                pod=pod,
+                channel="log" if kind == "log" else "grpc",
+            )
+        )
+
+    def log_stream_health(self) -> dict[str, object]:
+        """The header's stream figures: cuts and gaps so far, and the nodes whose log stream is down."""
+        logs = [s for (_n, kind), s in self.channels.items() if kind == "log" and s.managed]
+        return {
+            "log_cuts": sum(s.cuts for s in logs),
+            "log_gaps": sum(s.gaps for s in logs),
+            # cut after having streamed: a stream still starting (or a pod that never ran) is not "down"
+            "log_down": tuple(sorted(s.node for s in logs if not s.connected and s.cuts)),
+        }
 
     def channels_of(self, node: str) -> list[ChannelStatus]:
         return [s for k in CHANNEL_KINDS if (s := self.channels.get((node, k))) is not None]

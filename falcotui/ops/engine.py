@@ -63,6 +63,9 @@ class Health:
     throttled: str = ""  # "throttled: …" while the API server pushes back or the client-side limit queues
     credentials_error: str = ""  # the exec credential plugin's last failure, until it succeeds again
     unreadable: int = 0  # log lines that looked like alerts but could not be parsed (counted, not shown)
+    log_cuts: int = 0  # log streams that went down since start (each resumed stream counts once)
+    log_gaps: int = 0  # resumes that could not prove continuity (a marker each in the alert list)
+    log_down: tuple[str, ...] = ()  # nodes whose log stream is down now
 
 
 @dataclass(slots=True)
@@ -332,6 +335,7 @@ class Engine:
             throttled=self.clients.throttle_state(),
             credentials_error=credential_problem(self.clients),
             unreadable=self.hub.bad_lines,
+            **self.hub.log_stream_health(),
         )
 
     def drain(self, *, max_alerts: int | None = None) -> EngineDelta:

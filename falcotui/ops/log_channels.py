@@ -173,6 +173,16 @@ class LogChannels:
 
     def _notice(self, uid: str, n: FollowerNotice) -> None:
         f = self._current(uid)
+        if n.kind == "gap" and n.gap is not None:
+            node = n.node or (f.node if f else "")
+            self.hub.record_gap(node, "log", *n.gap, pod=n.pod)
+            self.notices.add(
+                NoticeKind.STREAM_GAP,
+                f"{node}: the log resumed without proof that no line was missed (see the marker in Alerts)",
+                node=node,
+                pod=n.pod,
+            )
+            return
         if n.kind == "restarted":
             node = n.node or (f.node if f else "")
             self.notices.add(

@@ -23,6 +23,7 @@ class NoticeKind(StrEnum):
     FALCO_ERROR = "falco-error"  # Falco logged `Error: ...` (it exits)
     STREAM_DROPPED = "stream-dropped"  # a log stream or gRPC subscription went away
     STREAM_RESUMED = "stream-resumed"  # ... and came back
+    STREAM_GAP = "stream-gap"  # ... but could not prove that no line was missed in between
     GRPC_UNAVAILABLE = "grpc-unavailable"  # this pod's Falco offers no gRPC (≥ 0.44) or TLS failed
     API_UNREACHABLE = "api-unreachable"
     API_REACHABLE = "api-reachable"

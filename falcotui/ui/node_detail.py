@@ -4,6 +4,7 @@ lines Falco logged, and the node's own live alert list. Everything shown is clus
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.console import Group
@@ -17,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from falcotui.falco.sanitize import safe_text, sanitize
+from falcotui.ops.alert_hub import ChannelStatus
 from falcotui.ops.alert_query import AlertQuery
 from falcotui.ops.engine import EngineDelta
 from falcotui.ops.fleet_status import NodeStatus
@@ -35,7 +37,28 @@ def _clock(ns: int | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ns / 1e9)) if ns else "--:--:--"
 
 
-def node_summary(row: NodeStatus) -> Table:
+def stream_text(streams: Sequence[ChannelStatus]) -> Text:
+    """`log live since 10:20:01 · 2 cuts (last 10:19:58) · 1 gap` for each channel of one node."""
+    out = Text()
+    for s in streams:
+        if out:
+            out.append("  ·  ")
+        state = "live" if s.connected else "down"
+        out.append(f"{s.kind} ", "bold")
+        out.append(state, "green" if s.connected else "bold yellow")
+        if s.changed_ns:
+            out.append(f" since {_clock(s.changed_ns)}", "dim")
+        if not s.connected and s.detail:
+            out.append_text(safe_text(f" ({s.detail})", "dim", max_len=120))
+        if s.cuts:
+            out.append(f" · {s.cuts} cut{'s' * (s.cuts != 1)} (last {_clock(s.last_cut_ns)})")
+        if s.gaps and s.last_gap:
+            gap = f"{_clock(s.last_gap[0])}–{_clock(s.last_gap[1])}"
+            out.append(f" · {s.gaps} possible gap{'s' * (s.gaps != 1)} (last {gap})", "bold yellow")
+    return out
+
+
+def node_summary(row: NodeStatus, streams: Sequence[ChannelStatus] = ()) -> Table:
     """Key facts of the node and its Falco pod, two columns, one line per subject (it must fit 80x24)."""
     t = Table.grid(padding=(0, 2))
     t.add_column(style="dim", no_wrap=True, min_width=6)
@@ -62,6 +85,8 @@ def node_summary(row: NodeStatus) -> Table:
     )
     reload = f"{row.reload.state.value} {_clock(row.reload.at_ns) if row.reload.at_ns else ''}"
     t.add_row("reload", safe_text(f"{reload} {row.reload.detail}".strip(), max_len=400))
+    if streams:
+        t.add_row("streams", stream_text(streams))
     if row.problem is not None:
         t.add_row("why", safe_text(row.problem.summary, "bold red", max_len=400))
         for i, remedy in enumerate(row.problem.remedies):
@@ -143,7 +168,7 @@ class NodeDetailScreen(Screen):
         if row is None:
             facts.update(Text("this node is no longer in the cluster", "red"))
             return
-        summary = node_summary(row)
+        summary = node_summary(row, engine.hub.channels_of(self.node))
         facts.update(summary)
         log = self._log_and_events(row)
         self.query_one("#node-log", Static).update(log)

@@ -128,6 +128,14 @@ def health_text(
             part(1, ("  throttled", "bold yellow"))
         live = health.log_streams
         part(2, ("  logs ", ""), ("●" if live else "○", "green" if live else "dim"), (str(live), ""))
+        if health.log_down:  # a stream that was live and is cut now: loud, with the first node named
+            first = sanitize(health.log_down[0], max_len=40)
+            more = f" +{len(health.log_down) - 1}" if len(health.log_down) > 1 else ""
+            part(1, ("  cut: ", "bold yellow"), (f"{first}{more}", "bold yellow"))
+        if health.log_cuts:
+            part(5, ("  ↻", "dim"), (str(health.log_cuts), ""))
+        if health.log_gaps:
+            part(2, ("  gaps ", ""), (str(health.log_gaps), "bold yellow"))
         if health.grpc_pods:
             grpc = health.grpc_streams
             part(4, ("  gRPC ", ""), ("●", "green" if grpc else "red"), (str(grpc), ""))

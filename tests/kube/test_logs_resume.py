@@ -107,3 +107,27 @@ def test_a_minimum_time_drops_older_lines_also_on_resume() -> None:
     assert [f.accept(BASE + d, b"x") for d in (0, 499, 500, 501)] == [False, False, True, True]
     f.begin_resume()
     assert [f.accept(BASE + d, b"x") for d in (0, 500, 501, 502)] == [False, False, False, True]
+
+
+def test_a_resume_that_reaches_back_to_the_last_line_proves_continuity() -> None:
+    """Issue 17 item 7: a resume could not say whether lines were lost while the stream was cut."""
+    lines = [(BASE + i * 400_000_000, f"line {i}".encode()) for i in range(10)]
+    rf = ResumeFilter()
+    assert [t for t, _ in LogDecoder(rf).feed(render(lines[:4]))] == [t for t, _ in lines[:4]]
+    rf.begin_resume()  # the server still holds line 3: it comes again from its second on
+    since = since_time_param(rf.last_ts)
+    fresh = LogDecoder(rf).feed(server_since(lines, since))
+    assert [c for _, c in fresh] == [c for _, c in lines[4:]]
+    assert rf.take_gaps() == []
+
+
+def test_a_resume_that_starts_after_the_last_line_reports_the_gap() -> None:
+    lines = [(BASE + i * 400_000_000, f"line {i}".encode()) for i in range(10)]
+    rf = ResumeFilter()
+    LogDecoder(rf).feed(render(lines[:4]))
+    rf.begin_resume()
+    rotated = lines[7:]  # lines 4-6 and the last one seen went with a rotated file while the stream was cut
+    fresh = LogDecoder(rf).feed(render(rotated))
+    assert [c for _, c in fresh] == [c for _, c in rotated]  # nothing held back, nothing repeated
+    assert rf.take_gaps() == [(lines[3][0], lines[7][0])]
+    assert rf.take_gaps() == []  # said once

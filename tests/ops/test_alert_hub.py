@@ -214,3 +214,26 @@ def test_text_mode_alerts_are_named_by_the_rules_templates(clock):
         "proc.name": "sh"
     }
     assert entry.alert.time_ns == 1_795_683_737_120_004_511 and entry.node == "node-t"
+
+
+def test_stream_cuts_and_gaps_are_counted_and_a_gap_is_marked_in_the_alert_list(mk, clock):
+    """Issue 17 item 7: log cuts never showed; a resume that cannot prove continuity leaves a marker."""
+    from falcotui.ops.alert_hub import GAP_RULE, MARKER_SOURCE
+
+    hub = AlertHub(clock=clock)
+    node = "ip-10-0-1-23"
+    hub.set_channel(node, "log", False, detail="waiting")  # never streamed yet: not a cut
+    assert hub.log_stream_health() == {"log_cuts": 0, "log_gaps": 0, "log_down": ()}
+    hub.set_channel(node, "log", True)
+    clock.advance(5)
+    hub.set_channel(node, "log", False, detail="log stream cut: reset by peer")
+    status = hub.channels[(node, "log")]
+    assert status.cuts == 1 and status.last_cut_ns == clock.now
+    assert hub.log_stream_health() == {"log_cuts": 1, "log_gaps": 0, "log_down": (node,)}
+    hub.set_channel(node, "log", True)
+    before, after = clock.now - 3 * mk.NS, clock.now - mk.NS
+    hub.record_gap(node, "log", before, after, pod="falco-23")
+    assert hub.log_stream_health() == {"log_cuts": 1, "log_gaps": 1, "log_down": ()}
+    (marker,) = [e for e in hub.store if e.alert.source == MARKER_SOURCE]
+    assert marker.alert.rule == GAP_RULE and marker.alert.time_ns == after and marker.node == node
+    assert "2.0 s" in marker.alert.output
