@@ -29,6 +29,10 @@ STATE_MARK = {
 }
 
 
+#: "✗ crash-looping", the longest state, whole
+STATE_WIDTH = max(len(f"{STATE_MARK[s]} {s.value}") for s in ReloadState)
+
+
 def bar(done: int, total: int, width: int = 20, style: str = "green") -> Text:
     """`████░░░░` of `done`/`total` in `width` cells."""
     filled = round(width * done / total) if total else 0
@@ -39,11 +43,13 @@ class ReloadPanel(Vertical):
     """Hidden until the first push; `begin()`, then `node(NodeReload)` per change, then `finish(summary)`."""
 
     DEFAULT_CSS = """
-    ReloadPanel { height: auto; max-height: 10; display: none; }
+    ReloadPanel { height: auto; display: none; }
     ReloadPanel.-active { display: block; }
     ReloadPanel #reload-bar { height: 1; }
     ReloadPanel DataTable { height: auto; max-height: 8; }
     """
+    #: the share of the screen's height the node table may take (it scrolls beyond: focus it, ↑↓)
+    SHARE = 0.4
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -57,7 +63,7 @@ class ReloadPanel(Vertical):
         yield Static(id="reload-bar")
         table: DataTable = DataTable(id="reload-nodes", cursor_type="row", zebra_stripes=False)
         table.add_column("NODE", key="node")
-        table.add_column("STATE", key="state")
+        table.add_column("STATE", key="state", width=STATE_WIDTH)
         table.add_column("POD", key="pod")
         table.add_column("DETAIL", key="detail")
         yield table
@@ -68,7 +74,15 @@ class ReloadPanel(Vertical):
         self.what, self.summary, self.error = what, None, ""
         self.query_one(DataTable).clear()
         self.add_class("-active")
+        self.fit_height()
         self._render_bar()
+
+    def fit_height(self) -> None:
+        """Up to `SHARE` of the screen for the node rows (a dozen nodes on a 45-line terminal, every row
+        of a small cluster); the table scrolls past that."""
+        height = self.screen.size.height if self.is_attached else 0
+        rows = max(4, int(height * self.SHARE)) if height else 8
+        self.query_one(DataTable).styles.max_height = rows
 
     def node(self, ev: NodeReload) -> None:
         table = self.query_one(DataTable)
@@ -81,7 +95,7 @@ class ReloadPanel(Vertical):
         )
         if ev.node in table.rows:
             for col, cell in zip(("node", "state", "pod", "detail"), cells, strict=True):
-                table.update_cell(ev.node, col, cell)
+                table.update_cell(ev.node, col, cell, update_width=col != "state")
         else:
             keys = sorted([*self.nodes])
             table.add_row(*cells, key=ev.node)

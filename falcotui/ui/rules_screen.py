@@ -136,6 +136,7 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesPushFlow, RulesFileOps, Scre
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < 110, "-narrow")
+        self.query_one(ReloadPanel).fit_height()
 
     # ------------------------------------------------------------ loading
 

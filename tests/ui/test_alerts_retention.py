@@ -4,23 +4,13 @@ while paused does not pull newer alerts in, and following again lets them in."""
 
 from __future__ import annotations
 
-import re
+import sys
+from pathlib import Path
 
 from falcotui.cli.tui_cmd import build_parser, tui_options
-from falcotui.ui.alerts_screen import AlertsScreen
 
-ROW = re.compile(r"\d\d:\d\d:\d\d(\.\d{3})? +(Emergency|Alert|Critical|Error|Warning|Notice|Info|Debug) .*")
-
-
-def alert_rows(text: str) -> list[str]:
-    return [m[0][:-3].rstrip() for line in text.splitlines() if (m := ROW.search(line))]
-
-
-async def open_alerts(app, pilot, shows) -> AlertsScreen:
-    await pilot.pause()
-    await pilot.press("f2")
-    await shows(pilot, app, where=lambda text: isinstance(app.screen, AlertsScreen) and alert_rows(text))
-    return app.screen
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_alerts_frozen import alert_rows, open_alerts
 
 
 def test_max_alerts_option_reaches_the_tui():
