@@ -25,7 +25,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from falcotui.falco.alerts import Alert, OutputTemplates, Priority, dedup_key
+from falcotui.falco.alerts import (
+    Alert,
+    AlertParseError,
+    OutputTemplates,
+    Priority,
+    dedup_key,
+    parse_json_alert,
+)
 from falcotui.falco.loglines import LogLine
 from falcotui.ops.alert_store import AlertStore, StoredAlert, alert_node
 from falcotui.ops.falco_pods import FalcoPodInfo, FalcoPodTracker
@@ -35,6 +42,10 @@ CHANNEL_KINDS = ("log", "grpc")
 #: markers falcotui itself puts into the alert list (a gap in a log) carry this source and rule
 MARKER_SOURCE = "falcotui"
 GAP_RULE = "falcotui: possible gap in the log"
+#: a channel's lag counts (in the header) for this long after the line that measured it
+LAG_WINDOW_S = 10
+_LAG_WINDOW_NS = LAG_WINDOW_S * _NS
+_JSON_START = ("{", b"{")  # a log line's first character (str or bytes slice) when it is a JSON alert
 
 
 class PodLogLine(Protocol):
@@ -60,7 +71,12 @@ class ChannelStatus:
     duplicates: int = 0  # of which were already stored (via the other channel, or repeated)
     last_received_ns: int | None = None
     last_alert_ns: int | None = None  # event time of the last alert received
-    lag_ns: int | None = None  # receive time minus event time of the last alert
+    # how late lines arrive: receipt time minus the line's own timestamp (the kubelet's for a log line, the
+    # event time for a gRPC alert), worst of the latest batch; lines written before the channel connected
+    # (a tail or resume replaying history, gRPC's queued events) are history, not lateness, and not counted
+    lag_ns: int | None = None
+    lag_at_ns: int | None = None  # when `lag_ns` was measured; it goes stale after LAG_WINDOW_S
+    live_since_ns: int | None = None  # when its owner last reported it connected (None: never managed)
     managed: bool = False  # its owner reports connects/disconnects; alerts alone do not flip `connected`
     cuts: int = 0  # times it went from connected to disconnected
     last_cut_ns: int | None = None
@@ -70,6 +86,14 @@ class ChannelStatus:
     @property
     def lag_s(self) -> float | None:
         return None if self.lag_ns is None else self.lag_ns / _NS
+
+    def current_lag_ns(self, now_ns: int) -> int | None:
+        """The lag measured within the last LAG_WINDOW_S on a connected channel, else None: a quiet
+        channel has no lag to show (no line of it is late), however long ago its last line came."""
+        at = self.lag_at_ns
+        if not self.connected or at is None or now_ns - at > _LAG_WINDOW_NS:
+            return None
+        return self.lag_ns
 
     def idle_s(self, now_ns: int) -> float | None:
         """Seconds since the last alert arrived through this channel."""
@@ -138,9 +162,16 @@ class AlertHub:
 
     # ------------------------------------------------------------ alerts
 
-    def ingest(self, alert: Alert, *, received_ns: int | None = None) -> StoredAlert | None:
-        """Take one alert from any channel; returns the stored entry, or None for a duplicate."""
+    def ingest(
+        self, alert: Alert, *, received_ns: int | None = None, line_ns: int | None = None
+    ) -> StoredAlert | None:
+        """Take one alert from any channel; returns the stored entry, or None for a duplicate.
+        `line_ns`: the line's own timestamp (the kubelet's), for the lag; default the alert's event time."""
         now = self._clock() if received_ns is None else received_ns
+        return self._take(alert, now, alert.time_ns if line_ns is None else line_ns)
+
+    def _take(self, alert: Alert, now: int, line_ns: int | None) -> StoredAlert | None:
+        """`line_ns` None: not a line that arrived (falcotui's own marker), so no lag measured."""
         order = self._seen_order
         if order and order[0][0] < now - self._window_ns:
             self._expire(now)
@@ -154,7 +185,11 @@ class AlertHub:
         channel.alerts += 1
         channel.last_received_ns = now
         channel.last_alert_ns = alert.time_ns
-        channel.lag_ns = now - alert.time_ns
+        since = channel.live_since_ns
+        if line_ns is not None and (since is None or line_ns >= since):  # written while connected: late
+            lag = now - line_ns
+            if channel.lag_at_ns != now or channel.lag_ns is None or lag > channel.lag_ns:
+                channel.lag_ns, channel.lag_at_ns = lag, now
         if not channel.connected and not channel.managed:
             channel.connected, channel.changed_ns = True, now
             self._changed_channels.add(ckey)
@@ -205,7 +240,7 @@ class AlertHub:
         update the pod's version/reload state. Returns the classification."""
         result = self.falco.classify(pod, line, node=node, ts_ns=ts_ns)
         if result.alert is not None:
-            self.ingest(result.alert)
+            self.ingest(result.alert, line_ns=result.k8s_time_ns)
         elif result.kind == "bad_alert":
             self.bad_lines += 1
             self.last_bad_line = result
@@ -214,9 +249,24 @@ class AlertHub:
         return result
 
     def ingest_log_lines(self, lines: Iterable[PodLogLine]) -> None:
-        """A batch from the log followers (objects with pod, node, ts_ns and line)."""
+        """A batch from the log followers (objects with pod, node, ts_ns and line), received now.
+
+        The hot path: a JSON alert line (what Falco writes with `json_output: true`) is parsed straight
+        into the store, without classifying it or building a LogLine; anything else (Falco's own lines,
+        text alerts, a line orjson refuses) goes through `ingest_log_line`, which classifies and explains."""
+        now = self._clock()
+        take = self._take
         for item in lines:
-            self.ingest_log_line(item.pod, item.line, node=item.node, ts_ns=item.ts_ns)
+            line, node = item.line, item.node
+            if node is not None and line[:1] in _JSON_START:
+                try:
+                    alert = parse_json_alert(line, node=node, pod=item.pod)
+                except AlertParseError:
+                    pass  # ingest_log_line counts it as a bad line, with the reason
+                else:
+                    take(alert, now, alert.time_ns if item.ts_ns is None else item.ts_ns)
+                    continue
+            self.ingest_log_line(item.pod, line, node=node, ts_ns=item.ts_ns)
 
     def pod_info(self, pod: str) -> FalcoPodInfo | None:
         return self.falco.pods.get(pod)
@@ -245,6 +295,8 @@ class AlertHub:
             if not connected:
                 status.cuts += 1
                 status.last_cut_ns = status.changed_ns
+            else:
+                status.live_since_ns = status.changed_ns
         if pod is not None:
             status.pod = pod
         status.detail = detail
@@ -264,7 +316,7 @@ class AlertHub:
         status.last_gap = (before_ns, after_ns)
         self._changed_channels.add((node, kind))
         seconds = (after_ns - before_ns) / _NS
-        self.ingest(
+        self._take(
             Alert(
                 time_ns=after_ns,
                 priority=Priority.NOTICE,
@@ -280,7 +332,9 @@ class AlertHub:
                 node=node,
                 pod=pod,
                 channel="log" if kind == "log" else "grpc",
-            )
+            ),
+            self._clock(),
+            None,  # a marker, not a line: it says nothing about lateness
         )
 
     def log_stream_health(self) -> dict[str, object]:
@@ -308,10 +362,22 @@ class AlertHub:
                 counts[kind] += 1
         return counts
 
-    def max_lag_s(self) -> float | None:
-        """The largest delivery lag among connected channels (the header's `lag 0.3s`)."""
-        lags = [s.lag_ns for s in self.channels.values() if s.connected and s.lag_ns is not None]
-        return max(lags) / _NS if lags else None
+    def worst_lag(self, now_ns: int | None = None) -> tuple[float, ChannelStatus] | None:
+        """The channel whose lines arrive latest now, and that lag in seconds: only lag measured in the
+        last LAG_WINDOW_S counts (a quiet channel has none), and replayed history never does. None when no
+        line arrived recently."""
+        now = self._clock() if now_ns is None else now_ns
+        worst: tuple[int, ChannelStatus] | None = None
+        for status in self.channels.values():
+            lag = status.current_lag_ns(now)
+            if lag is not None and (worst is None or lag > worst[0]):
+                worst = (lag, status)
+        return None if worst is None else (worst[0] / _NS, worst[1])
+
+    def max_lag_s(self, now_ns: int | None = None) -> float | None:
+        """The largest current delivery lag among connected channels (the header's `lag 0.3s`)."""
+        worst = self.worst_lag(now_ns)
+        return None if worst is None else worst[0]
 
     # ------------------------------------------------------------ deltas
 

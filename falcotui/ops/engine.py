@@ -55,7 +55,7 @@ class Health:
     log_pods: int  # pods with a running log follower
     grpc_streams: int  # nodes whose gRPC subscription is streaming
     grpc_pods: int  # pods with a gRPC subscription running
-    lag_s: float | None  # worst delivery lag among connected channels
+    lag_s: float | None  # how late lines arrive on the worst channel now (None: none late or recent)
     alerts: int  # alerts stored since start (duplicates not counted)
     duplicates: int  # copies recognised and dropped (the same alert via both channels, or re-read)
     relists: int  # watches that expired (410) and were answered by a fresh list
@@ -66,6 +66,8 @@ class Health:
     log_cuts: int = 0  # log streams that went down since start (each resumed stream counts once)
     log_gaps: int = 0  # resumes that could not prove continuity (a marker each in the alert list)
     log_down: tuple[str, ...] = ()  # nodes whose log stream is down now
+    lag_node: str = ""  # the node of the worst lag, and its channel ("log" or "grpc")
+    lag_channel: str = ""
 
 
 @dataclass(slots=True)
@@ -314,6 +316,7 @@ class Engine:
 
     def health(self) -> Health:
         informers = self.informers.values()
+        worst = self.hub.worst_lag()
         return Health(
             server=self.clients.host,
             context=self.clients.context,
@@ -327,7 +330,9 @@ class Engine:
             log_pods=self.logs.pods if self.logs else 0,
             grpc_streams=self.grpc.live if self.grpc else 0,
             grpc_pods=self.grpc.pods if self.grpc else 0,
-            lag_s=self.hub.max_lag_s(),
+            lag_s=worst[0] if worst else None,
+            lag_node=worst[1].node if worst else "",
+            lag_channel=worst[1].kind if worst else "",
             alerts=self.store.total_seen,
             duplicates=self.hub.duplicates,
             relists=sum(i.stats.expired for i in informers),

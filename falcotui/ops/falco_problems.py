@@ -74,6 +74,7 @@ RUNTIME_SOCKET_REMEDIES = (
     "or set the container plugin's engines.<engine>.sockets to its path",
 )
 _NO_VALUE = (None, "", "<NA>")
+_ABSENT = object()
 
 
 def container_metadata(alert: Alert) -> bool | None:
@@ -83,10 +84,14 @@ def container_metadata(alert: Alert) -> bool | None:
     cid = fields.get("container.id")
     if alert.source == "internal" or cid in _NO_VALUE or cid == "host":
         return None
-    present = [f for f in METADATA_FIELDS if f in fields]
-    if not present:
-        return None
-    return any(fields[f] not in _NO_VALUE for f in present)
+    found = None  # no metadata field in the output (yet): says nothing
+    for name in METADATA_FIELDS:  # a plain loop: this runs for every alert ingested
+        value = fields.get(name, _ABSENT)
+        if value is not _ABSENT:
+            if value not in _NO_VALUE:
+                return True
+            found = False
+    return found
 
 
 def runtime_socket_problem(alert: Alert) -> FalcoProblem:

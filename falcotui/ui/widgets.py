@@ -143,11 +143,13 @@ def health_text(
             part(4, ("  gRPC ", ""), ("–", "dim"))
         if health.unreadable:  # alert lines that could not be parsed: counted, and said
             part(2, ("  unreadable ", ""), (count_text(health.unreadable), "bold yellow"))
-        lag = health.lag_s
+        lag = health.lag_s  # how late lines arrive now (quiet nodes and replayed history do not count)
         if lag is None:
             part(3, ("  lag ", ""), ("–", "dim"))
         else:
-            part(3, ("  lag ", ""), (f"{lag:.1f}s", "red" if lag > 5 else "yellow" if lag > 1 else ""))
+            where = sanitize(f" {health.lag_node} {health.lag_channel}".rstrip(), max_len=60)
+            style = "red" if lag > 5 else "yellow" if lag > 1 else ""
+            part(3, ("  lag ", ""), (f"{lag:.1f}s", style), (where if lag > 1 else "", "dim"))
     if version:
         part(6, (f"  Falco {sanitize(version, max_len=20)}", ""))
     if daemonset:

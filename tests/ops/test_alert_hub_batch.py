@@ -1,0 +1,138 @@
+"""AlertHub's batch path and its lag: `ingest_log_lines` stores exactly what one line at a time stores, and
+the lag says how late lines arrive (receipt time minus the line's own timestamp), not how quiet a node is.
+
+Before: the header's lag was receipt time minus the event time of each channel's last alert, kept forever,
+so a replayed tail (history written before the stream connected) read as "lag 77.6 s" and stayed there on a
+node that then went quiet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from falcotui.kube.logs import LogLine as FollowerLine
+from falcotui.ops.alert_hub import LAG_WINDOW_S, AlertHub
+from falcotui.ops.alert_store import AlertStore
+
+NODE = "ip-10-0-1-23"
+
+
+def follower_line(line: str | bytes, ts_ns: int, *, node: str = NODE, pod: str = "falco-23") -> FollowerLine:
+    text = line.decode() if isinstance(line, bytes) else line
+    return FollowerLine("falco", pod, "falco", node, ts_ns, text)
+
+
+def stored(hub: AlertHub) -> list[tuple]:
+    return [(e.seq, e.alert, e.channels) for e in hub.store]
+
+
+def test_the_batch_path_stores_what_one_line_at_a_time_stores(mk, clock, sample_lines):
+    """Alerts (twice: re-read lines are duplicates), Falco's own lines, a text alert, bad JSON lines, a
+    line with a kubelet timestamp still on it: both paths agree on everything they keep and count."""
+    lines: list[str] = list(sample_lines)
+    lines += [mk.alert_line(i, node=NODE).decode() for i in range(40)]
+    lines += [mk.alert_line(i, node=NODE).decode() for i in range(30, 50)]  # 10 re-read
+    lines += ['{"rule": "no time", "priority": "Warning"', '{"output": 1}', "[1, 2]"]
+    lines += ["2026-11-26T09:02:18.000000001Z " + mk.alert_line(99, node=NODE).decode()]
+    items = [follower_line(text, mk.T0 + i * 1000) for i, text in enumerate(lines)]
+
+    one = AlertHub(AlertStore(500, clock=clock), clock=clock)
+    for item in items:
+        one.ingest_log_line(item.pod, item.line, node=item.node, ts_ns=item.ts_ns)
+    batch = AlertHub(AlertStore(500, clock=clock), clock=clock)
+    batch.ingest_log_lines(items[:17])
+    batch.ingest_log_lines(items[17:])
+
+    assert stored(batch) == stored(one) and len(one.store) > 50
+    assert (
+        (batch.duplicates, batch.bad_lines) == (one.duplicates, one.bad_lines) == (10, 2)
+    )  # "[1, 2]" is not an alert line
+    assert batch.store.by_rule == one.store.by_rule and batch.store.by_tag == one.store.by_tag
+    assert batch.last_bad_line is not None and batch.last_bad_line.text == one.last_bad_line.text
+    assert {p: dataclasses.asdict(i) for p, i in batch.falco.pods.items()} == {
+        p: dataclasses.asdict(i) for p, i in one.falco.pods.items()
+    }
+    assert batch.pod_info("falco-23").version == "0.45.0"
+    status = batch.channels[(NODE, "log")]
+    assert status.alerts == one.channels[(NODE, "log")].alerts and status.duplicates == 10
+
+
+def test_a_quiet_node_does_not_raise_the_lag(mk, clock):
+    hub = AlertHub(clock=clock)
+    hub.set_channel(NODE, "log", True, pod="falco-23")
+    hub.set_channel("ip-10-0-1-57", "log", True, pod="falco-57")
+    clock.advance(1)
+    # a prompt line on one node, then nothing from anyone for a long while
+    hub.ingest_log_lines([follower_line(mk.alert_line(1, node=NODE), clock.now - 200_000_000)])
+    assert hub.max_lag_s() == pytest.approx(0.2)
+    clock.advance(77.6)
+    assert hub.max_lag_s() is None and hub.worst_lag() is None  # quiet is not late
+    assert hub.channels[(NODE, "log")].lag_s == pytest.approx(0.2)  # the last measurement stays readable
+
+
+def test_replayed_history_does_not_raise_the_lag(mk, clock):
+    hub = AlertHub(clock=clock)
+    hub.set_channel(NODE, "log", True, pod="falco-23")  # the follower asked for the tail
+    tail = [
+        follower_line(
+            mk.alert_line(i, node=NODE, time_ns=clock.now - (600 - i) * mk.NS), clock.now - (600 - i) * mk.NS
+        )
+        for i in range(0, 600, 3)
+    ]
+    clock.advance(0.05)
+    hub.ingest_log_lines(tail)
+    assert len(hub.store) == 200 and hub.max_lag_s() is None
+
+    # a cut, then a resume that re-reads what was written meanwhile: history too, not lateness
+    hub.set_channel(NODE, "log", False, detail="stream ended")
+    cut_at = clock.now
+    clock.advance(10)
+    hub.set_channel(NODE, "log", True, pod="falco-23")
+    resumed = [
+        follower_line(mk.alert_line(1000 + i, node=NODE, time_ns=cut_at + i * mk.NS), cut_at + i * mk.NS)
+        for i in range(9)
+    ]
+    clock.advance(0.05)
+    hub.ingest_log_lines(resumed)
+    assert len(hub.store) == 209 and hub.max_lag_s() is None
+
+    # gRPC: events Falco queued before the subscription connected are history as well
+    hub.set_channel(NODE, "grpc", True, pod="falco-23")
+    clock.advance(0.05)
+    hub.ingest(mk.grpc_copy(mk.log_alert(2000, node=NODE, time_ns=clock.now - 30 * mk.NS)))
+    assert hub.max_lag_s() is None
+
+
+def test_a_line_arriving_5s_late_raises_the_lag_and_names_its_node(mk, clock):
+    hub = AlertHub(clock=clock)
+    hub.set_channel(NODE, "log", True, pod="falco-23")
+    hub.set_channel("ip-10-0-1-57", "log", True, pod="falco-57")
+    hub.set_channel(NODE, "grpc", True, pod="falco-23")
+    clock.advance(30)
+    hub.ingest_log_lines(
+        [
+            follower_line(
+                mk.alert_line(1, node="ip-10-0-1-57"),
+                clock.now - 100_000_000,
+                node="ip-10-0-1-57",
+                pod="falco-57",
+            )
+        ]
+    )
+    written = clock.now - 5 * mk.NS  # the kubelet stamped it 5 s before it reached us
+    hub.ingest_log_lines([follower_line(mk.alert_line(2, node=NODE, time_ns=written - 1000), written)])
+    worst = hub.worst_lag()
+    assert worst is not None
+    lag, channel = worst
+    assert lag == pytest.approx(5.0) and (channel.node, channel.kind) == (NODE, "log")
+    clock.advance(LAG_WINDOW_S / 2)
+    assert hub.max_lag_s() == pytest.approx(5.0)  # still recent: shown
+    clock.advance(LAG_WINDOW_S)
+    assert hub.max_lag_s() is None  # nothing late since: calm again
+
+    # the gRPC channel (connected long before): its alerts carry the event time
+    hub.ingest(mk.grpc_copy(mk.log_alert(3, node=NODE, time_ns=clock.now - 5 * mk.NS)))
+    lag, channel = hub.worst_lag() or (None, None)
+    assert lag == pytest.approx(5.0) and channel.kind == "grpc"
