@@ -11,7 +11,11 @@ from collections.abc import Iterable
 
 Path = tuple[str, ...]
 
-#: associative lists (x-kubernetes-list-type: map) of the built-in types we serve -> their keys
+#: associative lists (x-kubernetes-list-type: map) of the built-in types we serve -> their keys: the
+#: `+listType=map` / `+listMapKey=` markers in kubernetes/api core/v1/types.go (containers, ports
+#: containerPort+protocol, volumeMounts mountPath, env, volumes, conditions type, hostAliases ip,
+#: topologySpreadConstraints topologyKey+whenUnsatisfiable ...) and apimachinery meta/v1 types.go
+#: (ownerReferences uid), which the OpenAPI schema publishes as x-kubernetes-list-map-keys
 LIST_MAP_KEYS: dict[str, tuple[str, ...]] = {
     "containers": ("name",),
     "initContainers": ("name",),
