@@ -37,11 +37,11 @@ BROKEN = CUSTOM.replace("proc.name in (shell_binaries)", "proc.name in (shell_bi
 class FalcoSim:
     """A running simulated cluster with Falco deployed as a DaemonSet, plus clients for it."""
 
-    def __init__(self, fc, rules: str = CUSTOM) -> None:
+    def __init__(self, fc, rules: str = CUSTOM, falco_yaml: str = FALCO_YAML) -> None:
         """`fc` is a cluster the conftest's `falco_cluster` fixture started."""
         self.fc, self.runtime, self.cluster, self.core = fc, fc.runtime, fc.cluster, fc.core
         self.nodes, self.wait = fc.nodes, fc.wait
-        self.core.create_namespaced_config_map("falco", cm("falco-config", {"falco.yaml": FALCO_YAML}))
+        self.core.create_namespaced_config_map("falco", cm("falco-config", {"falco.yaml": falco_yaml}))
         self.core.create_namespaced_config_map("falco", cm("falco-rules", {"custom-rules.yaml": rules}))
         k8s.AppsV1Api(fc.api).create_namespaced_daemon_set("falco", DAEMONSET)
 
@@ -111,9 +111,11 @@ DAEMONSET = {
 
 @pytest.fixture
 def falco_sim(falco_cluster) -> Callable[..., FalcoSim]:
-    def make(scenario: Scenario | None = None, *, nodes: int = 2, rules: str = CUSTOM) -> FalcoSim:
+    def make(
+        scenario: Scenario | None = None, *, nodes: int = 2, rules: str = CUSTOM, falco_yaml: str = FALCO_YAML
+    ) -> FalcoSim:
         runtime = FalcoRuntime(scenario or make_scenario("storm", rate=20, seed=1), tick=0.02)
-        return FalcoSim(falco_cluster(runtime, nodes=nodes), rules)
+        return FalcoSim(falco_cluster(runtime, nodes=nodes), rules, falco_yaml)
 
     return make
 
@@ -323,3 +325,29 @@ def test_logs_of_a_pod_that_cannot_pull_its_image(falco_sim) -> None:
     # the pod alternates between ErrImagePull and ImagePullBackOff; the kubelet words each its own way
     wordings = (f"{prefix}trying and failing to pull image", f"{prefix}image can't be pulled")
     assert out.stderr.strip() in wordings
+
+
+def test_a_falco_yaml_without_the_plugin_definition_crash_loops_with_falcos_error(falco_sim) -> None:
+    # What the old manifests did: a falco.yaml replacing the image's, keeping config.d (whose drop-in says
+    # load_plugins: [container]) but not the image's `plugins:` entry (configuration.cpp load_yaml).
+    without = FALCO_YAML.split("plugins:")[0]
+    assert "config_files: [/etc/falco/config.d]" in without and "plugins" not in without
+    sim = falco_sim(nodes=1, falco_yaml=without)
+
+    def crash_looping() -> k8s.V1Pod | None:
+        for p in sim.pods():
+            statuses = p.status.container_statuses or []
+            if (
+                statuses
+                and statuses[0].state.waiting
+                and statuses[0].state.waiting.reason == "CrashLoopBackOff"
+            ):
+                return p
+        return None
+
+    pod = sim.wait(crash_looping, "CrashLoopBackOff")
+    assert pod.status.container_statuses[0].last_state.terminated.exit_code == 1
+    text = sim.log(pod.metadata.name, previous=True)
+    assert text.splitlines() == [
+        "Error: Cannot load plugin 'container': plugin config not found for given name"
+    ]
