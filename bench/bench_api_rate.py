@@ -53,6 +53,7 @@ async def journey(nodes: int, limits: RateLimits, storm: bool) -> dict[str, obje
                     raise
                 engine = Engine(clients, "falco", options=EngineOptions(tail_lines=10))
                 await asyncio.sleep(5)
+        granted0 = clients.api_client.bucket.granted
         per_s: list[float] = []
         followed_at = None
         last, last_t = base, time.monotonic()
@@ -67,6 +68,8 @@ async def journey(nodes: int, limits: RateLimits, storm: bool) -> dict[str, obje
         out: dict[str, object] = {
             "all streams live after s": round(followed_at, 1) if followed_at else None,
             "start-up peak req/s": round(max(startup), 1),
+            "requests the server counted (60 s)": server.request_count - base,
+            "tokens the client's bucket granted": clients.api_client.bucket.granted - granted0,
             "start-up mean req/s (first 10 s)": round(statistics.mean(startup[:10]), 1),
             "steady mean req/s": round(statistics.mean(steady), 2),
             "steady peak req/s": round(max(steady), 1),
