@@ -34,6 +34,17 @@ _COMPACT_AT = 4096
 
 
 @dataclass(frozen=True, slots=True)
+class RuleGroup:
+    """One rule's alerts in a view: how many, on how many nodes, the worst priority, the newest event."""
+
+    rule: str
+    count: int
+    nodes: int
+    worst: Priority
+    last_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class ViewChange:
     """What one `update()` did: alerts appended at the end, dropped from the front, and whether the
     view was rebuilt (indexes shifted arbitrarily: re-render everything)."""
@@ -74,6 +85,7 @@ class FilteredView:
         self._seen_seq = 0
         self._seen_change = 0
         self.by_rule: dict[str, int] = {}
+        self.by_node: dict[str, int] = {}
         self._by_priority = [0] * len(Priority)
         # with a relative window: (event time, seq) of entries, to find alerts that arrived out of order
         self._aging: list[tuple[int, int]] | None = [] if query.since_seconds is not None else None
@@ -83,7 +95,7 @@ class FilteredView:
 
     def _rebuild(self, now_ns: int | None) -> None:
         self._entries, self._start = [], 0
-        self.by_rule, self._by_priority = {}, [0] * len(Priority)
+        self.by_rule, self.by_node, self._by_priority = {}, {}, [0] * len(Priority)
         if self._aging is not None:
             self._aging = []
         self._seen_seq = self.store.first_seq - 1
@@ -92,17 +104,14 @@ class FilteredView:
         self._take_new(now_ns)
 
     def _count(self, entry: StoredAlert) -> None:
-        rule = entry.alert.rule
+        rule, node = entry.alert.rule, entry.node
         self.by_rule[rule] = self.by_rule.get(rule, 0) + 1
+        self.by_node[node] = self.by_node.get(node, 0) + 1
         self._by_priority[entry.alert.priority] += 1
 
     def _uncount(self, entry: StoredAlert) -> None:
-        rule = entry.alert.rule
-        left = self.by_rule[rule] - 1
-        if left:
-            self.by_rule[rule] = left
-        else:
-            del self.by_rule[rule]
+        _decrement(self.by_rule, entry.alert.rule)
+        _decrement(self.by_node, entry.node)
         self._by_priority[entry.alert.priority] -= 1
 
     def hold(self, seq: int | None = None) -> None:
@@ -271,6 +280,34 @@ class FilteredView:
     def group_by_rule(self) -> list[tuple[str, int]]:
         """(rule, count) of the matching alerts, most frequent first, then by name."""
         return sorted(self.by_rule.items(), key=lambda item: (-item[1], item[0]))
+
+    def group_by_node(self) -> list[tuple[str, int]]:
+        """(node, count) of the matching alerts, most first, then by name."""
+        return sorted(self.by_node.items(), key=lambda item: (-item[1], item[0]))
+
+    def rule_groups(self) -> list[RuleGroup]:
+        """Every rule's group (count, nodes, worst priority, last seen), most frequent first: one pass over
+        the view, for the group-by-rule list (not kept incrementally: only that list asks)."""
+        acc: dict[str, tuple[int, set[str], int, int]] = {}
+        for entry in self:
+            a = entry.alert
+            found = acc.get(a.rule)
+            if found is None:
+                acc[a.rule] = (1, {entry.node}, a.priority, a.time_ns)
+            else:
+                count, nodes, worst, last = found
+                nodes.add(entry.node)
+                acc[a.rule] = (count + 1, nodes, min(worst, a.priority), max(last, a.time_ns))
+        groups = [RuleGroup(r, c, len(n), Priority(w), t) for r, (c, n, w, t) in acc.items()]
+        return sorted(groups, key=lambda g: (-g.count, g.rule))
+
+
+def _decrement(counter: dict[str, int], key: str) -> None:
+    left = counter[key] - 1
+    if left:
+        counter[key] = left
+    else:
+        del counter[key]
 
 
 def _seq_of(entry: StoredAlert) -> int:

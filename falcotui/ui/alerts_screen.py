@@ -22,7 +22,7 @@ from textual.widgets import Input, Static
 from falcotui.falco.alerts import Priority
 from falcotui.falco.sanitize import safe_text, sanitize
 from falcotui.ops.alert_query import EMPTY_QUERY, SINCE_PRESETS, AlertQuery, QueryError, parse_query
-from falcotui.ops.alert_view import FilteredView, export_jsonl, export_path
+from falcotui.ops.alert_view import FilteredView, RuleGroup, export_jsonl, export_path
 from falcotui.ops.engine import EngineDelta
 from falcotui.ui.alert_detail import AlertDetail
 from falcotui.ui.alerts_list import AlertList, priority_label
@@ -44,6 +44,17 @@ def short_count(n: int) -> str:
     if n < 100_000:
         return count_text(n)
     return f"{n // 1000}k" if n < 10_000_000 else f"{n // 1_000_000}M"
+
+
+def group_label(group: RuleGroup) -> Text:
+    """`  3 nodes  Critical  last 09:02:17  Terminal shell in container` (the rule last: it may be cut)."""
+    nodes = f"{group.nodes} node{'s' if group.nodes != 1 else ''}"
+    text = Text(f"{nodes:>9}  ", "dim")
+    text.append(f"{priority_label(group.worst):<8}", priority_style(group.worst))
+    clock = time.strftime("%H:%M:%S", time.localtime(group.last_ns / 1e9))
+    text.append(f"  last {clock}  ", "dim")
+    text.append_text(safe_text(group.rule, "bold", max_len=200))
+    return text
 
 
 class AlertsScreen(Screen):
@@ -77,6 +88,7 @@ class AlertsScreen(Screen):
         with Horizontal(id="alerts-body"):
             with Vertical(id="alerts-side"):
                 yield CountList(id="by-priority")
+                yield CountList(id="by-node")
                 yield CountList(id="top-rules")
             with Vertical(id="alerts-main"):
                 yield Input(
@@ -93,6 +105,7 @@ class AlertsScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#by-priority").border_title = "by priority"
+        self.query_one("#by-node").border_title = "by node"
         self.query_one("#top-rules").border_title = "top rules"
         self.alert_list.focus()
         self.view = self.alert_list.view
@@ -126,13 +139,16 @@ class AlertsScreen(Screen):
         self.query_one("#by-priority", CountList).set_rows(
             [(p.label, Text(priority_label(p), priority_style(p)), short_count(n)) for p, n in counts.items()]
         )
+        self.query_one("#by-node", CountList).set_rows(
+            [(node, safe_text(node, max_len=200), short_count(n)) for node, n in view.group_by_node()]
+        )
         groups = view.group_by_rule()
         self.query_one("#top-rules", CountList).set_rows(
             [(rule, safe_text(rule, max_len=200), short_count(n)) for rule, n in groups[:TOP_RULES]]
         )
         if self.grouped:
             self.query_one("#rule-groups", CountList).set_rows(
-                [(rule, safe_text(rule, "bold", max_len=200), count_text(n)) for rule, n in groups]
+                [(g.rule, group_label(g), count_text(g.count)) for g in view.rule_groups()]
             )
         self._update_titles()
 
@@ -227,6 +243,10 @@ class AlertsScreen(Screen):
         priority = Priority.parse(event.key)
         self.apply_query(self.query_obj.with_term("priority", priority.label.lower()))
 
+    @on(CountList.Selected, "#by-node")
+    def _pick_node(self, event: CountList.Selected) -> None:
+        self.apply_query(self.query_obj.with_term("node", event.key))
+
     @on(CountList.Selected, "#top-rules")
     @on(CountList.Selected, "#rule-groups")
     def _pick_rule(self, event: CountList.Selected) -> None:
@@ -249,7 +269,9 @@ class AlertsScreen(Screen):
         self.alert_list.set_class(self.grouped, "hidden")
         self.query_one("#alerts-columns").set_class(self.grouped, "hidden")
         if self.grouped:
-            groups.border_title = "grouped by rule · enter filters to the rule · r back to the list"
+            groups.border_title = (
+                "grouped by rule: alerts · nodes · worst · last seen · rule — enter filters to it · r back"
+            )
             self.refresh_side()
             groups.focus()
         else:

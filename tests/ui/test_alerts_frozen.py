@@ -109,8 +109,11 @@ async def test_group_by_rule_then_pick_a_rule(frozen, screen_text, shows):
         screen = await open_alerts(app, pilot, shows)
         await pilot.press("r")
         text = await shows(pilot, app, "grouped by rule")
-        assert re.search(r"120\s+Read sensitive file untrusted", text)
-        assert re.search(r"29\s+Terminal shell in container", text)
+        # each group: alerts, nodes, worst priority, last seen, the rule
+        assert re.search(
+            r"120\s+1 node\s+Warning\s+last \d\d:\d\d:\d\d\s+Read sensitive file untrusted", text
+        )
+        assert re.search(r"29\s+1 node\s+Notice\s+last \d\d:\d\d:\d\d\s+Terminal shell in container", text)
         await pilot.press("down", "enter")  # the second group: Clear Log Activities (30)
         await pilot.pause()
         assert not screen.grouped and len(screen.alert_list.view) == 30
