@@ -109,6 +109,8 @@ def run_lint(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         doc = result.to_falco_json(include_lints=False)
         if not args.no_lints:
             doc["falcotui_lints"] = [m.as_dict() for m in lints]
+        d = result.dialect  # beside Falco's shape, like the lints: which Falco's loader was imitated
+        doc["falcotui_target"] = {"falco": d.text, "libs": d.libs_version, "engine": d.engine_text}
         out.write(json_text(doc, indent=True) + "\n")
     else:
         _print_human(result, lints, out)

@@ -346,6 +346,9 @@ def test_lint_cli_targets_the_pinned_falco_unless_told(tmp_path: Path, capsys: p
         main(["rules", "lint", "--falco-version", "0.43.1", "--condition", "proc.name glob anyof (a*)"]) == 1
     )
     capsys.readouterr()
+    assert main(["rules", "lint", "--json", "--falco-version", "0.44.1", str(path)]) == 0
+    target = json.loads(capsys.readouterr().out)["falcotui_target"]
+    assert target == {"falco": "0.44.1", "libs": "0.25.4", "engine": "0.62.0"}
     assert main(["rules", "lint", "--falco-version", "latest", str(path)]) == 2
     assert "Falco version 'latest' is not x.y or x.y.z" in capsys.readouterr().err
 
