@@ -7,12 +7,16 @@ time, printed next to two baselines measured in the same run:
   `build_parser` imported every command module, and with them the Kubernetes client, the deployer and
   the rules engine).
 
-Run: .venv/bin/python bench/bench_startup.py [--runs N]
+With `--before DIR` (a checkout of an earlier commit, e.g. `git worktree add --detach /tmp/old 1fa20c0`) the
+same commands also run from DIR's code (PYTHONPATH=DIR), interleaved in the same run, for before/after.
+
+Run: .venv/bin/python bench/bench_startup.py [--runs N] [--before DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -34,39 +38,52 @@ EAGER = (
 )
 
 
-def wall(argv: list[str], runs: int) -> float:
-    """Median wall seconds of `argv` as a fresh process over `runs` runs (after one warm-up run)."""
-    subprocess.run(argv, capture_output=True, check=True)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(argv, capture_output=True, check=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def timed(argv: list[str], code: str | None) -> float:
+    """Wall seconds of `argv` as a fresh process; `code`: import falcotui from that directory instead. It
+    runs in the temporary directory: `python -m` puts the working directory first on sys.path."""
+    env = None if code is None else {**os.environ, "PYTHONPATH": code}
+    start = time.perf_counter()
+    subprocess.run(argv, capture_output=True, check=True, env=env, cwd=tempfile.gettempdir())
+    return time.perf_counter() - start
+
+
+def medians(cases: list[tuple[str, list[str], str | None]], runs: int) -> list[tuple[str, float]]:
+    """Median wall time of each case; the cases take turns (round-robin) so that a load change on a shared
+    machine falls on all of them alike. One warm-up round first."""
+    times: list[list[float]] = [[] for _ in cases]
+    for round_ in range(runs + 1):
+        for i, (_name, argv, code) in enumerate(cases):
+            took = timed(argv, code)
+            if round_:
+                times[i].append(took)
+    return [(name, statistics.median(t)) for (name, _a, _c), t in zip(cases, times, strict=True)]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=9)
+    ap.add_argument("--before", metavar="DIR", help="also time the commands with the code in DIR")
     opts = ap.parse_args()
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         rules = Path(tmp) / "one.yaml"
         rules.write_text(ONE_RULE)
-        cases = [
-            ("python -c pass (floor)", [py, "-c", "pass"]),
-            ("eager: every command module", [py, "-c", EAGER]),
-            ("falcotui --help", [py, "-m", "falcotui", "--help"]),
-            ("falcotui --version", [py, "-m", "falcotui", "--version"]),
-            ("falcotui rules lint one.yaml", [py, "-m", "falcotui", "rules", "lint", str(rules)]),
+        cases: list[tuple[str, list[str], str | None]] = [
+            ("python -c pass (floor)", [py, "-c", "pass"], None),
+            ("eager: every command module", [py, "-c", EAGER], None),
+            ("falcotui --help", [py, "-m", "falcotui", "--help"], None),
+            ("falcotui --version", [py, "-m", "falcotui", "--version"], None),
+            ("falcotui rules lint one.yaml", [py, "-m", "falcotui", "rules", "lint", str(rules)], None),
         ]
-        results = [(name, wall(argv, opts.runs)) for name, argv in cases]
+        if opts.before:  # the eager import needs this tree's LazySubParsers: commands only
+            cases += [(f"before: {name}", argv, opts.before) for name, argv, _c in cases[2:5]]
+        results = medians(cases, opts.runs)
     floor = results[0][1]
     eager = results[1][1]
     print(f"median wall time of {opts.runs} runs each (goal: each command < 0.3 s)")
     for name, seconds in results:
         print(
-            f"{name:32s} {seconds:6.3f} s   {seconds / floor:5.1f}x python -c pass"
+            f"{name:40s} {seconds:6.3f} s   {seconds / floor:5.1f}x python -c pass"
             f"   {seconds / eager:5.2f}x eager"
         )
 

@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import functools
 import io
-import logging
 import os
 import re
 import sys
@@ -343,6 +342,8 @@ def cli_command(handler: Callable[[argparse.Namespace], int]) -> Callable[[argpa
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:
         # urllib3 logs each retried request as a warning; our own messages say what matters
+        import logging  # not at module import: `--help` and `rules lint` never log
+
         logging.getLogger("urllib3").setLevel(logging.ERROR)
         try:
             return int(handler(args) or 0)

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 #: Characters kept by default; an alert's output is rarely longer than 2-3 thousand.
 DEFAULT_MAX_LEN = 8192
@@ -108,6 +110,8 @@ def terminal_text(text: str) -> str:
 
 def safe_text(text: str, style: str = "", *, max_len: int = DEFAULT_MAX_LEN) -> Text:
     """A Rich Text of the sanitized string (Text content is never parsed as markup)."""
+    from rich.text import Text  # here, not at import: the CLI's plain-text commands never build one
+
     return Text(sanitize(text, max_len=max_len), style=style)
 
 

@@ -18,7 +18,6 @@ BACKGROUND (informers, log followers, reload tracking). A thread marks itself ba
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import enum
 import os
 import threading
@@ -188,6 +187,8 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     except ValueError:
         pass
     try:
+        import email.utils  # only for an HTTP-date Retry-After (rare): not at every CLI start
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
