@@ -54,8 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     faults.add_argument(
         "--refuse-pods",
         choices=REFUSALS,
-        help="admission refuses Falco's pods: a validating webhook, OpenShift SCC, or the quota on "
-        "critical priority classes",
+        help="admission refuses Falco's pods: a validating webhook, OpenShift SCC, or GKE's limit on "
+        "critical priority classes (falcotui's own ResourceQuota lets those through)",
     )
     faults.add_argument(
         "--rate-limited-nodes",

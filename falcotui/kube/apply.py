@@ -28,6 +28,7 @@ _BUILTIN: dict[tuple[str, str], Resource] = {
     ("v1", "Pod"): Resource("/api/v1", "pods", True),
     ("v1", "ConfigMap"): Resource("/api/v1", "configmaps", True),
     ("v1", "Secret"): Resource("/api/v1", "secrets", True),
+    ("v1", "ResourceQuota"): Resource("/api/v1", "resourcequotas", True),
     ("v1", "ServiceAccount"): Resource("/api/v1", "serviceaccounts", True),
     ("v1", "Service"): Resource("/api/v1", "services", True),
     ("apps/v1", "DaemonSet"): Resource("/apis/apps/v1", "daemonsets", True),

@@ -17,7 +17,11 @@ FAILED_CREATE = "FailedCreate"
 def admission_refusal(message: str) -> bool:
     """Whether a FailedCreate message is admission saying no (a webhook's ToStatusErr wording, or a
     Forbidden from SCC, Pod Security, quota...) rather than a passing API error."""
-    return "denied the request" in message or " is forbidden: " in message
+    return (
+        "denied the request" in message
+        or " is forbidden: " in message
+        or "insufficient quota to match these scopes" in message
+    )
 
 
 def _time(text: str | None) -> datetime | None:

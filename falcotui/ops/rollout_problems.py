@@ -39,8 +39,10 @@ def _admission(message: str, namespace: str) -> FalcoProblem:
     elif "insufficient quota to match these scopes" in message and "PriorityClass" in message:
         summary = "priority class system-node-critical is only allowed where a ResourceQuota covers it"
         remedies = (
-            f"create a ResourceQuota in namespace {namespace} with scopeSelector PriorityClass In "
-            f"[system-node-critical] ({_QUOTA_DOC})",
+            f"falcotui apply creates one (ResourceQuota {namespace}/falco-critical-pods): re-apply, or "
+            f"create a ResourceQuota in {namespace} with scopeSelector PriorityClass In "
+            "[system-node-critical] "
+            f"({_QUOTA_DOC})",
         )
     elif "violates PodSecurity" in message:
         summary = "Pod Security admission refuses Falco's pods"

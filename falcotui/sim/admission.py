@@ -6,17 +6,22 @@ RealPodControl.createPods), and retries with back-off. Messages:
 
 - webhook: `admission webhook "<name>" denied the request: <message>`, code 403 when the webhook sets none
   (k8s.io/apiserver pkg/admission/plugin/webhook/errors/statuserror.go, ToStatusErr);
-- scc and quota: `pods "<name>" is forbidden: <reason>` (admission.NewForbidden), where <name> is the
-  pod's generateName while the API server has not generated the name yet (k8s.io/apiserver
-  pkg/admission/errors.go, extractResourceName) - hence DaemonSet events like `pods "falco-" is forbidden`;
-  OpenShift's SCC reason is "unable to validate against any security context constraint: [...]" (as its
-  FailedCreate events show), the ResourceQuota plugin's "insufficient quota to match these scopes: [...]"
-  (kubernetes.io/docs/concepts/policy/resource-quotas/#limit-priority-class-consumption-by-default).
+- scc: `pods "<name>" is forbidden: unable to validate against any security context constraint: [...]`
+  (admission.NewForbidden), where <name> is the pod's generateName while the API server has not generated
+  the name yet (k8s.io/apiserver pkg/admission/errors.go, extractResourceName) - hence OpenShift's
+  DaemonSet events `pods "falco-" is forbidden: ...`;
+- quota: the ResourceQuota plugin, configured to limit the critical priority classes (GKE's default,
+  kubernetes.io/docs/concepts/policy/resource-quotas/#limit-priority-class-consumption-by-default), refuses
+  a pod of such a class in a namespace where no ResourceQuota's scopeSelector covers it, with the bare
+  "insufficient quota to match these scopes: [{PriorityClass In [system-node-critical
+  system-cluster-critical]}]" that GKE users report in FailedCreate events (open-policy-agent/gatekeeper#1120,
+  cilium/cilium#13852). The status code of that refusal is not established here: the error is not an API
+  status, so 500 as the API server answers plain errors. Quota usage (`hard` against `used`) is not counted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from falcotui.sim.config import AdmissionRule
 from falcotui.sim.errors import StoreError
@@ -25,12 +30,31 @@ CRITICAL_QUOTA_SCOPES = "[{PriorityClass In [system-node-critical system-cluster
 _CRITICAL = ("system-node-critical", "system-cluster-critical")
 
 
-def _applies(rule: AdmissionRule, pod: dict) -> bool:
+Quotas = Callable[[str], Iterable[dict]]  # namespace -> its ResourceQuota objects
+
+
+def _covered(quota: dict, priority_class: str) -> bool:
+    """Whether a ResourceQuota's scopeSelector covers pods of `priority_class` (operator In/Exists)."""
+    selector = (quota.get("spec") or {}).get("scopeSelector") or {}
+    for expr in selector.get("matchExpressions") or []:
+        if expr.get("scopeName") != "PriorityClass":
+            continue
+        if expr.get("operator") == "Exists" or (
+            expr.get("operator") == "In" and priority_class in (expr.get("values") or [])
+        ):
+            return True
+    return False
+
+
+def _applies(rule: AdmissionRule, pod: dict, quotas: Quotas) -> bool:
     meta = pod.get("metadata") or {}
     if rule.namespace is not None and meta.get("namespace") != rule.namespace:
         return False
     if rule.kind == "quota":
-        return (pod.get("spec") or {}).get("priorityClassName") in _CRITICAL
+        priority_class = (pod.get("spec") or {}).get("priorityClassName")
+        if priority_class not in _CRITICAL:
+            return False
+        return not any(_covered(q, priority_class) for q in quotas(meta.get("namespace") or ""))
     return True
 
 
@@ -42,17 +66,17 @@ def refusal(rule: AdmissionRule, pod: dict) -> StoreError:
         return StoreError(403, f'admission webhook "{rule.webhook}" denied the request: {rule.detail}')
     if rule.kind == "scc":
         reason = f"unable to validate against any security context constraint: [{rule.detail}]"
-    elif rule.kind == "quota":
-        reason = f"insufficient quota to match these scopes: {CRITICAL_QUOTA_SCOPES}"
-    else:
-        raise ValueError(f"unknown admission rule kind {rule.kind!r}")
-    return StoreError(403, f'pods "{name}" is forbidden: {reason}', "Forbidden")
+        return StoreError(403, f'pods "{name}" is forbidden: {reason}', "Forbidden")
+    if rule.kind == "quota":
+        return StoreError(500, f"insufficient quota to match these scopes: {CRITICAL_QUOTA_SCOPES}")
+    raise ValueError(f"unknown admission rule kind {rule.kind!r}")
 
 
-def admit(rules: Iterable[AdmissionRule], resource: str, obj: dict) -> None:
-    """Raise the first refusal of `rules` for a pod about to be created; anything else passes."""
+def admit(rules: Iterable[AdmissionRule], resource: str, obj: dict, quotas: Quotas = lambda _ns: ()) -> None:
+    """Raise the first refusal of `rules` for a pod about to be created; anything else passes. `quotas`
+    gives a namespace's ResourceQuotas (a covering one lets critical-priority pods through)."""
     if resource != "pods":
         return
     for rule in rules:
-        if _applies(rule, obj):
+        if _applies(rule, obj, quotas):
             raise refusal(rule, obj)

@@ -47,7 +47,9 @@ class SimCluster:
     ) -> None:
         self.config = config or SimConfig()
         self.store = Store(history=self.config.watch_history, seed=self.config.seed)
-        self.store.admission = lambda resource, obj: admit(self.config.admission, resource, obj)
+        self.store.admission = lambda resource, obj: admit(
+            self.config.admission, resource, obj, lambda ns: self.store.peek_list("resourcequotas", ns)
+        )
         self.token = self.config.token
         if self.config.tls and self.token is None:
             self.token = secrets.token_urlsafe(24)

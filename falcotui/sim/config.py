@@ -47,8 +47,9 @@ class AdmissionRule:
     `kind` says which admission stage refuses and so how the API server words it (sim/admission.py):
     "webhook" (a validating webhook such as Kyverno, Gatekeeper or GKE Autopilot's Warden, named by
     `webhook`), "scc" (OpenShift's SecurityContextConstraints) or "quota" (critical priority classes
-    limited to namespaces with a matching ResourceQuota, as GKE ships it). `detail` is the policy's own
-    explanation, quoted after the prefix its kind gets.
+    limited to namespaces with a ResourceQuota covering them, as GKE ships it: falcotui's own
+    20-resourcequota.yaml covers them, so that rule bites only where the quota is missing). `detail` is the
+    policy's own explanation, quoted after the prefix its kind gets.
     """
 
     kind: str

@@ -44,6 +44,8 @@ RESOURCES: dict[str, ResourceInfo] = {
                      subresources=("status", "log", "exec", "portforward"), status_subresource=True),
         ResourceInfo("configmaps", "configmap", "ConfigMap", "", "v1", True, ("cm",)),
         ResourceInfo("secrets", "secret", "Secret", "", "v1", True),
+        ResourceInfo("resourcequotas", "resourcequota", "ResourceQuota", "", "v1", True, ("quota",),
+                     subresources=("status",), status_subresource=True),
         ResourceInfo("serviceaccounts", "serviceaccount", "ServiceAccount", "", "v1", True, ("sa",)),
         ResourceInfo("events", "event", "Event", "", "v1", True, ("ev",)),
         ResourceInfo("daemonsets", "daemonset", "DaemonSet", "apps", "v1", True, ("ds",),

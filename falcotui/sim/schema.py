@@ -34,6 +34,7 @@ _TOP = {
     "clusterrolebindings": "subjects roleRef",
     "rolebindings": "subjects roleRef",
     "networkpolicies": "spec",
+    "resourcequotas": "spec status",
     "selfsubjectaccessreviews": "spec status",
     "selfsubjectrulesreviews": "spec status",
 }

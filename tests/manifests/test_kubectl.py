@@ -25,6 +25,7 @@ RESOURCES = {
             ("serviceaccounts", "ServiceAccount", True),
             ("configmaps", "ConfigMap", True),
             ("secrets", "Secret", True),
+            ("resourcequotas", "ResourceQuota", True),
         ],
     ),
     "/apis/apps/v1": ("apps/v1", [("daemonsets", "DaemonSet", True)]),
@@ -131,6 +132,7 @@ def test_kubectl_accepts_the_manifest_directory(api_server, tmp_path, manifest_d
     assert result.stdout.split() == [
         "namespace/falco",
         "serviceaccount/falco",
+        "resourcequota/falco-critical-pods",
         "configmap/falco-config",
         "configmap/falco-rules",
         "networkpolicy.networking.k8s.io/falco",

@@ -15,6 +15,7 @@ MODELS = {
     ("v1", "ServiceAccount"): "V1ServiceAccount",
     ("v1", "ConfigMap"): "V1ConfigMap",
     ("v1", "Secret"): "V1Secret",
+    ("v1", "ResourceQuota"): "V1ResourceQuota",
     ("apps/v1", "DaemonSet"): "V1DaemonSet",
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): "V1ClusterRole",
     ("rbac.authorization.k8s.io/v1", "Role"): "V1Role",
@@ -81,6 +82,7 @@ def test_every_shipped_object_is_a_valid_model(shipped_docs) -> None:
         "DaemonSet",
         "Namespace",
         "NetworkPolicy",
+        "ResourceQuota",
         "Role",
         "ServiceAccount",
     ]

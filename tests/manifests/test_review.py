@@ -232,6 +232,7 @@ def test_operator_roles_are_namespaced_except_what_must_be_cluster_wide() -> Non
     group_of = {"DaemonSet": "apps", "NetworkPolicy": "networking.k8s.io"}
     resource_of = {"ServiceAccount": "serviceaccounts", "ConfigMap": "configmaps", "DaemonSet": "daemonsets"}
     resource_of |= {"Secret": "secrets", "NetworkPolicy": "networkpolicies"}
+    resource_of |= {"ResourceQuota": "resourcequotas"}
     for doc in manifests.render(grpc=True):
         if doc["kind"] == "Namespace":
             continue
@@ -284,3 +285,12 @@ def test_container_security_context_is_explicit(base, k8s) -> None:
     assert security["allowPrivilegeEscalation"] is False and security["privileged"] is False
     pod = k8s.find(base, "DaemonSet")["spec"]["template"]["spec"]["securityContext"]
     assert pod == {"runAsUser": 0, "runAsNonRoot": False}  # root, stated: the capabilities need uid 0
+
+
+def test_critical_priority_comes_with_the_quota_that_admits_it(base, pod_spec) -> None:
+    # GKE limits the critical priority classes to namespaces whose ResourceQuota covers them.
+    quota = next(d for d in base if d["kind"] == "ResourceQuota")
+    assert quota["metadata"]["namespace"] == "falco"
+    [expr] = quota["spec"]["scopeSelector"]["matchExpressions"]
+    assert expr == {"scopeName": "PriorityClass", "operator": "In", "values": [pod_spec["priorityClassName"]]}
+    assert quota["spec"]["hard"] == {"pods": "1G"}

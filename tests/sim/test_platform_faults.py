@@ -85,7 +85,9 @@ def test_a_refusing_webhook_gives_failed_create_events_and_no_pods_until_lifted(
     _wait(lambda: len(_pods(http)) == 2, "pods once admission lets them through")
 
 
-def test_scc_and_critical_quota_refusals_name_the_generate_name(make_sim_cluster, api_http, kubectl):
+def test_scc_refusal_names_the_generate_name_and_the_critical_quota_wants_a_covering_quota(
+    make_sim_cluster, api_http, kubectl
+):
     detail = (
         'spec.volumes[2]: Invalid value: "hostPath": hostPath volumes are not allowed to be used, '
         'provider "restricted-v2": Forbidden: not usable by user or serviceaccount'
@@ -109,14 +111,25 @@ def test_scc_and_critical_quota_refusals_name_the_generate_name(make_sim_cluster
     _setup(http, priorityClassName="system-node-critical")
     message = _wait(lambda: _failed_creates(http), "FailedCreate")[0]["message"]
     assert message == (
-        'Error creating: pods "falco-" is forbidden: insufficient quota to match these scopes: '
+        "Error creating: insufficient quota to match these scopes: "
         "[{PriorityClass In [system-node-critical system-cluster-critical]}]"
     )
-    # a pod without a critical priority class is not concerned by that quota
-    http("DELETE", f"{DSS}/falco")
-    _wait(lambda: http("GET", f"{DSS}/falco")[0] == 404, "DaemonSet gone")
-    http("POST", DSS, _daemonset())
-    _wait(lambda: len(_pods(http)) == 1, "a pod without the critical priority class")
+    assert _pods(http) == {}
+    # a ResourceQuota whose scope covers the class admits the pods (the controller's retry gets through)
+    quota = {
+        "metadata": {"name": "critical-pods"},
+        "spec": {
+            "hard": {"pods": "1G"},
+            "scopeSelector": {
+                "matchExpressions": [
+                    {"scopeName": "PriorityClass", "operator": "In", "values": ["system-node-critical"]}
+                ]
+            },
+        },
+    }
+    status, body, _ = http("POST", "/api/v1/namespaces/falco/resourcequotas", quota)
+    assert status == 201, body
+    _wait(lambda: len(_pods(http)) == 1, "the pod once a quota covers its priority class")
 
 
 def test_gpu_node_is_skipped_unless_tolerated(make_sim_cluster, api_http):
