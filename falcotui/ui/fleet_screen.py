@@ -151,6 +151,8 @@ class FleetScreen(Screen):
         Binding("s", "cycle_sort", "Sort"),
         Binding("slash", "filter", "Filter"),
         Binding("g", "toggle_tiles", "Tiles/table"),
+        Binding("l", "pod('log')", "Logs"),
+        Binding("d", "pod('describe')", "Describe"),
         Binding("enter", "open_node", "Open node", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -351,6 +353,12 @@ class FleetScreen(Screen):
             self._focus_view()
         else:
             self.app.action_back()
+
+    def action_pod(self, kind: str) -> None:
+        """k9s' `l` and `d`: the highlighted node's Falco pod log, or its description."""
+        from falcotui.ui.pod_screens import open_pod_screen
+
+        open_pod_screen(self.app, self.current_node(), kind)
 
     def action_open_node(self) -> None:
         from falcotui.ui.node_detail import NodeDetailScreen

@@ -121,6 +121,8 @@ class NodeDetailScreen(Screen):
         Binding("escape", "close", "Back to fleet"),
         Binding("enter", "detail", "Alert detail", show=False),
         Binding("f", "follow", "Follow/pause"),
+        Binding("l", "pod('log')", "Pod log"),
+        Binding("d", "pod('describe')", "Describe pod"),
     ]
 
     def __init__(self, node: str) -> None:
@@ -220,6 +222,11 @@ class NodeDetailScreen(Screen):
         if not parts:
             parts.append(Text("no events, notices or Falco log lines for this node yet", "dim"))
         return Group(*parts)
+
+    def action_pod(self, kind: str) -> None:
+        from falcotui.ui.pod_screens import open_pod_screen
+
+        open_pod_screen(self.app, self.node, kind)
 
     def action_close(self) -> None:
         detail = self.query_one(AlertDetail)
