@@ -25,13 +25,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import orjson
+
 from falcotui.falco.alerts import (
+    MAX_LINE_LENGTH,
     Alert,
     AlertParseError,
     OutputTemplates,
     Priority,
+    alert_from_mapping,
     dedup_key,
-    parse_json_alert,
 )
 from falcotui.falco.loglines import LogLine
 from falcotui.ops.alert_store import AlertStore, StoredAlert, alert_node
@@ -255,15 +258,18 @@ class AlertHub:
         into the store, without classifying it or building a LogLine; anything else (Falco's own lines,
         text alerts, a line orjson refuses) goes through `ingest_log_line`, which classifies and explains."""
         now = self._clock()
-        take = self._take
+        take, loads = self._take, orjson.loads
         for item in lines:
             line, node = item.line, item.node
-            if node is not None and line[:1] in _JSON_START:
+            if node is not None and line[:1] in _JSON_START and len(line) <= MAX_LINE_LENGTH:
+                # parse_json_alert's common case, inline; a line it would mend (not UTF-8, a lone surrogate)
+                # or cut (oversized) takes the classifying path below, which calls it
                 try:
-                    alert = parse_json_alert(line, node=node, pod=item.pod)
-                except AlertParseError:
-                    pass  # ingest_log_line counts it as a bad line, with the reason
-                else:
+                    obj = loads(line)
+                    alert = alert_from_mapping(obj, node=node, pod=item.pod) if type(obj) is dict else None
+                except (orjson.JSONDecodeError, AlertParseError):
+                    alert = None  # ingest_log_line counts it as a bad line, with the reason
+                if alert is not None:
                     take(alert, now, alert.time_ns if item.ts_ns is None else item.ts_ns)
                     continue
             self.ingest_log_line(item.pod, line, node=node, ts_ns=item.ts_ns)

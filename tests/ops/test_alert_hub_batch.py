@@ -37,6 +37,10 @@ def test_the_batch_path_stores_what_one_line_at_a_time_stores(mk, clock, sample_
     lines += ['{"rule": "no time", "priority": "Warning"', '{"output": 1}', "[1, 2]"]
     lines += ["2026-11-26T09:02:18.000000001Z " + mk.alert_line(99, node=NODE).decode()]
     items = [follower_line(text, mk.T0 + i * 1000) for i, text in enumerate(lines)]
+    # lines parse_json_alert mends: bytes that are not UTF-8, a lone surrogate escape
+    mended = [mk.alert_line(200, node=NODE).replace(b"root", b"r\xffot"), mk.alert_line(201, node=NODE)]
+    mended[1] = mended[1].replace(b"root", b"r\\udc80ot")
+    items += [FollowerLine("falco", "falco-23", "falco", NODE, mk.T0, raw) for raw in mended]  # type: ignore[arg-type]
 
     one = AlertHub(AlertStore(500, clock=clock), clock=clock)
     for item in items:
@@ -46,6 +50,7 @@ def test_the_batch_path_stores_what_one_line_at_a_time_stores(mk, clock, sample_
     batch.ingest_log_lines(items[17:])
 
     assert stored(batch) == stored(one) and len(one.store) > 50
+    assert "r\ufffdot" in one.store[-2].alert.output and "\udc80" in one.store[-1].alert.output
     assert (
         (batch.duplicates, batch.bad_lines) == (one.duplicates, one.bad_lines) == (10, 2)
     )  # "[1, 2]" is not an alert line
