@@ -61,7 +61,7 @@ def stream_text(streams: Sequence[ChannelStatus]) -> Text:
 def node_summary(row: NodeStatus, streams: Sequence[ChannelStatus] = ()) -> Table:
     """Key facts of the node and its Falco pod, two columns, one line per subject (it must fit 80x24)."""
     t = Table.grid(padding=(0, 2))
-    t.add_column(style="dim", no_wrap=True, min_width=6)
+    t.add_column(style="dim", no_wrap=True, min_width=7)  # the longest label, "streams"
     t.add_column(no_wrap=True, overflow="ellipsis")  # one line each: the box is sized by the row count
     ready = "Ready" if row.ready else "Unknown" if row.ready is None else "NotReady"
     reason = f" ({row.ready_reason})" if row.ready_reason and not row.ready else ""
