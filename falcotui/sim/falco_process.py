@@ -41,6 +41,7 @@ from falcotui.sim.falco_startup import (
     log_time,
     plugin_lines,
     plugin_requirement_error,
+    rule_selection_lines,
     rules_lines,
     run_falco_cli,
     source_lines,
@@ -265,6 +266,8 @@ class FalcoContainer:
             raise FalcoStartupError(missing)
         if not ruleset.ok:
             raise FalcoStartupError(ruleset.error_text().rstrip("\n"))
+        for line in rule_selection_lines(cfg):
+            self._stderr(line)
         for line in hostname_lines(self.ctx.env.get("FALCO_HOSTNAME")):
             self._stderr(line)
         for line in source_lines(cfg, args.disabled_sources):
@@ -432,6 +435,7 @@ class FalcoContainer:
             return missing, lines
         if not ruleset.ok:
             return ruleset.error_text(), lines
+        lines += rule_selection_lines(cfg)
         lines += hostname_lines(self.ctx.env.get("FALCO_HOSTNAME"))
         lines += [s for s in source_lines(cfg, args.disabled_sources) if not s.startswith("Opening ")]
         return None, lines

@@ -112,6 +112,25 @@ def rules_lines(ruleset: Ruleset) -> list[str]:
     return lines
 
 
+def rule_selection_lines(cfg: FalcoConfig) -> list[str]:
+    """load_rules_files.cpp, after a successful load: one line per `rules:` selection of falco.yaml
+    (`- disable: {rule: X}` / `- enable: {tag: T}`, configuration.h convert<rule_selection_config>)."""
+    lines = []
+    for entry in cfg.get("rules") or []:
+        if not isinstance(entry, dict):
+            continue
+        for action in ("enable", "disable"):
+            sel = entry.get(action)
+            if not isinstance(sel, dict):
+                continue
+            verb = "Enabling" if action == "enable" else "Disabling"
+            if sel.get("rule"):
+                lines.append(f"{verb} rules with name: {sel['rule']}")
+            if sel.get("tag"):
+                lines.append(f"{verb} rules with tag: {sel['tag']}")
+    return lines
+
+
 def hostname_lines(env_hostname: str | None) -> list[str]:
     if env_hostname:
         return [f"Hostname value has been overridden via environment variable to: {env_hostname}"]

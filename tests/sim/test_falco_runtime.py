@@ -424,6 +424,10 @@ async def test_priority_floor_and_rules_section_limit_what_fires(storm_runtime: 
     handle = await start(storm_runtime, c)
     await until(lambda: len(alerts(c.log)) >= 60, "60 alerts")
     fired = {a["rule"] for a in alerts(c.log)}
+    # load_rules_files.cpp logs each selection after the rules loaded
+    assert ["Disabling rules with name: Read sensitive*", "Disabling rules with tag: payments"] == [
+        line for line in stderr(c.log) if line.startswith("Disabling rules")
+    ]
     assert {a["priority"] for a in alerts(c.log)} <= {"Emergency", "Alert", "Critical", "Error", "Warning"}
     assert "Read sensitive file untrusted" not in fired and "Shell in payments pod" not in fired
     assert fired  # the remaining Warning-or-worse rules still fire
