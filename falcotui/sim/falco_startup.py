@@ -10,7 +10,7 @@ import orjson
 
 from falcotui.falco.image import IMAGE_PLUGIN_LIBRARIES
 from falcotui.falco.rules.dialect import dialect_for
-from falcotui.sim.falco_config import FalcoConfig, FalcoStartupError, FalcoVersion, parse_args
+from falcotui.sim.falco_config import FalcoConfig, FalcoStartupError, FalcoVersion, load_config, parse_args
 from falcotui.sim.falco_ruleset import Ruleset, load_files
 
 #: `falco --version`'s plugin API and driver lines per image release (print_version.cpp): plugin API =
@@ -163,16 +163,19 @@ def webserver_lines(cfg: FalcoConfig) -> list[str]:
 
 
 def validate_output(version: FalcoVersion, ruleset: Ruleset, json_output: bool) -> tuple[list[str], str]:
-    """`falco -V FILE...`: (stderr log lines, stdout text)."""
-    stderr = [f"Falco version: {version.text} (x86_64)", "Validating rules file(s):"]
-    stderr += [f"   {p}" for p in ruleset.files]
+    """`falco -V FILE...` once the config loaded: (stderr lines, stdout text), validate_rules_files.cpp."""
+    stderr = ["Validating rules file(s):", *(f"   {p}" for p in ruleset.files)]
     if json_output:
         return stderr, orjson.dumps(ruleset.validation_json()).decode() + "\n"
     return stderr, ruleset.validation_text()
 
 
 def run_falco_cli(version: FalcoVersion, files: Mapping[str, str], argv: list[str]) -> tuple[int, str, str]:
-    """Run `falco` with a one-shot command line: (exit code, stdout, stderr)."""
+    """Run `falco` with a one-shot command line: (exit code, stdout, stderr).
+
+    `-V` runs Falco's action list up to validate_rules_files (app.cpp): load_config (`-c`, else the
+    image's /etc/falco/falco.yaml, with its config.d and `-o`), require_config_file, load_plugins, then the
+    validation; the config decides the log's time format and `json_output`."""
     try:
         args = parse_args(argv)
     except FalcoStartupError as exc:
@@ -181,11 +184,18 @@ def run_falco_cli(version: FalcoVersion, files: Mapping[str, str], argv: list[st
         return 0, version_text(version), ""
     if not args.validate:
         return 1, "", "Error: this simulated falco only runs --version and -V in exec\n"
-    json_output = any(o.replace(" ", "").lower() == "json_output=true" for o in args.options)
+    if args.config_path not in files:  # options.cpp falls back to no config file; require_config_file
+        return 1, "", f"Error: You must create a config file at {args.config_path} or by passing -c\n"
+    try:
+        cfg = load_config(files, args, version)
+        log = [*config_lines(version, cfg), *plugin_lines(version, cfg)]
+    except FalcoStartupError as exc:
+        return 1, "", f"Error: {exc}\n"
     missing = [p for p in args.validate if p not in files]
     if missing:
         return 1, "", f"Error: Could not read rules file {missing[0]}: No such file or directory\n"
     ruleset = load_files(args.validate, [files[p] for p in args.validate], version.text)
-    log, out = validate_output(version, ruleset, json_output)
-    stderr = "".join(f"{log_time()}: {line}\n" for line in log)
+    validation, out = validate_output(version, ruleset, cfg.flag("json_output", False))
+    iso = cfg.flag("time_format_iso_8601", False)
+    stderr = "".join(f"{log_time(None, iso)}: {line}\n" for line in [*log, *validation])
     return (0 if ruleset.ok else 1), out, stderr

@@ -12,7 +12,7 @@ import pytest
 
 from falcotui.falco.alerts import Priority, parse_iso8601_ns, parse_json_alert
 from falcotui.falco.rules.loader import load_rules
-from falcotui.sim.falco_config import bundled_default_rules, falco_image_version
+from falcotui.sim.falco_config import bundled_default_rules, falco_image_version, image_files
 from falcotui.sim.falco_process import FalcoContainer, FalcoRuntime
 from falcotui.sim.falco_startup import run_falco_cli
 from falcotui.sim.runtime import ContainerContext, ContainerLog
@@ -391,11 +391,17 @@ def test_image_versions() -> None:
 
 def test_falco_cli_validate_text_and_json() -> None:
     version = falco_image_version("falcosecurity/falco:0.45.0")
-    files = {"/etc/falco/rules.d/bad.yaml": BROKEN, "/etc/falco/rules.d/ok.yaml": CUSTOM.replace(
-        "spawned_process and container and", "evt.type = execve and")}  # fmt: skip
+    ok = CUSTOM.replace("spawned_process and container and", "evt.type = execve and")
+    files = {**image_files(version), "/etc/falco/rules.d/bad.yaml": BROKEN, "/etc/falco/rules.d/ok.yaml": ok}
     code, out, err = run_falco_cli(version, files, ["falco", "-V", "/etc/falco/rules.d/bad.yaml"])
     assert code == 1 and out.startswith("/etc/falco/rules.d/bad.yaml: Invalid\n1 Errors:\n")
     assert "Validating rules file(s):" in err
+    # -V loads the image's falco.yaml first (app.cpp action order), whose config.d drop-in turns on ISO times
+    assert "Falco initialized with configuration files:" in err and "Loaded plugin 'container@0.7.1'" in err
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000: Falco version: 0.45.0", err)
+    assert run_falco_cli(version, {}, ["falco", "-V", "/x.yaml"])[2] == (
+        "Error: You must create a config file at /etc/falco/falco.yaml or by passing -c\n"
+    )
     code, out, _ = run_falco_cli(
         version, files, ["falco", "-V", "/etc/falco/rules.d/ok.yaml", "-o", "json_output=true"]
     )

@@ -7,7 +7,7 @@ import random
 
 from falcotui.falco.rules.condition import parse_condition
 from falcotui.sim.falco_conditions import alternatives, realize
-from falcotui.sim.falco_config import FalcoVersion, bundled_default_rules
+from falcotui.sim.falco_config import FalcoVersion, image_files
 from falcotui.sim.falco_startup import run_falco_cli, version_text
 
 RULES = """
@@ -22,7 +22,7 @@ CUSTOM = "/etc/falco/rules.d/custom-rules.yaml"
 
 
 def falco_v(version: FalcoVersion) -> tuple[int, str]:
-    files = {DEFAULTS: bundled_default_rules(), CUSTOM: RULES}
+    files = {**image_files(version), CUSTOM: RULES}  # the image's config and default rules
     code, out, _ = run_falco_cli(version, files, ["-V", DEFAULTS, "-V", CUSTOM])
     return code, out
 
