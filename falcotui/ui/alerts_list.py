@@ -67,13 +67,15 @@ def list_columns(
     TIME and PRIORITY are fixed; RULE, NODE and NAMESPACE/POD take what their content `need`s within
     `BOUNDS`; OUTPUT takes all the rest. When OUTPUT would get less than `OUTPUT_SHARE` of the row (or
     `OUTPUT_MIN`), the widest content column gives way first, down to its lower bound; when that is not
-    enough NAMESPACE/POD is dropped, then NODE. `hide` leaves columns out (NODE in one node's list)."""
+    enough NODE is dropped, then NAMESPACE/POD: which workload it was matters more in an incident than
+    which node's Falco saw it (the node is in the detail, and `node:` filters). `hide` leaves columns out
+    (NODE in one node's list)."""
     need = {**DEFAULT_NEED, **(need or {})}
     fixed = [("time", 12 if width >= FULL_TIME_AT else 8), ("priority", max(8, need["priority"]))]
     target = max(OUTPUT_MIN, int(width * OUTPUT_SHARE))
     names = [n for n in ("rule", "node", "pod") if n not in hide]
     used_fixed = sum(w + 1 for _, w in fixed)
-    for drop in ("pod", "node", None):
+    for drop in ("node", "pod", None):
         at_least = used_fixed + sum(BOUNDS[n][0] + 1 for n in names)
         if width - at_least >= target or drop is None:
             break

@@ -85,7 +85,7 @@ def node_summary(row: NodeStatus, streams: Sequence[ChannelStatus] = ()) -> Tabl
     )
     reload = f"{row.reload.state.value} {_clock(row.reload.at_ns) if row.reload.at_ns else ''}"
     t.add_row("reload", safe_text(f"{reload} {row.reload.detail}".strip(), max_len=400))
-    if streams:
+    if any(not s.connected or s.cuts or s.gaps for s in streams):  # healthy: "channels" below says it
         t.add_row("streams", stream_text(streams))
     if row.problem is not None:
         t.add_row("why", safe_text(row.problem.summary, "bold red", max_len=400))

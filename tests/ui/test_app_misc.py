@@ -110,8 +110,11 @@ async def test_the_key_bar_lists_the_screens_keys_and_a_click_presses_one(frozen
     async with app.run_test(size=(120, 36)) as pilot:
         assert await until(pilot, lambda: "Sort" in screen_text(app).splitlines()[-1])
         bar = screen_text(app).splitlines()[-1]
-        assert bar.split() == ["s", "Sort", "/", "Filter", "g", "Tiles/table", "F1", "Fleet", "F2", "Alerts",
-                               "F3", "Rules", "F4", "Deploy", "?", "Help", "q", "Quit"]  # fmt: skip
+        words = bar.split()  # the screen's keys first (words shortened to fit them all), then the app's
+        assert words[:4] == ["s", "Sort", "/", "Filter"]
+        assert words[-12:] == ["F1", "Fleet", "F2", "Alerts", "F3", "Rules", "F4", "Deploy", "?", "Help", "q",
+                               "Quit"]  # fmt: skip
+        assert {"g", "l", "d"} <= set(words)
         column = bar.index("F2")
         await pilot.click(offset=(column + 1, 35))  # on "F2" in the bottom line
         assert await until(

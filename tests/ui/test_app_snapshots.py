@@ -28,3 +28,19 @@ def test_fleet_snapshot_80x24(frozen, snap_compare):
 
 def test_fleet_tiles_snapshot(frozen, snap_compare):
     assert snap_compare(frozen(), press=["down", "down", "g"], terminal_size=(80, 24), run_before=_settle)
+
+
+def test_alerts_snapshot_80x24(frozen, snap_compare):
+    """80x24 keeps NAMESPACE/POD and every key of the screen (issue 17 item 11)."""
+    assert snap_compare(frozen(), press=["f2"], terminal_size=(80, 24), run_before=_settle)
+
+
+def test_alerts_snapshot_no_color(frozen, snap_compare, monkeypatch):
+    """NO_COLOR: severity by weight, not by shades of grey (issue 17 item 6)."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(frozen(), press=["f2"], terminal_size=SIZE, run_before=_settle)
+
+
+def test_fleet_tiles_snapshot_no_color(frozen, snap_compare, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(frozen(), press=["down", "down", "g"], terminal_size=(80, 24), run_before=_settle)
