@@ -244,3 +244,15 @@ async def test_a_cut_log_stream_is_loud_in_the_header_and_detailed_on_the_node(f
         assert "log down" in text and "1 cut (last" in text and "connection reset" in text
         hub.set_channel(node, "log", True, pod="falco-x")
         assert await until(pilot, lambda: "cut:" not in screen_text(app).splitlines()[0])
+
+
+async def test_a_bad_filter_shows_the_message_with_the_caret(frozen, until, screen_text):
+    """Issue 17 (smaller): a bad filter showed a caret with no message."""
+    app = frozen()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f2")
+        assert await until(pilot, lambda: isinstance(app.screen, AlertsScreen))
+        await pilot.press("slash", *"nod:x")
+        assert await until(pilot, lambda: "unknown filter key 'nod'" in screen_text(app))
+        text = screen_text(app)
+        assert "^^^" in text and "(column 1)" in text
