@@ -78,6 +78,10 @@ class SimConfig:
     configmap_propagation_delay: float = 0.3
     # plus a uniform random 0..jitter per change and node (real clusters: 60 + 0..60 s, see Kubelet)
     configmap_propagation_jitter: float = 0.0
+    # container log rotation: the kubelet's containerLogMaxSize (10Mi) and containerLogMaxFiles (5) defaults
+    container_log_max_size: int = 10 * 1024 * 1024
+    container_log_max_files: int = 5
+    container_log_monitor_interval: float = 10.0  # containerLogMonitorInterval: how often sizes are looked at
     # registry: repository -> tags that exist; any other tag fails to pull
     registry: dict[str, set[str]] = field(
         default_factory=lambda: {

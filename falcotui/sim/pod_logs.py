@@ -193,7 +193,7 @@ class _Writer:
         self.full = False
 
     async def backlog(self, log: ContainerLog) -> int:
-        records = list(log.since(0))
+        records = log.current()  # a new request reads the current file only (kubelet logs.go)
         last_seq = log.seq if not records else records[-1][0]
         if self.opts.tail is not None:
             records = records[-self.opts.tail :] if self.opts.tail else []

@@ -231,7 +231,16 @@ class PodWorker:
         kl, cs = self.kubelet, run.state
         if cs.ever_started:
             cs.restart_count += 1
-        run.previous_log, run.log = run.log, ContainerLog(clock=kl.clock_ns)
+        cfg = kl.config
+        run.previous_log, run.log = (
+            run.log,
+            ContainerLog(
+                cfg.container_log_max_size,
+                cfg.container_log_max_files,
+                clock=kl.clock_ns,
+                monitor_interval=cfg.container_log_monitor_interval,
+            ),
+        )
         cs.container_id = (
             "containerd://" + hashlib.sha256(f"{self.uid}/{cs.name}/{cs.restart_count}".encode()).hexdigest()
         )

@@ -27,18 +27,57 @@ class LogRecord:
     text: str
 
 
-class ContainerLog:
-    """One container instance's log, bounded like a kubelet's rotated file (oldest lines drop first).
+#: The kubelet's defaults (KubeletConfiguration reference, kubelet.config.k8s.io/v1beta1:
+#: `containerLogMaxSize` "10Mi", `containerLogMaxFiles` 5, `containerLogMonitorInterval` "10s";
+#: pkg/kubelet/apis/config/v1beta1/defaults.go).
+CONTAINER_LOG_MAX_SIZE = 10 * 1024 * 1024
+CONTAINER_LOG_MAX_FILES = 5
+CONTAINER_LOG_MONITOR_INTERVAL = 10.0
 
-    Followers wait on `changed`-style polling via `seq`: every appended record gets a sequence number,
-    so a reader can ask for everything after the last number it saw.
+
+class ContainerLog:
+    """One container instance's log, rotated like the kubelet's: past `max_size` bytes the current file
+    (`0.log`) is rotated out and a new one starts; at most `max_files` files exist.
+
+    What the API serves follows the kubelet (pkg/kubelet/kuberuntime/logs/logs.go): a new `kubectl logs`
+    request reads the current file only (the docs: "only the contents of the latest log file will be
+    available through kubectl logs"); a follower that was reading when the file rotated finishes the old
+    file before it reopens the new one, so it loses nothing. The sim keeps the file rotated last in memory
+    for those followers until the next look (a follower polls many times a second), and only the sizes of
+    older ones (the kubelet leaves them on disk, where no API reads them): memory stays within about two
+    files per container however long it logs.
+
+    The kubelet's log manager (pkg/kubelet/logs/container_log_manager.go) looks every
+    `containerLogMonitorInterval` and rotates a file that is past `max_size`: a file may overshoot until
+    the next look, and a file rotates at most once per interval. Here the look happens at the first write
+    after each interval has passed, which is the same rotation.
+
+    Readers poll by `seq`: every appended record gets a sequence number, so a reader can ask for
+    everything after the last number it saw.
     """
 
-    def __init__(self, max_records: int = 20_000, clock: Callable[[], int] = time.time_ns) -> None:
+    def __init__(
+        self,
+        max_size: int = CONTAINER_LOG_MAX_SIZE,
+        max_files: int = CONTAINER_LOG_MAX_FILES,
+        clock: Callable[[], int] = time.time_ns,
+        *,
+        monitor_interval: float = CONTAINER_LOG_MONITOR_INTERVAL,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         # The node's container runtime stamps each line with the node's own clock (CRI log format:
         # `<RFC3339Nano> <stream> <tag> <text>`, written by containerd/CRI-O on the node).
         self._clock = clock
-        self._records: deque[tuple[int, LogRecord]] = deque(maxlen=max_records)
+        self.max_size = max_size
+        self.max_files = max(1, max_files)
+        self._records: deque[tuple[int, LogRecord]] = deque()  # the current file
+        self._previous: deque[tuple[int, LogRecord]] = deque()  # the file rotated last
+        self._size = 0  # bytes of the current file, as the CRI format writes them
+        self.rotated_sizes: deque[int] = deque(maxlen=self.max_files - 1)  # rotated files kept on disk
+        self.rotations = 0
+        self.monitor_interval = monitor_interval
+        self._monotonic = monotonic  # when the log manager looks (tests step it)
+        self._next_look = monotonic() + monitor_interval
         self._seq = 0
         self.closed = False
 
@@ -47,28 +86,62 @@ class ContainerLog:
         return self._seq
 
     def append(self, stream: Stream, text: str, time_ns: int | None = None) -> None:
+        # `2026-11-26T09:02:17.123456789Z stdout F <text>\n`: 31 + stream + 3 + text + newline
+        size = 36 + len(stream) + len(text.encode("utf-8", "replace"))
+        if (now := self._monotonic()) >= self._next_look:
+            self._next_look = now + self.monitor_interval
+            if self._size > self.max_size:
+                self._rotate()
+            else:  # a follower polls many times a second: one interval later it has left the old file
+                self._previous = deque()
         self._seq += 1
         self._records.append((self._seq, LogRecord(time_ns or self._clock(), stream, text)))
+        self._size += size
+
+    def _rotate(self) -> None:
+        """`0.log` becomes `0.log.<timestamp>` and a new `0.log` starts (the oldest beyond
+        `max_files` is removed); with `max_files` 1 the kubelet keeps no rotated file."""
+        if self.max_files > 1:
+            self.rotated_sizes.append(self._size)
+            self._previous = self._records
+        else:
+            self._previous = deque()
+        self._records = deque()
+        self._size = 0
+        self.rotations += 1
 
     def close(self) -> None:
         """The container exited: followers finish after draining."""
         self.closed = True
 
     def since(self, seq: int) -> list[tuple[int, LogRecord]]:
-        """Records numbered after `seq`, oldest first.
+        """Records numbered after `seq`, oldest first: a follower's next batch (the rest of the file rotated
+        last, then the current one).
 
         Taken from the newest end, so a poll costs the number of new records, not the log's length; and a
         copy, so a reader may await between records while the container keeps logging.
         """
-        newer = min(self._seq - seq, len(self._records))
+        newer = self._seq - seq
         if newer <= 0:
             return []
         out = list(islice(reversed(self._records), newer))
+        if len(out) < newer and self._previous:
+            out.extend(islice(reversed(self._previous), newer - len(out)))
         out.reverse()
         return out
 
+    def current(self) -> list[tuple[int, LogRecord]]:
+        """The current file's records (what a new log request reads), oldest first."""
+        return list(self._records)
+
     def records(self) -> list[LogRecord]:
+        """The current file's records."""
         return [rec for _, rec in self._records]
+
+    @property
+    def size(self) -> int:
+        """Bytes of the current file."""
+        return self._size
 
 
 @dataclass(slots=True)
