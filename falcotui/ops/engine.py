@@ -20,7 +20,16 @@ from dataclasses import dataclass
 
 from falcotui.kube.config import KubeClients, KubeError
 from falcotui.kube.failed_create import FAILED_CREATE, admission_refusal
-from falcotui.kube.informer import DAEMONSETS, EVENTS, NODES, PODS, EventType, Informer, InformerEvent
+from falcotui.kube.informer import (
+    DAEMONSETS,
+    EVENTS,
+    NAMESPACES,
+    NODES,
+    PODS,
+    EventType,
+    Informer,
+    InformerEvent,
+)
 from falcotui.ops.alert_hub import AlertHub, HubDelta
 from falcotui.ops.alert_query import EMPTY_QUERY, AlertQuery
 from falcotui.ops.alert_store import AlertStore
@@ -353,6 +362,11 @@ class Engine:
         """A filtered, incrementally updated view of the stored alerts (call `update()` on it per tick);
         with `hold_at`, a snapshot up to that sequence number."""
         return FilteredView(self.store, query, hold_at=hold_at)
+
+    def namespace_names(self) -> list[str]:
+        """Blocking: the cluster's namespaces, sorted (for the namespace picker; KubeError if not allowed)."""
+        items = self.clients.request("GET", NAMESPACES.collection_path(None)).get("items") or []
+        return sorted(name for i in items if (name := (i.get("metadata") or {}).get("name")))
 
     def followed_pods(self) -> set[str]:
         return self.logs.followed_pods() if self.logs else set()

@@ -290,7 +290,8 @@ class FalcoTuiApp(App):
             if name:
                 self.reconnect(namespace=name)
 
-        self.push_screen(NamespacePrompt(self.services.namespace), chosen)
+        names = self.services.engine.namespace_names
+        self.push_screen(NamespacePrompt(self.services.namespace, names), chosen)
 
     def reconnect(self, *, context: str | None = None, namespace: str | None = None) -> None:
         """End this session and ask the entry point for one on another context and/or namespace."""
