@@ -1,7 +1,8 @@
 """A filtered view of the alert store kept up to date incrementally, its group-by-rule counts, JSONL export.
 
 `FilteredView(store, query)` scans the store once; afterwards `update()` looks only at alerts that arrived
-since the last call (`store.since(seq)`), drops what the store evicted from its front, and re-checks the
+since the last call (`store.since(seq)`) and merges them in by event time (rows are ordered by when the
+alert happened, across nodes, not by arrival), drops what the store evicted, and re-checks the
 few alerts whose channels changed (a duplicate merged from the other channel) when the query looks at
 channels. The view holds references to the store's entries (memory bounded by the store's capacity) and
 gives O(1) `len`/`get(i)` for a Line API list. Counts per rule and per priority follow every change.
@@ -23,6 +24,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import BinaryIO
 
@@ -59,7 +61,8 @@ class ViewChange:
 
 
 class FilteredView:
-    """The store's alerts that match `query`, oldest first, addressable by index.
+    """The store's alerts that match `query`, by event time (oldest first) across nodes, addressable by
+    index.
 
     Between two `update()` calls the view is frozen: indexes, `len` and entries stay as they were even if
     the store evicts meanwhile (the view holds the entries, so a render in between never finds a hole).
@@ -80,8 +83,10 @@ class FilteredView:
         self.held = 0  # matching alerts that arrived after `hold_at`
         self._held_seq = 0
         self._uses_channels = any(t.key == "channel" for t in query.terms)
-        self._entries: list[StoredAlert] = []
+        self._entries: list[StoredAlert] = []  # by event time (see `_time_key`)
         self._start = 0  # entries before it were dropped; compacted now and then
+        self._arrival: list[StoredAlert] = []  # the same alerts in the store's order, to drop evicted ones
+        self._arr_start = 0
         self._seen_seq = 0
         self._seen_change = 0
         self.by_rule: dict[str, int] = {}
@@ -95,6 +100,7 @@ class FilteredView:
 
     def _rebuild(self, now_ns: int | None) -> None:
         self._entries, self._start = [], 0
+        self._arrival, self._arr_start = [], 0
         self.by_rule, self.by_node, self._by_priority = {}, {}, [0] * len(Priority)
         if self._aging is not None:
             self._aging = []
@@ -130,26 +136,41 @@ class FilteredView:
             self.held += sum(1 for e in fresh if match(e.alert, e.channels))
             self._held_seq = fresh[-1].seq
 
-    def _take_new(self, now_ns: int | None) -> int:
+    def _take_new(self, now_ns: int | None) -> tuple[int, bool]:
+        """Add the store's new matching alerts in time order; (how many, whether earlier rows moved)."""
         new = self.store.since(self._seen_seq)
         if self.hold_at is not None and new and new[-1].seq > self.hold_at:
             keep = bisect.bisect_right(new, self.hold_at, key=_seq_of)
             self._count_held(new[keep:], now_ns)
             new = new[:keep]
         if not new:
-            return 0
+            return 0, False
         match = self.query.matcher(now_ns=self._now(now_ns))
-        entries = self._entries
-        before = len(entries)
-        aging = self._aging
-        for entry in new:
-            if match(entry.alert, entry.channels):
-                entries.append(entry)
-                self._count(entry)
-                if aging is not None:
-                    heapq.heappush(aging, (entry.alert.time_ns, entry.seq))
+        batch = [entry for entry in new if match(entry.alert, entry.channels)]
         self._seen_seq = new[-1].seq
-        return len(entries) - before
+        if not batch:
+            return 0, False
+        self._arrival.extend(batch)
+        aging = self._aging
+        for entry in batch:
+            self._count(entry)
+            if aging is not None:
+                heapq.heappush(aging, (entry.alert.time_ns, entry.seq))
+        return len(batch), self._merge(batch)
+
+    def _merge(self, batch: list[StoredAlert]) -> bool:
+        """Put `batch` (store order) among the entries by event time. Nodes deliver in batches, so an alert
+        of one node often belongs before the last one of another: only the tail from the first such place
+        is merged (a few seconds of alerts), not the whole view. True when rows already shown moved."""
+        entries = self._entries
+        if not _in_order(batch):
+            batch.sort(key=_time_key)
+        if len(entries) == self._start or _time_key(entries[-1]) <= _time_key(batch[0]):
+            entries.extend(batch)
+            return False
+        at = bisect.bisect_right(entries, _time_key(batch[0]), self._start, key=_time_key)
+        entries[at:] = list(heapq.merge(entries[at:], batch, key=_time_key))
+        return True
 
     def _now(self, now_ns: int | None) -> int:
         return self._clock() if now_ns is None else now_ns
@@ -166,10 +187,12 @@ class FilteredView:
             if self._uses_channels:
                 rebuilt = self._recheck(now_ns)
             self._seen_change = store.change_count
-        dropped = self._drop_front(now_ns)
+        dropped, rows_moved = self._drop_front(now_ns)
+        rebuilt = rebuilt or rows_moved
         if self._aging is not None and self._drop_aged(now_ns):
             rebuilt = True
-        added = self._take_new(now_ns)
+        added, moved = self._take_new(now_ns)
+        rebuilt = rebuilt or moved
         if self._start > _COMPACT_AT and self._start * 2 > len(self._entries):
             del self._entries[: self._start]
             self._start = 0
@@ -188,30 +211,49 @@ class FilteredView:
         assert cutoff is not None
         removed = False
         while aging and aging[0][0] < cutoff:
-            _, seq = heapq.heappop(aging)
-            i = self._bisect(seq)
-            if i < len(entries) and entries[i].seq == seq:
+            key = heapq.heappop(aging)
+            i = self._bisect(key)
+            if i < len(entries) and entries[i].seq == key[1]:
                 self._uncount(entries.pop(i))
                 removed = True
         return removed
 
-    def _drop_front(self, now_ns: int | None) -> int:
-        entries = self._entries
+    def _drop_front(self, now_ns: int | None) -> tuple[int, bool]:
+        """Drop what the store evicted and what aged out of a relative window; (rows dropped from the front,
+        whether rows elsewhere went too). The store evicts in arrival order, the rows go by time: the
+        arrival-ordered list finds each evicted row, which is at the front unless its node ran late."""
+        entries, arrival = self._entries, self._arrival
         first = self.store.first_seq
-        cutoff = None
+        dropped, moved = 0, False
+        a = self._arr_start
+        while a < len(arrival) and arrival[a].seq < first:
+            gone = arrival[a]
+            arrival[a] = None  # type: ignore[call-overload]  # released; compacted below
+            a += 1
+            i = self._bisect(_time_key(gone))
+            if i >= len(entries) or entries[i] is not gone:
+                continue  # it had aged out or no longer matched
+            self._uncount(gone)
+            if i == self._start:
+                entries[i] = None  # type: ignore[call-overload]  # release it before compaction
+                self._start += 1
+                dropped += 1
+            else:
+                del entries[i]
+                moved = True
+        self._arr_start = a
+        if a > _COMPACT_AT and a * 2 > len(arrival):
+            del arrival[:a]
+            self._arr_start = 0
         if self.query.since_seconds is not None:
             cutoff = self.query.time_bounds(self._now(now_ns))[0]
-        start = self._start
-        while start < len(entries):
-            entry = entries[start]
-            if entry.seq >= first and (cutoff is None or entry.alert.time_ns >= cutoff):
-                break
-            self._uncount(entry)
-            entries[start] = None  # type: ignore[call-overload]  # release it before compaction
-            start += 1
-        dropped = start - self._start
-        self._start = start
-        return dropped
+            assert cutoff is not None
+            while self._start < len(entries) and entries[self._start].alert.time_ns < cutoff:
+                self._uncount(entries[self._start])
+                entries[self._start] = None  # type: ignore[call-overload]
+                self._start += 1
+                dropped += 1
+        return dropped, moved
 
     def _recheck(self, now_ns: int | None) -> bool:
         changed = self.store.changes_since(self._seen_change)
@@ -225,11 +267,12 @@ class FilteredView:
             entry = self.store.by_seq(seq)
             if entry is None or seq > self._seen_seq:
                 continue
-            i = self._bisect(seq)
+            i = self._bisect(_time_key(entry))
             present = i < len(entries) and entries[i].seq == seq
             wanted = match(entry.alert, entry.channels)
             if wanted and not present:
                 entries.insert(i, entry)
+                bisect.insort(self._arrival, entry, lo=self._arr_start, key=_seq_of)
                 self._count(entry)
                 if self._aging is not None:
                     heapq.heappush(self._aging, (entry.alert.time_ns, entry.seq))
@@ -239,8 +282,8 @@ class FilteredView:
                 moved = True
         return moved
 
-    def _bisect(self, seq: int) -> int:
-        return bisect.bisect_left(self._entries, seq, self._start, key=_seq_of)
+    def _bisect(self, key: tuple[int, int]) -> int:
+        return bisect.bisect_left(self._entries, key, self._start, key=_time_key)
 
     # ------------------------------------------------------------ access
 
@@ -266,8 +309,12 @@ class FilteredView:
         return iter(self.slice(0, len(self)))
 
     def index_of(self, seq: int) -> int | None:
-        """Index of the alert with sequence number `seq` in this view (keeps a selection across updates)."""
-        i = self._bisect(seq)
+        """Index of the alert with sequence number `seq` in this view (keeps a selection across updates);
+        None if it is not in the view or the store no longer holds it."""
+        entry = self.store.by_seq(seq)
+        if entry is None:
+            return None
+        i = self._bisect(_time_key(entry))
         if i < len(self._entries) and self._entries[i].seq == seq:
             return i - self._start
         return None
@@ -312,6 +359,16 @@ def _decrement(counter: dict[str, int], key: str) -> None:
 
 def _seq_of(entry: StoredAlert) -> int:
     return entry.seq
+
+
+def _time_key(entry: StoredAlert) -> tuple[int, int]:
+    """Rows go by the alert's own time, across nodes; the arrival order breaks ties."""
+    return (entry.alert.time_ns, entry.seq)
+
+
+def _in_order(batch: list[StoredAlert]) -> bool:
+    key = _time_key
+    return all(key(a) <= key(b) for a, b in pairwise(batch))
 
 
 def default_export_dir() -> Path:

@@ -28,8 +28,11 @@ QUERIES = [
 
 
 def _brute(store, query, now):
+    """The matching alerts' numbers, by event time across nodes (arrival breaks ties)."""
     match = query.matcher(now_ns=now)
-    return [e.seq for e in store if match(e.alert, e.channels)]
+    return [
+        e.seq for e in sorted(store, key=lambda e: (e.alert.time_ns, e.seq)) if match(e.alert, e.channels)
+    ]
 
 
 @pytest.mark.parametrize("text", QUERIES)

@@ -297,7 +297,7 @@ def frozen_engine(tmp_path: Path, clock: Clock, *, max_alerts: int = 100_000) ->
                     parse_json_alert(alert_json(i, node, t, kind), node=node, pod="falco-x"), received_ns=t
                 )
                 i += 1
-    t = NOW - 30 * NS
+    t = NOW - 1 * NS  # the newest alert, by its time (the order the Alerts list shows) and by arrival
     engine.hub.ingest(
         parse_json_alert(alert_json(i, "ip-10-0-1-80", t, 2), node="ip-10-0-1-80", pod="falco-d80"),
         received_ns=t,

@@ -48,3 +48,23 @@ async def test_paused_list_is_a_snapshot_even_when_filtered(frozen, screen_text,
         await pilot.press("f")
         await shows(pilot, app, "4 shown", "following")
         assert len(screen.alert_list.view) == 4
+
+
+async def test_rows_go_by_alert_time_across_nodes(frozen, screen_text, shows, alert_bytes):
+    """Each node's log arrives in batches: one node's batch, then another's. The rows interleave by time."""
+    app = frozen()
+    hub = app.services.engine.hub
+    async with app.run_test(size=(200, 40)) as pilot:
+        await open_alerts(app, pilot, shows)
+        base = alert_bytes.NOW + 10 * alert_bytes.NS
+        for node, pod, offsets in (
+            ("ip-10-0-1-80", "falco-d80", (2, 4)),
+            ("ip-10-0-1-11", "falco-a11", (1, 3)),
+        ):
+            for k in offsets:  # node 80's batch arrives first, though node 11's alerts interleave with it
+                line = alert_bytes.line(7200 + k, node, base + k * alert_bytes.NS, 2)
+                hub.ingest(alert_bytes.parse(line, node=node, pod=pod))
+        text = await shows(pilot, app, "09:02:31")
+        last = alert_rows(text)[-4:]
+        assert [r[:8] for r in last] == ["09:02:28", "09:02:29", "09:02:30", "09:02:31"], last
+        assert ["ip-10-0-1-11" in r for r in last] == [True, False, True, False]
