@@ -230,9 +230,11 @@ class FilteredView:
             gone = arrival[a]
             arrival[a] = None  # type: ignore[call-overload]  # released; compacted below
             a += 1
-            i = self._bisect(_time_key(gone))
-            if i >= len(entries) or entries[i] is not gone:
-                continue  # it had aged out or no longer matched
+            i = self._start
+            if i >= len(entries) or entries[i] is not gone:  # the common case: it is the first row
+                i = self._bisect(_time_key(gone))
+                if i >= len(entries) or entries[i] is not gone:
+                    continue  # it had aged out or no longer matched
             self._uncount(gone)
             if i == self._start:
                 entries[i] = None  # type: ignore[call-overload]  # release it before compaction
