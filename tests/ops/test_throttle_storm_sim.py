@@ -18,9 +18,9 @@ from falcotui.sim.throttle import Throttle
 
 from .test_engine_sim import assert_exactly_once, eventually
 
-#: 300 in the suite (about 45 s on a quiet 2-core machine); FALCOTUI_STORM_NODES=1000 for the full size
-NODES = int(os.environ.get("FALCOTUI_STORM_NODES", "300"))
-STORM_S = 6.0
+#: the size issue 12 asks for (about 70 s on a busy 2-core machine; FALCOTUI_STORM_NODES=300 for a quick run)
+NODES = int(os.environ.get("FALCOTUI_STORM_NODES", "1000"))
+STORM_S = 6.0  # how long the storm goes on once it has turned the reconnects away
 
 
 @pytest.mark.timeout(600)
@@ -38,11 +38,15 @@ async def test_a_429_storm_loses_nothing_and_says_throttled() -> None:
         await eventually(lambda: engine.health().log_streams == NODES, "a live log stream per node", 240)
         throttle = Throttle(seats=10_000)
         server.throttle = throttle
-        throttle.storm(STORM_S)
-        await asyncio.to_thread(demo.cluster.restart_api_server)  # every stream drops during the storm
+        # every stream drops and the storm lasts until the reconnects have met it: at 1,000 nodes the
+        # server takes ~15 s to drop 1,000 open streams, longer than a fixed storm started before it
+        throttle.storm(600)
+        await asyncio.to_thread(demo.cluster.restart_api_server)
+        await eventually(lambda: throttle.rejected > 50, "the storm turned requests away", 120)
         await eventually(lambda: engine.health().throttled != "", "the health line says throttled", 30)
-        await eventually(lambda: throttle.rejected > 50, "the storm turned requests away", 60)
         assert clients.api_client.pushback.retried > 0
+        await asyncio.sleep(STORM_S)  # it goes on a little longer, then passes
+        throttle.storm_until = 0.0
         await eventually(lambda: engine.health().log_streams == NODES, "every stream back", 240)
         await eventually(lambda: engine.health().throttled == "", "throttled clears after the storm", 60)
         await eventually(lambda: engine.health().api_reachable is True, "the API answers the probe", 30)
