@@ -85,6 +85,9 @@ def _term_test(term: Term) -> Predicate:
     if term.key == "node":
         pattern = term.value
         return lambda a, _c: node_matches(pattern, alert_node(a))
+    if term.key == "node=":
+        exact = term.value.lower()
+        return lambda a, _c: (alert_node(a) or "").lower() == exact
     getter = _GETTERS.get(term.key) or _field(term.key)
     test = _value_test(term.value)
     return lambda a, c: any(test(v) for v in getter(a, c))
@@ -110,7 +113,7 @@ def compile_query(query: AlertQuery, now_ns: int | None) -> Predicate:
         elif term.key == "text":
             checks.append(test)
         else:
-            alternatives.setdefault("rule" if term.key == "rule=" else term.key, []).append(test)
+            alternatives.setdefault(term.key.rstrip("="), []).append(test)
     for tests in alternatives.values():
         if len(tests) == 1:
             checks.append(tests[0])

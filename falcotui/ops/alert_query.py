@@ -6,7 +6,7 @@ Syntax (whitespace separates terms; every term must hold, repeated keys are alte
 
 - `priority` (`prio`, `p`) with `>=` `>` `<=` `<` `=` `:` and a priority name (`warn`, `crit`, `info` …);
   `>=warning` means Warning or more severe.
-- `rule:` is a case-insensitive substring, `rule=` the exact name.
+- `rule:` is a case-insensitive substring, `rule=` the exact name; `node=` is exactly one node.
 - `node:` matches a node name, its start (`node:ip-10-0-1`) or its last part (`node:03` is `sim-node-03`).
 - `ns:`/`namespace:` `pod:` (the workload pod, `k8s.pod.name`) `tag:` `source:` `channel:`
   (`log`/`grpc`) and any Falco output field by its dotted name (`proc.name:bash`) compare the whole value,
@@ -53,6 +53,7 @@ _KEY_ALIASES = {
     "until": "until",
 }
 KEYS = ("priority", "rule", "node", "ns", "pod", "tag", "source", "channel", "since", "until")
+_EXACT = frozenset({"rule=", "node="})  # keys that compare the whole value
 _KEY_OP = re.compile(r"([A-Za-z][\w.-]*?)(>=|<=|!=|:|=|>|<)")
 _OPERATOR_START = frozenset(":=<>!")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -173,12 +174,20 @@ class AlertQuery:
         return compile_query(self, now_ns)
 
     def unmatched_nodes(self, nodes: Iterable[str]) -> list[str]:
-        """The `node:` patterns of this query that match none of `nodes` (say so rather than show nothing)."""
+        """The `node:`/`node=` values of this query that match none of `nodes` (say so rather than show
+        nothing)."""
         known = list(nodes)
+        lowered = {n.lower() for n in known}
+
+        def matches(t: Term) -> bool:
+            return (
+                t.value.lower() in lowered
+                if t.key == "node="
+                else any(node_matches(t.value, n) for n in known)
+            )
+
         return [
-            t.value
-            for t in self.terms
-            if t.key == "node" and not t.negated and not any(node_matches(t.value, n) for n in known)
+            t.value for t in self.terms if t.key in ("node", "node=") and not t.negated and not matches(t)
         ]
 
     def matches(
@@ -239,7 +248,7 @@ def _render_term(term: Term) -> str:
         plain = _SAFE_VALUE.fullmatch(term.value) and not _KEY_OP.match(term.value)
         plain = plain and term.value[0] != "-" and term.value[0] not in _OPERATOR_START
         return sign + (term.value if plain else _quote(term.value))
-    key, op = (term.key[:-1], "=") if term.key == "rule=" else (term.key, ":")
+    key, op = (term.key[:-1], "=") if term.key in _EXACT else (term.key, ":")
     value = term.value if _SAFE_VALUE.fullmatch(term.value) else _quote(term.value)
     return f"{sign}{key}{op}{value}"
 
@@ -248,7 +257,7 @@ def _render_term(term: Term) -> str:
 
 
 def _canonical_key(key: str, pos: int) -> str:
-    if key == "rule=":
+    if key in _EXACT:
         return key
     found = _KEY_ALIASES.get(key.lower())
     if found is not None:
@@ -410,7 +419,7 @@ def parse_query(text: str) -> AlertQuery:
             continue
         if op == "!=":
             negated = True
-        if canonical == "rule" and op == "=":
-            canonical = "rule="
+        if canonical in ("rule", "node") and op == "=":
+            canonical += "="  # rule= and node= are exact; rule: a substring, node: a start or an end
         b.terms.append(Term(canonical, value, negated))
     return b.build(last_pos)

@@ -245,7 +245,7 @@ class AlertsScreen(Screen):
 
     @on(CountList.Selected, "#by-node")
     def _pick_node(self, event: CountList.Selected) -> None:
-        self.apply_query(self.query_obj.with_term("node", event.key))
+        self.apply_query(self.query_obj.with_term("node=", event.key))  # the picked node, not its prefix
 
     @on(CountList.Selected, "#top-rules")
     @on(CountList.Selected, "#rule-groups")

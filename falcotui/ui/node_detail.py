@@ -138,7 +138,7 @@ class NodeDetailScreen(Screen):
             with VerticalScroll(id="node-log-box"):
                 yield Static("", id="node-log")
         with Vertical(id="node-alerts-box"):
-            view = self.app.services.engine.view(AlertQuery().with_term("node", self.node))
+            view = self.app.services.engine.view(AlertQuery().with_term("node=", self.node))
             yield Static("", id="node-alerts-columns")
             yield AlertList(view, id="node-alerts", hide=("node",), empty="no alerts from this node yet")
             yield AlertDetail(id="node-alert-detail", classes="hidden")

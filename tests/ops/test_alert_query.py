@@ -209,3 +209,19 @@ def test_a_node_filter_that_matches_no_node_is_named() -> None:
     nodes = ["sim-node-01", "sim-node-02", "sim-node-03"]
     assert parse_query("node:03 node:sim-node-0*").unmatched_nodes(nodes) == []
     assert parse_query("node:04 node:sim -node:gpu").unmatched_nodes(nodes) == ["04"]
+
+
+def test_node_equals_is_exactly_one_node(mk) -> None:
+    """The "by node" list and node detail pick one node: `node=ip-10-0-1-1` must not take ip-10-0-1-11."""
+    one = mk.log_alert(1, node="ip-10-0-1-1")
+    eleven = mk.log_alert(2, node="ip-10-0-1-11")
+    q = parse_query("node=ip-10-0-1-1")
+    assert [q.matches(a) for a in (one, eleven)] == [True, False]
+    assert parse_query("node:ip-10-0-1-1").matches(eleven)  # the prefix form still takes both
+    assert q.to_text() == "node=ip-10-0-1-1" and parse_query(q.to_text()) == q
+    assert parse_query("").with_term("node=", "ip-10-0-1-1") == q
+    assert parse_query("node=ip-10-0-1-1 node=ip-10-0-1-11").matches(eleven)  # same key: either
+    assert parse_query("-node=ip-10-0-1-1").matches(eleven) and not parse_query("-node=ip-10-0-1-1").matches(
+        one
+    )
+    assert parse_query("node=ip-10-0-1").unmatched_nodes(["ip-10-0-1-1", "ip-10-0-1-11"]) == ["ip-10-0-1"]

@@ -27,7 +27,7 @@ async def test_counts_by_node_and_enter_filters_to_it(frozen, screen_text, shows
         assert re.search(r"ip-10-0-1-23\s+149", screen_text(app))
         by_node.focus()
         await pilot.press("down", "enter")
-        await shows(pilot, app, "node:ip-10-0-1-11")
+        await shows(pilot, app, "node=ip-10-0-1-11")  # exactly that node
         await pilot.pause()
         assert len(screen.alert_list.view) == 30
         await shows(pilot, app, where=lambda text: all("ip-10-0-1-11" in r for r in alert_rows(text)))
