@@ -133,6 +133,9 @@ class LogFollower:
         self._emit: Emitter | None = None
         self._last_notice: tuple[str, str] | None = None
         self._uid: str | None = None
+        # the last stream broke off (a cut) rather than ending (the container stopped): only a resume after
+        # a cut can lose lines without a restart to explain them, so only it looks for a gap
+        self._cut = False
         self.done = threading.Event()
 
     def start(self) -> None:
@@ -206,7 +209,7 @@ class LogFollower:
                         query.append(("sinceTime", since_time_param(self.since_ns)))
                 elif resume and self.filter.last_ts is not None:
                     query.append(("sinceTime", since_time_param(self.filter.last_ts)))
-                    self.filter.begin_resume()
+                    self.filter.begin_resume(detect_gaps=self._cut)
                 self._notice("resumed" if resume else "following")
                 got = self._stream(query, previous=False)
                 self.streams += 1
@@ -238,7 +241,9 @@ class LogFollower:
             query.append(("container", self.container))
             if self.filter.last_ts is not None:
                 query.append(("sinceTime", since_time_param(self.filter.last_ts)))
-                self.filter.begin_resume()
+                self.filter.begin_resume(
+                    detect_gaps=False
+                )  # instances missed in between: the restart says it
             else:
                 if self.tail_lines is not None:
                     query.append(("tailLines", self.tail_lines))
@@ -254,6 +259,7 @@ class LogFollower:
 
     def _stream(self, query: list[tuple[str, object]], *, previous: bool) -> int:
         """Reads one log response to its end; returns the number of new lines delivered."""
+        self._cut = False
         resp = self.clients.open_stream(
             PODS.object_path(self.namespace, self.pod) + "/log",
             query=query,
@@ -289,6 +295,7 @@ class LogFollower:
                     if self._emit:
                         self._emit(batch)
         except Exception as exc:  # a cut: the resume re-reads from the last timestamp
+            self._cut = not self._stop.is_set()
             if not self._stop.is_set() and not isinstance(exc, KubeError):
                 self._notice("waiting", f"log stream cut: {exc}")
         finally:

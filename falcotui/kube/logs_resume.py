@@ -65,9 +65,11 @@ class ResumeFilter:
         self._reached_back = False  # this resume saw a line at or before last_ts: nothing in between lost
         self._gaps: list[tuple[int, int]] = []  # (last line before, first line after) of unproven resumes
 
-    def begin_resume(self) -> None:
+    def begin_resume(self, *, detect_gaps: bool = True) -> None:
+        """Skip what was delivered; with `detect_gaps`, note a resume that does not reach back to the last
+        line (off after a container restart: the new instance's log starts later by nature)."""
         self._skip = Counter(self._at_last) if self.last_ts is not None else None
-        self._reached_back = False
+        self._reached_back = not detect_gaps
 
     def take_gaps(self) -> list[tuple[int, int]]:
         """Resumes that could not prove continuity since the last call: (last seen ts, first new ts).
