@@ -181,7 +181,8 @@ class RolloutPanel(Vertical):
     `result(RolloutResult)` at the end (stuck nodes with reasons and their last log lines)."""
 
     DEFAULT_CSS = """
-    RolloutPanel { height: auto; max-height: 16; }
+    /* a share, not a row count: at 80x24 a stuck node's explanation squeezed the manifests to one row */
+    RolloutPanel { height: auto; max-height: 45%; }
     RolloutPanel #rollout-bar { height: 1; }
     RolloutPanel DataTable { height: auto; max-height: 8; }
     RolloutPanel #rollout-explain { height: auto; max-height: 6; }
