@@ -97,12 +97,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and otherwise leaves the namespace's labels alone",
     )
     add_rollout_args(p)
-    p.add_argument(
-        "--allow-uncovered",
-        action="store_true",
-        help="exit 0 when the rollout completes even if some nodes cannot run Falco (an untolerated taint, "
-        "a Windows node); they are still listed",
-    )
     p.set_defaults(handler=run_apply)
     d = sub.add_parser(
         "delete",
@@ -120,7 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_rollout_args(p: argparse.ArgumentParser) -> None:
-    """--timeout and --stuck-after of every command that follows a rollout."""
+    """--timeout, --stuck-after and --allow-uncovered of every command that follows a rollout."""
     p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="rollout timeout (default 300)")
     p.add_argument(
         "--stuck-after",
@@ -128,6 +122,12 @@ def add_rollout_args(p: argparse.ArgumentParser) -> None:
         default=30.0,
         metavar="S",
         help="report the rollout stuck once a node makes no progress this long (default 30)",
+    )
+    p.add_argument(
+        "--allow-uncovered",
+        action="store_true",
+        help="exit 0 when the rollout completes even if some nodes cannot run Falco (an untolerated taint, "
+        "a Windows node); they are still listed",
     )
 
 
@@ -261,10 +261,16 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | N
             out.write(f"{c.ref}: {'serverside-applied' if c.status != 'kept' else 'kept'} ({c.status})\n")
 
         deployer.apply(plan, force=args.force, on_object=applied)
-        result = follow_rollout_lines(deployer, args, out)
-        return _report_rollout(result, out, err, args.allow_uncovered)
+        return follow_and_report(deployer, args, out, err)
     finally:
         clients.close()
+
+
+def follow_and_report(deployer: Deployer, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Unless `--no-wait`: follow the rollout a write just started and give the command's exit code."""
+    if getattr(args, "no_wait", False):
+        return EXIT_OK
+    return _report_rollout(follow_rollout_lines(deployer, args, out), out, err, args.allow_uncovered)
 
 
 def follow_rollout_lines(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> RolloutResult:

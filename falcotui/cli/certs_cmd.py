@@ -13,8 +13,8 @@ import argparse
 import sys
 from typing import TextIO
 
-from falcotui.cli.apply_cmd import add_cluster_args, add_rollout_args, confirm, follow_rollout_lines
-from falcotui.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError, KubeError, connect
+from falcotui.cli.apply_cmd import add_cluster_args, add_rollout_args, confirm, follow_and_report
+from falcotui.cli.common import EXIT_FAILURE, EXIT_USAGE, CliError, KubeError, connect
 from falcotui.falco.certs import DEFAULT_DAYS
 from falcotui.ops.deployer import Deployer, DeployError
 from falcotui.ops.manifests import GRPC_CERTS_EXPIRE, GRPC_CLIENT_SECRET, GRPC_SERVER_SECRET
@@ -69,13 +69,6 @@ def _rotate(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | 
         stamp = deployer.rotate_certs()
         out.write(f"Secrets {GRPC_SERVER_SECRET}, {GRPC_CLIENT_SECRET}: new certificates until {stamp}\n")
         out.write(f"DaemonSet {args.falco_namespace}/falco: {GRPC_CERTS_EXPIRE}={stamp}\n")
-        if args.no_wait:
-            return EXIT_OK
-        result = follow_rollout_lines(deployer, args, out)
-        if result.done:
-            out.write(f"{result.message}\n")
-            return EXIT_OK
-        err.write(result.explain() + "\n")
-        return EXIT_FAILURE
+        return follow_and_report(deployer, args, out, err)
     finally:
         clients.close()

@@ -14,8 +14,8 @@ import argparse
 import sys
 from typing import TextIO
 
-from falcotui.cli.apply_cmd import add_cluster_args, add_rollout_args, follow_rollout_lines
-from falcotui.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError, KubeError, connect
+from falcotui.cli.apply_cmd import add_cluster_args, add_rollout_args, follow_and_report
+from falcotui.cli.common import EXIT_FAILURE, EXIT_USAGE, CliError, KubeError, connect
 from falcotui.ops.deployer import DAEMONSET, RESTARTED_AT, Deployer, DeployError
 
 
@@ -67,13 +67,6 @@ def _restart(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 ) from None
             raise
         out.write(f"{ref}: restarted ({RESTARTED_AT}={stamp})\n")
-        if args.no_wait:
-            return EXIT_OK
-        result = follow_rollout_lines(deployer, args, out)
-        if result.done:
-            out.write(f"{result.message}\n")
-            return EXIT_OK
-        err.write(result.explain() + "\n")
-        return EXIT_FAILURE
+        return follow_and_report(deployer, args, out, err)
     finally:
         clients.close()

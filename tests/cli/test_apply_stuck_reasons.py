@@ -129,6 +129,14 @@ def test_a_windows_node_is_reported_not_given_a_linux_pod(falco_sim, clients_for
     code, out, err = cli(sim, "apply", "--yes", "--allow-uncovered", "--timeout", "60")
     assert code == 0, out + err
     assert "node win-1 skipped: a windows node" in out and err == ""
+    # restart follows the same rollout and judges it the same way: the Windows node is named, exit 1 ...
+    code, out, err = cli(sim, "restart", "--timeout", "60")
+    assert code == 1, out + err
+    assert "restarted" in out and "node win-1 skipped: a windows node" in err
+    # ... unless the uncovered node is accepted
+    code, out, err = cli(sim, "restart", "--allow-uncovered", "--timeout", "60")
+    assert code == 0, out + err
+    assert "node win-1 skipped: a windows node" in out and err == ""
 
 
 def test_registry_rate_limit_is_named_with_the_ways_out(falco_sim):
