@@ -146,6 +146,7 @@ class Engine:
         self.fleet = FleetState(self.hub, namespace=namespace, clock=clock)
         self.notices = NoticeLog(clock=clock)
         self.k8s_events: deque[K8sEvent] = deque(maxlen=self.options.events_kept)
+        self.k8s_events_total = 0  # ever appended to `k8s_events` (a reader's cursor into the bounded deque)
         opts = self.options
         self.logs = (
             LogChannels(clients, self.hub, self.notices, namespace=namespace, tail_lines=opts.tail_lines,
@@ -271,6 +272,7 @@ class Engine:
             at=obj.get("lastTimestamp") or obj.get("eventTime") or "",
         )
         self.k8s_events.append(event)
+        self.k8s_events_total += 1
         if (
             event.reason == FAILED_CREATE
             and involved.get("kind") == "DaemonSet"

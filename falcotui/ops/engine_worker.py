@@ -1,0 +1,171 @@
+"""The engine's side of the link: the real `Engine` hosted where it cannot steal the UI's time.
+
+`WorkerHost` owns one Engine and answers the UI's calls over a `Link`: target "engine" (start, stop, tick,
+mark_reload_pending) and target "views" (alert views, the `ViewService` of ops/alert_view_service.py, when
+that module is present). A child process runs `python -m falcotui.ops.engine_worker FD`: it builds its own
+KubeClients from the picklable `EngineSpec` the UI sends first (call "worker"/"open"), serves until the link
+closes — the UI exited or died: the socket's EOF is the parent-death signal — then stops the engine and
+exits. The same host also runs on a thread of the UI process (see ops/engine_placement.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # before grpc is imported: its C core writes to stderr
+
+import asyncio
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from falcotui.kube.config import KubeClients, Timeouts, load_clients
+from falcotui.kube.credentials import NoTerminal
+from falcotui.kube.throttle import RateLimits
+from falcotui.ops.engine import CHANNELS, Engine, EngineOptions
+from falcotui.ops.engine_batch import TickBatch, TickBatcher
+from falcotui.ops.engine_link import Link
+
+STOP_GRACE_S = 5.0  # a child waits this long for the engine to stop before it exits anyway
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectOptions:
+    """How to reach the cluster, picklable: what `load_clients` needs to build a process's own clients."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    limits: RateLimits | None = None
+
+    def load(self) -> KubeClients:
+        """Clients for a process without a terminal (an exec plugin may not prompt here)."""
+        return load_clients(
+            self.kubeconfig, self.context, timeouts=self.timeouts, limits=self.limits, terminal=NoTerminal()
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSpec:
+    """Everything a worker needs to build the Engine the UI asked for."""
+
+    connect: ConnectOptions
+    namespace: str = "falco"
+    read_only: bool | None = None
+    alert_capacity: int = 100_000
+    channels: tuple[str, ...] = CHANNELS
+    options: EngineOptions | None = None
+
+    def build(self, clients: KubeClients | None = None) -> Engine:
+        return Engine(
+            clients if clients is not None else self.connect.load(),
+            self.namespace,
+            channels=self.channels,
+            alert_capacity=self.alert_capacity,
+            read_only=self.read_only,
+            options=self.options,
+        )
+
+
+class WorkerHost:
+    """The dispatcher: routes a link's calls to the engine, its tick batcher and its alert views."""
+
+    ENGINE_CALLS = frozenset({"start", "stop", "tick", "mark_reload_pending", "followed_pods"})
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self.engine: Engine | None = None
+        self.batcher: TickBatcher | None = None
+        self.views: Any = None
+        self.stopped = asyncio.Event()
+        if engine is not None:
+            self._host(engine)
+
+    def _host(self, engine: Engine) -> None:
+        self.engine = engine
+        self.batcher = TickBatcher(engine)
+        try:  # hview's engine-side alert views; until that module exists the UI keeps its own path
+            from falcotui.ops.alert_view_service import ViewService
+        except ImportError:
+            self.views = None
+        else:
+            self.views = ViewService(engine.store)
+
+    def __call__(self, target: str, method: str, args: tuple) -> Any:
+        if target == "engine" and method in self.ENGINE_CALLS:
+            return getattr(self, method)(*args)
+        if target == "views" and self.views is not None and not method.startswith("_"):
+            return getattr(self.views, method)(*args)
+        if target == "worker" and method == "open":
+            return self.open(*args)
+        if target == "worker" and method == "ping":
+            return os.getpid()
+        raise LookupError(f"the engine worker has no {target}.{method}")
+
+    # ------------------------------------------------------------ calls
+
+    def open(self, spec: EngineSpec) -> int:
+        """Build the engine from `spec` (a child's first call); returns the worker's pid."""
+        if self.engine is not None:
+            raise RuntimeError("the worker already hosts an engine")
+        self._host(spec.build())
+        return os.getpid()
+
+    async def start(self, sync_timeout: float | None = 20.0) -> None:
+        await self._engine().start(sync_timeout=sync_timeout)
+
+    async def stop(self) -> None:
+        if self.engine is not None:
+            await self.engine.stop()
+        self.stopped.set()
+
+    def tick(self, watch: Sequence[str] = ()) -> TickBatch:
+        if self.batcher is None:
+            raise RuntimeError("the worker hosts no engine yet")
+        return self.batcher.batch(watch)
+
+    def mark_reload_pending(self, since_ns: int | None) -> None:
+        self._engine().fleet.mark_reload_pending(since_ns)
+
+    def followed_pods(self) -> set[str]:
+        return self._engine().followed_pods()
+
+    def _engine(self) -> Engine:
+        if self.engine is None:
+            raise RuntimeError("the worker hosts no engine yet")
+        return self.engine
+
+
+async def serve(sock: socket.socket, host: WorkerHost) -> None:
+    """Answer calls on `sock` until the peer goes away, then stop the engine (bounded)."""
+    link = await Link.over(sock, host, name="engine-worker")
+    try:
+        await link.wait_closed()
+    finally:
+        await link.aclose()
+        if host.engine is not None and not host.stopped.is_set():
+            try:
+                async with asyncio.timeout(STOP_GRACE_S):
+                    await host.engine.stop()
+            except (TimeoutError, Exception):  # the UI is gone; nothing is left to tell
+                pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """A child process: `python -m falcotui.ops.engine_worker FD` (FD: its end of the socket pair)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1 or not args[0].isdigit():
+        print("usage: python -m falcotui.ops.engine_worker FD", file=sys.stderr)
+        return 2
+    # Ctrl-C in the terminal is the UI's to handle (it stops us over the link); a hang-up ends us both.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sock = socket.socket(fileno=int(args[0]))
+    asyncio.run(serve(sock, WorkerHost()))
+    sys.stderr.flush()
+    os._exit(0)  # informer and follower threads are daemons of an engine already stopped
+
+
+if __name__ == "__main__":
+    sys.exit(main())
