@@ -120,6 +120,11 @@ class FilteredView:
         _decrement(self.by_node, entry.node)
         self._by_priority[entry.alert.priority] -= 1
 
+    @property
+    def seen_seq(self) -> int:
+        """The last store sequence number this view has looked at (what `hold()` holds at by default)."""
+        return self._seen_seq
+
     def hold(self, seq: int | None = None) -> None:
         """Stop at `seq` (default: the last alert this view has looked at): a snapshot from now on."""
         self.hold_at = self._seen_seq if seq is None else seq
