@@ -119,11 +119,19 @@ class LogLineClassifier:
         self._templates = rules
         self._section: Section | None = None
 
-    def classify(self, line: str | bytes) -> LogLine:
+    def classify(self, line: str | bytes, ts_ns: int | None = None) -> LogLine:
+        """One line, with the kubelet's `--timestamps` prefix on it, or without it and its time as `ts_ns`
+        (a follower splits it off). That time dates a text alert: Falco prints only the time of day there
+        unless `time_format_iso_8601` (falcosecurity/falco userspace/engine/formats.cpp format_event:
+        prefix `*%evt.time: `, "13:53:31.726060287: Critical ..."), so the line's own time, not the
+        reader's clock, says which day it was, also for a line replayed from a tail days later."""
         if isinstance(line, bytes):
             line = line.decode("utf-8", "replace")
         line = line.rstrip("\r\n")
-        k8s_ns, rest = split_k8s_timestamp(line)
+        if ts_ns is None:
+            k8s_ns, rest = split_k8s_timestamp(line)
+        else:
+            k8s_ns, rest = ts_ns, line
         if rest.startswith("{"):
             try:
                 alert = parse_json_alert(rest, node=self.node, pod=self.pod)

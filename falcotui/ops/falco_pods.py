@@ -116,9 +116,7 @@ class FalcoPodTracker:
             self._classifiers[pod] = classifier
         elif node is not None and classifier.node != node:
             classifier.node = node
-        result = classifier.classify(line)
-        if result.k8s_time_ns is None and ts_ns is not None:
-            result.k8s_time_ns = ts_ns
+        result = classifier.classify(line, ts_ns)
         if result.alert is None:
             self._note_line(pod, node, result)
         return result

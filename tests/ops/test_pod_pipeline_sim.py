@@ -1,0 +1,100 @@
+"""One pipeline per Falco pod, through the simulated cluster over HTTP: a pod's lines are classified where
+their kubelet timestamp is known, so a text-mode alert replayed from a tail keeps its own day (Falco's text
+output prints only the time of day: falcosecurity/falco userspace/engine/formats.cpp, `*%evt.time: `)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from falcotui.kube.config import KubeClients
+from falcotui.kube.logs import read_log
+from falcotui.ops.deployer import Deployer
+from falcotui.ops.engine import Engine, EngineOptions
+from falcotui.sim.config import NodeSpec
+
+NS = 1_000_000_000
+DAY = 86_400
+
+
+def _fixtures():
+    if "deploy_fixtures" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "deploy_fixtures", Path(__file__).resolve().parent / "deploy_fixtures.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["deploy_fixtures"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["deploy_fixtures"]
+
+
+falco_sim = _fixtures().falco_sim
+clients_for = _fixtures().clients_for
+
+
+async def eventually(predicate, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for: {what}")
+        await asyncio.sleep(0.05)
+
+
+async def deploy_text_mode(clients: KubeClients) -> list[str]:
+    """Falco with `json_output: false` and the time of day in alerts (`time_format_iso_8601: false`, Falco's
+    own default; the image's config.d drop-in turns it on, so `-o` turns it off again: -o is applied after
+    the drop-ins, configuration.cpp init_from_file)."""
+    dep = Deployer(clients)
+    plan = dep.plan()
+    for obj in plan.objects:
+        if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == "falco-config":
+            text = obj["data"]["falco.yaml"]
+            assert "json_output: true" in text
+            obj["data"]["falco.yaml"] = text.replace("json_output: true", "json_output: false")
+        if obj["kind"] == "DaemonSet":
+            container = obj["spec"]["template"]["spec"]["containers"][0]
+            container["args"] = [*container["args"], "-o", "time_format_iso_8601=false"]
+    dep.apply(plan)
+    result = await dep.follow_rollout(timeout=30, stuck_grace=5)
+    assert result.done, result.explain()
+    return [n.pod for n in result.status.nodes]
+
+
+async def test_a_text_alert_replayed_from_a_tail_keeps_its_kubelet_timestamp(falco_sim, clients_for):
+    # the node's clock is two days and a bit behind: every line it logs is older than today
+    sim = falco_sim(
+        nodes=0, per_minute=1200, extra_nodes=[NodeSpec("old-node", clock_offset=-2 * DAY - 3600)]
+    )
+    clients = clients_for(sim)
+    (pod,) = await deploy_text_mode(clients)
+
+    def text_alerts() -> list[tuple[int, str]]:
+        return [(ts, t) for ts, t in read_log(clients, "falco", pod, container="falco") if ": " in t[:40]
+                and t[:2].isdigit() and t[2] == ":"]  # fmt: skip
+
+    await eventually(lambda: len(text_alerts()) >= 3, "three text alerts in the pod's log")
+    logged = {text: ts for ts, text in text_alerts()}
+    assert all(ts < time.time_ns() - DAY * NS for ts in logged.values())  # logged "two days ago"
+
+    # the engine starts later and replays the log's tail
+    engine = Engine(clients, "falco", channels=("log",), options=EngineOptions(tail_lines=1000))
+    await engine.start()
+    try:
+        await eventually(
+            lambda: sum(1 for e in engine.store.since(0) if e.alert.output in logged) >= 3,
+            "the replayed text alerts in the store",
+        )
+        replayed = [e.alert for e in engine.store.since(0) if e.alert.output in logged]
+        for alert in replayed:
+            kubelet = logged[alert.output]
+            # the alert's time of day, on the day of its line (a fraction of a second before the kubelet
+            # stamped it), not on today's date
+            assert abs(alert.time_ns - kubelet) < 5 * NS, (alert.time_ns, kubelet)
+            assert alert.node == "old-node"
+    finally:
+        await engine.stop()
