@@ -23,10 +23,12 @@ from falcotui.ops.deployer import DeployConflictError, DeployError, DeployPlan, 
 from falcotui.ops.ownership import Removal
 from falcotui.ui.deploy_widgets import (
     ManifestTable,
+    PlanOptions,
     RolloutPanel,
     apply_body,
     change_text,
     grpc_profile_note,
+    namespace_labels_note,
     plan_summary,
     restart_body,
     uninstall_body,
@@ -59,6 +61,9 @@ class DeployScreen(ServicesMixin, Screen):
         Binding("w", "watch", "Watch rollout"),
         Binding("r", "restart", "Restart"),
         Binding("x", "uninstall", "Uninstall"),
+        Binding("P", "privileged", "Privileged"),
+        Binding("t", "tolerate_all", "Tolerate all"),
+        Binding("l", "label_namespace", "Label namespace"),
     ]
 
     rollout_timeout: float = 300.0
@@ -68,6 +73,9 @@ class DeployScreen(ServicesMixin, Screen):
     def __init__(self) -> None:
         super().__init__()
         self.grpc = False
+        self.privileged = False  # `apply --privileged`: the Helm chart's default, for perf_event_paranoid > 2
+        self.tolerate_all = False  # `apply --tolerate-all`: every taint tolerated, GPU/dedicated pools too
+        self.label_namespace = False  # `apply --label-namespace`: set Pod Security labels on an adopted one
         self.plan: DeployPlan | None = None
         self.plan_error = ""
         self.busy = ""
@@ -109,7 +117,10 @@ class DeployScreen(ServicesMixin, Screen):
         if action == "apply":
             ready = self.plan is not None and self.plan.pending and not (self.busy or self.planning)
             return True if ready else None
-        if action in ("restart", "uninstall", "profile", "plan", "watch"):
+        if action == "label_namespace":
+            needed = (self.plan is not None and bool(self.plan.namespace_labels)) or self.label_namespace
+            return (None if self.busy else True) if needed else False
+        if action in ("restart", "uninstall", "profile", "privileged", "tolerate_all", "plan", "watch"):
             return None if self.busy else True
         return True
 
@@ -122,6 +133,8 @@ class DeployScreen(ServicesMixin, Screen):
         elif self.plan is not None:
             text.append(plan_summary(self.plan))
             if note := grpc_profile_note(self.plan):
+                text.append(f" · ⚠ {note}", "yellow")
+            if note := namespace_labels_note(self.plan, self.label_namespace):
                 text.append(f" · ⚠ {note}", "yellow")
             if self.plan.pending:
                 text.append(" · a apply" if not self.read_only else "", "dim")
@@ -146,6 +159,18 @@ class DeployScreen(ServicesMixin, Screen):
         self.grpc = not self.grpc
         self._plan(self.grpc, False)
 
+    def action_privileged(self) -> None:
+        self.privileged = not self.privileged
+        self._plan(self.grpc, False)
+
+    def action_tolerate_all(self) -> None:
+        self.tolerate_all = not self.tolerate_all
+        self._plan(self.grpc, False)
+
+    def action_label_namespace(self) -> None:
+        self.label_namespace = not self.label_namespace
+        self._plan(self.grpc, False)
+
     def action_plan(self) -> None:
         self._plan(self.grpc, False)
 
@@ -154,10 +179,11 @@ class DeployScreen(ServicesMixin, Screen):
         self.planning = True
         self._update_status()
         self.refresh_bindings()
-        self._plan_worker(self.plan_gen, grpc, then_watch)
+        options = PlanOptions(grpc, self.privileged, self.tolerate_all, self.label_namespace)
+        self._plan_worker(self.plan_gen, options, then_watch)
 
     @work(thread=True, group="deploy-plan")
-    def _plan_worker(self, gen: int, grpc: bool, then_watch: bool) -> None:
+    def _plan_worker(self, gen: int, options: PlanOptions, then_watch: bool) -> None:
         if self.read_only:
             # The plan is a server-side dry run of every apply, authorized as `patch` like the apply
             # itself: read-only credentials (the viewer role) may not, so do not send it.
@@ -165,7 +191,7 @@ class DeployScreen(ServicesMixin, Screen):
             self.app.call_from_thread(self._planned, gen, None, error, then_watch)
             return
         try:
-            plan, error = self.services.deployer.plan(grpc=grpc), ""
+            plan, error = self.services.deployer.plan(**options.plan_kwargs()), ""
         except DeployError as exc:
             plan, error = None, str(exc)
         except Exception as exc:
@@ -176,8 +202,8 @@ class DeployScreen(ServicesMixin, Screen):
         if gen != self.plan_gen:
             return  # a newer plan is on its way
         self.plan, self.plan_error = plan, error
-        profile = "gRPC" if self.grpc else "default"
-        self.query_one("#deploy-manifests-pane").border_title = f"manifests ({profile} profile)"
+        options = PlanOptions(self.grpc, self.privileged, self.tolerate_all, self.label_namespace)
+        self.query_one("#deploy-manifests-pane").border_title = f"manifests ({options.title()})"
         table = self.query_one(ManifestTable)
         if plan is None:
             table.clear()

@@ -4,6 +4,8 @@ the apply / restart / uninstall confirmations."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
@@ -126,6 +128,8 @@ def apply_body(plan: DeployPlan, context: str) -> Text:
     out.append(f"context {sanitize(context)} · namespace {sanitize(plan.namespace)} · image ")
     out.append(sanitize(plan.image), "bold")
     out.append(f" · {'gRPC' if plan.grpc else 'default'} profile\n\n")
+    if any(c.kind == "Namespace" for c in plan.pending) and (note := namespace_labels_note(plan, True)):
+        out.append(f"⚠ {note}\n\n", "yellow")
     for c in plan.pending:
         mark, style = STATUS_LOOK[c.status]
         out.append(f"{mark} {sanitize(c.ref)}  {c.status}\n", style)
@@ -163,6 +167,48 @@ def restart_body(context: str, namespace: str) -> Text:
         "stay as they are."
     )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """The deploy screen's toggles, the same choices as `falcotui apply`'s flags."""
+
+    grpc: bool = False
+    privileged: bool = False
+    tolerate_all: bool = False
+    label_namespace: bool = False
+
+    def plan_kwargs(self) -> dict[str, bool]:
+        return {
+            "grpc": self.grpc,
+            "privileged": self.privileged,
+            "tolerate_all": self.tolerate_all,
+            "label_namespace": self.label_namespace,
+        }
+
+    def title(self) -> str:
+        parts = ["gRPC profile" if self.grpc else "default profile"]
+        parts += [
+            name for on, name in ((self.privileged, "privileged"), (self.tolerate_all, "tolerate all")) if on
+        ]
+        if self.label_namespace:
+            parts.append("label namespace")
+        return " · ".join(parts)
+
+
+def namespace_labels_note(plan: DeployPlan, labelling: bool) -> str:
+    """An existing namespace falcotui did not create lacks the Pod Security labels Falco's pods need: say
+    what changes (or that nothing does until `l`), and what labelling means for the other pods there."""
+    if not plan.namespace_labels:
+        return ""
+    labels = ", ".join(f"{k}={new}" for k, (_old, new) in sorted(plan.namespace_labels.items()))
+    ns = sanitize(plan.namespace)
+    if labelling:
+        return f"namespace {ns} gets {labels}: every pod in it is exempt from Pod Security admission"
+    return (
+        f"namespace {ns} exists, not created by falcotui, without {labels}: its labels stay as they are "
+        "(l: label it) and if it enforces a level below 'privileged', Falco's pods are refused"
+    )
 
 
 def grpc_profile_note(plan: DeployPlan) -> str:

@@ -230,6 +230,59 @@ async def test_deploy_names_the_perf_event_paranoid_node_and_the_ways_out(falco_
         assert "fix: set kernel.perf_event_paranoid=2 on the node" in explained
         assert "falcotui apply --privileged" in explained
 
+        # the way out from the screen itself: P re-plans with Falco privileged, and that rollout completes
+        await pilot.press("P")
+        await planned(pilot, screen)
+        assert (
+            screen.query_one("#deploy-manifests-pane").border_title
+            == "manifests (default profile · privileged)"
+        )
+        assert statuses(screen)["DaemonSet falco/falco"] == "changed"
+        table = screen.query_one(ManifestTable)
+        table.focus()
+        table.move_cursor(row=[*table.changes].index("DaemonSet falco/falco"))
+        await pilot.pause()
+        assert "+          privileged: true" in str(screen.query_one("#deploy-diff").render()).replace(
+            "\u00a0", " "
+        )
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen)
+        await pilot.click("#confirm")
+        result = await wait_for(
+            pilot, lambda: panel.outcome if panel.outcome is not result else None, tries=800
+        )
+        assert result.done and not result.stuck, result.explain()
+        pods = clients_for(sim).request("GET", "/api/v1/namespaces/falco/pods")["items"]
+        assert {p["spec"]["nodeName"] for p in pods} == {"sim-node-01", "ubuntu-1"}
+
+
+async def test_an_adopted_namespace_is_labelled_only_when_asked(falco_sim, clients_for):  # noqa: F811
+    sim = falco_sim(nodes=1, per_minute=6)
+    clients = clients_for(sim)
+    labels = {"pod-security.kubernetes.io/enforce": "baseline", "team": "payments"}
+    clients.request("POST", "/api/v1/namespaces", body={"metadata": {"name": "falco", "labels": labels}})
+    app = ScreenApp(services_for(clients), fast_screen)
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = app.screen
+        await planned(pilot, screen)
+        assert statuses(screen)["Namespace falco"] == "kept"
+        status = str(screen.query_one("#deploy-status").render())
+        assert "namespace falco exists, not created by falcotui, without" in status
+        assert "pod-security.kubernetes.io/enforce=privileged" in status and "(l: label it)" in status
+        await pilot.press("l")
+        await planned(pilot, screen)
+        assert screen.query_one("#deploy-manifests-pane").border_title.endswith("· label namespace)")
+        assert statuses(screen)["Namespace falco"] == "changed"
+        await pilot.press("a")
+        dialog = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen)
+        assert "every pod in it is exempt from Pod Security admission" in dialog.body.plain
+        await pilot.click("#confirm")
+        panel = screen.query_one(RolloutPanel)
+        result = await wait_for(pilot, lambda: panel.outcome, tries=800)
+        assert result.done, result.explain()
+    live = clients.request("GET", "/api/v1/namespaces/falco")["metadata"]["labels"]
+    assert live["pod-security.kubernetes.io/enforce"] == "privileged" and live["team"] == "payments"
+
 
 async def test_dialog_buttons_say_what_enter_does(falco_sim, clients_for):  # noqa: F811
     """Issue 17 item 10: Enter on the Restart dialog chose Cancel with nothing showing that it would."""
