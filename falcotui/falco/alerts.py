@@ -261,7 +261,37 @@ def _required_str(obj: Mapping[str, Any], key: str) -> str:
 _PRIORITY_SPELLINGS: dict[str, Priority] = {
     spelling: p for p in Priority for spelling in (p.name, p.label, p.name.lower())
 }
-_STR_TYPE = {str}
+# Values a storm repeats (rule names, hostnames, sources, tag lists) are kept once: every alert of a rule
+# shares one string, every alert with the same tags one tuple. Saves memory in a store of 100k alerts and
+# hashing later (a shared str keeps its hash). Bounded: a table past _SHARED_MAX entries starts over.
+_SHARED_MAX = 65_536
+_SHARED: dict[str, str] = {}
+_TAG_TUPLES: dict[tuple, tuple[str, ...]] = {}  # tuple(tags) -> the same tuple, only for lists of str
+
+
+def _shared(text: str) -> str:
+    found = _SHARED.get(text)
+    if found is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        found = _SHARED[text] = text
+    return found
+
+
+def _tag_tuple(tags: list) -> tuple[str, ...] | None:
+    """`tags` as a shared tuple when every item is a str, else None."""
+    key = tuple(tags)
+    try:
+        found = _TAG_TUPLES.get(key)
+    except TypeError:  # an unhashable item (an object, a list): not Falco's tags
+        return None
+    if found is None:
+        if not all(type(t) is str for t in key):
+            return None
+        if len(_TAG_TUPLES) >= _SHARED_MAX:
+            _TAG_TUPLES.clear()
+        found = _TAG_TUPLES[key] = tuple(map(_shared, key))
+    return found
 
 
 def alert_from_mapping(obj: Mapping[str, Any], *, node: str | None = None, pod: str | None = None) -> Alert:
@@ -281,14 +311,27 @@ def alert_from_mapping(obj: Mapping[str, Any], *, node: str | None = None, pod: 
         and type(hostname) is str
         and type(fields) is dict
         and type(tags) is list
-        and (not tags or set(map(type, tags)) == _STR_TYPE)
+        and (tag_tuple := _tag_tuple(tags)) is not None
         and type(time_text) is str
         and (time_ns := _falco_time_ns(time_text)) is not None
         and "node" not in obj
         and "pod" not in obj
         and "channel" not in obj
     ):
-        return Alert(time_ns, priority, rule, output, source, hostname, fields, tuple(tags), node, pod, "log")
+        shared = _SHARED
+        return Alert(
+            time_ns,
+            priority,
+            shared.get(rule) or _shared(rule),
+            output,
+            shared.get(source) or _shared(source),
+            shared.get(hostname) or _shared(hostname),
+            fields,
+            tag_tuple,
+            node,
+            pod,
+            "log",
+        )
     return _checked_alert_from_mapping(obj, node, pod)
 
 

@@ -5,12 +5,14 @@ put items on an asyncio.Queue that `consume(queue)` drains. The UI calls `drain(
 one HubDelta with everything that changed since its previous call: new alerts, earlier alerts that gained
 a channel, channels whose health changed and Falco pods whose log said something.
 
-De-duplication: an alert's `dedup_key` (event time, rule, hostname, output, node) is remembered for
-`dedup_window_s` seconds after it was first received, and for at most `dedup_max` keys (the oldest are
-forgotten first). A copy that arrives through the other channel while its key is remembered is not stored
-again: the stored alert records the extra channel ("via log+grpc"). Worst case: a copy arriving later
-than the window, or after more than `dedup_max` newer distinct alerts, is stored a second time. Memory is
-about 200 bytes per remembered key (≈ 40 MB at the default 200,000).
+De-duplication: an alert's key (event time, rule, hostname, output, node: what `dedup_key` covers) is
+remembered for `dedup_window_s` seconds after it was first received, and for at most `dedup_max` keys
+(the oldest are forgotten first). A copy that arrives through the other channel while its key is
+remembered is not stored again: the stored alert records the extra channel ("via log+grpc"). Worst case:
+a copy arriving later than the window, or after more than `dedup_max` newer distinct alerts, is stored a
+second time. The key is one int: the exact event time in ns above a 64-bit hash of the strings (`_key`),
+so two distinct alerts share a key only when stamped in the same nanosecond with colliding hashes (odds
+about 2**-64 a pair). Memory is about 200 bytes per remembered key (≈ 40 MB at the default 200,000).
 
 Not thread-safe: call everything from the asyncio loop's thread.
 """
@@ -34,7 +36,6 @@ from falcotui.falco.alerts import (
     OutputTemplates,
     Priority,
     alert_from_mapping,
-    dedup_key,
 )
 from falcotui.falco.loglines import LogLine
 from falcotui.ops.alert_store import AlertStore, StoredAlert, alert_node
@@ -49,6 +50,15 @@ GAP_RULE = "falcotui: possible gap in the log"
 LAG_WINDOW_S = 10
 _LAG_WINDOW_NS = LAG_WINDOW_S * _NS
 _JSON_START = ("{", b"{")  # a log line's first character (str or bytes slice) when it is a JSON alert
+_HASH_BITS = (1 << 64) - 1
+
+
+def _key(alert: Alert) -> int:
+    """The de-duplication key: equal exactly when `falcotui.falco.alerts.dedup_key` is (same node, hostname,
+    rule, output and event time), without hashing the text twice: the event time, shifted above a 64-bit
+    hash of the strings (Python caches a str's hash, and rule and hostname are shared strings)."""
+    text = hash((alert.node or "", alert.hostname, alert.rule, alert.output))
+    return (alert.time_ns << 64) | (text & _HASH_BITS)
 
 
 class PodLogLine(Protocol):
@@ -151,8 +161,8 @@ class AlertHub:
         self._clock = clock
         self._window_ns = int(dedup_window_s * _NS)
         self._dedup_max = dedup_max
-        self._seen: dict[bytes, int] = {}  # dedup key -> sequence number of the stored alert
-        self._seen_order: deque[tuple[int, bytes]] = deque()  # (first received, key), oldest first
+        self._seen: dict[int, int] = {}  # dedup key -> sequence number of the stored alert
+        self._seen_order: deque[tuple[int, int]] = deque()  # (first received, key), oldest first
         self.duplicates = 0
         self.channels: dict[tuple[str, str], ChannelStatus] = {}
         self.falco = FalcoPodTracker(text_rules)
@@ -197,7 +207,7 @@ class AlertHub:
             channel.connected, channel.changed_ns = True, now
             self._changed_channels.add(ckey)
 
-        key = dedup_key(alert)
+        key = _key(alert)
         seq = self._seen.get(key)
         if seq is not None:
             self.duplicates += 1

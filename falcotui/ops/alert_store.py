@@ -32,6 +32,7 @@ _NS = 1_000_000_000
 NAMESPACE_FIELD = "k8s.ns.name"
 POD_FIELD = "k8s.pod.name"
 _NO_VALUE = (None, "", "<NA>")
+_ONE_CHANNEL = {"log": ("log",), "grpc": ("grpc",)}  # a new entry's channels, one shared tuple each
 
 
 def alert_node(alert: Alert) -> str:
@@ -82,18 +83,19 @@ class _Buckets:
         self.counts = [0] * size
         self.worst = [8] * size  # 8: nothing (priorities run 0..7)
 
-    def add(self, second: int, priority: int) -> None:
+    def add(self, second: int, count: int, worst: int) -> None:
+        """Count `count` alerts of `second`, the worst of them of priority `worst`."""
         bucket = second // self.resolution
         i = bucket % self.size
         held = self.slots[i]
         if held == bucket:
-            self.counts[i] += 1
-            if priority < self.worst[i]:
-                self.worst[i] = priority
+            self.counts[i] += count
+            if worst < self.worst[i]:
+                self.worst[i] = worst
         elif held < bucket:
             self.slots[i] = bucket
-            self.counts[i] = 1
-            self.worst[i] = priority
+            self.counts[i] = count
+            self.worst[i] = worst
         # else: older than the ring remembers
 
     def window(self, now_s: int, span_s: int) -> range:
@@ -115,34 +117,38 @@ class _Buckets:
 
 
 class _Rates:
-    """Per-second and per-minute buckets for one node (or all); `add` has a fast path for the common
-    case of another alert in the same second as the previous one."""
+    """Per-second and per-minute buckets for one node (or all). Alerts of one second are counted in
+    `pending` first and put into the buckets when another second comes or before the buckets are read
+    (`flush`): the same bucket updates in the same order, once per second instead of once per alert."""
 
-    __slots__ = ("last_second", "minutes", "seconds")
+    __slots__ = ("count", "minutes", "second", "seconds", "worst")
 
     def __init__(self, seconds: int, minutes: int) -> None:
         self.seconds = _Buckets(1, seconds)
         self.minutes = _Buckets(60, minutes)
-        self.last_second = -1
+        self.second = -1  # the second being counted (-1: none)
+        self.count = 0
+        self.worst = 8
 
     def add(self, second: int, priority: int) -> None:
-        if second == self.last_second:
-            sec, mins = self.seconds, self.minutes
-            sec.counts[second % sec.size] += 1
-            i = (second // 60) % mins.size
-            mins.counts[i] += 1
-            if priority < mins.worst[i]:
-                mins.worst[i] = priority
-            if priority < sec.worst[second % sec.size]:
-                sec.worst[second % sec.size] = priority
+        if second == self.second:
+            self.count += 1
+            if priority < self.worst:
+                self.worst = priority
             return
-        self.seconds.add(second, priority)
-        self.minutes.add(second, priority)
-        if second > self.last_second:
-            self.last_second = second
+        self.flush()
+        self.second, self.count, self.worst = second, 1, priority
+
+    def flush(self) -> _Rates:
+        """Put the pending second's counts into the buckets; returns self, ready to read."""
+        if self.count:
+            self.seconds.add(self.second, self.count, self.worst)
+            self.minutes.add(self.second, self.count, self.worst)
+            self.second, self.count, self.worst = -1, 0, 8
+        return self
 
 
-def _drop(counter: dict[str, int], key: str) -> None:
+def _drop(counter: dict, key: object) -> None:
     left = counter[key] - 1
     if left:
         counter[key] = left
@@ -178,7 +184,9 @@ class AlertStore:
         self.by_rule: dict[str, int] = {}
         self.by_node: dict[str, int] = {}
         self.by_namespace: dict[str, int] = {}
-        self.by_tag: dict[str, int] = {}
+        self._by_tags: dict[tuple[str, ...], int] = {}  # kept alerts per tag list (see `by_tag`)
+        self._by_tag: dict[str, int] = {}
+        self._by_tag_at = 1  # `_next_seq` when `_by_tag` was added up
         self._rate_seconds = rate_seconds
         self._rate_minutes = rate_minutes
         self._overall = _Rates(rate_seconds, rate_minutes)
@@ -193,41 +201,56 @@ class AlertStore:
         now = self._clock() if received_ns is None else received_ns
         seq = self._next_seq
         self._next_seq = seq + 1
+        ring = self._ring
         i = seq % self.capacity
-        old = self._ring[i]
+        old = ring[i]
         if old is not None:
             self._forget(old.alert)
             self.evicted += 1
         else:
             self._len += 1
-        entry = StoredAlert(seq, alert, now, (alert.channel,))
-        self._ring[i] = entry
+        channel = alert.channel
+        entry = ring[i] = StoredAlert(seq, alert, now, _ONE_CHANNEL.get(channel) or (channel,))
 
-        prio = int(alert.priority)
+        prio = alert.priority
         self.total_seen += 1
         self.seen_by_priority[prio] += 1
         self._by_priority[prio] += 1
         counter = self.by_rule
-        counter[alert.rule] = counter.get(alert.rule, 0) + 1
+        rule = alert.rule
+        counter[rule] = counter.get(rule, 0) + 1
         node = alert.node or alert.hostname
         counter = self.by_node
         counter[node] = counter.get(node, 0) + 1
         ns = alert.output_fields.get(NAMESPACE_FIELD)
         if ns not in _NO_VALUE:
-            if not isinstance(ns, str):
+            if type(ns) is not str:
                 ns = str(ns)
             counter = self.by_namespace
             counter[ns] = counter.get(ns, 0) + 1
-        counter = self.by_tag
-        for tag in alert.tags:
-            counter[tag] = counter.get(tag, 0) + 1
+        tags = alert.tags
+        if tags:
+            counts = self._by_tags
+            counts[tags] = counts.get(tags, 0) + 1
 
-        second = (alert.time_ns if alert.time_ns < now else now) // _NS
-        self._overall.add(second, prio)
+        t = alert.time_ns
+        second = (t if t < now else now) // _NS
+        rates = self._overall
+        if second == rates.second:  # _Rates.add's common case, inline
+            rates.count += 1
+            if prio < rates.worst:
+                rates.worst = prio
+        else:
+            rates.add(second, prio)
         rates = self._node_rates.get(node)
         if rates is None:
             rates = self._node_rates[node] = _Rates(120, self._rate_minutes)
-        rates.add(second, prio)
+        if second == rates.second:
+            rates.count += 1
+            if prio < rates.worst:
+                rates.worst = prio
+        else:
+            rates.add(second, prio)
         return entry
 
     def add_channel(self, entry: StoredAlert, channel: str) -> bool:
@@ -255,9 +278,21 @@ class AlertStore:
         _drop(self.by_node, alert.node or alert.hostname)
         ns = alert.output_fields.get(NAMESPACE_FIELD)
         if ns not in _NO_VALUE:
-            _drop(self.by_namespace, ns if isinstance(ns, str) else str(ns))
-        for tag in alert.tags:
-            _drop(self.by_tag, tag)
+            _drop(self.by_namespace, ns if type(ns) is str else str(ns))
+        if alert.tags:
+            _drop(self._by_tags, alert.tags)
+
+    @property
+    def by_tag(self) -> dict[str, int]:
+        """Kept alerts per tag (an alert counts once for each of its tags). Counted per tag list while
+        storing (a storm repeats a few lists) and added up here, once per change."""
+        if self._by_tag_at != self._next_seq:
+            by_tag: dict[str, int] = {}
+            for tags, n in self._by_tags.items():
+                for tag in tags:
+                    by_tag[tag] = by_tag.get(tag, 0) + n
+            self._by_tag, self._by_tag_at = by_tag, self._next_seq
+        return self._by_tag
 
     # ------------------------------------------------------------ access by index and sequence
 
@@ -339,7 +374,7 @@ class AlertStore:
         """Alerts per second over the last `seconds` complete seconds (the current one is still filling)."""
         if not 1 <= seconds < self._rate_seconds:
             raise ValueError(f"rate window must be 1..{self._rate_seconds - 1} seconds, got {seconds}")
-        ring = self._overall.seconds
+        ring = self._overall.flush().seconds
         now_s = self._now_s(now_ns)
         return sum(ring.count(b) for b in range(now_s - seconds, now_s)) / seconds
 
@@ -348,7 +383,7 @@ class AlertStore:
         rates = self._node_rates.get(node)
         if rates is None:
             return 0
-        ring = rates.seconds
+        ring = rates.flush().seconds
         return sum(ring.count(b) for b in ring.window(self._now_s(now_ns), 60))
 
     def rate_series(
@@ -376,6 +411,7 @@ class AlertStore:
             )
         if rates is None:
             return [0] * buckets
+        rates.flush()
         ring = rates.minutes if bucket_seconds % 60 == 0 else rates.seconds
         per = bucket_seconds // ring.resolution
         covered = ring.window(self._now_s(now_ns), span)
@@ -391,6 +427,6 @@ class AlertStore:
         rates = self._overall if node is None else self._node_rates.get(node)
         if rates is None:
             return None
-        ring = rates.minutes
+        ring = rates.flush().minutes
         worst = ring.worst_in(ring.window(self._now_s(now_ns), minutes * 60))
         return None if worst > 7 else Priority(worst)
