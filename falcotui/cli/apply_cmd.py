@@ -31,14 +31,13 @@ from falcotui.cli.common import (
     write_trusted,
 )
 from falcotui.falco.sanitize import sanitize
+from falcotui.ops.deploy_results import RolloutResult, UninstallProgress
 from falcotui.ops.deployer import (
     DeployConflictError,
     Deployer,
     DeployError,
     DeployPlan,
     ObjectChange,
-    RolloutResult,
-    UninstallProgress,
 )
 from falcotui.ops.manifests import IMAGE_TAG_HELP
 

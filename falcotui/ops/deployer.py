@@ -15,22 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-import difflib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import yaml
-
 from falcotui.falco.certs import RENEW_BEFORE_DAYS, CertificateDataError, GrpcCerts, generate_grpc_certs
-from falcotui.falco.sanitize import sanitize
-from falcotui.kube.apply import Applier, ApplyConflictError, ApplyError, normalized, object_ref
+from falcotui.kube.apply import Applier, ApplyConflictError, ApplyError, object_ref
 from falcotui.kube.config import KubeApiError, KubeClients, KubeError
 from falcotui.kube.informer import NAMESPACES, PODS
 from falcotui.kube.logs import FALCO_SELECTOR, read_log
 from falcotui.kube.rollout import NodeRollout, RolloutStatus, rollout_status, wait_rollout
 from falcotui.kube.version import ServerVersion, server_version
-from falcotui.ops.falco_problems import FalcoProblem, explain_log
+from falcotui.ops.deploy_diff import unified_yaml_diff
+from falcotui.ops.deploy_results import RolloutResult, StuckNode, UninstallProgress
+from falcotui.ops.falco_problems import explain_log
 from falcotui.ops.manifests import (
     APPARMOR_FIELD_SINCE,
     DEFAULT_NAMESPACE,
@@ -109,111 +107,6 @@ class DeployPlan:
     def conflicts(self) -> list[ObjectChange]:
         """Changes that take fields from another field manager: they need `apply(force=True)`."""
         return [c for c in self.changes if c.conflict]
-
-
-@dataclass(frozen=True, slots=True)
-class StuckNode:
-    node: str
-    pod: str
-    reason: str
-    message: str
-    last_lines: tuple[str, ...] = ()  # a crash loop's last log lines of the crashed container
-    problem: FalcoProblem | None = None  # what those lines show, when falcotui knows the cause
-
-
-@dataclass(slots=True)
-class RolloutResult:
-    done: bool
-    message: str
-    status: RolloutStatus
-    stuck: list[StuckNode] = field(default_factory=list)
-    timed_out: bool = False
-    # nodes the DaemonSet leaves out (a taint, a non-Linux OS): done or not, Falco does not watch them
-    uncovered: list[StuckNode] = field(default_factory=list)
-
-    def explain(self) -> str:
-        """Why the rollout did not complete, and which nodes it leaves out, with the reason and the way out
-        for each (empty when done on every node)."""
-        lines: list[str] = []
-        if self.stuck and not self.done:
-            names = ", ".join(s.node for s in self.stuck)
-            lines.append(f"rollout stuck on {len(self.stuck)} node(s): {names}")
-            for s in self.stuck:  # the reason, message and log lines are cluster text: sanitized
-                message = f" - {sanitize(s.message, max_len=500)}" if s.message else ""
-                lines.append(f"  {s.node}: {sanitize(s.reason, max_len=100)}{message}")
-                lines.extend(f"    | {sanitize(line, max_len=500)}" for line in s.last_lines)
-            lines.extend(_problem_groups(self.stuck))
-        elif not self.done:
-            waiting = [n for n in self.status.nodes if n.eligible and n.state != "ready"]
-            lines.append("rollout did not complete in time: " + self.message)
-            for n in waiting:
-                lines.append(
-                    f"  {n.node}: {n.state}" + (f" ({sanitize(n.reason, max_len=100)})" if n.reason else "")
-                )
-        if self.uncovered:
-            names = ", ".join(s.node for s in self.uncovered)
-            lines.append(f"Falco does not run on {len(self.uncovered)} node(s): {names}")
-            for s in self.uncovered:
-                problem = s.problem
-                why = problem.summary if problem else sanitize(s.message)
-                fix = f" — {' '.join(problem.remedies)}" if problem and problem.remedies else ""
-                lines.append(f"  node {s.node} skipped: {why}{fix}")
-        return "\n".join(lines)
-
-
-def _problem_groups(stuck: list[StuckNode]) -> list[str]:
-    """One paragraph per known cause: which nodes, why, and the ways out."""
-    groups: dict[str, list[StuckNode]] = {}
-    for s in stuck:
-        if s.problem is not None:
-            groups.setdefault(s.problem.kind, []).append(s)
-    out: list[str] = []
-    for nodes in groups.values():
-        problem = nodes[0].problem
-        assert problem is not None
-        out.append(f"{len(nodes)} node(s) fail for one reason: {', '.join(s.node for s in nodes)}")
-        out.append(f"  {problem.summary}")
-        out.append("  ways out:")
-        out.extend(f"    - {r}" for r in problem.remedies)
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class UninstallProgress:
-    ref: str
-    status: str  # deleted | not found | waiting (pods left) | gone
-
-
-def _redacted(obj: dict | None) -> dict | None:
-    if obj is None or obj.get("kind") != "Secret":
-        return obj
-    hidden = {k: f"<{len(v or '')} base64 characters hidden>" for k, v in (obj.get("data") or {}).items()}
-    return {**obj, "data": hidden}
-
-
-class _Dumper(yaml.SafeDumper):
-    """Multi-line strings (falco.yaml, rules) as literal blocks, so their diff reads line by line."""
-
-
-_Dumper.add_representer(
-    str,
-    lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style="|" if "\n" in v else None),
-)
-
-
-def _diff(before: dict | None, after: dict | None, ref: str) -> str:
-    """Unified diff of the objects (server noise stripped, Secret data hidden) as block-style YAML."""
-
-    def dump(obj: dict | None) -> list[str]:
-        if not obj:
-            return []
-        text = yaml.dump(normalized(_redacted(obj)), Dumper=_Dumper, sort_keys=True, width=1000)
-        return text.splitlines(keepends=True)
-
-    a, b = dump(before), dump(after)
-    if a == b:
-        return ""
-    return "".join(difflib.unified_diff(a, b, f"live: {ref}", f"applied: {ref}"))
 
 
 def _relabel(obj: dict) -> bool:
@@ -390,7 +283,7 @@ class Deployer:
             to_apply.append(obj)
             if obj["metadata"].get("namespace") in new_namespaces:
                 # The server would refuse a dry run in a namespace that does not exist yet.
-                changes.append(ObjectChange(ref, kind, name, "created", _diff(None, obj, ref)))
+                changes.append(ObjectChange(ref, kind, name, "created", unified_yaml_diff(None, obj, ref)))
                 continue
             conflict = ""
             try:
@@ -406,9 +299,9 @@ class Deployer:
                 new_namespaces.add(name)
             diff, note = "", ""
             if res.status == "created":
-                diff = _diff(None, res.obj, ref)
+                diff = unified_yaml_diff(None, res.obj, ref)
             elif res.status == "changed" and kind != "Secret":
-                diff = _diff(self.applier.get_live(obj), res.obj, ref)
+                diff = unified_yaml_diff(self.applier.get_live(obj), res.obj, ref)
             if kind == "Secret":
                 if res.status == "unchanged" and reused:
                     note = "existing certificates kept"

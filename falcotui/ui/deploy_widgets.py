@@ -13,13 +13,12 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from falcotui.falco.sanitize import safe_text, sanitize
+from falcotui.ops.deploy_results import RolloutResult, UninstallProgress
 from falcotui.ops.deployer import (  # the rollout types come from kube, re-exported by the deployer
     DeployPlan,
     NodeRollout,
     ObjectChange,
-    RolloutResult,
     RolloutStatus,
-    UninstallProgress,
 )
 from falcotui.ops.manifests import DEFAULT_IMAGE_TAG
 from falcotui.ops.ownership import Removal
