@@ -16,12 +16,17 @@ import orjson
 from falcotui.falco.config_loader import AppendOutput
 from falcotui.falco.rules.fields import default_catalog
 from falcotui.falco.rules.output_format import CONTAINER_INFO, NA, parse_output
+from falcotui.sim.falco_alert_pool import PooledAlert, Stamp, TimeForms
 from falcotui.sim.falco_conditions import Alternative, alternatives, realize
 from falcotui.sim.falco_config import FalcoConfig
 from falcotui.sim.falco_node import metadata_fields
 from falcotui.sim.falco_rules_api import LoadedRule
 from falcotui.sim.falco_ruleset import canonical_priority
 from falcotui.sim.falco_workloads import Workload, activity, activity_kind, fill_fields, node_workloads
+
+#: Alerts rendered in full per activity kind before a node re-stamps them (see falco_alert_pool); 0 renders
+#: every alert in full (what a bench sets to measure the old cost).
+LINE_POOL = 256
 
 _NUMERIC_TYPES = frozenset(
     {"UINT64", "UINT32", "UINT16", "UINT8", "INT64", "INT32", "INT16", "INT8", "PORT", "RELTIME", "ABSTIME"}
@@ -150,8 +155,12 @@ class AlertGenerator:
         workloads: Sequence[Workload] | None = None,
         *,
         container_metadata: bool = True,
+        pool: int | None = None,
     ) -> None:
         self.hostname = hostname
+        self.pool_size = LINE_POOL if pool is None else pool
+        self._pools: dict[str | None, list[PooledAlert]] = {}
+        self._times = TimeForms(options.iso8601)
         # False: no runtime socket reachable, so only the kernel's container fields have values
         self.container_metadata = container_metadata
         self.options = options
@@ -182,6 +191,67 @@ class AlertGenerator:
         """A rule of the preferred activity kind (`shell`, `sensitive_read`, ...), else any rule."""
         pool = self._by_kind.get(kind or "") or self.rules
         return self.rng.choice(pool) if pool else None
+
+    def next_alert(self, kind: str | None, time_ns: int) -> Emitted | None:
+        """The next alert of an activity kind (None: any rule): rendered in full until the kind's pool has
+        `pool_size` of them, then one of those re-stamped with `time_ns` (None if no rule is loaded)."""
+        pool = self._pools.get(kind)
+        if pool is None:
+            pool = self._pools[kind] = []
+        if len(pool) < self.pool_size:
+            rule = self.pick(kind)
+            if rule is None:
+                return None
+            emitted = self.alert(rule, time_ns)
+            pool.append(self._keep(emitted))
+            return emitted
+        if not pool:
+            rule = self.pick(kind)
+            return None if rule is None else self.alert(rule, time_ns)
+        p = pool[self.rng.randrange(len(pool))]
+        forms = self._times.all(time_ns)
+        fields = dict(p.fields)
+        fields["evt.time"] = time_ns
+        for key, stamp in p.stamped:
+            fields[key] = stamp.fill(forms)
+        return Emitted(
+            p.line.fill(forms),
+            time_ns,
+            p.rule,
+            p.priority,
+            p.source,
+            self.hostname,
+            p.output.fill(forms),
+            p.tags,
+            fields,
+        )
+
+    def next_line(self, kind: str | None, time_ns: int) -> str | None:
+        """`next_alert(kind, time_ns).line`, without building the rest when the alert is re-stamped (a
+        Falco without gRPC prints the line only); the same alerts in the same order as next_alert."""
+        pool = self._pools.get(kind)
+        if pool is None or len(pool) < self.pool_size or not pool:
+            emitted = self.next_alert(kind, time_ns)
+            return None if emitted is None else emitted.line
+        return pool[self.rng.randrange(len(pool))].line.fill(self._times.all(time_ns))
+
+    def _keep(self, e: Emitted) -> PooledAlert:
+        forms = self._times.all(e.time_ns)
+        stamped = tuple(
+            (k, st)
+            for k, v in e.output_fields.items()
+            if k != "evt.time" and isinstance(v, str) and (st := Stamp(v, forms)).stamped
+        )
+        return PooledAlert(
+            Stamp(e.line, forms),
+            Stamp(e.output, forms),
+            e.rule,
+            e.priority,
+            e.source,
+            e.tags,
+            e.output_fields,
+            stamped,
+        )
 
     def alert(self, rule: LoadedRule, time_ns: int) -> Emitted:
         c = self._templates[rule.name]

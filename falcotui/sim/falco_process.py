@@ -115,6 +115,14 @@ class FalcoRuntime:
             for container in by_name.values():
                 container.scenario_changed()
 
+    def running(self) -> int:
+        """How many Falco containers are up and ready (a bench waits for all of them)."""
+        return sum(c.ready() for by_name in self._containers.values() for c in by_name.values())
+
+    def alerts_emitted(self) -> int:
+        """Alerts the running Falco containers have printed or published since they started."""
+        return sum(c.alerts_emitted for by_name in self._containers.values() for c in by_name.values())
+
     def cut_generation(self, namespace: str, pod: str) -> int:
         """Bumped by the `flaky` scenario whenever this pod's streams should be cut."""
         return sum(c.cut_generation for c in (self._containers.get((namespace, pod)) or {}).values())
@@ -153,6 +161,7 @@ class FalcoContainer:
         self.hostname = ctx.env.get("FALCO_HOSTNAME") or (ctx.node_name if ctx.host_network else ctx.pod_name)
         self.cut_generation = 0
         self.reloads = 0
+        self.alerts_emitted = 0
         self._ready = False
         self._args: FalcoArgs | None = None
         self._engine: _Engine | None = None
@@ -351,12 +360,25 @@ class FalcoContainer:
 
     def _emit_batch(self, engine: _Engine, batch: list[tuple[int, str | None]]) -> None:
         gen = engine.generator
-        for t, kind in batch:
-            rule = gen.pick(kind)
-            if rule is None:
-                continue
-            # the event's time is the node's clock (the kernel timestamps it), `t` is true time
-            self._publish(engine, gen.alert(rule, t + self._clock_offset_ns))
+        # the event's time is the node's clock (the kernel timestamps it), `t` is true time
+        offset = self._clock_offset_ns
+        to_stdout, grpc = engine.config.flag("stdout_output.enabled", True), engine.grpc
+        lines: list[str] = []
+        if grpc is None:  # stdout only: the lines alone (what _publish would print)
+            for t, kind in batch:
+                line = gen.next_line(kind, t + offset)
+                if line is not None:
+                    lines.append(line)
+            self.alerts_emitted += len(lines)
+        else:
+            for t, kind in batch:
+                alert = gen.next_alert(kind, t + offset)
+                if alert is not None:
+                    lines.append(alert.line)
+                    grpc.publish(alert)
+                    self.alerts_emitted += 1
+        if to_stdout and lines:
+            self._stdout("\n".join(lines))  # split into the same lines again: one call per batch
 
     def _publish(self, engine: _Engine, alert: Emitted) -> None:
         if engine.config.flag("stdout_output.enabled", True):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Protocol
 
 from aiohttp import web
@@ -32,7 +33,13 @@ class LogSource(Protocol):
 def rfc3339_nano(time_ns: int) -> str:
     """`2026-11-26T09:00:01.123456789Z`, the kubelet's fixed nine-digit form."""
     secs, frac = divmod(time_ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+    return f"{_second(secs)}.{frac:09d}Z"
+
+
+@lru_cache(maxsize=64)
+def _second(secs: int) -> str:
+    """The whole-second part (a follower's batch has thousands of lines in a few seconds)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
 
 
 def make_log_handler(

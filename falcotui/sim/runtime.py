@@ -87,7 +87,7 @@ class ContainerLog:
 
     def append(self, stream: Stream, text: str, time_ns: int | None = None) -> None:
         # `2026-11-26T09:02:17.123456789Z stdout F <text>\n`: 31 + stream + 3 + text + newline
-        size = 36 + len(stream) + len(text.encode("utf-8", "replace"))
+        size = 36 + len(stream) + (len(text) if text.isascii() else len(text.encode("utf-8", "replace")))
         if (now := self._monotonic()) >= self._next_look:
             self._next_look = now + self.monitor_interval
             if self._size > self.max_size:
