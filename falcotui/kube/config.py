@@ -111,29 +111,54 @@ class TimeoutApiClient(k8s.ApiClient):
         if _request_timeout is None:
             _request_timeout = (self.timeouts.connect, self.timeouts.read)
         priority = current_priority()
-        refreshed = False
-        retries = 0
+        rules = RetryRules(self)
         while True:
             self.bucket.acquire(priority)
             resp = super().call_api(method, url, header_params, body, post_params, _request_timeout)
-            status = resp.status
-            if status == 401 and self.credentials is not None and not refreshed and header_params:
-                _discard(resp)
-                self.credentials.rejected(_bearer(header_params))
-                refreshed = True
+            again = rules.next_try(resp.status, resp.getheader("Retry-After"), header_params or {})
+            if again is None:
+                return resp
+            _discard(resp)
+            if again.refresh:
                 header_params["authorization"] = self.configuration.get_api_key_with_prefix("BearerToken")
-                continue
-            if status in (429, 503) and retries < self.limits.max_retries:
-                wait = retry_after_seconds(resp.getheader("Retry-After"))
-                if wait is not None:
-                    _discard(resp)
-                    wait = min(wait, MAX_RETRY_AFTER)
-                    self.pushback.note(status, wait)
-                    retries += 1
-                    self.pushback.retried += 1
-                    time.sleep(wait)
-                    continue
-            return resp
+            else:
+                time.sleep(again.wait)
+
+
+@dataclass(frozen=True, slots=True)
+class Again:
+    """Send the request again: after `wait` seconds, or at once with a fresh credential (`refresh`)."""
+
+    refresh: bool
+    wait: float = 0.0
+
+
+@dataclass(eq=False)
+class RetryRules:
+    """When one request is sent again (client-go's rules, for the sync client and `kube.aio` alike): once
+    after a 401 when an exec plugin gives the credentials (its token is forgotten first: exec.go's
+    roundTripper), and after a 429/503 with `Retry-After` (waited out, at most `MAX_RETRY_AFTER`), up to
+    `RateLimits.max_retries` times; each pushback is recorded for the "throttled" state."""
+
+    api: TimeoutApiClient
+    refreshed: bool = False
+    retries: int = 0
+
+    def next_try(self, status: int, retry_after: str | None, headers: Mapping[str, Any]) -> Again | None:
+        api = self.api
+        if status == 401 and api.credentials is not None and not self.refreshed and headers:
+            api.credentials.rejected(_bearer(headers))
+            self.refreshed = True
+            return Again(refresh=True)
+        if status in (429, 503) and self.retries < api.limits.max_retries:
+            wait = retry_after_seconds(retry_after)
+            if wait is not None:
+                wait = min(wait, MAX_RETRY_AFTER)
+                api.pushback.note(status, wait)
+                self.retries += 1
+                api.pushback.retried += 1
+                return Again(refresh=False, wait=wait)
+        return None
 
 
 def _bearer(headers: Mapping[str, Any]) -> str:
@@ -179,6 +204,14 @@ class KubeClients:
     @functools.cached_property
     def authz(self) -> Any:
         return k8s.AuthorizationV1Api(self.api_client)
+
+    @functools.cached_property
+    def aio(self) -> Any:
+        """The same client for coroutines (`falcotui.kube.aio.AsyncApi`): long-running reads without a
+        thread each (pod log streams)."""
+        from falcotui.kube.aio import AsyncApi
+
+        return AsyncApi(self)
 
     @property
     def host(self) -> str:

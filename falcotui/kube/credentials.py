@@ -219,6 +219,11 @@ class ExecCredentials:
             assert self._cached is not None
             return self._cached
 
+    def fresh(self) -> bool:
+        """A cached credential is still valid: `token()` returns at once, without running the plugin."""
+        cred = self._cached
+        return cred is not None and not self._expired(cred)
+
     def rejected(self, token: str) -> None:
         """A request sent with `token` got 401: forget it so the next `token()` runs the plugin again —
         unless another thread has already replaced it (client-go's maybeRefreshCreds)."""

@@ -5,8 +5,10 @@ start). When a stream is cut it resumes stern-style (falcotui.kube.logs_resume):
 seen timestamp floored to the second, skipping the lines already delivered. When the
 container restarted it reads `previous=true` for the crashed instance's last lines (through the same
 filter), then follows the new instance from its start. `PodLogFollowers` runs a pods informer and keeps
-one follower per matching pod. Lines are read by the sync client in worker threads and handed to the
-asyncio loop in batches (`list[LogLine]` per chunk read) together with `FollowerNotice`s.
+one follower per matching pod. A follower is a task on the asyncio loop that started it, reading through
+`KubeClients.aio` (aiohttp: no thread per pod, the same credentials, TLS, proxy, rate limit and
+Retry-After rules as the sync client); it hands its sink batches (`list[LogLine]` per chunk read) and
+`FollowerNotice`s, called on that loop.
 
 Resume is as exact as the timestamps: a line that reaches the log after the cut with an *older* timestamp
 than the last one seen cannot be told apart from the lines already read and is skipped.
@@ -24,14 +26,11 @@ from falcotui.kube.config import KubeApiError, KubeClients, KubeError
 from falcotui.kube.informer import (
     PODS,
     Backoff,
-    Emitter,
     EventType,
     Informer,
     InformerEvent,
-    iter_chunks,
 )
 from falcotui.kube.logs_resume import LogDecoder, ResumeFilter, since_time_param, split_timestamp
-from falcotui.kube.throttle import background
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,64 +126,85 @@ class LogFollower:
         self.lines = 0
         self.streams = 0
         self.restarts = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._resp = None
-        self._emit: Emitter | None = None
+        self._stopping = False
+        self._task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._put: Callable[[object], None] | None = None
         self._last_notice: tuple[str, str] | None = None
         self._uid: str | None = None
         # the last stream broke off (a cut) rather than ending (the container stopped): only a resume after
         # a cut can lose lines without a restart to explain them, so only it looks for a gap
         self._cut = False
-        self.done = threading.Event()
+        self.done = threading.Event()  # set when the follower has ended (readable from any thread)
 
     def start(self) -> None:
-        self._emit = Emitter(asyncio.get_running_loop(), self.sink)
-        self._thread = threading.Thread(target=self._run, name=f"logs-{self.pod}", daemon=True)
-        self._thread.start()
+        """Start following on the running loop (a task, not a thread)."""
+        self._loop = asyncio.get_running_loop()
+        self._put = self.sink.put_nowait if isinstance(self.sink, asyncio.Queue) else self.sink
+        self._task = self._loop.create_task(self._run(), name=f"logs-{self.pod}")
 
     def stop(self) -> None:
-        self._stop.set()
-        resp = self._resp
-        if resp is not None:
-            with contextlib.suppress(Exception):
-                resp.shutdown()
+        """Ask the follower to end (from any thread); returns at once."""
+        self._stopping = True
+        task, loop = self._task, self._loop
+        if task is None or loop is None or task.done():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            task.cancel()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: the task went with it
+                loop.call_soon_threadsafe(task.cancel)
 
     async def aclose(self) -> None:
         self.stop()
-        if self._thread is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 10)
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
 
-    # -- worker thread ----------------------------------------------------------------------------
+    # -- the task ---------------------------------------------------------------------------------
+    def _emit(self, item: object) -> None:
+        if self._put is None:
+            return
+        try:
+            self._put(item)
+        except Exception as exc:  # as the thread-to-loop mailbox did: report, go on following
+            assert self._loop is not None
+            self._loop.call_exception_handler({"message": "log sink failed", "exception": exc})
+
     def _notice(self, kind: str, detail: str = "") -> None:
-        if self._emit and (kind, detail) != self._last_notice:  # a retry loop repeats itself: say it once
+        if (kind, detail) != self._last_notice:  # a retry loop repeats itself: say it once
             self._last_notice = (kind, detail)
             self._emit(
                 FollowerNotice(self.namespace, self.pod, self.container or "", self.node, kind, detail)
             )
 
-    def _get_pod(self) -> dict | None:
+    async def _get_pod(self) -> dict | None:
         try:
-            return self.clients.request("GET", PODS.object_path(self.namespace, self.pod))
+            return await self.clients.aio.get_json(PODS.object_path(self.namespace, self.pod))
         except KubeApiError as exc:
             if exc.code == 404:
                 return None
             raise
 
-    def _run(self) -> None:
+    async def _run(self) -> None:
         try:
-            with background():  # log streams yield to what the user waits for (throttle.Priority)
-                self._follow_loop()
+            async with self.clients.aio.lease():
+                await self._follow_loop()
+        except asyncio.CancelledError:
+            pass  # stop(): a cancelled task ends like a finished one
         finally:
             self.done.set()
             self._notice("ended")
 
-    def _follow_loop(self) -> None:
+    async def _follow_loop(self) -> None:
         instance: _Instance | None = None
         first, resume = True, False
-        while not self._stop.is_set():
+        while not self._stopping:
             try:
-                pod, self.initial_pod = (self.initial_pod or self._get_pod()), None
+                pod, self.initial_pod = (self.initial_pod or await self._get_pod()), None
                 uid = (pod or {}).get("metadata", {}).get("uid")
                 if pod is None or (self._uid and uid != self._uid):
                     return  # gone, or replaced by a new pod of the same name (its own follower takes over)
@@ -193,12 +213,12 @@ class LogFollower:
                 self.node = self.node or (pod.get("spec") or {}).get("nodeName", "")
                 current = _instance(pod, self.container)
                 if instance is not None and current is not None and _restarted(instance, current):
-                    self._on_restart(current)
+                    await self._on_restart(current)
                     first, resume = False, False
                 instance = current
                 if not has_logs(pod, self.container):
                     self._notice("waiting", "container has not started")
-                    self._stop.wait(self.backoff.next_delay())
+                    await asyncio.sleep(self.backoff.next_delay())
                     continue
                 query: list[tuple[str, object]] = [("follow", "true"), ("timestamps", "true")]
                 query.append(("container", self.container))
@@ -211,7 +231,7 @@ class LogFollower:
                     query.append(("sinceTime", since_time_param(self.filter.last_ts)))
                     self.filter.begin_resume(detect_gaps=self._cut)
                 self._notice("resumed" if resume else "following")
-                got = self._stream(query, previous=False)
+                got = await self._stream(query, previous=False)
                 self.streams += 1
                 # Until a line arrives a re-open is still a first start (tail again, nothing to skip).
                 first = first and self.filter.last_ts is None
@@ -219,21 +239,21 @@ class LogFollower:
                 if got == 0 and current is not None and not current.running:
                     # A crash-looping container (CrashLoopBackOff: kubelet waits 10 s doubling to 300 s):
                     # each round is a GET and a stream that ends at once; space them out further.
-                    self._stop.wait(self.stopped_backoff.next_delay())
+                    await asyncio.sleep(self.stopped_backoff.next_delay())
                 elif got == 0:
-                    self._stop.wait(self.backoff.next_delay())
+                    await asyncio.sleep(self.backoff.next_delay())
                 else:
                     self.backoff.reset()
                     self.stopped_backoff.reset()
-            except Exception as exc:  # the worker must survive anything the server sends
-                if self._stop.is_set():
-                    return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the follower must survive anything the server sends
                 if isinstance(exc, KubeApiError) and exc.code == 404:
                     return
                 self._notice("waiting", str(exc))
-                self._stop.wait(self.backoff.next_delay())
+                await asyncio.sleep(self.backoff.next_delay())
 
-    def _on_restart(self, current: _Instance) -> None:
+    async def _on_restart(self, current: _Instance) -> None:
         """The container restarted: deliver what the crashed instance logged after the last line we saw
         (all of it, or its tail, if we saw none), then start afresh for the new instance."""
         if self.previous_on_restart:
@@ -250,28 +270,27 @@ class LogFollower:
                 if self.since_ns is not None:
                     query.append(("sinceTime", since_time_param(self.since_ns)))
             try:
-                self._stream(query, previous=True)
+                await self._stream(query, previous=True)
             except KubeApiError as exc:  # the previous instance's log may be gone already
                 self._notice("waiting", f"previous log unavailable: {exc}")
         self.filter.reset()
         self.restarts += 1
         self._notice("restarted", f"restart count {current.restart_count}")
 
-    def _stream(self, query: list[tuple[str, object]], *, previous: bool) -> int:
+    async def _stream(self, query: list[tuple[str, object]], *, previous: bool) -> int:
         """Reads one log response to its end; returns the number of new lines delivered."""
         self._cut = False
-        resp = self.clients.open_stream(
+        stream = await self.clients.aio.open_stream(
             PODS.object_path(self.namespace, self.pod) + "/log",
             query=query,
             read_timeout=self.idle_timeout,
             accept="text/plain",
         )
-        self._resp = resp
         decoder = LogDecoder(self.filter)
         container = self.container or ""
         delivered = 0
         try:
-            for chunk in iter_chunks(resp, self._stop):
+            async for chunk in stream.chunks():
                 batch = [
                     LogLine(
                         self.namespace,
@@ -285,23 +304,19 @@ class LogFollower:
                     for ts, text in decoder.feed(chunk)
                 ]
                 for gap in self.filter.take_gaps():
-                    if self._emit:
-                        self._emit(
-                            FollowerNotice(self.namespace, self.pod, container, self.node, "gap", "", gap)
-                        )
+                    self._emit(FollowerNotice(self.namespace, self.pod, container, self.node, "gap", "", gap))
                 if batch:
                     delivered += len(batch)
                     self.lines += len(batch)
-                    if self._emit:
-                        self._emit(batch)
+                    self._emit(batch)
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:  # a cut: the resume re-reads from the last timestamp
-            self._cut = not self._stop.is_set()
-            if not self._stop.is_set() and not isinstance(exc, KubeError):
-                self._notice("waiting", f"log stream cut: {exc}")
+            self._cut = True
+            if not isinstance(exc, KubeError):
+                self._notice("waiting", f"log stream cut: {str(exc) or type(exc).__name__}")
         finally:
-            self._resp = None
-            with contextlib.suppress(Exception):
-                resp.release_conn()
+            stream.close()
         return delivered
 
 

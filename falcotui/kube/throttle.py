@@ -17,6 +17,7 @@ BACKGROUND (informers, log followers, reload tracking). A thread marks itself ba
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import os
@@ -25,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 CLIENT_GO_DEFAULT_QPS, CLIENT_GO_DEFAULT_BURST = 5.0, 10
 DEFAULT_QPS, DEFAULT_BURST = 50.0, 100
@@ -82,11 +84,40 @@ class RateLimits:
         return cls(q, b)
 
 
+class _LoopEvent:
+    """`threading.Event`'s `set`/`clear` for a waiter on an event loop: `set()` may come from any thread."""
+
+    __slots__ = ("_future", "_loop", "_thread")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._thread = threading.get_ident()
+        self._future: asyncio.Future[None] = loop.create_future()
+
+    def set(self) -> None:
+        if threading.get_ident() == self._thread:
+            self._fire()
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+            self._loop.call_soon_threadsafe(self._fire)
+
+    def _fire(self) -> None:
+        if not self._future.done():
+            self._future.set_result(None)
+
+    def clear(self) -> None:  # on the loop's thread, under the bucket's lock
+        if self._future.done():
+            self._future = self._loop.create_future()
+
+    async def wait(self, timeout: float | None) -> None:
+        await asyncio.wait({self._future}, timeout=timeout)
+
+
 class _Waiter:
     __slots__ = ("event", "granted")
 
-    def __init__(self) -> None:
-        self.event = threading.Event()
+    def __init__(self, event: threading.Event | _LoopEvent | None = None) -> None:
+        self.event = event if event is not None else threading.Event()
         self.granted = False
 
 
@@ -120,19 +151,48 @@ class TokenBucket:
             self.granted += 1
             return 0.0
         start = self._clock()
-        me = _Waiter()
+        me = self._enqueue(_Waiter(), priority)
+        while (delay := self._turn(me)) is not False:
+            me.event.wait(delay)
+        return self._clock() - start
+
+    async def acquire_async(self, priority: Priority = Priority.BACKGROUND) -> float:
+        """`acquire()` for a coroutine: waits without blocking its loop; a cancelled waiter leaves the
+        queue (a token granted to it meanwhile is spent)."""
+        if self.unlimited:
+            self.granted += 1
+            return 0.0
+        start = self._clock()
+        event = _LoopEvent(asyncio.get_running_loop())
+        me = self._enqueue(_Waiter(event), priority)
+        try:
+            while (delay := self._turn(me)) is not False:
+                await event.wait(delay)
+        except asyncio.CancelledError:
+            with self._lock:
+                if not me.granted:
+                    with contextlib.suppress(ValueError):
+                        self._queues[priority].remove(me)
+                    self._dispatch_locked()  # wake the next head if it was this one
+            raise
+        return self._clock() - start
+
+    def _enqueue(self, me: _Waiter, priority: Priority) -> _Waiter:
         with self._lock:
             self._queues[priority].append(me)
             self._dispatch_locked()
-        while True:
-            with self._lock:
-                if not me.granted:
-                    self._dispatch_locked()
-                if me.granted:
-                    return self._clock() - start
-                me.event.clear()
-                delay = (1.0 - self._tokens) / self.qps if me is self._head() else None
-            me.event.wait(delay)
+        return me
+
+    def _turn(self, me: _Waiter) -> float | Literal[False] | None:
+        """False once `me` holds a token; else how long it sleeps before looking again (the queue's head
+        until the next token, None: until woken)."""
+        with self._lock:
+            if not me.granted:
+                self._dispatch_locked()
+            if me.granted:
+                return False
+            me.event.clear()
+            return (1.0 - self._tokens) / self.qps if me is self._head() else None
 
     def _head(self) -> _Waiter | None:
         q = self._queues[0] or self._queues[1]

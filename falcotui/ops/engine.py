@@ -5,8 +5,8 @@ namespace's Events and feeds them to a `FleetState`; follows every Falco pod's l
 (`LogChannels`) and, where the pod's Falco still has it, its gRPC output (`GrpcChannels`), de-duplicated by
 the hub; probes the API server; and records notable events in a `NoticeLog`.
 
-All blocking I/O runs in worker threads (informers, log followers, probes) or is asyncio-native (gRPC,
-port-forward pumps); everything the engine holds is touched only on its event loop. A UI calls `drain()`
+All blocking I/O runs in worker threads (informers, probes) or is asyncio-native (log followers on aiohttp,
+gRPC, port-forward pumps); everything the engine holds is touched only on its event loop. A UI calls `drain()`
 on a 10–20 Hz timer and gets one `EngineDelta`: new alerts, changed fleet rows, notices and health.
 """
 
