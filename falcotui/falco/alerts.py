@@ -340,11 +340,13 @@ _SECOND_BASE: dict[str, int] = {}
 
 def _falco_time_ns(t: str) -> int | None:
     """Falco's exact `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` quickly (bursts share a second), else None."""
-    if len(t) != 30 or t[29] != "Z" or t[19] != "." or not t.isascii():
+    if len(t) != 30 or t[29] != "Z" or t[19] != ".":
         return None
     second = t[:19]
-    base = _SECOND_BASE.get(second)
+    base = _SECOND_BASE.get(second)  # holds only seconds that parsed, so only ASCII
     if base is None:
+        if not t.isascii():
+            return None
         m = _ISO.fullmatch(t)
         if m is None or m[8] != "Z":
             return None
@@ -356,7 +358,7 @@ def _falco_time_ns(t: str) -> int | None:
             _SECOND_BASE.clear()
         _SECOND_BASE[second] = base
     frac = t[20:29]
-    return base + int(frac) if frac.isdigit() else None
+    return base + int(frac) if frac.isdigit() and frac.isascii() else None
 
 
 def _checked_alert_from_mapping(obj: Mapping[str, Any], node: str | None, pod: str | None) -> Alert:

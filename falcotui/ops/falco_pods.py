@@ -163,6 +163,16 @@ class FalcoPodTracker:
         has = container_metadata(alert)
         if has is None:
             return None
+        pod, node = alert.pod, alert.node
+        if has and pod is not None:  # the common case, where nothing changes: skip the bookkeeping
+            info = self.pods.get(pod)
+            if (
+                info is not None
+                and not info.missing_metadata
+                and info.metadata_problem is None
+                and (node is None or (info.node == node and self._pod_of_node.get(node) == pod))
+            ):
+                return None
         info = self._info_of(alert)
         if info is None:
             return None
