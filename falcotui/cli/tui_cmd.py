@@ -4,7 +4,9 @@
     falcotui --demo [--nodes N] [--scenario S] [--seed N]
 
 Both build the same `Services` (engine, deployer, rules service) and run the same `FalcoTuiApp`; the demo
-only starts a simulated cluster first (see `falcotui.cli.demo`). `falcotui.cli.main()` calls
+only starts a simulated cluster first (see `falcotui.cli.demo`). The engine runs in a child process (its
+own clients, built from the same kubeconfig, context and limits), or on a thread of the UI process when the
+exec credential plugin may need the terminal, or when FALCOTUI_ENGINE=thread. `falcotui.cli.main()` calls
 `add_arguments(parser)` on its top-level parser and `run(args)` when no sub-command was given.
 """
 
@@ -115,14 +117,27 @@ def build_services(
     demo: bool = False,
     export_dir: Path | None = None,
     max_alerts: int = 100_000,
+    connect=None,
+    engine_thread: bool | None = None,
 ):
-    """Services over `clients` (the engine is started by the app, on its own loop)."""
+    """Services over `clients`; the engine runs in a child process built from `connect` (ConnectOptions),
+    or on a thread over `clients` when `engine_thread` (or `connect` is None, or the credential plugin may
+    prompt, or FALCOTUI_ENGINE=thread). The app starts it."""
     from falcotui.ops.deployer import Deployer
-    from falcotui.ops.engine import Engine
+    from falcotui.ops.engine_client import EngineClient
+    from falcotui.ops.engine_placement import ChildPlacement, place
+    from falcotui.ops.engine_worker import EngineSpec
     from falcotui.ops.rules_service import RulesService
     from falcotui.ui.services import Services
 
-    engine = Engine(clients, namespace, read_only=True if read_only else None, alert_capacity=max_alerts)
+    ro = True if read_only else None
+    spec = EngineSpec(connect, namespace, read_only=ro, alert_capacity=max_alerts)
+    if connect is None or os.environ.get("FALCOTUI_ENGINE") == "thread":
+        engine_thread = True
+    placement = place(spec, clients, thread=engine_thread)
+    if isinstance(placement, ChildPlacement):
+        placement.spawn()  # its imports overlap with the UI's start-up
+    engine = EngineClient(placement, clients, namespace, read_only=ro)
     return Services(
         engine=engine,
         deployer=Deployer(clients, namespace),
@@ -144,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
     if args.demo:
         return _run_demo(args)
     from falcotui.kube.config import KubeConfigError, KubeError, Timeouts, list_contexts, load_clients
+    from falcotui.ops.engine_worker import ConnectOptions
 
     try:
         contexts = [c.name for c in list_contexts(args.kubeconfig)[0]]
@@ -152,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
 
     def connect(context: str | None, namespace: str):
         timeouts = Timeouts(connect=min(5.0, args.request_timeout), read=args.request_timeout)
-        clients = load_clients(args.kubeconfig, context, timeouts=timeouts, limits=rate_limits(args))
+        limits = rate_limits(args)
+        clients = load_clients(args.kubeconfig, context, timeouts=timeouts, limits=limits)
         name = clients.context or clients.host
         return build_services(
             clients,
@@ -161,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
             context_name=name,
             export_dir=args.export_dir,
             max_alerts=args.max_alerts,
+            connect=ConnectOptions(args.kubeconfig, context, timeouts, limits),
+            engine_thread=True,  # until the Alerts screen reads its views over the link (RemoteView)
         )
 
     try:
@@ -192,6 +211,9 @@ def _run_demo(args: argparse.Namespace) -> int:
         error(f"cannot start the demo cluster: {exc}")
         return EXIT_FAILURE
 
+    from falcotui.kube.config import Timeouts
+    from falcotui.ops.engine_worker import ConnectOptions
+
     def connect(context: str | None, namespace: str):
         return build_services(
             demo.clients(),
@@ -201,6 +223,8 @@ def _run_demo(args: argparse.Namespace) -> int:
             demo=True,
             export_dir=args.export_dir,
             max_alerts=args.max_alerts,
+            connect=ConnectOptions(str(demo.kubeconfig), None, Timeouts(connect=2.0, read=15.0)),
+            engine_thread=True,  # until the Alerts screen reads its views over the link (RemoteView)
         )
 
     try:

@@ -117,6 +117,12 @@ class EngineOptions:
     events_kept: int = 200
 
 
+def namespace_names(clients: KubeClients) -> list[str]:
+    """Blocking: the cluster's namespaces, sorted (for the namespace picker; KubeError if not allowed)."""
+    items = clients.request("GET", NAMESPACES.collection_path(None)).get("items") or []
+    return sorted(name for i in items if (name := (i.get("metadata") or {}).get("name")))
+
+
 class Engine:
     """See the module docstring. Use `async with Engine(...) as engine:` or `start()`/`stop()`, once: a
     stopped engine is not started again (make a new one, e.g. for another context)."""
@@ -370,9 +376,7 @@ class Engine:
         return FilteredView(self.store, query, hold_at=hold_at)
 
     def namespace_names(self) -> list[str]:
-        """Blocking: the cluster's namespaces, sorted (for the namespace picker; KubeError if not allowed)."""
-        items = self.clients.request("GET", NAMESPACES.collection_path(None)).get("items") or []
-        return sorted(name for i in items if (name := (i.get("metadata") or {}).get("name")))
+        return namespace_names(self.clients)
 
     def followed_pods(self) -> set[str]:
         return self.logs.followed_pods() if self.logs else set()

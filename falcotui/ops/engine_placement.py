@@ -123,14 +123,20 @@ class ChildPlacement:
         self.link: Link | None = None
         self.proc: subprocess.Popen | None = None
         self.pid: int | None = None
-        self.started_s: float | None = None  # seconds from spawn to the worker's first answer
+        self.started_s: float | None = None  # seconds from spawn to the worker's first answer (engine built)
         self._stderr: IO[bytes] | None = None
+        self._ui_end: socket.socket | None = None
+        self._spawned_at = 0.0
         self._closing = False
 
-    async def open(self) -> Link:
+    def spawn(self) -> None:
+        """Start the child now (no loop needed): its imports (~1.3 s here, the Kubernetes and gRPC clients)
+        then overlap with the UI's own start-up; `open()` connects to it later. Safe to call twice."""
+        if self.proc is not None:
+            return
         ui_end, child_end = socket.socketpair()
         self._stderr = tempfile.TemporaryFile(prefix="falcotui-engine-")
-        t0 = time.monotonic()
+        self._spawned_at = time.monotonic()
         env = dict(os.environ, GRPC_VERBOSITY=os.environ.get("GRPC_VERBOSITY", "NONE"))
         try:
             self.proc = subprocess.Popen(
@@ -142,8 +148,16 @@ class ChildPlacement:
                 env=env,
                 close_fds=True,
             )
+        except BaseException:
+            ui_end.close()
+            raise
         finally:
             child_end.close()
+        self._ui_end = ui_end
+
+    async def open(self) -> Link:
+        self.spawn()
+        t0, ui_end = self._spawned_at, self._ui_end
         self.link = await Link.over(ui_end, name="engine-link")
         try:
             self.pid = await self.link.call("worker", "open", self.spec)
@@ -156,6 +170,8 @@ class ChildPlacement:
         self._closing = True
         if self.link is not None:
             await self.link.aclose()  # EOF: the worker stops its engine and exits
+        elif self._ui_end is not None:
+            self._ui_end.close()
         proc = self.proc
         if proc is not None and proc.poll() is None:
             try:

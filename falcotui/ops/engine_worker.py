@@ -1,8 +1,8 @@
 """The engine's side of the link: the real `Engine` hosted where it cannot steal the UI's time.
 
 `WorkerHost` owns one Engine and answers the UI's calls over a `Link`: target "engine" (start, stop, tick,
-mark_reload_pending) and target "views" (alert views, the `ViewService` of ops/alert_view_service.py, when
-that module is present). A child process runs `python -m falcotui.ops.engine_worker FD`: it builds its own
+mark_reload_pending) and target "views" (the engine's alert views, `ViewService` of
+ops/alert_view_service.py). A child process runs `python -m falcotui.ops.engine_worker FD`: it builds its own
 KubeClients from the picklable `EngineSpec` the UI sends first (call "worker"/"open"), serves until the link
 closes — the UI exited or died: the socket's EOF is the parent-death signal — then stops the engine and
 exits. The same host also runs on a thread of the UI process (see ops/engine_placement.py).
@@ -29,6 +29,7 @@ from falcotui.ops.engine import CHANNELS, Engine, EngineOptions
 from falcotui.ops.engine_batch import TickBatch, TickBatcher
 from falcotui.ops.engine_link import Link
 
+VIEW_CALLS = frozenset({"open", "sync", "close", "export", "alert"})
 STOP_GRACE_S = 5.0  # a child waits this long for the engine to stop before it exits anyway
 
 
@@ -86,17 +87,12 @@ class WorkerHost:
     def _host(self, engine: Engine) -> None:
         self.engine = engine
         self.batcher = TickBatcher(engine)
-        try:  # hview's engine-side alert views; until that module exists the UI keeps its own path
-            from falcotui.ops.alert_view_service import ViewService
-        except ImportError:
-            self.views = None
-        else:
-            self.views = ViewService(engine.store)
+        self.views = engine.views  # the UI's alert views by id (ops/alert_view_service.py)
 
     def __call__(self, target: str, method: str, args: tuple) -> Any:
         if target == "engine" and method in self.ENGINE_CALLS:
             return getattr(self, method)(*args)
-        if target == "views" and self.views is not None and not method.startswith("_"):
+        if target == "views" and self.views is not None and method in VIEW_CALLS:
             return getattr(self.views, method)(*args)
         if target == "worker" and method == "open":
             return self.open(*args)

@@ -313,26 +313,9 @@ class FleetState:
         """Every node's row, filtered by `text` (a substring of the name, state, pod state or the reason
         there is no pod) and sorted by `sort` (one of SORT_KEYS). Numbers sort largest first and states
         worst first unless `descending=False`; ties go by name."""
-        if sort not in SORT_KEYS:
-            raise ValueError(f"unknown sort key {sort!r} (expected one of {', '.join(SORT_KEYS)})")
         now = self._clock() if now_ns is None else now_ns
         rows = [r for name in self.nodes if (r := self.row(name, now_ns=now)) is not None]
-        needle = text.strip().lower()
-        if needle:
-            rows = [r for r in rows if needle in _haystack(r)]
-        rows.sort(key=lambda r: _natural(r.name))
-        if sort == "name":
-            if descending:
-                rows.reverse()
-            return rows
-        key: Callable[[NodeStatus], int] = {
-            "alerts": lambda r: -r.alerts_per_min,
-            "worst": lambda r: 8 if r.worst is None else int(r.worst),
-            "restarts": lambda r: -r.restarts,
-            "state": lambda r: r.state.rank,
-        }[sort]
-        rows.sort(key=key, reverse=descending is False)
-        return rows
+        return order_rows(rows, sort, descending=descending, text=text)
 
     def summary(self) -> FleetSummary:
         parts = [self._k8s_part(name) for name in self.nodes]
@@ -364,6 +347,30 @@ class FleetState:
 
     def daemonset(self) -> DaemonSetSummary | None:
         return daemonset_summary(self._ds) if self._ds is not None else None
+
+
+def order_rows(
+    rows: Iterable[NodeStatus], sort: str = "name", *, descending: bool | None = None, text: str = ""
+) -> list[NodeStatus]:
+    """`rows` filtered by `text` and sorted by `sort`, as `FleetState.rows` describes (also used by the UI's
+    mirror of a fleet kept in the engine's worker)."""
+    if sort not in SORT_KEYS:
+        raise ValueError(f"unknown sort key {sort!r} (expected one of {', '.join(SORT_KEYS)})")
+    needle = text.strip().lower()
+    rows = [r for r in rows if needle in _haystack(r)] if needle else list(rows)
+    rows.sort(key=lambda r: _natural(r.name))
+    if sort == "name":
+        if descending:
+            rows.reverse()
+        return rows
+    key: Callable[[NodeStatus], int] = {
+        "alerts": lambda r: -r.alerts_per_min,
+        "worst": lambda r: 8 if r.worst is None else int(r.worst),
+        "restarts": lambda r: -r.restarts,
+        "state": lambda r: r.state.rank,
+    }[sort]
+    rows.sort(key=key, reverse=descending is False)
+    return rows
 
 
 def _haystack(row: NodeStatus) -> str:

@@ -1,9 +1,10 @@
 """`FalcoTuiApp`: the app shell — modes (fleet, alerts, rules, deploy), the engine lifecycle, a 15 Hz tick.
 
-The app owns the one consumer of `Engine.drain()`: a timer drains the engine's delta, refreshes the status
-header and hands the delta to the visible screen's `engine_tick(delta)` (if it has one) inside
+The engine runs outside the UI's way (a worker process, or a thread: `EngineClient`); a timer makes one
+round trip per tick (`await engine.tick()`, never blocking the loop), refreshes the status header and
+hands the batch to the visible screen's `engine_tick(batch)` (if it has one; it may be a coroutine) inside
 `batch_update()`, so a storm of alerts costs one repaint per tick, never one per alert. Screens read
-everything else through `self.app.services`.
+everything else through `self.app.services`. A worker that dies shows in the header as an engine failure.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import os
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # grpc's C core would write to the terminal
 
 import asyncio
+import inspect
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -28,7 +30,9 @@ from textual.screen import Screen
 
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.alert_query import parse_query
-from falcotui.ops.engine import EngineDelta, EngineError, Health
+from falcotui.ops.engine import EngineError, Health
+from falcotui.ops.engine_batch import TickBatch
+from falcotui.ops.engine_client import EngineFailed
 from falcotui.ops.fleet_k8s import certs_text
 from falcotui.ops.terminal import lend_terminal, reclaim_terminal
 from falcotui.ui.alerts_screen import AlertsScreen
@@ -45,6 +49,7 @@ from falcotui.ui.terminal_driver import hangup_safe
 from falcotui.ui.widgets import StatusHeader, health_text, use_no_color
 
 TICK_HZ = 15
+LATE_S = 5.0  # a tick unanswered this long shows in the header
 MODE_TITLES = {"fleet": "Fleet", "alerts": "Alerts", "rules": "Rules", "deploy": "Deploy"}
 
 
@@ -126,7 +131,7 @@ class FalcoTuiApp(App):
         self.health: Health | None = None
         self.engine_error = ""
         self.engine_running = False
-        self.last_delta: EngineDelta | None = None
+        self.last_delta: TickBatch | None = None
         self._version: str | None = None
         self._version_at = float("-inf")
         modes = {
@@ -175,6 +180,12 @@ class FalcoTuiApp(App):
 
     async def on_mount(self) -> None:
         self.theme = "textual-dark"
+        engine = self.services.engine
+        if engine.opens_fast:  # a thread: the first paint already shows what the engine holds
+            try:
+                await engine.open()
+            except EngineError as exc:
+                self.engine_error = f"engine failure: {exc}"
         await self.switch_mode("fleet")
         try:  # the terminal went away (ssh dropped): leave cleanly, stopping the engine
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
@@ -182,14 +193,17 @@ class FalcoTuiApp(App):
             pass
         self.set_interval(1 / self.tick_hz, self.tick, name="engine-tick")
         lend_terminal(self.services.engine.clients, self.run_with_terminal)
-        if self.start_engine:
-            self.run_worker(self._start_engine(), name="engine-start", exit_on_error=False)
-        else:
-            self.engine_running = True
+        self.run_worker(self._start_engine(), name="engine-start", exit_on_error=False)
 
     async def _start_engine(self) -> None:
         try:
-            await self.services.engine.start()
+            if self.start_engine:
+                await self.services.engine.start()
+            else:
+                await self.services.engine.open()
+        except EngineFailed as exc:
+            self.engine_error = f"engine failure: {exc}"
+            return
         except EngineError as exc:
             self.engine_error = str(exc)
             self.notify(
@@ -200,8 +214,7 @@ class FalcoTuiApp(App):
 
     async def on_unmount(self) -> None:
         reclaim_terminal(self.services.engine.clients)
-        if self.start_engine:
-            await self.services.engine.stop()
+        await self.services.engine.stop()
 
     def run_with_terminal(self, fn: Callable[[], object]) -> object:
         """Run `fn` (an exec credential plugin asking the user to log in again) with the app suspended, as
@@ -228,26 +241,54 @@ class FalcoTuiApp(App):
             raise value
         return value
 
-    def tick(self) -> None:
-        """Drain the engine once and let the header and the visible screen catch up, in one repaint."""
+    async def tick(self) -> None:
+        """One round trip to the engine, then the header and the visible screen catch up in one repaint.
+        The timer waits for it: a slow answer skips ticks, it never queues them."""
         if not self.engine_running:
+            self._refresh_headers()
+            return
+        try:
+            delta = await self._answer(self.services.engine.tick())
+        except EngineFailed as exc:
+            self.engine_running = False
+            self.engine_error = f"engine failure: {exc}"
             self._refresh_headers()
             return
         try:
             screen = self.screen
         except ScreenStackError:  # shutting down
             return
-        delta = self.services.engine.drain()
         self.health = delta.health
         self.last_delta = delta
+        pending = None
         with self.batch_update():
             self._refresh_headers()
             on_tick = getattr(screen, "engine_tick", None)
             if callable(on_tick) and screen.is_mounted:
                 try:
-                    on_tick(delta)
+                    pending = on_tick(delta)
                 except NoMatches:  # the screen is being torn down (exit, mode switch) mid-tick
                     pass
+        if inspect.isawaitable(pending):  # a screen that asks the engine for more (its alert view)
+            try:
+                await pending
+            except (NoMatches, EngineFailed):
+                pass
+
+    async def _answer(self, call: Awaitable[TickBatch]) -> TickBatch:
+        """The tick's answer; while it is late the header says the engine is not answering (no hang)."""
+        task = asyncio.ensure_future(call)
+        done, _ = await asyncio.wait({task}, timeout=LATE_S)
+        if not done:
+            late = f"the engine has not answered for {LATE_S:g} s"
+            before, self.engine_error = self.engine_error, late
+            self._refresh_headers()
+            try:
+                return await task
+            finally:
+                if self.engine_error == late:
+                    self.engine_error = before
+        return task.result()
 
     def _refresh_headers(self) -> None:
         if not self.screen_stack:

@@ -170,7 +170,7 @@ class NodeDetailScreen(Screen):
         if row is None:
             facts.update(Text("this node is no longer in the cluster", "red"))
             return
-        summary = node_summary(row, engine.hub.channels_of(self.node))
+        summary = node_summary(row, engine.channels_of(self.node))
         facts.update(summary)
         log = self._log_and_events(row)
         self.query_one("#node-log", Static).update(log)
@@ -212,7 +212,7 @@ class NodeDetailScreen(Screen):
             line.append(f"{n.kind.value} ", "magenta")
             line.append(sanitize(n.message, max_len=300))
             parts.append(line)
-        info = engine.hub.pod_info(pod) if pod else None
+        info = engine.pod_info(pod) if pod else None
         if info is not None and info.recent:
             parts.append(Text("last Falco log lines", "bold"))
             for at, text in list(info.recent)[-LOG_LINES:]:

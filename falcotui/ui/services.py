@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from falcotui.ops.deployer import Deployer
-from falcotui.ops.engine import Engine
+from falcotui.ops.engine_client import EngineClient
 from falcotui.ops.rules_service import RulesService
 
 
 @dataclass
 class Services:
-    engine: Engine  # fleet, alerts hub/store/views, health(), drain()
+    engine: EngineClient  # the engine in its worker: fleet/notices/store mirrors, tick(), views over call()
     deployer: Deployer
     rules: RulesService
     context_name: str

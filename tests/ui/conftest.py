@@ -3,7 +3,9 @@ clock (`frozen_app`, for snapshots and exact text), and `screen_text(app)` to re
 
 Frozen state: an Engine that is never started (no network), fed node/pod/DaemonSet objects in the API's
 shape and Falco JSON alert lines parsed by the real parser, with a settable clock — every row, rate and
-sparkline is then the same on every run.
+sparkline is then the same on every run. The app reaches it as it reaches any engine: through an
+`EngineClient` over the link, the engine on a thread (`app.frozen_engine` is the Engine itself, to feed
+before the app runs; while it runs, feed it on its own loop with `await feed(app, fn)`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from falcotui.falco.alerts import format_iso8601_ns, parse_json_alert
 from falcotui.kube.config import Timeouts, load_clients
 from falcotui.ops.deployer import Deployer
 from falcotui.ops.engine import Engine
+from falcotui.ops.engine_client import EngineClient
+from falcotui.ops.engine_placement import ThreadPlacement
 from falcotui.ops.rules_service import RulesService
 from falcotui.ui.app import FalcoTuiApp
 from falcotui.ui.services import Services
@@ -311,7 +315,7 @@ def frozen_services(
     clock = Clock()
     engine = frozen_engine(tmp_path, clock, max_alerts=max_alerts)
     services = Services(
-        engine=engine,
+        engine=EngineClient(ThreadPlacement(engine), engine.clients, "falco", read_only=engine.read_only),
         deployer=Deployer(engine.clients, "falco"),
         rules=RulesService(engine.clients, "falco"),
         context_name="prod-eu-1",
@@ -331,11 +335,23 @@ def frozen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Fal
         services, clock = frozen_services(tmp_path, read_only=read_only, max_alerts=max_alerts)
         app = FalcoTuiApp(services, start_engine=False)
         app.frozen_clock = clock
+        app.frozen_engine = services.engine.local_engine
         return app
 
     yield make
     monkeypatch.delenv("TZ")
     time.tzset()
+
+
+async def feed_engine(app: FalcoTuiApp, fn: Callable[[Engine], object]) -> object:
+    """`fn(engine)` on the running app's engine loop (its thread), e.g. to ingest alerts mid-test."""
+    return await app.services.engine.run_in_engine(fn)
+
+
+@pytest.fixture
+def feed() -> Callable:
+    """`await feed(app, lambda engine: engine.hub.ingest(...))`: see `feed_engine`."""
+    return feed_engine
 
 
 @pytest.fixture

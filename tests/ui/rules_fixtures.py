@@ -18,6 +18,8 @@ from textual.screen import Screen
 from falcotui.kube.config import KubeClients
 from falcotui.ops.deployer import Deployer
 from falcotui.ops.engine import Engine
+from falcotui.ops.engine_client import EngineClient
+from falcotui.ops.engine_placement import ThreadPlacement
 from falcotui.ops.rules_service import RulesService
 from falcotui.ui.services import Services
 
@@ -42,7 +44,9 @@ clients_for = deploy_fixtures.clients_for
 def services_for(clients: KubeClients, *, read_only: bool = False) -> Services:
     """The services of the app; the engine is not started (these screens do not read it)."""
     return Services(
-        engine=Engine(clients, read_only=read_only),
+        engine=EngineClient(
+            ThreadPlacement(Engine(clients, read_only=read_only)), clients, "falco", read_only=read_only
+        ),
         deployer=Deployer(clients),
         rules=RulesService(clients, author="alice@test"),
         context_name="sim",

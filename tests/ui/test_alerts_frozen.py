@@ -35,7 +35,7 @@ async def test_hostile_alert_text_is_shown_literally(frozen, screen_text, shows,
     line = alert_bytes.line(
         5000, "ip-10-0-1-11", alert_bytes.NOW, 0, output=hostile_output, rule=hostile_rule
     )
-    app.services.engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-11", pod="falco-a11"))
+    app.frozen_engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-11", pod="falco-a11"))
     async with app.run_test(size=(200, 40)) as pilot:
         screen = await open_alerts(app, pilot, shows)
         text = screen_text(app)
@@ -85,7 +85,7 @@ async def test_click_a_priority_count_to_filter(frozen, screen_text, shows):
         assert "priority=critical" in screen_text(app)
 
 
-async def test_pause_counts_new_alerts_and_follow_catches_up(frozen, screen_text, shows, alert_bytes):
+async def test_pause_counts_new_alerts_and_follow_catches_up(frozen, screen_text, shows, alert_bytes, feed):
     app = frozen()
     async with app.run_test(size=(160, 40)) as pilot:
         await open_alerts(app, pilot, shows)
@@ -94,7 +94,8 @@ async def test_pause_counts_new_alerts_and_follow_catches_up(frozen, screen_text
         before = alert_rows(screen_text(app))
         for i in range(3):
             line = alert_bytes.line(7000 + i, "ip-10-0-1-80", alert_bytes.NOW + i, 2)
-            app.services.engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-80", pod="falco-d80"))
+            alert = alert_bytes.parse(line, node="ip-10-0-1-80", pod="falco-d80")
+            await feed(app, lambda engine, alert=alert: engine.hub.ingest(alert))
         await shows(pilot, app, "paused (+3 new)")
         assert alert_rows(screen_text(app)) == before  # the screen holds still while paused
         await pilot.press("f")
@@ -174,7 +175,7 @@ LONG_OUTPUT = (
 
 def add_long_alert(app, alert_bytes) -> None:
     line = alert_bytes.line(8000, "ip-10-0-1-80", alert_bytes.NOW + 1, 2, output=LONG_OUTPUT)
-    app.services.engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-80", pod="falco-d80"))
+    app.frozen_engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-80", pod="falco-d80"))
 
 
 def shown_output(row: str) -> str:
@@ -286,7 +287,7 @@ def test_columns_always_fill_the_row_and_keep_the_essentials():
                     ]
 
 
-async def test_the_list_holds_still_while_an_alert_is_read(frozen, screen_text, shows, alert_bytes):
+async def test_the_list_holds_still_while_an_alert_is_read(frozen, screen_text, shows, alert_bytes, feed):
     app = frozen()
     async with app.run_test(size=(160, 44)) as pilot:
         screen = await open_alerts(app, pilot, shows)
@@ -295,7 +296,8 @@ async def test_the_list_holds_still_while_an_alert_is_read(frozen, screen_text, 
         chosen = screen.alert_list.current()
         for i in range(3):
             line = alert_bytes.line(7100 + i, "ip-10-0-1-11", alert_bytes.NOW + i, 3)
-            app.services.engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-11", pod="falco-a11"))
+            alert = alert_bytes.parse(line, node="ip-10-0-1-11", pod="falco-a11")
+            await feed(app, lambda engine, alert=alert: engine.hub.ingest(alert))
         text = await shows(pilot, app, "paused (+3 new)")
         assert screen.alert_list.current() is chosen  # the highlighted row is still the one in the pane
         assert any("Critical Drop and execute" in r for r in alert_rows(text))  # and it is still in sight

@@ -37,7 +37,7 @@ async def test_group_by_rule_shows_nodes_worst_and_last_seen(frozen, screen_text
     app = frozen()
     # the shell rule fires on a second node too: its group counts two nodes
     line = alert_bytes.line(9000, "ip-10-0-1-11", alert_bytes.NOW - 20 * alert_bytes.NS, 0)
-    app.services.engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-11", pod="falco-a11"))
+    app.frozen_engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-11", pod="falco-a11"))
     async with app.run_test(size=(200, 44)) as pilot:
         await open_alerts(app, pilot, shows)
         await pilot.press("r")

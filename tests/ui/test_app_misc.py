@@ -227,14 +227,20 @@ async def test_the_alert_detail_says_a_field_can_be_picked(frozen, until, screen
         assert await until(pilot, lambda: "a click on a field: narrow the filter to it" in screen_text(app))
 
 
-async def test_a_cut_log_stream_is_loud_in_the_header_and_detailed_on_the_node(frozen, until, screen_text):
+async def test_a_cut_log_stream_is_loud_in_the_header_and_detailed_on_the_node(
+    frozen, until, screen_text, feed
+):
     """Issue 17 item 7: log cuts never showed (the header stayed "logs ●8")."""
     app = frozen()
-    hub = app.services.engine.hub
     node = "ip-10-0-1-23"
     async with app.run_test(size=(160, 40)) as pilot:
-        hub.set_channel(node, "log", True, pod="falco-x")
-        hub.set_channel(node, "log", False, pod="falco-x", detail="log stream cut: connection reset")
+        await feed(app, lambda engine: engine.hub.set_channel(node, "log", True, pod="falco-x"))
+        await feed(
+            app,
+            lambda engine: engine.hub.set_channel(
+                node, "log", False, pod="falco-x", detail="log stream cut: connection reset"
+            ),
+        )
         assert await until(pilot, lambda: f"cut: {node}" in screen_text(app).splitlines()[0])
         assert "↻1" in screen_text(app).splitlines()[0]
         app.screen.grid.focus()
@@ -244,7 +250,7 @@ async def test_a_cut_log_stream_is_loud_in_the_header_and_detailed_on_the_node(f
         assert await until(pilot, lambda: "streams" in screen_text(app))
         text = screen_text(app)
         assert "log down" in text and "1 cut (last" in text and "connection reset" in text
-        hub.set_channel(node, "log", True, pod="falco-x")
+        await feed(app, lambda engine: engine.hub.set_channel(node, "log", True, pod="falco-x"))
         assert await until(pilot, lambda: "cut:" not in screen_text(app).splitlines()[0])
 
 

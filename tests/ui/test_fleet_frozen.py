@@ -70,17 +70,17 @@ async def test_columns_drop_at_80x24_and_keep_the_essentials(frozen, screen_text
         assert "LAST 10 MIN" in header and "CHANNELS" in header and "RELOAD" in header
 
 
-async def test_rows_update_in_place(frozen, screen_text, shows, alert_bytes, until):
+async def test_rows_update_in_place(frozen, screen_text, shows, alert_bytes, until, feed):
     app = frozen()
     async with app.run_test(size=(140, 30)) as pilot:
         await shows(pilot, app, where=all_rows)
         await pilot.press("down", "down", "down")  # the cursor on ip-10-0-1-80
         await pilot.pause()
         assert app.screen.current_node() == "ip-10-0-1-80"
-        engine = app.services.engine
         for i in range(5):  # a burst on a quiet node
             line = alert_bytes.line(900 + i, "ip-10-0-1-80", alert_bytes.NOW - 2 * alert_bytes.NS, 2)
-            engine.hub.ingest(alert_bytes.parse(line, node="ip-10-0-1-80", pod="falco-d80"))
+            alert = alert_bytes.parse(line, node="ip-10-0-1-80", pod="falco-d80")
+            await feed(app, lambda engine, alert=alert: engine.hub.ingest(alert))
 
         def row() -> str:
             return next(line for line in table_rows(screen_text(app)) if "ip-10-0-1-80" in line)
@@ -162,7 +162,7 @@ async def test_header_shows_when_the_grpc_certificates_expire(frozen, shows):
     from falcotui.ops.manifests import GRPC_CERTS_EXPIRE
 
     app = frozen()
-    fleet = app.services.engine.fleet
+    fleet = app.frozen_engine.fleet
     stamped = copy.deepcopy(fleet._ds)  # the frozen DaemonSet, re-sent with the gRPC profile's stamp
     stamped["spec"]["template"]["metadata"]["annotations"] = {GRPC_CERTS_EXPIRE: "2099-03-06T10:00:00Z"}
     fleet.apply("daemonsets", "modified", stamped)

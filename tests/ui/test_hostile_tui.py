@@ -28,7 +28,7 @@ def log_line(t_ns: int, output: str, rule: str, cmdline: str, tag: str) -> str:
 async def test_the_corpus_and_unreadable_lines_on_screen(frozen, shows, alert_bytes, hostile):
     CORPUS, assert_clean = hostile.CORPUS, hostile.assert_clean
     app = frozen()
-    hub = app.services.engine.hub
+    hub = app.frozen_engine.hub
     t = alert_bytes.NOW - 5 * alert_bytes.NS
     hub.ingest_log_line(
         "falco-a11", log_line(t, CORPUS, f"Hostile {CORPUS}", CORPUS, CORPUS), node="ip-10-0-1-11"
