@@ -43,6 +43,7 @@ TUI_DEFAULTS: dict[str, object] = {
     "seed": 7,
     "export_dir": None,
     "max_alerts": 100_000,
+    "keymap": None,
 }
 
 
@@ -79,6 +80,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help="alerts kept in memory, oldest dropped first (default 100000; the Alerts title counts drops)",
+    )
+    g.add_argument(
+        "--keymap",
+        dest="tui_keymap",
+        type=Path,
+        metavar="FILE",
+        help="remap keys: YAML lines `binding-id: key` (ids are in `?` help; default "
+        "$XDG_CONFIG_HOME/falcotui/keymap.yaml, else ~/.config/falcotui/keymap.yaml)",
     )
     g.add_argument("--seed", dest="tui_seed", type=int, metavar="N", help="demo: random seed (default 7)")
 
@@ -183,7 +192,9 @@ def run(args: argparse.Namespace) -> int:
         )
 
     try:
-        return _session(connect, args.context, args.falco_namespace, contexts=contexts)
+        return _session(
+            connect, args.context, args.falco_namespace, contexts=contexts, keymap_file=args.keymap
+        )
     except KubeConfigError as exc:
         error(f"{exc}\n  (no cluster at hand? `falcotui --demo` runs the same UI against a simulated one)")
         return EXIT_FAILURE
@@ -229,7 +240,12 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     try:
         return _session(
-            connect, None, args.falco_namespace, scenarios=SCENARIO_NAMES, on_scenario=demo.set_scenario
+            connect,
+            None,
+            args.falco_namespace,
+            scenarios=SCENARIO_NAMES,
+            on_scenario=demo.set_scenario,
+            keymap_file=args.keymap,
         )
     finally:
         demo.stop()
@@ -238,10 +254,14 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _session(connect, context: str | None, namespace: str, **kwargs) -> int:
     """Run the app; when it ends asking for another context or namespace, connect there and run it again."""
     from falcotui.ui.app import FalcoTuiApp
+    from falcotui.ui.keymap import default_keymap_path, load_keymap
     from falcotui.ui.reconnect import Reconnect
 
+    keymap_file: Path | None = kwargs.pop("keymap_file", None)
+    # read after the app's import: the binding ids it checks against come from the loaded screen classes
+    keymap = load_keymap(keymap_file or default_keymap_path(), explicit=keymap_file is not None)
     while True:
-        app = FalcoTuiApp(connect(context, namespace), **kwargs)
+        app = FalcoTuiApp(connect(context, namespace), keymap=keymap, **kwargs)
         try:
             result = app.run()
         except KeyboardInterrupt:

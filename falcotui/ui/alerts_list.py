@@ -157,12 +157,12 @@ class AlertList(ScrollView, can_focus=True):
     HELP_TITLE = "the alert list"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "edge(0)", "Oldest", show=False),
-        Binding("end", "edge(1)", "Newest (follow)", show=False),
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="alert-list.up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="alert-list.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="alert-list.page-up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="alert-list.page-down"),
+        Binding("home", "edge(0)", "Oldest", show=False, id="alert-list.oldest"),
+        Binding("end", "edge(1)", "Newest (follow)", show=False, id="alert-list.newest"),
     ]
     DEFAULT_CSS = """
     AlertList { height: 1fr; overflow-x: hidden; scrollbar-size-vertical: 1; }

@@ -61,14 +61,17 @@ class AlertsScreen(Screen):
     """See the module docstring."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter"),
-        Binding("f", "follow", "Follow/pause"),
-        Binding("r", "group", "Group by rule"),
-        Binding("enter", "detail", "Detail", show=False),
-        Binding("e", "export", "Export JSONL"),
-        Binding("escape", "back", "Back", show=False),
-        *(Binding(k, f"since({s})", f"Since {label}", show=False) for k, (label, s) in PRESET_KEYS.items()),
-        Binding("0", "since(0)", "All time", show=False),
+        Binding("slash", "filter", "Filter", id="alerts.filter"),
+        Binding("f", "follow", "Follow/pause", id="alerts.follow-pause"),
+        Binding("r", "group", "Group by rule", id="alerts.group-by-rule"),
+        Binding("enter", "detail", "Detail", show=False, id="alerts.detail"),
+        Binding("e", "export", "Export JSONL", id="alerts.export-jsonl"),
+        Binding("escape", "back", "Back", show=False, id="alerts.back"),
+        *(
+            Binding(k, f"since({s})", f"Since {label}", show=False, id=f"alerts.since-{label}")
+            for k, (label, s) in PRESET_KEYS.items()
+        ),
+        Binding("0", "since(0)", "All time", show=False, id="alerts.since-all"),
     ]
 
     def __init__(self, query: AlertQuery = EMPTY_QUERY) -> None:

@@ -41,6 +41,7 @@ from falcotui.ui.deploy_screen import DeployScreen
 from falcotui.ui.fleet_screen import FleetScreen
 from falcotui.ui.help_screen import HelpScreen
 from falcotui.ui.keybar import KeyBar
+from falcotui.ui.keymap import UserKeymap
 from falcotui.ui.reconnect import NamespacePrompt, Reconnect
 from falcotui.ui.rules_dialogs import ConfirmDialog
 from falcotui.ui.rules_screen import RulesScreen
@@ -96,17 +97,17 @@ class FalcoTuiApp(App):
     COMMANDS: ClassVar = App.COMMANDS | {FalcoCommands}
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (100, "-normal"), (170, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "switch_mode('fleet')", "Fleet"),
-        Binding("f2", "switch_mode('alerts')", "Alerts"),
-        Binding("f3", "switch_mode('rules')", "Rules"),
-        Binding("f4", "switch_mode('deploy')", "Deploy"),
-        Binding("question_mark", "help", "Help"),
-        Binding("colon", "command_palette", "Command", show=False),
+        Binding("f1", "switch_mode('fleet')", "Fleet", id="app.fleet"),
+        Binding("f2", "switch_mode('alerts')", "Alerts", id="app.alerts"),
+        Binding("f3", "switch_mode('rules')", "Rules", id="app.rules"),
+        Binding("f4", "switch_mode('deploy')", "Deploy", id="app.deploy"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("colon", "command_palette", "Command", show=False, id="app.command"),
         # A binding of ours for command_palette stops Textual adding its default ctrl+p, so say it here;
         # priority, as Textual's own: it must work from inside the rules editor and the filter input.
-        Binding("ctrl+p", "command_palette", "Command", show=False, priority=True),
-        Binding("escape", "back", "Back", show=False),
-        Binding("q", "quit", "Quit"),
+        Binding("ctrl+p", "command_palette", "Command", show=False, priority=True, id="app.command"),
+        Binding("escape", "back", "Back", show=False, id="app.back"),
+        Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
     def __init__(
@@ -118,8 +119,12 @@ class FalcoTuiApp(App):
         scenarios: Sequence[str] = (),
         on_scenario: Callable[[str], None] | None = None,
         contexts: Sequence[str] = (),
+        keymap: UserKeymap | None = None,
     ) -> None:
         super().__init__()
+        self.user_keymap = keymap or UserKeymap()
+        if self.user_keymap.keys:
+            self.set_keymap(self.user_keymap.keys)
         use_no_color(self.no_color)  # NO_COLOR: priorities and tiles by weight and glyph, not grey shades
         self.driver_class = hangup_safe(self.driver_class)
         self.contexts = tuple(contexts)
@@ -187,6 +192,8 @@ class FalcoTuiApp(App):
             except EngineError as exc:
                 self.engine_error = f"engine failure: {exc}"
         await self.switch_mode("fleet")
+        for problem in self.user_keymap.problems:
+            self.notify(problem, title="Keymap", severity="warning", timeout=20, markup=False)
         try:  # the terminal went away (ssh dropped): leave cleanly, stopping the engine
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
         except (NotImplementedError, RuntimeError, ValueError):

@@ -47,9 +47,9 @@ class CountList(ScrollView, can_focus=True):
     HELP_TITLE = "the counts list"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("enter", "pick", "Filter to it", show=False),
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="counts.up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="counts.down"),
+        Binding("enter", "pick", "Filter to it", show=False, id="counts.filter-to-it"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {"count-list--cursor"}
     DEFAULT_CSS = """

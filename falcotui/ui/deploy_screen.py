@@ -55,15 +55,15 @@ class DeployScreen(ServicesMixin, Screen):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "apply", "Apply"),
-        Binding("p", "profile", "gRPC profile"),
-        Binding("d", "plan", "Dry-run again"),
-        Binding("w", "watch", "Watch rollout"),
-        Binding("r", "restart", "Restart"),
-        Binding("x", "uninstall", "Uninstall"),
-        Binding("P", "privileged", "Privileged"),
-        Binding("t", "tolerate_all", "Tolerate all"),
-        Binding("l", "label_namespace", "Label namespace"),
+        Binding("a", "apply", "Apply", id="deploy.apply"),
+        Binding("p", "profile", "gRPC profile", id="deploy.grpc-profile"),
+        Binding("d", "plan", "Dry-run again", id="deploy.dry-run-again"),
+        Binding("w", "watch", "Watch rollout", id="deploy.watch-rollout"),
+        Binding("r", "restart", "Restart", id="deploy.restart"),
+        Binding("x", "uninstall", "Uninstall", id="deploy.uninstall"),
+        Binding("P", "privileged", "Privileged", id="deploy.privileged"),
+        Binding("t", "tolerate_all", "Tolerate all", id="deploy.tolerate-all"),
+        Binding("l", "label_namespace", "Label namespace", id="deploy.label-namespace"),
     ]
 
     rollout_timeout: float = 300.0

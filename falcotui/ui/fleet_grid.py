@@ -55,12 +55,12 @@ class FleetGrid(NodeCursorView):
     HELP_TITLE = "the node list"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "edge(0)", "First", show=False),
-        Binding("end", "edge(1)", "Last", show=False),
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="fleet-grid.up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="fleet-grid.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="fleet-grid.page-up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="fleet-grid.page-down"),
+        Binding("home", "edge(0)", "First", show=False, id="fleet-grid.first"),
+        Binding("end", "edge(1)", "Last", show=False, id="fleet-grid.last"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {"fleet-grid--cursor", "fleet-grid--stripe"}
     DEFAULT_CSS = """

@@ -148,13 +148,13 @@ class FleetScreen(Screen):
     """Every node at a glance; `enter` opens one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "cycle_sort", "Sort"),
-        Binding("slash", "filter", "Filter"),
-        Binding("g", "toggle_tiles", "Tiles/table"),
-        Binding("l", "pod('log')", "Logs"),
-        Binding("d", "pod('describe')", "Describe"),
-        Binding("enter", "open_node", "Open node", show=False),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("s", "cycle_sort", "Sort", id="fleet.sort"),
+        Binding("slash", "filter", "Filter", id="fleet.filter"),
+        Binding("g", "toggle_tiles", "Tiles/table", id="fleet.tiles-table"),
+        Binding("l", "pod('log')", "Logs", id="fleet.logs"),
+        Binding("d", "pod('describe')", "Describe", id="fleet.describe"),
+        Binding("enter", "open_node", "Open node", show=False, id="fleet.open-node"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="fleet.clear-filter"),
     ]
 
     def __init__(self) -> None:

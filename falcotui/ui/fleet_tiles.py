@@ -124,12 +124,12 @@ class FleetTiles(NodeCursorView):
     HELP_TITLE = "the node tiles"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left,h", "cursor(-1, 0)", "Left", show=False),
-        Binding("right,l", "cursor(1, 0)", "Right", show=False),
-        Binding("up,k", "cursor(0, -1)", "Up", show=False),
-        Binding("down,j", "cursor(0, 1)", "Down", show=False),
-        Binding("home", "edge(0)", "First", show=False),
-        Binding("end", "edge(1)", "Last", show=False),
+        Binding("left,h", "cursor(-1, 0)", "Left", show=False, id="fleet-tiles.left"),
+        Binding("right,l", "cursor(1, 0)", "Right", show=False, id="fleet-tiles.right"),
+        Binding("up,k", "cursor(0, -1)", "Up", show=False, id="fleet-tiles.up"),
+        Binding("down,j", "cursor(0, 1)", "Down", show=False, id="fleet-tiles.down"),
+        Binding("home", "edge(0)", "First", show=False, id="fleet-tiles.first"),
+        Binding("end", "edge(1)", "Last", show=False, id="fleet-tiles.last"),
     ]
     DEFAULT_CSS = """
     FleetTiles { height: 1fr; overflow-x: hidden; }

@@ -118,11 +118,11 @@ class NodeDetailScreen(Screen):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Back to fleet"),
-        Binding("enter", "detail", "Alert detail", show=False),
-        Binding("f", "follow", "Follow/pause"),
-        Binding("l", "pod('log')", "Pod log"),
-        Binding("d", "pod('describe')", "Describe pod"),
+        Binding("escape", "close", "Back to fleet", id="node.back-to-fleet"),
+        Binding("enter", "detail", "Alert detail", show=False, id="node.alert-detail"),
+        Binding("f", "follow", "Follow/pause", id="node.follow-pause"),
+        Binding("l", "pod('log')", "Pod log", id="node.pod-log"),
+        Binding("d", "pod('describe')", "Describe pod", id="node.describe-pod"),
     ]
 
     def __init__(self, node: str) -> None:

@@ -30,8 +30,8 @@ class PodTextScreen(Screen):
     """Lines about one pod in a scrollable box; `r` reads them again, esc goes back."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Back"),
-        Binding("r", "reload", "Reload"),
+        Binding("escape", "close", "Back", id="pod.back"),
+        Binding("r", "reload", "Reload", id="pod.reload"),
     ]
     DEFAULT_CSS = """
     PodTextScreen #pod-box { height: 1fr; border: round $accent; }
@@ -106,7 +106,9 @@ class PodTextScreen(Screen):
 class PodLogScreen(PodTextScreen):
     """`l`: the last lines of the Falco container's log; `f` follows (re-reads the tail every 2 s)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("f", "follow", "Follow/pause")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f", "follow", "Follow/pause", id="pod-log.follow-pause")
+    ]
     WHAT = "log"
 
     def __init__(self, node: str, namespace: str, pod: str, *, tail: int = LOG_TAIL) -> None:

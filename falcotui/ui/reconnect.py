@@ -51,9 +51,9 @@ class NamespacePrompt(ModalScreen[str | None]):
     switches to the highlighted one (or to what was typed when nothing matches); esc cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("up", "move(-1)", "Up", show=False),
-        Binding("down", "move(1)", "Down", show=False),
+        Binding("escape", "cancel", "Cancel", id="namespace-prompt.cancel"),
+        Binding("up", "move(-1)", "Up", show=False, id="namespace-prompt.up"),
+        Binding("down", "move(1)", "Down", show=False, id="namespace-prompt.down"),
     ]
 
     def __init__(self, current: str, names: Callable[[], list[str]] | None = None) -> None:

@@ -69,8 +69,8 @@ class ConfirmDialog(ModalScreen[bool]):
 
     DEFAULT_CSS = DIALOG_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("left,right", "other_button", "Other button", show=False),
+        Binding("escape", "cancel", "Cancel", id="confirm.cancel"),
+        Binding("left,right", "other_button", "Other button", show=False, id="confirm.other-button"),
     ]
 
     def __init__(
@@ -136,7 +136,7 @@ class PushDialog(ModalScreen[str | None]):
     Answers the message ("" when none) or None when cancelled."""
 
     DEFAULT_CSS = DIALOG_CSS
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="push-dialog.cancel")]
 
     def __init__(self, diff: str, warnings: list[Problem], *, base_rv: str, what: str = "Push") -> None:
         super().__init__()
@@ -194,7 +194,9 @@ class ConflictDialog(ModalScreen[str | None]):
     ConflictDialog TabPane { height: 1fr; padding: 0; }
     """
     )
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="conflict-dialog.cancel")
+    ]
 
     def __init__(self, conflict: Conflict) -> None:
         super().__init__()
@@ -267,7 +269,7 @@ class HistoryDialog(ModalScreen[int | None]):
     HistoryDialog #history-list { height: auto; max-height: 12; border: round $panel-lighten-2; }
     """
     )
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Close", id="history.close")]
 
     def __init__(
         self,

@@ -37,10 +37,16 @@ class RulesEditor(TextArea):
     # The Rules screen's keys: when its action is disabled (push with errors) the key must not fall
     # through to TextArea's own binding (ctrl+u would delete to the start of the line).
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+u,ctrl+d,ctrl+e", "reserved", "(kept for the Rules screen)", show=False),
+        Binding(
+            "ctrl+u,ctrl+d,ctrl+e",
+            "reserved",
+            "(kept for the Rules screen)",
+            show=False,
+            id="editor.reserved",
+        ),
         # Tab indents here; esc leaves (TextArea moves the focus on esc itself in indent mode — this
         # binding is what help and the key bar show, and what runs if TextArea ever stops doing it)
-        Binding("escape", "leave", "Leave editor"),
+        Binding("escape", "leave", "Leave editor", id="editor.leave-editor"),
     ]
 
     def __init__(self, text: str, *, key: str, read_only: bool = False, id: str | None = None) -> None:

@@ -82,7 +82,7 @@ class NewFileDialog(ModalScreen[str | None]):
     NewFileDialog #new-file-problem { height: auto; color: $error; }
     """
     )
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="new-file.cancel")]
 
     def __init__(self, existing: Collection[str]) -> None:
         super().__init__()

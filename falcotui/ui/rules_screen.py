@@ -66,17 +66,19 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesPushFlow, RulesFileOps, Scre
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "check", "Check", priority=True),
-        Binding("ctrl+u", "push", "Push", priority=True),
-        Binding("ctrl+d", "diff", "Diff vs live", priority=True),
-        Binding("ctrl+r", "history", "History", priority=True),
-        Binding("ctrl+b", "rollback", "Roll back", priority=True),
-        Binding("ctrl+e", "external_editor", "$EDITOR", priority=True),
-        Binding("ctrl+n", "new_file", "New file", priority=True),
-        Binding("ctrl+g", "goto_rejected", "Go to refused line", priority=True),
+        Binding("ctrl+s", "check", "Check", priority=True, id="rules.check"),
+        Binding("ctrl+u", "push", "Push", priority=True, id="rules.push"),
+        Binding("ctrl+d", "diff", "Diff vs live", priority=True, id="rules.diff-vs-live"),
+        Binding("ctrl+r", "history", "History", priority=True, id="rules.history"),
+        Binding("ctrl+b", "rollback", "Roll back", priority=True, id="rules.roll-back"),
+        Binding("ctrl+e", "external_editor", "$EDITOR", priority=True, id="rules.external-editor"),
+        Binding("ctrl+n", "new_file", "New file", priority=True, id="rules.new-file"),
+        Binding(
+            "ctrl+g", "goto_rejected", "Go to refused line", priority=True, id="rules.go-to-refused-line"
+        ),
         # not a priority key: in the editor, delete deletes a character; in the files list (its pane's
         # border shows the focus) it removes the file, after a confirmation
-        Binding("delete", "remove_file", "Remove file"),
+        Binding("delete", "remove_file", "Remove file", id="rules.remove-file"),
     ]
 
     def __init__(self) -> None:

@@ -30,6 +30,7 @@ from falcotui.ops.engine_client import EngineClient
 from falcotui.ops.engine_placement import ThreadPlacement
 from falcotui.ops.rules_service import RulesService
 from falcotui.ui.app import FalcoTuiApp
+from falcotui.ui.keymap import UserKeymap
 from falcotui.ui.services import Services
 
 NS = 1_000_000_000
@@ -327,13 +328,15 @@ def frozen_services(
 
 @pytest.fixture
 def frozen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., FalcoTuiApp]:
-    """`frozen(read_only=False, max_alerts=100_000)`: the app over the frozen state; times shown in UTC."""
+    """`frozen(read_only=False, max_alerts=100_000, keymap=None)`: the app over the frozen state, in UTC."""
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
 
-    def make(*, read_only: bool = False, max_alerts: int = 100_000) -> FalcoTuiApp:
+    def make(
+        *, read_only: bool = False, max_alerts: int = 100_000, keymap: UserKeymap | None = None
+    ) -> FalcoTuiApp:
         services, clock = frozen_services(tmp_path, read_only=read_only, max_alerts=max_alerts)
-        app = FalcoTuiApp(services, start_engine=False)
+        app = FalcoTuiApp(services, start_engine=False, keymap=keymap)
         app.frozen_clock = clock
         app.frozen_engine = services.engine.local_engine
         return app

@@ -104,7 +104,7 @@ async def test_add_file_push_every_node_loads_it_then_remove_it(falco_sim, clien
         await loaded(pilot, screen)
         original = dict(screen.files)
         assert "New file" in key_bar(screen)
-        rules_keys = [what for _, what in dict(key_sections(screen))["Rules"]]
+        rules_keys = [row.what for row in dict(key_sections(screen))["Rules"]]
         assert "New file" in rules_keys and "Remove file" in rules_keys  # listed by `?` help
         olist = screen.query_one("#rules-files")
         olist.focus()
@@ -220,7 +220,7 @@ async def test_read_only_offers_no_new_or_removed_file(falco_sim, clients_for): 
         own, app_keys = screen.query_one(KeyBar).keys()
         shown = [d for _, _, d, _ in own + app_keys]
         assert "Diff vs live" in shown  # the screen's keys are listed, the write actions are not
-        helped = [what for _, rows in key_sections(screen) for _, what in rows]  # what `?` lists
+        helped = [row.what for _, rows in key_sections(screen) for row in rows]  # what `?` lists
         assert "Diff vs live" in helped
         assert not {"Push", "Roll back", "New file", "Remove file"} & set(helped)
         assert "New file" not in shown and "Remove file" not in shown and "Push" not in shown

@@ -145,7 +145,7 @@ async def test_typo_blocks_push_fix_push_reload_then_roll_back(falco_sim, client
         screen.editor().focus()
         await pilot.pause()
         sections = dict(key_sections(screen))
-        assert ("esc", "Leave editor") in sections["In the rules editor"]
+        assert ("esc", "Leave editor", "editor.leave-editor") in sections["In the rules editor"]
         await pilot.press("escape")
         await wait_for(pilot, lambda: not screen.editor().has_focus)
         assert app.screen is screen  # still on the Rules screen
