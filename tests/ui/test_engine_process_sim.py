@@ -18,10 +18,8 @@ from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
 from falcotui.cli.tui_cmd import build_services
 from falcotui.falco.alerts import dedup_key
 from falcotui.kube.config import Timeouts
-from falcotui.ops.alert_query import EMPTY_QUERY
 from falcotui.ops.engine_placement import ChildPlacement
 from falcotui.ops.engine_worker import ConnectOptions
-from falcotui.ui.alerts_screen import AlertsScreen
 from falcotui.ui.app import FalcoTuiApp
 
 
@@ -79,8 +77,6 @@ async def test_alerts_and_fleet_arrive_from_a_child_engine_exactly_once(child_ap
         engine = app.services.engine
         assert await until(pilot, lambda: screen_text(app).count("Running 1/1") == 3, timeout=40)
         assert engine.local_engine is None and engine.placement.pid != os.getpid()
-        await pilot.press("f2")
-        assert await until(pilot, lambda: isinstance(app.screen, AlertsScreen))
         assert await until(pilot, lambda: len(engine.store) >= 30, timeout=40)
         # every alert the pod logs held at a cut-off arrives, nothing twice, nothing the logs do not hold
         clients = demo.clients()
@@ -98,12 +94,8 @@ async def test_alerts_and_fleet_arrive_from_a_child_engine_exactly_once(child_ap
         assert len(keys) == len(set(keys)), "an alert was stored twice"
         now_logged = await asyncio.to_thread(engine_sim.server_alerts, clients)
         assert not set(keys) - now_logged.keys(), "an alert arrived that no pod log holds"
-        assert engine.store.total_seen == len(keys) + engine.store.evicted
-        # the list on screen reads the worker's view (the rows carry the logged rules)
-        rules = {a.rule for a in logged.values()}
-        assert await until(pilot, lambda: any(r in screen_text(app) for r in rules))
-        view_id = await engine.call("views", "open", EMPTY_QUERY, None)
-        await engine.call("views", "close", view_id)
+        # the fleet grid's alert rates come from the worker's rows: the incident's nodes show alerts
+        assert await until(pilot, lambda: sum(r.alerts_per_min for r in engine.fleet.rows()) > 0)
         clients.close()
 
 
