@@ -12,14 +12,20 @@ Every figure is printed next to a baseline measured in the same run on the same 
 Times are process CPU time (`time.process_time`), so other processes on a shared machine inflate them
 less than wall time would.
 
-Run: .venv/bin/python bench/bench_alert_hub.py [--alerts N] [--capacity C]
+With `--before DIR` (a checkout of an earlier commit, e.g. `git worktree add --detach /tmp/old <commit>`),
+the batch path of that tree's falcotui runs too, interleaved with this tree's and with orjson alone on the
+same lines, best of `--rounds` each: before/after in one run, so a busy machine slows all three alike.
+
+Run: .venv/bin/python bench/bench_alert_hub.py [--alerts N] [--capacity C] [--before DIR] [--rounds R]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import random
+import sys
 import time
 from collections import deque
 
@@ -96,11 +102,66 @@ def best_of(runs: int, fn) -> float:
     return best
 
 
+def load_tree(root: str) -> tuple[type, type]:
+    """AlertHub and AlertStore of the falcotui package under `root`, imported beside this tree's."""
+    ours = {k: v for k, v in sys.modules.items() if k == "falcotui" or k.startswith("falcotui.")}
+    for name in ours:
+        del sys.modules[name]
+    sys.path.insert(0, root)
+    try:
+        hub = importlib.import_module("falcotui.ops.alert_hub")
+        store = importlib.import_module("falcotui.ops.alert_store")
+        if not hub.__file__.startswith(root):
+            raise SystemExit(f"--before {root}: imported {hub.__file__} instead")
+    finally:
+        sys.path.remove(root)
+        for name in [k for k in sys.modules if k == "falcotui" or k.startswith("falcotui.")]:
+            del sys.modules[name]
+        sys.modules.update(ours)
+    return hub.AlertHub, store.AlertStore
+
+
+def before_after(root: str, received: list[PodLine], cap: int, rounds: int) -> None:
+    """The batch path of the tree at `root` and of this one, and orjson alone, interleaved."""
+    old_hub, old_store = load_tree(root)
+    batches = [received[i : i + 200] for i in range(0, len(received), 200)]
+
+    def batch_path(hub_type: type, store_type: type):
+        def run() -> None:
+            h = hub_type(store_type(cap))
+            for batch in batches:
+                h.ingest_log_lines(batch)
+
+        return run
+
+    def orjson_only() -> None:
+        loads = orjson.loads
+        for item in received:
+            loads(item.line)
+
+    runs = {
+        "orjson.loads alone": orjson_only,
+        f"before ({root})": batch_path(old_hub, old_store),
+        "after (this tree)": batch_path(AlertHub, AlertStore),
+    }
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(rounds):
+        for name, fn in runs.items():
+            best[name] = min(best[name], best_of(1, fn))
+    n, base = len(received), best["orjson.loads alone"]
+    title = f"ingest_log_lines, interleaved (best of {rounds})"
+    print(f"\n{title:48} {'µs/line':>9} {'lines/s':>11} {'× orjson':>9}")
+    for name, secs in best.items():
+        print(f"{name[:48]:48} {secs / n * 1e6:9.2f} {n / secs:11,.0f} {secs / base:9.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--alerts", type=int, default=30_000)
     ap.add_argument("--capacity", type=int, default=10_000)
     ap.add_argument("--nodes", type=int, default=50)
+    ap.add_argument("--before", metavar="DIR", help="an earlier checkout whose batch path runs interleaved")
+    ap.add_argument("--rounds", type=int, default=15, help="interleaved rounds with --before")
     args = ap.parse_args()
     n, cap = args.alerts, args.capacity
     now = time.time_ns()
@@ -189,6 +250,8 @@ def main() -> None:
     ):
         print(f"{name:48} {secs / n * 1e6:9.2f} {n / secs:11,.0f} {secs / pbase:5.2f} {secs / obase:6.2f}")
     print("(goal: ingest_log_lines >= 150k lines/s per core, i.e. at most ~3.7x orjson alone's time)")
+    if args.before:
+        before_after(args.before, received, cap, args.rounds)
 
     # views: a full store, then ticks of `batch` new alerts; incremental update vs full re-filter per tick
     print(f"\n{'view update per tick (store full)':48} {'ms/tick':>9} {'incr.':>11} {'× faster':>11}")

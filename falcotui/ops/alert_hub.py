@@ -51,6 +51,7 @@ LAG_WINDOW_S = 10
 _LAG_WINDOW_NS = LAG_WINDOW_S * _NS
 _JSON_START = ("{", b"{")  # a log line's first character (str or bytes slice) when it is a JSON alert
 _HASH_BITS = (1 << 64) - 1
+_BEFORE = -(1 << 128)  # earlier than any line: a channel never reported connected has no history
 
 
 def _key(alert: Alert) -> int:
@@ -188,13 +189,7 @@ class AlertHub:
         order = self._seen_order
         if order and order[0][0] < now - self._window_ns:
             self._expire(now)
-        node = alert.node or alert.hostname
-        ckey = (node, alert.channel)
-        channel = self.channels.get(ckey)
-        if channel is None:
-            channel = self.channels[ckey] = ChannelStatus(node, alert.channel, alert.pod)
-        elif alert.pod is not None and channel.pod != alert.pod:
-            channel.pod = alert.pod  # the DaemonSet replaced the node's Falco pod
+        channel = self._channel_for(alert.node or alert.hostname, alert.channel, alert.pod, now)
         channel.alerts += 1
         channel.last_received_ns = now
         channel.last_alert_ns = alert.time_ns
@@ -203,9 +198,6 @@ class AlertHub:
             lag = now - line_ns
             if channel.lag_at_ns != now or channel.lag_ns is None or lag > channel.lag_ns:
                 channel.lag_ns, channel.lag_at_ns = lag, now
-        if not channel.connected and not channel.managed:
-            channel.connected, channel.changed_ns = True, now
-            self._changed_channels.add(ckey)
 
         key = _key(alert)
         seq = self._seen.get(key)
@@ -227,6 +219,20 @@ class AlertHub:
         elif (info := self.falco.note_metadata(alert)) is not None:
             self._changed_pods.add(info.pod)
         return entry
+
+    def _channel_for(self, node: str, kind: str, pod: str | None, now: int) -> ChannelStatus:
+        """The channel an alert arrived through (created with its first alert), with the alert's pod; a
+        channel nobody reports on counts as connected from its first alert on."""
+        ckey = (node, kind)
+        channel = self.channels.get(ckey)
+        if channel is None:
+            channel = self.channels[ckey] = ChannelStatus(node, kind, pod)
+        elif pod is not None and channel.pod != pod:
+            channel.pod = pod  # the DaemonSet replaced the node's Falco pod
+        if not channel.connected and not channel.managed:
+            channel.connected, channel.changed_ns = True, now
+            self._changed_channels.add(ckey)
+        return channel
 
     def ingest_many(self, alerts: Iterable[Alert]) -> int:
         """Ingest a batch; returns how many were new (not duplicates)."""
@@ -268,21 +274,84 @@ class AlertHub:
         into the store, without classifying it or building a LogLine; anything else (Falco's own lines,
         text alerts, a line orjson refuses) goes through `ingest_log_line`, which classifies and explains."""
         now = self._clock()
-        take, loads = self._take, orjson.loads
+        loads, from_mapping = orjson.loads, alert_from_mapping
+        seen, order, store = self._seen, self._seen_order, self.store
+        if order and order[0][0] < now - self._window_ns:
+            self._expire(now)  # `now` is the whole batch's: nothing expires during it
+        append, note_metadata, dedup_max = store.append, self.falco.note_metadata, self._dedup_max
+        # node -> its log channel's figures from this batch, put into the ChannelStatus by `_tally`:
+        # [channel, alerts, last event time, earliest line written while connected, pod, connected since]
+        batch: dict[str, list] = {}
         for item in lines:
             line, node = item.line, item.node
-            if node is not None and line[:1] in _JSON_START and len(line) <= MAX_LINE_LENGTH:
+            if node and line[:1] in _JSON_START and len(line) <= MAX_LINE_LENGTH:
                 # parse_json_alert's common case, inline; a line it would mend (not UTF-8, a lone surrogate)
                 # or cut (oversized) takes the classifying path below, which calls it
                 try:
                     obj = loads(line)
-                    alert = alert_from_mapping(obj, node=node, pod=item.pod) if type(obj) is dict else None
+                    alert = from_mapping(obj, node=node, pod=item.pod) if type(obj) is dict else None
                 except (orjson.JSONDecodeError, AlertParseError):
                     alert = None  # ingest_log_line counts it as a bad line, with the reason
                 if alert is not None:
-                    take(alert, now, alert.time_ns if item.ts_ns is None else item.ts_ns)
+                    # what `_take` does for one alert, with the channel's figures added up per batch
+                    t = alert.time_ns
+                    line_ns = t if item.ts_ns is None else item.ts_ns
+                    tally = batch.get(node)
+                    if tally is None:
+                        channel = self._channel_for(node, "log", item.pod, now)
+                        since = channel.live_since_ns
+                        tally = batch[node] = [
+                            channel,
+                            0,
+                            t,
+                            None,
+                            item.pod,
+                            _BEFORE if since is None else since,
+                        ]
+                    tally[1] += 1
+                    tally[2] = t
+                    tally[4] = item.pod
+                    if line_ns >= tally[5] and (tally[3] is None or line_ns < tally[3]):
+                        tally[3] = line_ns
+                    key = (t << 64) | (hash((node, alert.hostname, alert.rule, alert.output)) & _HASH_BITS)
+                    seq = seen.get(key)  # the key is `_key(alert)`, inline
+                    if seq is not None:
+                        self.duplicates += 1
+                        tally[0].duplicates += 1
+                        entry = store.by_seq(seq)
+                        if entry is not None and store.add_channel(entry, "log"):
+                            self._merged.append(seq)
+                        continue
+                    seen[key] = append(alert, received_ns=now).seq
+                    order.append((now, key))
+                    if len(order) > dedup_max:
+                        del seen[order.popleft()[1]]
+                    if alert.source == "internal":
+                        if (info := self.falco.note_alert(alert)) is not None:
+                            self._changed_pods.add(info.pod)
+                    elif (info := note_metadata(alert)) is not None:
+                        self._changed_pods.add(info.pod)
                     continue
+            if batch:
+                self._tally(batch, now)  # in order with what the line below changes
             self.ingest_log_line(item.pod, line, node=node, ts_ns=item.ts_ns)
+        if batch:
+            self._tally(batch, now)
+
+    def _tally(self, batch: dict[str, list], now: int) -> None:
+        """Put a batch's per-node figures into the log channels, as `_take` would have one alert at a time
+        (the lag: the largest of the batch's, the same `now` for all)."""
+        for channel, alerts, last_ns, earliest, pod, _since in batch.values():
+            channel.alerts += alerts
+            channel.last_received_ns = now
+            channel.last_alert_ns = last_ns
+            if pod is not None and channel.pod != pod:
+                channel.pod = pod
+            if earliest is not None:
+                lag = now - earliest
+                if channel.lag_at_ns != now or channel.lag_ns is None or lag > channel.lag_ns:
+                    channel.lag_ns, channel.lag_at_ns = lag, now
+        batch.clear()
 
     def pod_info(self, pod: str) -> FalcoPodInfo | None:
         return self.falco.pods.get(pod)

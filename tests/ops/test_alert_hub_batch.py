@@ -141,3 +141,42 @@ def test_a_line_arriving_5s_late_raises_the_lag_and_names_its_node(mk, clock):
     hub.ingest(mk.grpc_copy(mk.log_alert(3, node=NODE, time_ns=clock.now - 5 * mk.NS)))
     lag, channel = hub.worst_lag() or (None, None)
     assert lag == pytest.approx(5.0) and channel.kind == "grpc"
+
+
+def test_the_batch_path_merges_log_copies_of_grpc_alerts_and_counts_channels_as_one_at_a_time(mk, clock):
+    """Alerts that came by gRPC first, then their log lines in a batch with new ones from two nodes and a
+    Falco line between them: the same entries, channels, merges and channel figures as one at a time."""
+    other = "ip-10-0-1-57"
+    first = [
+        mk.grpc_copy(mk.log_alert(i, node=n, falco_pod=f"falco-{n[-2:]}"))
+        for i in range(5)
+        for n in (NODE, other)
+    ]
+    items = [
+        follower_line(mk.alert_line(i, node=n), mk.T0 + i * 1000, node=n, pod=f"falco-{n[-2:]}")
+        for i in range(8)
+        for n in (NODE, other)
+    ]
+    items.insert(7, follower_line("Falco version: 0.45.0 (x86_64)", mk.T0 + 7000))
+
+    def figures(hub: AlertHub) -> tuple:
+        delta = hub.drain()
+        channels = {k: dataclasses.asdict(s) for k, s in hub.channels.items()}
+        return stored(hub), [e.seq for e in delta.merged], channels, hub.duplicates
+
+    one = AlertHub(AlertStore(500, clock=clock), clock=clock)
+    batch = AlertHub(AlertStore(500, clock=clock), clock=clock)
+    for hub in (one, batch):
+        hub.set_channel(NODE, "log", True, pod="falco-23")
+        for alert in first:
+            hub.ingest(alert)
+        hub.drain()
+    for item in items:
+        one.ingest_log_line(item.pod, item.line, node=item.node, ts_ns=item.ts_ns)
+    batch.ingest_log_lines(items)
+
+    got = figures(batch)
+    assert got == figures(one)
+    entries, merged, channels, duplicates = got
+    assert len(entries) == 16 and len(merged) == 10 and duplicates == 10
+    assert all(e[2] == ("grpc", "log") for e in entries[:10]) and channels[(other, "log")]["alerts"] == 8
