@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import IO, Any, Protocol, TypeVar
 
 from falcotui.kube.config import KubeClients
+from falcotui.kube.credentials import ExecCredentials
 from falcotui.ops.engine import Engine
 from falcotui.ops.engine_link import Link, LinkClosed
 from falcotui.ops.engine_worker import EngineSpec, WorkerHost, serve
@@ -42,22 +43,24 @@ class Placement(Protocol):
     def failure(self) -> str: ...
 
 
-def needs_terminal(clients: KubeClients) -> bool:
+def needs_terminal(credentials: ExecCredentials | None, *, tty: bool | None = None) -> bool:
     """True when the cluster's exec credential plugin may have to prompt the user: interactiveMode Always,
-    or IfAvailable with a terminal at hand. A child process has no terminal to lend (the UI owns the screen
-    and stdin), so such an engine must stay in the UI process, on a thread (`ThreadPlacement`)."""
-    creds = clients.credentials
-    if creds is None:
+    or IfAvailable with a terminal at hand (`tty`; default: whether stdin is one). A child process has no
+    terminal to lend (the UI owns the screen and stdin), so such an engine must stay in the UI process, on
+    a thread (`ThreadPlacement`), where the UI can suspend itself around the plugin's prompt."""
+    if credentials is None:
         return False
-    mode = creds.plugin.interactive_mode
+    mode = credentials.plugin.interactive_mode
     if mode == "Always":
         return True
     if mode != "IfAvailable":
         return False
-    try:
-        return sys.stdin is not None and sys.stdin.isatty()
-    except (ValueError, OSError):
-        return False
+    if tty is None:
+        try:
+            tty = sys.stdin is not None and sys.stdin.isatty()
+        except (ValueError, OSError):
+            tty = False
+    return tty
 
 
 class ThreadPlacement:
@@ -217,7 +220,7 @@ def place(spec: EngineSpec, clients: KubeClients, *, thread: bool | None = None)
     """The placement for the TUI: a child process unless `thread`, or unless the exec credential plugin
     may need the terminal (then the engine runs on a thread over the UI's own clients)."""
     if thread is None:
-        thread = needs_terminal(clients)
+        thread = needs_terminal(clients.credentials)
     if thread:
         return ThreadPlacement(spec.build(clients))
     return ChildPlacement(spec)
