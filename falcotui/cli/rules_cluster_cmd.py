@@ -91,7 +91,7 @@ def _add_push_common(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="how long to wait for the reloads; covers the kubelet's ConfigMap sync (default 150)",
     )
-    p.add_argument("--poll", type=float, default=1.0, metavar="S", help=argparse.SUPPRESS)
+    p.add_argument("--poll", type=float, default=0.2, metavar="S", help=argparse.SUPPRESS)
 
 
 def _cluster(args: argparse.Namespace, fn, out: TextIO | None, err: TextIO | None, stdin=None) -> int:
@@ -102,9 +102,12 @@ def _cluster(args: argparse.Namespace, fn, out: TextIO | None, err: TextIO | Non
     name = f"falcotui rules {args.rules_command}"
     try:
         clients = connect(args)
+        # `--wait` follows every Falco pod's log from before the push on (the engine's log pipeline)
+        svc = RulesService(clients, args.falco_namespace, pipeline=bool(getattr(args, "wait", False)))
         try:
-            return fn(RulesService(clients, args.falco_namespace), args, out, err, stdin)
+            return fn(svc, args, out, err, stdin)
         finally:
+            svc.close()
             clients.close()
     except CliError as exc:
         err.write(f"{name}: {exc.message}\n")

@@ -150,7 +150,7 @@ def build_services(
     return Services(
         engine=engine,
         deployer=Deployer(clients, namespace),
-        rules=RulesService(clients, namespace),
+        rules=RulesService(clients, namespace, reloads=engine),
         context_name=context_name,
         namespace=namespace,
         read_only=read_only,

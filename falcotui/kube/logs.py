@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from falcotui.kube.config import KubeApiError, KubeClients, KubeError
 from falcotui.kube.informer import (
@@ -53,6 +53,7 @@ class FollowerNotice:
     kind: str  # following | resumed | restarted | waiting | ended | gap
     detail: str = ""
     gap: tuple[int, int] | None = None  # kind "gap": the last line before and the first line after (Unix ns)
+    restarts: int | None = None  # kind "restarted": the new instance's restartCount (its lines follow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,7 +276,10 @@ class LogFollower:
                 self._notice("waiting", f"previous log unavailable: {exc}")
         self.filter.reset()
         self.restarts += 1
-        self._notice("restarted", f"restart count {current.restart_count}")
+        count = current.restart_count
+        self._last_notice = ("restarted", f"restart count {count}")
+        notice = FollowerNotice(self.namespace, self.pod, self.container or "", self.node, "restarted")
+        self._emit(replace(notice, detail=f"restart count {count}", restarts=count))
 
     async def _stream(self, query: list[tuple[str, object]], *, previous: bool) -> int:
         """Reads one log response to its end; returns the number of new lines delivered."""

@@ -214,7 +214,7 @@ class AlertHub:
         if len(order) > self._dedup_max:
             del self._seen[order.popleft()[1]]
         if alert.source == "internal":
-            if (info := self.falco.note_alert(alert)) is not None:
+            if (info := self.falco.note_alert(alert, line_ns)) is not None:
                 self._changed_pods.add(info.pod)
         elif (info := self.falco.note_metadata(alert)) is not None:
             self._changed_pods.add(info.pod)

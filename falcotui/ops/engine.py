@@ -37,9 +37,11 @@ from falcotui.ops.alert_view import FilteredView
 from falcotui.ops.alert_view_service import ViewService, in_process_call
 from falcotui.ops.fleet import FleetState
 from falcotui.ops.fleet_k8s import FALCO_SELECTOR
+from falcotui.ops.fleet_status import NodeStatus
 from falcotui.ops.grpc_channels import GrpcChannels
 from falcotui.ops.log_channels import LogChannels
 from falcotui.ops.notices import Notice, NoticeKind, NoticeLog
+from falcotui.ops.reload_state import PushMark
 from falcotui.ops.terminal import credential_problem
 
 CHANNELS = ("log", "grpc")
@@ -176,6 +178,7 @@ class Engine:
         self._tasks: list[asyncio.Task] = []
         self._started = False
         self._stopped = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -195,6 +198,7 @@ class Engine:
         if self._started or self._stopped:
             raise RuntimeError("the engine is already started (or was stopped: make a new one)")
         self._started = True
+        self._loop = asyncio.get_running_loop()
         try:
             await self._probe_once()
         except KubeError as exc:
@@ -380,3 +384,28 @@ class Engine:
 
     def followed_pods(self) -> set[str]:
         return self.logs.followed_pods() if self.logs else set()
+
+    # ------------------------------------------------------------ rules reloads (per-pod state)
+
+    def log_marks(self) -> dict[str, int]:
+        """Where each followed Falco pod's log stands now (pod -> last kubelet timestamp read): taken just
+        before a rules push, so that what a pod logs later is the push's, by its own clock. Safe from any
+        thread (it only reads)."""
+        return self.logs.log_marks() if self.logs else {}
+
+    def mark_reload_pending(self, push: PushMark | None) -> None:
+        """A rules push was sent: the fleet rows show it pending → reloaded/rejected per node. From any
+        thread (it is applied on the engine's loop)."""
+        loop = self._loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is not None and running is not loop and not loop.is_closed():
+            loop.call_soon_threadsafe(self.fleet.mark_reload_pending, push)
+        else:
+            self.fleet.mark_reload_pending(push)
+
+    def reload_rows(self) -> list[NodeStatus]:
+        """The fleet rows, whose `reload` is each node's state of the latest push (see ReloadTracker)."""
+        return self.fleet.rows()

@@ -10,6 +10,7 @@ process's own, for the UI's direct calls (pod logs, describe, deploy, rules, the
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from falcotui.ops.engine_link import Link, LinkClosed, RemoteError
 from falcotui.ops.engine_mirror import DetailMirror, FleetMirror, NoticeMirror, StoreMirror
 from falcotui.ops.engine_placement import Placement, ThreadPlacement
 from falcotui.ops.falco_pods import FalcoPodInfo
+from falcotui.ops.fleet_status import NodeStatus
+from falcotui.ops.reload_state import PushMark
 
 T = TypeVar("T")
 EVENTS_KEPT = 200
@@ -51,7 +54,8 @@ class EngineClient:
         self.health: Health | None = None
         self.link: Link | None = None
         self._details = DetailMirror()
-        self._pending_marks: list[int | None] = []
+        self._pending_marks: list[PushMark | None] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._failure = ""
 
     # ------------------------------------------------------------ lifecycle
@@ -65,6 +69,7 @@ class EngineClient:
         """Start the worker and connect to it (the engine itself is not started); safe to call twice."""
         if self.link is not None:
             return
+        self._loop = asyncio.get_running_loop()
         try:
             self.link = await self.placement.open()
         except (LinkClosed, RemoteError, OSError) as exc:
@@ -171,5 +176,27 @@ class EngineClient:
             raise EngineError("the engine runs in another process")
         return await self.placement.run(fn)
 
-    def _mark_pending(self, since_ns: int | None) -> None:
-        self._pending_marks.append(since_ns)
+    def _mark_pending(self, push: PushMark | None) -> None:
+        self._pending_marks.append(push)
+
+    # ------------------------------------------------------------ rules pushes (a ReloadSource)
+
+    def log_marks(self) -> dict[str, int]:
+        """Blocking, from a worker thread (a push runs in one): where each Falco pod's log stands in the
+        engine now. {} from the UI loop itself (it cannot wait on its own loop) or without an engine."""
+        loop = self._loop
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if loop is None or on_loop or self.link is None:
+            return {}
+        return asyncio.run_coroutine_threadsafe(self.call("engine", "log_marks"), loop).result(10)
+
+    def mark_reload_pending(self, push: PushMark | None) -> None:
+        """A push was sent: the engine's fleet rows show it per node from the next tick on."""
+        self.fleet.mark_reload_pending(push)
+
+    def reload_rows(self) -> list[NodeStatus]:
+        """The fleet rows as the engine last delivered them: their `reload` is each node's push state."""
+        return self.fleet.rows()

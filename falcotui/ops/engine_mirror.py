@@ -16,6 +16,7 @@ from falcotui.ops.fleet import order_rows
 from falcotui.ops.fleet_k8s import DaemonSetSummary
 from falcotui.ops.fleet_status import FleetSummary, NodeReload, NodeStatus
 from falcotui.ops.notices import Notice
+from falcotui.ops.reload_state import PushMark
 
 EMPTY_SUMMARY = FleetSummary(0, 0, 0, 0, 0, 0, 0)
 
@@ -23,7 +24,9 @@ EMPTY_SUMMARY = FleetSummary(0, 0, 0, 0, 0, 0, 0)
 class FleetMirror:
     """The fleet grid's rows as the worker last sent them; the read side of `FleetState`."""
 
-    def __init__(self, namespace: str | None, *, mark_pending: Callable[[int | None], None] | None = None):
+    def __init__(
+        self, namespace: str | None, *, mark_pending: Callable[[PushMark | None], None] | None = None
+    ) -> None:
         self.namespace = namespace
         self.daemonset_name = "falco"
         self.nodes: dict[str, NodeStatus] = {}  # node name -> its row, in the order nodes were first seen
@@ -67,10 +70,11 @@ class FleetMirror:
     def refusing_rules(self) -> list[tuple[str, NodeReload]]:
         return list(self._refusing)
 
-    def mark_reload_pending(self, since_ns: int | None) -> None:
-        """A rules push at `since_ns`: the worker's fleet shows nodes pending until they reload."""
+    def mark_reload_pending(self, push: PushMark | None) -> None:
+        """A rules push was sent: the worker's fleet shows nodes pending until they reload (sent with the
+        next tick; safe from any thread)."""
         if self._mark_pending is not None:
-            self._mark_pending(since_ns)
+            self._mark_pending(push)
 
 
 class NoticeMirror:

@@ -28,6 +28,7 @@ from falcotui.kube.throttle import RateLimits
 from falcotui.ops.engine import CHANNELS, Engine, EngineOptions
 from falcotui.ops.engine_batch import TickBatch, TickBatcher
 from falcotui.ops.engine_link import Link
+from falcotui.ops.reload_state import PushMark
 
 VIEW_CALLS = frozenset({"open", "sync", "close", "export", "alert"})
 STOP_GRACE_S = 5.0  # a child waits this long for the engine to stop before it exits anyway
@@ -74,7 +75,7 @@ class EngineSpec:
 class WorkerHost:
     """The dispatcher: routes a link's calls to the engine, its tick batcher and its alert views."""
 
-    ENGINE_CALLS = frozenset({"start", "stop", "tick", "mark_reload_pending", "followed_pods"})
+    ENGINE_CALLS = frozenset({"start", "stop", "tick", "mark_reload_pending", "log_marks", "followed_pods"})
 
     def __init__(self, engine: Engine | None = None) -> None:
         self.engine: Engine | None = None
@@ -122,8 +123,11 @@ class WorkerHost:
             raise RuntimeError("the worker hosts no engine yet")
         return self.batcher.batch(watch)
 
-    def mark_reload_pending(self, since_ns: int | None) -> None:
-        self._engine().fleet.mark_reload_pending(since_ns)
+    def mark_reload_pending(self, push: PushMark | None) -> None:
+        self._engine().fleet.mark_reload_pending(push)
+
+    def log_marks(self) -> dict[str, int]:
+        return self._engine().log_marks()
 
     def followed_pods(self) -> set[str]:
         return self._engine().followed_pods()

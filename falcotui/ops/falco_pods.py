@@ -1,19 +1,23 @@
-"""What Falco's own log lines say about each Falco pod: version, starts, hot reloads and their outcome.
+"""What Falco's own log lines say about each Falco pod: version, starts, dry runs, hot reloads and their
+outcome, event drops, the health webserver. One classifier per pod, fed in log order with each line's
+kubelet timestamp (the pipeline's one reader of a pod's log: the alert hub, the fleet grid and reload
+tracking all read this model).
 
 Facts this relies on (see DESIGN.md): on a changed rules file Falco dry-runs the new rules; if they load it
-logs `SIGHUP received, restarting...` and restarts its engine (printing its version again); if they do
-not, it keeps the old rules and emits the internal alert `Falco internal: hot restart failure`. Invalid
-rules at start print `Error: ...` and Falco exits (the pod then crash-loops).
+logs `SIGHUP received, restarting...` and restarts its engine (printing its version again and opening its
+event sources); if they do not, it keeps the old rules and emits the internal alert `Falco internal: hot
+restart failure` (create_signal_handlers.cpp). Invalid rules at start print `Error: ...` and Falco exits
+(the pod then crash-loops). Dropped syscall events are reported as the internal alert `Falco internal:
+syscall event drop` (userspace/falco/event_drops.cpp).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from falcotui.falco.alerts import Alert, OutputTemplates
-from falcotui.falco.load_failure import LoadFailure, parse_load_failure
+from falcotui.falco.load_failure import parse_load_failure
 from falcotui.falco.loglines import LineKind, LogLine, LogLineClassifier
 from falcotui.ops.falco_problems import (
     MISSING_STREAK,
@@ -22,23 +26,19 @@ from falcotui.ops.falco_problems import (
     perf_event_problem,
     runtime_socket_problem,
 )
+from falcotui.ops.reload_state import (
+    HOT_RESTART_FAILURE,
+    RESTARTED_DETAIL,
+    SIGHUP_DETAIL,
+    NodeReload,
+    ReloadState,
+)
 
-HOT_RESTART_FAILURE = "Falco internal: hot restart failure"
+EVENT_DROP = "Falco internal: syscall event drop"
 RECENT_LINES = 50
-
-
-class ReloadOutcome(StrEnum):
-    OK = "ok"  # SIGHUP received: the new rules passed the dry run and Falco restarted with them
-    REJECTED = "rejected"  # hot restart failure: the old rules keep running
-    FAILED = "failed"  # `Error:` while starting: Falco exited
-
-
-@dataclass(frozen=True, slots=True)
-class ReloadEvent:
-    outcome: ReloadOutcome
-    at_ns: int | None
-    detail: str = ""
-    failure: LoadFailure | None = None  # where and why the rules were refused, when Falco's text says
+RELOAD_HISTORY = 32
+#: after `SIGHUP received` these lines show the restart completed: the sources opened, the servers listen
+_STARTED = (LineKind.OPENING, LineKind.EVENT_SOURCES, LineKind.WEBSERVER, LineKind.GRPC)
 
 
 @dataclass(slots=True)
@@ -49,10 +49,19 @@ class FalcoPodInfo:
     node: str | None = None
     version: str | None = None
     started_ns: int | None = None
-    last_reload: ReloadEvent | None = None
-    last_error: ReloadEvent | None = None
+    starts: int = 0  # real starts seen in the log (a restart of the container logs another)
+    dry_runs: int = 0  # banners that were a hot reload's dry run, not a start
+    last_reload: NodeReload | None = None  # restarting / reloaded / rejected / failed, with the log's time
+    last_error: NodeReload | None = None
     reloads: int = 0
     rejected: int = 0
+    drops: int = 0  # `Falco internal: syscall event drop` alerts
+    last_drop_ns: int | None = None
+    health_address: str | None = None  # where its health webserver listens, from its start-up line
+    # reload outcomes in log order (kubelet time), each with the container instance that logged it, for
+    # "what happened since a push" (ops/reload_watch.py)
+    reload_events: deque[tuple[int, NodeReload]] = field(default_factory=lambda: deque(maxlen=RELOAD_HISTORY))
+    instance: int = 0  # the restartCount of the container instance whose lines the follower reads now
     recent: deque[tuple[int | None, str]] = field(default_factory=lambda: deque(maxlen=RECENT_LINES))
     # A start failure the log explains (perf_event_paranoid), and missing container metadata in its alerts
     start_problem: FalcoProblem | None = None
@@ -62,6 +71,10 @@ class FalcoPodInfo:
     @property
     def problem(self) -> FalcoProblem | None:
         return self.start_problem or self.metadata_problem
+
+    def note_reload(self, event: NodeReload) -> None:
+        self.last_reload = event
+        self.reload_events.append((self.instance, event))
 
 
 def _first_line(text: str, limit: int = 300) -> str:
@@ -75,7 +88,8 @@ class FalcoPodTracker:
     def __init__(self, text_rules: OutputTemplates | None = None) -> None:
         self._text_rules = text_rules  # to name the rule of `json_output: false` alerts
         self._classifiers: dict[str, LogLineClassifier] = {}
-        self._sighup: dict[str, bool] = {}
+        self._sighup: dict[str, bool] = {}  # SIGHUP seen, the restart's banner not yet
+        self._restarting: set[str] = set()  # SIGHUP seen, the restart not yet complete
         # A version line starts a banner; it is a (re)start only if the event sources are then opened.
         # Before `SIGHUP received` Falco's dry run prints the same banner but opens nothing
         # (create_signal_handlers.cpp runs falco::app::run with dry_run; process_events.cpp skips in dry-run).
@@ -97,9 +111,20 @@ class FalcoPodTracker:
         pod = self._pod_of_node.get(node)
         return None if pod is None else self.pods.get(pod)
 
+    def container_instance(self, pod: str, restarts: int) -> None:
+        """The follower of `pod` reads the container instance with this restartCount from now on (at its
+        start, and after a restart: the crashed instance's last lines came before, see
+        kube.logs.LogFollower._on_restart)."""
+        info = self.info(pod)
+        if restarts != info.instance:
+            info.instance = restarts
+            self._restarting.discard(pod)
+            self._sighup.pop(pod, None)
+
     def forget(self, pod: str) -> None:
         self._classifiers.pop(pod, None)
         self._sighup.pop(pod, None)
+        self._restarting.discard(pod)
         self._banner.pop(pod, None)
         info = self.pods.pop(pod, None)
         if info is not None and info.node is not None and self._pod_of_node.get(info.node) == pod:
@@ -132,22 +157,34 @@ class FalcoPodTracker:
             if not self._sighup.pop(pod, False):
                 self._banner[pod] = (at, info.started_ns)
                 info.started_ns = at
-        elif kind in (LineKind.OPENING, LineKind.WEBSERVER, LineKind.GRPC):
-            self._banner.pop(pod, None)  # a real start: it opened its sources / servers
+        elif kind in _STARTED:
+            # a real start: it opened its sources / servers (the dry run lists its sources, opens none)
+            if kind is not LineKind.EVENT_SOURCES and self._banner.pop(pod, None) is not None:
+                info.starts += 1
             info.start_problem = None
+            if kind is LineKind.WEBSERVER:
+                info.health_address = line.detail
+            if pod in self._restarting:
+                self._restarting.discard(pod)
+                info.note_reload(
+                    NodeReload(ReloadState.RELOADED, at, RESTARTED_DETAIL, None, node or "", pod)
+                )
         elif kind is LineKind.SIGHUP:
             banner = self._banner.pop(pod, None)
             if banner is not None and info.started_ns == banner[0]:
                 info.started_ns = banner[1]  # that banner was the dry run, not a start
+                info.dry_runs += 1
             self._sighup[pod] = True
+            self._restarting.add(pod)
             info.reloads += 1
-            info.last_reload = ReloadEvent(ReloadOutcome.OK, at)
+            info.note_reload(NodeReload(ReloadState.RESTARTING, at, SIGHUP_DETAIL, None, node or "", pod))
         elif kind is LineKind.ERROR:
             detail = _first_line(line.detail or "")
             if not detail:  # `Error: ` alone, as after libbpf's EACCES lines: say what the log did show
                 detail = info.start_problem.evidence if info.start_problem else _first_line(line.text)
-            info.last_error = ReloadEvent(ReloadOutcome.FAILED, at, detail)
-            info.last_reload = info.last_error
+            self._restarting.discard(pod)
+            info.last_error = NodeReload(ReloadState.FAILED, at, detail, None, node or "", pod)
+            info.note_reload(info.last_error)
         elif info.start_problem is None and (found := perf_event_problem(line.text)) is not None:
             info.start_problem = found  # the first of libbpf's lines names the tracepoint and the error
 
@@ -185,8 +222,15 @@ class FalcoPodTracker:
                 info.metadata_problem = runtime_socket_problem(alert)
         return info if (before is None) != (info.metadata_problem is None) else None
 
-    def note_alert(self, alert: Alert) -> FalcoPodInfo | None:
-        """Track a hot restart failure; returns the pod info it changed, if any."""
+    def note_alert(self, alert: Alert, line_ns: int | None = None) -> FalcoPodInfo | None:
+        """Track an internal alert (a hot restart failure, an event drop); `line_ns` is its line's kubelet
+        timestamp (default its event time). Returns the pod info it changed, if any."""
+        if alert.rule == EVENT_DROP:
+            info = self._info_of(alert)
+            if info is not None:
+                info.drops += 1
+                info.last_drop_ns = alert.time_ns
+            return info
         if alert.rule != HOT_RESTART_FAILURE:
             return None
         info = self._info_of(alert)
@@ -195,8 +239,11 @@ class FalcoPodTracker:
         banner = self._banner.pop(info.pod, None)  # the failed dry run's banner was not a start either
         if banner is not None and info.started_ns == banner[0]:
             info.started_ns = banner[1]
+            info.dry_runs += 1
         info.rejected += 1
         failure = parse_load_failure(alert.message)
-        detail = failure.summary if failure is not None else _first_line(alert.message)
-        info.last_reload = ReloadEvent(ReloadOutcome.REJECTED, alert.time_ns, detail, failure)
+        said = failure.summary if failure is not None else _first_line(alert.message)
+        detail = f"{HOT_RESTART_FAILURE}: {said}" if not said.startswith(HOT_RESTART_FAILURE) else said
+        at = alert.time_ns if line_ns is None else line_ns
+        info.note_reload(NodeReload(ReloadState.REJECTED, at, detail, failure, info.node or "", info.pod))
         return info

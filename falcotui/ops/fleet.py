@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from falcotui.kube.eligibility import Placement, daemon_placement, format_taint, node_taints
 from falcotui.ops.alert_hub import AlertHub
-from falcotui.ops.falco_pods import FalcoPodInfo, ReloadOutcome
+from falcotui.ops.falco_pods import FalcoPodInfo
 from falcotui.ops.fleet_k8s import (
     FALCO_SELECTOR,
     DaemonSetSummary,
@@ -38,6 +38,8 @@ from falcotui.ops.fleet_status import (
     ReloadState,
     node_state,
 )
+from falcotui.ops.reload_state import PushMark
+from falcotui.ops.reload_watch import PushWatch
 
 SORT_KEYS = ("name", "alerts", "worst", "restarts", "state")
 
@@ -52,6 +54,7 @@ class _K8sPart:
     pod: PodStatus | None
     placement: Placement | None  # for nodes without a pod
     state: NodeState
+    raw_pod: dict | None = None  # the pod object `pod` was read from
 
 
 def _pod_rank(pod: Mapping) -> tuple:
@@ -89,7 +92,7 @@ class FleetState:
         self._pod_node: dict[tuple[str, str], str | None] = {}
         self._cache: dict[str, _K8sPart] = {}
         self._changed: set[str] = set()
-        self._reload_pending_since: int | None = None
+        self._push: PushWatch | None = None  # the latest rules push, watched node by node
         self._refusal = ""  # admission's latest refusal of the DaemonSet's pods (its FailedCreate event)
 
     # ------------------------------------------------------------ events
@@ -193,10 +196,16 @@ class FleetState:
         for name in list(self.nodes):
             self._touch(name)
 
-    def mark_reload_pending(self, since_ns: int | None) -> None:
-        """A rules push happened at `since_ns`: nodes whose Falco has not reloaded since show "pending".
-        None clears it."""
-        self._reload_pending_since = since_ns
+    def mark_reload_pending(self, push: PushMark | None) -> None:
+        """A rules push was sent: every node shows it pending until its Falco reloads (or refuses, or
+        crash-loops, or the push's timeout passes), judged from each pod's log model (see
+        ops/reload_watch.py). The pods running now are the push's baseline. None forgets the push."""
+        self._push = None if push is None else PushWatch(push, self._clock())
+        if self._push is not None:
+            hub = self.hub
+            for (_ns, name), pod in self.pods.items():
+                self._push.adopt(pod, hub.pod_info(name) if hub is not None else None)
+        self._changed.update(self.nodes)  # every row's reload cell changes
 
     def changed(self) -> set[str]:
         """Nodes whose Kubernetes state changed since the previous call (for keyed table updates)."""
@@ -213,7 +222,8 @@ class FleetState:
         ready, why = node_ready(node)
         keys = self._pods_by_node.get(name) or ()
         pods = [self.pods[k] for k in keys if k in self.pods]
-        pod = pod_status(max(pods, key=_pod_rank)) if pods else None
+        raw = max(pods, key=_pod_rank) if pods else None
+        pod = pod_status(raw) if raw is not None else None
         placement = None
         if pod is None:
             if self._ds is None:
@@ -234,6 +244,7 @@ class FleetState:
             pod=pod,
             placement=placement,
             state=node_state(pod, ready),
+            raw_pod=raw,
         )
         self._cache[name] = part
         return part
@@ -243,27 +254,32 @@ class FleetState:
             return None
         return self.hub.pod_info(part.pod.name)
 
-    def _reload(self, part: _K8sPart, info: FalcoPodInfo | None) -> NodeReload:
+    def _reload(self, part: _K8sPart, info: FalcoPodInfo | None, now_ns: int | None = None) -> NodeReload:
         pod = part.pod
         if pod is None:
-            return NodeReload(ReloadState.UNKNOWN)
+            return NodeReload(ReloadState.UNKNOWN, node=part.name)
         last = info.last_reload if info else None
+        if self._push is not None and part.raw_pod is not None:
+            now = self._clock() if now_ns is None else now_ns
+            got = self._push.node_reload(part.name, part.raw_pod, info, now)
+            after = max(got.at_ns or 0, self._push.floor(pod.name))
+            newer = (
+                last is not None
+                and last.state is not ReloadState.FAILED  # a crash loop repeats: the push's outcome stands
+                and last.at_ns is not None
+                and last.at_ns > after
+            )
+            if not (got.state.final and newer):  # a later reload than the push's outcome shows as such
+                return got
         if pod.state == "CrashLoopBackOff":
             detail = info.last_error.detail if info and info.last_error else pod.detail
-            return NodeReload(ReloadState.CRASH_LOOP, last.at_ns if last else None, detail)
-        pending = self._reload_pending_since
-        if pending is not None and (last is None or last.at_ns is None or last.at_ns < pending):
-            return NodeReload(ReloadState.PENDING, pending)
-        if last is None:
             return NodeReload(
-                ReloadState.NONE if info else ReloadState.UNKNOWN, info.started_ns if info else None
+                ReloadState.CRASH_LOOP, last.at_ns if last else None, detail, None, part.name, pod.name
             )
-        state = {
-            ReloadOutcome.OK: ReloadState.OK,
-            ReloadOutcome.REJECTED: ReloadState.REJECTED,
-            ReloadOutcome.FAILED: ReloadState.FAILED,
-        }[last.outcome]
-        return NodeReload(state, last.at_ns, last.detail, last.failure)
+        if last is None:
+            state = ReloadState.NONE if info else ReloadState.UNKNOWN
+            return NodeReload(state, info.started_ns if info else None, node=part.name, pod=pod.name)
+        return NodeReload(last.state, last.at_ns, last.detail, last.failure, part.name, pod.name)
 
     def row(self, name: str, *, now_ns: int | None = None) -> NodeStatus | None:
         if name not in self.nodes:
@@ -299,7 +315,7 @@ class FleetState:
             no_pod_taint=placement.taint if placement else "",
             version=version,
             version_source=source,
-            reload=self._reload(part, info),
+            reload=self._reload(part, info, now),
             alerts_per_min=per_min,
             series=series,
             worst=worst,

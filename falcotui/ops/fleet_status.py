@@ -1,4 +1,5 @@
-"""The fleet grid's row types: a node's state word, its Falco reload state, NodeStatus and the summary."""
+"""The fleet grid's row types: a node's state word, NodeStatus (with its Falco reload state, whose words are
+ops/reload_state.py's) and the summary."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from falcotui.falco.alerts import Priority
-from falcotui.falco.load_failure import LoadFailure
 from falcotui.ops.falco_problems import FalcoProblem
 from falcotui.ops.fleet_k8s import PodStatus
+from falcotui.ops.reload_state import NodeReload, ReloadState
 
 IMAGE_PULL_REASONS = frozenset({"ImagePullBackOff", "ErrImagePull", "InvalidImageName"})
 FAILING_REASONS = frozenset(
@@ -35,24 +36,6 @@ class NodeState(StrEnum):
 
 
 _STATE_ORDER = list(NodeState)
-
-
-class ReloadState(StrEnum):
-    NONE = "none"  # running, no reload seen since it started
-    OK = "ok"
-    REJECTED = "rejected"  # hot restart failure: the old rules keep running
-    FAILED = "failed"  # Error: at start
-    CRASH_LOOP = "crash-loop"
-    PENDING = "pending"  # a rules push is waiting for this node to reload
-    UNKNOWN = "unknown"  # no Falco pod, or nothing read from its log yet
-
-
-@dataclass(frozen=True, slots=True)
-class NodeReload:
-    state: ReloadState
-    at_ns: int | None = None
-    detail: str = ""
-    failure: LoadFailure | None = None  # a rejected reload's file, line and Falco's message
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,3 +113,6 @@ def node_state(pod: PodStatus | None, node_ready: bool | None) -> NodeState:
     if pod.ready < pod.total:
         return NodeState.NOT_READY
     return NodeState.RUNNING
+
+
+__all__ = ["FleetSummary", "NodeReload", "NodeState", "NodeStatus", "ReloadState", "node_state"]

@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass
 
 from falcotui.kube.config import KubeClients
-from falcotui.kube.logs import FollowerNotice, LogFollower, has_logs, pick_container
+from falcotui.kube.logs import FollowerNotice, LogFollower, container_status, has_logs, pick_container
 from falcotui.ops.alert_hub import AlertHub
 from falcotui.ops.notices import NoticeKind, NoticeLog
 
@@ -28,6 +28,7 @@ class _Followed:
     rejected: int = 0
     last_error: object = None
     connected: bool = False
+    last_ts: int | None = None  # the kubelet timestamp of the last line received (the node's clock)
 
 
 def _uid(pod: dict) -> str:
@@ -98,6 +99,8 @@ class LogChannels:
             initial_pod=pod,
         )
         self.followed[uid] = _Followed(follower, node, name)
+        restarts = int((container_status(pod, container) or {}).get("restartCount") or 0)
+        self.hub.falco.container_instance(name, restarts)  # the instance its first lines come from
         previous = self._node_uid.get(node)
         self._node_uid[node] = uid
         if previous is None or previous not in self.followed:
@@ -146,6 +149,8 @@ class LogChannels:
             self.lines += len(item)
             f = self.followed.get(uid)
             if f is not None:
+                if item:
+                    f.last_ts = item[-1].ts_ns
                 self._check_reloads(f)
         elif isinstance(item, FollowerNotice):
             self._notice(uid, item)
@@ -184,6 +189,8 @@ class LogChannels:
             )
             return
         if n.kind == "restarted":
+            if n.restarts is not None:
+                self.hub.falco.container_instance(n.pod, n.restarts)
             node = n.node or (f.node if f else "")
             self.notices.add(
                 NoticeKind.POD_RESTARTED,
@@ -226,6 +233,15 @@ class LogChannels:
     @property
     def streams_opened(self) -> int:
         return sum(f.follower.streams for f in self.followed.values())
+
+    def log_marks(self) -> dict[str, int]:
+        """Pod name -> the kubelet timestamp of the last line read from it, for every followed pod that has
+        delivered a line: where each log stands now, by its node's clock (a rules push's mark)."""
+        return {f.pod: f.last_ts for f in list(self.followed.values()) if f.last_ts is not None}
+
+    def settled(self) -> bool:
+        """Every running follower has delivered at least one line (its tail), or ended."""
+        return all(f.last_ts is not None or f.follower.done.is_set() for f in list(self.followed.values()))
 
     def followed_pods(self) -> set[str]:
         return {f.pod for f in self.followed.values() if not f.follower.done.is_set()}

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from falcotui.falco.rules.loader import LoadResult, load_rules
 from falcotui.falco.rules.results import Message
@@ -28,16 +29,14 @@ from falcotui.kube.config import KubeApiError, KubeClients, KubeError
 from falcotui.kube.exec import ExecError, read_file
 from falcotui.kube.informer import PODS
 from falcotui.kube.logs import FALCO_SELECTOR
-from falcotui.ops.reload_tracker import (
-    DEFAULT_RELOAD_TIMEOUT,
-    NodeReload,
-    ReloadSummary,
-    ReloadTracker,
-    log_marks,
-    server_time,
-)
+from falcotui.ops.reload_state import NodeReload, PushMark, ReloadSummary
+from falcotui.ops.reload_tracker import DEFAULT_RELOAD_TIMEOUT, ReloadTracker
+from falcotui.ops.reload_watch import server_time
 from falcotui.ops.rules_history import HistoryEntry, HistoryError, RulesHistory
 from falcotui.ops.rules_target import RulesTarget, target_for_pods, unknown_target
+
+if TYPE_CHECKING:
+    from falcotui.ops.reload_pipeline import HeadlessPipeline, ReloadSource
 
 RULES_CONFIGMAP = "falco-rules"
 RULES_DIR = "/etc/falco/rules.d"
@@ -160,6 +159,11 @@ class RulesService:
     # pod name -> the Falco version its log printed; the TUI keeps it current from the fleet (a new dict
     # each time, so a worker thread reads one consistent snapshot)
     logged_versions: Mapping[str, str] = field(default_factory=dict)
+    # the per-pod log pipeline that marks pushes and judges reloads: the engine (TUI), or None to run a
+    # headless one on the first push when `pipeline` (for `rules push --wait` and a service used alone)
+    reloads: ReloadSource | None = None
+    pipeline: bool = True
+    _own: HeadlessPipeline | None = None
 
     def __post_init__(self) -> None:
         self.history = RulesHistory(self.clients, self.namespace, limit=self.history_limit)
@@ -306,7 +310,8 @@ class RulesService:
             "data": files,
         }
         body["metadata"].pop("managedFields", None)
-        marks = log_marks(self.clients, self.namespace)
+        source = self._reload_source()
+        marks = self._log_marks(source)
         pushed_at = time.time_ns()
         try:
             new = self.clients.request("PUT", self.path, query=[("fieldManager", FIELD_MANAGER)], body=body)
@@ -322,6 +327,9 @@ class RulesService:
         new_rv = new["metadata"]["resourceVersion"]
         result = PushResult(PushStatus.PUSHED, validation, new_rv, pushed_at, forced=not validation.ok)
         result.log_marks, result.server_time_ns = marks, server_time(new, FIELD_MANAGER)
+        if source is not None:
+            mark = PushMark(pushed_at, dict(marks), result.server_time_ns, DEFAULT_RELOAD_TIMEOUT)
+            source.mark_reload_pending(mark)
         self._pushes[pushed_at] = result
         while len(self._pushes) > 8:
             del self._pushes[next(iter(self._pushes))]
@@ -386,31 +394,56 @@ class RulesService:
         )
 
     # ---- reload tracking -----------------------------------------------------------------------------
-    def reload_tracker(
-        self, since_ns: int, *, timeout: float = DEFAULT_RELOAD_TIMEOUT, poll: float = 1.0
-    ) -> ReloadTracker:
-        """A tracker of every node's reload of the rules pushed at `since_ns` (`PushResult.pushed_at_ns`);
-        a push made through this service also hands over its log marks and server time."""
-        push = self._pushes.get(since_ns)
-        return ReloadTracker(
-            self.clients,
-            self.namespace,
-            since_ns,
-            timeout=timeout,
-            poll=poll,
-            marks=push.log_marks if push else None,
-            server_since_ns=push.server_time_ns if push else None,
-        )
+    def _reload_source(self) -> ReloadSource | None:
+        if self.reloads is not None:
+            return self.reloads
+        if not self.pipeline:
+            return None
+        if self._own is None:
+            from falcotui.ops.reload_pipeline import HeadlessPipeline  # an engine: only when needed
+
+            own = HeadlessPipeline(self.clients, self.namespace)
+            try:
+                own.start()
+            except Exception as exc:
+                own.close()
+                raise RulesError(f"cannot follow the Falco pods' logs: {exc}") from exc
+            self._own = own
+        return self._own
+
+    @staticmethod
+    def _log_marks(source: ReloadSource | None) -> dict[str, int | None]:
+        """Where each Falco pod's log stands just before a push (pod -> last kubelet timestamp)."""
+        if source is None:
+            return {}
+        try:
+            return dict(source.log_marks())
+        except Exception:  # the pipeline is gone: pods are judged by the push's time instead
+            return {}
 
     async def track_reload(
         self,
         since_ns: int,
         *,
         timeout: float = DEFAULT_RELOAD_TIMEOUT,
-        poll: float = 1.0,
+        poll: float = 0.2,
         on_event: Callable[[NodeReload], None] | None = None,
     ) -> ReloadSummary:
+        """Every node's reload of the rules pushed at `since_ns` (`PushResult.pushed_at_ns`), from the log
+        pipeline's per-pod state (ReloadTracker). A push this service did not make is marked now."""
+        source = self._reload_source()
+        if source is None:
+            raise RulesError("tracking the reload needs the Falco pods' log pipeline (none runs here)")
+        if since_ns not in self._pushes:
+            source.mark_reload_pending(PushMark(since_ns, {}, None, timeout))
+        tracker = ReloadTracker(source.reload_rows, since_ns, timeout=timeout, poll=poll)
         try:
-            return await self.reload_tracker(since_ns, timeout=timeout, poll=poll).run(on_event)
+            return await tracker.run(on_event)
         except KubeError as exc:
             raise RulesError(f"tracking the reload failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Stop the headless log pipeline, if this service started one."""
+        own, self._own = self._own, None
+        if own is not None:
+            own.close()

@@ -64,7 +64,9 @@ STATE_STYLE = {
     NodeState.RUNNING: "green",
 }
 RELOAD_STYLE = {
-    ReloadState.OK: "green",
+    ReloadState.RELOADED: "green",
+    ReloadState.RESTARTING: "yellow",
+    ReloadState.TIMED_OUT: "magenta",
     ReloadState.REJECTED: "bold red",
     ReloadState.FAILED: "bold red",
     ReloadState.CRASH_LOOP: "bold red",

@@ -5,7 +5,8 @@ back.
 `RulesPushFlow` is a mixin of `RulesScreen`: it reads the screen's working copy (`files`) and the snapshot
 the edit is based on, and replaces the working copy only on the user's own choice (taking theirs in a
 conflict, or a rollback while nothing is modified). Cluster calls run in worker threads; the reload tracker
-runs on the loop.
+runs on the loop and reads each node's push state from the fleet rows the engine delivers each tick (the
+push marks them pending through `services.rules`, whose reload source is the engine's client).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class RulesPushFlow:
     saved_copies: list[Path]
 
     reload_timeout: float = DEFAULT_RELOAD_TIMEOUT
-    reload_poll: float = 1.0
+    reload_poll: float = 0.2  # the rows are the engine's per-tick delivery, read from memory
 
     def _fail(self, what: str, error: str) -> None:
         self.busy = ""

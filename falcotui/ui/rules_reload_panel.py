@@ -1,5 +1,6 @@
 """The per-node reload panel under the rules editor: after a push it fills in live, node by node
-(pending → restarting → reloaded / rejected / crash-looping / timed out), with a progress bar on top."""
+(pending → restarting → reloaded / rejected / crash-loop / timed out), read from the fleet rows the engine
+delivers each tick, with a progress bar on top."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from falcotui.falco.sanitize import safe_text, sanitize
-from falcotui.ops.reload_tracker import NodeReload, ReloadState, ReloadSummary
+from falcotui.ops.reload_state import NodeReload, ReloadState, ReloadSummary
 
 STATE_STYLE = {
     ReloadState.PENDING: "dim",
     ReloadState.RESTARTING: "yellow",
     ReloadState.RELOADED: "green",
     ReloadState.REJECTED: "bold red",
-    ReloadState.CRASH_LOOPING: "bold red reverse",
+    ReloadState.CRASH_LOOP: "bold red reverse",
     ReloadState.TIMED_OUT: "magenta",
 }
 STATE_MARK = {
@@ -24,13 +25,13 @@ STATE_MARK = {
     ReloadState.RESTARTING: "↻",
     ReloadState.RELOADED: "✓",
     ReloadState.REJECTED: "✗",
-    ReloadState.CRASH_LOOPING: "✗",
+    ReloadState.CRASH_LOOP: "✗",
     ReloadState.TIMED_OUT: "?",
 }
 
 
-#: "✗ crash-looping", the longest state, whole
-STATE_WIDTH = max(len(f"{STATE_MARK[s]} {s.value}") for s in ReloadState)
+#: "✗ crash-loop", the longest state a push shows, whole
+STATE_WIDTH = max(len(f"{STATE_MARK[s]} {s.value}") for s in STATE_MARK)
 
 
 def bar(done: int, total: int, width: int = 20, style: str = "green") -> Text:
@@ -89,7 +90,7 @@ class ReloadPanel(Vertical):
         self.nodes[ev.node] = ev
         cells = (
             safe_text(ev.node),
-            Text(f"{STATE_MARK[ev.state]} {ev.state.value}", STATE_STYLE[ev.state]),
+            Text(f"{STATE_MARK.get(ev.state, '?')} {ev.state.value}", STATE_STYLE.get(ev.state, "")),
             safe_text(ev.pod),
             safe_text(ev.detail, max_len=200),
         )
@@ -118,7 +119,7 @@ class ReloadPanel(Vertical):
         total = len(self.nodes)
         reloaded = self.count(ReloadState.RELOADED)
         rejected = self.count(ReloadState.REJECTED)
-        crashing = self.count(ReloadState.CRASH_LOOPING)
+        crashing = self.count(ReloadState.CRASH_LOOP)
         pending = self.count(ReloadState.PENDING, ReloadState.RESTARTING)
         timed_out = self.count(ReloadState.TIMED_OUT)
         bad = rejected or crashing or timed_out

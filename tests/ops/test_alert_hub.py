@@ -12,7 +12,7 @@ from falcotui.falco.alerts import Priority
 from falcotui.kube.logs import LogLine as FollowerLine
 from falcotui.ops.alert_hub import AlertHub, ChannelUpdate
 from falcotui.ops.alert_store import AlertStore
-from falcotui.ops.falco_pods import ReloadOutcome
+from falcotui.ops.reload_state import HOT_RESTART_FAILURE, ReloadState
 
 
 def test_same_alert_via_log_and_grpc_counts_once_and_records_both_channels(mk, clock):
@@ -134,9 +134,11 @@ def test_sample_log_through_the_hub(sample_lines, clock):
     assert info is not None and info.version == "0.45.0" and info.node == "node-a"
     assert info.reloads == 1 and info.rejected == 1
     assert info.started_ns is not None and info.started_ns < info.last_reload.at_ns
-    assert info.last_reload.outcome is ReloadOutcome.REJECTED
-    detail = info.last_reload.detail  # where and what Falco said, from the alert's load result
-    assert detail.startswith("custom-rules.yaml:13 LOAD_ERR_COMPILE_CONDITION: unexpected end")
+    assert info.last_reload.state is ReloadState.REJECTED
+    detail = info.last_reload.detail  # what Falco said, with where and why from the alert's load result
+    assert detail.startswith(
+        f"{HOT_RESTART_FAILURE}: custom-rules.yaml:13 LOAD_ERR_COMPILE_CONDITION: unexpected end"
+    )
     assert info.recent[-1][1].endswith("schema validation: ok")
     d = hub.drain()
     assert [p.pod for p in d.pods] == ["falco-xczjd"] and len(d.alerts) == 3
@@ -149,7 +151,14 @@ def test_reload_ok_then_error_at_start(sample_lines, clock):
     for line in sighup:
         hub.ingest_log_line("falco-a", line, node="node-a")
     info = hub.pod_info("falco-a")
-    assert info.last_reload.outcome is ReloadOutcome.OK and info.reloads == 1
+    assert info.last_reload.state is ReloadState.RESTARTING and info.reloads == 1
+    # the restart opens its event sources again: reloaded, at that line's time
+    opened = "Thu Nov 26 09:05:41 2026: Opening 'syscall' source with modern BPF probe."
+    hub.ingest_log_line("falco-a", opened, node="node-a", ts_ns=1_795_683_941 * 1_000_000_000)
+    assert info.last_reload.state is ReloadState.RELOADED
+    assert info.last_reload.at_ns == 1_795_683_941 * 1_000_000_000
+    assert [e.state for _, e in info.reload_events] == [ReloadState.RESTARTING, ReloadState.RELOADED]
+    assert info.starts == 1 and info.dry_runs == 0
     assert info.started_ns == 1_795_683_601 * 1_000_000_000  # the first version line, not the reload's
     hub.ingest_log_line("falco-a", "Thu Nov 26 09:10:00 2026: Falco version: 0.45.0 (x86_64)", node="node-a")
     hub.ingest_log_line(
@@ -158,7 +167,7 @@ def test_reload_ok_then_error_at_start(sample_lines, clock):
         node="node-a",
         ts_ns=1_795_684_200 * 1_000_000_000,
     )
-    assert info.last_reload.outcome is ReloadOutcome.FAILED
+    assert info.last_reload.state is ReloadState.FAILED
     assert info.last_error.detail == "/etc/falco/rules.d/custom-rules.yaml: Invalid"
     assert info.last_error.at_ns == 1_795_684_200 * 1_000_000_000
     assert hub.ingest_log_line("falco-a", '{"rule": "x"', node="node-a").kind == "bad_alert"
@@ -173,7 +182,7 @@ def test_hot_restart_failure_via_grpc_is_attributed_to_the_nodes_pod(sample_line
 
     failure = mk.grpc_copy(parse_json_alert(failure_line, node="node-b"))
     hub.ingest(dataclasses.replace(failure, pod=None))
-    assert hub.pod_info("falco-b").last_reload.outcome is ReloadOutcome.REJECTED
+    assert hub.pod_info("falco-b").last_reload.state is ReloadState.REJECTED
 
 
 async def test_consume_from_an_asyncio_queue(mk, sample_lines, clock):

@@ -12,12 +12,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fleet_objects import CONTROL_PLANE, GPU, UNREACHABLE, cluster, daemonset, node
 
-from falcotui.falco.alerts import Priority
+from falcotui.falco.alerts import Priority, parse_json_alert
 from falcotui.kube.informer import EventType, InformerEvent
 from falcotui.ops.alert_hub import AlertHub
 from falcotui.ops.alert_store import AlertStore
 from falcotui.ops.fleet import FleetState
 from falcotui.ops.fleet_status import NodeState, ReloadState
+from falcotui.ops.reload_state import PushMark
 
 
 @pytest.fixture
@@ -30,9 +31,12 @@ def fleet(mk, clock, sample_lines):
     state.apply("daemonsets", "added", ds)
     for line in sample_lines[:13]:  # the startup lines: version 0.45.0
         hub.ingest_log_line("falco-x23ab", line, node="ip-10-0-1-23")
-    hub.ingest_log_line(
-        "falco-x23ab", "Thu Nov 26 09:05:40 2026: SIGHUP received, restarting...", node="ip-10-0-1-23"
-    )
+    for line in (
+        "Thu Nov 26 09:05:40 2026: SIGHUP received, restarting...",
+        "Thu Nov 26 09:05:40 2026: Falco version: 0.45.0 (x86_64)",
+        "Thu Nov 26 09:05:40 2026: Opening 'syscall' source with modern BPF probe.",  # restarted
+    ):
+        hub.ingest_log_line("falco-x23ab", line, node="ip-10-0-1-23")
     for i in range(42):
         hub.ingest(
             mk.log_alert(i, node="ip-10-0-1-23", falco_pod="falco-x23ab", time_ns=clock.now - 10 * mk.NS)
@@ -74,7 +78,7 @@ def test_rows_join_nodes_pods_and_falco_state(fleet):
         ok.state is NodeState.RUNNING and ok.ready is True and ok.pod.name == "falco-x23ab"
     )  # not the old one
     assert ok.pod.ready_text == "1/1" and ok.version == "0.45.0" and ok.version_source == "log"
-    assert ok.reload.state is ReloadState.OK and ok.reload.at_ns == 1_795_683_940 * 1_000_000_000
+    assert ok.reload.state is ReloadState.RELOADED and ok.reload.at_ns == 1_795_683_940 * 1_000_000_000
     assert ok.alerts_per_min == 42 and ok.series[-1] == 42 and sum(ok.series) == 43
     assert ok.worst is Priority.CRITICAL and ok.channels == ("log",)
 
@@ -163,12 +167,34 @@ def test_events_apply_incrementally(fleet):
 
 
 def test_reload_pending_after_a_push(fleet, clock):
-    fleet.mark_reload_pending(1_795_684_000 * 1_000_000_000)  # after node 1-23's last SIGHUP
-    assert fleet.row("ip-10-0-1-23").reload.state is ReloadState.PENDING
-    assert fleet.row("ip-10-0-1-57").reload.state is ReloadState.CRASH_LOOP
+    fleet.mark_reload_pending(PushMark(1_795_684_000 * 1_000_000_000))  # after node 1-23's last SIGHUP
+    pending = fleet.row("ip-10-0-1-23").reload
+    assert pending.state is ReloadState.PENDING and pending.push_ns == 1_795_684_000 * 1_000_000_000
+    assert pending.detail == "waiting for the kubelet to update the mounted rules"
+    # crash-looping at the push: it waits for a restart with the new rules
+    crashing = fleet.row("ip-10-0-1-57").reload
+    assert crashing.state is ReloadState.PENDING and "crash-looping before the push" in crashing.detail
     fleet.hub.ingest_log_line("falco-x23ab", "Thu Nov 26 09:07:00 2026: SIGHUP received, restarting...")
-    assert fleet.row("ip-10-0-1-23").reload.state is ReloadState.OK
+    assert fleet.row("ip-10-0-1-23").reload.state is ReloadState.RESTARTING
+    fleet.hub.ingest_log_line(
+        "falco-x23ab", "Thu Nov 26 09:07:01 2026: Opening 'syscall' source with modern BPF probe."
+    )
+    done = fleet.row("ip-10-0-1-23").reload
+    assert done.state is ReloadState.RELOADED and done.at_ns == 1_795_684_021 * 1_000_000_000
+    assert done.detail == "restarted with the new rules"
     fleet.mark_reload_pending(None)
+    assert fleet.row("ip-10-0-1-23").reload.push_ns is None
+
+
+def test_a_refused_push_shows_rejected_with_the_reason(fleet, mk, sample_lines):
+    fleet.mark_reload_pending(PushMark(1_795_684_000 * 1_000_000_000))
+    failure = next(ln for ln in sample_lines if "hot restart failure" in ln)
+    alert = parse_json_alert(failure, node="ip-10-0-1-23", pod="falco-x23ab")
+    fleet.hub.ingest(alert, line_ns=1_795_684_100 * 1_000_000_000)
+    row = fleet.row("ip-10-0-1-23").reload
+    assert row.state is ReloadState.REJECTED and row.at_ns == 1_795_684_100 * 1_000_000_000
+    assert row.detail.startswith("Falco internal: hot restart failure: custom-rules.yaml:13")
+    assert row.failure is not None and row.failure.line == 13
 
 
 def test_placement_with_the_shipped_daemonset(repo_root):

@@ -14,7 +14,8 @@ from falcotui.kube.config import KubeClients
 from falcotui.kube.logs import split_timestamp
 from falcotui.ops.alert_hub import AlertHub
 from falcotui.ops.deployer import Deployer
-from falcotui.ops.reload_tracker import DEFAULT_RELOAD_TIMEOUT, MAX_DOCUMENTED_PROPAGATION, ReloadState
+from falcotui.ops.reload_state import ReloadState
+from falcotui.ops.reload_tracker import DEFAULT_RELOAD_TIMEOUT, MAX_DOCUMENTED_PROPAGATION
 from falcotui.ops.rules_service import PushStatus, RulesService
 from falcotui.sim.config import NodeSpec
 

@@ -13,7 +13,7 @@ import pytest
 
 from falcotui.kube.config import KubeClients
 from falcotui.ops.deployer import Deployer
-from falcotui.ops.reload_tracker import ReloadState
+from falcotui.ops.reload_state import ReloadState
 from falcotui.ops.rules_service import PushStatus, RulesError, RulesService
 from falcotui.ops.rules_target import target_for_versions
 from falcotui.sim.falco_config import bundled_default_rules
@@ -204,7 +204,7 @@ async def test_crash_looping_pods_are_reported_and_a_fix_brings_them_back(falco_
     worse = svc.push({"custom-rules.yaml": BROKEN + "- macro: m\n"}, snap.resource_version,
                      force_invalid=True, defaults=defaults)  # fmt: skip
     summary = await svc.track_reload(worse.pushed_at_ns, timeout=20, poll=0.1)
-    assert {n.state for n in summary.nodes} == {ReloadState.CRASH_LOOPING}, summary.nodes
+    assert {n.state for n in summary.nodes} == {ReloadState.CRASH_LOOP}, summary.nodes
     assert all(n.detail.startswith("Error:") for n in summary.nodes), summary.nodes
     fixed = svc.push({"custom-rules.yaml": NEW_RULE}, worse.resource_version, defaults=defaults)
     assert fixed.status is PushStatus.PUSHED

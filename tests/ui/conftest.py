@@ -315,10 +315,11 @@ def frozen_services(
 ) -> tuple[Services, Clock]:
     clock = Clock()
     engine = frozen_engine(tmp_path, clock, max_alerts=max_alerts)
+    client = EngineClient(ThreadPlacement(engine), engine.clients, "falco", read_only=engine.read_only)
     services = Services(
-        engine=EngineClient(ThreadPlacement(engine), engine.clients, "falco", read_only=engine.read_only),
+        engine=client,
         deployer=Deployer(engine.clients, "falco"),
-        rules=RulesService(engine.clients, "falco"),
+        rules=RulesService(engine.clients, "falco", reloads=client),
         context_name="prod-eu-1",
         namespace="falco",
         read_only=read_only,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
-from falcotui.ops.reload_tracker import NodeReload, ReloadState
+from falcotui.ops.reload_state import NodeReload, ReloadState
 from falcotui.ui.rules_reload_panel import ReloadPanel
 
 
@@ -23,16 +23,18 @@ async def test_twelve_nodes_fit_and_states_are_whole():
         panel = app.query_one(ReloadPanel)
         panel.begin("push v7")
         for node in nodes:
-            panel.node(NodeReload(node, f"falco-{node[-2:]}", ReloadState.PENDING))
+            panel.node(NodeReload(ReloadState.PENDING, node=node, pod=f"falco-{node[-2:]}"))
         await pilot.pause()
         for node in nodes:  # every row changes state after it was added: the column must not stay narrow
-            panel.node(NodeReload(node, f"falco-{node[-2:]}", ReloadState.CRASH_LOOPING, "Error: boom"))
+            panel.node(
+                NodeReload(ReloadState.CRASH_LOOP, None, "Error: boom", node=node, pod=f"falco-{node[-2:]}")
+            )
         await pilot.pause()
         table = app.query_one(DataTable)
         assert table.size.height >= 13  # the header and all twelve rows
         shown = table.render_lines(table.region.reset_offset)
         texts = [strip.text for strip in shown]
-        assert sum("✗ crash-looping" in t for t in texts) == 12, "\n".join(texts)
+        assert sum("✗ crash-loop" in t for t in texts) == 12, "\n".join(texts)
 
 
 async def test_small_terminal_scrolls_the_nodes():
@@ -41,7 +43,7 @@ async def test_small_terminal_scrolls_the_nodes():
         panel = app.query_one(ReloadPanel)
         panel.begin("push v7")
         for n in range(12):
-            panel.node(NodeReload(f"node-{n:02d}", f"falco-{n:02d}", ReloadState.RELOADED))
+            panel.node(NodeReload(ReloadState.RELOADED, node=f"node-{n:02d}", pod=f"falco-{n:02d}"))
         await pilot.pause()
         table = app.query_one(DataTable)
         assert table.size.height <= 10 and table.max_scroll_y > 0  # 40% of 24 lines, the rest scrolls
