@@ -21,6 +21,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("apply", "apply_cmd", "deploy or update Falco (diff first, then follow the rollout)"),
     ("delete", "apply_cmd", "remove Falco and everything falcotui deployed"),
     ("restart", "restart_cmd", "restart Falco on every node (rollout restart) and follow the rollout"),
+    (
+        "act",
+        "act_cmd",
+        "respond to an alert: delete/quarantine/annotate its pod, cordon its node; the action log",
+    ),
     ("certs", "certs_cmd", "manage the gRPC profile's certificates"),
     ("rules", "rules_cmd", "validate and manage Falco rules files"),
     ("manifests", "manifests_cmd", "work with the Falco deployment manifests"),

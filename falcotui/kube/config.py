@@ -186,6 +186,7 @@ class KubeClients:
     namespace: str
     in_cluster: bool = False
     timeouts: Timeouts = field(default_factory=Timeouts)
+    user: str = ""  # the kubeconfig context's user name ("" in-cluster): who response actions are logged as
 
     # The typed APIs load the client's pydantic models on first use — seconds of start-up on a busy
     # machine — while falcotui itself talks raw JSON through `request`/`open_stream`.
@@ -447,6 +448,7 @@ def load_clients(
         loaded = load_context(paths, chosen, configuration, terminal, environ)
         credentials = loaded.credentials
         namespace = contexts[chosen].namespace or "default"
+        user = contexts[chosen].user
         in_cluster = False
     elif _in_cluster_available(environ):
         if context:
@@ -459,7 +461,7 @@ def load_clients(
             namespace = Path(IN_CLUSTER_NAMESPACE_FILE).read_text().strip() or "default"
         except OSError:
             namespace = "default"
-        chosen, in_cluster = None, True
+        chosen, in_cluster, user = None, True, "in-cluster service account"
     else:
         where = kubeconfig or environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
         raise KubeConfigError(f"no kubeconfig found ({where}) and not running inside a cluster")
@@ -469,7 +471,7 @@ def load_clients(
     if credentials is not None:
         _use_exec_credentials(configuration, credentials)
     api_client = TimeoutApiClient(configuration, timeouts, limits=limits, credentials=credentials)
-    return KubeClients(api_client, chosen, namespace, in_cluster, timeouts)
+    return KubeClients(api_client, chosen, namespace, in_cluster, timeouts, user)
 
 
 def _use_exec_credentials(configuration: k8s.Configuration, credentials: ExecCredentials) -> None:

@@ -23,7 +23,7 @@ from falcotui.falco.certs import generate_grpc_certs
 from falcotui.sim.admission import admit
 from falcotui.sim.auth import Policy
 from falcotui.sim.config import NodeSpec, SimConfig
-from falcotui.sim.kubeconfig import write_kubeconfig
+from falcotui.sim.kubeconfig import CONTEXT, write_kubeconfig
 from falcotui.sim.rbac import RbacPolicy, seed_bootstrap_policy
 from falcotui.sim.runtime import ContainerRuntime
 from falcotui.sim.server import ApiServer, server_ssl_context
@@ -224,7 +224,9 @@ class SimCluster:
             token = next((t for t, p in self._users().items() if p.user == user), None)
             if token is None:
                 raise SimClusterError(f"no simulated user {user!r}: add_user() first")
-        return write_kubeconfig(path, self.url, ca_pem=self.ca_pem, token=token, namespace=namespace)
+        return write_kubeconfig(
+            path, self.url, ca_pem=self.ca_pem, token=token, namespace=namespace, user_name=user or CONTEXT
+        )
 
     def _users(self) -> dict[str, RbacPolicy]:
         if self.server is None:

@@ -28,6 +28,7 @@ from falcotui.sim.node_objects import (
     node_ip,
     pod_cidr_prefix,
 )
+from falcotui.sim.replicaset_controller import ReplicaSetController
 from falcotui.sim.runtime import ContainerLog, ContainerRuntime
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ NODE_STATUS_REPORT_SECONDS = 60.0
 PROBE_ALL_SECONDS = 1.0
 UNREACHABLE = "node.kubernetes.io/unreachable"
 UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
-_WATCHED = {"nodes", "pods", "daemonsets", "configmaps", "secrets"}
+_WATCHED = {"nodes", "pods", "daemonsets", "replicasets", "configmaps", "secrets"}
 
 
 class Controllers:
@@ -50,6 +51,7 @@ class Controllers:
         self._runtime_for = runtime_for_image or (lambda _image: None)
         self.events = EventSink(store)
         self.daemonsets = DaemonSetController(store, config, self.events)
+        self.replicasets = ReplicaSetController(store, self.events.recorder("replicaset-controller"))
         self.kubelets: dict[str, Kubelet] = {}
         self._ordinal = itertools.count()
         self._ready: dict[str, bool] = {}
@@ -72,6 +74,7 @@ class Controllers:
         for resource, handler in (
             ("nodes", self._on_node),
             ("daemonsets", self.daemonsets.on_daemonset),
+            ("replicasets", self.replicasets.on_replicaset),
             ("pods", self._on_pod),
         ):
             for obj in self.store.peek_list(resource):
@@ -117,6 +120,8 @@ class Controllers:
                 self._on_node(ev.type, ev.object)
             elif ev.resource == "daemonsets":
                 self.daemonsets.on_daemonset(ev.type, ev.object)
+            elif ev.resource == "replicasets":
+                self.replicasets.on_replicaset(ev.type, ev.object)
             elif ev.type != "DELETED":  # a deleted ConfigMap leaves the last files in place, as upstream
                 meta = ev.object["metadata"]
                 for node, uid in list(self._readers.get((meta["namespace"], ev.resource, meta["name"]), ())):
@@ -128,6 +133,7 @@ class Controllers:
 
     def _on_pod(self, type_: str, pod: dict) -> None:
         self.daemonsets.on_pod(type_, pod)
+        self.replicasets.on_pod(type_, pod)
         meta = pod["metadata"]
         uid = meta["uid"]
         node = (pod.get("spec") or {}).get("nodeName")
@@ -167,7 +173,11 @@ class Controllers:
         spec = (current or {}).get("spec") or {}
         has_taint = any(t.get("key") == UNSCHEDULABLE for t in spec.get("taints") or [])
         if current is not None and bool(spec.get("unschedulable")) != has_taint:
-            # what the node lifecycle controller does for `kubectl cordon` / `uncordon`
+            # what the node lifecycle controller does for `kubectl cordon` / `uncordon`: with the
+            # TaintNodesByCondition behaviour it keeps the `node.kubernetes.io/unschedulable:NoSchedule`
+            # taint in step with spec.unschedulable (kubernetes/kubernetes pkg/controller/nodelifecycle/
+            # node_lifecycle_controller.go `doNoScheduleTaintingPass`, UnschedulableTaintTemplate; listed
+            # in the "Taints and Tolerations" docs as a taint the node controller adds)
             def sync_taint(obj: dict) -> None:
                 s = obj.setdefault("spec", {})
                 ts = [t for t in s.get("taints") or [] if t.get("key") != UNSCHEDULABLE]

@@ -12,7 +12,7 @@ CONTEXT = "falcotui-sim"
 
 
 def kubeconfig_dict(url: str, *, ca_pem: bytes | None = None, token: str | None = None,
-                    namespace: str = "falco") -> dict:  # fmt: skip
+                    namespace: str = "falco", user_name: str = CONTEXT) -> dict:  # fmt: skip
     cluster: dict = {"server": url}
     if ca_pem is not None:
         cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode("ascii")
@@ -22,21 +22,23 @@ def kubeconfig_dict(url: str, *, ca_pem: bytes | None = None, token: str | None 
         "kind": "Config",
         "preferences": {},
         "clusters": [{"name": CONTEXT, "cluster": cluster}],
-        "users": [{"name": CONTEXT, "user": user}],
+        "users": [{"name": user_name, "user": user}],
         "contexts": [
-            {"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT, "namespace": namespace}}
+            {"name": CONTEXT, "context": {"cluster": CONTEXT, "user": user_name, "namespace": namespace}}
         ],
         "current-context": CONTEXT,
     }
 
 
 def write_kubeconfig(path: str | os.PathLike, url: str, *, ca_pem: bytes | None = None,
-                     token: str | None = None, namespace: str = "falco") -> Path:  # fmt: skip
+                     token: str | None = None, namespace: str = "falco",
+                     user_name: str = CONTEXT) -> Path:  # fmt: skip
     """Write the file (mode 0600, it may hold a token) and return its path."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(
-        kubeconfig_dict(url, ca_pem=ca_pem, token=token, namespace=namespace), sort_keys=False
+        kubeconfig_dict(url, ca_pem=ca_pem, token=token, namespace=namespace, user_name=user_name),
+        sort_keys=False,
     )
     fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

@@ -51,12 +51,17 @@ RESOURCES: dict[str, ResourceInfo] = {
         ResourceInfo("daemonsets", "daemonset", "DaemonSet", "apps", "v1", True, ("ds",),
                      categories=("all",), subresources=("status",), has_generation=True,
                      status_subresource=True),
+        # apps/v1 ReplicaSet (the owner a Deployment's pods have): pods it controls come back after a delete
+        ResourceInfo("replicasets", "replicaset", "ReplicaSet", "apps", "v1", True, ("rs",),
+                     categories=("all",), subresources=("status",), has_generation=True,
+                     status_subresource=True),
         ResourceInfo("controllerrevisions", "controllerrevision", "ControllerRevision", "apps", "v1", True),
         ResourceInfo("clusterroles", "clusterrole", "ClusterRole", "rbac.authorization.k8s.io", "v1", False),
         ResourceInfo("clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding",
                      "rbac.authorization.k8s.io", "v1", False),
         ResourceInfo("roles", "role", "Role", "rbac.authorization.k8s.io", "v1", True),
         ResourceInfo("rolebindings", "rolebinding", "RoleBinding", "rbac.authorization.k8s.io", "v1", True),
+        # networking.k8s.io/v1 NetworkPolicy: stored and served as data; the simulator drops no packets
         ResourceInfo("networkpolicies", "networkpolicy", "NetworkPolicy", "networking.k8s.io", "v1", True,
                      ("netpol",)),
         ResourceInfo("selfsubjectrulesreviews", "selfsubjectrulesreview", "SelfSubjectRulesReview",
