@@ -21,12 +21,11 @@ import argparse
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-from simproc import REPO, SimProcess, tree_cpu, wait_until
+from simproc import REPO, SimProcess, app_env, app_python, tree_cpu, wait_until
 
 from falcotui.kube.kubectl_binary import KubectlNotFound, find_kubectl
 
@@ -64,10 +63,9 @@ class Counted:
 
 
 def start_falcotui(kubeconfig: str, app_tree: Path, log: Path) -> Counted:
-    env = {**os.environ, "PYTHONPATH": str(app_tree)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "falcotui", "alerts", "-f", "--json", "--kubeconfig", kubeconfig],
-        stdout=subprocess.PIPE, stderr=log.open("wb"), stdin=subprocess.DEVNULL, env=env,
+        [*app_python(app_tree), "alerts", "-f", "--json", "--kubeconfig", kubeconfig],
+        stdout=subprocess.PIPE, stderr=log.open("wb"), stdin=subprocess.DEVNULL, **app_env(app_tree),
     )  # fmt: skip
     return Counted([proc], proc.stdout)
 

@@ -1,16 +1,21 @@
-"""Key-to-screen latency of the real `falcotui` in a pseudo-terminal, idle and under an alert storm.
+"""Key-to-screen latency of the real `falcotui` on a pseudo-terminal: quiet, in a storm, at 1,000 quiet nodes.
 
 What a user at the keyboard sees: the app runs as its own process on a pty (160x45, xterm-256color)
-against a simulated cluster in a third process; the bench writes the F1/F2 escape sequences to the pty
-and times how long until the other screen's title arrives on the terminal's output. Both phases run in
-the same invocation, so the printed storm/idle ratio is robust against a noisy machine.
+against a simulated cluster in a third process (bench/simproc.py); the bench writes the F1/F2 escape
+sequences to the pty and times how long until the other screen's title arrives on the terminal's output.
+Three phases, one invocation: NODES quiet nodes; NODES nodes storming at RATE alerts/s in all (the issue:
+20k alerts/s from 50 nodes); QUIET_NODES quiet nodes (the issue: 1,000). The goal is p95 < 100 ms in each.
+After the keys, the RSS of the app's process and of each process it started (the engine's worker) is read
+from /proc, each and summed, with the CPU the app's process tree and the cluster used meanwhile.
 
-    .venv/bin/python bench/bench_ui_latency.py [--nodes 50] [--rate 20] [--rounds 15] [--against DIR]
+    .venv/bin/python bench/bench_ui_latency.py [--nodes 50] [--rate 20000] [--quiet-nodes 1000]
+                                               [--rounds 20] [--against DIR]
 
 The baseline measured in the same run is a bare Textual app (built into this script) switching between
 two screens full of styled text, the same size: the floor any Textual program pays for a full repaint.
-`--against DIR` also runs the app from another checkout (e.g. `git worktree add /tmp/old HEAD~3`), in
-alternation with this one on the same clusters' settings, and prints this tree's latency as a ratio of it.
+`--against DIR` also runs the app from another checkout (e.g. `git worktree add /tmp/old HEAD~3`, with its
+own `make install`), in alternation with this one on the same clusters' settings, and prints this tree's
+latency as a ratio of it.
 """
 
 from __future__ import annotations
@@ -28,35 +33,14 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-
-SIM_SCRIPT = """
-import sys
-from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
-demo = DemoCluster(nodes=int(sys.argv[1]), scenario=sys.argv[2], storm_rate=float(sys.argv[3]), seed=11,
-                   timings=dict(FAST_TIMINGS), tainted_node=False).start()
-print(demo.kubeconfig, flush=True)
-sys.stdin.read()
-demo.stop()
-"""
+from simproc import REPO, SimProcess, app_env, app_python, rss_mib, tree_cpu, tree_rss
 
 
-def start_sim(nodes: int, scenario: str, rate: float) -> tuple[subprocess.Popen, str]:
-    """The simulated cluster in its own process (as a real cluster would be), Falco deployed."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", SIM_SCRIPT, str(nodes), scenario, str(rate)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)  # fmt: skip
-    kubeconfig = proc.stdout.readline().strip()
-    if not kubeconfig:
-        proc.kill()
-        raise SystemExit("the simulated cluster did not start")
-    return proc, kubeconfig
-
-
-def summary(values: list[float]) -> tuple[float, float]:
-    """(median, p90)"""
+def summary(values: list[float]) -> tuple[float, float, float]:
+    """(median, p90, p95)"""
     ordered = sorted(values)
-    return statistics.median(ordered), ordered[int(0.9 * (len(ordered) - 1))]
+    n = len(ordered) - 1
+    return statistics.median(ordered), ordered[round(0.9 * n)], ordered[round(0.95 * n)]
 
 
 KEYS = {"f1": b"\x1bOP", "f2": b"\x1bOQ"}
@@ -66,11 +50,13 @@ _ESCAPES = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[PX^_].*?\x1b\\|\x1b\]
 class Terminal:
     """A pty running one program; collects what it writes, with the escape sequences removed."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], size: tuple[int, int] = (160, 45)) -> None:
+    def __init__(
+        self, argv: list[str], env: dict[str, str], size: tuple[int, int] = (160, 45), cwd: str | None = None
+    ) -> None:
         self.master, slave = os.openpty()
         cols, rows = size
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
                                      start_new_session=True, close_fds=True)  # fmt: skip
         os.close(slave)
         self._text = bytearray()
@@ -122,12 +108,6 @@ class Terminal:
             return self.proc.wait()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads) so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def switch_latencies(term: Terminal, rounds: int) -> list[float]:
     """Alternate F2/F1 and time each until the other screen's title is on the terminal."""
     out: list[float] = []
@@ -145,32 +125,50 @@ def switch_latencies(term: Terminal, rounds: int) -> list[float]:
 
 
 class Run:
-    """One measured run: latencies, and the CPU share the app and the cluster used meanwhile."""
+    """One measured run: latencies, the CPU share the app (its process tree) and the cluster used
+    meanwhile, and the RSS (MiB) of the app's process and of each process below it."""
 
-    def __init__(self, latencies: list[float], app_cpu: float, sim_cpu: float) -> None:
+    def __init__(
+        self,
+        latencies: list[float],
+        app_cpu: float,
+        sim_cpu: float,
+        rss: list[float] | None = None,
+        start: dict[str, float] | None = None,
+    ) -> None:
         self.latencies, self.app_cpu, self.sim_cpu = latencies, app_cpu, sim_cpu
+        self.rss = rss or []
+        self.start = start or {}  # seconds from the app's process start to what the screen showed
 
 
 def measure(nodes: int, scenario: str, rate: float, rounds: int, app_tree: Path = REPO) -> Run:
-    """F1/F2 latencies of the app from `app_tree` against a fresh simulated cluster."""
-    sim, kubeconfig = start_sim(nodes, scenario, rate)
-    env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(app_tree), "COLORTERM": "truecolor"}
-    term = Terminal([sys.executable, "-m", "falcotui", "--kubeconfig", kubeconfig], env)
-    try:
-        if term.wait_for(f"logs ●{nodes}".encode(), 0, 300) is None:
-            raise SystemExit(f"the app never showed {nodes} live log streams; it showed: {term.tail(600)}")
-        time.sleep(2.0)
-        t0, app0, sim0 = time.monotonic(), cpu_seconds(term.proc.pid), cpu_seconds(sim.pid)
-        latencies = switch_latencies(term, rounds)
-        wall = time.monotonic() - t0
-        app_cpu = (cpu_seconds(term.proc.pid) - app0) / wall
-        return Run(latencies, app_cpu, (cpu_seconds(sim.pid) - sim0) / wall)
-    finally:
-        status = term.close()
-        sim.stdin.close()
-        sim.wait(30)
-        if status != 0:
-            print(f"warning: falcotui exited with {status}", file=sys.stderr)
+    """F1/F2 latencies of the app from `app_tree` against a fresh simulated cluster (`rate`: all nodes')."""
+    with SimProcess(nodes, scenario, rate / nodes) as sim:
+        extra = {"TERM": "xterm-256color", "COLORTERM": "truecolor"}
+        spawned = time.monotonic()
+        term = Terminal([*app_python(app_tree), "--kubeconfig", sim.kubeconfig], **app_env(app_tree, **extra))
+        try:
+            # from the process's start, as a user sees it: the fleet's first node row, every stream live
+            row = term.wait_for(b"sim-node-", 0, 600)
+            live = term.wait_for(f"logs ●{nodes}".encode(), 0, 600)
+            if live is None:
+                raise SystemExit(
+                    f"the app never showed {nodes} live log streams; it showed: {term.tail(600)}"
+                )
+            start = {"first node row": (row or live) - spawned, "all streams live": live - spawned}
+            time.sleep(2.0)
+            pid = term.proc.pid
+            t0, app0, sim0 = time.monotonic(), tree_cpu(pid), sim.cpu()
+            latencies = switch_latencies(term, rounds)
+            wall = time.monotonic() - t0
+            app_cpu = (tree_cpu(pid) - app0) / wall
+            sim_cpu = (sim.cpu() - sim0) / wall
+            rss = tree_rss(pid)
+            return Run(latencies, app_cpu, sim_cpu, [rss.pop(pid, 0.0), *rss.values()], start)
+        finally:
+            status = term.close()
+            if status != 0:
+                print(f"warning: falcotui exited with {status}", file=sys.stderr)
 
 
 def measure_bare(rounds: int) -> Run:
@@ -181,9 +179,10 @@ def measure_bare(rounds: int) -> Run:
         if term.wait_for("Fleet ·".encode(), 0, 60) is None:
             raise SystemExit(f"the bare app did not start; it showed: {term.tail(600)}")
         time.sleep(1.0)
-        t0, cpu0 = time.monotonic(), cpu_seconds(term.proc.pid)
+        t0, cpu0 = time.monotonic(), tree_cpu(term.proc.pid)
         latencies = switch_latencies(term, rounds)
-        return Run(latencies, (cpu_seconds(term.proc.pid) - cpu0) / (time.monotonic() - t0), 0.0)
+        cpu = (tree_cpu(term.proc.pid) - cpu0) / (time.monotonic() - t0)
+        return Run(latencies, cpu, 0.0, [rss_mib(term.proc.pid)])
     finally:
         term.close()
 
@@ -221,13 +220,21 @@ def run_bare_app() -> None:
 
 
 def report(label: str, runs: list[Run]) -> float:
+    """Prints one line; returns the p95 (s)."""
     latencies = [x for run in runs for x in run.latencies]
-    median, p90 = summary(latencies)
+    median, p90, p95 = summary(latencies)
     app = statistics.mean(run.app_cpu for run in runs)
     sim = statistics.mean(run.sim_cpu for run in runs)
-    cpu = f"app CPU {app:4.0%} of a core" + (f", cluster {sim:4.0%}" if sim else "")
-    print(f"{label:<34} median {median * 1000:7.1f} ms   p90 {p90 * 1000:7.1f} ms   ({cpu})")
-    return median
+    cpu = f"CPU app {app:4.0%}" + (f", cluster {sim:4.0%}" if sim else "")
+    rss = max((run.rss for run in runs), key=sum)
+    parts = " + ".join(f"{r:.0f}" for r in rss)
+    mem = f"RSS {sum(rss):.0f} MiB" + (f" (UI + worker: {parts})" if len(rss) > 1 else "")
+    ms = f"median {median * 1000:6.1f}  p90 {p90 * 1000:6.1f}  p95 {p95 * 1000:6.1f} ms"
+    print(f"{label:<30} {ms}   {cpu}   {mem}")
+    if runs[0].start:
+        marks = ", ".join(f"{k} {max(r.start[k] for r in runs):.1f} s" for k in runs[0].start)
+        print(f"{'':30} from the process's start: {marks}")
+    return p95
 
 
 def main() -> None:
@@ -235,31 +242,43 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--nodes", type=int, default=50)
-    parser.add_argument("--rate", type=float, default=20.0, help="storm alerts per second per node")
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rate", type=float, default=20_000, help="storm alerts per second, all nodes")
+    parser.add_argument("--quiet-nodes", type=int, default=1000, help="0 skips the large quiet cluster")
+    parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--against", type=Path, help="another checkout of falcotui to compare with")
+    parser.add_argument("--app-tree", type=Path, default=REPO, help="the falcotui checkout to run")
     parser.add_argument("--bare-app", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_app:
         run_bare_app()
         return
-    trees = [REPO] + ([args.against.resolve()] if args.against else [])
-    runs: dict[tuple[Path, str], list[Run]] = {(t, s): [] for t in trees for s in ("quiet", "storm")}
+    ours = args.app_tree.resolve()
+    trees = [ours] + ([args.against.resolve()] if args.against else [])
+    phases = [("quiet", args.nodes), ("storm", args.nodes)]
+    if args.quiet_nodes:
+        phases.append(("quiet", args.quiet_nodes))
+    runs: dict[tuple[Path, str, int], list[Run]] = {(t, *p): [] for t in trees for p in phases}
     bare: list[Run] = []
-    for scenario in ("quiet", "storm"):
+    for scenario, nodes in phases:
         for _ in range(2 if args.against else 1):  # alternate to spread the machine's drift over all
             bare.append(measure_bare(args.rounds))
             for tree in trees:
-                runs[tree, scenario].append(measure(args.nodes, scenario, args.rate, args.rounds, tree))
-    print(f"F1/F2 key-to-screen, pty 160x45; {args.nodes} nodes; storm {args.rate:g} alerts/s per node")
+                run = measure(nodes, scenario, args.rate, args.rounds, tree)
+                runs[tree, scenario, nodes].append(run)
+    print(f"app tree {ours}")
+    print(f"F1/F2 key-to-screen, pty 160x45, {args.rounds * 2} keys a run; storm {args.rate:,.0f} alerts/s "
+          f"over {args.nodes} nodes; goal p95 < 100 ms")  # fmt: skip
     floor = report("bare Textual app (baseline)", bare)
-    idle = report("falcotui, quiet cluster", runs[REPO, "quiet"])
-    storm = report("falcotui, storm", runs[REPO, "storm"])
-    print(f"falcotui / bare Textual: idle {idle / floor:.2f}x   storm {storm / floor:.2f}x")
+    for tree in trees:
+        name = "falcotui" if tree == ours else "--against"
+        for scenario, nodes in phases:
+            p95 = report(f"{name}, {nodes} nodes {scenario}", runs[tree, scenario, nodes])
+            print(f"{'':34} p95 / bare Textual p95: {p95 / floor:.2f}x")
     if args.against:
-        other_idle = report("--against, quiet cluster", runs[trees[1], "quiet"])
-        other_storm = report("--against, storm", runs[trees[1], "storm"])
-        print(f"this tree / --against: idle {idle / other_idle:.2f}x   storm {storm / other_storm:.2f}x")
+        for scenario, nodes in phases:
+            mine = summary([x for r in runs[ours, scenario, nodes] for x in r.latencies])[2]
+            theirs = summary([x for r in runs[trees[1], scenario, nodes] for x in r.latencies])[2]
+            print(f"this tree / --against p95, {nodes} nodes {scenario}: {mine / theirs:.2f}x")
 
 
 if __name__ == "__main__":

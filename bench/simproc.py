@@ -112,6 +112,18 @@ class SimProcess:
         self.stop()
 
 
+def app_python(tree: Path) -> list[str]:
+    """`python -m falcotui` of a checkout: its own venv's Python where it has one (an editable install
+    finds its own tree whatever PYTHONPATH says), else this one."""
+    own = tree / ".venv" / "bin" / "python"
+    return [str(own) if own.exists() else sys.executable, "-m", "falcotui"]
+
+
+def app_env(tree: Path, **extra: str) -> dict:
+    """Popen keyword arguments that run `app_python(tree)` on that checkout's code (cwd first on the path)."""
+    return {"cwd": str(tree), "env": {**os.environ, "PYTHONPATH": str(tree), **extra}}
+
+
 def _stat(pid: int) -> list[str] | None:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
