@@ -1,9 +1,11 @@
-"""`AlertList`: a Line-API list over a `FilteredView` — renders only the visible rows, whatever the rate.
+"""`AlertList`: a Line-API list over a `RemoteView` (the engine's filtered view, a window of it here) —
+renders only the visible rows, whatever the rate.
 
 The widget holds no per-alert widgets or copies: its virtual height is `len(view)` and `render_line(y)`
-formats the one alert on that line (cached per alert and width). After each `view.update()` the screen
-calls `view_changed(change)`; following, the list stays pinned to the newest alert; paused, it keeps the
-same alerts on screen while the store evicts from the front and counts what arrived meanwhile.
+formats the one alert on that line (cached per alert and width); a row not fetched yet is a placeholder
+and the view fetches it at once (`on_rows` repaints). Each engine tick the screen awaits `sync()`: the
+view's update, then `view_changed(change)`; following, the list stays pinned to the newest alert; paused,
+it keeps the same alerts on screen while the store evicts from the front and counts what arrived meanwhile.
 
 Columns fit the width (`list_columns`): RULE, NODE and NAMESPACE/POD as wide as the alerts seen need
 (measured on the newest alerts of each update, grown only, so nothing jitters), OUTPUT all the rest.
@@ -27,8 +29,10 @@ from textual.strip import Strip
 
 from falcotui.falco.alerts import Priority
 from falcotui.falco.sanitize import sanitize
-from falcotui.ops.alert_store import POD_FIELD, StoredAlert, alert_field
-from falcotui.ops.alert_view import FilteredView, ViewChange
+from falcotui.ops.alert_store import StoredAlert
+from falcotui.ops.alert_view import ViewChange
+from falcotui.ops.alert_view_service import entry_where
+from falcotui.ui.remote_view import RemoteView
 from falcotui.ui.widgets import priority_style
 
 #: (name, title) in display order; widths come from `list_columns`.
@@ -47,10 +51,10 @@ DEFAULT_NEED = {"priority": 8, "rule": 30, "node": 12, "pod": 20}
 OUTPUT_MIN = 24  # OUTPUT never gets less (it is what says what happened)
 OUTPUT_SHARE = 0.3  # the content columns shrink, then drop, before OUTPUT falls under this share
 FULL_TIME_AT = 110  # narrower lists show the time without milliseconds
-MEASURE_AT_MOST = 500  # alerts measured per update (the newest; a storm need not be measured in full)
 CACHE_SIZE = 2048
 _SELECTED = Style(reverse=True)
 _EMPTY = Style(dim=True, italic=True)
+_PLACEHOLDER = "…"  # a row on its way from the engine (one round trip)
 _SHORT_LABEL = {"Informational": "Info"}
 
 
@@ -97,25 +101,17 @@ def list_columns(
     return out
 
 
-def measure(entries: list[StoredAlert], need: dict[str, int] | None = None) -> dict[str, int]:
-    """The widths `entries` need per content column, grown from `need` (never shrunk: no jitter)."""
-    grown = dict(need or {})
-    rule = node = pod = prio = 0
-    for e in entries:
-        a = e.alert
-        rule = max(rule, len(a.rule))
-        node = max(node, len(e.node))
-        prio = max(prio, len(priority_label(a.priority)))
-        pod = max(pod, len(_where(e)))
-    for name, value in (("rule", rule), ("node", node), ("pod", pod), ("priority", prio)):
+def grow_need(need: dict[str, int], widths: dict[str, int]) -> dict[str, int]:
+    """`need` grown by the engine's measure of new rows (`content_widths`: lengths and a priority mask)."""
+    if not widths:
+        return need
+    grown = dict(need)
+    mask = widths.get("priorities", 0)
+    prio = max((len(priority_label(p)) for p in Priority if mask & (1 << p)), default=0)
+    for name, value in (*((n, widths[n]) for n in ("rule", "node", "pod")), ("priority", prio)):
         if value > grown.get(name, 0):
             grown[name] = value
     return grown
-
-
-def _where(entry: StoredAlert) -> str:
-    ns, pod = entry.namespace, alert_field(entry.alert, POD_FIELD)
-    return f"{ns}/{pod}" if ns and pod else (ns or "")
 
 
 def _clock(ns: int, *, millis: bool = True) -> str:
@@ -132,7 +128,7 @@ def alert_cells(entry: StoredAlert, *, millis: bool = True) -> dict[str, tuple[s
         "priority": (priority_label(a.priority), priority_style(a.priority)),
         "rule": (sanitize(a.rule, max_len=200), "bold"),
         "node": (sanitize(entry.node, max_len=100), "cyan"),
-        "pod": (sanitize(_where(entry), max_len=200), ""),
+        "pod": (sanitize(entry_where(entry), max_len=200), ""),
         "output": (sanitize(a.message, max_len=1000), ""),
     }
 
@@ -183,48 +179,90 @@ class AlertList(ScrollView, can_focus=True):
     class ColumnsChanged(Message):
         """The column widths changed (the screen redraws the titles: `header_text()`)."""
 
+    class Synced(Message):
+        """A view's first rows (and counts) came: after the first layout or a new filter."""
+
     def __init__(
         self,
-        view: FilteredView,
+        view: RemoteView,
         *,
         id: str | None = None,
         hide: tuple[str, ...] = (),
         empty: str = "no alerts match the filter",
+        counts: bool = False,
     ) -> None:
         super().__init__(id=id)
         self.view = view
         self.hide = hide  # columns never shown (NODE in one node's own list)
         self.empty = empty  # what an empty list says
+        self.counts = counts  # a view's first sync brings the per-rule and per-node counts too
         self.cursor = max(0, len(view) - 1)
         self.new_while_paused = 0
         self._cache: OrderedDict[tuple[int, int, bool], Strip] = OrderedDict()
-        self._need = measure(view.slice(len(view) - MEASURE_AT_MOST, len(view)))
+        self._need: dict[str, int] = {}
+        self._opened = True  # the view's first update places the cursor as `set_view` does
+        self._laid_out = False
         self._columns: list[tuple[str, int]] = list_columns(80, self._need, hide=hide)
+        view.on_rows = self._rows_came
 
     # ------------------------------------------------------------ data
 
-    def set_view(self, view: FilteredView) -> None:
-        """A new filter: show its alerts (pinned to the newest when following)."""
+    def set_view(self, view: RemoteView) -> None:
+        """A new filter: show its alerts (pinned to the newest when following) from its first update,
+        which is asked for at once; the engine forgets the old view."""
+        self.view.on_rows = None
+        self.view.close_soon()
         self.view = view
+        view.on_rows = self._rows_came
+        view.follow = self.following
         self._cache.clear()
         self.new_while_paused = view.held
         self.cursor = max(0, len(view) - 1)
-        self._need = measure(view.slice(len(view) - MEASURE_AT_MOST, len(view)))
+        self._need = {}
+        self._opened = True
         self._fit_columns()
         self._sync_size(pin=True)
+        self.run_worker(self._first_sync(), group="alert-list-sync")
+
+    async def _first_sync(self) -> None:
+        await self.sync(groups=self.counts)
+        self.post_message(self.Synced())
+
+    async def sync(self, *, groups: bool = False, rule_groups: bool = False) -> None:
+        """One engine round trip: the view's update (and the counts asked for), then `view_changed`. Not
+        before the first layout: the list must know its height to ask for the right rows and pin them."""
+        if not self._laid_out:
+            return
+        view = self.view
+        view.follow = self.following
+        view.see(self.scroll_offset.y, self.scrollable_content_region.height or self.size.height)
+        change = await view.update(groups=groups, rule_groups=rule_groups)
+        if view is self.view and self.is_attached:  # not replaced or closed meanwhile
+            self.view_changed(change)
+
+    def on_unmount(self) -> None:
+        self.view.on_rows = None
+        self.view.close_soon()
+
+    def _rows_came(self) -> None:
+        """Rows fetched for placeholders arrived: repaint, and let the detail pane catch up."""
+        self.refresh()
+        self.post_message(self.Moved())
 
     def view_changed(self, change: ViewChange) -> None:
         """After `view.update()`: keep indexes pointing at the same alerts, follow or count."""
         self.new_while_paused = self.view.held  # paused, the view is a snapshot: newer alerts wait
+        if self._opened and self.view.synced:  # the first update: as `set_view` placed it, now with rows
+            self._opened = False
+            self.cursor = max(0, len(self.view) - 1)
+            change = ViewChange(change.added, 0, True)
+            self.call_after_refresh(self._first_layout)
         if not change.changed:
             return
-        n = len(self.view)
-        fresh = n if change.rebuilt else min(change.added, n)
-        if fresh:
-            need = measure(self.view.slice(n - min(fresh, MEASURE_AT_MOST), n), self._need)
-            if need != self._need:
-                self._need = need
-                self._fit_columns()
+        need = grow_need(self._need, self.view.widths)
+        if need != self._need:
+            self._need = need
+            self._fit_columns()
         if change.rebuilt:
             self._cache.clear()
             self.cursor = min(self.cursor, max(0, len(self.view) - 1))
@@ -235,22 +273,34 @@ class AlertList(ScrollView, can_focus=True):
         scroll_y = self.scroll_offset.y - (0 if self.following else change.dropped)
         self._sync_size(pin=self.following, scroll_y=max(0, scroll_y))
 
+    def _first_layout(self) -> None:
+        """After the layout that follows a view's first rows: the scrollbar may have come, narrowing the
+        list (columns refit) and, created after the pin, showing the top (it is told where the list is)."""
+        self._fit_columns()
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.view))
+        if self.show_vertical_scrollbar:
+            self.vertical_scrollbar.position = self.scroll_offset.y
+
     def _sync_size(self, *, pin: bool, scroll_y: int | None = None) -> None:
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.view))
         height = self.scrollable_content_region.height or self.size.height
         if pin:
-            self.scroll_to(y=max(0, len(self.view) - height), animate=False, immediate=True)
+            # force: just grown, the list may not have its scrollbar yet (it comes with the next layout)
+            self.scroll_to(y=max(0, len(self.view) - height), animate=False, immediate=True, force=True)
         elif scroll_y is not None and scroll_y != self.scroll_offset.y:
             self.scroll_to(y=scroll_y, animate=False, immediate=True)
         self.refresh()
 
     def current(self) -> StoredAlert | None:
+        """The alert under the cursor; None when there is none or it is still on its way (`Moved` follows
+        when it comes)."""
         if not len(self.view):
             return None
         return self.view.get(min(self.cursor, len(self.view) - 1))
 
     def watch_following(self, following: bool) -> None:
         """Paused, the view holds still at its last alert (a snapshot); following lets the rest in."""
+        self.view.follow = following
         if not following:
             self.view.hold()
             return
@@ -272,6 +322,9 @@ class AlertList(ScrollView, can_focus=True):
             self.post_message(self.ColumnsChanged())
 
     def on_resize(self) -> None:
+        if not self._laid_out:  # the first rows, without waiting for a tick
+            self._laid_out = True
+            self.run_worker(self._first_sync(), group="alert-list-sync")
         self._fit_columns()
         self._sync_size(pin=self.following)
         if not self.following:  # shrunk (a detail pane opened): the highlighted row stays in sight
@@ -293,12 +346,14 @@ class AlertList(ScrollView, can_focus=True):
         index = scroll_y + y
         width = self.scrollable_content_region.width
         style = self.rich_style
+        self.view.see(scroll_y, self.scrollable_content_region.height)
         if index >= len(self.view):
-            if index == 0 and self.empty:
-                segments = Text(self.empty, style + _EMPTY).render(self.app.console)
-                return Strip(segments).crop_extend(0, width, style)
+            if index == 0 and self.empty and (self.view.synced or not self._opened):
+                return self._note(self.empty, style, width)
             return Strip.blank(width, style)
         entry = self.view.get(index)
+        if entry is None:  # on its way: fetched at once, `_rows_came` repaints
+            return self._note(_PLACEHOLDER, style, width)
         selected = index == self.cursor and self.has_focus
         key = (entry.seq, width, selected)
         strip = self._cache.get(key)
@@ -314,6 +369,12 @@ class AlertList(ScrollView, can_focus=True):
         else:
             self._cache.move_to_end(key)
         return strip.crop_extend(scroll_x, scroll_x + width, style).apply_offsets(scroll_x, index)
+
+    def _note(self, text: str, style: Style, width: int) -> Strip:
+        """A dim line of our own (the empty list's message, a row on its way), without Rich's line end
+        (an unstyled segment: NO_COLOR's filter cannot take it)."""
+        segments = [s for s in Text(text, style + _EMPTY).render(self.app.console) if s.text != "\n"]
+        return Strip(segments).crop_extend(0, width, style)
 
     def on_focus(self) -> None:
         self.refresh()
@@ -362,8 +423,9 @@ class AlertList(ScrollView, can_focus=True):
         if 0 <= index < len(self.view):
             self.following = False
             self._move_to(index)
-            if event.chain >= 2:
-                self.post_message(self.Selected(self.view.get(index)))
+            entry = self.view.get(index)
+            if event.chain >= 2 and entry is not None:
+                self.post_message(self.Selected(entry))
 
     def on_mouse_scroll_up(self) -> None:
         self.following = False

@@ -1,8 +1,9 @@
 """The Alerts screen: the live list, counts by priority and top rules (click to filter), the filter bar,
 since presets, follow/pause, group by rule, the detail pane and JSONL export.
 
-At most ~7 times a second an engine tick runs `view.update()` (new alerts are matched incrementally by
-the ops view) and tells the list what changed; the side counts and titles refresh a few times a second.
+At most ~7 times a second an engine tick awaits the list's `sync()`: one round trip to the engine's view
+(new alerts are matched incrementally there) that brings the rows on screen and what changed; a few times a
+second the same round trip also brings the side counts (and the rule groups while they are shown).
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from textual.widgets import Input, Static
 from falcotui.falco.alerts import Priority
 from falcotui.falco.sanitize import safe_text, sanitize
 from falcotui.ops.alert_query import EMPTY_QUERY, SINCE_PRESETS, AlertQuery, QueryError, parse_query
-from falcotui.ops.alert_view import FilteredView, RuleGroup, export_jsonl, export_path
+from falcotui.ops.alert_view import RuleGroup
 from falcotui.ops.engine import EngineDelta
 from falcotui.ui.alert_detail import AlertDetail
 from falcotui.ui.alerts_list import AlertList, priority_label
 from falcotui.ui.count_list import CountList
+from falcotui.ui.remote_view import RemoteView, remote_view
 from falcotui.ui.widgets import count_text, priority_style
 
 SIDE_REFRESH_S = 0.4
@@ -77,7 +79,7 @@ class AlertsScreen(Screen):
     def __init__(self, query: AlertQuery = EMPTY_QUERY) -> None:
         super().__init__()
         self.query_obj = query
-        self.view: FilteredView | None = None
+        self.view: RemoteView | None = None
         self.grouped = False
         self._last_side = 0.0
         self._last_list = 0.0
@@ -101,8 +103,8 @@ class AlertsScreen(Screen):
                 )
                 yield Static("", id="filter-error", classes="hidden")
                 yield Static("", id="alerts-columns")
-                view = self.app.services.engine.view(self.query_obj)
-                yield AlertList(view, id="alerts-list", empty=_empty_text(self.query_obj))
+                view = remote_view(self.app.services.engine, self.query_obj)
+                yield AlertList(view, id="alerts-list", empty=_empty_text(self.query_obj), counts=True)
                 yield CountList(id="rule-groups", count_first=True, classes="hidden")
                 yield AlertDetail(id="alerts-detail", classes="hidden")
 
@@ -121,23 +123,34 @@ class AlertsScreen(Screen):
 
     # ------------------------------------------------------------ ticks
 
-    def engine_tick(self, delta: EngineDelta | None = None) -> None:
+    async def engine_tick(self, delta: EngineDelta | None = None) -> None:
         if not self._mounted:
             return
         now = time.monotonic()
-        if now - self._last_list >= LIST_REFRESH_S:
+        side = now - self._last_side >= SIDE_REFRESH_S
+        if side or now - self._last_list >= LIST_REFRESH_S:
             # A followed storm scrolls every visible line on each update: ~7 a second read the same as 15
             # and leave the keyboard its share of the CPU.
             self._last_list = now
-            view = self.alert_list.view
-            self.alert_list.view_changed(view.update())
-        if now - self._last_side >= SIDE_REFRESH_S:
+            if side:
+                self._last_side = now
+            await self.alert_list.sync(groups=side, rule_groups=side and self.grouped)
+        if side and self.is_attached:
+            self.refresh_side()
+
+    async def _sync_side(self) -> None:
+        """The counts (and rule groups) now, not at the next side refresh: a new filter or grouping."""
+        await self.alert_list.sync(groups=True, rule_groups=self.grouped)
+        if self.is_attached:
             self.refresh_side()
 
     def refresh_side(self) -> None:
         """Counts, top rules, titles and the status line (a few times a second; unchanged rows stay)."""
         self._last_side = time.monotonic()
         view = self.alert_list.view
+        if not view.synced:  # a new view's counts are one round trip away: keep the last ones till then
+            self._update_titles()
+            return
         counts = view.by_priority
         self.query_one("#by-priority", CountList).set_rows(
             [(p.label, Text(priority_label(p), priority_style(p)), short_count(n)) for p, n in counts.items()]
@@ -192,7 +205,7 @@ class AlertsScreen(Screen):
         self._say_unmatched_nodes(query)
         # paused, the list is a snapshot: a new filter looks at the same moment, not at newer alerts
         hold = None if self.alert_list.following else self.alert_list.view.hold_at
-        view = self.app.services.engine.view(query, hold_at=hold)
+        view = remote_view(self.app.services.engine, query, hold_at=hold)
         self.view = view
         self.alert_list.empty = _empty_text(query)
         self.alert_list.set_view(view)
@@ -276,6 +289,7 @@ class AlertsScreen(Screen):
                 "grouped by rule: alerts · nodes · worst · last seen · rule — enter filters to it · r back"
             )
             self.refresh_side()
+            self.run_worker(self._sync_side(), group="alerts-side")
             groups.focus()
         else:
             self.alert_list.focus()
@@ -314,6 +328,10 @@ class AlertsScreen(Screen):
             return
         self.apply_query(query)
 
+    @on(AlertList.Synced)
+    def _first_rows(self) -> None:
+        self.refresh_side()
+
     @on(AlertList.ColumnsChanged)
     def _columns_changed(self) -> None:
         self._show_columns()
@@ -338,14 +356,15 @@ class AlertsScreen(Screen):
         else:
             self.app.action_back()
 
-    def action_export(self) -> None:
-        view = self.alert_list.view
+    async def action_export(self) -> None:
+        """Every alert of the list as JSON lines, written by the engine (it holds them)."""
+        directory = self.export_dir or self.app.services.export_dir
         try:
-            path = export_path(self.export_dir or self.app.services.export_dir)
-            n = export_jsonl(list(view), path)
-        except OSError as exc:
+            result = await self.alert_list.view.export(None if directory is None else str(directory))
+        except Exception as exc:  # OSError in the engine, or the link gone: said, not raised
             self.notify(f"export failed: {sanitize(str(exc), max_len=200)}", severity="error", markup=False)
             return
+        n, path = result.count, result.path
         self.last_export = f"exported {n} → {path}"
         self.notify(f"{n} alert(s) written to {path}", title="Exported", markup=False)
         self._update_titles()

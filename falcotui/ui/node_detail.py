@@ -26,6 +26,7 @@ from falcotui.ui.alert_detail import AlertDetail
 from falcotui.ui.alerts_list import AlertList
 from falcotui.ui.fleet_screen import STATE_STYLE, falco_cell
 from falcotui.ui.keybar import KeyBar
+from falcotui.ui.remote_view import remote_view
 from falcotui.ui.widgets import StatusHeader, count_text, priority_text, sparkline
 
 REFRESH_S = 1.0
@@ -138,7 +139,7 @@ class NodeDetailScreen(Screen):
             with VerticalScroll(id="node-log-box"):
                 yield Static("", id="node-log")
         with Vertical(id="node-alerts-box"):
-            view = self.app.services.engine.view(AlertQuery().with_term("node=", self.node))
+            view = remote_view(self.app.services.engine, AlertQuery().with_term("node=", self.node))
             yield Static("", id="node-alerts-columns")
             yield AlertList(view, id="node-alerts", hide=("node",), empty="no alerts from this node yet")
             yield AlertDetail(id="node-alert-detail", classes="hidden")
@@ -155,9 +156,11 @@ class NodeDetailScreen(Screen):
     def _columns_changed(self) -> None:
         self.query_one("#node-alerts-columns", Static).update(self.query_one(AlertList).header_text())
 
-    def engine_tick(self, delta: EngineDelta) -> None:
+    async def engine_tick(self, delta: EngineDelta) -> None:
         alerts = self.query_one(AlertList)
-        alerts.view_changed(alerts.view.update())
+        await alerts.sync()
+        if not self.is_attached:
+            return
         self._alerts_title()
         if self.node in delta.nodes or time.monotonic() - self._last >= REFRESH_S:
             self.refresh_facts()

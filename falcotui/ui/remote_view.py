@@ -29,6 +29,7 @@ from falcotui.ops.alert_view_service import ExportResult, ViewReply, ViewRequest
 
 Call = Callable[..., Awaitable[Any]]
 TARGET = "views"
+_closing: set[asyncio.Task[None]] = set()  # closes under way (a task needs a reference until done)
 KEEP_WINDOWS = 3  # rows of the last few windows stay known, so a reply may name them by sequence number
 
 
@@ -67,6 +68,8 @@ class RemoteView:
         self._visible = (0, 0)  # (top, height) the list shows
         self.follow = True
         self._fetch: asyncio.Task[None] | None = None
+        self._missing: int | None = None  # a row asked for and not here
+        self._drew_placeholder = False  # a row was asked for and missing: repaint when rows come
         self._opening: asyncio.Future[int] | None = None
 
     # ------------------------------------------------------------ link
@@ -125,6 +128,8 @@ class RemoteView:
             self._by_node = list(reply.by_node)
         if reply.rule_groups is not None:
             self._rule_groups = list(reply.rule_groups)
+        if self._fetch is None:
+            self._placeholders_filled()
         if first:
             return ViewChange(reply.length, 0, True)
         return reply.change
@@ -153,22 +158,39 @@ class RemoteView:
         self._start, self._rows = reply.start, rows
 
     async def _fetch_window(self) -> None:
-        """Bring the visible window (no update: indexes stay), then tell the list to repaint."""
+        """Bring the rows asked for and not here (no update: indexes stay), then tell the list to repaint."""
         try:
-            while not self._closed and not self._covers(*self._visible_range()):
-                start, stop = self.window()
+            while not self._closed and (target := self._target()) is not None:
+                start, stop = target
                 view_id = await self._view_id()
                 request = ViewRequest(start=start, stop=stop, update=False, have=self._have())
                 reply: ViewReply = await self._call(TARGET, "sync", view_id, request)
                 if reply.generation < self._generation:
                     continue
                 self._take(reply)
-                if self.on_rows is not None:
-                    self.on_rows()
                 if not self._covers(start, min(stop, self._len)):
                     break  # the engine has fewer rows than the client thought: the next update says so
         finally:
             self._fetch = None
+            self._placeholders_filled()
+
+    def _placeholders_filled(self) -> None:
+        """A placeholder was drawn and rows came since (fetched, or with an update): repaint."""
+        if self._drew_placeholder and self.on_rows is not None:
+            self._drew_placeholder = False
+            self.on_rows()
+
+    def _target(self) -> tuple[int, int] | None:
+        """The window to fetch: around what is visible, else around a row asked for by index (the cursor's,
+        for the detail pane); None when both are here."""
+        if not self._covers(*self._visible_range()):
+            return self.window()
+        missing = self._missing
+        if missing is not None and missing < self._len and not self._covers(missing, missing + 1):
+            height = max(self._visible[1], 1)
+            return max(0, missing - height), missing + 2 * height
+        self._missing = None
+        return None
 
     def _visible_range(self) -> tuple[int, int]:
         top, height = self._visible
@@ -196,6 +218,34 @@ class RemoteView:
         elif self._opening is not None:
             await self._call(TARGET, "close", await self._opening)
 
+    def close_soon(self) -> None:
+        """`close()` without waiting for it (a list replaced or unmounted); a link already gone is fine:
+        the engine's views went with it."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._id is None and self._opening is None:
+            return
+        try:
+            task = asyncio.get_running_loop().create_task(self._close_quietly())
+        except RuntimeError:  # no loop: the app is gone, and the engine with it
+            return
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+    async def _close_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            view_id = self._id if self._id is not None else await self._opening  # type: ignore[misc]
+            await self._call(TARGET, "close", view_id)
+
+    async def rows(self, start: int, stop: int) -> list[StoredAlert]:
+        """Rows [start, stop) as the view stands (no update, at most `MAX_WINDOW`), straight from the
+        engine; the cache is left as it is."""
+        request = ViewRequest(start=start, stop=stop, update=False)
+        reply: ViewReply = await self._call(TARGET, "sync", await self._view_id(), request)
+        skip = max(0, start - reply.start)  # the engine's window is clamped to its end
+        return list(reply.rows[skip : skip + max(0, stop - start)])
+
     async def export(self, directory: str | None) -> ExportResult:
         """Every alert of the view as JSON lines, written by the engine (see `ViewService.export`)."""
         return await self._call(TARGET, "export", await self._view_id(), None, directory)
@@ -214,9 +264,8 @@ class RemoteView:
         i = index - self._start
         entry = self._rows[i] if 0 <= i < len(self._rows) else None
         if entry is None:
-            top, height = self._visible
-            if not top <= index < top + max(height, 1):
-                self._visible = (index, max(height, 1))
+            self._missing = index
+            self._drew_placeholder = True
             self._want()
         return entry
 

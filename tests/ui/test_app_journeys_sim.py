@@ -63,7 +63,10 @@ async def test_incident_in_fleet_and_alerts_filter_and_detail(demo_app, screen_t
             )
 
         assert await until(pilot, lambda: only_that_node(alert_rows(screen_text(app)))), screen_text(app)
-        assert all(e.node == node and e.alert.priority <= Priority.WARNING for e in screen.alert_list.view)
+        assert all(
+            e.node == node and e.alert.priority <= Priority.WARNING
+            for e in await screen.alert_list.view.rows(0, len(screen.alert_list.view))
+        )
         await pilot.press("enter")
 
         def detail_of_current() -> bool:

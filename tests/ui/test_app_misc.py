@@ -147,7 +147,10 @@ async def test_a_node_filter_takes_a_short_name_and_says_when_it_matches_no_node
         screen = app.screen
         screen.apply_query(screen.query_obj.with_term("node", "23"))
         assert await until(pilot, lambda: len(screen.alert_list.view) > 0)
-        assert {a.node for a in (e.alert for e in screen.alert_list.view)} == {"ip-10-0-1-23"}
+        assert {
+            a.node
+            for a in (e.alert for e in await screen.alert_list.view.rows(0, len(screen.alert_list.view)))
+        } == {"ip-10-0-1-23"}
         assert "matches none" not in screen_text(app)
         screen.apply_query(screen.query_obj.with_term("node", "99"))
         assert await until(pilot, lambda: "node:99 matches none of the 5 nodes" in screen_text(app))

@@ -49,7 +49,11 @@ async def test_the_corpus_and_unreadable_lines_on_screen(frozen, shows, alert_by
         assert isinstance(screen, AlertsScreen)
         assert_clean(text, "alerts screen")
         for rule in ("Oversize alert", "Hostile"):
-            row = next(i for i, e in enumerate(screen.alert_list.view) if e.alert.rule.startswith(rule))
+            row = next(
+                i
+                for i, e in enumerate(await screen.alert_list.view.rows(0, len(screen.alert_list.view)))
+                if e.alert.rule.startswith(rule)
+            )
             screen.alert_list.cursor = row
             await pilot.press("enter")
             text = await shows(pilot, app, f"rule {rule}")  # the detail pane shows this alert
