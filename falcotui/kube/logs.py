@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -136,7 +135,7 @@ class LogFollower:
         # the last stream broke off (a cut) rather than ending (the container stopped): only a resume after
         # a cut can lose lines without a restart to explain them, so only it looks for a gap
         self._cut = False
-        self.done = threading.Event()  # set when the follower has ended (readable from any thread)
+        self.done = asyncio.Event()  # set when the follower has ended (`is_set()` from any thread)
 
     def start(self) -> None:
         """Start following on the running loop (a task, not a thread)."""

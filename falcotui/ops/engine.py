@@ -176,6 +176,7 @@ class Engine:
         self.api_reachable: bool | None = None
         self.api_error = ""
         self._tasks: list[asyncio.Task] = []
+        self._channels_open = False  # pod events reach the log/gRPC channels (after the first lists)
         self._started = False
         self._stopped = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -217,6 +218,7 @@ class Engine:
             self.informers[name] = inf
             inf.start()
         self._tasks.append(asyncio.create_task(self._probe_loop(), name="engine-api-probe"))
+        self._tasks.append(asyncio.create_task(self._open_channels(), name="engine-open-channels"))
         if self._read_only_given is None:
             self._tasks.append(asyncio.create_task(self._check_access(), name="engine-access"))
         if sync_timeout is not None:
@@ -231,6 +233,18 @@ class Engine:
         async with asyncio.timeout(timeout):
             for name in ("nodes", "pods", "daemonsets"):
                 await self.informers[name].wait_synced()
+
+    async def _open_channels(self) -> None:
+        """Rows first, streams after (issue 14): the pods' log and gRPC channels start once nodes, pods and
+        the DaemonSet are listed and `start()` has returned, so the fleet's rows do not wait behind a
+        thousand streams opening (which the client's rate limit spreads over seconds anyway); from then on
+        pod events reach the channels as they come."""
+        await self.wait_synced()
+        await asyncio.sleep(0)  # start(), woken by the same lists, returns first
+        self._channels_open = True
+        pods = list(self.informers["pods"].cache().values())
+        for channel in (c for c in (self.logs, self.grpc) if c is not None):
+            channel.sync(pods)
 
     async def stop(self) -> None:
         """Stop every informer, follower and subscription; safe to call twice."""
@@ -255,7 +269,7 @@ class Engine:
             if ev.type is EventType.RESYNCED:
                 self.notices.add(NoticeKind.RELIST, f"{ev.resource}: watch expired, listed again")
             self.fleet.apply_event(ev)
-            if ev.resource == "pods":
+            if ev.resource == "pods" and self._channels_open:
                 self._route_pod(ev)
         except Exception as exc:  # one odd object must not stop the stream of events
             self.notices.add(NoticeKind.K8S_WARNING, f"could not use a {ev.resource} event: {exc}")
