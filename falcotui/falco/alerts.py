@@ -18,7 +18,7 @@ import orjson
 
 from falcotui.falco.sanitize import json_bytes
 
-Channel = Literal["log", "grpc"]
+Channel = Literal["log", "grpc", "nats"]
 
 #: Alert lines longer than this (Falco's own are a few KiB) are kept with their long strings truncated.
 MAX_LINE_LENGTH = 4 * 1024 * 1024

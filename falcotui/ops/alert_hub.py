@@ -42,7 +42,7 @@ from falcotui.ops.alert_store import AlertStore, StoredAlert, alert_node
 from falcotui.ops.falco_pods import FalcoPodInfo, FalcoPodTracker
 
 _NS = 1_000_000_000
-CHANNEL_KINDS = ("log", "grpc")
+CHANNEL_KINDS = ("log", "grpc", "nats")
 #: markers falcotui itself puts into the alert list (a gap in a log) carry this source and rule
 MARKER_SOURCE = "falcotui"
 GAP_RULE = "falcotui: possible gap in the log"
@@ -183,6 +183,11 @@ class AlertHub:
         `line_ns`: the line's own timestamp (the kubelet's), for the lag; default the alert's event time."""
         now = self._clock() if received_ns is None else received_ns
         return self._take(alert, now, alert.time_ns if line_ns is None else line_ns)
+
+    def ingest_history(self, alert: Alert) -> StoredAlert | None:
+        """Like `ingest`, for an alert replayed from history (a stream read from its start): it says
+        nothing about how late alerts arrive now, so no lag is measured."""
+        return self._take(alert, self._clock(), None)
 
     def _take(self, alert: Alert, now: int, line_ns: int | None) -> StoredAlert | None:
         """`line_ns` None: not a line that arrived (falcotui's own marker), so no lag measured."""
@@ -369,7 +374,7 @@ class AlertHub:
         the channel's state is what its owner reports (a channel nobody reports on counts as connected
         while alerts arrive through it)."""
         if kind not in CHANNEL_KINDS:
-            raise ValueError(f"unknown channel kind {kind!r} (expected log or grpc)")
+            raise ValueError(f"unknown channel kind {kind!r} (expected log, grpc or nats)")
         key = (node, kind)
         status = self.channels.get(key)
         if status is None:

@@ -40,11 +40,13 @@ from falcotui.ops.fleet_k8s import FALCO_SELECTOR
 from falcotui.ops.fleet_status import NodeStatus
 from falcotui.ops.grpc_channels import GrpcChannels
 from falcotui.ops.log_channels import LogChannels
+from falcotui.ops.nats_channel import NatsChannel, NatsHealth, NatsSource
 from falcotui.ops.notices import Notice, NoticeKind, NoticeLog
 from falcotui.ops.reload_state import PushMark
 from falcotui.ops.terminal import credential_problem
 
-CHANNELS = ("log", "grpc")
+CHANNELS = ("log", "grpc")  # the default: what a cluster's own Falco pods offer
+ALL_CHANNELS = (*CHANNELS, "nats")  # nats: Falcosidekick's stream (EngineOptions.nats says where)
 POD_SELECTOR = ",".join(f"{k}={v}" for k, v in FALCO_SELECTOR.items())
 
 
@@ -80,6 +82,7 @@ class Health:
     log_down: tuple[str, ...] = ()  # nodes whose log stream is down now
     lag_node: str = ""  # the node of the worst lag, and its channel ("log" or "grpc")
     lag_channel: str = ""
+    nats: NatsHealth | None = None  # the NATS source's state, when the engine reads one
 
 
 @dataclass(slots=True)
@@ -117,6 +120,7 @@ class EngineOptions:
     grpc_backoff: tuple[float, float] = (0.5, 10.0)
     dedup_window_s: float = 300.0
     events_kept: int = 200
+    nats: NatsSource | None = None  # Falcosidekick's JetStream stream, for the `nats` channel
 
 
 def namespace_names(clients: KubeClients) -> list[str]:
@@ -141,9 +145,11 @@ class Engine:
         options: EngineOptions | None = None,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
-        unknown = [c for c in channels if c not in CHANNELS]
+        unknown = [c for c in channels if c not in ALL_CHANNELS]
         if unknown or not channels:
-            raise ValueError(f"unknown channel(s) {', '.join(unknown) or '(none)'}: choose from log, grpc")
+            raise ValueError(
+                f"unknown channel(s) {', '.join(unknown) or '(none)'}: choose from log, grpc, nats"
+            )
         self.clients = clients
         self.namespace = namespace
         self.channels = tuple(dict.fromkeys(channels))
@@ -172,6 +178,11 @@ class Engine:
                          backoff_max=opts.grpc_backoff[1])
             if "grpc" in self.channels else None
         )  # fmt: skip
+        if "nats" in self.channels and opts.nats is None:
+            raise ValueError("the nats channel needs a source (EngineOptions.nats)")
+        self.nats = (
+            NatsChannel(opts.nats, self.hub, self.notices) if "nats" in self.channels and opts.nats else None
+        )
         self.informers: dict[str, Informer] = {}
         self.api_reachable: bool | None = None
         self.api_error = ""
@@ -219,6 +230,8 @@ class Engine:
             inf.start()
         self._tasks.append(asyncio.create_task(self._probe_loop(), name="engine-api-probe"))
         self._tasks.append(asyncio.create_task(self._open_channels(), name="engine-open-channels"))
+        if self.nats is not None:
+            self.nats.start()
         if self._read_only_given is None:
             self._tasks.append(asyncio.create_task(self._check_access(), name="engine-access"))
         if sync_timeout is not None:
@@ -256,6 +269,8 @@ class Engine:
             await self.logs.aclose()
         if self.grpc is not None:
             await self.grpc.aclose()
+        if self.nats is not None:
+            await self.nats.aclose()
         await asyncio.gather(*(inf.aclose() for inf in self.informers.values()), return_exceptions=True)
         self._started, self._stopped = False, bool(self.informers)
 
@@ -379,6 +394,7 @@ class Engine:
             throttled=self.clients.throttle_state(),
             credentials_error=credential_problem(self.clients),
             unreadable=self.hub.bad_lines,
+            nats=self.nats.health() if self.nats is not None else None,
             **self.hub.log_stream_health(),
         )
 
