@@ -188,7 +188,6 @@ def run(args: argparse.Namespace) -> int:
             export_dir=args.export_dir,
             max_alerts=args.max_alerts,
             connect=ConnectOptions(args.kubeconfig, context, timeouts, limits),
-            engine_thread=True,  # until the Alerts screen reads its views over the link (RemoteView)
         )
 
     try:
@@ -235,7 +234,6 @@ def _run_demo(args: argparse.Namespace) -> int:
             export_dir=args.export_dir,
             max_alerts=args.max_alerts,
             connect=ConnectOptions(str(demo.kubeconfig), None, Timeouts(connect=2.0, read=15.0)),
-            engine_thread=True,  # until the Alerts screen reads its views over the link (RemoteView)
         )
 
     try:

@@ -18,8 +18,6 @@ from typing import Any, TypeVar
 
 from falcotui.kube.config import KubeClients
 from falcotui.ops.alert_hub import ChannelStatus
-from falcotui.ops.alert_query import EMPTY_QUERY, AlertQuery
-from falcotui.ops.alert_view import FilteredView
 from falcotui.ops.engine import Engine, EngineError, Health, K8sEvent, namespace_names
 from falcotui.ops.engine_batch import TickBatch
 from falcotui.ops.engine_link import Link, LinkClosed, RemoteError
@@ -57,6 +55,8 @@ class EngineClient:
         self._pending_marks: list[PushMark | None] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failure = ""
+        self._opening = False
+        self._opened = asyncio.Event()  # set once `open()` has connected, or failed to
 
     # ------------------------------------------------------------ lifecycle
 
@@ -70,11 +70,14 @@ class EngineClient:
         if self.link is not None:
             return
         self._loop = asyncio.get_running_loop()
+        self._opening = True
         try:
             self.link = await self.placement.open()
         except (LinkClosed, RemoteError, OSError) as exc:
             self._failure = self.placement.failure() or str(exc)
             raise EngineFailed(self._failure) from None
+        finally:
+            self._opened.set()  # calls made meanwhile (a screen opening its view) go ahead, or fail
         await self._tick_once()  # the first paint shows what the engine already holds
 
     async def start(self, *, sync_timeout: float | None = 20.0) -> None:
@@ -99,8 +102,10 @@ class EngineClient:
 
     async def call(self, target: str, method: str, *args: Any) -> Any:
         """One call over the link (alert views use `call("views", ...)`); EngineFailed once it is gone."""
+        if self.link is None and self._opening:
+            await self._opened.wait()  # the worker is still starting (a child takes a second or two)
         if self.link is None:
-            raise EngineFailed("the engine is not connected")
+            raise EngineFailed(self._failure or "the engine is not connected")
         try:
             return await self.link.call(target, method, *args)
         except LinkClosed:
@@ -154,14 +159,6 @@ class EngineClient:
     def namespace_names(self) -> list[str]:
         """Blocking: the cluster's namespaces (asked with the UI's own clients)."""
         return namespace_names(self.clients)
-
-    def view(self, query: AlertQuery = EMPTY_QUERY, *, hold_at: int | None = None) -> FilteredView:
-        """An in-process view of an engine on a thread; a worker process serves views through
-        `call("views", ...)` only (ui/remote_view.py)."""
-        engine = self.local_engine
-        if engine is None:
-            raise EngineError("the engine runs in another process: open its views over the link")
-        return engine.view(query, hold_at=hold_at)
 
     # ------------------------------------------------------------ an engine on a thread
 

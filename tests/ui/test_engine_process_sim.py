@@ -1,6 +1,7 @@
 """The TUI with its engine in a child process (as `falcotui` runs it) against the simulated cluster: fleet
-rows and alerts arrive over the link, every alert the pods logged is held exactly once by the worker, and a
-killed worker shows in the header as an engine failure instead of a frozen screen."""
+rows and alerts arrive over the link, every alert the pods logged is held exactly once by the worker, the
+Alerts list reads the worker's view, hostile text crosses unchanged and is sanitized on screen, and a killed
+worker shows in the header as an engine failure instead of a frozen screen."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from falcotui.falco.alerts import dedup_key
 from falcotui.kube.config import Timeouts
 from falcotui.ops.engine_placement import ChildPlacement
 from falcotui.ops.engine_worker import ConnectOptions
+from falcotui.ui.alerts_screen import AlertsScreen
 from falcotui.ui.app import FalcoTuiApp
 
 
@@ -96,7 +98,45 @@ async def test_alerts_and_fleet_arrive_from_a_child_engine_exactly_once(child_ap
         assert not set(keys) - now_logged.keys(), "an alert arrived that no pod log holds"
         # the fleet grid's alert rates come from the worker's rows: the incident's nodes show alerts
         assert await until(pilot, lambda: sum(r.alerts_per_min for r in engine.fleet.rows()) > 0)
+        # and the Alerts list reads the worker's view: its rows are the logged alerts
+        await pilot.press("f2")
+        assert await until(pilot, lambda: isinstance(app.screen, AlertsScreen))
+        rules = {a.rule for a in logged.values()}
+        assert await until(pilot, lambda: sum(r in screen_text(app) for r in rules) >= 2), screen_text(app)
         clients.close()
+
+
+async def test_hostile_text_crosses_the_link_unchanged_and_shows_sanitized(
+    child_app, screen_text, until, hostile
+):
+    app, demo = child_app(nodes=2, scenario="quiet")
+    corpus = hostile.CORPUS.replace("\udc80", "")  # the API server's JSON carries no lone surrogate
+    async with app.run_test(size=(200, 50)) as pilot:
+        engine = app.services.engine
+        assert await until(pilot, lambda: screen_text(app).count("Running 1/1") == 2, timeout=40)
+        node = sorted(r.name for r in engine.fleet.rows() if r.pod is not None)[0]
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "hostile.1", "namespace": "falco"},
+            "involvedObject": {"kind": "Node", "name": node},
+            "reason": "Hostile",
+            "message": corpus,
+            "type": "Warning",
+            "count": 1,
+            "lastTimestamp": "2026-12-06T13:00:00Z",
+        }
+        clients = demo.clients()
+        await asyncio.to_thread(clients.request, "POST", "/api/v1/namespaces/falco/events", body=event)
+        clients.close()
+        # the worker's Event, in the UI's mirror, is the server's text byte for byte
+        assert await until(pilot, lambda: any(e.message == corpus for e in engine.k8s_events), timeout=20)
+        app.screen.grid.focus()
+        while app.screen.current_node() != node:
+            await pilot.press("down")
+        await pilot.press("enter")
+        assert await until(pilot, lambda: "Hostile" in screen_text(app) and "PWNED" in screen_text(app))
+        hostile.assert_clean(screen_text(app), "node detail over the engine link")
 
 
 async def test_a_killed_engine_process_shows_in_the_header(child_app, screen_text, until):
