@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from functools import lru_cache
 from hashlib import blake2b
+from operator import itemgetter
 from typing import Any, Literal
 
 import orjson
@@ -261,6 +262,9 @@ def _required_str(obj: Mapping[str, Any], key: str) -> str:
 _PRIORITY_SPELLINGS: dict[str, Priority] = {
     spelling: p for p in Priority for spelling in (p.name, p.label, p.name.lower())
 }
+#: the keys of a Falco JSON alert with falco.yaml's default json_include_* settings
+#: (../shared/data/falco_stdout_sample.log); an alert without one of them takes the checked path
+_FALCO_KEYS = itemgetter("time", "priority", "rule", "output", "source", "hostname", "output_fields", "tags")
 # Values a storm repeats (rule names, hostnames, sources, tag lists) are kept once: every alert of a rule
 # shares one string, every alert with the same tags one tuple. Saves memory in a store of 100k alerts and
 # hashing later (a shared str keeps its hash). Bounded: a table past _SHARED_MAX entries starts over.
@@ -297,10 +301,10 @@ def _tag_tuple(tags: list) -> tuple[str, ...] | None:
 def alert_from_mapping(obj: Mapping[str, Any], *, node: str | None = None, pod: str | None = None) -> Alert:
     """Build an Alert from a decoded JSON alert object. Raises AlertParseError."""
     # Fast path for the shape Falco writes; anything else goes through the checks that explain errors.
-    get = obj.get
-    rule, output, fields, tags = get("rule"), get("output"), get("output_fields"), get("tags")
-    source, hostname, time_text = get("source", ""), get("hostname", ""), get("time")
-    prio = get("priority")
+    try:
+        time_text, prio, rule, output, source, hostname, fields, tags = _FALCO_KEYS(obj)
+    except KeyError:
+        return _checked_alert_from_mapping(obj, node, pod)
     priority = _PRIORITY_SPELLINGS.get(prio) if type(prio) is str else None
     if (
         priority is not None
@@ -314,9 +318,8 @@ def alert_from_mapping(obj: Mapping[str, Any], *, node: str | None = None, pod: 
         and (tag_tuple := _tag_tuple(tags)) is not None
         and type(time_text) is str
         and (time_ns := _falco_time_ns(time_text)) is not None
-        and "node" not in obj
-        and "pod" not in obj
-        and "channel" not in obj
+        # only Falco's eight keys, or at least not falcotui's own (alert_to_json's node/pod/channel)
+        and (len(obj) == 8 or ("node" not in obj and "pod" not in obj and "channel" not in obj))
     ):
         shared = _SHARED
         return Alert(

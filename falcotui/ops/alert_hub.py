@@ -283,7 +283,11 @@ class AlertHub:
         seen, order, store = self._seen, self._seen_order, self.store
         if order and order[0][0] < now - self._window_ns:
             self._expire(now)  # `now` is the whole batch's: nothing expires during it
-        append, note_metadata, dedup_max = store.append, self.falco.note_metadata, self._dedup_max
+        note_metadata, dedup_max = self.falco.note_metadata, self._dedup_max
+        # new alerts go to the store in one `extend` per run of JSON lines, so the next one's sequence
+        # number is known: the store's next plus how many wait
+        new: list[Alert] = []
+        next_seq = store.next_seq
         # node -> its log channel's figures from this batch, put into the ChannelStatus by `_tally`:
         # [channel, alerts, last event time, earliest line written while connected, pod, connected since]
         batch: dict[str, list] = {}
@@ -323,11 +327,13 @@ class AlertHub:
                     if seq is not None:
                         self.duplicates += 1
                         tally[0].duplicates += 1
+                        # a copy of an alert still in `new` came by log too: nothing to add
                         entry = store.by_seq(seq)
                         if entry is not None and store.add_channel(entry, "log"):
                             self._merged.append(seq)
                         continue
-                    seen[key] = append(alert, received_ns=now).seq
+                    seen[key] = next_seq + len(new)
+                    new.append(alert)
                     order.append((now, key))
                     if len(order) > dedup_max:
                         del seen[order.popleft()[1]]
@@ -337,9 +343,15 @@ class AlertHub:
                     elif (info := note_metadata(alert)) is not None:
                         self._changed_pods.add(info.pod)
                     continue
+            if new:  # in order with what the line below changes
+                store.extend(new, received_ns=now)
+                new.clear()
             if batch:
-                self._tally(batch, now)  # in order with what the line below changes
+                self._tally(batch, now)
             self.ingest_log_line(item.pod, line, node=node, ts_ns=item.ts_ns)
+            next_seq = store.next_seq
+        if new:
+            store.extend(new, received_ns=now)
         if batch:
             self._tally(batch, now)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from falcotui.falco.alerts import Alert, Priority
@@ -198,60 +198,67 @@ class AlertStore:
 
     def append(self, alert: Alert, *, received_ns: int | None = None) -> StoredAlert:
         """Keep `alert` (evicting the oldest when full) and count it; returns the stored entry."""
-        now = self._clock() if received_ns is None else received_ns
-        seq = self._next_seq
-        self._next_seq = seq + 1
-        ring = self._ring
-        i = seq % self.capacity
-        old = ring[i]
-        if old is not None:
-            self._forget(old.alert)
-            self.evicted += 1
-        else:
-            self._len += 1
-        channel = alert.channel
-        entry = ring[i] = StoredAlert(seq, alert, now, _ONE_CHANNEL.get(channel) or (channel,))
-
-        prio = alert.priority
-        self.total_seen += 1
-        self.seen_by_priority[prio] += 1
-        self._by_priority[prio] += 1
-        counter = self.by_rule
-        rule = alert.rule
-        counter[rule] = counter.get(rule, 0) + 1
-        node = alert.node or alert.hostname
-        counter = self.by_node
-        counter[node] = counter.get(node, 0) + 1
-        ns = alert.output_fields.get(NAMESPACE_FIELD)
-        if ns not in _NO_VALUE:
-            if type(ns) is not str:
-                ns = str(ns)
-            counter = self.by_namespace
-            counter[ns] = counter.get(ns, 0) + 1
-        tags = alert.tags
-        if tags:
-            counts = self._by_tags
-            counts[tags] = counts.get(tags, 0) + 1
-
-        t = alert.time_ns
-        second = (t if t < now else now) // _NS
-        rates = self._overall
-        if second == rates.second:  # _Rates.add's common case, inline
-            rates.count += 1
-            if prio < rates.worst:
-                rates.worst = prio
-        else:
-            rates.add(second, prio)
-        rates = self._node_rates.get(node)
-        if rates is None:
-            rates = self._node_rates[node] = _Rates(120, self._rate_minutes)
-        if second == rates.second:
-            rates.count += 1
-            if prio < rates.worst:
-                rates.worst = prio
-        else:
-            rates.add(second, prio)
+        self.extend((alert,), received_ns=received_ns)
+        entry = self._ring[self.last_seq % self.capacity]
+        assert entry is not None
         return entry
+
+    def extend(self, alerts: Iterable[Alert], *, received_ns: int | None = None) -> None:
+        """`append` each of `alerts` in order, all received at `received_ns` (default now): the next
+        sequence numbers are theirs. One call for a batch keeps the per-alert work to the counting."""
+        now = self._clock() if received_ns is None else received_ns
+        ring, capacity, forget = self._ring, self.capacity, self._forget
+        seen_by_priority, by_priority, by_tags = self.seen_by_priority, self._by_priority, self._by_tags
+        by_rule, by_node, by_namespace = self.by_rule, self.by_node, self.by_namespace
+        overall, node_rates = self._overall, self._node_rates
+        seq = self._next_seq - 1
+        for alert in alerts:
+            seq += 1
+            i = seq % capacity
+            old = ring[i]
+            if old is not None:
+                forget(old.alert)
+                self.evicted += 1
+            else:
+                self._len += 1
+            channel = alert.channel
+            ring[i] = StoredAlert(seq, alert, now, _ONE_CHANNEL.get(channel) or (channel,))
+
+            prio = alert.priority
+            seen_by_priority[prio] += 1
+            by_priority[prio] += 1
+            rule = alert.rule
+            by_rule[rule] = by_rule.get(rule, 0) + 1
+            node = alert.node or alert.hostname
+            by_node[node] = by_node.get(node, 0) + 1
+            ns = alert.output_fields.get(NAMESPACE_FIELD)
+            if ns not in _NO_VALUE:
+                if type(ns) is not str:
+                    ns = str(ns)
+                by_namespace[ns] = by_namespace.get(ns, 0) + 1
+            tags = alert.tags
+            if tags:
+                by_tags[tags] = by_tags.get(tags, 0) + 1
+
+            t = alert.time_ns
+            second = (t if t < now else now) // _NS
+            if second == overall.second:  # _Rates.add's common case, inline
+                overall.count += 1
+                if prio < overall.worst:
+                    overall.worst = prio
+            else:
+                overall.add(second, prio)
+            rates = node_rates.get(node)
+            if rates is None:
+                rates = node_rates[node] = _Rates(120, self._rate_minutes)
+            if second == rates.second:
+                rates.count += 1
+                if prio < rates.worst:
+                    rates.worst = prio
+            else:
+                rates.add(second, prio)
+        self.total_seen += seq - self._next_seq + 1
+        self._next_seq = seq + 1
 
     def add_channel(self, entry: StoredAlert, channel: str) -> bool:
         """Record that `entry` also arrived through `channel`; False if it already had. Views that filter
@@ -274,8 +281,19 @@ class AlertStore:
 
     def _forget(self, alert: Alert) -> None:
         self._by_priority[alert.priority] -= 1
-        _drop(self.by_rule, alert.rule)
-        _drop(self.by_node, alert.node or alert.hostname)
+        # _drop, inline: this runs for every alert stored once the store is full
+        counter, key = self.by_rule, alert.rule
+        left = counter[key] - 1
+        if left:
+            counter[key] = left
+        else:
+            del counter[key]
+        counter, key = self.by_node, alert.node or alert.hostname
+        left = counter[key] - 1
+        if left:
+            counter[key] = left
+        else:
+            del counter[key]
         ns = alert.output_fields.get(NAMESPACE_FIELD)
         if ns not in _NO_VALUE:
             _drop(self.by_namespace, ns if type(ns) is str else str(ns))

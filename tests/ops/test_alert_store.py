@@ -183,3 +183,30 @@ def test_worst_priority_per_node_in_window(mk, clock):
     assert store.worst_priority(None, minutes=1) is Priority.EMERGENCY
     clock.advance(11 * 60)
     assert store.worst_priority(node, minutes=10) is None
+
+
+def test_extend_keeps_and_counts_what_appending_one_at_a_time_does(mk, clock):
+    """A batch past capacity, with alerts from earlier seconds and minutes and from the future: the same
+    entries, counters, seen totals, rates and worst priorities as one `append` per alert."""
+    alerts = list(_mixed(mk, 700))
+    for k, a in enumerate(alerts[::7]):
+        a.time_ns = clock.now + (-1 if k % 2 else 1) * (k % 5) * 37 * mk.NS  # back and forth, one ahead
+    one, batch = AlertStore(250, clock=clock), AlertStore(250, clock=clock)
+    for a in alerts:
+        one.append(a)
+    batch.extend(alerts[:100])
+    batch.extend(alerts[100:])
+
+    def figures(store: AlertStore) -> tuple:
+        counters = (store.by_priority, store.by_rule, store.by_node, store.by_namespace, store.by_tag)
+        totals = (store.total_seen, store.evicted, store.seen_by_priority, store.first_seq, store.last_seq)
+        rates = [
+            store.rate(5),
+            [store.alerts_per_minute(n) for n in store.nodes()],
+            [store.rate_series(n, 10, 60) + store.rate_series(n, 60, 1) for n in [None, *store.nodes()]],
+            [store.worst_priority(n, 60) for n in [None, *store.nodes()]],
+        ]
+        return [(e.seq, e.alert, e.received_ns, e.channels) for e in store], counters, totals, rates
+
+    assert figures(batch) == figures(one)
+    assert len(batch) == 250 and batch.evicted == 450 and _recount(batch)[4] == batch.by_tag
