@@ -380,12 +380,13 @@ def demo_app() -> Iterator[Callable[..., tuple[FalcoTuiApp, DemoCluster]]]:
         deploy: bool = True,
         read_only: bool = False,
         per_minute: float | None = None,
+        **timings: float,
     ) -> tuple[FalcoTuiApp, DemoCluster]:
         demo = DemoCluster(
             nodes=nodes,
             scenario=scenario,
             seed=3,
-            timings=dict(FAST_TIMINGS),
+            timings={**FAST_TIMINGS, **timings},
             per_minute=per_minute,
         )
         started.append(demo)
