@@ -25,6 +25,8 @@ T = TypeVar("T")
 #: judged by the push's time instead
 SETTLE_S = 5.0
 START_TIMEOUT_S = 20.0
+#: a pipeline nobody asked anything for this long stops itself (a service used alone and never closed)
+IDLE_S = 60.0
 
 
 class ReloadSource(Protocol):
@@ -40,10 +42,15 @@ class ReloadSource(Protocol):
 class HeadlessPipeline:
     """See the module docstring. `start()` blocks until the pods are listed and their tails read."""
 
-    def __init__(self, clients: KubeClients, namespace: str, *, settle_s: float = SETTLE_S) -> None:
+    def __init__(
+        self, clients: KubeClients, namespace: str, *, settle_s: float = SETTLE_S, idle_s: float = IDLE_S
+    ) -> None:
         options = EngineOptions(tail_lines=1)
         self.engine = Engine(clients, namespace, channels=("log",), read_only=True, options=options)
         self.settle_s = settle_s
+        self.idle_s = idle_s
+        self._used = time.monotonic()
+        self.marked: set[int] = set()  # the pushes marked on this pipeline (PushMark.since_ns)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="reload-pipeline", daemon=True)
         self._started = False
@@ -59,6 +66,7 @@ class HeadlessPipeline:
         self._thread.start()
         self._submit(self.engine.start(sync_timeout=START_TIMEOUT_S)).result(START_TIMEOUT_S + 5)
         self._submit(self._settle()).result(self.settle_s + 5)
+        self._loop.call_soon_threadsafe(lambda: self._loop.create_task(self._idle_watch()))
 
     async def _settle(self) -> None:
         logs = self.engine.logs
@@ -66,13 +74,27 @@ class HeadlessPipeline:
         while logs is not None and not logs.settled() and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
 
+    async def _idle_watch(self) -> None:
+        while time.monotonic() - self._used < self.idle_s:
+            await asyncio.sleep(min(1.0, self.idle_s))
+        self._closed = True
+        await self.engine.stop()
+        self._loop.stop()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     async def _call(self, fn: Any, *args: Any) -> Any:
+        self._used = time.monotonic()
         return fn(*args)
 
     def log_marks(self) -> dict[str, int]:
         return self._submit(self._call(self.engine.log_marks)).result(10)
 
     def mark_reload_pending(self, push: PushMark | None) -> None:
+        if push is not None:
+            self.marked.add(push.since_ns)
         self._submit(self._call(self.engine.fleet.mark_reload_pending, push)).result(10)
 
     async def reload_rows(self) -> list[NodeStatus]:
@@ -83,7 +105,7 @@ class HeadlessPipeline:
         if self._closed:
             return
         self._closed = True
-        if self._started:
+        if self._started and self._loop.is_running():
             try:
                 self._submit(self.engine.stop()).result(15)
             finally:

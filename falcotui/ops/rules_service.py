@@ -399,7 +399,7 @@ class RulesService:
             return self.reloads
         if not self.pipeline:
             return None
-        if self._own is None:
+        if self._own is None or self._own.closed:  # none yet, or it stopped itself when idle
             from falcotui.ops.reload_pipeline import HeadlessPipeline  # an engine: only when needed
 
             own = HeadlessPipeline(self.clients, self.namespace)
@@ -434,8 +434,11 @@ class RulesService:
         source = self._reload_source()
         if source is None:
             raise RulesError("tracking the reload needs the Falco pods' log pipeline (none runs here)")
-        if since_ns not in self._pushes:
+        push = self._pushes.get(since_ns)
+        if push is None:  # a push this service did not make: judged from now on
             source.mark_reload_pending(PushMark(since_ns, {}, None, timeout))
+        elif source is self._own and since_ns not in self._own.marked:  # a pipeline started since
+            source.mark_reload_pending(PushMark(since_ns, push.log_marks, push.server_time_ns, timeout))
         tracker = ReloadTracker(source.reload_rows, since_ns, timeout=timeout, poll=poll)
         try:
             return await tracker.run(on_event)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from falcotui.kube.config import KubeClients
 from falcotui.kube.logs import read_log
 from falcotui.ops.deployer import Deployer
 from falcotui.ops.engine import Engine, EngineOptions
+from falcotui.ops.reload_pipeline import HeadlessPipeline
 from falcotui.sim.config import NodeSpec
 
 NS = 1_000_000_000
@@ -98,3 +100,25 @@ async def test_a_text_alert_replayed_from_a_tail_keeps_its_kubelet_timestamp(fal
             assert alert.node == "old-node"
     finally:
         await engine.stop()
+
+
+async def test_the_headless_pipeline_marks_each_pods_log_and_stops_when_idle(falco_sim, clients_for):
+    """`rules push --wait` and a RulesService used alone run the engine's log pipeline: it knows where each
+    Falco pod's log stands (the last kubelet timestamp read) and, when nobody asks it anything, stops."""
+    sim = falco_sim(nodes=2)
+    clients = clients_for(sim)
+    dep = Deployer(clients)
+    dep.apply(dep.plan())
+    assert (await dep.follow_rollout(timeout=30, stuck_grace=5)).done
+    pipeline = HeadlessPipeline(clients, "falco", idle_s=1.0)
+    await asyncio.to_thread(pipeline.start)
+    marks = await asyncio.to_thread(pipeline.log_marks)
+    pods = {p["metadata"]["name"] for p in clients.request("GET", "/api/v1/namespaces/falco/pods")["items"]}
+    assert set(marks) == pods  # every pod's tail line was read before start() returned
+    for pod, mark in marks.items():
+        last = read_log(clients, "falco", pod, container="falco", tail_lines=50)
+        assert any(ts == mark for ts, _ in last)  # a real line's kubelet timestamp
+    await eventually(
+        lambda: pipeline.closed and not any(t.name == "reload-pipeline" for t in threading.enumerate()),
+        "the idle pipeline stopping",
+    )
