@@ -338,7 +338,7 @@ class AlertHub:
                     if len(order) > dedup_max:
                         del seen[order.popleft()[1]]
                     if alert.source == "internal":
-                        if (info := self.falco.note_alert(alert)) is not None:
+                        if (info := self.falco.note_alert(alert, line_ns)) is not None:
                             self._changed_pods.add(info.pod)
                     elif (info := note_metadata(alert)) is not None:
                         self._changed_pods.add(info.pod)

@@ -185,28 +185,36 @@ def test_worst_priority_per_node_in_window(mk, clock):
     assert store.worst_priority(node, minutes=10) is None
 
 
-def test_extend_keeps_and_counts_what_appending_one_at_a_time_does(mk, clock):
-    """A batch past capacity, with alerts from earlier seconds and minutes and from the future: the same
-    entries, counters, seen totals, rates and worst priorities as one `append` per alert."""
+def test_extend_counts_a_batch_into_counters_and_rates_by_event_time(mk, clock):
+    """A batch past capacity (in two `extend` calls), three alerts a second over the last ~4 minutes with
+    some ahead of now and some half an hour back: counters match the kept alerts, rates match counts made
+    by hand from the event times (clamped to now), worst priority the most severe in the window."""
     alerts = list(_mixed(mk, 700))
-    for k, a in enumerate(alerts[::7]):
-        a.time_ns = clock.now + (-1 if k % 2 else 1) * (k % 5) * 37 * mk.NS  # back and forth, one ahead
-    one, batch = AlertStore(250, clock=clock), AlertStore(250, clock=clock)
-    for a in alerts:
-        one.append(a)
-    batch.extend(alerts[:100])
-    batch.extend(alerts[100:])
+    for i, a in enumerate(alerts):
+        a.time_ns = clock.now - (700 - i) * mk.NS // 3 + (5 * mk.NS if i % 50 == 0 else 0)
+        a.time_ns -= 1800 * mk.NS if i % 70 == 0 else 0
+    store = AlertStore(250, clock=clock)
+    store.extend(alerts[:100])
+    store.extend(alerts[100:])
 
-    def figures(store: AlertStore) -> tuple:
-        counters = (store.by_priority, store.by_rule, store.by_node, store.by_namespace, store.by_tag)
-        totals = (store.total_seen, store.evicted, store.seen_by_priority, store.first_seq, store.last_seq)
-        rates = [
-            store.rate(5),
-            [store.alerts_per_minute(n) for n in store.nodes()],
-            [store.rate_series(n, 10, 60) + store.rate_series(n, 60, 1) for n in [None, *store.nodes()]],
-            [store.worst_priority(n, 60) for n in [None, *store.nodes()]],
-        ]
-        return [(e.seq, e.alert, e.received_ns, e.channels) for e in store], counters, totals, rates
-
-    assert figures(batch) == figures(one)
-    assert len(batch) == 250 and batch.evicted == 450 and _recount(batch)[4] == batch.by_tag
+    assert [e.seq for e in store] == list(range(451, 701)) and [e.alert for e in store] == alerts[450:]
+    assert (store.total_seen, store.evicted, sum(store.seen_by_priority)) == (700, 450, 700)
+    prio, rule, node, ns, tag = _recount(store)
+    assert (store.by_priority, store.by_rule, store.by_node, store.by_namespace, store.by_tag) == (
+        prio,
+        rule,
+        node,
+        ns,
+        tag,
+    )
+    now_s = clock.now // mk.NS
+    seconds = [min(a.time_ns, clock.now) // mk.NS for a in alerts]
+    for name in [None, *store.nodes()]:
+        mine = [s for s, a in zip(seconds, alerts, strict=True) if name in (None, a.node)]
+        per_second = Counter(mine)
+        per_minute = Counter(s // 60 for s in mine)
+        assert store.rate_series(name, 60, 1) == [per_second[now_s - 59 + k] for k in range(60)]
+        assert store.rate_series(name, 40, 60) == [per_minute[now_s // 60 - 39 + k] for k in range(40)]
+        worst = min(a.priority for s, a in zip(seconds, alerts, strict=True) if name in (None, a.node))
+        assert store.worst_priority(name, 60) == worst
+    assert store.rate(60) == sum(n for s, n in Counter(seconds).items() if now_s - 60 <= s < now_s) / 60
