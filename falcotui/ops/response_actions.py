@@ -58,7 +58,7 @@ NO_POD = (
     "the alert names no pod: Falco adds k8s.pod.name/k8s.ns.name only through the container plugin's "
     "suggested output (append_output), and only for processes in a container"
 )
-READ_ONLY = "read-only mode (--read-only, or your role may not change Falco's objects)"
+READ_ONLY = "read-only mode (--read-only): falcotui writes nothing to the cluster"
 
 
 class ActionError(Exception):

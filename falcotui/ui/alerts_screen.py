@@ -68,6 +68,7 @@ class AlertsScreen(Screen):
         Binding("r", "group", "Group by rule", id="alerts.group-by-rule"),
         Binding("enter", "detail", "Detail", show=False, id="alerts.detail"),
         Binding("e", "export", "Export JSONL", id="alerts.export-jsonl"),
+        Binding("x", "respond", "Respond", show=False, id="alerts.respond"),
         Binding("escape", "back", "Back", show=False, id="alerts.back"),
         *(
             Binding(k, f"since({s})", f"Since {label}", show=False, id=f"alerts.since-{label}")
@@ -355,6 +356,17 @@ class AlertsScreen(Screen):
             self.apply_query(EMPTY_QUERY)
         else:
             self.app.action_back()
+
+    def action_respond(self) -> None:
+        """Response actions on the alert shown in the detail pane, else the one under the cursor."""
+        from falcotui.ui.response_ui import alert_target, open_actions
+
+        detail = self.query_one(AlertDetail)
+        target = alert_target(detail.entry if not detail.has_class("hidden") else self.alert_list.current())
+        if target is None:
+            self.notify("no alert selected", severity="warning")
+            return
+        open_actions(self.app, target)
 
     async def action_export(self) -> None:
         """Every alert of the list as JSON lines, written by the engine (it holds them)."""

@@ -102,6 +102,7 @@ class FalcoTuiApp(App):
         Binding("f3", "switch_mode('rules')", "Rules", id="app.rules"),
         Binding("f4", "switch_mode('deploy')", "Deploy", id="app.deploy"),
         Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("A", "action_log", "Action log", show=False, id="app.action-log"),
         Binding("colon", "command_palette", "Command", show=False, id="app.command"),
         # A binding of ours for command_palette stops Textual adding its default ctrl+p, so say it here;
         # priority, as Textual's own: it must work from inside the rules editor and the filter input.
@@ -308,6 +309,13 @@ class FalcoTuiApp(App):
     async def action_switch_mode(self, mode: str) -> None:
         if mode != self.current_mode:
             await self.switch_mode(mode)
+
+    def action_action_log(self) -> None:
+        """The response actions taken (and refused), newest first."""
+        from falcotui.ui.response_ui import ActionLogScreen
+
+        if not isinstance(self.screen, ActionLogScreen):
+            self.push_screen(ActionLogScreen())
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -25,6 +25,7 @@ class FalcoCommands(Provider):
                 (f"Go to {title}", partial(app.run_action, f"switch_mode('{mode}')"), f"{key} · screen")
             )
         out.append(("Show keys (help)", app.action_help, "?"))
+        out.append(("Response action log", app.action_action_log, "A · who did what, for which alert"))
         for text, query in (
             ("Alerts: Warning and worse", "priority>=warning"),
             ("Alerts: Critical and worse", "priority>=critical"),

@@ -155,6 +155,7 @@ class FleetScreen(Screen):
         Binding("g", "toggle_tiles", "Tiles/table", id="fleet.tiles-table"),
         Binding("l", "pod('log')", "Logs", id="fleet.logs"),
         Binding("d", "pod('describe')", "Describe", id="fleet.describe"),
+        Binding("x", "respond", "Respond", show=False, id="fleet.respond"),
         Binding("enter", "open_node", "Open node", show=False, id="fleet.open-node"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="fleet.clear-filter"),
     ]
@@ -361,6 +362,15 @@ class FleetScreen(Screen):
         from falcotui.ui.pod_screens import open_pod_screen
 
         open_pod_screen(self.app, self.current_node(), kind)
+
+    def action_respond(self) -> None:
+        """Node response actions (cordon/uncordon) on the highlighted node."""
+        from falcotui.ops.response_actions import Target
+        from falcotui.ui.response_ui import open_actions
+
+        name = self.current_node()
+        if name is not None:
+            open_actions(self.app, Target(node=name))
 
     def action_open_node(self) -> None:
         from falcotui.ui.node_detail import NodeDetailScreen

@@ -124,6 +124,7 @@ class NodeDetailScreen(Screen):
         Binding("f", "follow", "Follow/pause", id="node.follow-pause"),
         Binding("l", "pod('log')", "Pod log", id="node.pod-log"),
         Binding("d", "pod('describe')", "Describe pod", id="node.describe-pod"),
+        Binding("x", "respond", "Respond", show=False, id="node.respond"),
     ]
 
     def __init__(self, node: str) -> None:
@@ -230,6 +231,15 @@ class NodeDetailScreen(Screen):
         from falcotui.ui.pod_screens import open_pod_screen
 
         open_pod_screen(self.app, self.node, kind)
+
+    def action_respond(self) -> None:
+        """Response actions on the alert in the detail pane (its pod and node), else on this node."""
+        from falcotui.ops.response_actions import Target
+        from falcotui.ui.response_ui import alert_target, open_actions
+
+        detail = self.query_one(AlertDetail)
+        target = None if detail.has_class("hidden") else alert_target(detail.entry)
+        open_actions(self.app, target or Target(node=self.node))
 
     def action_close(self) -> None:
         detail = self.query_one(AlertDetail)
