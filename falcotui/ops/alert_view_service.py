@@ -162,8 +162,8 @@ class ViewService:
         if request.follow:
             start = max(0, n - want)
         else:
-            shift = change.dropped if not change.rebuilt else 0
-            start = max(0, min(request.start - shift, n - want))
+            # the list scrolls up by what dropped from the front (rebuilt or not: AlertList.view_changed)
+            start = max(0, min(request.start - change.dropped, n - want))
         window = view.slice(start, start + want)
         have = set(request.have)
         widths = content_widths(view.slice(n - min(fresh, MEASURE_AT_MOST), n)) if fresh else {}

@@ -70,6 +70,7 @@ class RemoteView:
         self._fetch: asyncio.Task[None] | None = None
         self._missing: int | None = None  # a row asked for and not here
         self._drew_placeholder = False  # a row was asked for and missing: repaint when rows come
+        self.fetches = 0  # round trips made for rows that were not here
         self._opening: asyncio.Future[int] | None = None
 
     # ------------------------------------------------------------ link
@@ -165,6 +166,7 @@ class RemoteView:
                 view_id = await self._view_id()
                 request = ViewRequest(start=start, stop=stop, update=False, have=self._have())
                 reply: ViewReply = await self._call(TARGET, "sync", view_id, request)
+                self.fetches += 1
                 if reply.generation < self._generation:
                     continue
                 self._take(reply)
