@@ -271,6 +271,7 @@ _FALCO_KEYS = itemgetter("time", "priority", "rule", "output", "source", "hostna
 _SHARED_MAX = 65_536
 _SHARED: dict[str, str] = {}
 _TAG_TUPLES: dict[tuple, tuple[str, ...]] = {}  # tuple(tags) -> the same tuple, only for lists of str
+_RULE_TAGS: dict[str, tuple[list[str], tuple[str, ...]]] = {}  # rule -> its last tags, as list and tuple
 
 
 def _shared(text: str) -> str:
@@ -298,6 +299,16 @@ def _tag_tuple(tags: list) -> tuple[str, ...] | None:
     return found
 
 
+def _rule_tags(rule: str, tags: list) -> tuple[str, ...] | None:
+    """`_tag_tuple(tags)`, remembered for `rule`: Falco's tags are the rule's, the same on all its alerts."""
+    found = _tag_tuple(tags)
+    if found is not None:
+        if len(_RULE_TAGS) >= _SHARED_MAX:
+            _RULE_TAGS.clear()
+        _RULE_TAGS[rule] = (list(found), found)
+    return found
+
+
 def alert_from_mapping(obj: Mapping[str, Any], *, node: str | None = None, pod: str | None = None) -> Alert:
     """Build an Alert from a decoded JSON alert object. Raises AlertParseError."""
     # Fast path for the shape Falco writes; anything else goes through the checks that explain errors.
@@ -305,9 +316,9 @@ def alert_from_mapping(obj: Mapping[str, Any], *, node: str | None = None, pod: 
         time_text, prio, rule, output, source, hostname, fields, tags = _FALCO_KEYS(obj)
     except KeyError:
         return _checked_alert_from_mapping(obj, node, pod)
-    priority = _PRIORITY_SPELLINGS.get(prio) if type(prio) is str else None
-    if (
-        priority is not None
+    if not (
+        type(prio) is str
+        and (priority := _PRIORITY_SPELLINGS.get(prio)) is not None
         and type(rule) is str
         and rule
         and type(output) is str
@@ -315,27 +326,41 @@ def alert_from_mapping(obj: Mapping[str, Any], *, node: str | None = None, pod: 
         and type(hostname) is str
         and type(fields) is dict
         and type(tags) is list
-        and (tag_tuple := _tag_tuple(tags)) is not None
         and type(time_text) is str
-        and (time_ns := _falco_time_ns(time_text)) is not None
         # only Falco's eight keys, or at least not falcotui's own (alert_to_json's node/pod/channel)
         and (len(obj) == 8 or ("node" not in obj and "pod" not in obj and "channel" not in obj))
     ):
-        shared = _SHARED
-        return Alert(
-            time_ns,
-            priority,
-            shared.get(rule) or _shared(rule),
-            output,
-            shared.get(source) or _shared(source),
-            shared.get(hostname) or _shared(hostname),
-            fields,
-            tag_tuple,
-            node,
-            pod,
-            "log",
-        )
-    return _checked_alert_from_mapping(obj, node, pod)
+        return _checked_alert_from_mapping(obj, node, pod)
+    known = _RULE_TAGS.get(rule)
+    tag_tuple = known[1] if known is not None and known[0] == tags else _rule_tags(rule, tags)
+    # _falco_time_ns's common case (a second seen before), inline
+    if (
+        len(time_text) == 30
+        and time_text[19] == "."
+        and time_text[29] == "Z"
+        and (base := _SECOND_BASE.get(time_text[:19])) is not None
+        and (frac := time_text[20:29]).isdigit()
+        and frac.isascii()
+    ):
+        time_ns: int | None = base + int(frac)
+    else:
+        time_ns = _falco_time_ns(time_text)
+    if tag_tuple is None or time_ns is None:
+        return _checked_alert_from_mapping(obj, node, pod)
+    shared = _SHARED
+    return Alert(
+        time_ns,
+        priority,
+        shared.get(rule) or _shared(rule),
+        output,
+        shared.get(source) or _shared(source),
+        shared.get(hostname) or _shared(hostname),
+        fields,
+        tag_tuple,
+        node,
+        pod,
+        "log",
+    )
 
 
 _SECOND_BASE: dict[str, int] = {}
