@@ -4,6 +4,10 @@ Without `-f`: what the Falco pods' logs hold for the window (`--since`, default 
 then exit. With `-f`: the same, then follow every pod's log (and gRPC where the pod's Falco has it) until
 Ctrl-C, through cut streams, API server restarts, pod restarts and new nodes, each alert printed once.
 `--json` prints one object per line (Falco's alert keys plus `node`, `pod`, `channel`) for jq.
+
+`--from nats://HOST:PORT[,…]` reads Falcosidekick's JetStream stream instead (no cluster access needed):
+the stream's alerts since `--since` (or all it keeps), and with `-f` live after them; with `--channels`
+the cluster's own channels too, de-duplicated against it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from falcotui.cli.common import (
     silence_stdout,
     warn,
 )
+from falcotui.cli.nats_options import add_nats_options, nats_source, typed_nats_options
 from falcotui.falco.alerts import Alert, Priority, alert_to_json
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.alert_query import AlertQuery, QueryError
@@ -76,10 +81,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--channels",
-        default="log,grpc",
         metavar="LIST",
         help="with -f: log, grpc or log,grpc (default); without -f only the logs have history",
     )
+    p.add_argument(
+        "--from",
+        dest="source",
+        metavar="URL",
+        help="nats://HOST:PORT[,HOST:PORT…]: read Falcosidekick's NATS JetStream stream (no cluster needed; "
+        "with --channels and -f, beside the cluster's own channels)",
+    )
+    add_nats_options(p.add_argument_group("NATS source (with --from nats://…)"))
     add_cluster_options(p)
     p.set_defaults(handler=run)
 
@@ -139,20 +151,36 @@ class AlertPrinter:
 @cli_command
 def run(args: argparse.Namespace) -> int:
     query = build_query(args)
-    channels = parse_channels(args.channels)
-    if not args.follow and args.channels != "log,grpc" and "grpc" in channels:
+    channels = parse_channels(args.channels or "log,grpc")
+    if not args.follow and args.channels and "grpc" in channels:
         warn("gRPC output has no history: without -f only the pods' logs are read")
     out = Output.detect()
     now = time.time_ns()
     since_ns = query.time_bounds(now)[0]
     printer = AlertPrinter(sys.stdout.buffer, json=args.json, color=out.color and not args.json,
                            match=query.matcher(now_ns=now))  # fmt: skip
+    nats = None
+    if args.source is not None:
+        nats = nats_source(args, args.source, since_ns=since_ns)
+        if args.channels is None:  # the stream alone: no cluster access needed
+            try:
+                if args.follow:
+                    printer.match = _without_window(query, since_ns)
+                return run_async(follow_nats(nats, printer, out, follow=args.follow))
+            except BrokenPipeError:
+                silence_stdout()
+                return EXIT_OK
+        if not args.follow:
+            raise CliError("--from with --channels needs -f (only the stream is read without it)", EXIT_USAGE)
+        channels = (*channels, "nats")
+    elif typed := typed_nats_options(args):
+        raise CliError(f"{', '.join(typed)}: only with --from nats://…", EXIT_USAGE)
     clients = connect(args)
     try:
         preflight(clients)
         if args.follow:
             printer.match = _without_window(query, since_ns)
-            return run_async(follow(clients, args.falco_namespace, channels, since_ns, printer, out))
+            return run_async(follow(clients, args.falco_namespace, channels, since_ns, printer, out, nats))
         return run_async(read_window(clients, args.falco_namespace, since_ns, printer, query))
     except BrokenPipeError:
         silence_stdout()
@@ -209,6 +237,22 @@ def report_unreadable(count: int, last) -> None:
         warn(f"{count} log line{'s' * (count != 1)} looked like alerts but could not be read{why}")
 
 
+class _Stop(asyncio.Event):
+    """Set by Ctrl-C (exit code EXIT_INTERRUPTED) or SIGTERM (EXIT_OK) on the running loop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.code = EXIT_OK
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, self._interrupted, signum)
+
+    def _interrupted(self, signum: int) -> None:
+        self.code = EXIT_INTERRUPTED if signum == signal.SIGINT else EXIT_OK
+        self.set()
+
+
 async def follow(
     clients,
     namespace: str,
@@ -216,24 +260,14 @@ async def follow(
     since_ns: int | None,
     printer: AlertPrinter,
     out: Output,
+    nats=None,
 ) -> int:
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     from falcotui.ops.engine import Engine, EngineOptions
 
-    options = EngineOptions(tail_lines=None, log_since_ns=since_ns)
+    options = EngineOptions(tail_lines=None, log_since_ns=since_ns, nats=nats)
     engine = Engine(clients, namespace, channels=channels, options=options)
-    stop = asyncio.Event()
-    code = EXIT_OK
-    loop = asyncio.get_running_loop()
-
-    def interrupted(signum: int) -> None:
-        nonlocal code
-        code = EXIT_INTERRUPTED if signum == signal.SIGINT else EXIT_OK
-        stop.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, interrupted, signum)
+    stop = _Stop()
     await engine.start()
     try:
         while not stop.is_set():
@@ -250,4 +284,42 @@ async def follow(
     finally:
         await engine.stop()
     report_unreadable(engine.hub.bad_lines, engine.hub.last_bad_line)
-    return code
+    return stop.code
+
+
+NATS_CONNECT_S = 15.0  # without -f: give up when the server has not answered in this long
+
+
+async def follow_nats(source, printer: AlertPrinter, out: Output, *, follow: bool) -> int:
+    """The stream alone (`--from nats://…` without --channels): its history, then (with -f) live, through
+    the same hub and channel the engine uses, until Ctrl-C (or, without -f, until caught up)."""
+    from falcotui.ops.alert_hub import AlertHub
+    from falcotui.ops.nats_channel import NatsChannel
+    from falcotui.ops.notices import NoticeLog
+
+    hub, notices = AlertHub(), NoticeLog()
+    channel = NatsChannel(source, hub, notices)
+    stop = _Stop()
+    started = time.monotonic()
+    channel.start()
+    try:
+        while not stop.is_set():
+            printer.write(hub.drain().alerts)
+            if out.progress:
+                for notice in notices.drain():
+                    print(f"falcotui: {sanitize(notice.message, max_len=300)}", file=sys.stderr, flush=True)
+            if not follow and channel.caught_up:
+                break
+            if not follow and not channel.delivered and time.monotonic() - started > NATS_CONNECT_S:
+                error(f"NATS: nothing read from {sanitize(source.servers[0], max_len=200)}: "
+                      f"{sanitize(channel.detail, max_len=300)}")  # fmt: skip
+                stop.code = EXIT_FAILURE
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TICK_S)
+        printer.write(hub.drain().alerts)
+    finally:
+        await channel.aclose()
+    if channel.bad:
+        warn(f"{channel.bad} NATS messages were not Falcosidekick alerts (skipped)")
+    return stop.code

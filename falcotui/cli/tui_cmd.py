@@ -13,6 +13,7 @@ exec credential plugin may need the terminal, or when FALCOTUI_ENGINE=thread. `f
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from falcotui.cli.common import (
     error,
     rate_limits,
 )
+from falcotui.cli.nats_options import add_nats_options, nats_source
 
 SCENARIO_NAMES = ("quiet", "incident", "storm", "flaky")
 
@@ -44,6 +46,7 @@ TUI_DEFAULTS: dict[str, object] = {
     "export_dir": None,
     "max_alerts": 100_000,
     "keymap": None,
+    "alerts_from": None,
 }
 
 
@@ -90,6 +93,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "$XDG_CONFIG_HOME/falcotui/keymap.yaml, else ~/.config/falcotui/keymap.yaml)",
     )
     g.add_argument("--seed", dest="tui_seed", type=int, metavar="N", help="demo: random seed (default 7)")
+    g.add_argument(
+        "--alerts-from",
+        dest="tui_alerts_from",
+        metavar="URL",
+        help="nats://HOST:PORT[,…]: also read Falcosidekick's NATS JetStream stream (de-duplicated against "
+        "the pods' logs and gRPC)",
+    )
+    add_nats_options(parser.add_argument_group("NATS source (with --alerts-from nats://…)"), prefix="tui_")
 
 
 def refuse_tui_options(args: argparse.Namespace, command: str) -> None:
@@ -128,6 +139,7 @@ def build_services(
     max_alerts: int = 100_000,
     connect=None,
     engine_thread: bool | None = None,
+    nats=None,
 ):
     """Services over `clients`; the engine runs in a child process built from `connect` (ConnectOptions),
     or on a thread over `clients` when `engine_thread` (or `connect` is None, or the credential plugin may
@@ -140,7 +152,11 @@ def build_services(
     from falcotui.ui.services import Services
 
     ro = True if read_only else None
+    from falcotui.ops.engine import CHANNELS, EngineOptions
+
     spec = EngineSpec(connect, namespace, read_only=ro, alert_capacity=max_alerts)
+    if nats is not None:  # --alerts-from nats://…: Falcosidekick's stream beside the pods' own channels
+        spec = dataclasses.replace(spec, channels=(*CHANNELS, "nats"), options=EngineOptions(nats=nats))
     if connect is None or os.environ.get("FALCOTUI_ENGINE") == "thread":
         engine_thread = True
     placement = place(spec, clients, thread=engine_thread)
@@ -170,6 +186,14 @@ def run(args: argparse.Namespace) -> int:
     from falcotui.kube.config import KubeConfigError, KubeError, Timeouts, list_contexts, load_clients
     from falcotui.ops.engine_worker import ConnectOptions
 
+    nats = None
+    if args.alerts_from is not None:
+        try:
+            nats = nats_source(args, args.alerts_from, prefix="tui_")
+        except CliError as exc:
+            error(exc.message.replace("--from", "--alerts-from"))
+            return EXIT_USAGE
+
     try:
         contexts = [c.name for c in list_contexts(args.kubeconfig)[0]]
     except KubeError:
@@ -188,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
             export_dir=args.export_dir,
             max_alerts=args.max_alerts,
             connect=ConnectOptions(args.kubeconfig, context, timeouts, limits),
+            nats=nats,
         )
 
     try:

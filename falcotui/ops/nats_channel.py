@@ -174,7 +174,6 @@ class NatsChannel:
         self.skipped = 0  # messages at or below `last_seq` seen again after a resume (dropped)
         self.resumes = 0
         self.bad = 0
-        self.stream_last_seq: int | None = None
         self._last_ts_ns: int | None = None
         self._last_msg_mono = time.monotonic()
         self._pending: int | None = None
@@ -277,6 +276,7 @@ class NatsChannel:
         if old is not None:
             with contextlib.suppress(Exception):
                 await old.unsubscribe()
+        if self.last_seq:
             self.resumes += 1
         src = self.source
         if self.last_seq:
@@ -301,12 +301,18 @@ class NatsChannel:
         self._set_connected(True, f"stream {self.stream} via {server}")
 
     async def _check(self, js) -> bool:
-        """Stream state for the lag; True when messages are pending but none arrived for `stall_s`."""
-        info = await js.stream_info(self.stream)
-        self.stream_last_seq = info.state.last_seq
-        behind = max(0, info.state.last_seq - self.last_seq)
+        """The lag (the consumer's pending count on the server, for our subject filter, plus what the
+        client holds undelivered); True when messages are pending but none arrived for `stall_s`."""
+        sub = self._sub
+        info = await sub.consumer_info()
+        behind = info.num_pending + sub.pending_msgs
         self._pending = behind
         return behind > 0 and time.monotonic() - self._last_msg_mono > self.stall_s
+
+    @property
+    def caught_up(self) -> bool:
+        """Everything the stream held for our subject at the last check has been delivered."""
+        return self._pending == 0
 
     # ------------------------------------------------------------ messages
 

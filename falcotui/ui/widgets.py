@@ -141,6 +141,16 @@ def health_text(
             part(4, ("  gRPC ", ""), ("●", "green" if grpc else "red"), (str(grpc), ""))
         else:
             part(4, ("  gRPC ", ""), ("–", "dim"))
+        if (nats := health.nats) is not None:  # Falcosidekick's stream: connected, and how far behind
+            if not nats.connected:
+                part(1, ("  NATS ", ""), ("○", "bold red"), (sanitize(f" {nats.detail}", max_len=60), "dim"))
+            elif nats.lag_msgs:
+                behind = f" behind {count_text(nats.lag_msgs)}" + (
+                    f" {nats.lag_s:.1f}s" if nats.lag_s is not None else ""
+                )
+                part(2, ("  NATS ", ""), ("●", "green"), (behind, "yellow"))
+            else:
+                part(2, ("  NATS ", ""), ("●", "green"))
         if health.unreadable:  # alert lines that could not be parsed: counted, and said
             part(2, ("  unreadable ", ""), (count_text(health.unreadable), "bold yellow"))
         lag = health.lag_s  # how late lines arrive now (quiet nodes and replayed history do not count)

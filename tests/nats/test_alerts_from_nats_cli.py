@@ -1,0 +1,70 @@
+"""`falcotui alerts --from nats://…` as a user runs it (a subprocess, the real nats-server, no cluster):
+the stream's alerts once each, `--since` from the stream, `-f` through a server restart, options checked."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+
+import orjson
+
+from .conftest import numbered, publish
+
+CLI = [sys.executable, "-m", "falcotui", "alerts"]
+
+
+def _run(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *argv], capture_output=True, timeout=90, stdin=subprocess.DEVNULL)
+
+
+async def test_reads_the_stream_once_and_exits(nats_server, sample_alerts):
+    alerts = list(numbered(sample_alerts, 400, node="ip-10-0-1-7"))
+    await publish(nats_server.url, alerts, customfields={"cluster": "prod-eu"})
+    done = await asyncio.to_thread(_run, "--from", nats_server.url, "--json")
+    assert done.returncode == 0, done.stderr
+    lines = [orjson.loads(x) for x in done.stdout.splitlines()]
+    assert [x["output_fields"]["evt.time"] for x in lines] == [a.time_ns for a in alerts]
+    assert {x["channel"] for x in lines} == {"nats"} and {x["node"] for x in lines} == {"ip-10-0-1-7"}
+    assert {x["output_fields"]["cluster"] for x in lines} == {"prod-eu"}
+    assert "uuid" not in lines[0]
+
+
+async def test_options_are_checked():
+    done = await asyncio.to_thread(_run, "--from", "http://x:1")
+    assert done.returncode == 2 and b"not a nats:// URL" in done.stderr
+    done = await asyncio.to_thread(_run, "--creds", "x.creds")
+    assert done.returncode == 2 and b"only with --from" in done.stderr
+    done = await asyncio.to_thread(_run, "--from", "nats://127.0.0.1:1", "--cluster-from", "subject:x")
+    assert done.returncode == 2 and b"N counts tokens from 1" in done.stderr
+
+
+async def test_follow_through_a_server_restart(nats_server, sample_alerts):
+    alerts = list(numbered(sample_alerts, 3000))
+    await publish(nats_server.url, alerts[:1000])
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "--from", nats_server.url, "--json", "-f",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    got: list[int] = []
+
+    async def read(n: int) -> None:
+        while len(got) < n:
+            line = await proc.stdout.readline()
+            assert line, (await proc.stderr.read()).decode()
+            got.append(orjson.loads(line)["output_fields"]["evt.time"])
+
+    try:
+        async with asyncio.timeout(90):
+            await read(1000)
+            nats_server.kill()
+            nats_server.start()
+            await nats_server.wait_ready()
+            await publish(nats_server.url, alerts[1000:])
+            await read(3000)
+    finally:
+        os.kill(proc.pid, signal.SIGINT)
+        await proc.wait()
+    assert got == [a.time_ns for a in alerts]  # 0 lost, 0 twice, in order
