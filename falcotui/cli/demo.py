@@ -23,6 +23,7 @@ from falcotui.sim.config import NodeSpec, SimConfig
 from falcotui.sim.falco_process import FalcoRuntime
 from falcotui.sim.falco_wiring import install
 from falcotui.sim.scenarios import SCENARIOS, make_scenario
+from falcotui.sim.workload_objects import seed_workloads
 
 __all__ = ["DEMO_TIMINGS", "FAST_TIMINGS", "SCENARIOS", "DemoCluster"]
 
@@ -60,6 +61,8 @@ class DemoCluster:
     tainted_node: bool = True
     # the perf_event_paranoid=4 node and the node without a reachable socket (`falcotui --demo`, screenshots)
     problem_nodes: bool = False
+    # the workloads the simulated Falcos report exist as pods (owned by ReplicaSets): response actions work
+    workloads: bool = False
     cluster: SimCluster | None = None
     runtime: FalcoRuntime | None = None
     kubeconfig: Path | None = None
@@ -97,6 +100,14 @@ class DemoCluster:
             on_start=[lambda c: install(c.server, c.store, c.controllers, runtime)],
         )
         self.cluster.start()
+        if self.workloads:
+            cluster = self.cluster
+
+            def seed() -> int:
+                nodes = [n["metadata"]["name"] for n in cluster.store.peek_list("nodes")]
+                return seed_workloads(cluster.store, self.seed, nodes)
+
+            cluster.call(seed)
         workdir = Path(tempfile.mkdtemp(prefix="falcotui-demo-"))
         self.kubeconfig = self.cluster.write_kubeconfig(workdir / "kubeconfig")
         if deploy:

@@ -19,7 +19,12 @@ SHOTS = (
     ("node-detail", ("down", "down", "enter"), 1.0),
     ("alerts", ("escape", "f2"), 1.0),
     ("alert-detail", ("f", "up", "up", "enter"), 0.5),
-    ("alerts-grouped", ("escape", "r"), 0.5),
+    # response actions on that alert: the menu (each action enabled or disabled with its reason), the
+    # confirmation of a quarantine with its exact change, then the action log once it ran
+    ("respond", ("x",), 2.0),
+    ("respond-confirm", ("down", "enter"), 2.0),
+    ("action-log", ("right", "enter", "A"), 2.0),
+    ("alerts-grouped", ("escape", "escape", "r"), 0.5),
     ("rules", ("f3",), 3.0),
     ("deploy", ("f4",), 3.0),
     ("help", ("f1", "question_mark"), 0.5),
@@ -34,9 +39,18 @@ async def take(out: Path, *, nodes: int = 8, seed: int = 7, warmup: float = 20.0
     from falcotui.ui.app import FalcoTuiApp
 
     demo = DemoCluster(
-        nodes=nodes, scenario="incident", seed=seed, timings=dict(FAST_TIMINGS), problem_nodes=True
+        nodes=nodes,
+        scenario="incident",
+        seed=seed,
+        timings=dict(FAST_TIMINGS),
+        problem_nodes=True,
+        workloads=True,
     )
     await asyncio.to_thread(demo.start)
+    from falcotui.ops.action_log import ENV_PATH
+
+    # the shots quarantine a demo pod: that goes to the demo's own action log, not the user's
+    os.environ[ENV_PATH] = str(Path(str(demo.kubeconfig)).parent / "actions.jsonl")
     saved: list[Path] = []
     try:
         services = build_services(

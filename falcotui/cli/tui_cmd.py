@@ -238,7 +238,9 @@ def _run_demo(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    demo = DemoCluster(nodes=args.nodes, scenario=args.scenario, seed=args.seed, problem_nodes=True)
+    demo = DemoCluster(
+        nodes=args.nodes, scenario=args.scenario, seed=args.seed, problem_nodes=True, workloads=True
+    )
     try:
         demo.start()
     except Exception as exc:  # the simulator is ours, but a busy port or a full disk is not
@@ -247,7 +249,11 @@ def _run_demo(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
 
     from falcotui.kube.config import Timeouts
+    from falcotui.ops.action_log import ENV_PATH
     from falcotui.ops.engine_worker import ConnectOptions
+
+    # the demo's response actions go to a log of its own, never into the user's real incident record
+    os.environ.setdefault(ENV_PATH, str(Path(str(demo.kubeconfig)).parent / "actions.jsonl"))
 
     def connect(context: str | None, namespace: str):
         return build_services(
