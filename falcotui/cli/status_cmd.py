@@ -11,7 +11,10 @@ import sys
 import time
 
 from falcotui.cli.common import (
+    EXIT_FAILURE,
     EXIT_OK,
+    EXIT_USAGE,
+    CliError,
     Output,
     add_cluster_options,
     cli_command,
@@ -21,10 +24,12 @@ from falcotui.cli.common import (
     run_async,
     write_trusted,
 )
+from falcotui.cli.nats_options import add_nats_options, nats_source, typed_nats_options
 from falcotui.falco.alerts import format_iso8601_ns
 from falcotui.falco.sanitize import json_bytes, sanitize
 from falcotui.ops.fleet_k8s import certs_text
 from falcotui.ops.fleet_status import NodeState, NodeStatus, ReloadState
+from falcotui.ops.nats_channel import StreamState, probe_stream
 from falcotui.ops.snapshot import Snapshot, since_ns_from_seconds, take_snapshot
 
 _NS = 1_000_000_000
@@ -57,12 +62,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DURATION",
         help="window of pod logs to read for alerts and reloads (default: 1h)",
     )
+    p.add_argument(
+        "--from",
+        dest="source",
+        metavar="URL",
+        help="nats://HOST:PORT[,…]: also report Falcosidekick's NATS JetStream stream (exit 1: unreachable)",
+    )
+    add_nats_options(p.add_argument_group("NATS source (with --from nats://…)"))
     add_cluster_options(p)
     p.set_defaults(handler=run)
 
 
 @cli_command
 def run(args: argparse.Namespace) -> int:
+    source = nats_source(args, args.source) if args.source is not None else None
+    if source is None and (typed := typed_nats_options(args)):
+        raise CliError(f"{', '.join(typed)}: only with --from nats://…", EXIT_USAGE)
     clients = connect(args)
     try:
         preflight(clients)
@@ -71,9 +86,12 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         clients.close()
+    stream = run_async(probe_stream(source)) if source is not None else None
     now = time.time_ns()
     if args.json:
         doc = status_document(snap, clients.context, clients.host, args.falco_namespace, args.since, now)
+        if stream is not None:
+            doc["nats"] = stream_document(stream, now)
         sys.stdout.buffer.write(json_bytes(doc, indent=True) + b"\n")
         sys.stdout.flush()
     else:
@@ -81,12 +99,36 @@ def run(args: argparse.Namespace) -> int:
         text = status_text(snap, clients.context, clients.host, args.falco_namespace, args.since, now,
                            color=out.color)  # fmt: skip
         # every cell of the table is sanitized where it is formatted; the colours are ours
+        if stream is not None:
+            text += stream_text(stream, now)
         if out.color:
             write_trusted(out.stream, text)
         else:
             out.stream.write(text)
         out.stream.flush()
-    return EXIT_OK
+    return EXIT_FAILURE if stream is not None and not stream.connected else EXIT_OK
+
+
+def stream_text(stream: StreamState, now_ns: int) -> str:
+    """The status line of Falcosidekick's stream: reachable or why not, what it holds, how fresh it is."""
+    where = sanitize(stream.servers, max_len=200)
+    if not stream.connected:
+        return f"NATS {where}: not reachable: {sanitize(stream.error, max_len=300)}\n"
+    newest = "empty" if stream.last_ns is None else f"newest {_ago(now_ns - stream.last_ns)} ago"
+    return (
+        f"NATS {where}: stream {sanitize(stream.stream, max_len=100)} "
+        f"({sanitize(', '.join(stream.subjects), max_len=200)}): {stream.messages:,} alerts kept "
+        f"(seq {stream.first_seq}-{stream.last_seq}), {newest}\n"
+    )
+
+
+def stream_document(stream: StreamState, now_ns: int) -> dict:
+    return {
+        "servers": stream.servers, "connected": stream.connected, "error": stream.error or None,
+        "stream": stream.stream or None, "subjects": list(stream.subjects), "messages": stream.messages,
+        "first_seq": stream.first_seq, "last_seq": stream.last_seq,
+        "newest_age_s": None if stream.last_ns is None else round((now_ns - stream.last_ns) / 1e9, 3),
+    }  # fmt: skip
 
 
 def _alerts_by_node(snap: Snapshot) -> dict[str, int]:

@@ -232,25 +232,8 @@ class NatsChannel:
             if "slow consumer" in str(exc).lower():
                 self._resubscribe.set()  # nats-py dropped messages: read them again from last_seq + 1
 
-        options: dict[str, object] = {
-            "servers": list(src.servers),
-            "allow_reconnect": True,
-            "max_reconnect_attempts": -1,
-            "reconnect_time_wait": self.reconnect_wait,
-            "connect_timeout": 5,
-            "disconnected_cb": disconnected,
-            "reconnected_cb": reconnected,
-            "error_cb": error,
-            "name": "falcotui",
-        }
-        if src.creds:
-            options["user_credentials"] = src.creds
-        if src.nkey:
-            options["nkeys_seed"] = src.nkey
-        if src.user is not None:
-            options["user"], options["password"] = src.user, src.password or ""
-        if (ctx := src.tls_context()) is not None:
-            options["tls"] = ctx
+        options = connect_options(src, reconnect_wait=self.reconnect_wait)
+        options.update(disconnected_cb=disconnected, reconnected_cb=reconnected, error_cb=error)
         self._nc = await nats.connect(**options)
 
     async def _follow(self) -> None:
@@ -370,6 +353,79 @@ class NatsChannel:
             resumes=self.resumes,
             bad=self.bad,
         )
+
+
+def connect_options(src: NatsSource, *, reconnect_wait: float = 0.5) -> dict[str, object]:
+    """nats-py's `connect()` keywords for `src`: servers, credentials, TLS, reconnect forever."""
+    options: dict[str, object] = {
+        "servers": list(src.servers),
+        "allow_reconnect": True,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": reconnect_wait,
+        "connect_timeout": 5,
+        "name": "falcotui",
+    }
+    if src.creds:
+        options["user_credentials"] = src.creds
+    if src.nkey:
+        options["nkeys_seed"] = src.nkey
+    if src.user is not None:
+        options["user"], options["password"] = src.user, src.password or ""
+    if (ctx := src.tls_context()) is not None:
+        options["tls"] = ctx
+    return options
+
+
+@dataclass(frozen=True, slots=True)
+class StreamState:
+    """`falcotui status --from nats://…`: whether the server answers and what its stream holds."""
+
+    servers: str
+    connected: bool
+    error: str = ""
+    stream: str = ""
+    subjects: tuple[str, ...] = ()
+    messages: int = 0
+    first_seq: int = 0
+    last_seq: int = 0
+    last_ns: int | None = None  # when the newest message was stored
+
+
+async def probe_stream(src: NatsSource, *, timeout: float = 10.0) -> StreamState:
+    """Connect once (no reconnects) and read the stream's state."""
+    import nats
+
+    servers = ",".join(src.servers)
+    options = connect_options(src)
+    options.update(allow_reconnect=False, max_reconnect_attempts=0)
+    nc = None
+    try:
+        async with asyncio.timeout(timeout):
+            nc = await nats.connect(**options)
+            js = nc.jetstream()
+            stream = src.stream or await js.find_stream_name_by_subject(src.subject)
+            info = await js.stream_info(stream)
+            newest = await js.get_msg(stream, seq=info.state.last_seq) if info.state.last_seq else None
+    except Exception as exc:  # unreachable, refused, no such stream: all said the same way
+        return StreamState(servers, False, _why(exc))
+    finally:
+        if nc is not None:
+            with contextlib.suppress(Exception):
+                await nc.close()
+    state = info.state
+    stamp = newest.time if newest is not None else None
+    last_ns = int(stamp.timestamp() * _NS) if stamp is not None else None
+    return StreamState(
+        servers,
+        True,
+        "",
+        stream,
+        tuple(info.config.subjects or ()),
+        state.messages,
+        state.first_seq,
+        state.last_seq,
+        last_ns,
+    )
 
 
 def _why(exc: BaseException) -> str:

@@ -1,0 +1,36 @@
+"""`falcotui status --from nats://…` reports Falcosidekick's stream beside the fleet, and exits 1 when the
+NATS server cannot be reached (the simulated cluster and the real nats-server, as a user runs it)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import orjson
+
+from ..ops.test_engine_sim import falco_cluster  # noqa: F401 - a fixture
+from .conftest import free_port, numbered, publish
+
+
+def _status(kubeconfig, *argv: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "falcotui", "status", "--kubeconfig", str(kubeconfig), *argv]
+    return subprocess.run(cmd, capture_output=True, timeout=90, stdin=subprocess.DEVNULL)
+
+
+async def test_status_reports_the_stream(falco_cluster, nats_server, sample_alerts, tmp_path):  # noqa: F811
+    falco_cluster(nodes=1)
+    kubeconfig = tmp_path / "kubeconfig-0"
+    await publish(nats_server.url, numbered(sample_alerts, 25))
+    done = await asyncio.to_thread(_status, kubeconfig, "--from", nats_server.url)
+    assert done.returncode == 0, done.stderr
+    assert (
+        f"NATS {nats_server.url}: stream FALCO (falco.>): 25 alerts kept (seq 1-25), newest"
+        in done.stdout.decode()
+    )
+    done = await asyncio.to_thread(_status, kubeconfig, "--from", nats_server.url, "--json")
+    doc = orjson.loads(done.stdout)["nats"]
+    assert (doc["connected"], doc["stream"], doc["messages"], doc["last_seq"]) == (True, "FALCO", 25, 25)
+    gone = f"nats://127.0.0.1:{free_port()}"
+    done = await asyncio.to_thread(_status, kubeconfig, "--from", gone)
+    assert done.returncode == 1 and f"NATS {gone}: not reachable" in done.stdout.decode()
