@@ -28,6 +28,7 @@ import orjson
 from falcotui.falco.alerts import Alert, AlertParseError, alert_from_mapping, format_iso8601_ns
 
 DEFAULT_SUBJECT_TEMPLATE = "falco.<priority>.<rule>"
+CLUSTER_FIELD = "cluster"  # where an alert's cluster is kept (the Alerts screen's `cluster:` filter reads it)
 _SLUG = re.compile("[^a-z0-9]+")
 
 
@@ -77,8 +78,9 @@ def payload_for(
 def alert_from_payload(data: bytes | str, *, cluster: str | None = None, cluster_field: str = "") -> Alert:
     """An Alert (channel `nats`, node = the payload's hostname) from one Falcosidekick message body.
 
-    `cluster`: put into `output_fields[cluster_field]` when the payload does not carry that field (the
-    cluster named by the subject). Raises AlertParseError."""
+    Its cluster, kept in `output_fields["cluster"]` (CLUSTER_FIELD) unless the payload already has that
+    field: the payload's `cluster_field` if it has one (a customfield of another name), else `cluster` (the
+    cluster the subject names). Raises AlertParseError."""
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -91,8 +93,12 @@ def alert_from_payload(data: bytes | str, *, cluster: str | None = None, cluster
     if "tags" not in obj:
         obj["tags"] = []
     fields = obj.get("output_fields")
-    if cluster is not None and cluster_field and type(fields) is dict and cluster_field not in fields:
-        fields[cluster_field] = cluster
+    if type(fields) is dict and CLUSTER_FIELD not in fields:
+        value = fields.get(cluster_field) if cluster_field else None
+        if value is None:
+            value = cluster
+        if value is not None:
+            fields[CLUSTER_FIELD] = value if type(value) is str else str(value)
     hostname = obj.get("hostname")
     alert = alert_from_mapping(obj, node=hostname if type(hostname) is str and hostname else None)
     return replace(alert, channel="nats")

@@ -48,11 +48,12 @@ _KEY_ALIASES = {
     "source": "source",
     "channel": "channel",
     "via": "channel",
+    "cluster": "cluster",  # the `cluster` output field (Falcosidekick's customfields, or the NATS subject)
     "since": "since",
     "last": "since",
     "until": "until",
 }
-KEYS = ("priority", "rule", "node", "ns", "pod", "tag", "source", "channel", "since", "until")
+KEYS = ("priority", "rule", "node", "ns", "pod", "tag", "source", "channel", "cluster", "since", "until")
 _EXACT = frozenset({"rule=", "node="})  # keys that compare the whole value
 _KEY_OP = re.compile(r"([A-Za-z][\w.-]*?)(>=|<=|!=|:|=|>|<)")
 _OPERATOR_START = frozenset(":=<>!")

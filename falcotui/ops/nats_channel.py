@@ -94,8 +94,9 @@ class NatsSource:
 
     @property
     def cluster_field(self) -> str:
+        """The output field that names the cluster ("" when it comes from the subject)."""
         kind, _, what = self.cluster_from.partition(":")
-        return what if kind == "field" else "cluster"
+        return what if kind == "field" else ""
 
     def cluster_of_subject(self, subject: str) -> str | None:
         kind, _, what = self.cluster_from.partition(":")

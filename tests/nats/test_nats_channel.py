@@ -161,3 +161,22 @@ async def test_cluster_from_field_and_subject(nats_server, sample_alerts):
         assert got == {"prod-eu": 10, "prod-us": 10}
     finally:
         await chan.aclose()
+
+
+async def test_cluster_filter_and_a_differently_named_field(nats_server, sample_alerts):
+    from falcotui.ops.alert_query import parse_query
+
+    await publish(nats_server.url, numbered(sample_alerts, 7, node="a-1"), customfields={"k8s_cluster": "eu"})
+    await publish(nats_server.url, numbered(sample_alerts, 5, node="b-1"), customfields={"k8s_cluster": "us"})
+    hub = _hub()
+    src = NatsSource.parse(nats_server.url, cluster_from="field:k8s_cluster")
+    chan = NatsChannel(src, hub, NoticeLog())
+    chan.start()
+    try:
+        await _until(lambda: chan.caught_up and len(hub.store) == 12)
+        us = parse_query("cluster:us").matcher()
+        not_eu = parse_query("-cluster:eu").matcher()
+        assert sum(us(e.alert, e.channels) for e in hub.store) == 5
+        assert sum(not_eu(e.alert, e.channels) for e in hub.store) == 5
+    finally:
+        await chan.aclose()
