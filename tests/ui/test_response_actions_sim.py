@@ -189,3 +189,87 @@ async def test_read_only_disables_every_action_and_no_pod_means_node_actions(
         assert "Delete the pod" not in text and "Quarantine" not in text
         await pilot.press("enter")  # a disabled option does nothing
         assert isinstance(app.screen, ActionsMenu)
+
+
+async def test_rbac_disables_with_the_reason_and_delete_brings_a_new_pod(
+    demo_app, feed, tmp_path, monkeypatch
+):
+    from falcotui.cli.tui_cmd import build_services
+    from falcotui.kube.config import Timeouts, load_clients
+    from falcotui.ui.app import FalcoTuiApp
+
+    monkeypatch.setenv("FALCOTUI_ACTION_LOG", str(tmp_path / "actions.jsonl"))
+    _admin_app, demo = demo_app(nodes=1, scenario="quiet", deploy=False)
+    admin = demo.clients()
+    node, pod = _workload(admin)
+    rbac = "rbac.authorization.k8s.io"
+    # rita reads everything and may patch pods in shop: nothing else
+    Applier(admin).apply(
+        [
+            {"apiVersion": f"{rbac}/v1", "kind": "ClusterRole", "metadata": {"name": "reader"},
+             "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}]},
+            {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "rita-reads"},
+             "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "reader"},
+             "subjects": [{"apiGroup": rbac, "kind": "User", "name": "rita"}]},
+            {"apiVersion": f"{rbac}/v1", "kind": "Role", "metadata": {"name": "patcher", "namespace": NS},
+             "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]}]},
+            {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding", "metadata": {"name": "rita", "namespace": NS},
+             "roleRef": {"apiGroup": rbac, "kind": "Role", "name": "patcher"},
+             "subjects": [{"apiGroup": rbac, "kind": "User", "name": "rita"}]},
+        ]
+    )  # fmt: skip
+    policy = demo.cluster.add_user("rita")
+    kubeconfig = demo.cluster.write_kubeconfig(tmp_path / "kc-rita", user="rita")
+    clients = load_clients(str(kubeconfig), None, timeouts=Timeouts(connect=2.0, read=15.0))
+    app = FalcoTuiApp(
+        build_services(clients, namespace="falco", read_only=False, context_name="sim", demo=True)
+    )
+    line = _alert(node, pod, "Shell in a container")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await feed(app, lambda e: e.hub.ingest(parse_json_alert(line, node=node, pod="falco-x")))
+        await pilot.press("f2")
+        await wait_shown(pilot, app, "Terminal shell in container")
+        await pilot.press("x")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ActionsMenu))
+        await wait_shown(
+            pilot,
+            app,
+            "Delete the pod  — RBAC: rita may not delete pods in namespace shop",
+            "Quarantine the pod  — RBAC: rita may not create networkpolicies.networking.k8s.io in namespace "
+            "shop",
+            "Cordon the node  — RBAC: rita may not patch nodes",
+        )
+        await _choose(pilot, app, "annotate")  # what the role allows is offered and works
+        await _confirm(pilot, app)
+
+        def annotations() -> dict:
+            return (
+                admin.request("GET", f"/api/v1/namespaces/{NS}/pods/{pod}")["metadata"].get("annotations")
+                or {}
+            )
+
+        assert await wait_for(pilot, lambda: "falcotui.io/alert" in annotations())
+    writes = [d for d in policy.decisions if d.verb in ("delete", "create", "patch")]
+    writes = [d for d in writes if d.resource != "selfsubjectaccessreviews"]
+    assert {(d.verb, d.resource, d.allowed) for d in writes} == {
+        ("patch", "pods", True)
+    }  # asked, never tried
+
+    # the admin deletes it from the TUI: the ReplicaSet brings a pod with a new name
+    async with _admin_app.run_test(size=(160, 50)) as pilot:
+        app = _admin_app
+        await feed(app, lambda e: e.hub.ingest(parse_json_alert(line, node=node, pod="falco-x")))
+        await pilot.press("f2")
+        await wait_shown(pilot, app, "Terminal shell in container")
+        await pilot.press("x")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ActionsMenu))
+        await _choose(pilot, app, "delete-pod")
+        await wait_shown(pilot, app, "its ReplicaSet web-5f6d7 recreates it under a new name")
+        await _confirm(pilot, app)
+
+        def names() -> list[str]:
+            items = admin.request("GET", f"/api/v1/namespaces/{NS}/pods")["items"]
+            return [p["metadata"]["name"] for p in items if not p["metadata"].get("deletionTimestamp")]
+
+        assert await wait_for(pilot, lambda: len(names()) == 1 and names()[0] != pod)
+        assert names()[0].startswith("web-5f6d7-")
