@@ -226,15 +226,22 @@ class FilteredView:
     def _drop_front(self, now_ns: int | None) -> tuple[int, bool]:
         """Drop what the store evicted and what aged out of a relative window; (rows dropped from the front,
         whether rows elsewhere went too). The store evicts in arrival order, the rows go by time: the
-        arrival-ordered list finds each evicted row, which is at the front unless its node ran late."""
+        arrival-ordered list finds each evicted row, which is at the front unless its node ran late. Rows
+        evicted from elsewhere go in one pass at the end (a storm with late nodes evicts thousands of them
+        per tick: one `del` each moved the whole list every time)."""
         entries, arrival = self._entries, self._arrival
         first = self.store.first_seq
         dropped, moved = 0, False
+        later: set[int] = set()  # ids of evicted rows that were not first: removed together below
+        later_at: list[int] = []  # and where they sit (the list does not change until then)
         a = self._arr_start
         while a < len(arrival) and arrival[a].seq < first:
             gone = arrival[a]
             arrival[a] = None  # type: ignore[call-overload]  # released; compacted below
             a += 1
+            while later and self._start < len(entries) and id(entries[self._start]) in later:
+                entries[self._start] = None  # type: ignore[call-overload]  # a row already let go
+                self._start += 1
             i = self._start
             if i >= len(entries) or entries[i] is not gone:  # the common case: it is the first row
                 i = self._bisect(_time_key(gone))
@@ -246,8 +253,13 @@ class FilteredView:
                 self._start += 1
                 dropped += 1
             else:
-                del entries[i]
+                later.add(id(gone))
+                later_at.append(i)
                 moved = True
+        if later_at:
+            for i in later_at:
+                entries[i] = None  # type: ignore[call-overload]
+            entries[self._start :] = filter(None, entries[self._start :])  # rows are never falsy
         self._arr_start = a
         if a > _COMPACT_AT and a * 2 > len(arrival):
             del arrival[:a]
