@@ -34,7 +34,7 @@ from falcotui.ops.alert_hub import AlertHub, HubDelta
 from falcotui.ops.alert_query import EMPTY_QUERY, AlertQuery
 from falcotui.ops.alert_store import AlertStore
 from falcotui.ops.alert_view import FilteredView
-from falcotui.ops.alert_view_service import ViewService, in_process_call
+from falcotui.ops.alert_view_service import ViewService
 from falcotui.ops.fleet import FleetState
 from falcotui.ops.fleet_k8s import FALCO_SELECTOR
 from falcotui.ops.fleet_status import NodeStatus
@@ -159,8 +159,6 @@ class Engine:
         self.store = AlertStore(alert_capacity, clock=clock)
         self.hub = AlertHub(self.store, dedup_window_s=self.options.dedup_window_s, clock=clock)
         self.views = ViewService(self.store)  # the UI's alert views (ui/remote_view.py), by id
-        #: `await call(target, method, *args)`, as over the engine link (pickled both ways)
-        self.call = in_process_call({"views": self.views})
         self.fleet = FleetState(self.hub, namespace=namespace, clock=clock)
         self.notices = NoticeLog(clock=clock)
         self.k8s_events: deque[K8sEvent] = deque(maxlen=self.options.events_kept)

@@ -93,7 +93,9 @@ class RemoteView:
         """The list shows rows [top, top + height) (it says so when it draws)."""
         self._visible = (top, height)
 
-    async def update(self, *, groups: bool = False, rule_groups: bool = False) -> ViewChange:
+    async def update(
+        self, *, groups: bool = False, rule_groups: bool = False, _again: bool = True
+    ) -> ViewChange:
         """Catch up with the store (one round trip); what changed, as `FilteredView.update()` says it."""
         if self._closed:
             return ViewChange()
@@ -112,7 +114,15 @@ class RemoteView:
             rule_groups=rule_groups,
         )
         self._hold, self._release = None, False
-        reply: ViewReply = await self._call(TARGET, "sync", view_id, request)
+        try:
+            reply: ViewReply = await self._call(TARGET, "sync", view_id, request)
+        except Exception as exc:
+            if not (_again and _unknown_view(exc)):
+                raise
+            # the engine let this view go (too many open): open it again, held where it was held
+            self._id = self._opening = None
+            self.synced = False
+            return await self.update(groups=groups, rule_groups=rule_groups, _again=False)
         first = not self.synced
         self._take(reply)
         self.synced = True
@@ -307,6 +317,12 @@ class RemoteView:
 
     def rule_groups(self) -> list[RuleGroup]:
         return self._rule_groups
+
+
+def _unknown_view(exc: Exception) -> bool:
+    """The engine does not know the view id (ViewService raises KeyError; over the link it comes back as
+    a RemoteError naming KeyError)."""
+    return isinstance(exc, KeyError) or getattr(exc, "type_name", "") == "KeyError"
 
 
 def remote_view(

@@ -145,3 +145,19 @@ async def test_export_and_hostile_text_cross_unchanged(mk, clock, tmp_path):
     assert [json.loads(line)["output"] for line in lines] == [e.alert.output for e in local]
     await remote.close()
     assert len(service) == 0
+
+
+async def test_a_view_the_engine_let_go_is_opened_again(mk, clock):
+    from falcotui.ops.alert_view_service import MAX_VIEWS
+
+    hub = AlertHub(AlertStore(500, clock=clock), clock=clock)
+    _feed(hub, mk, clock, random.Random(9), 0, 300)
+    service = ViewService(hub.store, clock=clock)
+    first = await _remote(service, "priority>=warning")
+    await first.update()
+    shown = len(first)
+    for _ in range(MAX_VIEWS):  # a client that never closes: the oldest view goes
+        await (await _remote(service)).update()
+    assert len(service) == MAX_VIEWS
+    change = await first.update()
+    assert change.rebuilt and len(first) == shown
