@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from falcotui.falco.alerts import Priority
+from falcotui.falco.sidekick import CLUSTER_FIELD
 from falcotui.ops.alert_query import EMPTY_QUERY, AlertQuery
 from falcotui.ops.alert_store import POD_FIELD, AlertStore, StoredAlert, alert_field
 from falcotui.ops.alert_view import FilteredView, RuleGroup, ViewChange, export_jsonl, export_path
@@ -33,17 +34,26 @@ def entry_where(entry: StoredAlert) -> str:
     return f"{ns}/{pod}" if ns and pod else (ns or "")
 
 
+CLUSTERS_NAMED_AT_MOST = 8  # distinct clusters a measure names (two are enough to show the column)
+
+
 def content_widths(entries: list[StoredAlert]) -> dict[str, int]:
     """Characters the list's content columns need for `entries`: rule, node, pod (namespace/pod), and
-    `priorities`, a bit mask of the priorities seen (the UI decides how wide each one's label is)."""
+    `priorities`, a bit mask of the priorities seen (the UI decides how wide each one's label is); and
+    `cluster=NAME` for each cluster seen (the alert's `cluster` field: the NATS source sets it), its length:
+    the list shows a CLUSTER column once two are known."""
     rule = node = pod = mask = 0
+    clusters: dict[str, int] = {}
     for e in entries:
         a = e.alert
         rule = max(rule, len(a.rule))
         node = max(node, len(e.node))
         pod = max(pod, len(entry_where(e)))
         mask |= 1 << a.priority
-    return {"rule": rule, "node": node, "pod": pod, "priorities": mask}
+        if (c := a.output_fields.get(CLUSTER_FIELD)) is not None and len(clusters) < CLUSTERS_NAMED_AT_MOST:
+            name = c if type(c) is str else str(c)
+            clusters[f"cluster={name}"] = len(name)
+    return {"rule": rule, "node": node, "pod": pod, "priorities": mask, **clusters}
 
 
 @dataclass(frozen=True, slots=True)

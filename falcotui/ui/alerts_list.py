@@ -29,6 +29,7 @@ from textual.strip import Strip
 
 from falcotui.falco.alerts import Priority
 from falcotui.falco.sanitize import sanitize
+from falcotui.falco.sidekick import CLUSTER_FIELD
 from falcotui.ops.alert_store import StoredAlert
 from falcotui.ops.alert_view import ViewChange
 from falcotui.ops.alert_view_service import entry_where
@@ -39,13 +40,14 @@ from falcotui.ui.widgets import priority_style
 LIST_COLUMNS = (
     ("time", "TIME"),
     ("priority", "PRIORITY"),
+    ("cluster", "CLUSTER"),
     ("rule", "RULE"),
     ("node", "NODE"),
     ("pod", "NAMESPACE/POD"),
     ("output", "OUTPUT"),
 )
 #: Width bounds of the columns that size to their content: (narrowest useful, widest worth having).
-BOUNDS = {"rule": (18, 40), "node": (12, 28), "pod": (14, 40)}
+BOUNDS = {"cluster": (7, 20), "rule": (18, 40), "node": (12, 28), "pod": (14, 40)}
 #: Before anything is measured (an empty list): typical Falco rule, EKS-style node, namespace/pod.
 DEFAULT_NEED = {"priority": 8, "rule": 30, "node": 12, "pod": 20}
 OUTPUT_MIN = 24  # OUTPUT never gets less (it is what says what happened)
@@ -77,9 +79,12 @@ def list_columns(
     need = {**DEFAULT_NEED, **(need or {})}
     fixed = [("time", 12 if width >= FULL_TIME_AT else 8), ("priority", max(8, need["priority"]))]
     target = max(OUTPUT_MIN, int(width * OUTPUT_SHARE))
-    names = [n for n in ("rule", "node", "pod") if n not in hide]
+    clusters = [w for k, w in need.items() if k.startswith("cluster=")]
+    if len(clusters) > 1:  # alerts from more than one cluster: say which (content_widths names them)
+        need["cluster"] = max(clusters)
+    names = [n for n in ("cluster", "rule", "node", "pod") if n not in hide and n in need]
     used_fixed = sum(w + 1 for _, w in fixed)
-    for drop in ("node", "pod", None):
+    for drop in ("node", "pod", "cluster", None):
         at_least = used_fixed + sum(BOUNDS[n][0] + 1 for n in names)
         if width - at_least >= target or drop is None:
             break
@@ -111,6 +116,9 @@ def grow_need(need: dict[str, int], widths: dict[str, int]) -> dict[str, int]:
     for name, value in (*((n, widths[n]) for n in ("rule", "node", "pod")), ("priority", prio)):
         if value > grown.get(name, 0):
             grown[name] = value
+    for name, value in widths.items():
+        if name.startswith("cluster=") and value > grown.get(name, -1):
+            grown[name] = value
     return grown
 
 
@@ -126,6 +134,7 @@ def alert_cells(entry: StoredAlert, *, millis: bool = True) -> dict[str, tuple[s
     return {
         "time": (_clock(a.time_ns, millis=millis), "dim"),
         "priority": (priority_label(a.priority), priority_style(a.priority)),
+        "cluster": (sanitize(str(a.output_fields.get(CLUSTER_FIELD) or "-"), max_len=100), "magenta"),
         "rule": (sanitize(a.rule, max_len=200), "bold"),
         "node": (sanitize(entry.node, max_len=100), "cyan"),
         "pod": (sanitize(entry_where(entry), max_len=200), ""),
