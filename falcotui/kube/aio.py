@@ -106,7 +106,7 @@ class AsyncApi:
     def __init__(self, clients: KubeClients) -> None:
         self.clients = clients
         self._sessions: dict[asyncio.AbstractEventLoop, _Session] = {}
-        self._ssl: tuple[object, ssl.SSLContext] | None = None
+        self._ssl_cached: tuple[object, ssl.SSLContext] | None = None
         self._ssl_lock = threading.Lock()
 
     # ------------------------------------------------------------ session per loop
@@ -145,9 +145,9 @@ class AsyncApi:
         key = (cfg.ssl_ca_cert, cfg.ca_cert_data, cfg.verify_ssl, cfg.assert_hostname, cfg.cert_file,
                cfg.key_file, _file_stamp(cfg.cert_file), _file_stamp(cfg.key_file))  # fmt: skip
         with self._ssl_lock:
-            if self._ssl is None or self._ssl[0] != key:
-                self._ssl = (key, ssl_context(cfg))
-            return self._ssl[1]
+            if self._ssl_cached is None or self._ssl_cached[0] != key:
+                self._ssl_cached = (key, ssl_context(cfg))
+            return self._ssl_cached[1]
 
     def _proxy(self) -> tuple[str | None, dict | None]:
         cfg = self.clients.api_client.configuration

@@ -230,8 +230,7 @@ class LogFollower:
                 elif resume and self.filter.last_ts is not None:
                     query.append(("sinceTime", since_time_param(self.filter.last_ts)))
                     self.filter.begin_resume(detect_gaps=self._cut)
-                self._notice("resumed" if resume else "following")
-                got = await self._stream(query, previous=False)
+                got = await self._stream(query, previous=False, opened="resumed" if resume else "following")
                 self.streams += 1
                 # Until a line arrives a re-open is still a first start (tail again, nothing to skip).
                 first = first and self.filter.last_ts is None
@@ -280,8 +279,9 @@ class LogFollower:
         notice = FollowerNotice(self.namespace, self.pod, self.container or "", self.node, "restarted")
         self._emit(replace(notice, detail=f"restart count {count}", restarts=count))
 
-    async def _stream(self, query: list[tuple[str, object]], *, previous: bool) -> int:
-        """Reads one log response to its end; returns the number of new lines delivered."""
+    async def _stream(self, query: list[tuple[str, object]], *, previous: bool, opened: str = "") -> int:
+        """Reads one log response to its end; returns the number of new lines delivered. `opened`: the
+        notice to give once the server has answered (the stream is live from then on, not before)."""
         self._cut = False
         stream = await self.clients.aio.open_stream(
             PODS.object_path(self.namespace, self.pod) + "/log",
@@ -289,6 +289,8 @@ class LogFollower:
             read_timeout=self.idle_timeout,
             accept="text/plain",
         )
+        if opened:
+            self._notice(opened)
         decoder = LogDecoder(self.filter)
         container = self.container or ""
         delivered = 0
