@@ -1,5 +1,5 @@
-"""Log streams (kube.aio, aiohttp) use the kubeconfig's TLS and proxy settings exactly as the sync client does:
-a client certificate and the kubeconfig's CA (an mTLS front that checks both), insecure-skip-tls-verify,
+"""Log streams (kube.aio, aiohttp) use the kubeconfig's TLS and proxy settings as the sync client does: a
+client certificate and the kubeconfig's CA (an mTLS front that checks both), insecure-skip-tls-verify,
 no CA at all (the system's CAs do not know the simulator's: refused), an HTTPS_PROXY tunnel (HTTP CONNECT)
 with tls-server-name, and a SOCKS proxy refused clearly. A line far longer than aiohttp's 64 KiB readline
 limit arrives whole."""
@@ -71,7 +71,9 @@ async def _follow_some(kube, pod: str, eventually, n: int = 3) -> Collector:
     follower = LogFollower(kube, "falco", pod, got, tail_lines=n)
     follower.start()
     try:
-        await eventually(lambda: len(got.lines) >= n or any(x.kind == "waiting" for x in got.notices), "lines")
+        await eventually(
+            lambda: len(got.lines) >= n or any(x.kind == "waiting" for x in got.notices), "lines or a refusal"
+        )
     finally:
         await follower.aclose()
     return got
