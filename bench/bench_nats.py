@@ -162,6 +162,7 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-nats-"))
     nats_res = nats_side(args, tmp)
+    print(f"NATS side: {nats_res}", flush=True)
     log_res = log_side(args)
     print(
         f"CPU per alert, {args.rate:,.0f} alerts/s for {args.seconds:g} s"

@@ -19,6 +19,7 @@ from falcotui.ops.manifests import (
     render,
     to_yaml,
 )
+from falcotui.ops.sidekick_manifests import add_sidekick
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -79,6 +80,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="render for this Kubernetes version (default: current); below 1.30 AppArmor is set by the "
         "beta annotation instead of securityContext.appArmorProfile",
     )
+    r.add_argument(
+        "--sidekick",
+        metavar="NATS_URL",
+        help="add Falcosidekick (Deployment + Service) publishing every alert to NATS at NATS_URL "
+        "(falco.<priority>.<rule>) and point Falco's http_output at it; the JetStream stream on falco.> is "
+        "yours to create (falcotui never creates it)",
+    )
+    r.add_argument(
+        "--sidekick-cluster",
+        metavar="NAME",
+        help="with --sidekick: the cluster's name, added to every alert as output field `cluster` "
+        "(Falcosidekick customfields): falcotui's CLUSTER column and cluster: filter",
+    )
+    r.add_argument(
+        "--sidekick-image-tag",
+        metavar="TAG",
+        help="with --sidekick: the Falcosidekick image tag, best TAG@sha256:… (default: 2.34.1)",
+    )
     r.set_defaults(handler=_render, accepts_globals=("falco_namespace",))
 
 
@@ -99,6 +118,11 @@ def _render(args: argparse.Namespace) -> int:
             privileged=args.privileged,
             kube_version=parse_kube_version(args.kube_version) if args.kube_version else None,
         )
+        if args.sidekick:
+            add_sidekick(docs, args.falco_namespace, args.sidekick, cluster=args.sidekick_cluster,
+                         image_tag=args.sidekick_image_tag)  # fmt: skip
+        elif args.sidekick_cluster or args.sidekick_image_tag:
+            raise ManifestError("--sidekick-cluster and --sidekick-image-tag only apply with --sidekick")
     except ManifestError as exc:
         print(f"falcotui: error: {exc}", file=sys.stderr)
         return 2
