@@ -140,10 +140,12 @@ def build_services(
     connect=None,
     engine_thread: bool | None = None,
     nats=None,
+    spawned=None,
 ):
     """Services over `clients`; the engine runs in a child process built from `connect` (ConnectOptions),
     or on a thread over `clients` when `engine_thread` (or `connect` is None, or the credential plugin may
-    prompt, or FALCOTUI_ENGINE=thread). The app starts it."""
+    prompt, or FALCOTUI_ENGINE=thread); `spawned` is a worker process started early for it. The app starts
+    the engine."""
     from falcotui.ops.deployer import Deployer
     from falcotui.ops.engine_client import EngineClient
     from falcotui.ops.engine_placement import ChildPlacement, place
@@ -159,9 +161,9 @@ def build_services(
         spec = dataclasses.replace(spec, channels=(*CHANNELS, "nats"), options=EngineOptions(nats=nats))
     if connect is None or os.environ.get("FALCOTUI_ENGINE") == "thread":
         engine_thread = True
-    placement = place(spec, clients, thread=engine_thread)
+    placement = place(spec, clients, thread=engine_thread, spawned=spawned)
     if isinstance(placement, ChildPlacement):
-        placement.spawn()  # its imports overlap with the UI's start-up
+        placement.spawn()  # (if not spawned already) its imports overlap with the UI's start-up
     engine = EngineClient(placement, clients, namespace, read_only=ro)
     return Services(
         engine=engine,
@@ -181,8 +183,9 @@ def run(args: argparse.Namespace) -> int:
     if args.max_alerts < 1:
         error("--max-alerts must be at least 1")
         return EXIT_USAGE
+    early = _early_worker()
     if args.demo:
-        return _run_demo(args)
+        return _run_demo(args, early)
     from falcotui.kube.config import KubeConfigError, KubeError, Timeouts, list_contexts, load_clients
     from falcotui.ops.engine_worker import ConnectOptions
 
@@ -213,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
             max_alerts=args.max_alerts,
             connect=ConnectOptions(args.kubeconfig, context, timeouts, limits),
             nats=nats,
+            spawned=early.pop() if early else None,
         )
 
     try:
@@ -227,7 +231,17 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
 
 
-def _run_demo(args: argparse.Namespace) -> int:
+def _early_worker() -> list:
+    """The engine's worker process, started before anything heavy is imported (its own imports then
+    overlap with the UI's); [] when the engine is to run on a thread (FALCOTUI_ENGINE=thread)."""
+    if os.environ.get("FALCOTUI_ENGINE") == "thread":
+        return []
+    from falcotui.ops.engine_spawn import spawn_worker
+
+    return [spawn_worker()]
+
+
+def _run_demo(args: argparse.Namespace, early: list) -> int:
     from falcotui.cli.demo import DemoCluster
 
     if args.nodes < 1 or args.nodes > 500:
@@ -265,6 +279,7 @@ def _run_demo(args: argparse.Namespace) -> int:
             export_dir=args.export_dir,
             max_alerts=args.max_alerts,
             connect=ConnectOptions(str(demo.kubeconfig), None, Timeouts(connect=2.0, read=15.0)),
+            spawned=early.pop() if early else None,
         )
 
     try:

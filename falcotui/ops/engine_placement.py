@@ -16,7 +16,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from falcotui.kube.config import KubeClients
 from falcotui.kube.credentials import ExecCredentials
 from falcotui.ops.engine import Engine
 from falcotui.ops.engine_link import Link, LinkClosed
+from falcotui.ops.engine_spawn import SpawnedWorker, spawn_worker
 from falcotui.ops.engine_worker import EngineSpec, WorkerHost, serve
 
 T = TypeVar("T")
@@ -120,48 +120,35 @@ class ThreadPlacement:
 class ChildPlacement:
     """The worker in a child process, building its engine from `spec`."""
 
-    def __init__(self, spec: EngineSpec, *, python: str = sys.executable) -> None:
+    def __init__(
+        self, spec: EngineSpec, *, python: str = sys.executable, spawned: SpawnedWorker | None = None
+    ) -> None:
         self.spec = spec
         self.python = python
         self.link: Link | None = None
         self.proc: subprocess.Popen | None = None
         self.pid: int | None = None
         self.started_s: float | None = None  # seconds from spawn to the worker's first answer (engine built)
+        self._worker: SpawnedWorker | None = None
         self._stderr: IO[bytes] | None = None
-        self._ui_end: socket.socket | None = None
-        self._spawned_at = 0.0
         self._closing = False
+        if spawned is not None:
+            self._adopt(spawned)
 
     def spawn(self) -> None:
-        """Start the child now (no loop needed): its imports (~1.3 s here, the Kubernetes and gRPC clients)
-        then overlap with the UI's own start-up; `open()` connects to it later. Safe to call twice."""
-        if self.proc is not None:
-            return
-        ui_end, child_end = socket.socketpair()
-        self._stderr = tempfile.TemporaryFile(prefix="falcotui-engine-")
-        self._spawned_at = time.monotonic()
-        env = dict(os.environ, GRPC_VERBOSITY=os.environ.get("GRPC_VERBOSITY", "NONE"))
-        try:
-            self.proc = subprocess.Popen(
-                [self.python, "-m", "falcotui.ops.engine_worker", str(child_end.fileno())],
-                pass_fds=(child_end.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=self._stderr,
-                env=env,
-                close_fds=True,
-            )
-        except BaseException:
-            ui_end.close()
-            raise
-        finally:
-            child_end.close()
-        self._ui_end = ui_end
+        """Start the child now (no loop needed), unless it was handed over already started (`spawned`):
+        its imports then overlap with the UI's own start-up; `open()` connects later. Safe to call twice."""
+        if self._worker is None:
+            self._adopt(spawn_worker(self.python))
+
+    def _adopt(self, worker: SpawnedWorker) -> None:
+        self._worker, self.proc, self._stderr = worker, worker.proc, worker.stderr
 
     async def open(self) -> Link:
         self.spawn()
-        t0, ui_end = self._spawned_at, self._ui_end
-        self.link = await Link.over(ui_end, name="engine-link")
+        assert self._worker is not None
+        t0 = self._worker.spawned_at
+        self.link = await Link.over(self._worker.ui_end, name="engine-link")
         try:
             self.pid = await self.link.call("worker", "open", self.spec)
         except LinkClosed:
@@ -173,8 +160,8 @@ class ChildPlacement:
         self._closing = True
         if self.link is not None:
             await self.link.aclose()  # EOF: the worker stops its engine and exits
-        elif self._ui_end is not None:
-            self._ui_end.close()
+        elif self._worker is not None:
+            self._worker.ui_end.close()
         proc = self.proc
         if proc is not None and proc.poll() is None:
             try:
@@ -216,11 +203,20 @@ class ChildPlacement:
         return " ⏎ ".join(line for line in text.strip().splitlines()[-6:])[-STDERR_TAIL:]
 
 
-def place(spec: EngineSpec, clients: KubeClients, *, thread: bool | None = None) -> Any:
-    """The placement for the TUI: a child process unless `thread`, or unless the exec credential plugin
-    may need the terminal (then the engine runs on a thread over the UI's own clients)."""
+def place(
+    spec: EngineSpec,
+    clients: KubeClients,
+    *,
+    thread: bool | None = None,
+    spawned: SpawnedWorker | None = None,
+) -> Any:
+    """The placement for the TUI: a child process (the one already `spawned`, if given) unless `thread`, or
+    unless the exec credential plugin may need the terminal (then the engine runs on a thread over the UI's
+    own clients, and a spawned child is let go)."""
     if thread is None:
         thread = needs_terminal(clients.credentials)
     if thread:
+        if spawned is not None:
+            spawned.discard()
         return ThreadPlacement(spec.build(clients))
-    return ChildPlacement(spec)
+    return ChildPlacement(spec, spawned=spawned)
