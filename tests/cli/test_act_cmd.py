@@ -220,6 +220,19 @@ def test_rbac_refusal_and_read_only(falco_sim, tmp_path):
         _pod(sim, pod)["metadata"].get("labels") or {}
     )
 
+    argv = [
+        "act",
+        "annotate",
+        "--alert",
+        alert,
+        "--action-log",
+        str(log),
+        "--kubeconfig",
+        str(sim.kubeconfig),
+    ]
+    proc = subprocess.run([*CLI, *argv], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2  # no terminal to ask on, and no --yes
+    assert "refusing without --yes (stdin is not a terminal)" in proc.stderr
     proc = sim.cli("--read-only", "act", "cordon", "--node", node, "--yes")
     assert (
         proc.returncode == 2 and "--read-only" in proc.stderr and "would write to the cluster" in proc.stderr
