@@ -14,6 +14,7 @@ from pathlib import Path
 from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
+from textual.widgets import Button
 
 from falcotui.kube.config import KubeClients
 from falcotui.ops.deployer import Deployer
@@ -87,6 +88,15 @@ async def wait_for(pilot: Pilot, predicate: Callable[[], object], *, tries: int 
             return value
         await pilot.pause(step)
     raise AssertionError(f"condition never became true: {predicate}")
+
+
+def ready(screen: Screen, cls: type[Screen]) -> Screen | None:
+    """`screen` once it is a `cls` whose buttons are composed and laid out (a click needs both), else None:
+    a dialog is `app.screen` as soon as it is pushed, before it has children (seen on a loaded machine)."""
+    if not isinstance(screen, cls):
+        return None
+    buttons = screen.query(Button)
+    return screen if buttons and all(b.region for b in buttons) else None
 
 
 def fast_rules_screen():

@@ -17,6 +17,7 @@ from rules_fixtures import (
     clients_for,  # noqa: F401 - fixture
     deploy,
     falco_sim,  # noqa: F401 - fixture
+    ready,
     services_for,
     wait_for,
 )
@@ -60,7 +61,7 @@ async def test_deploy_from_zero_rolls_out_to_every_node(falco_sim, clients_for):
         assert screen.check_action("apply", ()) is True
 
         await pilot.press("a")
-        dialog = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen)
+        dialog = await wait_for(pilot, lambda: ready(app.screen, ConfirmDialog))
         assert "+ DaemonSet falco/falco  created" in dialog.body.plain
         assert "falcosecurity/falco:0.45.0" in dialog.body.plain
         await pilot.click("#confirm")
@@ -107,7 +108,7 @@ async def test_restart_stuck_on_a_crash_loop_shows_reason_and_last_log_lines(fal
         assert panel.outcome.done
 
         await pilot.press("r")
-        dialog = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen)
+        dialog = await wait_for(pilot, lambda: ready(app.screen, ConfirmDialog))
         assert dialog.focused is not None and dialog.focused.id == "cancel"  # a restart is not the default
         assert "context " in dialog.body.plain and "namespace falco" in dialog.body.plain
         await pilot.click("#confirm")
@@ -153,12 +154,12 @@ async def test_grpc_profile_and_uninstall_with_confirmation(falco_sim, clients_f
         assert not screen.plan.grpc and not screen.plan.pending
 
         await pilot.press("x")
-        dialog = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen)
+        dialog = await wait_for(pilot, lambda: ready(app.screen, ConfirmDialog))
         assert "DaemonSet falco" in dialog.body.plain and "rules ConfigMap" in dialog.body.plain
         await pilot.press("escape")  # cancelled: nothing happens
         assert not isinstance(app.screen, ConfirmDialog) and not screen.busy
         await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await wait_for(pilot, lambda: ready(app.screen, ConfirmDialog))
         await pilot.click("#confirm")
         panel = screen.query_one(RolloutPanel)
         await wait_for(pilot, lambda: "uninstalled" in panel.note, tries=800)
@@ -207,7 +208,7 @@ async def test_read_only_offers_no_write_action(falco_sim, clients_for):  # noqa
             assert app.screen is screen
         assert "read-only: push and roll back are disabled" in screen.status_text
         await pilot.press("ctrl+r")
-        history = await wait_for(pilot, lambda: isinstance(app.screen, HistoryDialog) and app.screen)
+        history = await wait_for(pilot, lambda: ready(app.screen, HistoryDialog))
         assert not history.query("#rollback")
 
 
@@ -218,7 +219,7 @@ async def test_deploy_names_the_perf_event_paranoid_node_and_the_ways_out(falco_
         screen = app.screen
         await planned(pilot, screen)
         await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen)
+        await wait_for(pilot, lambda: ready(app.screen, ConfirmDialog))
         await pilot.click("#confirm")
         panel = screen.query_one(RolloutPanel)
         result = await wait_for(pilot, lambda: panel.outcome, tries=800)
@@ -246,7 +247,7 @@ async def test_deploy_names_the_perf_event_paranoid_node_and_the_ways_out(falco_
             "\u00a0", " "
         )
         await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen)
+        await wait_for(pilot, lambda: ready(app.screen, ConfirmDialog))
         await pilot.click("#confirm")
         result = await wait_for(
             pilot, lambda: panel.outcome if panel.outcome is not result else None, tries=800
@@ -274,7 +275,7 @@ async def test_an_adopted_namespace_is_labelled_only_when_asked(falco_sim, clien
         assert screen.query_one("#deploy-manifests-pane").border_title.endswith("· label namespace)")
         assert statuses(screen)["Namespace falco"] == "changed"
         await pilot.press("a")
-        dialog = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen)
+        dialog = await wait_for(pilot, lambda: ready(app.screen, ConfirmDialog))
         assert "every pod in it is exempt from Pod Security admission" in dialog.body.plain
         await pilot.click("#confirm")
         panel = screen.query_one(RolloutPanel)
@@ -294,7 +295,7 @@ async def test_dialog_buttons_say_what_enter_does(falco_sim, clients_for):  # no
         screen = app.screen
         await planned(pilot, screen)
         await pilot.press("r")
-        dialog = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen)
+        dialog = await wait_for(pilot, lambda: ready(app.screen, ConfirmDialog))
         keys = lambda: str(dialog.query_one(".keys").render())  # noqa: E731
         await wait_for(pilot, lambda: keys().startswith("⏎ Cancel"))
         await pilot.press("left")

@@ -24,6 +24,7 @@ from rules_fixtures import (
     fast_rules_screen,
     linted,
     loaded,
+    ready,
     services_for,
     wait_for,
 )
@@ -113,7 +114,7 @@ async def test_add_file_push_every_node_loads_it_then_remove_it(falco_sim, clien
 
         # ctrl+n: the name is checked as you type; Create stays disabled until it is one Falco loads
         await pilot.press("ctrl+n")
-        dialog = await wait_for(pilot, lambda: isinstance(app.screen, NewFileDialog) and app.screen)
+        dialog = await wait_for(pilot, lambda: ready(app.screen, NewFileDialog))
         name_input = dialog.query_one(Input)
         for bad, why in (
             ("custom-rules.yaml", "exists already"),
@@ -160,7 +161,7 @@ async def test_add_file_push_every_node_loads_it_then_remove_it(falco_sim, clien
 
         # push: the dialog shows the new file whole; every node reloads with it
         await pilot.press("ctrl+u")
-        push = await wait_for(pilot, lambda: isinstance(app.screen, PushDialog) and app.screen)
+        push = await wait_for(pilot, lambda: ready(app.screen, PushDialog))
         assert "--- /dev/null" in push.diff and f"+++ edited/{NAME}" in push.diff
         assert f"+- rule: {RULE_NAME}" in push.diff
         await pilot.click("#confirm")
@@ -183,7 +184,7 @@ async def test_add_file_push_every_node_loads_it_then_remove_it(falco_sim, clien
         await pilot.pause()
         assert "Remove file" in key_bar(screen)
         await pilot.press("delete")
-        confirm = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen)
+        confirm = await wait_for(pilot, lambda: ready(app.screen, ConfirmDialog))
         assert f"deletes {NAME} from the rules ConfigMap" in confirm.body.plain
         await pilot.click("#confirm")
         await wait_for(pilot, lambda: NAME not in screen.files)
@@ -194,7 +195,7 @@ async def test_add_file_push_every_node_loads_it_then_remove_it(falco_sim, clien
 
         first = panel.summary
         await pilot.press("ctrl+u")
-        push = await wait_for(pilot, lambda: isinstance(app.screen, PushDialog) and app.screen)
+        push = await wait_for(pilot, lambda: ready(app.screen, PushDialog))
         assert f"--- live/{NAME}" in push.diff and "+++ /dev/null" in push.diff
         await pilot.click("#confirm")
         await wait_for(pilot, lambda: panel.summary is not None and panel.summary is not first, tries=800)

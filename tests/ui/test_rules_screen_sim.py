@@ -23,6 +23,7 @@ from rules_fixtures import (
     fast_rules_screen,
     linted,
     loaded,
+    ready,
     services_for,
     wait_for,
 )
@@ -105,14 +106,14 @@ async def test_typo_blocks_push_fix_push_reload_then_roll_back(falco_sim, client
 
         # ctrl+d: the edit against the live ConfigMap
         await pilot.press("ctrl+d")
-        shown = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen)
+        shown = await wait_for(pilot, lambda: ready(app.screen, ConfirmDialog))
         assert "+- rule: Netcat started in container" in shown.body.plain
         assert "live/custom-rules.yaml" in shown.body.plain
         await pilot.press("escape")
 
         # push: the dialog shows the diff; every node reloads
         await pilot.press("ctrl+u")
-        dialog = await wait_for(pilot, lambda: isinstance(app.screen, PushDialog) and app.screen)
+        dialog = await wait_for(pilot, lambda: ready(app.screen, PushDialog))
         assert "+  condition: spawned_process and container and proc.name in (nc, ncat)" in dialog.diff
         dialog.query_one(Input).value = "add [b]netcat[/b] rule \x1b[2J"  # shown literally, never run
         await pilot.click("#confirm")
@@ -126,7 +127,7 @@ async def test_typo_blocks_push_fix_push_reload_then_roll_back(falco_sim, client
 
         # roll back (ctrl+b preselects the newest version that differs from live): reloaded again
         await pilot.press("ctrl+b")
-        history = await wait_for(pilot, lambda: isinstance(app.screen, HistoryDialog) and app.screen)
+        history = await wait_for(pilot, lambda: ready(app.screen, HistoryDialog))
         assert history.selected is not None and history.selected.files["custom-rules.yaml"] == original
         newest = str(history.query_one("#history-list").get_option_at_index(0).prompt)
         assert "add [b]netcat[/b] rule" in newest and "\x1b" not in newest and "alice@test" in newest
@@ -175,9 +176,9 @@ async def test_concurrent_edit_shows_conflict_and_loses_nothing(falco_sim, clien
         theirs_rv = other.replace_namespaced_config_map("falco-rules", "falco", cm).metadata.resource_version
 
         await pilot.press("ctrl+u")
-        await wait_for(pilot, lambda: isinstance(app.screen, PushDialog))
+        await wait_for(pilot, lambda: ready(app.screen, PushDialog))
         await pilot.click("#confirm")
-        conflict = await wait_for(pilot, lambda: isinstance(app.screen, ConflictDialog) and app.screen)
+        conflict = await wait_for(pilot, lambda: ready(app.screen, ConflictDialog))
         c = conflict.conflict
         assert (c.base_rv, c.theirs_rv) == (base_rv, theirs_rv)
         assert c.theirs["custom-rules.yaml"] == theirs and c.ours["custom-rules.yaml"] == mine
@@ -190,7 +191,7 @@ async def test_concurrent_edit_shows_conflict_and_loses_nothing(falco_sim, clien
         await wait_for(pilot, lambda: screen.snapshot.resource_version == theirs_rv)
         assert editor.text == mine and screen.modified
         await pilot.press("ctrl+u")
-        dialog = await wait_for(pilot, lambda: isinstance(app.screen, PushDialog) and app.screen)
+        dialog = await wait_for(pilot, lambda: ready(app.screen, PushDialog))
         assert "-# theirs" in dialog.diff and "+# mine" in dialog.diff
         await pilot.click("#confirm")
         await wait_for(pilot, lambda: not screen.modified and not screen.busy)
@@ -206,9 +207,9 @@ async def test_concurrent_edit_shows_conflict_and_loses_nothing(falco_sim, clien
         cm.data["custom-rules.yaml"] = theirs2
         other.replace_namespaced_config_map("falco-rules", "falco", cm)
         await pilot.press("ctrl+u")
-        await wait_for(pilot, lambda: isinstance(app.screen, PushDialog))
+        await wait_for(pilot, lambda: ready(app.screen, PushDialog))
         await pilot.click("#confirm")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConflictDialog))
+        await wait_for(pilot, lambda: ready(app.screen, ConflictDialog))
         app.screen.query_one("#theirs", Button).press()
         await wait_for(pilot, lambda: screen.saved_copies and editor_text(screen) == theirs2)
         assert (screen.saved_copies[-1] / "custom-rules.yaml").read_text() == mine2
