@@ -33,6 +33,7 @@ from falcotui.falco.sidekick import CLUSTER_FIELD
 from falcotui.ops.alert_store import StoredAlert
 from falcotui.ops.alert_view import ViewChange
 from falcotui.ops.alert_view_service import entry_where
+from falcotui.ops.engine_client import EngineFailed
 from falcotui.ui.remote_view import RemoteView
 from falcotui.ui.widgets import priority_style
 
@@ -245,7 +246,10 @@ class AlertList(ScrollView, can_focus=True):
         view = self.view
         view.follow = self.following
         view.see(self.scroll_offset.y, self.scrollable_content_region.height or self.size.height)
-        change = await view.update(groups=groups, rule_groups=rule_groups)
+        try:
+            change = await view.update(groups=groups, rule_groups=rule_groups)
+        except EngineFailed:  # the engine's worker is gone (the header says so): the list keeps what it had
+            return
         if view is self.view and self.is_attached:  # not replaced or closed meanwhile
             self.view_changed(change)
 

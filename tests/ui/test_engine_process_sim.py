@@ -148,5 +148,8 @@ async def test_a_killed_engine_process_shows_in_the_header(child_app, screen_tex
         header = lambda: screen_text(app).splitlines()[0]  # noqa: E731
         assert await until(pilot, lambda: "engine failure" in header(), timeout=20), header()
         assert "killed by signal 9" in engine.failure()
-        await pilot.press("f3")  # still a working UI: keys are answered
+        await pilot.press("f2")  # still a working UI: keys are answered, the Alerts screen opens
+        assert await until(pilot, lambda: isinstance(app.screen, AlertsScreen))
+        await pilot.press("f3")
         assert await until(pilot, lambda: app.current_mode == "rules")
+        assert app.is_running and "engine failure" in header()
