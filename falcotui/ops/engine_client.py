@@ -180,15 +180,19 @@ class EngineClient:
 
     def log_marks(self) -> dict[str, int]:
         """Blocking, from a worker thread (a push runs in one): where each Falco pod's log stands in the
-        engine now. {} from the UI loop itself (it cannot wait on its own loop) or without an engine."""
+        engine now. {} from the UI loop itself (it cannot wait on its own loop) or without an engine (none
+        started, or its worker died: the push still goes out, judged without marks)."""
         loop = self._loop
         try:
             on_loop = asyncio.get_running_loop() is loop
         except RuntimeError:
             on_loop = False
-        if loop is None or on_loop or self.link is None:
+        if loop is None or on_loop or self.link is None or self.link.closed:
             return {}
-        return asyncio.run_coroutine_threadsafe(self.call("engine", "log_marks"), loop).result(10)
+        try:
+            return asyncio.run_coroutine_threadsafe(self.call("engine", "log_marks"), loop).result(10)
+        except EngineFailed:
+            return {}
 
     def mark_reload_pending(self, push: PushMark | None) -> None:
         """A push was sent: the engine's fleet rows show it per node from the next tick on."""
