@@ -300,7 +300,9 @@ def _tag_tuple(tags: list) -> tuple[str, ...] | None:
 
 
 def _rule_tags(rule: str, tags: list) -> tuple[str, ...] | None:
-    """`_tag_tuple(tags)`, remembered for `rule`: Falco's tags are the rule's, the same on all its alerts."""
+    """`_tag_tuple(tags)`, remembered for `rule`: an alert's tags are its rule's, the same on all its alerts
+    (falco userspace/engine/falco_engine.cpp: `rule_result.tags = rule.tags`); a list that differs is
+    looked up again, so this only saves work, it decides nothing."""
     found = _tag_tuple(tags)
     if found is not None:
         if len(_RULE_TAGS) >= _SHARED_MAX:
