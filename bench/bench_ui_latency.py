@@ -15,8 +15,8 @@ from /proc, each and summed, with the CPU the app's process tree and the cluster
 The baseline measured in the same run is a bare Textual app (built into this script) switching between
 two screens full of styled text, the same size: the floor any Textual program pays for a full repaint.
 `--against DIR` also runs the app from another checkout (e.g. `git worktree add /tmp/old HEAD~3`, with its
-own `make install`), in alternation with this one on the same clusters' settings, and prints this tree's
-latency as a ratio of it.
+own `make install`), right after this one in each phase on the same clusters' settings, and prints this
+tree's p95 as a ratio of it.
 """
 
 from __future__ import annotations
@@ -245,7 +245,7 @@ def report(label: str, runs: list[Run]) -> float:
     if KEY_TIMEOUT in latencies:
         timed_out = latencies.count(KEY_TIMEOUT)
         ms += f" ({timed_out} key(s) timed out at {KEY_TIMEOUT:g} s, {len(latencies) - timed_out} timed)"
-    print(f"{label:<30} {ms}   {cpu}   {mem}")
+    print(f"{label:<30} {ms}   {cpu}   {mem}", flush=True)
     if runs[0].start:
         rate = statistics.mean(r.start.pop("alerts/s emitted during the keys", 0.0) for r in runs)
         marks = ", ".join(f"{k} {max(r.start[k] for r in runs):.1f} s" for k in runs[0].start)
@@ -273,28 +273,21 @@ def main() -> None:
     phases = [("quiet", args.nodes), ("storm", args.nodes)]
     if args.quiet_nodes:
         phases.append(("quiet", args.quiet_nodes))
-    runs: dict[tuple[Path, str, int], list[Run]] = {(t, *p): [] for t in trees for p in phases}
-    bare: list[Run] = []
-    for scenario, nodes in phases:
-        for _ in range(2 if args.against else 1):  # alternate to spread the machine's drift over all
-            bare.append(measure_bare(args.rounds))
-            for tree in trees:
-                run = measure(nodes, scenario, args.rate, args.rounds, tree)
-                runs[tree, scenario, nodes].append(run)
-    print(f"app tree {ours}")
+    print(f"app tree {ours}" + (f", --against {trees[1]}" if args.against else ""))
     print(f"F1/F2 key-to-screen, pty 160x45, {args.rounds * 2} keys a run; storm {args.rate:,.0f} alerts/s "
-          f"over {args.nodes} nodes; goal p95 < 100 ms")  # fmt: skip
-    floor = report("bare Textual app (baseline)", bare)
-    for tree in trees:
-        name = "falcotui" if tree == ours else "--against"
-        for scenario, nodes in phases:
-            p95 = report(f"{name}, {nodes} nodes {scenario}", runs[tree, scenario, nodes])
-            print(f"{'':34} p95 / bare Textual p95: {p95 / floor:.2f}x")
-    if args.against:
-        for scenario, nodes in phases:
-            mine = summary([x for r in runs[ours, scenario, nodes] for x in r.latencies])[2]
-            theirs = summary([x for r in runs[trees[1], scenario, nodes] for x in r.latencies])[2]
-            print(f"this tree / --against p95, {nodes} nodes {scenario}: {mine / theirs:.2f}x")
+          f"over {args.nodes} nodes; goal p95 < 100 ms", flush=True)  # fmt: skip
+    floor = report("bare Textual app (baseline)", [measure_bare(args.rounds)])
+    for scenario, nodes in phases:  # each printed as it is measured: a later phase may fail
+        p95s = []
+        for tree in trees:
+            name = "falcotui" if tree == ours else "--against"
+            p95s.append(report(f"{name}, {nodes} nodes {scenario}",
+                               [measure(nodes, scenario, args.rate, args.rounds, tree)]))  # fmt: skip
+            print(f"{'':30} p95 / bare Textual p95: {p95s[-1] / floor:.2f}x", flush=True)
+        if args.against:
+            print(
+                f"this tree / --against p95, {nodes} nodes {scenario}: {p95s[0] / p95s[1]:.2f}x", flush=True
+            )
 
 
 if __name__ == "__main__":

@@ -30,9 +30,14 @@ demo = DemoCluster(nodes=int(nodes), scenario=scenario, storm_rate=float(rate), 
                    per_minute=None if per_minute == "default" else float(per_minute),
                    timings=dict(FAST_TIMINGS), tainted_node=False).start()
 runtime = demo.runtime
-deadline = time.monotonic() + 600
-while demo.cluster.call(runtime.running) < int(nodes) and time.monotonic() < deadline:
-    time.sleep(0.2)
+deadline = time.monotonic() + 900
+while time.monotonic() < deadline:
+    try:  # thousands of nodes starting keep the cluster's loop too busy to answer at times
+        if demo.cluster.call(runtime.running, timeout=120) >= int(nodes):
+            break
+    except TimeoutError:
+        pass
+    time.sleep(0.5)
 print(demo.kubeconfig, flush=True)
 for line in sys.stdin:
     cmd = line.split()
