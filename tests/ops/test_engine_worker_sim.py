@@ -19,9 +19,11 @@ import pytest
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
 from falcotui.kube.config import Timeouts
 from falcotui.ops.engine import EngineOptions
+from falcotui.ops.engine_client import EngineClient
 from falcotui.ops.engine_link import LinkClosed
 from falcotui.ops.engine_placement import ChildPlacement
 from falcotui.ops.engine_worker import ConnectOptions, EngineSpec
+from falcotui.ops.reload_state import PushMark, ReloadState
 
 
 @pytest.fixture
@@ -120,3 +122,28 @@ def _alive(pid: int) -> bool:
             return f.read().split(") ", 1)[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+async def test_a_push_is_marked_and_judged_in_the_child_engine(demo: DemoCluster) -> None:
+    """A rules push from the UI side: where each pod's log stands comes from the child's followers (a
+    blocking call from the push's worker thread), the mark goes with the next tick, and the rows the child
+    sends carry each node's state of that push."""
+    client = EngineClient(ChildPlacement(spec_for(demo)), demo.clients(), "falco")
+    await client.start()
+    try:
+        pods: set[str] = set()
+        marks: dict = {}
+        deadline = time.monotonic() + 30
+        while (len(pods) < 3 or set(marks) != pods) and time.monotonic() < deadline:
+            await client.tick()
+            pods = {r.pod.name for r in client.fleet.nodes.values() if r.pod is not None}
+            marks = await asyncio.to_thread(client.log_marks)  # as RulesService.push calls it
+        assert set(marks) == pods and len(pods) == 3
+        push = PushMark(time.time_ns(), marks, None, 60.0)
+        client.mark_reload_pending(push)
+        await client.tick()
+        states = {r.name: r.reload for r in client.reload_rows() if r.pod is not None}
+        assert {s.state for s in states.values()} == {ReloadState.PENDING}
+        assert {s.push_ns for s in states.values()} == {push.since_ns}
+    finally:
+        await client.stop()
