@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = FalcotuiParser(
         prog="falcotui",
         description="Run Falco across a Kubernetes cluster from the terminal.",
+        # No prefix matching: argparse matches every option after the command against these too, so
+        # `falcotui sim --tls` was ambiguous with the top-level --tlscert/--tlskey/--tlsca (NATS).
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"falcotui {__version__}")
     tui_cmd.add_arguments(parser)
