@@ -115,15 +115,12 @@ async def assert_exactly_once(
     """Everything the logs held at a cut-off has arrived, nothing arrived that the logs do not hold (the
     logs of `deleted_pods` are gone), and nothing is stored twice. Returns the alerts up to the cut-off."""
     cutoff = time.time_ns()
-    # read off the loop: the engine's log followers run on it and keep reading meanwhile
-    expected = {
-        k: a for k, a in (await asyncio.to_thread(server_alerts, clients)).items() if a.time_ns <= cutoff
-    }
+    expected = {k: a for k, a in server_alerts(clients).items() if a.time_ns <= cutoff}
     assert len(expected) > 30, "the scenario emitted too few alerts to say anything"
     await eventually(lambda: expected.keys() <= set(stored_keys(engine)), "every alert up to the cut-off")
     keys = stored_keys(engine)
     assert len(keys) == len(set(keys)), "an alert was stored twice"
-    now_held = await asyncio.to_thread(server_alerts, clients)
+    now_held = server_alerts(clients)
     unknown = {dedup_key(e.alert) for e in engine.store if e.alert.pod not in deleted_pods} - now_held.keys()
     assert not unknown, "an alert arrived that no pod log holds"
     return expected
