@@ -140,3 +140,37 @@ def test_long_running_requests_are_not_limited_by_the_server(make_sim, tmp_path)
     assert resp.status == 200
     resp.release_conn()
     kube.close()
+
+
+async def test_coroutines_wait_for_tokens_behind_interactive_threads_and_a_cancelled_one_leaves() -> None:
+    import asyncio
+    import contextlib
+
+    now = [0.0]
+    bucket = TokenBucket(qps=10.0, burst=1, clock=lambda: now[0])
+    await bucket.acquire_async()  # the burst
+    order: list[str] = []
+
+    async def take(name: str) -> None:
+        await bucket.acquire_async(Priority.BACKGROUND)
+        order.append(name)
+
+    first, second = asyncio.create_task(take("first")), asyncio.create_task(take("second"))
+    while bucket.waiting() < 2:
+        await asyncio.sleep(0.001)
+    interactive = threading.Thread(
+        target=lambda: (bucket.acquire(Priority.INTERACTIVE), order.append("user"))
+    )
+    interactive.start()
+    while bucket.waiting() < 3:
+        await asyncio.sleep(0.001)
+    second.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await second
+    assert bucket.waiting() == 2, "the cancelled coroutine left the queue"
+    now[0] += 0.1  # one token
+    await asyncio.to_thread(interactive.join, 10)
+    assert order == ["user"], "the interactive request goes before the waiting background ones"
+    now[0] += 0.1
+    await asyncio.wait_for(first, 10)
+    assert order == ["user", "first"] and bucket.waiting() == 0 and bucket.granted == 3
