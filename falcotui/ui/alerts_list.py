@@ -35,7 +35,7 @@ from falcotui.ops.alert_view import ViewChange
 from falcotui.ops.alert_view_service import entry_where
 from falcotui.ops.engine_client import EngineFailed
 from falcotui.ui.remote_view import RemoteView
-from falcotui.ui.widgets import priority_style
+from falcotui.ui.widgets import KeysFollowFocus, priority_style
 
 #: (name, title) in display order; widths come from `list_columns`.
 LIST_COLUMNS = (
@@ -157,7 +157,7 @@ def alert_line(entry: StoredAlert, columns: list[tuple[str, int]]) -> Text:
     return line
 
 
-class AlertList(ScrollView, can_focus=True):
+class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
     """See the module docstring."""
 
     HELP_TITLE = "the alert list"

@@ -227,7 +227,7 @@ class AlertsScreen(Screen):
         note.remove_class("hidden")
 
     def action_filter(self) -> None:
-        self.query_one("#alerts-filter", Input).focus()
+        self.set_focus(self.query_one("#alerts-filter", Input))  # now: keys typed right after "/" land in it
 
     @on(Input.Changed, "#alerts-filter")
     def _typed(self, event: Input.Changed) -> None:

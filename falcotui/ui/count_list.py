@@ -19,6 +19,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from falcotui.ui.widgets import KeysFollowFocus
+
 #: (key, label, count text)
 Row = tuple[str, Text, str]
 
@@ -41,7 +43,7 @@ def row_text(label: Text, count: str, width: int, *, count_first: bool, count_wi
     return line
 
 
-class CountList(ScrollView, can_focus=True):
+class CountList(KeysFollowFocus, ScrollView, can_focus=True):
     """See the module docstring."""
 
     HELP_TITLE = "the counts list"

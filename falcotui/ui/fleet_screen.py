@@ -332,7 +332,7 @@ class FleetScreen(Screen):
     def action_filter(self) -> None:
         box = self.query_one("#fleet-filter", Input)
         box.remove_class("hidden")
-        box.focus()
+        self.set_focus(box)  # now, not on the next message (Widget.focus): "/abc" typed fast lands in the box
 
     @on(Input.Changed, "#fleet-filter")
     def _filter_changed(self, event: Input.Changed) -> None:

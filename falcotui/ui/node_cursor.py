@@ -13,8 +13,10 @@ from textual import events
 from textual.message import Message
 from textual.scroll_view import ScrollView
 
+from falcotui.ui.widgets import KeysFollowFocus
 
-class NodeCursorView(ScrollView, can_focus=True):
+
+class NodeCursorView(KeysFollowFocus, ScrollView, can_focus=True):
     """See the module docstring."""
 
     class Highlighted(Message):

@@ -208,3 +208,47 @@ class ChipTable(DataTable):
         await super()._on_click(event)
         if self.cursor_coordinate != before:
             self.action_select_cursor()
+
+
+class KeysFollowFocus:
+    """For list widgets: keys typed right after a key that moves the focus (`/` opens a filter box) go where
+    the focus went, not here.
+
+    Textual hands each key to the widget focused when it reads the key; the `/` binding only runs once the
+    key has bubbled up to the app, after this widget has already been handed the keys read with it. So
+    "/57" arriving in one read from the terminal (a fast typist, a paste, an SSH link) lost "5" and "7".
+    Here such keys wait until the focus has moved (this widget's Blur), then go to the focused widget; if
+    the focus does not move (the action was disabled), they are handled here after all."""
+
+    FOCUS_ACTIONS = frozenset({"filter"})  # actions (of the screen) that put the focus in an input
+    _stash: list[tuple[str, str | None]] | None = None
+
+    def on_key(self, event: events.Key) -> None:
+        focused = self.app.focused  # type: ignore[attr-defined]
+        if self._stash is not None:
+            self._keep(event)
+        elif focused is not None and focused is not self:
+            self._keep(event)
+            self._flush()
+        else:
+            active = self.screen.active_bindings.get(event.key)  # type: ignore[attr-defined]
+            if active is not None and active.binding.action in self.FOCUS_ACTIONS:
+                self._stash = []  # the key itself bubbles on to its binding
+                self.set_timer(0.5, self._flush)  # type: ignore[attr-defined]
+
+    def _keep(self, event: events.Key) -> None:
+        event.prevent_default()
+        event.stop()
+        if self._stash is None:
+            self._stash = []
+        self._stash.append((event.key, event.character))
+
+    def on_blur(self) -> None:
+        if self._stash:
+            self._flush()
+
+    def _flush(self) -> None:
+        stash, self._stash = self._stash or [], None
+        target = self.app.focused or self  # type: ignore[attr-defined]
+        for key, character in stash:
+            target.post_message(events.Key(key, character))

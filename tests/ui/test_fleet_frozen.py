@@ -168,3 +168,27 @@ async def test_header_shows_when_the_grpc_certificates_expire(frozen, shows):
     fleet.apply("daemonsets", "modified", stamped)
     async with app.run_test(size=(160, 30)) as pilot:
         await shows(pilot, app, "DS 3/4 ready · 4 updated · gRPC certs until 2099-03-06")
+
+
+async def test_keys_typed_right_after_slash_land_in_the_filter(frozen, shows, until):
+    """A fast typist (or a paste, or an SSH link delivering keys in one read) types "/57" at once: the
+    keys after "/" reach the app before the filter box would take the focus on a later message."""
+    from textual import events
+    from textual.widgets import Input
+
+    from falcotui.ui.alerts_screen import AlertsScreen
+
+    def burst(*keys: tuple[str, str]) -> None:  # posted together, as the driver does for one read
+        for key, char in keys:
+            app.post_message(events.Key(key, char))
+
+    app = frozen()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await shows(pilot, app, where=all_rows)
+        burst(("slash", "/"), ("5", "5"), ("7", "7"))
+        assert await until(pilot, lambda: app.screen.query_one("#fleet-filter", Input).value == "57")
+        assert await until(pilot, lambda: list(app.screen.grid.names) == ["ip-10-0-1-57"])
+        await pilot.press("escape", "escape", "f2")
+        assert await until(pilot, lambda: isinstance(app.screen, AlertsScreen))
+        burst(("slash", "/"), ("f", "f"), ("r", "r"))  # f and r are the list's follow and group keys
+        assert await until(pilot, lambda: app.screen.query_one("#alerts-filter", Input).value == "fr")
