@@ -212,6 +212,7 @@ class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
         self._need: dict[str, int] = {}
         self._opened = True  # the view's first update places the cursor as `set_view` does
         self._laid_out = False
+        self.settled = False  # the view's first rows are laid out (columns refit, scrollbar placed)
         self._columns: list[tuple[str, int]] = list_columns(80, self._need, hide=hide)
         view.on_rows = self._rows_came
 
@@ -230,6 +231,7 @@ class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
         self.cursor = max(0, len(view) - 1)
         self._need = {}
         self._opened = True
+        self.settled = False
         self._fit_columns()
         self._sync_size(pin=True)
         self.run_worker(self._first_sync(), group="alert-list-sync")
@@ -293,6 +295,7 @@ class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.view))
         if self.show_vertical_scrollbar:
             self.vertical_scrollbar.position = self.scroll_offset.y
+        self.settled = True
 
     def _sync_size(self, *, pin: bool, scroll_y: int | None = None) -> None:
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.view))

@@ -3,11 +3,17 @@ at a fixed terminal size. Update after an intended change with `pytest tests/ui 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from settle import settle
+
 SIZE = (120, 34)
 
 
 async def _settle(pilot) -> None:
-    await pilot.pause(0.4)
+    await settle(pilot)
 
 
 def test_fleet_snapshot(frozen, snap_compare):
