@@ -137,3 +137,26 @@ class DemoCluster:
         if self.cluster is not None:
             self.cluster.stop()
             self.cluster = None
+
+
+def merged_kubeconfig(kubeconfigs: dict[str, Path], path: Path) -> Path:
+    """One kubeconfig holding every given cluster as a context of its own name (cluster, user and context
+    entries renamed after it), the first one current: what an operator's ~/.kube/config with several
+    clusters looks like. Written 0600 (it holds the clusters' tokens)."""
+    import os
+
+    import yaml
+
+    merged: dict = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []}
+    for name, source in kubeconfigs.items():
+        doc = yaml.safe_load(Path(source).read_text())
+        cluster, user, context = doc["clusters"][0], doc["users"][0], doc["contexts"][0]
+        merged["clusters"].append({"name": name, "cluster": cluster["cluster"]})
+        merged["users"].append({"name": name, "user": user["user"]})
+        where = {**context["context"], "cluster": name, "user": name}
+        merged["contexts"].append({"name": name, "context": where})
+    merged["current-context"] = next(iter(kubeconfigs))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(yaml.safe_dump(merged, sort_keys=False))
+    return path

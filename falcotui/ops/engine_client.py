@@ -39,9 +39,18 @@ class EngineClient:
     """See the module docstring. One per connection: a stopped client is not started again."""
 
     def __init__(
-        self, placement: Placement, clients: KubeClients, namespace: str, *, read_only: bool | None = None
+        self,
+        placement: Placement,
+        clients: KubeClients,
+        namespace: str,
+        *,
+        read_only: bool | None = None,
+        cluster: str | None = None,
     ) -> None:
         self.placement = placement
+        # one of many clusters in one worker (ops/engine_fleets.py): calls go to `engine@NAME`, `views@NAME`
+        self.cluster = cluster
+        self._targets = {"engine": f"engine@{cluster}", "views": f"views@{cluster}"} if cluster else {}
         self.clients = clients
         self.namespace = namespace
         self._read_only_given = read_only
@@ -93,7 +102,7 @@ class EngineClient:
         link = self.link
         if link is not None and not link.closed:
             try:
-                await link.call("engine", "stop")
+                await link.call(self._targets.get("engine", "engine"), "stop")
             except (LinkClosed, RemoteError):
                 pass
         await self.placement.close()
@@ -107,7 +116,7 @@ class EngineClient:
         if self.link is None:
             raise EngineFailed(self._failure or "the engine is not connected")
         try:
-            return await self.link.call(target, method, *args)
+            return await self.link.call(self._targets.get(target, target), method, *args)
         except LinkClosed:
             raise EngineFailed(self.failure() or "the engine's connection closed") from None
 

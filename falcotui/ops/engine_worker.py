@@ -82,6 +82,7 @@ class WorkerHost:
         self.batcher: TickBatcher | None = None
         self.views: Any = None
         self.stopped = asyncio.Event()
+        self.delegate: Any = None  # a spec's own dispatcher (many clusters: ops/engine_fleets.py)
         if engine is not None:
             self._host(engine)
 
@@ -91,6 +92,8 @@ class WorkerHost:
         self.views = engine.views  # the UI's alert views by id (ops/alert_view_service.py)
 
     def __call__(self, target: str, method: str, args: tuple) -> Any:
+        if self.delegate is not None and target != "worker":
+            return self.delegate(target, method, args)
         if target == "engine" and method in self.ENGINE_CALLS:
             return getattr(self, method)(*args)
         if target == "views" and self.views is not None and method in VIEW_CALLS:
@@ -103,12 +106,23 @@ class WorkerHost:
 
     # ------------------------------------------------------------ calls
 
-    def open(self, spec: EngineSpec) -> int:
-        """Build the engine from `spec` (a child's first call); returns the worker's pid."""
-        if self.engine is not None:
+    def open(self, spec: Any) -> int:
+        """Build the engine from `spec` (a child's first call); returns the worker's pid. A spec with a
+        `host()` of its own (`FleetsSpec`: many clusters) is served by that dispatcher instead."""
+        if self.engine is not None or self.delegate is not None:
             raise RuntimeError("the worker already hosts an engine")
-        self._host(spec.build())
+        if hasattr(spec, "host"):
+            self.delegate = spec.host()
+        else:
+            self._host(spec.build())
         return os.getpid()
+
+    async def stop_hosted(self) -> None:
+        """Stop whatever this worker hosts (the link closed)."""
+        if self.delegate is not None:
+            await self.delegate.stop()
+        elif self.engine is not None:
+            await self.engine.stop()
 
     async def start(self, sync_timeout: float | None = 20.0) -> None:
         await self._engine().start(sync_timeout=sync_timeout)
@@ -145,10 +159,10 @@ async def serve(sock: socket.socket, host: WorkerHost) -> None:
         await link.wait_closed()
     finally:
         await link.aclose()
-        if host.engine is not None and not host.stopped.is_set():
+        if not host.stopped.is_set() and not (host.delegate and host.delegate.stopped.is_set()):
             try:
                 async with asyncio.timeout(STOP_GRACE_S):
-                    await host.engine.stop()
+                    await host.stop_hosted()
             except (TimeoutError, Exception):  # the UI is gone; nothing is left to tell
                 pass
 
