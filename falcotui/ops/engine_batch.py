@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from falcotui.ops.alert_hub import ChannelStatus
+from falcotui.ops.alert_store import AlertStore
 from falcotui.ops.engine import Engine, Health, K8sEvent
 from falcotui.ops.falco_pods import FalcoPodInfo
 from falcotui.ops.fleet_k8s import DaemonSetSummary
@@ -190,13 +191,17 @@ class TickBatcher:
         return list(events)[len(events) - new :] if new > 0 else []
 
     def _store_counts(self) -> StoreCounts:
-        store = self.engine.store
-        return StoreCounts(
-            kept=len(store),
-            capacity=store.capacity,
-            evicted=store.evicted,
-            rate_per_s=store.rate(),
-            total_seen=store.total_seen,
-            first_seq=store.first_seq,
-            last_seq=store.last_seq,
-        )
+        return store_counts(self.engine.store)
+
+
+def store_counts(store: AlertStore) -> StoreCounts:
+    """The figures of `store` a UI's Alerts title shows."""
+    return StoreCounts(
+        kept=len(store),
+        capacity=store.capacity,
+        evicted=store.evicted,
+        rate_per_s=store.rate(),
+        total_seen=store.total_seen,
+        first_seq=store.first_seq,
+        last_seq=store.last_seq,
+    )

@@ -30,7 +30,7 @@ from falcotui.kube.config import KubeError
 from falcotui.ops.alert_store import AlertStore
 from falcotui.ops.alert_view_service import ViewService
 from falcotui.ops.engine import Engine, EngineError
-from falcotui.ops.engine_batch import StoreCounts
+from falcotui.ops.engine_batch import StoreCounts, store_counts
 from falcotui.ops.engine_worker import VIEW_CALLS, EngineSpec, WorkerHost
 
 RETRY_FIRST_S = 2.0  # a cluster that could not start is tried again after this long, doubling up to
@@ -127,16 +127,7 @@ class MergedAlerts:
                     self.store.add_channel(target, channel)
 
     def counts(self) -> StoreCounts:
-        s = self.store
-        return StoreCounts(
-            kept=len(s),
-            capacity=s.capacity,
-            evicted=s.evicted,
-            rate_per_s=s.rate(),
-            total_seen=s.total_seen,
-            first_seq=s.first_seq,
-            last_seq=s.last_seq,
-        )
+        return store_counts(self.store)
 
 
 @dataclass(slots=True)

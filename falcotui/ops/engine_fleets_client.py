@@ -11,8 +11,6 @@ answers from its own engine's memory like the others (its informers and follower
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,59 +19,25 @@ from falcotui.ops.engine_client import EngineClient, EngineFailed
 from falcotui.ops.engine_fleets import ClusterState, FleetsHost, FleetsSpec, FleetsTick
 from falcotui.ops.engine_link import Link, LinkClosed, RemoteError
 from falcotui.ops.engine_mirror import StoreMirror
-from falcotui.ops.engine_placement import STOP_TIMEOUT_S, ChildPlacement
-from falcotui.ops.engine_worker import serve
+from falcotui.ops.engine_placement import ChildPlacement, ThreadPlacement
 
 
-class FleetsThreadPlacement:
+class FleetsThreadPlacement(ThreadPlacement):
     """The fleets worker on a thread of this process (tests, FALCOTUI_ENGINE=thread)."""
 
     def __init__(self, spec: FleetsSpec) -> None:
+        super().__init__(None)
         self.spec = spec
-        self.link: Link | None = None
-        self.host: Any = None
-        self._thread: threading.Thread | None = None
-        self._error = ""
 
     async def open(self) -> Link:
-        from falcotui.ops.engine_worker import WorkerHost
-
-        ui_end, worker_end = socket.socketpair()
-        ready = threading.Event()
-        self.host = WorkerHost()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            ready.set()
-            try:
-                loop.run_until_complete(serve(worker_end, self.host))
-            except Exception as exc:  # shown in the header as the engine's failure
-                self._error = f"the engine thread failed: {type(exc).__name__}: {exc}"
-            finally:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-
-        self._thread = threading.Thread(target=run, name="falcotui-fleets", daemon=True)
-        self._thread.start()
-        await asyncio.to_thread(ready.wait)
-        self.link = await Link.over(ui_end, name="engine-link")
-        await self.link.call("worker", "open", self.spec)
-        return self.link
-
-    async def close(self) -> None:
-        if self.link is not None:
-            await self.link.aclose()
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join, STOP_TIMEOUT_S)
-
-    def failure(self) -> str:
-        return self._error
+        link = await super().open()
+        await link.call("worker", "open", self.spec)
+        return link
 
     @property
     def fleets_host(self) -> FleetsHost | None:
         """The worker's dispatcher (a thread only): tests reach a cluster's engine through it."""
-        return self.host.delegate if self.host is not None else None
+        return self.host.delegate
 
 
 class SharedPlacement:

@@ -66,8 +66,8 @@ def needs_terminal(credentials: ExecCredentials | None, *, tty: bool | None = No
 class ThreadPlacement:
     """The worker on a thread of this process, serving `engine` (already built, maybe already fed)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine | None) -> None:
+        self.engine = engine  # None: the link's first call ("worker"/"open") builds what it serves
         self.host = WorkerHost(engine)
         self.link: Link | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
