@@ -26,6 +26,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         "act_cmd",
         "respond to an alert: delete/quarantine/annotate its pod, cordon its node; the action log",
     ),
+    (
+        "report",
+        "report_cmd",
+        "write an incident report (HTML, Markdown, SVG charts, JSONL) of a window's alerts and actions",
+    ),
     ("certs", "certs_cmd", "manage the gRPC profile's certificates"),
     ("rules", "rules_cmd", "validate and manage Falco rules files"),
     ("manifests", "manifests_cmd", "work with the Falco deployment manifests"),
