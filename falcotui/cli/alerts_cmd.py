@@ -7,7 +7,8 @@ Ctrl-C, through cut streams, API server restarts, pod restarts and new nodes, ea
 
 `--from nats://HOST:PORT[,…]` reads Falcosidekick's JetStream stream instead (no cluster access needed):
 the stream's alerts since `--since` (or all it keeps), and with `-f` live after them; with `--channels`
-the cluster's own channels too, de-duplicated against it.
+the cluster's own channels too, de-duplicated against it. A missing stream is said plainly (exit 1);
+`--create-stream` shows the configuration it would create and asks (cli/nats_options.ensure_stream).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from falcotui.cli.common import (
     silence_stdout,
     warn,
 )
-from falcotui.cli.nats_options import add_nats_options, nats_source, typed_nats_options
+from falcotui.cli.nats_options import add_nats_options, ensure_stream, nats_source, typed_nats_options
 from falcotui.falco.alerts import Alert, Priority, alert_to_json
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.alert_query import AlertQuery, QueryError
@@ -91,7 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="nats://HOST:PORT[,HOST:PORT…]: read Falcosidekick's NATS JetStream stream (no cluster needed; "
         "with --channels and -f, beside the cluster's own channels)",
     )
-    add_nats_options(p.add_argument_group("NATS source (with --from nats://…)"))
+    add_nats_options(p.add_argument_group("NATS source (with --from nats://…)"), create=True)
     add_cluster_options(p)
     p.set_defaults(handler=run)
 
@@ -162,6 +163,9 @@ def run(args: argparse.Namespace) -> int:
     nats = None
     if args.source is not None:
         nats = nats_source(args, args.source, since_ns=since_ns)
+        if args.channels is not None and not args.follow:
+            raise CliError("--from with --channels needs -f (only the stream is read without it)", EXIT_USAGE)
+        ensure_stream(args, nats)  # missing: say so, or create it with --create-stream once confirmed
         if args.channels is None:  # the stream alone: no cluster access needed
             try:
                 if args.follow:
@@ -170,8 +174,6 @@ def run(args: argparse.Namespace) -> int:
             except BrokenPipeError:
                 silence_stdout()
                 return EXIT_OK
-        if not args.follow:
-            raise CliError("--from with --channels needs -f (only the stream is read without it)", EXIT_USAGE)
         channels = (*channels, "nats")
     elif typed := typed_nats_options(args):
         raise CliError(f"{', '.join(typed)}: only with --from nats://…", EXIT_USAGE)

@@ -24,12 +24,13 @@ from falcotui.cli.common import (
     run_async,
     write_trusted,
 )
-from falcotui.cli.nats_options import add_nats_options, nats_source, typed_nats_options
+from falcotui.cli.nats_options import add_nats_options, ensure_stream, nats_source, typed_nats_options
 from falcotui.falco.alerts import format_iso8601_ns
 from falcotui.falco.sanitize import json_bytes, sanitize
 from falcotui.ops.fleet_k8s import certs_text
 from falcotui.ops.fleet_status import NodeState, NodeStatus, ReloadState
 from falcotui.ops.nats_channel import StreamState, probe_stream
+from falcotui.ops.nats_stream import duration_text
 from falcotui.ops.snapshot import Snapshot, since_ns_from_seconds, take_snapshot
 
 _NS = 1_000_000_000
@@ -66,9 +67,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--from",
         dest="source",
         metavar="URL",
-        help="nats://HOST:PORT[,…]: also report Falcosidekick's NATS JetStream stream (exit 1: unreachable)",
+        help="nats://HOST:PORT[,…]: also report Falcosidekick's NATS JetStream stream "
+        "(exit 1: unreachable, or no stream)",
     )
-    add_nats_options(p.add_argument_group("NATS source (with --from nats://…)"))
+    add_nats_options(p.add_argument_group("NATS source (with --from nats://…)"), create=True)
     add_cluster_options(p)
     p.set_defaults(handler=run)
 
@@ -78,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     source = nats_source(args, args.source) if args.source is not None else None
     if source is None and (typed := typed_nats_options(args)):
         raise CliError(f"{', '.join(typed)}: only with --from nats://…", EXIT_USAGE)
+    if source is not None and args.nats_create_stream:
+        ensure_stream(args, source)  # the stream's configuration shown, then y/N (or --yes)
     clients = connect(args)
     try:
         preflight(clients)
@@ -106,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             out.stream.write(text)
         out.stream.flush()
-    return EXIT_FAILURE if stream is not None and not stream.connected else EXIT_OK
+    return EXIT_FAILURE if stream is not None and (not stream.connected or stream.missing) else EXIT_OK
 
 
 def stream_text(stream: StreamState, now_ns: int) -> str:
@@ -114,6 +118,11 @@ def stream_text(stream: StreamState, now_ns: int) -> str:
     where = sanitize(stream.servers, max_len=200)
     if not stream.connected:
         return f"NATS {where}: not reachable: {sanitize(stream.error, max_len=300)}\n"
+    if stream.missing:
+        hint = (
+            " (--create-stream creates it, after showing its configuration)" if stream.stream_missing else ""
+        )
+        return f"NATS {where}: {sanitize(stream.missing, max_len=600)}: alerts are not being kept{hint}\n"
     newest = "empty" if stream.last_ns is None else f"newest {_ago(now_ns - stream.last_ns)} ago"
     return (
         f"NATS {where}: stream {sanitize(stream.stream, max_len=100)} "
@@ -125,6 +134,7 @@ def stream_text(stream: StreamState, now_ns: int) -> str:
 def stream_document(stream: StreamState, now_ns: int) -> dict:
     return {
         "servers": stream.servers, "connected": stream.connected, "error": stream.error or None,
+        "missing": stream.missing or None,
         "stream": stream.stream or None, "subjects": list(stream.subjects), "messages": stream.messages,
         "first_seq": stream.first_seq, "last_seq": stream.last_seq,
         "newest_age_s": None if stream.last_ns is None else round((now_ns - stream.last_ns) / 1e9, 3),
@@ -154,13 +164,6 @@ def _ago(delta_ns: int) -> str:
     return f"{s // 86400}d"
 
 
-def _window(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
 def status_text(
     snap: Snapshot,
     context: str | None,
@@ -188,7 +191,7 @@ def status_text(
         lines.append(f"DaemonSet {name}: {ds.text} · {ds.available} available · {state} · {image}{certs}")
     lines.append(sanitize(fleet.summary().text, max_len=1000))
     lines.append("")
-    window = f"ALERTS/{_window(since_s)}"
+    window = f"ALERTS/{duration_text(since_s)}"
     head = ("NODE", "READY", "POD", "STATE", "RESTARTS", "VERSION", "LAST RELOAD", window, "WORST")
     table = [head]
     states = []

@@ -28,10 +28,12 @@ from urllib.parse import urlsplit
 from falcotui.falco.alerts import AlertParseError
 from falcotui.falco.sidekick import alert_from_payload
 from falcotui.ops.alert_hub import AlertHub
+from falcotui.ops.nats_stream import StreamProblem, locate_stream, why
 from falcotui.ops.notices import NoticeKind, NoticeLog
 
 DEFAULT_SUBJECT = "falco.>"
 DEFAULT_CLUSTER_FROM = "field:cluster"
+STREAM_RETRY_S = 2.0  # a missing stream is looked for again this often (the operator may create it now)
 _NS = 1_000_000_000
 
 
@@ -144,6 +146,8 @@ class NatsHealth:
     lag_s: float | None  # while some are pending: how old the last delivered message is
     resumes: int  # subscriptions made again after a possible loss
     bad: int  # messages that were not Falcosidekick payloads (counted, not stored)
+    missing: str = ""  # why the stream cannot be read when it is missing or wrong (ops/nats_stream.py)
+    stream_missing: bool = False  # no such stream: it may be created (with the operator's yes)
 
 
 class NatsChannel:
@@ -184,6 +188,8 @@ class NatsChannel:
         self._task: asyncio.Task | None = None
         self._closed = False
         self._was_connected = False
+        self.missing = ""  # set while the stream is missing or does not capture our subject
+        self.stream_missing = False
 
     # ------------------------------------------------------------ lifecycle
 
@@ -212,8 +218,16 @@ class NatsChannel:
                 await self._follow()
             except asyncio.CancelledError:
                 raise
+            except StreamProblem as exc:  # the server answers; the stream is not there (yet): say so
+                if not self.missing:
+                    self.notices.add(NoticeKind.STREAM_DROPPED, f"NATS: {exc}")
+                self.missing, self.stream_missing = str(exc), exc.kind == "missing"
+                self.stream = self.source.stream
+                self.connected, self.detail = False, str(exc)
+                await self._close_nc()
+                await asyncio.sleep(STREAM_RETRY_S)
             except Exception as exc:  # any failure: say why, back off, connect again from last_seq + 1
-                self._set_connected(False, _why(exc))
+                self._set_connected(False, why(exc))
                 await self._close_nc()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
@@ -240,9 +254,9 @@ class NatsChannel:
     async def _follow(self) -> None:
         nc = self._nc
         js = nc.jetstream()
-        if not self.stream:
-            self.stream = await js.find_stream_name_by_subject(self.source.subject)
+        self.stream = await locate_stream(js, self.source)
         await self._subscribe(js)
+        self.missing, self.stream_missing = "", False
         while not self._closed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._resubscribe.wait(), self.check_interval)
@@ -353,6 +367,8 @@ class NatsChannel:
             lag_s=lag_s,
             resumes=self.resumes,
             bad=self.bad,
+            missing=self.missing,
+            stream_missing=self.stream_missing,
         )
 
 
@@ -390,6 +406,8 @@ class StreamState:
     first_seq: int = 0
     last_seq: int = 0
     last_ns: int | None = None  # when the newest message was stored
+    missing: str = ""  # the server answered, but the stream is missing or does not capture the subject
+    stream_missing: bool = False  # no such stream (it may be created: --create-stream)
 
 
 async def probe_stream(src: NatsSource, *, timeout: float = 10.0) -> StreamState:
@@ -404,11 +422,13 @@ async def probe_stream(src: NatsSource, *, timeout: float = 10.0) -> StreamState
         async with asyncio.timeout(timeout):
             nc = await nats.connect(**options)
             js = nc.jetstream()
-            stream = src.stream or await js.find_stream_name_by_subject(src.subject)
+            stream = await locate_stream(js, src)
             info = await js.stream_info(stream)
             newest = await js.get_msg(stream, seq=info.state.last_seq) if info.state.last_seq else None
-    except Exception as exc:  # unreachable, refused, no such stream: all said the same way
-        return StreamState(servers, False, _why(exc))
+    except StreamProblem as exc:
+        return StreamState(servers, True, missing=str(exc), stream_missing=exc.kind == "missing")
+    except Exception as exc:  # unreachable, refused, timed out: all said the same way
+        return StreamState(servers, False, why(exc))
     finally:
         if nc is not None:
             with contextlib.suppress(Exception):
@@ -427,8 +447,3 @@ async def probe_stream(src: NatsSource, *, timeout: float = 10.0) -> StreamState
         state.last_seq,
         last_ns,
     )
-
-
-def _why(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text

@@ -74,19 +74,37 @@ class NatsServer:
 
 
 @pytest.fixture
-async def nats_server(tmp_path: Path) -> AsyncIterator[NatsServer]:
+async def bare_nats_server(tmp_path: Path) -> AsyncIterator[NatsServer]:
+    """JetStream on, no stream yet (as a NATS server is before its operator creates one)."""
     server = NatsServer(tmp_path / "js")
     server.start()
     await server.wait_ready()
-    import nats
-
-    nc = await nats.connect(server.url)
-    await nc.jetstream().add_stream(name=STREAM, subjects=["falco.>"])
-    await nc.close()
     try:
         yield server
     finally:
         server.kill()
+
+
+@pytest.fixture
+async def nats_server(bare_nats_server: NatsServer) -> NatsServer:
+    """JetStream with the stream FALCO on `falco.>`."""
+    import nats
+
+    nc = await nats.connect(bare_nats_server.url)
+    await nc.jetstream().add_stream(name=STREAM, subjects=["falco.>"])
+    await nc.close()
+    return bare_nats_server
+
+
+async def stream_configs(url: str) -> dict[str, object]:
+    """Every stream on the server: name -> its configuration (nats-py's StreamConfig)."""
+    import nats
+
+    nc = await nats.connect(url)
+    try:
+        return {info.config.name: info.config for info in await nc.jetstream().streams_info()}
+    finally:
+        await nc.close()
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from falcotui.ops.nats_channel import NatsSource
 from falcotui.ui.alerts_screen import AlertsScreen
 from falcotui.ui.app import FalcoTuiApp
 
-from ..nats.conftest import nats_server, numbered, publish, sample_alerts  # noqa: F401 - fixtures
+from ..nats.conftest import bare_nats_server, nats_server, numbered, publish, sample_alerts  # noqa: F401 - fixtures
 
 
 @pytest.fixture
