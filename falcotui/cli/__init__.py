@@ -35,6 +35,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("rules", "rules_cmd", "validate and manage Falco rules files"),
     ("manifests", "manifests_cmd", "work with the Falco deployment manifests"),
     ("sim", "sim_cmd", "run a simulated Kubernetes cluster on loopback"),
+    ("serve", "serve_cmd", "the terminal UI in a browser (127.0.0.1, a token, one falcotui per tab)"),
 )
 
 

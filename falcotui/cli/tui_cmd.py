@@ -53,7 +53,13 @@ TUI_DEFAULTS: dict[str, object] = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The TUI's options on the top-level `falcotui` parser, with the cluster options every command shares."""
     add_cluster_options(parser, top_level=True)
-    g = parser.add_argument_group("terminal UI (when no command is given)")
+    add_tui_options(parser, "terminal UI (when no command is given)")
+
+
+def add_tui_options(parser: argparse.ArgumentParser, title: str) -> None:
+    """The terminal UI's own options (dest `tui_<name>`, default None), in a group called `title`; also
+    on `falcotui serve`, which runs the same UI per browser tab."""
+    g = parser.add_argument_group(title)
     g.add_argument(
         "--demo",
         dest="tui_demo",
@@ -106,7 +112,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def refuse_tui_options(args: argparse.Namespace, command: str) -> None:
     """CliError when a terminal-UI option was typed before a command (it would be ignored there)."""
     typed = [f"--{name}" for name in TUI_DEFAULTS if getattr(args, f"tui_{name}", None) is not None]
-    if typed:
+    if typed and command != "serve":  # `falcotui serve` runs the UI: they apply there, before or after it
         raise CliError(
             f"{', '.join(typed)} only applies to the terminal UI, not to `falcotui {command}`"
             + (" (put it after the command)" if command == "sim" else ""),
