@@ -247,6 +247,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+        # textual-serve writes what a finished app printed on stderr to sys.stdout (app_service.py, run()):
+        # stdout carries the address alone, so that goes to our stderr with the log lines
+        sys.stdout = sys.stderr
 
     asyncio.run(serve_until_stopped(server, listening))
     return EXIT_OK
