@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from falcotui.cli.rules_incluster_cmd import add_push_option, push_gate
 from falcotui.cli.rules_lint_cmd import clean, format_message
 from falcotui.falco.rules.rules_input import RulesBudget, RulesInputError
 
@@ -60,6 +61,7 @@ def register_cluster_actions(actions: argparse._SubParsersAction) -> None:
     push.add_argument("--force-warnings", action="store_true", help="push despite validation warnings")
     push.add_argument("--force", action="store_true", help="push INVALID rules (emergencies; needs --yes)")
     push.add_argument("--prune", action="store_true", help="remove ConfigMap keys not given as FILEs")
+    add_push_option(push)
     _add_push_common(push)
     push.set_defaults(handler=run_push)
 
@@ -271,6 +273,8 @@ def _push(svc, args, out: TextIO, err: TextIO, stdin) -> int:
         live.files, files, f"Push these rules to {svc.namespace}/{svc.configmap}?", args, out, stdin
     ):
         err.write("falcotui rules push: aborted, nothing pushed\n")
+        return 1
+    if not push_gate(svc, args, files, out, err):
         return 1
     result = _do_push(svc, args, out, err, stdin, files, base_rv, args.message, "push")
     if result is not None and result.status == "pushed" and marker is not None and args.rv is None:

@@ -190,7 +190,7 @@ class RulesService:
         data = cm.get("data") or {}
         return RulesSnapshot({k: data[k] for k in sorted(data)}, cm["metadata"]["resourceVersion"])
 
-    def _falco_pods(self) -> list[dict]:
+    def falco_pods(self) -> list[dict]:
         try:
             listing = self.clients.request(
                 "GET", PODS.collection_path(self.namespace), query=[("labelSelector", FALCO_SELECTOR)]
@@ -211,7 +211,7 @@ class RulesService:
     def default_rules(self, *, refresh: bool = False) -> DefaultRules:
         """Falco's default rules as shipped in the running image (`cat` in a running Falco pod)."""
         problems: list[str] = []
-        pods = self._falco_pods()
+        pods = self.falco_pods()
         if not self._may_exec():
             # Exec into a Falco pod is near-root on its node, so the viewer role does not grant it: ask
             # first (SelfSubjectAccessReview) rather than send a request the user's role forbids.
@@ -248,7 +248,7 @@ class RulesService:
         if not refresh and self._target is not None and now - self._target[0] < self.target_ttl:
             return self._target[1]
         try:
-            target = target_for_pods(self._falco_pods(), self.logged_versions)
+            target = target_for_pods(self.falco_pods(), self.logged_versions)
         except RulesError as exc:
             target = unknown_target(f"cannot tell which Falco the nodes run ({exc})")
         self._target = (now, target)

@@ -33,7 +33,9 @@ DEFAULT_CONFIG_PATH = IMAGE_CONFIG_PATH
 DEFAULT_RULES_PATH = IMAGE_RULES_PATH
 #: Directories the image creates, so they exist even when empty (the Dockerfile's /etc/falco tree). In a
 #: container's file map a directory is a key ending in "/" (empty text), so a mount hides it like a file.
-IMAGE_DIRS = ("/etc/falco/", "/etc/falco/config.d/", IMAGE_RULES_DIR + "/")
+#: /tmp comes from the base image: wolfi-base's wolfi-baselayout creates it (wolfi-dev/os
+#: wolfi-baselayout.yaml); the Falco Dockerfile builds `FROM cgr.dev/chainguard/wolfi-base`.
+IMAGE_DIRS = ("/etc/falco/", "/etc/falco/config.d/", IMAGE_RULES_DIR + "/", "/tmp/")
 
 #: Falco's fatal configuration errors (printed after `Error: `, exit 1) are the loader's ConfigError.
 FalcoStartupError = ConfigError

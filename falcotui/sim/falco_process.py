@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from falcotui.sim.container_fs import ContainerFs
 from falcotui.sim.falco_alerts_gen import AlertGenerator, Emitted, OutputOptions
 from falcotui.sim.falco_config import (
     FalcoArgs,
@@ -161,6 +162,12 @@ class FalcoContainer:
         self.version = version
         self.log: ContainerLog = ctx.log
         self.files = container_files(runtime.image_files(version), ctx.files)
+        # what exec sees and may write (the files above, as they change on reloads, plus exec's writes)
+        self.fs = ContainerFs(
+            lambda: self.files,
+            ctx.mounts,
+            read_only_root=bool((ctx.security or {}).get("readOnlyRootFilesystem")),
+        )
         self.hostname = ctx.env.get("FALCO_HOSTNAME") or (ctx.node_name if ctx.host_network else ctx.pod_name)
         self.cut_generation = 0
         self.reloads = 0
@@ -236,9 +243,10 @@ class FalcoContainer:
             return grpc.address
         return None
 
-    def run_command(self, argv: list[str]) -> tuple[int, str, str]:
-        """`falco --version` / `falco -V FILE... [-o json_output=true]` inside this container."""
-        return run_falco_cli(self.version, self.files, argv)
+    def run_command(self, argv: list[str], files: Mapping[str, str] | None = None) -> tuple[int, str, str]:
+        """`falco --version` / `falco -V FILE... [-o json_output=true]` inside this container, reading
+        `files` (exec's view, with what exec wrote) or the container's own."""
+        return run_falco_cli(self.version, self.files if files is None else files, argv)
 
     # ---- the process -----------------------------------------------------------------------------------
     async def _main(self) -> None:

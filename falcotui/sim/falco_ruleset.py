@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from falcotui.falco.rules.dialect import PINNED_FALCO_VERSION
 from falcotui.sim.falco_config import FalcoConfig
-from falcotui.sim.falco_rules_api import LoadedRule, RulesLoad, load_ruleset
+from falcotui.sim.falco_rules_api import LoadedRule, RulesLoad, file_report, load_ruleset
 
 PRIORITY_NAMES = ("Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "Informational", "Debug")
 _PRIORITY_ALIASES = {name.lower(): name for name in PRIORITY_NAMES} | {"info": "Informational"}
@@ -56,12 +56,26 @@ class Ruleset:
         """Falco's wording for a failed load (after `Error: ` at start, in the hot-restart alert)."""
         return "".join(self.load.file_reports(only_failed=True))
 
-    def validation_text(self) -> str:
-        """What `falco -V` prints on stdout: one report per file."""
-        return "".join(self.load.file_reports(only_failed=False))
-
     def validation_json(self) -> dict:
         return self.load.json_results()
+
+    def validate_summary(self) -> tuple[str, list[str]]:
+        """(stdout summary, warning reports for the log) of `falco -V`, validate_rules_files.cpp: per
+        file, in order, separated by a newline: the full report of an invalid file or of a clean valid
+        one (`<file>: Ok`), only `<file>: Ok, with warnings` for a valid file with warnings, whose full
+        report goes to the log at WARNING instead."""
+        parts: list[str] = []
+        warned: list[str] = []
+        texts = self.load.result.texts
+        for f in self.load.result.files:
+            if f.successful and not f.warnings:
+                parts.append(f"{f.name}: Ok")
+            elif f.successful:
+                parts.append(f"{f.name}: Ok, with warnings")
+                warned.append(file_report(f, texts))
+            else:
+                parts.append(file_report(f, texts))
+        return "\n".join(parts), warned
 
 
 def load_files(

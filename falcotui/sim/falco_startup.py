@@ -162,14 +162,6 @@ def webserver_lines(cfg: FalcoConfig) -> list[str]:
     return [f"Starting health webserver with threadiness {threads}, listening on {address}:{port}"]
 
 
-def validate_output(version: FalcoVersion, ruleset: Ruleset, json_output: bool) -> tuple[list[str], str]:
-    """`falco -V FILE...` once the config loaded: (stderr lines, stdout text), validate_rules_files.cpp."""
-    stderr = ["Validating rules file(s):", *(f"   {p}" for p in ruleset.files)]
-    if json_output:
-        return stderr, orjson.dumps(ruleset.validation_json()).decode() + "\n"
-    return stderr, ruleset.validation_text()
-
-
 def run_falco_cli(version: FalcoVersion, files: Mapping[str, str], argv: list[str]) -> tuple[int, str, str]:
     """Run `falco` with a one-shot command line: (exit code, stdout, stderr).
 
@@ -192,10 +184,26 @@ def run_falco_cli(version: FalcoVersion, files: Mapping[str, str], argv: list[st
     except FalcoStartupError as exc:
         return 1, "", f"Error: {exc}\n"
     missing = [p for p in args.validate if p not in files]
-    if missing:
-        return 1, "", f"Error: Could not read rules file {missing[0]}: No such file or directory\n"
+    if missing:  # helpers.h read_files: throw falco_exception("Could not open file " + f + " for reading")
+        return 1, "", f"Error: Could not open file {missing[0]} for reading\n"
     ruleset = load_files(args.validate, [files[p] for p in args.validate], version.text)
-    validation, out = validate_output(version, ruleset, cfg.flag("json_output", False))
     iso = cfg.flag("time_format_iso_8601", False)
-    stderr = "".join(f"{log_time(None, iso)}: {line}\n" for line in [*log, *validation])
-    return (0 if ruleset.ok else 1), out, stderr
+    log.extend(["Validating rules file(s):", *(f"   {p}" for p in ruleset.files)])
+    # validate_rules_files.cpp checks the rules' plugin requirements after each file and stops with
+    # run_result::fatal(err) before anything reaches stdout
+    if (requirement := plugin_requirement_error(version, cfg, ruleset)) is not None:
+        return 1, "", _log_text(log, iso) + f"Error: {requirement}\n"
+    summary, warned = ruleset.validate_summary()
+    if cfg.flag("json_output", False):  # one JSON object for every file: res.dump() << std::endl
+        out = orjson.dumps(ruleset.validation_json()).decode() + "\n"
+    else:
+        out = summary + "\n"  # std::cout << summary << std::endl
+    log.extend(report.rstrip("\n") for report in warned)  # WARNING: the full report of "Ok, with warnings"
+    stderr = _log_text(log, iso)
+    if not ruleset.ok:  # run_result::fatal(summary); falco.cpp: fprintf(stderr, "Error: %s\n", errstr)
+        return 1, out, stderr + f"Error: {summary}\n"
+    return 0, out, stderr
+
+
+def _log_text(lines: list[str], iso8601: bool) -> str:
+    return "".join(f"{log_time(None, iso8601)}: {line}\n" for line in lines)

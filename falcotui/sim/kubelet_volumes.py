@@ -165,6 +165,21 @@ def host_path_mounts(pod_spec: Mapping, container: Mapping) -> dict[str, str]:
     return out
 
 
+def mount_modes(pod_spec: Mapping, container: Mapping) -> dict[str, bool]:
+    """mountPath -> writable, for every volume one container mounts. ConfigMap, Secret, projected and
+    downward-API volumes are always read-only (Kubernetes 1.9.4+, CVE-2017-1002102); other volumes
+    (emptyDir, hostPath) are writable unless the mount says `readOnly: true`."""
+    volumes = {v.get("name"): v for v in pod_spec.get("volumes") or [] if isinstance(v, Mapping)}
+    out: dict[str, bool] = {}
+    for mount in container.get("volumeMounts") or []:
+        vol = volumes.get(mount.get("name"))
+        if not isinstance(vol, Mapping) or not mount.get("mountPath"):
+            continue
+        always_ro = any(k in vol for k in ("configMap", "secret", "projected", "downwardAPI"))
+        out[str(mount["mountPath"]).rstrip("/") or "/"] = not always_ro and not mount.get("readOnly")
+    return out
+
+
 def refreshed_files(
     pod_spec: Mapping, container: Mapping, lookup: Lookup, current: MountedFiles
 ) -> MountedFiles | None:

@@ -27,6 +27,7 @@ from falcotui.sim.kubelet_volumes import (
     VolumeError,
     container_env,
     host_path_mounts,
+    mount_modes,
     mounted_files,
     refreshed_files,
 )
@@ -261,6 +262,7 @@ class PodWorker:
             ports=list(run.spec.get("ports") or []),
             security=dict(run.spec.get("securityContext") or {}),
             host_paths=host_path_mounts(self.spec, run.spec),
+            mounts=mount_modes(self.spec, run.spec),
             node=kl.node_spec,
             clock_ns=kl.clock_ns,
         )

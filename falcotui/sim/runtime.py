@@ -163,6 +163,7 @@ class ContainerContext:
     ports: list[dict] = field(default_factory=list)
     security: dict = field(default_factory=dict)  # the container's securityContext from the pod spec
     host_paths: dict[str, str] = field(default_factory=dict)  # mountPath -> host path (hostPath volumes)
+    mounts: dict[str, bool] = field(default_factory=dict)  # mountPath -> writable (every volume mount)
     node: NodeSpec | None = None  # the node's facts a process can see (sysctls, runtime sockets)
     clock_ns: Callable[[], int] = time.time_ns  # the node's wall clock
 

@@ -94,8 +94,11 @@ class ApiServer:
         return app
 
     async def start(self) -> None:
+        # The API server reads up to 1 MiB of request line and headers (kube-apiserver secure_serving.go
+        # `MaxHeaderBytes: 1 << 20`, Go's http.DefaultMaxHeaderBytes): an exec's argv travels in the URL
         self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False,
-                                     shutdown_timeout=0.5)  # fmt: skip
+                                     shutdown_timeout=0.5, max_line_size=1 << 20,
+                                     max_field_size=1 << 20)  # fmt: skip
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl_context,
                            reuse_address=True)  # fmt: skip

@@ -7,6 +7,7 @@ kubeconfig path; `clients_for(cluster)` gives KubeClients.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,3 +93,46 @@ def set_falco_image_tag(clients: KubeClients, pod: str, tag: str, namespace: str
         if container["name"] == "falco":
             container["image"] = f"docker.io/falcosecurity/falco:{tag}"
     clients.request("PUT", path, body=body)
+
+
+NETCAT_RULE = """
+- rule: Netcat started in container
+  desc: nc or ncat started in a container
+  condition: spawned_process and container and proc.name in (nc, ncat)
+  output: Netcat started (cmd=%proc.cmdline container=%container.name)
+  priority: WARNING
+"""
+"""A rule every Falco version loads."""
+
+
+def falco_pods(clients: KubeClients, namespace: str = "falco") -> list[dict]:
+    items = clients.request("GET", f"/api/v1/namespaces/{namespace}/pods")["items"]
+    return [p for p in items if p["metadata"]["name"].startswith("falco")]
+
+
+def run_two_falco_versions(
+    clients: KubeClients, old: str = "0.43.1", timeout: float = 60.0
+) -> dict[str, dict]:
+    """Falco `old` on one node beside the pinned version on the others, as Kubernetes gets there: the
+    DaemonSet switched to `OnDelete` with the older image, then one pod deleted (its replacement takes the
+    new template, the others keep theirs). Returns one running pod per version (blocking: call it from a
+    thread inside an event loop)."""
+    from falcotui.ops.rules_incluster import pods_per_version
+
+    path = "/apis/apps/v1/namespaces/falco/daemonsets/falco"
+    ds = clients.request("GET", path)
+    ds["spec"]["updateStrategy"] = {"type": "OnDelete"}
+    for c in ds["spec"]["template"]["spec"]["containers"]:
+        if c["name"] == "falco":
+            pinned = c["image"].rsplit(":", 1)[1]
+            c["image"] = f"docker.io/falcosecurity/falco:{old}"
+    clients.request("PUT", path, body=ds)
+    victim = sorted(p["metadata"]["name"] for p in falco_pods(clients))[0]
+    clients.request("DELETE", f"/api/v1/namespaces/falco/pods/{victim}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        chosen, _ = pods_per_version(falco_pods(clients))
+        if set(chosen) == {old, pinned}:
+            return chosen
+        time.sleep(0.1)
+    raise AssertionError(f"Falco {old} and {pinned} never ran side by side")

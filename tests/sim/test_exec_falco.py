@@ -89,7 +89,8 @@ def test_kubectl_exec_reports_the_exit_code_and_stderr(env: Env) -> None:
     assert ok.returncode == 0 and ok.stdout == FALCO_YAML, ok.stderr
     bad = env.kubectl("exec", "-n", "falco", env.pod, "--", "cat", "/etc/shadow")
     assert bad.returncode == 1
-    assert "cat: /etc/shadow: No such file or directory" in bad.stderr
+    # busybox cat: open_or_warn -> bb_perror_msg("can't open '%s'") (libbb/xfuncs_printf.c)
+    assert "cat: can't open '/etc/shadow': No such file or directory" in bad.stderr
     assert "command terminated with exit code 1" in bad.stderr
     version = env.kubectl("exec", "-n", "falco", env.pod, "--", "falco", "--version")
     assert version.returncode == 0 and version.stdout.startswith("Falco version: 0.45.0\n")
@@ -129,7 +130,7 @@ async def test_v4_websocket_channels_and_status(env: Env) -> None:
             assert plain.status == 400
             assert (await plain.json())["message"] == "Upgrade request required"
     by_channel = {f[0]: f[1:] for f in frames}
-    assert by_channel[2] == b"cat: /nope: No such file or directory\n"
+    assert by_channel[2] == b"cat: can't open '/nope': No such file or directory\n"
     status = orjson.loads(by_channel[3])
     assert status["status"] == "Failure" and status["reason"] == "NonZeroExitCode"
     assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "1"}]

@@ -1,0 +1,85 @@
+"""`falcotui rules validate --in-cluster` and `rules push --validate-in-cluster` against a simulated cluster
+running Falco 0.43.1 beside 0.45.0 (issue 18): each version's `falco -V` verdict printed beside falcotui's,
+a push that one of them refuses stopped before anything is sent, a disagreement said as such, and the
+pods' /tmp listed with the real kubectl afterwards: nothing left behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_rules_cmd_cluster import _fixtures, cli, live_rules
+
+falco_sim = _fixtures().falco_sim
+clients_for = _fixtures().clients_for
+MODIFIER_RULE = _fixtures().MODIFIER_RULE
+set_falco_image_tag = _fixtures().set_falco_image_tag
+KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32"
+NEW_RULE = _fixtures().NETCAT_RULE
+falco_pods = _fixtures().falco_pods
+
+
+def kubectl_ls_tmp(sim, pod: str, tmp_path: Path) -> list[str]:
+    done = subprocess.run(
+        [KUBECTL, "--kubeconfig", str(sim.kubeconfig), "--cache-dir", str(tmp_path / "kcache"),
+         "exec", "-n", "falco", pod, "-c", "falco", "--", "ls", "-a", "/tmp"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_validate_in_cluster_beside_falcotui_then_a_refused_push(falco_sim, clients_for, tmp_path):
+    sim = falco_sim(nodes=2)
+    code, _, err = cli(sim, "apply", "--yes")
+    assert code == 0, err
+    clients = clients_for(sim)
+    chosen = _fixtures().run_two_falco_versions(clients)
+    work = tmp_path / "rules"
+    assert cli(sim, "rules", "pull", "-o", str(work))[0] == 0
+
+    (work / "zz-new.yaml").write_text(NEW_RULE)
+    code, out, err = cli(sim, "rules", "validate", "--in-cluster", str(work / "zz-new.yaml"))
+    assert code == 0, out + err
+    lines = out.splitlines()
+    for version in ("0.43.1", "0.45.0"):
+        pod = chosen[version]["metadata"]["name"]
+        [line] = [ln for ln in lines if ln.startswith(f"  Falco {version} (pod {pod} on ")]
+        assert line.endswith("valid   falcotui: valid   agree"), line
+
+    (work / "zz-new.yaml").write_text(MODIFIER_RULE)
+    before = live_rules(clients)["metadata"]["resourceVersion"]
+    code, out, err = cli(sim, "rules", "push", "--validate-in-cluster", "--yes", str(work / "zz-new.yaml"))
+    assert code == 1 and "the cluster's Falco did not accept the rules" in err and "nothing" in err
+    [old] = [ln for ln in out.splitlines() if ln.startswith("  Falco 0.43.1 ")]
+    assert "INVALID   falcotui: INVALID   agree" in old, out
+    assert (
+        "    zz-new.yaml:2:3: error LOAD_ERR_COMPILE_CONDITION: unexpected token after 'oneof', "
+        "expecting 'or', 'and' [rule 'Shell from a known prefix']" in out
+    ), out
+    [new] = [ln for ln in out.splitlines() if ln.startswith("  Falco 0.45.0 ")]
+    assert "valid   falcotui: valid   agree" in new
+    assert live_rules(clients)["metadata"]["resourceVersion"] == before  # nothing sent
+
+    for pod in chosen.values():  # the real kubectl lists each pod's /tmp: empty again
+        assert kubectl_ls_tmp(sim, pod["metadata"]["name"], tmp_path) == [".", ".."]
+
+
+def test_a_disagreement_is_said_and_read_only_refuses(falco_sim, clients_for, tmp_path):
+    sim = falco_sim(nodes=1)
+    code, _, err = cli(sim, "apply", "--yes")
+    assert code == 0, err
+    clients = clients_for(sim)
+    [pod] = [p["metadata"]["name"] for p in falco_pods(clients)]
+    set_falco_image_tag(clients, pod, "0.43.1")  # the tag now misnames the 0.45.0 the container runs
+    rules = tmp_path / "zz-new.yaml"
+    rules.write_text(MODIFIER_RULE)
+    code, out, err = cli(sim, "rules", "validate", "--in-cluster", str(rules))
+    assert code == 1  # falcotui's own check (for 0.43.1) refuses
+    assert f"  Falco 0.43.1 (pod {pod} on sim-node-01): valid   falcotui: INVALID   DISAGREE" in out
+    assert f"warning: Falco 0.43.1 in pod {pod} loads the rules, but falcotui's check" in err
+
+    code, _, err = cli(sim, "rules", "validate", "--in-cluster", "--read-only", str(rules))
+    assert code == 2 and "--read-only: --in-cluster copies the rules into a Falco pod's /tmp" in err

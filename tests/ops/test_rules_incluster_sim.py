@@ -1,0 +1,190 @@
+"""Validating with the cluster's own Falco (issue 18): `falco -V` by exec in one pod of each Falco version of
+a simulated cluster running 0.43.1 beside 0.45.0, over real sockets. Agree-valid, agree-invalid, a rule only
+one version loads, a pod whose image tag misnames the Falco it runs (falcotui and Falco disagree), exec
+refused by RBAC, and the pod's /tmp listed afterwards: nothing left, also when the exec fails midway."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from deploy_fixtures import (
+    MODIFIER_RULE,
+    NETCAT_RULE,
+    clients_for,  # noqa: F401 - fixture
+    falco_pods,
+    falco_sim,  # noqa: F401 - fixture
+    run_two_falco_versions,
+    set_falco_image_tag,
+)
+
+from falcotui.kube.apply import Applier
+from falcotui.kube.config import KubeClients, Timeouts, load_clients
+from falcotui.kube.exec import ExecError, exec_command
+from falcotui.ops import manifests
+from falcotui.ops.deployer import Deployer
+from falcotui.ops.rules_incluster import (
+    TMP_TEMPLATE,
+    falco_validate_in_pod,
+    pods_per_version,
+    validate_in_cluster,
+)
+from falcotui.ops.rules_service import RulesError, RulesService
+
+pytestmark = pytest.mark.timeout(180)
+
+NEW_RULE = NETCAT_RULE
+BROKEN = "- rule: broken rule\n  desc: has no condition\n  output: x\n  priority: WARNING\n"
+TMP_PREFIX = TMP_TEMPLATE.rstrip("X").rsplit("/", 1)[1]
+
+
+async def deploy(clients: KubeClients) -> None:
+    dep = Deployer(clients)
+    dep.apply(dep.plan())
+    result = await dep.follow_rollout(timeout=30, stuck_grace=5)
+    assert result.done, result.explain()
+
+
+async def wait_until(predicate, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await asyncio.to_thread(predicate)
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never true: {predicate}")
+
+
+pods = falco_pods
+
+
+def tmp_listing(clients: KubeClients, pod: str) -> list[str]:
+    result = exec_command(clients, "falco", pod, ["ls", "-a", "/tmp"], container="falco")
+    assert result.exit_code == 0, result.stderr
+    return result.stdout.split()
+
+
+async def test_each_version_is_asked_and_agrees_with_falcotui(falco_sim, clients_for):  # noqa: F811
+    sim = falco_sim(nodes=2, per_minute=6)
+    clients = clients_for(sim)
+    await deploy(clients)
+    chosen = await asyncio.to_thread(run_two_falco_versions, clients)
+    svc = RulesService(clients, pipeline=False)
+    live = svc.pull().files
+
+    ok = await asyncio.to_thread(validate_in_cluster, svc, {**live, "zz-new.yaml": NEW_RULE})
+    assert [v.version for v in ok.verdicts] == ["0.43.1", "0.45.0"]
+    assert ok.all_valid and not ok.disagreements and not ok.leftovers
+    assert all(v.ours_ok is True and v.exit_code == 0 and v.tmp_dir.startswith("/tmp/") for v in ok.verdicts)
+
+    bad = await asyncio.to_thread(validate_in_cluster, svc, {**live, "zz-new.yaml": BROKEN})
+    assert [v.ok for v in bad.verdicts] == [False, False] and not bad.disagreements
+    for v in bad.verdicts:
+        [err] = v.errors
+        assert (err.code, err.file, err.line) == ("LOAD_ERR_YAML_VALIDATE", "zz-new.yaml", 1), err
+        assert err.message == "Item has no mapping for key 'condition'"
+        assert v.ours is not None and [m.code for m in v.ours.errors] == [err.code]
+        assert not v.detail_differs
+
+    # a rule only 0.44+ loads: each Falco answers for itself, and falcotui's verdict for it agrees
+    modifier = await asyncio.to_thread(validate_in_cluster, svc, {**live, "zz-new.yaml": MODIFIER_RULE})
+    by_version = {v.version: v for v in modifier.verdicts}
+    assert by_version["0.43.1"].ok is False and by_version["0.45.0"].ok is True
+    [err] = by_version["0.43.1"].errors
+    assert err.code == "LOAD_ERR_COMPILE_CONDITION" and err.file == "zz-new.yaml"
+    assert err.message == "unexpected token after 'oneof', expecting 'or', 'and'"
+    assert not modifier.disagreements and [v.version for v in modifier.rejected_by] == ["0.43.1"]
+
+    for pod in chosen.values():  # every temporary directory is gone
+        listing = tmp_listing(clients, pod["metadata"]["name"])
+        assert listing == [".", ".."], listing
+
+
+async def test_a_pod_whose_image_misnames_its_falco_is_a_disagreement(falco_sim, clients_for):  # noqa: F811
+    """The pod's image now says 0.43.1 but its container still runs 0.45.0 (a Pod's image is mutable; the
+    running container is not replaced): falcotui, going by the tag, refuses the modifier rule; the Falco in
+    the pod loads it. The disagreement is reported as one."""
+    sim = falco_sim(nodes=1, per_minute=6)
+    clients = clients_for(sim)
+    await deploy(clients)
+    [pod] = [p["metadata"]["name"] for p in pods(clients)]
+    set_falco_image_tag(clients, pod, "0.43.1")
+    svc = RulesService(clients, pipeline=False)
+    files = {**svc.pull().files, "zz-new.yaml": MODIFIER_RULE}
+    result = await asyncio.to_thread(validate_in_cluster, svc, files)
+    [verdict] = result.verdicts
+    assert verdict.version == "0.43.1" and verdict.ok is True and verdict.ours_ok is False
+    assert verdict.disagrees and result.disagreements == [verdict]
+    assert tmp_listing(clients, pod) == [".", ".."]
+
+
+async def test_exec_denied_by_rbac_is_said_and_nothing_is_sent(falco_sim, clients_for, tmp_path):  # noqa: F811
+    sim = falco_sim(nodes=1, per_minute=6)
+    admin = clients_for(sim)
+    await deploy(admin)
+    Applier(admin).apply([*manifests.operator_rbac(), *manifests.operator_bindings()])
+    policy = sim.cluster.add_user("vic", ("falcotui-viewers",))
+    kubeconfig = sim.cluster.write_kubeconfig(tmp_path / "kubeconfig-vic", user="vic")
+    viewer = load_clients(kubeconfig, environ={}, timeouts=Timeouts(connect=2, read=10))
+    try:
+        svc = RulesService(viewer, pipeline=False)
+        with pytest.raises(RulesError, match="may not get or create pods/exec in namespace falco"):
+            await asyncio.to_thread(validate_in_cluster, svc, {"custom-rules.yaml": NEW_RULE})
+    finally:
+        viewer.close()
+    assert not [d for d in policy.decisions if d.resource == "pods/exec"]  # asked, never attempted
+
+
+async def test_the_temp_dir_is_removed_when_the_exec_fails_midway(falco_sim, clients_for):  # noqa: F811
+    sim = falco_sim(nodes=1, per_minute=6)
+    clients = clients_for(sim)
+    await deploy(clients)
+    [pod] = pods(clients)
+    name = pod["metadata"]["name"]
+    seen: list[list[str]] = []
+
+    def run(pod_name: str, argv: list[str]):
+        seen.append(argv)
+        if argv[0].endswith("falco"):  # the connection drops once the files are written
+            raise ExecError(f"exec in falco/{pod_name}: connection lost: [Errno 104] Connection reset")
+        return exec_command(clients, "falco", pod_name, argv, container="falco")
+
+    verdict = await asyncio.to_thread(falco_validate_in_pod, run, pod, {"custom-rules.yaml": NEW_RULE})
+    assert verdict.ok is None and "exec failed midway" in verdict.problem
+    assert verdict.cleaned and not verdict.cleanup_error
+    assert seen[-1] == ["rm", "-rf", verdict.tmp_dir]
+    assert tmp_listing(clients, name) == [".", ".."]
+
+
+async def test_a_read_only_root_without_a_tmp_volume_is_explained(falco_sim, clients_for):  # noqa: F811
+    sim = falco_sim(nodes=1, per_minute=6)
+    clients = clients_for(sim)
+    await deploy(clients)
+    path = "/apis/apps/v1/namespaces/falco/daemonsets/falco"
+    ds = clients.request("GET", path)
+    spec = ds["spec"]["template"]["spec"]
+    spec["volumes"] = [v for v in spec["volumes"] if v["name"] != "tmp"]
+    for c in spec["containers"]:
+        c["volumeMounts"] = [m for m in c["volumeMounts"] if m["name"] != "tmp"]
+    old = {p["metadata"]["name"] for p in pods(clients)}
+    clients.request("PUT", path, body=ds)
+
+    def replaced():
+        now = [p for p in pods(clients) if p["metadata"]["name"] not in old]
+        chosen, _ = pods_per_version(now)
+        return chosen.get("0.45.0")
+
+    pod = await wait_until(replaced, 60)
+    verdict = await asyncio.to_thread(
+        falco_validate_in_pod,
+        lambda p, argv: exec_command(clients, "falco", p, argv, container="falco"),
+        pod,
+        {"custom-rules.yaml": NEW_RULE},
+    )
+    assert verdict.ok is None and "Read-only file system" in verdict.problem
+    assert "emptyDir at /tmp" in verdict.problem and verdict.cleaned
