@@ -10,10 +10,12 @@ requests and replies are plain frozen dataclasses of ints, strings, tuples and `
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import pickle
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from falcotui.falco.sidekick import CLUSTER_FIELD
 from falcotui.ops.alert_query import EMPTY_QUERY, AlertQuery
 from falcotui.ops.alert_store import POD_FIELD, AlertStore, StoredAlert, alert_field
 from falcotui.ops.alert_view import FilteredView, RuleGroup, ViewChange, export_jsonl, export_path
+from falcotui.ops.report import ReportMeta, ReportResult
 
 MEASURE_AT_MOST = 500  # newest alerts measured per update for column widths (a storm need not be measured)
 MAX_WINDOW = 2000  # rows per reply at most, whatever a client asks
@@ -202,6 +205,36 @@ class ViewService:
         count = export_jsonl(view, path)
         return ExportResult(count, str(path))
 
+    async def report(
+        self, view_id: int, directory: str | None, meta: ReportMeta, action_log: str | None = None
+    ) -> ReportResult:
+        """An incident report of the view as it stands (ops/report.py) in a new folder of `directory`
+        (default: the user's export directory): its filter and window are the view's, its actions those
+        of `action_log` (default: the user's). The alerts are taken here, at once; the files are written
+        and the charts drawn on a thread, so the engine goes on storing alerts meanwhile."""
+        from falcotui.ops.action_log import ActionLog
+        from falcotui.ops.alert_view import default_export_dir
+        from falcotui.ops.report import report_dir, write_report
+
+        view = self._get(view_id).view
+        entries = list(view)
+        now = self._clock()
+        since_ns, until_ns = view.query.time_bounds(now)
+        notes = list(meta.notes)
+        store = self.store
+        if store.evicted and (since_ns is None or (entries and entries[0].alert.time_ns > since_ns)):
+            notes.append(
+                f"the engine keeps the newest {store.capacity:,} alerts: {store.evicted:,} older ones were "
+                "dropped before this report and may belong to its window (falcotui report reads the logs)"
+            )
+        meta = replace(
+            meta, filter_text=view.query.to_text(), since_ns=since_ns, until_ns=until_ns, notes=tuple(notes)
+        )
+        folder = report_dir(Path(directory) if directory else default_export_dir())
+        records = ActionLog(Path(action_log) if action_log else None).records()
+        result, _data = await asyncio.to_thread(write_report, entries, folder, meta, records, now_ns=now)
+        return result
+
     def alert(self, seq: int) -> StoredAlert | None:
         """The stored alert with sequence number `seq` (the detail of a row), None once evicted."""
         return self.store.by_seq(seq)
@@ -214,6 +247,8 @@ def in_process_call(targets: dict[str, Any]) -> Callable[..., Awaitable[Any]]:
     async def call(target: str, method: str, *args: Any) -> Any:
         sent = pickle.loads(pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL))
         result = getattr(targets[target], method)(*sent)
+        if inspect.isawaitable(result):  # as the link's server does: a coroutine's result is the answer
+            result = await result
         return pickle.loads(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
 
     return call

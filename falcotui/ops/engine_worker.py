@@ -30,7 +30,7 @@ from falcotui.ops.engine_batch import TickBatch, TickBatcher
 from falcotui.ops.engine_link import Link
 from falcotui.ops.reload_state import PushMark
 
-VIEW_CALLS = frozenset({"open", "sync", "close", "export", "alert"})
+VIEW_CALLS = frozenset({"open", "sync", "close", "export", "report", "alert"})
 STOP_GRACE_S = 5.0  # a child waits this long for the engine to stop before it exits anyway
 
 

@@ -1,5 +1,6 @@
 """The Alerts screen: the live list, counts by priority and top rules (click to filter), the filter bar,
-since presets, follow/pause, group by rule, the detail pane and JSONL export.
+since presets, follow/pause, group by rule, the detail pane, and export (`e`: JSON lines, or an incident
+report of the list's filter and window — both written by the engine, which holds the alerts).
 
 At most ~7 times a second an engine tick awaits the list's `sync()`: one round trip to the engine's view
 (new alerts are matched incrementally there) that brings the rows on screen and what changed; a few times a
@@ -25,9 +26,11 @@ from falcotui.falco.sanitize import safe_text, sanitize
 from falcotui.ops.alert_query import EMPTY_QUERY, SINCE_PRESETS, AlertQuery, QueryError, parse_query
 from falcotui.ops.alert_view import RuleGroup
 from falcotui.ops.engine import EngineDelta
+from falcotui.ops.report import ReportMeta
 from falcotui.ui.alert_detail import AlertDetail
 from falcotui.ui.alerts_list import AlertList, priority_label
 from falcotui.ui.count_list import CountList
+from falcotui.ui.export_menu import JSONL, REPORT, ExportMenu
 from falcotui.ui.remote_view import RemoteView, remote_view
 from falcotui.ui.widgets import count_text, priority_style
 
@@ -67,7 +70,7 @@ class AlertsScreen(Screen):
         Binding("f", "follow", "Follow/pause", id="alerts.follow-pause"),
         Binding("r", "group", "Group by rule", id="alerts.group-by-rule"),
         Binding("enter", "detail", "Detail", show=False, id="alerts.detail"),
-        Binding("e", "export", "Export JSONL", id="alerts.export-jsonl"),
+        Binding("e", "export", "Export (JSONL, report)", id="alerts.export"),
         Binding("x", "respond", "Respond", show=False, id="alerts.respond"),
         Binding("escape", "back", "Back", show=False, id="alerts.back"),
         *(
@@ -368,7 +371,57 @@ class AlertsScreen(Screen):
             return
         open_actions(self.app, target)
 
-    async def action_export(self) -> None:
+    def action_export(self) -> None:
+        """Ask what to export (ui/export_menu.py): JSON lines or an incident report."""
+
+        def chosen(what: str | None) -> None:
+            if what == JSONL:
+                self.run_worker(self.export_jsonl(), group="alerts-export")
+            elif what == REPORT:
+                self.export_report()
+
+        self.app.push_screen(ExportMenu(len(self.alert_list.view), self.query_obj.to_text()), chosen)
+
+    def export_report(self) -> None:
+        """An incident report of the list's filter and window, written by the engine on a thread; the
+        screen stays live meanwhile."""
+        self.notify("writing the incident report…", title="Incident report", markup=False)
+        self.run_worker(self._report(), group="alerts-report", exclusive=True)
+
+    async def _report(self) -> None:
+        from falcotui.ops.action_log import default_path
+
+        services = self.app.services
+        directory = self.export_dir or services.export_dir
+        context = services.context_name
+        meta = ReportMeta(
+            title=f"Falco incident report: {context}",
+            source=f"falcotui's engine: the alerts it kept from context {context} (Falco in namespace "
+            f"{services.namespace})",
+            filter_text="",
+            since_ns=None,
+            until_ns=None,
+            context=None,  # every action of the window: the list may merge clusters (the context column says)
+        )
+        try:
+            result = await self.alert_list.view.report(
+                None if directory is None else str(directory), meta, str(default_path())
+            )
+        except Exception as exc:  # OSError in the engine, or the link gone: said, not raised
+            msg = f"incident report failed: {sanitize(str(exc), max_len=300)}"
+            self.notify(msg, severity="error", markup=False)
+            return
+        self.last_export = f"report of {result.alerts} → {result.directory}"
+        self.notify(
+            f"{result.alerts} alert(s), {result.actions} response action(s): {result.html}",
+            title="Incident report written",
+            markup=False,
+            timeout=10,
+        )
+        if self.is_attached:
+            self._update_titles()
+
+    async def export_jsonl(self) -> None:
         """Every alert of the list as JSON lines, written by the engine (it holds them)."""
         directory = self.export_dir or self.app.services.export_dir
         try:

@@ -328,6 +328,13 @@ class FalcoTuiApp(App):
         if isinstance(screen, AlertsScreen):
             screen.apply_query(parse_query(query_text))
 
+    async def report_alerts(self) -> None:
+        """An incident report of the Alerts list as it is filtered (the palette's command; `e` `r` there)."""
+        await self.action_switch_mode("alerts")
+        screen = self.screen
+        if isinstance(screen, AlertsScreen):
+            screen.export_report()
+
     def set_demo_scenario(self, name: str) -> None:
         """Demo only: switch the simulated Falcos to another scenario (from the command palette)."""
         if self._on_scenario is None:

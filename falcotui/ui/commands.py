@@ -26,6 +26,9 @@ class FalcoCommands(Provider):
             )
         out.append(("Show keys (help)", app.action_help, "?"))
         out.append(("Response action log", app.action_action_log, "A · who did what, for which alert"))
+        out.append(
+            ("Incident report of the alerts", app.report_alerts, "e r on Alerts · HTML, Markdown, JSONL")
+        )
         for text, query in (
             ("Alerts: Warning and worse", "priority>=warning"),
             ("Alerts: Critical and worse", "priority>=critical"),

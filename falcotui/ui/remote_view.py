@@ -26,6 +26,7 @@ from falcotui.ops.alert_query import EMPTY_QUERY, AlertQuery
 from falcotui.ops.alert_store import StoredAlert
 from falcotui.ops.alert_view import RuleGroup, ViewChange
 from falcotui.ops.alert_view_service import ExportResult, ViewReply, ViewRequest
+from falcotui.ops.report import ReportMeta, ReportResult
 
 Call = Callable[..., Awaitable[Any]]
 TARGET = "views"
@@ -261,6 +262,10 @@ class RemoteView:
     async def export(self, directory: str | None) -> ExportResult:
         """Every alert of the view as JSON lines, written by the engine (see `ViewService.export`)."""
         return await self._call(TARGET, "export", await self._view_id(), None, directory)
+
+    async def report(self, directory: str | None, meta: ReportMeta, action_log: str | None) -> ReportResult:
+        """An incident report of the view, written by the engine (see `ViewService.report`)."""
+        return await self._call(TARGET, "report", await self._view_id(), directory, meta, action_log)
 
     # ------------------------------------------------------------ the FilteredView interface
 

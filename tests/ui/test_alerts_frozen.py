@@ -129,7 +129,7 @@ async def test_export_writes_the_current_filter_as_jsonl(frozen, screen_text, sh
         screen.export_dir = tmp_path
         await pilot.press("slash", *"rule:shell", "enter")
         await pilot.pause()
-        await pilot.press("e")
+        await pilot.press("e", "j")
         await shows(pilot, app, "exported 29")
         files = list(tmp_path.glob("falcotui-alerts-*.jsonl"))
         assert len(files) == 1
@@ -318,7 +318,7 @@ async def test_export_goes_to_the_users_data_dir_by_default_private_and_named(
     app = frozen()
     async with app.run_test(size=(160, 40)) as pilot:
         await open_alerts(app, pilot, shows)
-        await pilot.press("e")
+        await pilot.press("e", "j")
         await shows(pilot, app, "exported")
         (path,) = (tmp_path / "data" / "falcotui" / "exports").glob("falcotui-alerts-*.jsonl")
         assert path.stat().st_mode & 0o777 == 0o600
@@ -327,8 +327,8 @@ async def test_export_goes_to_the_users_data_dir_by_default_private_and_named(
         assert any(str(path) in str(n.message) for n in app._notifications)
 
         app.services.export_dir = tmp_path / "chosen"
-        await pilot.press("e")
+        await pilot.press("e", "j")
         await shows(pilot, app, str(tmp_path / "chosen"))
         assert len(list((tmp_path / "chosen").glob("falcotui-alerts-*.jsonl"))) == 1
-        await pilot.press("e")  # again, maybe within the same second: a second file, not an overwrite
+        await pilot.press("e", "j")  # again, maybe within the same second: a second file, not an overwrite
         assert await until(pilot, lambda: len(list((tmp_path / "chosen").glob("falcotui-alerts-*"))) == 2)
