@@ -1,14 +1,21 @@
-"""Fixtures every test area shares: where the repository and the shared test data live, the real kubectl."""
+"""Fixtures every test area shares: where the repository and the shared test data live, the real kubectl,
+the simulated cluster on the demo's fast timings (`make_sim_cluster`, `falco_sim`, `clients_for`; the
+helpers behind them are `tests/support/simkit.py`) and the hostile corpus."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from simkit import FalcoSim, connect, falco_runtime, new_sim_cluster
 
+from falcotui.kube.config import KubeClients
 from falcotui.kube.kubectl_binary import KubectlNotFound, find_kubectl, missing_fails
+from falcotui.sim.cluster import SimCluster
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -38,6 +45,60 @@ def kubectl_path() -> str:
         if missing_fails():
             pytest.fail(f"{exc} (CI=true: kubectl tests fail instead of skipping)", pytrace=False)
         pytest.skip(str(exc))
+
+
+# ---------------------------------------------------------------- the simulated cluster (fast timings)
+
+
+@pytest.fixture
+def make_sim_cluster() -> Iterator[Callable[..., SimCluster]]:
+    """`make_sim_cluster(nodes=5, tls=True, bookmark_interval=0.1, runtime=falco_runtime(...))`: a started
+    cluster on the demo's fast timings (any SimConfig field as a keyword); stopped after the test."""
+    started: list[SimCluster] = []
+
+    def make(**kw: Any) -> SimCluster:
+        started.append(new_sim_cluster(**kw))
+        return started[-1]
+
+    yield make
+    for cluster in reversed(started):
+        cluster.stop()
+
+
+@pytest.fixture
+def falco_sim(make_sim_cluster: Callable[..., SimCluster], tmp_path: Path) -> Callable[..., FalcoSim]:
+    """`falco_sim(nodes=2, per_minute=600)`: a started cluster (no control-plane node) whose Falco pods run
+    the simulated Falco, nothing deployed yet, and its kubeconfig file."""
+    made: list[FalcoSim] = []
+
+    def make(*, nodes: int = 2, per_minute: float = 600.0, seed: int = 1, **config: Any) -> FalcoSim:
+        runtime = falco_runtime("quiet", seed=seed, per_minute=per_minute)
+        config = {"control_plane_nodes": 0, **config}
+        cluster = make_sim_cluster(runtime=runtime, bookmark_interval=0.2, nodes=nodes, **config)
+        path = cluster.write_kubeconfig(tmp_path / f"kubeconfig-{len(made) + 1}")
+        made.append(FalcoSim(cluster, path, runtime))
+        return made[-1]
+
+    return make
+
+
+@pytest.fixture
+def clients_for(tmp_path: Path) -> Iterator[Callable[[FalcoSim | SimCluster | Path], KubeClients]]:
+    """`clients_for(falco_sim, cluster or kubeconfig path)`: falcotui's KubeClients through that kubeconfig
+    (a cluster's written to tmp_path); closed after the test."""
+    made: list[KubeClients] = []
+
+    def make(sim: FalcoSim | SimCluster | Path) -> KubeClients:
+        if isinstance(sim, SimCluster):
+            path = sim.write_kubeconfig(tmp_path / f"clients-kubeconfig-{len(made) + 1}")
+        else:
+            path = sim if isinstance(sim, Path) else sim.kubeconfig
+        made.append(connect(path))
+        return made[-1]
+
+    yield make
+    for clients in made:
+        clients.close()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

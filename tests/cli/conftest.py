@@ -6,32 +6,20 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from simkit import falco_runtime, wait_until
 
 from falcotui.falco.alerts import Alert, dedup_key, parse_json_alert
 from falcotui.kube.apply import Applier
-from falcotui.kube.config import KubeClients, Timeouts, load_clients
+from falcotui.kube.config import KubeClients
 from falcotui.kube.logs import split_timestamp
 from falcotui.kube.rollout import wait_rollout
 from falcotui.ops import manifests
 from falcotui.sim.cluster import SimCluster
-from falcotui.sim.config import NodeSpec, SimConfig
-from falcotui.sim.falco_process import FalcoRuntime
-from falcotui.sim.falco_wiring import install
-from falcotui.sim.scenarios import make_scenario
-
-FAST = dict(
-    image_pull_delay=0.01,
-    container_start_delay=0.01,
-    ready_delay=0.01,
-    crash_backoff_base=0.05,
-    crash_backoff_max=0.5,
-    configmap_propagation_delay=0.05,
-)
+from falcotui.sim.config import NodeSpec
 
 #: the real entry point (`falcotui` is `python -m falcotui`)
 CLI = [sys.executable, "-m", "falcotui"]
@@ -83,49 +71,32 @@ class FalcoSim:
 
 
 @pytest.fixture
-def falco_sim(tmp_path: Path) -> Iterator[Callable[..., FalcoSim]]:
-    """`falco_sim(scenario="flaky", per_minute=600, grpc=True, extra_nodes=[...])`: Falco deployed and rolled
-    out on a small cluster of simulated Falcos."""
-    made: list[FalcoSim] = []
+def cli_sim(make_sim_cluster, clients_for, tmp_path: Path) -> Callable[..., FalcoSim]:
+    """`cli_sim(scenario="flaky", per_minute=600, grpc=True, extra_nodes=[...])`: Falco deployed and rolled
+    out on a small cluster of simulated Falcos (`deploy=False`: nothing deployed yet)."""
 
     def make(*, scenario: str = "quiet", seed: int = 1, nodes: int = 3, grpc: bool = False,
              extra_nodes: list[NodeSpec] | None = None, deploy: bool = True,
              **params: object) -> FalcoSim:  # fmt: skip
-        runtime = FalcoRuntime(make_scenario(scenario, seed=seed, **params))  # type: ignore[arg-type]
-        cluster = SimCluster(
-            SimConfig(**FAST, nodes=nodes, extra_nodes=list(extra_nodes or [])),  # type: ignore[arg-type]
-            bookmark_interval=0.2,
-            runtime_for_image=runtime.runtime_for_image,
-            on_start=[lambda c: install(c.server, c.store, c.controllers, runtime)],
+        runtime = falco_runtime(scenario, seed=seed, **params)
+        cluster = make_sim_cluster(
+            runtime=runtime, bookmark_interval=0.2, nodes=nodes, extra_nodes=list(extra_nodes or [])
         )
-        cluster.start()
-        path = cluster.write_kubeconfig(tmp_path / f"kubeconfig-{len(made)}")
-        clients = load_clients(kubeconfig=path, environ={}, timeouts=Timeouts(connect=2, read=10))
+        path = cluster.write_kubeconfig(tmp_path / f"kubeconfig-{id(cluster)}")
+        clients = clients_for(path)
         sim = FalcoSim(cluster, clients, path)
-        made.append(sim)
         if deploy:
             Applier(clients).apply(manifests.render(grpc=grpc))
             asyncio.run(wait_rollout(clients, "falco", "falco", timeout=60))
         return sim
 
-    yield make
-    for sim in reversed(made):
-        sim.clients.close()
-        sim.cluster.stop()
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for: {what}")
-        time.sleep(0.05)
+    return make
 
 
 @pytest.fixture
 def until() -> Callable[..., None]:
     """`until(pred, "what")`: poll until pred() holds; fails after a bound (not a timing assertion)."""
-    return wait_for
+    return wait_until
 
 
 def cli_parser():

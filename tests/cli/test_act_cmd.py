@@ -9,10 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from simkit import wait_until
 
 from falcotui.falco.alerts import format_iso8601_ns
 from falcotui.kube.apply import Applier
-from tests.cli.conftest import CLI, wait_for
+from tests.cli.conftest import CLI
 
 NS = "shop"
 RS = "web-7d9c4b"
@@ -51,7 +52,7 @@ def _workload(sim, *, bare: bool = False) -> tuple[str, str]:
         ]
         return len(pods) == 1
 
-    wait_for(running, "the workload pod")
+    wait_until(running, "the workload pod")
     return node, pods[0]
 
 
@@ -95,8 +96,8 @@ def _log(log: Path, *argv: str) -> str:
     return proc.stdout
 
 
-def test_each_action_done_and_undone_and_logged(falco_sim, tmp_path, hostile):
-    sim = falco_sim(nodes=2, deploy=False)
+def test_each_action_done_and_undone_and_logged(cli_sim, tmp_path, hostile):
+    sim = cli_sim(nodes=2, deploy=False)
     node, pod = _workload(sim)
     log = tmp_path / "actions.jsonl"
     alert = _alert(node, pod, output=f"Shell {hostile.CORPUS} in {pod}")
@@ -118,7 +119,7 @@ def test_each_action_done_and_undone_and_logged(falco_sim, tmp_path, hostile):
 
     # cordon: spec.unschedulable and the taint the node controller adds; uncordon: both gone
     _act(sim, log, "cordon", "--alert", alert, "--yes")
-    wait_for(
+    wait_until(
         lambda: any(
             t["key"] == "node.kubernetes.io/unschedulable"
             for t in sim.clients.request("GET", f"/api/v1/nodes/{node}")["spec"].get("taints") or []
@@ -128,7 +129,7 @@ def test_each_action_done_and_undone_and_logged(falco_sim, tmp_path, hostile):
     refused = _act(sim, log, "cordon", "--node", node, "--yes", code=1)
     assert "already cordoned" in refused.stderr
     _act(sim, log, "uncordon", "--node", node, "--yes")
-    wait_for(
+    wait_until(
         lambda: sim.clients.request("GET", f"/api/v1/nodes/{node}")["spec"] == before_node["spec"],
         "uncordoned",
     )
@@ -150,7 +151,7 @@ def test_each_action_done_and_undone_and_logged(falco_sim, tmp_path, hostile):
         new[:] = [p["metadata"]["name"] for p in items if p["metadata"]["name"] != pod]
         return len(new) == 1 and all(p["metadata"]["name"] != pod for p in items)
 
-    wait_for(replaced, "the recreated pod")
+    wait_until(replaced, "the recreated pod")
     assert new[0].startswith(f"{RS}-") and len(new[0]) == len(RS) + 6
 
     # the log: who, when, what, which alert; undo linked to what it undoes; exported as JSONL
@@ -175,16 +176,16 @@ def test_each_action_done_and_undone_and_logged(falco_sim, tmp_path, hostile):
     hostile.assert_clean(listing, "act log")
 
 
-def test_bare_pod_is_said_to_be_gone_for_good(falco_sim, tmp_path):
-    sim = falco_sim(nodes=1, deploy=False)
+def test_bare_pod_is_said_to_be_gone_for_good(cli_sim, tmp_path):
+    sim = cli_sim(nodes=1, deploy=False)
     _node, pod = _workload(sim, bare=True)
     out = _act(sim, tmp_path / "log.jsonl", "delete-pod", "--pod", f"{NS}/{pod}", "--yes").stdout
     assert "a bare pod: no controller owns it, so NOTHING recreates it" in out
-    wait_for(lambda: sim.clients.request("GET", f"/api/v1/namespaces/{NS}/pods")["items"] == [], "pod gone")
+    wait_until(lambda: sim.clients.request("GET", f"/api/v1/namespaces/{NS}/pods")["items"] == [], "pod gone")
 
 
-def test_rbac_refusal_and_read_only(falco_sim, tmp_path):
-    sim = falco_sim(nodes=1, deploy=False)
+def test_rbac_refusal_and_read_only(cli_sim, tmp_path):
+    sim = cli_sim(nodes=1, deploy=False)
     node, pod = _workload(sim)
     # a responder who may patch pods but not create NetworkPolicies nor touch nodes
     Applier(sim.clients).apply(
@@ -240,8 +241,8 @@ def test_rbac_refusal_and_read_only(falco_sim, tmp_path):
 
 
 @pytest.mark.parametrize("action", ["delete-pod", "quarantine", "annotate"])
-def test_an_alert_without_a_pod_offers_node_actions_only(falco_sim, tmp_path, action):
-    sim = falco_sim(nodes=1, deploy=False)
+def test_an_alert_without_a_pod_offers_node_actions_only(cli_sim, tmp_path, action):
+    sim = cli_sim(nodes=1, deploy=False)
     node = sim.clients.request("GET", "/api/v1/nodes")["items"][0]["metadata"]["name"]
     data = json.loads(_alert(node, "x"))
     del data["output_fields"]["k8s.pod.name"], data["output_fields"]["k8s.ns.name"]

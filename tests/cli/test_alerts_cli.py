@@ -15,8 +15,8 @@ def keys_of(lines: list[str]) -> list[bytes]:
     return [dedup_key(parse_json_alert(line)) for line in lines]
 
 
-def test_alerts_prints_what_the_logs_hold_once_each_oldest_first(falco_sim, until, run_cli) -> None:
-    sim = falco_sim(per_minute=600, nodes=3)
+def test_alerts_prints_what_the_logs_hold_once_each_oldest_first(cli_sim, until, run_cli) -> None:
+    sim = cli_sim(per_minute=600, nodes=3)
     until(lambda: len(sim.alerts()) >= 60, "alerts in the pods' logs")
     before = sim.alerts()
     code, out, err = run_cli(sim, "alerts", "--json")
@@ -55,8 +55,8 @@ def test_alerts_prints_what_the_logs_hold_once_each_oldest_first(falco_sim, unti
     assert stamp.endswith("Z") and Priority.parse(priority) and node.startswith("sim-")
 
 
-def test_bad_options_are_usage_errors_not_tracebacks(falco_sim, run_cli) -> None:
-    sim = falco_sim(deploy=False, nodes=1)
+def test_bad_options_are_usage_errors_not_tracebacks(cli_sim, run_cli) -> None:
+    sim = cli_sim(deploy=False, nodes=1)
     for args, message in (
         (("--min-priority", "loud"), "--min-priority: unknown priority 'loud'"),
         (("--channels", "log,syslog"), "--channels: unknown channel syslog"),
@@ -67,10 +67,8 @@ def test_bad_options_are_usage_errors_not_tracebacks(falco_sim, run_cli) -> None
         assert err.startswith(f"falcotui: error: {message}") and "Traceback" not in err
 
 
-def test_follow_prints_every_alert_once_through_cuts_an_api_restart_and_both_channels(
-    falco_sim, until
-) -> None:
-    sim = falco_sim(scenario="flaky", per_minute=600, cut_every=1.0, nodes=3, grpc=True)
+def test_follow_prints_every_alert_once_through_cuts_an_api_restart_and_both_channels(cli_sim, until) -> None:
+    sim = cli_sim(scenario="flaky", per_minute=600, cut_every=1.0, nodes=3, grpc=True)
     out_path = sim.kubeconfig.parent / "alerts.jsonl"
     with out_path.open("w") as out:
         proc = sim.popen("alerts", "-f", "--json", stdout=out, stderr=subprocess.PIPE, text=True)
@@ -96,8 +94,8 @@ def test_follow_prints_every_alert_once_through_cuts_an_api_restart_and_both_cha
     assert channels == {"log", "grpc"}, "both channels delivered (each alert printed once all the same)"
 
 
-def test_follow_into_head_exits_cleanly(falco_sim) -> None:
-    sim = falco_sim(per_minute=600, nodes=2)
+def test_follow_into_head_exits_cleanly(cli_sim) -> None:
+    sim = cli_sim(per_minute=600, nodes=2)
     producer = sim.popen("alerts", "-f", "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     head = subprocess.Popen(["head", "-5"], stdin=producer.stdout, stdout=subprocess.PIPE)
     producer.stdout.close()  # only `head` holds the read end now, as in a shell pipeline

@@ -14,9 +14,9 @@ from falcotui.kube.logs_resume import since_time_param
 RBAC = "rbac.authorization.k8s.io/v1"
 
 
-def test_since_year_one_is_sent_padded_and_reads_everything(falco_sim, until) -> None:
+def test_since_year_one_is_sent_padded_and_reads_everything(cli_sim, until) -> None:
     assert since_time_param(-62135596800 * 10**9) == "0001-01-01T00:00:00Z"
-    sim = falco_sim(per_minute=600, nodes=2)
+    sim = cli_sim(per_minute=600, nodes=2)
     until(lambda: len(sim.alerts()) >= 10, "alerts in the pods' logs")
     before = sim.alerts()
     proc = sim.cli("alerts", "--json", "--since", "0001-01-01T00:00:00Z")
@@ -26,16 +26,16 @@ def test_since_year_one_is_sent_padded_and_reads_everything(falco_sim, until) ->
     assert {a.output for a in before.values()} <= printed
 
 
-def test_empty_filters_are_usage_errors(falco_sim) -> None:
-    sim = falco_sim(deploy=False, nodes=1)
+def test_empty_filters_are_usage_errors(cli_sim) -> None:
+    sim = cli_sim(deploy=False, nodes=1)
     for option in ("--since", "--node", "--rule"):
         proc = sim.cli("alerts", option, "")
         assert proc.returncode == 2, (option, proc.stderr)
         assert f"falcotui: error: {option}: empty value" in proc.stderr
 
 
-def test_alerts_fails_when_no_pod_log_can_be_read(falco_sim, until, tmp_path) -> None:
-    sim = falco_sim(per_minute=600, nodes=2)
+def test_alerts_fails_when_no_pod_log_can_be_read(cli_sim, until, tmp_path) -> None:
+    sim = cli_sim(per_minute=600, nodes=2)
     until(lambda: len(sim.alerts()) >= 4, "alerts in the pods' logs")
     admin = sim.clients
     # a user who may list the Falco pods but not read their logs (no pods/log)
@@ -59,10 +59,10 @@ def test_alerts_fails_when_no_pod_log_can_be_read(falco_sim, until, tmp_path) ->
     assert "2 of 2 Falco pods' logs could not be read: no Falco pod's log could be read" in proc.stderr
 
 
-def test_oversize_alert_is_kept_truncated_and_unreadable_lines_are_counted(falco_sim, until) -> None:
+def test_oversize_alert_is_kept_truncated_and_unreadable_lines_are_counted(cli_sim, until) -> None:
     """Issue 13 finding 6: a >4 MiB alert line is printed truncated with a marker, not dropped; lines that
     look like alerts but cannot be read are counted on stderr."""
-    sim = falco_sim(nodes=1)
+    sim = cli_sim(nodes=1)
     pods = sim.clients.request("GET", "/api/v1/namespaces/falco/pods")["items"]
     pod = next(p for p in pods if p["status"].get("phase") == "Running")
     name, node = pod["metadata"]["name"], pod["spec"]["nodeName"]

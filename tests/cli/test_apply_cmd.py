@@ -3,29 +3,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
-from pathlib import Path
 
 from falcotui.cli import build_parser
 from falcotui.kube.config import KubeApiError
 from falcotui.sim.config import NodeSpec
-
-
-def _fixtures():
-    if "deploy_fixtures" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "deploy_fixtures", Path(__file__).resolve().parents[1] / "ops" / "deploy_fixtures.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["deploy_fixtures"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["deploy_fixtures"]
-
-
-falco_sim = _fixtures().falco_sim
-clients_for = _fixtures().clients_for
 
 
 class Terminal(io.StringIO):

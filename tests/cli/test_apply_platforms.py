@@ -18,8 +18,6 @@ def _load(name: str, path: Path):
 
 
 _here = Path(__file__).resolve().parent
-falco_sim = _load("deploy_fixtures", _here.parent / "ops" / "deploy_fixtures.py").falco_sim
-clients_for = _load("deploy_fixtures", _here.parent / "ops" / "deploy_fixtures.py").clients_for
 cli = _load("apply_cmd_tests", _here / "test_apply_cmd.py").cli
 
 ANNOTATION = "container.apparmor.security.beta.kubernetes.io/falco"

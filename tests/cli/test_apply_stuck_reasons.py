@@ -23,8 +23,6 @@ def _load(name: str, path: Path):
 
 
 _here = Path(__file__).resolve().parent
-_fixtures = _load("deploy_fixtures", _here.parent / "ops" / "deploy_fixtures.py")
-falco_sim, clients_for = _fixtures.falco_sim, _fixtures.clients_for
 cli = _load("apply_cmd_tests", _here / "test_apply_cmd.py").cli
 
 KYVERNO = AdmissionRule(

@@ -12,8 +12,8 @@ from falcotui.ops.manifests import GRPC_CERTS_EXPIRE
 DS = "/apis/apps/v1/namespaces/falco/daemonsets/falco"
 
 
-def test_status_shows_the_expiry_and_rotate_renews_with_a_rollout(falco_sim):
-    sim = falco_sim(nodes=2, grpc=True)
+def test_status_shows_the_expiry_and_rotate_renews_with_a_rollout(cli_sim):
+    sim = cli_sim(nodes=2, grpc=True)
     before = sim.clients.request("GET", DS)
     stamp = before["spec"]["template"]["metadata"]["annotations"][GRPC_CERTS_EXPIRE]
     day = stamp[:10]
@@ -34,8 +34,8 @@ def test_status_shows_the_expiry_and_rotate_renews_with_a_rollout(falco_sim):
     assert after["metadata"]["generation"] > before["metadata"]["generation"]
 
 
-def test_rotate_without_the_grpc_profile_is_refused(falco_sim):
-    sim = falco_sim(nodes=1)
+def test_rotate_without_the_grpc_profile_is_refused(cli_sim):
+    sim = cli_sim(nodes=1)
     proc = sim.cli("certs", "rotate", "--yes")
     assert proc.returncode == 1 and "gRPC profile is not deployed" in proc.stderr
 

@@ -43,8 +43,8 @@ def run(sim, *argv: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def hostile_sim(falco_sim, until, hostile):
-    sim = falco_sim(nodes=1)
+def hostile_sim(cli_sim, until, hostile):
+    sim = cli_sim(nodes=1)
     pods = sim.clients.request("GET", "/api/v1/namespaces/falco/pods")["items"]
     pod = next(p for p in pods if p["status"].get("phase") == "Running")
     name, node = pod["metadata"]["name"], pod["spec"]["nodeName"]
@@ -101,8 +101,8 @@ def test_status_and_api_error_messages(hostile_sim, hostile) -> None:
         hostile.assert_clean(err, f"{command} error")
 
 
-def test_crash_loop_log_lines_in_restart(falco_sim, hostile) -> None:
-    sim = falco_sim(nodes=1)
+def test_crash_loop_log_lines_in_restart(cli_sim, hostile) -> None:
+    sim = cli_sim(nodes=1)
     # A rule Falco rejects at start; its name (YAML escapes decode to real control characters) is quoted in
     # Falco's error, the crash-looping pod's last log lines.
     name = '"Hostile \\e]52;c;SGVsbG8=\\a\\e[2J\\x9b2J\\u202eevil\\u200b\\N[bold red]MARKUP[/] end"'

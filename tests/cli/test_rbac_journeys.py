@@ -11,8 +11,8 @@ from falcotui.ops import manifests
 from falcotui.sim.rbac import Decision
 
 
-def _setup(falco_sim, tmp_path: Path):
-    sim = falco_sim(nodes=2, deploy=False, per_minute=600)
+def _setup(cli_sim, tmp_path: Path):
+    sim = cli_sim(nodes=2, deploy=False, per_minute=600)
     # What the administrator does once: the namespace, the roles, the bindings.
     namespace = next(d for d in manifests.load_base() if d["kind"] == "Namespace")
     Applier(sim.clients).apply([namespace, *manifests.operator_rbac(), *manifests.operator_bindings()])
@@ -36,8 +36,8 @@ def _run(as_user, *argv: str, ok: tuple[int, ...] = (0,)) -> str:
     return proc.stdout
 
 
-def test_cli_journeys_need_nothing_beyond_the_roles(falco_sim, tmp_path):
-    _sim, users = _setup(falco_sim, tmp_path)
+def test_cli_journeys_need_nothing_beyond_the_roles(cli_sim, tmp_path):
+    _sim, users = _setup(cli_sim, tmp_path)
     operator, op_policy = users["olga"]
     viewer, viewer_policy = users["vic"]
 
@@ -76,8 +76,8 @@ def test_cli_journeys_need_nothing_beyond_the_roles(falco_sim, tmp_path):
     assert {("list", "nodes"), ("get", "pods/log")} <= {(d.verb, d.resource) for d in viewer_policy.decisions}
 
 
-def test_a_viewer_cannot_change_anything_and_is_told_so(falco_sim, tmp_path):
-    _sim, users = _setup(falco_sim, tmp_path)
+def test_a_viewer_cannot_change_anything_and_is_told_so(cli_sim, tmp_path):
+    _sim, users = _setup(cli_sim, tmp_path)
     viewer, viewer_policy = users["vic"]
     proc = viewer.cli("apply", "--yes", timeout=60)
     assert proc.returncode == 1

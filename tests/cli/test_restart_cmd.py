@@ -27,8 +27,8 @@ def falco_pods(sim) -> dict[str, tuple[str, str]]:
     }
 
 
-def test_restart_replaces_every_pod_and_follows_the_rollout_in_plain_lines(falco_sim):
-    sim = falco_sim(nodes=3)
+def test_restart_replaces_every_pod_and_follows_the_rollout_in_plain_lines(cli_sim):
+    sim = cli_sim(nodes=3)
     before = falco_pods(sim)
     assert len(before) == 3  # the control-plane node too (the DaemonSet tolerates its taint)
     code, out, err = cli(sim, "restart")
@@ -47,8 +47,8 @@ def test_restart_replaces_every_pod_and_follows_the_rollout_in_plain_lines(falco
     assert "kubectl.kubernetes.io/restartedAt" in ds["spec"]["template"]["metadata"]["annotations"]
 
 
-def test_no_wait_returns_at_once_and_the_pods_are_replaced_anyway(falco_sim, until):
-    sim = falco_sim(nodes=1)
+def test_no_wait_returns_at_once_and_the_pods_are_replaced_anyway(cli_sim, until):
+    sim = cli_sim(nodes=1)
     before = falco_pods(sim)
     code, out, err = cli(sim, "restart", "--no-wait")
     assert code == 0, err
@@ -62,8 +62,8 @@ def test_no_wait_returns_at_once_and_the_pods_are_replaced_anyway(falco_sim, unt
     until(replaced, "every Falco pod replaced after restart --no-wait")
 
 
-def test_nothing_deployed_or_no_rbac_rights_is_a_clear_error(falco_sim):
-    sim = falco_sim(nodes=1, deploy=False)
+def test_nothing_deployed_or_no_rbac_rights_is_a_clear_error(cli_sim):
+    sim = cli_sim(nodes=1, deploy=False)
     code, out, err = cli(sim, "restart")
     assert code == 1 and out == ""
     assert err == "falcotui restart: no DaemonSet falco/falco to restart: deploy first\n"

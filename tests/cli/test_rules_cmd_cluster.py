@@ -4,38 +4,14 @@ per-node reload report, the conflict diff, the refusals."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
-from pathlib import Path
 
 import pytest
+from simkit import NEW_RULE
 
 from falcotui.cli import build_parser, rules_cluster_cmd
 from falcotui.sim.falco_config import bundled_default_rules
 
-
-def _fixtures():
-    if "deploy_fixtures" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "deploy_fixtures", Path(__file__).resolve().parents[1] / "ops" / "deploy_fixtures.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["deploy_fixtures"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["deploy_fixtures"]
-
-
-falco_sim = _fixtures().falco_sim
-clients_for = _fixtures().clients_for
-
-NEW_RULE = """
-- rule: Netcat started in container
-  desc: nc started in a container
-  condition: spawned_process and container and proc.name = nc
-  output: Netcat started (cmd=%proc.cmdline container=%container.name)
-  priority: WARNING
-"""
 BROKEN = "- rule: broken rule\n  desc: has no condition\n  output: x\n  priority: WARNING\n"
 WAIT = ["--wait", "--timeout", "20", "--poll", "0.1"]
 

@@ -10,15 +10,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_rules_cmd_cluster import _fixtures, cli, live_rules
+from simkit import MODIFIER_RULE, NEW_RULE, falco_pods, run_two_falco_versions, set_falco_image_tag
+from test_rules_cmd_cluster import cli, live_rules
 
-falco_sim = _fixtures().falco_sim
-clients_for = _fixtures().clients_for
-MODIFIER_RULE = _fixtures().MODIFIER_RULE
-set_falco_image_tag = _fixtures().set_falco_image_tag
 KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32"
-NEW_RULE = _fixtures().NETCAT_RULE
-falco_pods = _fixtures().falco_pods
 
 
 def kubectl_ls_tmp(sim, pod: str, tmp_path: Path) -> list[str]:
@@ -36,7 +31,7 @@ def test_validate_in_cluster_beside_falcotui_then_a_refused_push(falco_sim, clie
     code, _, err = cli(sim, "apply", "--yes")
     assert code == 0, err
     clients = clients_for(sim)
-    chosen = _fixtures().run_two_falco_versions(clients)
+    chosen = run_two_falco_versions(clients)
     work = tmp_path / "rules"
     assert cli(sim, "rules", "pull", "-o", str(work))[0] == 0
 

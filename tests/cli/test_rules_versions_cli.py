@@ -8,11 +8,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_rules_cmd_cluster import WAIT, _fixtures, cli, live_rules
-
-falco_sim = _fixtures().falco_sim
-clients_for = _fixtures().clients_for
-MODIFIER_RULE = _fixtures().MODIFIER_RULE
+from simkit import MODIFIER_RULE
+from test_rules_cmd_cluster import WAIT, cli, live_rules
 
 
 def test_push_of_a_044_rule_to_043_nodes_is_refused_then_rejected_when_forced(

@@ -10,8 +10,8 @@ from falcotui.sim.config import NodeSpec
 GPU = NodeSpec(name="gpu-node", taints=[{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}])
 
 
-def test_status_lists_every_node_its_falco_and_why_a_node_has_none(falco_sim, until, run_cli) -> None:
-    sim = falco_sim(per_minute=300, nodes=3, extra_nodes=[GPU])
+def test_status_lists_every_node_its_falco_and_why_a_node_has_none(cli_sim, until, run_cli) -> None:
+    sim = cli_sim(per_minute=300, nodes=3, extra_nodes=[GPU])
     nodes = {"sim-cp-1", "sim-node-01", "sim-node-02"}
     # every node has logged an alert (ten in all could come from two of them: a race the test lost once)
     until(lambda: {a.node for a in sim.alerts().values()} >= nodes, "an alert in every Falco pod's log")
@@ -44,8 +44,8 @@ def test_status_lists_every_node_its_falco_and_why_a_node_has_none(falco_sim, un
         assert node["pod"]["restarts"] == 0 and node["state"] == "running"
 
 
-def test_status_exits_non_zero_with_a_clear_message_when_the_api_is_unreachable(falco_sim, run_cli) -> None:
-    sim = falco_sim(deploy=False, nodes=1)
+def test_status_exits_non_zero_with_a_clear_message_when_the_api_is_unreachable(cli_sim, run_cli) -> None:
+    sim = cli_sim(deploy=False, nodes=1)
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -58,8 +58,8 @@ def test_status_exits_non_zero_with_a_clear_message_when_the_api_is_unreachable(
     assert out == ""
 
 
-def test_status_without_falco_deployed_says_so(falco_sim, run_cli) -> None:
-    sim = falco_sim(deploy=False, nodes=2)
+def test_status_without_falco_deployed_says_so(cli_sim, run_cli) -> None:
+    sim = cli_sim(deploy=False, nodes=2)
     code, out, err = run_cli(sim, "status")
     assert code == 0, err
     assert "DaemonSet: none named 'falco' in namespace falco" in out
@@ -75,11 +75,11 @@ BROKEN_RULES = """\
 """
 
 
-def test_status_shows_a_crash_looping_falco_and_why(falco_sim, until, run_cli) -> None:
+def test_status_shows_a_crash_looping_falco_and_why(cli_sim, until, run_cli) -> None:
     from falcotui.kube.apply import Applier
     from falcotui.ops import manifests
 
-    sim = falco_sim(deploy=False, nodes=1)
+    sim = cli_sim(deploy=False, nodes=1)
     docs = manifests.render()
     for doc in docs:
         if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "falco-rules":

@@ -4,72 +4,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from simkit import eventually as simkit_eventually
+from simkit import falco_runtime
 
 from falcotui.kube.apply import load_manifests
 from falcotui.kube.config import KubeClients, Timeouts, load_clients
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import SimConfig
 
-FAST = dict(
-    image_pull_delay=0.01,
-    container_start_delay=0.01,
-    ready_delay=0.01,
-    crash_backoff_base=0.05,
-    crash_backoff_max=0.5,
-    configmap_propagation_delay=0.05,
-)
+
+@pytest.fixture
+def make_sim(make_sim_cluster: Callable[..., SimCluster]) -> Callable[..., SimCluster]:
+    """`make_sim(nodes=3, tls=True, policy=Policy.read_only())`: a running cluster, fast timings, bookmarks
+    every 0.2 s."""
+
+    def make(*, bookmark_interval: float = 0.2, **kw: object) -> SimCluster:
+        return make_sim_cluster(bookmark_interval=bookmark_interval, **kw)
+
+    return make
 
 
 @pytest.fixture
-def make_sim() -> Iterator[Callable[..., SimCluster]]:
-    """`make_sim(nodes=3, tls=True, policy=Policy.read_only())`: a running cluster, fast timings."""
-    started: list[SimCluster] = []
-
-    def make(*, bookmark_interval: float = 0.2, policy: object = None, **config: object) -> SimCluster:
-        cluster = SimCluster(
-            SimConfig(**{**FAST, **config}),  # type: ignore[arg-type]
-            bookmark_interval=bookmark_interval,
-            policy=policy,  # type: ignore[arg-type]
-        )
-        cluster.start()
-        started.append(cluster)
-        return cluster
-
-    yield make
-    for cluster in reversed(started):
-        cluster.stop()
-
-
-@pytest.fixture
-def make_falco_sim() -> Iterator[Callable[..., SimCluster]]:
+def make_falco_sim(make_sim_cluster: Callable[..., SimCluster]) -> Callable[..., SimCluster]:
     """A cluster whose Falco pods run the simulated Falco (logs, exec, port-forward):
     `make_falco_sim(scenario="flaky", per_minute=600, cut_every=0.3, nodes=3)`."""
-    from falcotui.sim.falco_process import FalcoRuntime
-    from falcotui.sim.falco_wiring import install
-    from falcotui.sim.scenarios import make_scenario
 
     def make(*, scenario: str = "quiet", seed: int = 1, bookmark_interval: float = 0.2, **params: object):
         config = {k: params.pop(k) for k in list(params) if k in SimConfig.__dataclass_fields__}
-        runtime = FalcoRuntime(make_scenario(scenario, seed=seed, **params))  # type: ignore[arg-type]
-        cluster = SimCluster(
-            SimConfig(**{**FAST, **config}),  # type: ignore[arg-type]
-            bookmark_interval=bookmark_interval,
-            runtime_for_image=runtime.runtime_for_image,
-            on_start=[lambda c: install(c.server, c.store, c.controllers, runtime)],
-        )
-        cluster.start()
-        _started.append(cluster)
-        return cluster
+        runtime = falco_runtime(scenario, seed=seed, **params)
+        return make_sim_cluster(runtime=runtime, bookmark_interval=bookmark_interval, **config)
 
-    _started: list[SimCluster] = []
-    yield make
-    for cluster in reversed(_started):
-        cluster.stop()
+    return make
 
 
 @pytest.fixture
@@ -78,19 +48,9 @@ def sim(make_sim: Callable[..., SimCluster]) -> SimCluster:
 
 
 @pytest.fixture
-def connect(tmp_path: Path) -> Iterator[Callable[[SimCluster], KubeClients]]:
-    """`connect(cluster)`: KubeClients through the cluster's kubeconfig file."""
-    made: list[KubeClients] = []
-
-    def make(cluster: SimCluster) -> KubeClients:
-        path = cluster.write_kubeconfig(tmp_path / f"kubeconfig-{len(made)}")
-        clients = load_clients(kubeconfig=path, environ={}, timeouts=Timeouts(connect=2, read=10))
-        made.append(clients)
-        return clients
-
-    yield make
-    for clients in made:
-        clients.close()
+def connect(clients_for: Callable[[SimCluster], KubeClients]) -> Callable[[SimCluster], KubeClients]:
+    """`connect(cluster)`: KubeClients through the cluster's kubeconfig file (tests/conftest.py)."""
+    return clients_for
 
 
 @pytest.fixture
@@ -103,18 +63,10 @@ def manifests(repo_root: Path) -> list[dict]:
     return load_manifests(p.read_text() for p in sorted((repo_root / "manifests").glob("*.yaml")))
 
 
-async def _eventually(predicate: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for: {what}")
-        await asyncio.sleep(0.02)
-
-
 @pytest.fixture
 def eventually() -> Callable:
-    """`await eventually(pred, "what")`: poll until pred() holds; fails after a bound (not a timing)."""
-    return _eventually
+    """`await eventually(predicate, "what", timeout=60)`: simkit's wait, with the kube tests' longer bound."""
+    return functools.partial(simkit_eventually, timeout=60.0)
 
 
 class FreezingProxy:

@@ -4,11 +4,13 @@ nats-server: each alert the simulated Falcos log, published again as Falcosideki
 
 from __future__ import annotations
 
+from simkit import eventually
+
 from falcotui.falco.sidekick import payload_for, subject_for
 from falcotui.ops.engine import Engine, EngineOptions
 from falcotui.ops.nats_channel import NatsSource
 
-from ..ops.test_engine_sim import TEST_OPTIONS, eventually, falco_cluster  # noqa: F401 - a fixture
+from ..ops.test_engine_sim import TEST_OPTIONS, falco_cluster  # noqa: F401 - a fixture
 
 
 async def test_log_and_nats_copies_are_one_alert(falco_cluster, nats_server):  # noqa: F811

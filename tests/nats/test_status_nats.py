@@ -19,8 +19,8 @@ def _status(kubeconfig, *argv: str) -> subprocess.CompletedProcess:
 
 
 async def test_status_reports_the_stream(falco_cluster, nats_server, sample_alerts, tmp_path):  # noqa: F811
-    falco_cluster(nodes=1)
-    kubeconfig = tmp_path / "kubeconfig-0"
+    cluster, _ = falco_cluster(nodes=1)
+    kubeconfig = cluster.write_kubeconfig(tmp_path / "status-kubeconfig")
     await publish(nats_server.url, numbered(sample_alerts, 25))
     done = await asyncio.to_thread(_status, kubeconfig, "--from", nats_server.url)
     assert done.returncode == 0, done.stderr

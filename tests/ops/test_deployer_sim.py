@@ -3,10 +3,6 @@ Secret kept across applies, the rules ConfigMap never reset by a re-apply, resta
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
 from falcotui.falco.certs import generate_grpc_certs
@@ -20,21 +16,6 @@ from falcotui.ops.manifests import (
     render,
 )
 from falcotui.ops.rules_service import RulesService
-
-
-def _fixtures():
-    if "deploy_fixtures" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "deploy_fixtures", Path(__file__).resolve().parent / "deploy_fixtures.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["deploy_fixtures"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["deploy_fixtures"]
-
-
-falco_sim = _fixtures().falco_sim
-clients_for = _fixtures().clients_for
 
 
 def statuses(plan: DeployPlan) -> dict[str, str]:

@@ -4,34 +4,18 @@ nothing was late (issue 14; issue 17 item 7: "the lag shows red at start while h
 
 from __future__ import annotations
 
-import asyncio
 import time
-from pathlib import Path
 
-import pytest
+from simkit import eventually, falco_runtime
 
 from falcotui.falco.alerts import parse_json_alert
 from falcotui.kube.apply import Applier
-from falcotui.kube.config import KubeClients, Timeouts, load_clients
+from falcotui.kube.config import KubeClients
 from falcotui.kube.logs import split_timestamp
 from falcotui.ops import manifests
 from falcotui.ops.engine import Engine, EngineOptions
-from falcotui.sim.cluster import SimCluster
-from falcotui.sim.config import SimConfig
-from falcotui.sim.falco_process import FalcoRuntime
-from falcotui.sim.falco_wiring import install
-from falcotui.sim.scenarios import make_scenario
 
 NS = 1_000_000_000
-FAST = dict(image_pull_delay=0.01, container_start_delay=0.01, ready_delay=0.01)
-
-
-async def eventually(predicate, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for: {what}")
-        await asyncio.sleep(0.05)
 
 
 def logged_alert_times(clients: KubeClients) -> list[int]:
@@ -57,38 +41,23 @@ def logged_alert_times(clients: KubeClients) -> list[int]:
     return times
 
 
-async def test_the_lag_stays_calm_while_history_replays(tmp_path: Path) -> None:
+async def test_the_lag_stays_calm_while_history_replays(make_sim_cluster, clients_for) -> None:
     # a one-second burst on every node, then silence: what a tail replays at start is all history
-    scenario = make_scenario(
+    runtime = falco_runtime(
         "incident", seed=3, per_minute=0, delay=0, duration=1.0, burst_rate=20, fraction=1
     )
-    runtime = FalcoRuntime(scenario)
-    cluster = SimCluster(
-        SimConfig(**FAST, nodes=3),  # type: ignore[arg-type]
-        runtime_for_image=runtime.runtime_for_image,
-        on_start=[lambda c: install(c.server, c.store, c.controllers, runtime)],
-    )
-    cluster.start()
-    clients = load_clients(
-        kubeconfig=cluster.write_kubeconfig(tmp_path / "kubeconfig"),
-        environ={},
-        timeouts=Timeouts(connect=2, read=10),
-    )
-    try:
-        Applier(clients).apply(manifests.render())
-        times: list[int] = []
+    clients = clients_for(make_sim_cluster(runtime=runtime, nodes=3))
+    Applier(clients).apply(manifests.render())
+    times: list[int] = []
 
-        def history_is_old() -> bool:
-            times[:] = logged_alert_times(clients)
-            return len(times) > 30 and max(times) < time.time_ns() - 3 * NS
+    def history_is_old() -> bool:
+        times[:] = logged_alert_times(clients)
+        return len(times) > 30 and max(times) < time.time_ns() - 3 * NS
 
-        await eventually(history_is_old, "a burst of alerts, over for 3 s")
-        options = EngineOptions(tail_lines=None, probe_interval=0.3, delete_grace=0.5)
-        async with Engine(clients, "falco", channels=("log",), options=options) as engine:
-            await eventually(lambda: len(engine.store) >= len(times), "the history replayed")
-            health = engine.health()
-            assert health.log_streams == 3
-            assert health.lag_s is None, f"replayed history read as lag {health.lag_s} s on {health.lag_node}"
-    finally:
-        clients.close()
-        cluster.stop()
+    await eventually(history_is_old, "a burst of alerts, over for 3 s")
+    options = EngineOptions(tail_lines=None, probe_interval=0.3, delete_grace=0.5)
+    async with Engine(clients, "falco", channels=("log",), options=options) as engine:
+        await eventually(lambda: len(engine.store) >= len(times), "the history replayed")
+        health = engine.health()
+        assert health.log_streams == 3
+        assert health.lag_s is None, f"replayed history read as lag {health.lag_s} s on {health.lag_node}"

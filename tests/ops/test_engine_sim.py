@@ -6,74 +6,42 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
+from simkit import eventually, falco_runtime
 
 from falcotui.falco.alerts import Alert, dedup_key, parse_json_alert
 from falcotui.kube.apply import Applier
-from falcotui.kube.config import KubeClients, Timeouts, load_clients
+from falcotui.kube.config import KubeClients
 from falcotui.kube.logs import split_timestamp
 from falcotui.ops import manifests
 from falcotui.ops.engine import Engine, EngineError, EngineOptions
 from falcotui.ops.notices import NoticeKind
 from falcotui.sim.auth import Policy
 from falcotui.sim.cluster import SimCluster
-from falcotui.sim.config import NodeSpec, SimConfig
-from falcotui.sim.falco_process import FalcoRuntime
-from falcotui.sim.falco_wiring import install
-from falcotui.sim.scenarios import make_scenario
+from falcotui.sim.config import NodeSpec
 
-FAST = dict(
-    image_pull_delay=0.01,
-    container_start_delay=0.01,
-    ready_delay=0.01,
-    crash_backoff_base=0.05,
-    crash_backoff_max=0.5,
-    configmap_propagation_delay=0.05,
-)
 TEST_OPTIONS = dict(tail_lines=None, probe_interval=0.3, delete_grace=0.5, grpc_backoff=(0.05, 0.5))
 
 Cluster = tuple[SimCluster, KubeClients]
 
 
 @pytest.fixture
-def falco_cluster(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
+def falco_cluster(make_sim_cluster, clients_for) -> Callable[..., Cluster]:
     """`falco_cluster(scenario="flaky", per_minute=600, cut_every=0.3, grpc=True)`: a 3-node cluster whose
     Falco pods run the simulated Falco, the manifests (or the gRPC profile) applied."""
-    made: list[Cluster] = []
 
     def make(*, scenario: str = "quiet", seed: int = 1, nodes: int = 3, grpc: bool = False,
              policy: Policy | None = None, deploy: bool = True, **params: object) -> Cluster:  # fmt: skip
-        runtime = FalcoRuntime(make_scenario(scenario, seed=seed, **params))  # type: ignore[arg-type]
-        cluster = SimCluster(
-            SimConfig(**FAST, nodes=nodes),  # type: ignore[arg-type]
-            bookmark_interval=0.2,
-            policy=policy,
-            runtime_for_image=runtime.runtime_for_image,
-            on_start=[lambda c: install(c.server, c.store, c.controllers, runtime)],
-        )
-        cluster.start()
-        path = cluster.write_kubeconfig(tmp_path / f"kubeconfig-{len(made)}")
-        clients = load_clients(kubeconfig=path, environ={}, timeouts=Timeouts(connect=2, read=10))
-        made.append((cluster, clients))
+        runtime = falco_runtime(scenario, seed=seed, **params)
+        cluster = make_sim_cluster(runtime=runtime, bookmark_interval=0.2, policy=policy, nodes=nodes)
+        clients = clients_for(cluster)
         if deploy:
             Applier(clients).apply(manifests.render(grpc=grpc))
         return cluster, clients
 
-    yield make
-    for cluster, clients in reversed(made):
-        clients.close()
-        cluster.stop()
-
-
-async def eventually(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for: {what}")
-        await asyncio.sleep(0.05)
+    return make
 
 
 def pod_log(clients: KubeClients, pod: str, *, previous: bool = False) -> list[tuple[int, str]]:

@@ -5,14 +5,10 @@ sysctl."""
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
-import sys
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
+from simkit import eventually
 
 from falcotui.falco.alerts import parse_json_alert
 from falcotui.kube.apply import Applier
@@ -33,21 +29,6 @@ LIBBPF_LINES = (  # falcosecurity/charts#921, verbatim after the timestamp
 )
 
 
-def _fixtures():
-    if "deploy_fixtures" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "deploy_fixtures", Path(__file__).resolve().parent / "deploy_fixtures.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["deploy_fixtures"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["deploy_fixtures"]
-
-
-falco_sim = _fixtures().falco_sim
-clients_for = _fixtures().clients_for
-
-
 @pytest.fixture
 def cluster(falco_sim, clients_for) -> Callable[..., tuple[object, KubeClients]]:
     """A healthy node, an Ubuntu-default node and one without a runtime socket; `objects` applied."""
@@ -59,14 +40,6 @@ def cluster(falco_sim, clients_for) -> Callable[..., tuple[object, KubeClients]]
         return sim, clients
 
     return make
-
-
-async def eventually(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for: {what}")
-        await asyncio.sleep(0.05)
 
 
 def pod_on(clients: KubeClients, node: str) -> dict:

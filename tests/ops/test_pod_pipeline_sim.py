@@ -5,13 +5,10 @@ output prints only the time of day: falcosecurity/falco userspace/engine/formats
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 import threading
 import time
-from pathlib import Path
 
-import pytest
+from simkit import eventually
 
 from falcotui.kube.config import KubeClients
 from falcotui.kube.logs import read_log
@@ -22,29 +19,6 @@ from falcotui.sim.config import NodeSpec
 
 NS = 1_000_000_000
 DAY = 86_400
-
-
-def _fixtures():
-    if "deploy_fixtures" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "deploy_fixtures", Path(__file__).resolve().parent / "deploy_fixtures.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["deploy_fixtures"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["deploy_fixtures"]
-
-
-falco_sim = _fixtures().falco_sim
-clients_for = _fixtures().clients_for
-
-
-async def eventually(predicate, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for: {what}")
-        await asyncio.sleep(0.05)
 
 
 async def deploy_text_mode(clients: KubeClients) -> list[str]:

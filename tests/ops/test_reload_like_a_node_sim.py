@@ -5,10 +5,9 @@ because "since the push" comes from each pod's own log and the API server, not t
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
-from pathlib import Path
+
+from simkit import NEW_RULE
 
 from falcotui.kube.config import KubeClients
 from falcotui.kube.logs import split_timestamp
@@ -19,34 +18,11 @@ from falcotui.ops.reload_tracker import DEFAULT_RELOAD_TIMEOUT, MAX_DOCUMENTED_P
 from falcotui.ops.rules_service import PushStatus, RulesService
 from falcotui.sim.config import NodeSpec
 
-RULE = """
-- rule: Netcat started in container
-  desc: nc or ncat started in a container
-  condition: spawned_process and container and proc.name in (nc, ncat)
-  output: Netcat started (cmd=%proc.cmdline container=%container.name)
-  priority: WARNING
-  tags: [container, network]
-"""
 # kubernetes.io "Mounted ConfigMaps are updated automatically": as long as the kubelet sync period (1 min) +
 # the cache's propagation delay (up to its TTL, 1 min, with a TTL cache): `falcotui sim` uses 60-120 s.
 # Scaled down 25x here.
 SCALE = 0.04
 REALISTIC = dict(configmap_propagation_delay=60.0 * SCALE, configmap_propagation_jitter=60.0 * SCALE)
-
-
-def _fixtures():
-    if "deploy_fixtures" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "deploy_fixtures", Path(__file__).resolve().parent / "deploy_fixtures.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["deploy_fixtures"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["deploy_fixtures"]
-
-
-falco_sim = _fixtures().falco_sim
-clients_for = _fixtures().clients_for
 
 
 async def deploy(clients: KubeClients) -> list[str]:
@@ -59,7 +35,9 @@ async def deploy(clients: KubeClients) -> list[str]:
 
 def push_rule(svc: RulesService):
     snap = svc.pull()
-    pushed = svc.push({"custom-rules.yaml": snap.files["custom-rules.yaml"] + RULE}, snap.resource_version)
+    pushed = svc.push(
+        {"custom-rules.yaml": snap.files["custom-rules.yaml"] + NEW_RULE}, snap.resource_version
+    )
     assert pushed.status is PushStatus.PUSHED
     return pushed
 

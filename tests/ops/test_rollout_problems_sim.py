@@ -5,10 +5,7 @@ only FailedCreate events since the DaemonSet's last spec change count."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 import time
-from pathlib import Path
 
 from falcotui.kube.failed_create import failed_create
 from falcotui.ops.deployer import Deployer
@@ -16,20 +13,6 @@ from falcotui.ops.engine import Engine, EngineOptions
 from falcotui.ops.falco_problems import ProblemKind
 from falcotui.sim.config import AdmissionRule, NodeSpec
 
-
-def _fixtures():
-    if "deploy_fixtures" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "deploy_fixtures", Path(__file__).with_name("deploy_fixtures.py")
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["deploy_fixtures"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["deploy_fixtures"]
-
-
-falco_sim = _fixtures().falco_sim
-clients_for = _fixtures().clients_for
 WEBHOOK = AdmissionRule("webhook", "Privileged mode is disallowed", webhook="gatekeeper", namespace="falco")
 
 

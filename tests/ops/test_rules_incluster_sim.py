@@ -6,22 +6,10 @@ refused by RBAC, and the pod's /tmp listed afterwards: nothing left, also when t
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from deploy_fixtures import (
-    MODIFIER_RULE,
-    NETCAT_RULE,
-    clients_for,  # noqa: F401 - fixture
-    falco_pods,
-    falco_sim,  # noqa: F401 - fixture
-    run_two_falco_versions,
-    set_falco_image_tag,
-)
+from simkit import MODIFIER_RULE, NEW_RULE, falco_pods, run_two_falco_versions, set_falco_image_tag
 
 from falcotui.kube.apply import Applier
 from falcotui.kube.config import KubeClients, Timeouts, load_clients
@@ -38,7 +26,6 @@ from falcotui.ops.rules_service import RulesError, RulesService
 
 pytestmark = pytest.mark.timeout(180)
 
-NEW_RULE = NETCAT_RULE
 BROKEN = "- rule: broken rule\n  desc: has no condition\n  output: x\n  priority: WARNING\n"
 TMP_PREFIX = TMP_TEMPLATE.rstrip("X").rsplit("/", 1)[1]
 
@@ -69,7 +56,7 @@ def tmp_listing(clients: KubeClients, pod: str) -> list[str]:
     return result.stdout.split()
 
 
-async def test_each_version_is_asked_and_agrees_with_falcotui(falco_sim, clients_for):  # noqa: F811
+async def test_each_version_is_asked_and_agrees_with_falcotui(falco_sim, clients_for):
     sim = falco_sim(nodes=2, per_minute=6)
     clients = clients_for(sim)
     await deploy(clients)
@@ -105,7 +92,7 @@ async def test_each_version_is_asked_and_agrees_with_falcotui(falco_sim, clients
         assert listing == [".", ".."], listing
 
 
-async def test_a_pod_whose_image_misnames_its_falco_is_a_disagreement(falco_sim, clients_for):  # noqa: F811
+async def test_a_pod_whose_image_misnames_its_falco_is_a_disagreement(falco_sim, clients_for):
     """The pod's image now says 0.43.1 but its container still runs 0.45.0 (a Pod's image is mutable; the
     running container is not replaced): falcotui, going by the tag, refuses the modifier rule; the Falco in
     the pod loads it. The disagreement is reported as one."""
@@ -123,7 +110,7 @@ async def test_a_pod_whose_image_misnames_its_falco_is_a_disagreement(falco_sim,
     assert tmp_listing(clients, pod) == [".", ".."]
 
 
-async def test_exec_denied_by_rbac_is_said_and_nothing_is_sent(falco_sim, clients_for, tmp_path):  # noqa: F811
+async def test_exec_denied_by_rbac_is_said_and_nothing_is_sent(falco_sim, clients_for, tmp_path):
     sim = falco_sim(nodes=1, per_minute=6)
     admin = clients_for(sim)
     await deploy(admin)
@@ -140,7 +127,7 @@ async def test_exec_denied_by_rbac_is_said_and_nothing_is_sent(falco_sim, client
     assert not [d for d in policy.decisions if d.resource == "pods/exec"]  # asked, never attempted
 
 
-async def test_the_temp_dir_is_removed_when_the_exec_fails_midway(falco_sim, clients_for):  # noqa: F811
+async def test_the_temp_dir_is_removed_when_the_exec_fails_midway(falco_sim, clients_for):
     sim = falco_sim(nodes=1, per_minute=6)
     clients = clients_for(sim)
     await deploy(clients)
@@ -161,7 +148,7 @@ async def test_the_temp_dir_is_removed_when_the_exec_fails_midway(falco_sim, cli
     assert tmp_listing(clients, name) == [".", ".."]
 
 
-async def test_a_read_only_root_without_a_tmp_volume_is_explained(falco_sim, clients_for):  # noqa: F811
+async def test_a_read_only_root_without_a_tmp_volume_is_explained(falco_sim, clients_for):
     sim = falco_sim(nodes=1, per_minute=6)
     clients = clients_for(sim)
     await deploy(clients)

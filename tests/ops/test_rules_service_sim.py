@@ -5,11 +5,9 @@ rejected by every node and rolled back, two editors (conflict with a diff, the f
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
+from simkit import MODIFIER_RULE, NEW_RULE, set_falco_image_tag
 
 from falcotui.kube.config import KubeClients
 from falcotui.ops.deployer import Deployer
@@ -18,31 +16,6 @@ from falcotui.ops.rules_service import PushStatus, RulesError, RulesService
 from falcotui.ops.rules_target import target_for_versions
 from falcotui.sim.falco_config import bundled_default_rules
 
-
-def _fixtures():
-    if "deploy_fixtures" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "deploy_fixtures", Path(__file__).resolve().parent / "deploy_fixtures.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["deploy_fixtures"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["deploy_fixtures"]
-
-
-falco_sim = _fixtures().falco_sim
-clients_for = _fixtures().clients_for
-MODIFIER_RULE = _fixtures().MODIFIER_RULE
-set_falco_image_tag = _fixtures().set_falco_image_tag
-
-NEW_RULE = """
-- rule: Netcat started in container
-  desc: nc or ncat started in a container
-  condition: spawned_process and container and proc.name in (nc, ncat)
-  output: Netcat started (cmd=%proc.cmdline container=%container.name)
-  priority: WARNING
-  tags: [container, network]
-"""
 BROKEN = "- rule: broken rule\n  desc: has no condition\n  output: x\n  priority: WARNING\n"
 
 

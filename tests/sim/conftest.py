@@ -1,4 +1,5 @@
-"""Fixtures for the simulated cluster: a running SimCluster, the real kubectl (found at run time), the
+"""Fixtures for the simulated cluster (started by tests/conftest.py's `make_sim_cluster`): a running
+SimCluster, the real kubectl (found at run time), the
 official client; a cluster whose Falco pods run the simulated Falco; the certificates, config and grpcio
 client for the simulated Falco's mutual-TLS gRPC outputs (0.43 profile)."""
 
@@ -15,44 +16,14 @@ import pytest
 from grpc import aio
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
+from simkit import fast_config
 
 from falcotui.falco.certs import GrpcCerts, generate_grpc_certs
 from falcotui.falco.grpc import outputs_pb2, outputs_pb2_grpc
 from falcotui.falco.image import image_plugin_settings
 from falcotui.sim.cluster import SimCluster
-from falcotui.sim.config import SimConfig
 from falcotui.sim.falco_process import FalcoRuntime
 from falcotui.sim.falco_wiring import install
-
-#: kubelet/controller timings that keep tests fast
-FAST = dict(
-    image_pull_delay=0.01,
-    container_start_delay=0.01,
-    ready_delay=0.01,
-    crash_backoff_base=0.05,
-    crash_backoff_max=0.5,
-    configmap_propagation_delay=0.05,
-)
-
-
-def fast_config(**overrides: object) -> SimConfig:
-    return SimConfig(**{**FAST, **overrides})  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def make_sim_cluster() -> Iterator[Callable[..., SimCluster]]:
-    """Start a SimCluster with fast timings: `make_sim_cluster(nodes=5, tls=True, bookmark_interval=0.1)`."""
-    started: list[SimCluster] = []
-
-    def make(*, bookmark_interval: float = 5.0, policy=None, **config: object) -> SimCluster:
-        cluster = SimCluster(fast_config(**config), bookmark_interval=bookmark_interval, policy=policy)
-        cluster.start()
-        started.append(cluster)
-        return cluster
-
-    yield make
-    for cluster in reversed(started):
-        cluster.stop()
 
 
 @pytest.fixture

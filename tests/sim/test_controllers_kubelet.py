@@ -7,17 +7,20 @@ import time
 from collections.abc import Mapping
 
 import pytest
+from simkit import fast_config
 
-from falcotui.sim.config import SimConfig
 from falcotui.sim.controllers import start_controllers
 from falcotui.sim.runtime import ContainerContext
 from falcotui.sim.store import Store
 
-FAST = SimConfig(
+# the demo's fast timings, but image pulls and starts at the simulator's own pace (tests watch the pod pass
+# through ContainerCreating) and a propagation delay long enough to measure
+FAST = fast_config(
     nodes=1,
     control_plane_nodes=0,
+    image_pull_delay=0.05,
+    container_start_delay=0.05,
     ready_delay=0.02,
-    crash_backoff_base=0.05,
     crash_backoff_max=0.4,
     configmap_propagation_delay=0.2,
 )

@@ -5,24 +5,19 @@ from __future__ import annotations
 
 import random
 
+from simkit import MODIFIER_RULE
+
 from falcotui.falco.rules.condition import parse_condition
 from falcotui.sim.falco_conditions import alternatives, realize
 from falcotui.sim.falco_config import FalcoVersion, image_files
 from falcotui.sim.falco_startup import run_falco_cli, version_text
 
-RULES = """
-- rule: Shell from a known prefix
-  desc: uses the string-operator modifiers of Falco 0.44+
-  condition: spawned_process and proc.name startswith oneof (ba, zs)
-  output: shell (cmd=%proc.cmdline)
-  priority: WARNING
-"""
 DEFAULTS = "/etc/falco/falco_rules.yaml"
 CUSTOM = "/etc/falco/rules.d/custom-rules.yaml"
 
 
 def falco_v(version: FalcoVersion) -> tuple[int, str]:
-    files = {**image_files(version), CUSTOM: RULES}  # the image's config and default rules
+    files = {**image_files(version), CUSTOM: MODIFIER_RULE}  # the image's config and default rules
     code, out, _ = run_falco_cli(version, files, ["-V", DEFAULTS, "-V", CUSTOM])
     return code, out
 

@@ -13,19 +13,11 @@ from pathlib import Path
 import pytest
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
+from simkit import fast_config
 
 from falcotui.sim.cluster import SimCluster
-from falcotui.sim.config import NodeSpec, SimConfig
+from falcotui.sim.config import NodeSpec
 from falcotui.sim.runtime import ContainerContext
-
-FAST = dict(
-    image_pull_delay=0.01,
-    container_start_delay=0.01,
-    ready_delay=0.01,
-    crash_backoff_base=0.05,
-    crash_backoff_max=0.5,
-    configmap_propagation_delay=0.05,
-)
 
 
 class GatedContainer:
@@ -80,7 +72,7 @@ def cluster_factory(tmp_path, kubectl_path):
     started: list[SimCluster] = []
 
     def make(runtime=None, **config) -> tuple[SimCluster, callable]:
-        cfg = SimConfig(**{**FAST, **config})
+        cfg = fast_config(**config)
         runtime_for = (lambda image: runtime) if runtime is not None else None
         cluster = SimCluster(cfg, runtime_for_image=runtime_for).start()
         started.append(cluster)

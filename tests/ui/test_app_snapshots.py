@@ -3,11 +3,7 @@ at a fixed terminal size. Update after an intended change with `pytest tests/ui 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from settle import settle
+from pilot_waits import settle
 
 SIZE = (120, 34)
 

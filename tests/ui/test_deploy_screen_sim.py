@@ -4,23 +4,11 @@ shown), the gRPC profile toggle and uninstall with confirmation, and read-only m
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rules_fixtures import (
-    ScreenApp,
-    clients_for,  # noqa: F401 - fixture
-    deploy,
-    falco_sim,  # noqa: F401 - fixture
-    ready,
-    services_for,
-    wait_for,
-)
+from pilot_waits import ready, wait_for
+from rules_fixtures import ScreenApp, deploy, services_for
 
 from falcotui.sim.config import NodeSpec
 from falcotui.ui.deploy_screen import DeployScreen
@@ -48,7 +36,7 @@ async def planned(pilot, screen: DeployScreen) -> None:
     await wait_for(pilot, lambda: screen.plan is not None and not screen.planning and not screen.busy)
 
 
-async def test_deploy_from_zero_rolls_out_to_every_node(falco_sim, clients_for):  # noqa: F811
+async def test_deploy_from_zero_rolls_out_to_every_node(falco_sim, clients_for):
     sim = falco_sim(nodes=3, per_minute=6, ready_delay=0.3)
     app = ScreenApp(services_for(clients_for(sim)), fast_screen)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -89,7 +77,7 @@ async def test_deploy_from_zero_rolls_out_to_every_node(falco_sim, clients_for):
         assert screen.check_action("apply", ()) is None
 
 
-async def test_restart_stuck_on_a_crash_loop_shows_reason_and_last_log_lines(falco_sim, clients_for):  # noqa: F811
+async def test_restart_stuck_on_a_crash_loop_shows_reason_and_last_log_lines(falco_sim, clients_for):
     sim = falco_sim(nodes=1, per_minute=6)
     clients = clients_for(sim)
     await deploy(clients)
@@ -125,7 +113,7 @@ async def test_restart_stuck_on_a_crash_loop_shows_reason_and_last_log_lines(fal
         assert any(line in explained for line in stuck.last_lines if "Error:" in line)
 
 
-async def test_grpc_profile_and_uninstall_with_confirmation(falco_sim, clients_for):  # noqa: F811
+async def test_grpc_profile_and_uninstall_with_confirmation(falco_sim, clients_for):
     sim = falco_sim(nodes=1, per_minute=6)
     clients = clients_for(sim)
     await deploy(clients)
@@ -172,7 +160,7 @@ async def test_grpc_profile_and_uninstall_with_confirmation(falco_sim, clients_f
         assert set(statuses(screen).values()) == {"created"}
 
 
-async def test_read_only_offers_no_write_action(falco_sim, clients_for):  # noqa: F811
+async def test_read_only_offers_no_write_action(falco_sim, clients_for):
     sim = falco_sim(nodes=1, per_minute=6)
     clients = clients_for(sim)
     await deploy(clients)
@@ -212,7 +200,7 @@ async def test_read_only_offers_no_write_action(falco_sim, clients_for):  # noqa
         assert not history.query("#rollback")
 
 
-async def test_deploy_names_the_perf_event_paranoid_node_and_the_ways_out(falco_sim, clients_for):  # noqa: F811
+async def test_deploy_names_the_perf_event_paranoid_node_and_the_ways_out(falco_sim, clients_for):
     sim = falco_sim(nodes=1, per_minute=6, extra_nodes=[NodeSpec("ubuntu-1", perf_event_paranoid=4)])
     app = ScreenApp(services_for(clients_for(sim)), fast_screen)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -257,7 +245,7 @@ async def test_deploy_names_the_perf_event_paranoid_node_and_the_ways_out(falco_
         assert {p["spec"]["nodeName"] for p in pods} == {"sim-node-01", "ubuntu-1"}
 
 
-async def test_an_adopted_namespace_is_labelled_only_when_asked(falco_sim, clients_for):  # noqa: F811
+async def test_an_adopted_namespace_is_labelled_only_when_asked(falco_sim, clients_for):
     sim = falco_sim(nodes=1, per_minute=6)
     clients = clients_for(sim)
     labels = {"pod-security.kubernetes.io/enforce": "baseline", "team": "payments"}
@@ -285,7 +273,7 @@ async def test_an_adopted_namespace_is_labelled_only_when_asked(falco_sim, clien
     assert live["pod-security.kubernetes.io/enforce"] == "privileged" and live["team"] == "payments"
 
 
-async def test_dialog_buttons_say_what_enter_does(falco_sim, clients_for):  # noqa: F811
+async def test_dialog_buttons_say_what_enter_does(falco_sim, clients_for):
     """Issue 17 item 10: Enter on the Restart dialog chose Cancel with nothing showing that it would."""
     sim = falco_sim(nodes=1, per_minute=6)
     clients = clients_for(sim)

@@ -6,19 +6,10 @@ Update with `pytest tests/ui/test_deploy_snapshot.py --snapshot-update`."""
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rules_fixtures import (
-    ScreenApp,
-    clients_for,  # noqa: F401 - fixture
-    falco_sim,  # noqa: F401 - fixture
-    services_for,
-    wait_for,
-)
+from pilot_waits import wait_for
+from rules_fixtures import ScreenApp, services_for
 
 from falcotui.ops.deployer import Deployer
 from falcotui.ui.deploy_screen import DeployScreen
@@ -56,7 +47,7 @@ def choose(ref: str):
     return run_before
 
 
-def test_deploy_screen_snapshots(falco_sim, clients_for, snap_compare):  # noqa: F811
+def test_deploy_screen_snapshots(falco_sim, clients_for, snap_compare):
     sim = falco_sim(nodes=3, per_minute=1)
     clients = clients_for(sim)
     asyncio.run(deploy_old(clients))

@@ -9,6 +9,7 @@ import asyncio
 import re
 
 import pytest
+from simkit import NEW_RULE
 
 from falcotui.ops.rules_service import PushStatus, RulesService
 from falcotui.ui.fleet_screen import FleetScreen
@@ -19,14 +20,6 @@ from falcotui.ui.rules_screen import RulesScreen
 pytestmark = pytest.mark.timeout(150)
 
 PROPAGATION = dict(configmap_propagation_delay=3.0)
-NEW_RULE = """
-- rule: Netcat started in container
-  desc: nc or ncat started in a container
-  condition: spawned_process and container and proc.name in (nc, ncat)
-  output: Netcat started (cmd=%proc.cmdline container=%container.name)
-  priority: WARNING
-  tags: [container, network]
-"""
 # the condition ends with `or`: Falco refuses it (LOAD_ERR_COMPILE_CONDITION) and keeps the old rules
 BROKEN = """- rule: Broken shell rule
   desc: a rule whose condition is cut short

@@ -7,27 +7,12 @@ Read-only mode offers neither."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
+from pilot_waits import ready, wait_for
+from rules_fixtures import ScreenApp, deploy, fast_rules_screen, linted, loaded, services_for
 from textual.widgets import Button, Input, Static
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rules_fixtures import (
-    ScreenApp,
-    clients_for,  # noqa: F401 - fixture
-    deploy,
-    falco_sim,  # noqa: F401 - fixture
-    fast_rules_screen,
-    linted,
-    loaded,
-    ready,
-    services_for,
-    wait_for,
-)
 
 from falcotui.ui.help_screen import key_sections
 from falcotui.ui.keybar import KeyBar
@@ -92,7 +77,7 @@ def test_new_file_names_falco_would_load() -> None:
     assert "type a file name" in new_file_problem("", existing)
 
 
-async def test_add_file_push_every_node_loads_it_then_remove_it(falco_sim, clients_for):  # noqa: F811
+async def test_add_file_push_every_node_loads_it_then_remove_it(falco_sim, clients_for):
     sim = falco_sim(nodes=2, per_minute=6)
     clients = clients_for(sim)
     await deploy(clients)
@@ -206,7 +191,7 @@ async def test_add_file_push_every_node_loads_it_then_remove_it(falco_sim, clien
         assert listed(screen)[0] == "   custom-rules.yaml" and not any(NAME in x for x in listed(screen))
 
 
-async def test_read_only_offers_no_new_or_removed_file(falco_sim, clients_for):  # noqa: F811
+async def test_read_only_offers_no_new_or_removed_file(falco_sim, clients_for):
     sim = falco_sim(nodes=1, per_minute=6)
     clients = clients_for(sim)
     await deploy(clients)

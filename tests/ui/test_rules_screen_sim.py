@@ -5,28 +5,14 @@ edit from another client ends in the conflict dialog with nothing lost."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
+from pilot_waits import ready, wait_for
+from rules_fixtures import ScreenApp, deploy, fast_rules_screen, linted, loaded, services_for
+from simkit import NEW_RULE
 from textual.css.query import NoMatches
 from textual.widgets import Button, Input
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rules_fixtures import (
-    ScreenApp,
-    clients_for,  # noqa: F401 - fixture
-    deploy,
-    falco_sim,  # noqa: F401 - fixture
-    fast_rules_screen,
-    linted,
-    loaded,
-    ready,
-    services_for,
-    wait_for,
-)
 
 from falcotui.ui.rules_dialogs import ConfirmDialog, ConflictDialog, HistoryDialog, PushDialog
 from falcotui.ui.rules_problems import ProblemsList
@@ -34,14 +20,7 @@ from falcotui.ui.rules_screen import RulesScreen
 
 pytestmark = pytest.mark.timeout(120)
 
-TYPO_RULE = """
-- rule: Netcat started in container
-  desc: nc or ncat started in a container
-  condition: spawned_process and container and proc.nmae in (nc, ncat)
-  output: Netcat started (cmd=%proc.cmdline container=%container.name)
-  priority: WARNING
-  tags: [container, network]
-"""
+TYPO_RULE = NEW_RULE.replace("proc.name in", "proc.nmae in")  # a typo the linter places at its column
 
 
 def editor_text(screen: RulesScreen) -> str | None:
@@ -57,7 +36,7 @@ def reload_done(screen: RulesScreen):
     return lambda: panel.summary is not None
 
 
-async def test_typo_blocks_push_fix_push_reload_then_roll_back(falco_sim, clients_for):  # noqa: F811
+async def test_typo_blocks_push_fix_push_reload_then_roll_back(falco_sim, clients_for):
     sim = falco_sim(nodes=2, per_minute=6)
     clients = clients_for(sim)
     await deploy(clients)
@@ -152,7 +131,7 @@ async def test_typo_blocks_push_fix_push_reload_then_roll_back(falco_sim, client
         assert app.screen is screen  # still on the Rules screen
 
 
-async def test_concurrent_edit_shows_conflict_and_loses_nothing(falco_sim, clients_for):  # noqa: F811
+async def test_concurrent_edit_shows_conflict_and_loses_nothing(falco_sim, clients_for):
     sim = falco_sim(nodes=1, per_minute=6)
     clients = clients_for(sim)
     await deploy(clients)

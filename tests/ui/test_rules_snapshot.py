@@ -5,20 +5,10 @@ warnings and push disabled. Update with `pytest tests/ui/test_rules_snapshot.py 
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rules_fixtures import (
-    ScreenApp,
-    clients_for,  # noqa: F401 - fixture
-    deploy,
-    falco_sim,  # noqa: F401 - fixture
-    services_for,
-    wait_for,
-)
+from pilot_waits import wait_for
+from rules_fixtures import ScreenApp, deploy, services_for
 
 from falcotui.ui.rules_screen import RulesScreen
 
@@ -41,7 +31,7 @@ async def typo(pilot) -> None:
     await pilot.pause()
 
 
-def test_rules_screen_snapshots(falco_sim, clients_for, snap_compare):  # noqa: F811
+def test_rules_screen_snapshots(falco_sim, clients_for, snap_compare):
     sim = falco_sim(nodes=1, per_minute=1)
     clients = clients_for(sim)
     asyncio.run(deploy(clients))

@@ -4,39 +4,23 @@ among 0.45.0 nodes, the status line says the cluster is mixed and which version 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rules_fixtures import (
-    ScreenApp,
-    clients_for,  # noqa: F401 - fixture
-    deploy,
-    deploy_fixtures,
-    falco_sim,  # noqa: F401 - fixture
-    fast_rules_screen,
-    linted,
-    loaded,
-    services_for,
-    wait_for,
-)
+from pilot_waits import wait_for
+from rules_fixtures import ScreenApp, deploy, fast_rules_screen, linted, loaded, services_for
+from simkit import MODIFIER_RULE, set_falco_image_tag
 
 from falcotui.ui.rules_screen import RulesScreen
 
 pytestmark = pytest.mark.timeout(120)
 
-MODIFIER_RULE = deploy_fixtures.MODIFIER_RULE
 
-
-async def test_a_mixed_cluster_is_checked_for_its_oldest_falco(falco_sim, clients_for):  # noqa: F811
+async def test_a_mixed_cluster_is_checked_for_its_oldest_falco(falco_sim, clients_for):
     sim = falco_sim(nodes=2, per_minute=6)
     clients = clients_for(sim)
     await deploy(clients)
     pods = clients.request("GET", "/api/v1/namespaces/falco/pods")["items"]
     pod = next(p["metadata"]["name"] for p in pods if p["metadata"]["name"].startswith("falco"))
-    deploy_fixtures.set_falco_image_tag(clients, pod, "0.43.1")
+    set_falco_image_tag(clients, pod, "0.43.1")
 
     app = ScreenApp(services_for(clients), fast_rules_screen)
     async with app.run_test(size=(160, 40)) as pilot:

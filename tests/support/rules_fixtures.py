@@ -1,20 +1,15 @@
-"""Shared helpers of the Rules/Deploy screen tests: a simulated cluster running the simulated Falco
-(`tests/ops/deploy_fixtures.py`), the ops services over it, and a small app hosting one screen.
-
-Test modules load this file by path (tests are not packages): `fx = rules_fixtures()`.
-"""
+"""Shared helpers of the Rules/Deploy screen tests: the ops services over a simulated cluster running the
+simulated Falco (the `falco_sim`/`clients_for` fixtures of tests/conftest.py), Falco deployed on it, and a
+small app hosting one screen."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
+from pilot_waits import wait_for
 from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Button
 
 from falcotui.kube.config import KubeClients
 from falcotui.ops.deployer import Deployer
@@ -23,23 +18,6 @@ from falcotui.ops.engine_client import EngineClient
 from falcotui.ops.engine_placement import ThreadPlacement
 from falcotui.ops.rules_service import RulesService
 from falcotui.ui.services import Services
-
-HERE = Path(__file__).resolve().parent
-
-
-def load(name: str, path: Path):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-deploy_fixtures = load("deploy_fixtures", HERE.parent / "ops" / "deploy_fixtures.py")
-falco_sim = deploy_fixtures.falco_sim
-clients_for = deploy_fixtures.clients_for
 
 
 def services_for(clients: KubeClients, *, read_only: bool = False) -> Services:
@@ -78,25 +56,6 @@ class ScreenApp(App):
     def on_mount(self) -> None:
         self.theme = "textual-dark"
         self.push_screen(self.make_screen())
-
-
-async def wait_for(pilot: Pilot, predicate: Callable[[], object], *, tries: int = 600, step: float = 0.05):
-    """Let the app run until `predicate()` is truthy (bounded: `tries` pauses of `step` seconds)."""
-    for _ in range(tries):
-        value = predicate()
-        if value:
-            return value
-        await pilot.pause(step)
-    raise AssertionError(f"condition never became true: {predicate}")
-
-
-def ready(screen: Screen, cls: type[Screen]) -> Screen | None:
-    """`screen` once it is a `cls` whose buttons are composed and laid out (a click needs both), else None:
-    a dialog is `app.screen` as soon as it is pushed, before it has children (seen on a loaded machine)."""
-    if not isinstance(screen, cls):
-        return None
-    buttons = screen.query(Button)
-    return screen if buttons and all(b.region for b in buttons) else None
 
 
 def fast_rules_screen():

@@ -1,0 +1,56 @@
+"""Waits for a Textual app under Pilot: on a condition, never on a fixed time.
+
+`wait_for(pilot, predicate)` lets the app run until `predicate()` is truthy; `ready(screen, cls)` is a
+dialog once its buttons can be clicked; `settle(pilot)`: before a snapshot, wait for what the screen is
+waiting for.
+
+The alert lists get their rows from the engine one round trip after the first layout, then refit their
+columns and place their scrollbar one layout later (`AlertList.settled`); the fleet's node list fills in from
+the engine's first batch. A fixed 0.4 s pause took the picture before that on a busy machine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import Button
+
+from falcotui.ui.alerts_list import AlertList
+from falcotui.ui.node_cursor import NodeCursorView
+
+
+async def wait_for(pilot: Pilot, predicate: Callable[[], object], *, tries: int = 600, step: float = 0.05):
+    """Let the app run until `predicate()` is truthy (bounded: `tries` pauses of `step` seconds)."""
+    for _ in range(tries):
+        value = predicate()
+        if value:
+            return value
+        await pilot.pause(step)
+    raise AssertionError(f"condition never became true: {predicate}")
+
+
+def ready(screen: Screen, cls: type[Screen]) -> Screen | None:
+    """`screen` once it is a `cls` whose buttons are composed and laid out (a click needs both), else None:
+    a dialog is `app.screen` as soon as it is pushed, before it has children (seen on a loaded machine)."""
+    if not isinstance(screen, cls):
+        return None
+    buttons = screen.query(Button)
+    return screen if buttons and all(b.region for b in buttons) else None
+
+
+async def settle(pilot: Pilot, *, tries: int = 400) -> None:
+    app = pilot.app
+    for _ in range(tries):
+        screen = app.screen
+        lists = [w for w in screen.query(AlertList) if w.display]
+        grids = (
+            [w for w in app.screen_stack[0].query(NodeCursorView) if w.display] if app.screen_stack else []
+        )
+        if all(w.settled for w in lists) and all(w.names for w in grids):
+            break
+        await pilot.pause(0.05)
+    else:
+        raise AssertionError("the screen never settled: alert lists or the node list still waiting for rows")
+    await pilot.pause()
+    await pilot.pause()  # the repaint after the last layout
