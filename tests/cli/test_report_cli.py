@@ -23,8 +23,8 @@ def _keys(objs: list[dict]) -> set[bytes]:
     return {dedup_key(parse_json_alert(json.dumps(o))) for o in objs}
 
 
-def test_report_of_a_window_with_an_action(falco_sim, until, tmp_path) -> None:
-    sim = falco_sim(per_minute=600, nodes=3)
+def test_report_of_a_window_with_an_action(cli_sim, until, tmp_path) -> None:
+    sim = cli_sim(per_minute=600, nodes=3)
     until(lambda: len(sim.alerts()) >= 60, "alerts in the pods' logs")
     log = tmp_path / "actions.jsonl"
     node = "sim-node-01"
@@ -76,8 +76,8 @@ def test_report_of_a_window_with_an_action(falco_sim, until, tmp_path) -> None:
     assert [r[3] for r in timeline if r[2] == "response"] == ["cordon → done", "uncordon → done"]
 
 
-def test_hostile_alert_text_is_escaped_in_every_format(falco_sim, until, tmp_path, hostile) -> None:
-    sim = falco_sim(nodes=1)
+def test_hostile_alert_text_is_escaped_in_every_format(cli_sim, until, tmp_path, hostile) -> None:
+    sim = cli_sim(nodes=1)
     pods = sim.clients.request("GET", "/api/v1/namespaces/falco/pods")["items"]
     pod = next(p for p in pods if p["status"].get("phase") == "Running")
     name, node = pod["metadata"]["name"], pod["spec"]["nodeName"]
@@ -141,8 +141,8 @@ def test_hostile_alert_text_is_escaped_in_every_format(falco_sim, until, tmp_pat
     hostile.assert_clean_bytes((out / "alerts.jsonl").read_bytes(), "alerts.jsonl")
 
 
-def test_usage_errors(falco_sim, tmp_path) -> None:
-    sim = falco_sim(deploy=False, nodes=1)
+def test_usage_errors(cli_sim, tmp_path) -> None:
+    sim = cli_sim(deploy=False, nodes=1)
     for argv, message in (
         (["--filter", "priority>=loud"], "--filter: "),
         (["--since", "1h", "--filter", "since:5m"], "give the window once"),
