@@ -80,6 +80,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="browser tabs served at once, each its own falcotui process (default 4)",
     )
+    g.add_argument(
+        "--heartbeat",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="ping each browser this often; one that does not answer (a dead network, a suspended laptop) "
+        "has its falcotui ended (default 15)",
+    )
     before = len(p._actions)
     add_cluster_options(p)
     tui_cmd.add_tui_options(p, "terminal UI (what each tab runs; before or after `serve`)")
@@ -194,6 +202,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_sessions < 1:
         raise CliError("--max-sessions must be at least 1", EXIT_USAGE)
+    if not args.heartbeat > 0:
+        raise CliError("--heartbeat must be positive", EXIT_USAGE)
     if not 0 <= args.port <= 65535:
         raise CliError("--port must be between 0 and 65535", EXIT_USAGE)
     _check_tui_options(args)
@@ -232,13 +242,18 @@ def run(args: argparse.Namespace) -> int:
         cookie_name=f"falcotui_serve_{port}",
     )
     server = FalcotuiServer(
-        argv, sock=sock, policy=policy, ssl_context=ssl_context, max_sessions=args.max_sessions
+        argv,
+        sock=sock,
+        policy=policy,
+        ssl_context=ssl_context,
+        max_sessions=args.max_sessions,
+        heartbeat=args.heartbeat,
     )
 
     def listening() -> None:
         url = _url(scheme, args.host, port)
         if supplied:
-            print(f"falcotui serve: {url}?token=<the token you supplied>", flush=True)
+            print(f"falcotui serve: {url} (add ?token= and the token you supplied)", flush=True)
         else:  # printed this once; nowhere else (not in the log lines, not to the served apps)
             print(f"falcotui serve: {url}?token={token}", flush=True)
         print(

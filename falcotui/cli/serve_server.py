@@ -87,6 +87,11 @@ class ServedApp(AppService):
         process = self._process
         if process is None:
             return None
+        drain = None
+        if self._task is not None and self._task.done() and process.stdout is not None:
+            # upstream's reader ended (the browser went away while the app was writing): read on, or the
+            # app blocks on a full stdout pipe and never gets to quit
+            drain = asyncio.ensure_future(_drain(process.stdout))
         try:  # upstream's stop: the quit packet, then it waits for the app's output to end
             await asyncio.wait_for(super().stop(), self.grace)
         except (TimeoutError, Exception):
@@ -105,7 +110,15 @@ class ServedApp(AppService):
             with contextlib.suppress(BaseException):
                 await self._task
             self._task = None
+        if drain is not None:
+            drain.cancel()
         return await process.wait()
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    with contextlib.suppress(Exception):
+        while await stream.read(65536):
+            pass
 
 
 def _group_alive(pgid: int) -> bool:

@@ -132,7 +132,7 @@ def start_serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -
         proc.kill()
         proc.wait()
         pytest.fail(f"falcotui serve printed no address: {lines!r}\n{log_path.read_text()}")
-    return Served(proc, lines[0].split()[-1], log_path, lines)
+    return Served(proc, lines[0].split()[2], log_path, lines)
 
 
 @pytest.fixture
