@@ -180,6 +180,7 @@ def build_services(
         read_only=read_only,
         demo=demo,
         export_dir=export_dir,
+        nats=nats,
     )
 
 

@@ -221,10 +221,10 @@ class NatsChannel:
             except StreamProblem as exc:  # the server answers; the stream is not there (yet): say so
                 if not self.missing:
                     self.notices.add(NoticeKind.STREAM_DROPPED, f"NATS: {exc}")
+                await self._close_nc()  # (its disconnected callback says "reconnecting": said below instead)
                 self.missing, self.stream_missing = str(exc), exc.kind == "missing"
                 self.stream = self.source.stream
                 self.connected, self.detail = False, str(exc)
-                await self._close_nc()
                 await asyncio.sleep(STREAM_RETRY_S)
             except Exception as exc:  # any failure: say why, back off, connect again from last_seq + 1
                 self._set_connected(False, why(exc))

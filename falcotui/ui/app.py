@@ -42,6 +42,7 @@ from falcotui.ui.fleet_screen import FleetScreen
 from falcotui.ui.help_screen import HelpScreen
 from falcotui.ui.keybar import KeyBar
 from falcotui.ui.keymap import UserKeymap
+from falcotui.ui.nats_stream_ui import NatsStreamOffer
 from falcotui.ui.reconnect import NamespacePrompt, Reconnect
 from falcotui.ui.rules_dialogs import ConfirmDialog
 from falcotui.ui.rules_screen import RulesScreen
@@ -138,6 +139,7 @@ class FalcoTuiApp(App):
         self.engine_error = ""
         self.engine_running = False
         self.last_delta: TickBatch | None = None
+        self.nats_offer = NatsStreamOffer()  # a missing NATS stream: said once, created only on Confirm
         self._version: str | None = None
         self._version_at = float("-inf")
         modes = {
@@ -268,6 +270,7 @@ class FalcoTuiApp(App):
             return
         self.health = delta.health
         self.last_delta = delta
+        self.nats_offer.on_health(self, delta.health)
         pending = None
         with self.batch_update():
             self._refresh_headers()
@@ -334,6 +337,10 @@ class FalcoTuiApp(App):
         screen = self.screen
         if isinstance(screen, AlertsScreen):
             screen.export_report()
+
+    def offer_nats_stream(self) -> None:
+        """The palette's offer to create a missing NATS stream (its configuration in a confirm dialog)."""
+        self.nats_offer.offer(self)
 
     def set_demo_scenario(self, name: str) -> None:
         """Demo only: switch the simulated Falcos to another scenario (from the command palette)."""

@@ -6,6 +6,8 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from falcotui.ui.nats_stream_ui import COMMAND as NATS_COMMAND
+
 SCREENS = (
     ("fleet", "Fleet", "F1"),
     ("alerts", "Alerts", "F2"),
@@ -35,6 +37,8 @@ class FalcoCommands(Provider):
             ("Alerts: clear the filter", ""),
         ):
             out.append((text, partial(app.show_alerts, query), "filter"))
+        if getattr(app.services, "nats", None) is not None:
+            out.append((NATS_COMMAND, app.offer_nats_stream, "NATS · shows its configuration, asks first"))
         out.append(("Switch Falco namespace…", app.ask_namespace, f"now {app.services.namespace}"))
         for name in app.contexts:
             if name != app.services.context_name:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from falcotui.ops.deployer import Deployer
 from falcotui.ops.engine_client import EngineClient
+from falcotui.ops.nats_channel import NatsSource
 from falcotui.ops.rules_service import RulesService
 
 
@@ -21,6 +22,7 @@ class Services:
     read_only: bool
     demo: bool = False
     export_dir: Path | None = None  # `e` on Alerts writes here (None: the user's data dir)
+    nats: NatsSource | None = None  # --alerts-from nats://…: Falcosidekick's stream (its creation is offered)
 
 
 class ServicesMixin:

@@ -143,7 +143,11 @@ def health_text(
             part(4, ("  gRPC ", ""), ("–", "dim"))
         if (nats := health.nats) is not None:  # Falcosidekick's stream: connected, and how far behind
             if not nats.connected:
-                part(1, ("  NATS ", ""), ("○", "bold red"), (sanitize(f" {nats.detail}", max_len=60), "dim"))
+                detail = sanitize(f" {nats.missing or nats.detail}", max_len=60)
+                hint = (
+                    " · ':' to create" if nats.stream_missing else ""
+                )  # the palette offers it (nats_stream_ui)
+                part(1, ("  NATS ", ""), ("○", "bold red"), (detail, "dim"), (hint, "yellow"))
             elif nats.lag_msgs:
                 behind = f" behind {count_text(nats.lag_msgs)}" + (
                     f" {nats.lag_s:.1f}s" if nats.lag_s is not None else ""
