@@ -34,9 +34,15 @@ class FleetMirror:
         self._daemonset: DaemonSetSummary | None = None
         self._refusing: list[tuple[str, NodeReload]] = []
         self._mark_pending = mark_pending
+        self.version = 0  # bumped by each batch that brings rows
+        self._changed_at: dict[str, int] = {}  # node -> the version its row last changed (or went) in
+        self._forgot_at = -1  # entries of nodes gone were dropped at this version
 
     def apply(self, batch: TickBatch) -> None:
+        if batch.rows:
+            self.version += 1
         for name, row in batch.rows.items():
+            self._changed_at[name] = self.version
             if row is None:
                 self.nodes.pop(name, None)
             else:
@@ -51,6 +57,20 @@ class FleetMirror:
             self.namespace = batch.namespace
         if batch.daemonset_name:
             self.daemonset_name = batch.daemonset_name
+
+    def changed_since(self, version: int) -> tuple[int, set[str] | None]:
+        """(the current version, the nodes whose rows changed, came or went after `version`): a screen
+        redraws just those. A row that did not change is the same object as before. None instead of the
+        set: not known (older than what the mirror remembers of nodes gone), redraw every row."""
+        if version >= self.version:
+            return self.version, set()
+        if version < self._forgot_at:
+            return self.version, None
+        changed = {name for name, at in self._changed_at.items() if at > version}
+        if len(self._changed_at) > 2 * len(self.nodes) + 64:  # forget nodes gone
+            self._changed_at = {n: at for n, at in self._changed_at.items() if n in self.nodes}
+            self._forgot_at = self.version
+        return self.version, changed
 
     def row(self, name: str, *, now_ns: int | None = None) -> NodeStatus | None:
         """The node's row as of the last tick (`now_ns` is the worker's business: rows come computed)."""

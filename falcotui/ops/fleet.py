@@ -9,6 +9,7 @@ calls `rows()` on its timer.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -207,6 +208,11 @@ class FleetState:
                 self._push.adopt(pod, hub.pod_info(name) if hub is not None else None)
         self._changed.update(self.nodes)  # every row's reload cell changes
 
+    def changed_since(self, version: int) -> tuple[int, set[str] | None]:
+        """As `FleetMirror.changed_since`; rows here are computed on demand and age with the clock, so which
+        changed is not known: (a new version, None) — a screen recomputes every row it shows."""
+        return version + 1, None
+
     def changed(self) -> set[str]:
         """Nodes whose Kubernetes state changed since the previous call (for keyed table updates)."""
         out, self._changed = self._changed, set()
@@ -395,5 +401,6 @@ def _haystack(row: NodeStatus) -> str:
     return f"{row.name} {row.state} {pod} {row.no_pod_reason} {problem}".lower()
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _natural(name: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))

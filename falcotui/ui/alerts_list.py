@@ -297,8 +297,35 @@ class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
             self.vertical_scrollbar.position = self.scroll_offset.y
         self.settled = True
 
+    def _set_lines(self, lines: int) -> None:
+        """The list's virtual height. Assigning `virtual_size` lays out the whole screen (Textual cannot
+        know whether the scrollbar comes or goes); while it stays as it is, only the scrollbar's range and
+        the list change: a storm grows the list every update, and a screen layout each time was a large
+        part of the UI's time."""
+        size = Size(self.scrollable_content_region.width, lines)
+        if size == self.virtual_size:
+            return
+        height = self.container_size.height
+        if (
+            not self.is_mounted
+            or not height
+            or size.width != self.virtual_size.width
+            or self.styles.overflow_y != "auto"
+            or (lines > height) != self.show_vertical_scrollbar
+        ):
+            self.virtual_size = size
+            return
+        self.set_reactive(ScrollView.virtual_size, size)
+        if self.show_vertical_scrollbar:
+            bar = self.vertical_scrollbar
+            bar.window_virtual_size = lines
+            bar.window_size = height - self.scrollbar_size_horizontal
+        if self.scroll_y > self.max_scroll_y:  # shrunk under the scroll position
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        self.refresh()
+
     def _sync_size(self, *, pin: bool, scroll_y: int | None = None) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self.view))
+        self._set_lines(len(self.view))
         height = self.scrollable_content_region.height or self.size.height
         if pin:
             # force: just grown, the list may not have its scrollbar yet (it comes with the next layout)

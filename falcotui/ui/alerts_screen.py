@@ -32,7 +32,7 @@ from falcotui.ui.alerts_list import AlertList, priority_label
 from falcotui.ui.count_list import CountList
 from falcotui.ui.export_menu import JSONL, REPORT, ExportMenu
 from falcotui.ui.remote_view import RemoteView, remote_view
-from falcotui.ui.widgets import count_text, priority_style
+from falcotui.ui.widgets import TitledBox, count_text, priority_style
 
 SIDE_REFRESH_S = 0.4
 LIST_REFRESH_S = 0.14
@@ -99,7 +99,7 @@ class AlertsScreen(Screen):
                 yield CountList(id="by-priority")
                 yield CountList(id="by-node")
                 yield CountList(id="top-rules")
-            with Vertical(id="alerts-main"):
+            with TitledBox(id="alerts-main"):
                 yield Input(
                     value=self.query_obj.to_text(),
                     id="alerts-filter",
@@ -176,16 +176,15 @@ class AlertsScreen(Screen):
         alist = self.alert_list
         store = self.app.services.engine.store
         state = "following" if alist.following else f"paused (+{count_text(alist.new_while_paused)} new)"
-        main = self.query_one("#alerts-main")
         dropped = f" · older alerts dropped: {count_text(store.evicted)}" if store.evicted else ""
-        main.border_title = (
+        title = (
             f"Alerts · {count_text(len(alist.view))} shown · {count_text(len(store))} of "
             f"{count_text(store.capacity)} kept{dropped} · {store.rate():.0f}/s · {state}"
         )
         subtitle = sanitize(self.query_obj.to_text(), max_len=120) or "no filter"
         if self.last_export:
             subtitle = f"{sanitize(self.last_export, max_len=200)} · {subtitle}"
-        main.border_subtitle = subtitle
+        self.query_one("#alerts-main", TitledBox).set_titles(title, subtitle)
         self._show_columns()
 
     def _show_columns(self) -> None:

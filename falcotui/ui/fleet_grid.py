@@ -91,7 +91,8 @@ class FleetGrid(NodeCursorView):
         top = self.scroll_offset.y
         height = self.scrollable_content_region.height or self.size.height
         for index, (name, cells) in enumerate(rows):
-            if not _same(self.cells.get(name), cells):
+            known = self.cells.get(name)
+            if known is not cells and not _same(known, cells):
                 self.cells[name] = cells
                 self._strips.pop(name, None)
                 if not reordered and top <= index < top + height:
@@ -107,6 +108,21 @@ class FleetGrid(NodeCursorView):
             self.refresh()
         if self.current() != before:
             self.post_message(self.Highlighted(self.current()))
+
+    def update_rows(self, rows: Sequence[tuple[str, Cells]]) -> None:
+        """New cells for some of the nodes shown, in place (the order is unchanged): only their lines are
+        repainted, and only when they read differently."""
+        top = self.scroll_offset.y
+        height = self.scrollable_content_region.height or self.size.height
+        for name, cells in rows:
+            known = self.cells.get(name)
+            index = self._index.get(name)
+            if index is None or known is cells or _same(known, cells):
+                continue
+            self.cells[name] = cells
+            self._strips.pop(name, None)
+            if top <= index < top + height:
+                self.refresh_line(index)
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.names))

@@ -1,9 +1,12 @@
 """The Fleet screen (home): every node as a line of a `FleetGrid`, or as a tile of a `FleetTiles` heatmap.
 
-Cells are recomputed from `engine.fleet.rows()` once a second (alert rates move with time) and at once
-for nodes the engine reports changed; the grid repaints only lines whose cells differ. Columns drop by
-priority when the terminal is narrow (80×24 keeps NODE, FALCO, ALERTS/MIN, WORST, READY, RST); `g`
-switches to the tiles for clusters too big to read as a table.
+Each tick redraws what changed: the engine's worker sends only rows that differ (rates and sparklines
+age there), the mirror says which (`changed_since`), and sorted by name without a filter only those
+lines are recomputed and repainted; another sort or a filter reorders the whole list at most once a second
+(at once when nodes come or go), reusing the cells of every row that is still the same object. An
+in-process engine, whose rows are computed on demand, is redrawn whole once a second as before.
+Columns drop by priority when the terminal is narrow (80×24 keeps NODE, FALCO, ALERTS/MIN, WORST, READY,
+RST); `g` switches to the tiles for clusters too big to read as a table.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
@@ -27,7 +29,7 @@ from falcotui.ops.fleet_status import NodeState, NodeStatus, ReloadState
 from falcotui.ui.fleet_grid import FleetGrid, grid_line
 from falcotui.ui.fleet_tiles import FleetTiles, legend, node_tile
 from falcotui.ui.node_cursor import NodeCursorView
-from falcotui.ui.widgets import priority_text, sparkline
+from falcotui.ui.widgets import TitledBox, priority_text, sparkline
 
 REFRESH_S = 1.0
 
@@ -166,13 +168,15 @@ class FleetScreen(Screen):
         self.filter_text = ""
         self.tiles = False
         self._columns: list[tuple[str, str, int]] = []
-        self._cells: dict[NodeStatus, tuple[Text, ...]] = {}
+        self._cells: dict[str, tuple[NodeStatus, tuple[Text, ...]]] = {}  # node -> (row, its cells)
         self._hint = Text()
         self._last_full = 0.0
+        self._version = -1  # the fleet's rows as of this version are on screen (`changed_since`)
+        self._pending: set[str] = set()  # rows changed since, waiting for the next reorder
         self._mounted = False
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="fleet-box"):
+        with TitledBox(id="fleet-box"):
             yield Input(
                 placeholder="filter nodes: name, state, reason…  (enter to apply, esc to clear)",
                 id="fleet-filter",
@@ -191,7 +195,7 @@ class FleetScreen(Screen):
         self.grid.focus()
 
     def on_screen_resume(self) -> None:
-        self.refresh_rows()
+        self._catch_up(force=True)
 
     def on_resize(self) -> None:
         if self._mounted and [c[:3] for c in visible_columns(self.size.width)] != self._columns:
@@ -224,45 +228,77 @@ class FleetScreen(Screen):
         self.query_one("#fleet-legend", Static).update(legend((self.size.width or 120) - 4))
 
     def engine_tick(self, delta: EngineDelta) -> None:
-        if not self._mounted:
-            return
+        if self._mounted:
+            self._catch_up(k8s_changed=bool(delta.nodes))
+
+    def _catch_up(self, *, force: bool = False, k8s_changed: bool = False) -> None:
+        """Redraw the rows that changed since the last redraw (see the module docstring); `force` reorders
+        now (the screen came back) instead of at the next second."""
+        fleet = self.app.services.engine.fleet
+        version, changed = fleet.changed_since(self._version)
         now = time.monotonic()
-        if delta.nodes or now - self._last_full >= REFRESH_S:
+        if changed is None:  # rows computed on demand: all of them, once a second
+            if force or k8s_changed or now - self._last_full >= REFRESH_S:
+                self.refresh_rows()
+            return
+        self._version = version
+        self._pending |= changed
+        self._update_titles(fleet)  # the summary comes from the worker too (a string compared: cheap)
+        if not self._pending:
+            return
+        shown = self.grid.cells if not self.tiles else self.tile_view.tiles
+        in_place = (
+            self.sort == "name"
+            and not self.filter_text
+            and not self.tiles
+            and all(name in fleet.nodes and name in shown for name in self._pending)
+        )
+        if in_place:  # same nodes, same order: only the changed lines
+            rows = [row for name in self._pending if (row := fleet.row(name)) is not None]
+            self._pending.clear()
+            self.grid.update_rows([(row.name, self._cells_of(row)) for row in rows])
+            current = self.current_node()
+            if current is not None and any(row.name == current for row in rows):
+                self._show_hint(True, fleet.row(current))
+            return
+        came_or_went = any((name in fleet.nodes) != (name in shown) for name in self._pending)
+        if force or came_or_went or now - self._last_full >= REFRESH_S:
             self.refresh_rows()
 
     def refresh_rows(self) -> None:
         """Bring the grid (or the tiles) in line with the fleet; only changed lines are repainted."""
         self._last_full = time.monotonic()
+        self._pending.clear()
         fleet = self.app.services.engine.fleet
+        self._version, _ = fleet.changed_since(self._version)
         rows = fleet.rows(self.sort, text=self.filter_text)
         if self.tiles:
             self.tile_view.set_tiles([(row.name, node_tile(row)) for row in rows])
         else:
             self.grid.set_rows([(row.name, self._cells_of(row)) for row in rows])
+        if len(self._cells) > len(fleet.nodes) + 64:  # nodes gone
+            self._cells = {name: found for name, found in self._cells.items() if name in fleet.nodes}
         self._update_titles(fleet)
         self._update_hint(rows)
 
     def _cells_of(self, row: NodeStatus) -> tuple[Text, ...]:
-        """The row's cells in column order, reused while the node's status is unchanged (most are)."""
-        found = self._cells.get(row)
-        if found is None:
+        """The row's cells in column order, reused while the node's row is the same (a mirror keeps an
+        unchanged row as the same object: no comparing a thousand rows a second)."""
+        found = self._cells.get(row.name)
+        if found is None or (found[0] is not row and found[0] != row):
             new = cells(row)
-            found = self._cells[row] = tuple(new[k] for k in self._keys)
-            if len(self._cells) > 4 * len(self.app.services.engine.fleet.nodes) + 64:
-                self._cells.clear()
-                self._cells[row] = found
-        return found
+            found = self._cells[row.name] = (row, tuple(new[k] for k in self._keys))
+        return found[1]
 
     def _update_titles(self, fleet) -> None:
-        box = self.query_one("#fleet-box")
+        box = self.query_one("#fleet-box", TitledBox)
         title = f"Fleet · {fleet.summary().text}"
         health = getattr(self.app, "health", None)
         if fleet.nodes and fleet.daemonset() is None and health is not None and health.synced:
             title += f" · Falco is not deployed in {fleet.namespace}: F4 Deploy"
-        box.border_title = title
         filt = f"filter: {sanitize(self.filter_text, max_len=30)}   " if self.filter_text else "/ filter   "
         view = "g table" if self.tiles else "g tiles"
-        box.border_subtitle = f"{filt}s sort: {SORT_LABELS[self.sort]}   {view}"
+        box.set_titles(title, f"{filt}s sort: {SORT_LABELS[self.sort]}   {view}")
 
     def _update_hint(self, rows: list[NodeStatus]) -> None:
         """Below the grid: the highlighted node's trouble in full (a reason does not fit in a cell)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import events
+from textual.containers import Vertical
+from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import DataTable
 
@@ -202,6 +204,48 @@ class StatusHeader(Widget):
     def render(self) -> Text:
         self._shown = self._current()
         return self._shown
+
+
+class TitledBox(Vertical):
+    """A bordered panel whose title and subtitle change often (counts, rates): `set_titles` repaints only
+    the border line that reads differently, never the panel's content.
+
+    Textual repaints a whole container when its `border_title` is assigned, even to the same text: the
+    Fleet box's title (refreshed every second) and the Alerts box's (every count update) cost a repaint of
+    every line under them, and the bytes to send them to the terminal. Titles are taken as plain text
+    (`Text`), never parsed as markup: a filter typed by the user is shown as typed."""
+
+    _line: str | None = None  # the border line the title being assigned sits on ("top"/"bottom")
+    _titles: tuple[str | None, str | None] = (None, None)
+
+    def set_titles(self, title: str | None = None, subtitle: str | None = None) -> None:
+        """Show `title` on the top border and `subtitle` on the bottom one (None leaves one as it is)."""
+        shown_title, shown_subtitle = self._titles
+        if title is not None and title != shown_title:
+            self._titles = (title, self._titles[1])
+            self._line = "top"
+            try:
+                self.border_title = Text(title)
+            finally:
+                self._line = None
+        if subtitle is not None and subtitle != shown_subtitle:
+            self._titles = (self._titles[0], subtitle)
+            self._line = "bottom"
+            try:
+                self.border_subtitle = Text(subtitle)
+            finally:
+                self._line = None
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False):
+        line = self._line
+        if line is None or regions or layout or recompose or not self.is_mounted:
+            return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+        # `refresh` takes regions relative to the content (inside border and padding): a border line sits
+        # just outside it
+        offset = self.content_offset
+        width, height = self.outer_size
+        y = -offset.y if line == "top" else height - 1 - offset.y
+        return super().refresh(Region(-offset.x, y, width, 1))
 
 
 class ChipTable(DataTable):
