@@ -56,6 +56,13 @@ Object.defineProperty(Object.prototype, '_core', {
 });
 """
 
+#: run in every page too: the Content-Security-Policy violations it reports, as (directive, blocked URI)
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation',
+  (e) => window.__csp.push([e.effectiveDirective, e.blockedURI]));
+"""
+
 READ_TERMINAL = """(() => {
   const t = window.__term;
   if (!t) { return null; }
@@ -185,7 +192,8 @@ class Chromium:
         page = Page(self, target, session)
         await page.send("Page.enable")
         await page.send("Runtime.enable")
-        await page.send("Page.addScriptToEvaluateOnNewDocument", {"source": TERMINAL_HOOK})
+        for script in (TERMINAL_HOOK, CSP_WATCH):
+            await page.send("Page.addScriptToEvaluateOnNewDocument", {"source": script})
         return page
 
     async def kill(self) -> None:

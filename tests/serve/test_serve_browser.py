@@ -61,6 +61,13 @@ async def test_page_shows_the_fleet_f2_switches_and_a_closed_tab_leaves_nothing(
         "JSON.stringify(performance.getEntries().map(e => e.name))"
     )
     assert await page.evaluate("document.cookie") == ""
+    # the policy blocks the one outside request of textual-serve's page (a Google font) and nothing else
+    assert await page.evaluate("window.__csp") == [
+        ["style-src-elem", "https://fonts.googleapis.com/css?family=Roboto%20Mono"]
+    ]
+    png = await page.screenshot(tmp_path / "fleet.png")
+    if target := os.environ.get("FALCOTUI_SERVE_SCREENSHOT"):  # the picture in README "From a browser"
+        Path(target).write_bytes(png)
 
     # a real key press into the terminal: xterm.js sends it over the websocket, the app switches screens
     await page.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
@@ -69,12 +76,8 @@ async def test_page_shows_the_fleet_f2_switches_and_a_closed_tab_leaves_nothing(
         lambda t: "Alerts ·" in t and "Fleet ·" not in t, 60, "the Alerts screen after F2"
     )
     assert "PRIORITY" in alerts
-    png = await page.screenshot(tmp_path / "serve.png")
+    png = await page.screenshot(tmp_path / "alerts.png")
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
-    if target := os.environ.get(
-        "FALCOTUI_SERVE_SCREENSHOT"
-    ):  # the README's picture: see README "From a browser"
-        Path(target).write_bytes(png)
 
     tree = descendants(serve_demo.proc.pid)
     assert any("falcotui.ops.engine_worker" in " ".join(command_line(pid)) for pid in tree), tree
