@@ -4,6 +4,7 @@ a version to roll back to. Every text from the cluster is sanitized and never pa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
@@ -12,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, OptionList, Static, TabbedContent, TabPane
+from textual.widgets import Button, Checkbox, Input, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
 from falcotui.falco.sanitize import sanitize
@@ -131,19 +132,37 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class PushDialog(ModalScreen[str | None]):
-    """Confirm a push: the diff live → edited, the warnings to accept, an optional message.
-    Answers the message ("" when none) or None when cancelled."""
+@dataclass(frozen=True, slots=True)
+class PushChoice:
+    """What the push dialog answers: the history message and whether the cluster's Falco checks first."""
 
-    DEFAULT_CSS = DIALOG_CSS
+    message: str
+    in_cluster: bool = False
+
+
+class PushDialog(ModalScreen[PushChoice | None]):
+    """Confirm a push: the diff live → edited, the warnings to accept, an optional message, and the option
+    to validate with the cluster's own Falco first (disabled, with the reason, when exec is not allowed).
+    Answers a PushChoice, or None when cancelled."""
+
+    DEFAULT_CSS = DIALOG_CSS + "PushDialog #in-cluster { height: auto; border: none; padding: 0 1; }"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="push-dialog.cancel")]
 
-    def __init__(self, diff: str, warnings: list[Problem], *, base_rv: str, what: str = "Push") -> None:
+    def __init__(
+        self,
+        diff: str,
+        warnings: list[Problem],
+        *,
+        base_rv: str,
+        what: str = "Push",
+        in_cluster_denied: str | None = None,
+    ) -> None:
         super().__init__()
         self.diff = diff
         self.warnings = warnings
         self.base_rv = base_rv
         self.what = what
+        self.in_cluster_denied = in_cluster_denied
 
     def compose(self) -> ComposeResult:
         n = len(self.warnings)
@@ -163,6 +182,16 @@ class PushDialog(ModalScreen[str | None]):
                     warn.append("\n")
                 with VerticalScroll(classes="warn"):
                     yield Static(warn)
+            yield Checkbox(
+                "validate with the cluster's own Falco first (falco -V in a pod of each version)",
+                value=False,
+                id="in-cluster",
+                disabled=self.in_cluster_denied is not None,
+            )
+            if self.in_cluster_denied is not None:
+                yield Static(
+                    Text(f"unavailable: {sanitize(self.in_cluster_denied, max_len=300)}"), classes="note"
+                )
             yield Input(placeholder="message for the history (optional)", id="message")
             with Horizontal(classes="buttons"):
                 label = f"{self.what} with {n} warning{'s' if n != 1 else ''}" if n else self.what
@@ -175,7 +204,9 @@ class PushDialog(ModalScreen[str | None]):
     @on(Input.Submitted)
     @on(Button.Pressed, "#confirm")
     def _push(self) -> None:
-        self.dismiss(self.query_one("#message", Input).value.strip())
+        box = self.query_one("#in-cluster", Checkbox)
+        in_cluster = box.value and not box.disabled
+        self.dismiss(PushChoice(self.query_one("#message", Input).value.strip(), in_cluster))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

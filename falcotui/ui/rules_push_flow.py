@@ -1,249 +1,328 @@
-"""The Rules screen's cluster writes: confirm and send a push, resolve a conflict without losing either
-version, follow every node's hot reload, show the edit against the live rules, browse the history and roll
-back.
+"""The Rules screen's cluster writes as a controller: confirm and send a push (optionally validated first by
+the cluster's own Falco), resolve a conflict without losing either version, follow every node's hot
+reload, show the edit against the live rules, browse the history and roll back.
 
-`RulesPushFlow` is a mixin of `RulesScreen`: it reads the screen's working copy (`files`) and the snapshot
-the edit is based on, and replaces the working copy only on the user's own choice (taking theirs in a
-conflict, or a rollback while nothing is modified). Cluster calls run in worker threads; the reload tracker
-runs on the loop and reads each node's push state from the fleet rows the engine delivers each tick (the
-push marks them pending through `services.rules`, whose reload source is the engine's client).
+`PushFlow` owns no screen state. Each entry point takes what it needs as arguments (the snapshot the edit is
+based on, the working copy, the default rules); it runs the cluster calls in workers of its host screen,
+opens the dialogs, and reports every outcome as a message posted to the host (`PushFlow.Busy`,
+`PushFlow.Failed`, `PushFlow.Pushed`, `PushFlow.Rebased`, `PushFlow.RolledBack`, `PushFlow.Reload*`,
+`PushFlow.Checked`), which the screen turns into its state. The working copy is only replaced through
+`Rebased(files=...)` after the user's own choice (taking theirs in a conflict); a rollback says what it
+pushed and the screen decides whether its editors follow.
 """
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from textual import work
+from textual.message import Message
+from textual.screen import Screen
 
-from falcotui.falco.sanitize import sanitize
-from falcotui.ops.reload_tracker import DEFAULT_RELOAD_TIMEOUT
+from falcotui.ops.reload_state import NodeReload, ReloadSummary
+from falcotui.ops.rules_incluster import InClusterValidation, exec_permission, validate_in_cluster
 from falcotui.ops.rules_service import (
     Conflict,
     DefaultRules,
     PushResult,
-    PushStatus,
+    RulesService,
     RulesSnapshot,
     files_diff,
 )
-from falcotui.ui.rules_dialogs import ConfirmDialog, ConflictDialog, HistoryDialog, PushDialog, diff_text
+from falcotui.ui.rules_dialogs import (
+    ConfirmDialog,
+    ConflictDialog,
+    HistoryDialog,
+    PushChoice,
+    PushDialog,
+    diff_text,
+)
+from falcotui.ui.rules_incluster_ui import InClusterDialog
 from falcotui.ui.rules_problems import Problem
-from falcotui.ui.rules_reload_panel import ReloadPanel
 
 
-class RulesPushFlow:
-    """Mixed into `RulesScreen` (a Textual screen): push, conflict, reload, diff, history, roll back."""
+class PushFlow:
+    """See the module docstring. `host` is the screen that receives the messages and runs the workers."""
 
-    snapshot: RulesSnapshot | None
-    files: dict[str, str]
-    defaults: DefaultRules | None
-    problems: list[Problem]
-    busy: str
-    saved_copies: list[Path]
+    class Busy(Message):
+        """A cluster operation started (`what`) or ended ("")."""
 
-    reload_timeout: float = DEFAULT_RELOAD_TIMEOUT
-    reload_poll: float = 0.2  # the rows are the engine's per-tick delivery, read from memory
+        def __init__(self, what: str) -> None:
+            super().__init__()
+            self.what = what
 
-    def _fail(self, what: str, error: str) -> None:
-        self.busy = ""
-        self.notify(sanitize(error, max_len=500), title=what, severity="error", timeout=10, markup=False)
-        self._update_status()
-        self.refresh_bindings()
+    class Failed(Message):
+        def __init__(self, what: str, error: str) -> None:
+            super().__init__()
+            self.what = what
+            self.error = error
+
+    class Pushed(Message):
+        """A push or rollback answered: pushed, unchanged, invalid, needs confirmation or conflict."""
+
+        def __init__(self, result: PushResult, files: dict[str, str], what: str) -> None:
+            super().__init__()
+            self.result = result
+            self.files = files
+            self.what = what
+
+    class RolledBack(Message):
+        """A rollback was pushed; `files` are the version's files (None when they could not be read)."""
+
+        def __init__(self, result: PushResult, version: int, files: dict[str, str] | None) -> None:
+            super().__init__()
+            self.result = result
+            self.version = version
+            self.files = files
+
+    class Rebased(Message):
+        """The edit is now based on `snapshot`; `files` replace the working copy when not None (the
+        user took theirs), `saved` is where the user's own text was kept."""
+
+        def __init__(
+            self, snapshot: RulesSnapshot, files: dict[str, str] | None = None, saved: Path | None = None
+        ) -> None:
+            super().__init__()
+            self.snapshot = snapshot
+            self.files = files
+            self.saved = saved
+
+    class Checked(Message):
+        """The cluster's Falco answered (`result`), or could not be asked (`error`), before a push."""
+
+        def __init__(self, result: InClusterValidation | None, error: str = "") -> None:
+            super().__init__()
+            self.result = result
+            self.error = error
+
+    class ReloadStarted(Message):
+        def __init__(self, what: str) -> None:
+            super().__init__()
+            self.what = what
+
+    class ReloadEvent(Message):
+        def __init__(self, event: NodeReload) -> None:
+            super().__init__()
+            self.event = event
+
+    class ReloadFinished(Message):
+        def __init__(self, summary: ReloadSummary | None, error: str = "") -> None:
+            super().__init__()
+            self.summary = summary
+            self.error = error
+
+    def __init__(self, host: Screen, rules: Callable[[], RulesService]) -> None:
+        self.host = host
+        self._rules = rules
+        self.exec_denied: str | None = None  # why the cluster's Falco cannot be asked (asked once)
+        self._exec_checked = False
+        self.last_check: InClusterValidation | None = None
+
+    @property
+    def rules(self) -> RulesService:
+        return self._rules()
+
+    def _post(self, message: Message) -> None:
+        self.host.post_message(message)
+
+    def _thread(self, fn: Callable[[], None], group: str) -> None:
+        self.host.run_worker(fn, thread=True, group=group, exit_on_error=False)
 
     # ------------------------------------------------------------ push
 
-    def action_push(self) -> None:
-        why = self.push_blocked()
-        if why:
-            self.notify(why, severity="warning", markup=False)
-            return
-        assert self.snapshot is not None
-        diff = files_diff(self.snapshot.files, self.files, "live", "edited")
+    def push(
+        self,
+        snapshot: RulesSnapshot,
+        files: dict[str, str],
+        warnings: list[Problem],
+        defaults: DefaultRules | None,
+        *,
+        read_only: bool,
+    ) -> None:
+        """Ask (the diff, the warnings, whether to validate with the cluster's Falco), then push."""
+        diff = files_diff(snapshot.files, files, "live", "edited")
         if not diff:
-            self.notify("nothing to push: the files are as pulled from the cluster", markup=False)
+            self.host.notify("nothing to push: the files are as pulled from the cluster", markup=False)
             return
-        warnings = [p for p in self.problems if not p.is_error]
-        dialog = PushDialog(diff, warnings, base_rv=self.snapshot.resource_version)
-        self.app.push_screen(dialog, lambda message: self._push_confirmed(message, dict(self.files)))
 
-    def _push_confirmed(self, message: str | None, files: dict[str, str]) -> None:
-        if message is None or self.snapshot is None:
-            return
-        self.busy = "pushing"
-        self.refresh_bindings()
-        self._update_status()
-        self._note_logged_versions()
-        self._push(files, self.snapshot.resource_version, message)
+        def permission() -> None:
+            if read_only:
+                denied = "read-only: exec into a Falco pod is a write"
+            elif not self._exec_checked:
+                self.exec_denied = exec_permission(self.rules.clients, self.rules.namespace)
+                self._exec_checked = True
+                denied = self.exec_denied
+            else:
+                denied = self.exec_denied
+            self.host.app.call_from_thread(ask, denied)
 
-    @work(thread=True, group="rules-write")
-    def _push(self, files: dict[str, str], base_rv: str, message: str) -> None:
-        try:
-            result = self.services.rules.push(
-                files, base_rv, message=message, allow_warnings=True, defaults=self.defaults
+        def ask(denied: str | None) -> None:
+            dialog = PushDialog(diff, warnings, base_rv=snapshot.resource_version, in_cluster_denied=denied)
+            self.host.app.push_screen(
+                dialog, lambda choice: self._confirmed(choice, snapshot, files, defaults)
             )
-        except Exception as exc:
-            self.app.call_from_thread(self._fail, "push failed", str(exc))
+
+        self._thread(permission, "rules-read")
+
+    def _confirmed(
+        self,
+        choice: PushChoice | None,
+        snapshot: RulesSnapshot,
+        files: dict[str, str],
+        defaults: DefaultRules | None,
+    ) -> None:
+        if choice is None:
             return
-        self.app.call_from_thread(self._pushed, result, files, "push")
-
-    async def _pushed(self, result: PushResult, files: dict[str, str], what: str) -> None:
-        self.busy = ""
-        if result.status is PushStatus.PUSHED:
-            self.snapshot = RulesSnapshot(dict(files), result.resource_version)
-            label = f"{what} → v{result.version}" if result.version is not None else what
-            self.notify(f"{label}: ConfigMap updated (rv {sanitize(result.resource_version)})", markup=False)
-            if result.history_error:
-                self.notify(
-                    sanitize(result.history_error),
-                    title="history not written",
-                    severity="warning",
-                    markup=False,
-                )
-            self._track(result.pushed_at_ns, label)
-        elif result.status is PushStatus.UNCHANGED:
-            self.snapshot = RulesSnapshot(dict(files), result.resource_version)
-            self.notify("the live rules are already exactly these files: nothing sent", markup=False)
-        elif result.status is PushStatus.CONFLICT and result.conflict is not None:
-            conflict = result.conflict
-            self.app.push_screen(ConflictDialog(conflict), lambda c: self._resolve(c, conflict))
-        else:
-            n = len(result.validation.errors) if result.validation else 0
-            self.notify(f"not pushed: {result.status.value} ({n} errors)", severity="error", markup=False)
-        self._refresh_files()
-        self._update_title()
-        self._update_status()
-        self.refresh_bindings()
-
-    async def _resolve(self, choice: str | None, conflict: Conflict) -> None:
-        if choice == "keep":
-            self.snapshot = RulesSnapshot(dict(conflict.theirs), conflict.theirs_rv)
-            self.notify(
-                "your text is now based on the live version: ctrl+d shows what a push changes", markup=False
-            )
-        elif choice == "theirs":
-            path = self._save_copy(self.files)  # the editor's text, which taking theirs replaces
-            self.snapshot = RulesSnapshot(dict(conflict.theirs), conflict.theirs_rv)
-            await self._set_files(dict(conflict.theirs))
-            self._schedule_lint(0)
-            self.notify(f"loaded the live version; yours is saved in {path}", timeout=15, markup=False)
-        self._refresh_files()
-        self._update_title()
-        self._update_status()
-        self.refresh_bindings()
-
-    def _save_copy(self, files: dict[str, str]) -> Path:
-        folder = Path(tempfile.mkdtemp(prefix="falcotui-rules-mine-"))
-        for key, text in files.items():
-            (folder / key).write_text(text)
-        self.saved_copies.append(folder)
-        return folder
-
-    # ------------------------------------------------------------ reload, diff, history, roll back
-
-    @work(exclusive=True, group="rules-reload")
-    async def _track(self, since_ns: int, what: str) -> None:
-        panel = self.query_one(ReloadPanel)
-        panel.begin(what)
-        try:
-            summary = await self.services.rules.track_reload(
-                since_ns, timeout=self.reload_timeout, poll=self.reload_poll, on_event=panel.node
-            )
-        except Exception as exc:
-            panel.finish(None, f"tracking stopped: {exc}")
+        if choice.in_cluster:
+            self._post(PushFlow.Busy("validating with the cluster's Falco"))
+            self._thread(lambda: self._check_then_push(choice, snapshot, files, defaults), "rules-write")
             return
-        panel.finish(summary)
-
-    def action_diff(self) -> None:
-        if self.snapshot is not None:
-            self._diff(dict(self.files))
-
-    @work(thread=True, group="rules-read")
-    def _diff(self, files: dict[str, str]) -> None:
-        try:
-            live = self.services.rules.pull()
-        except Exception as exc:
-            self.app.call_from_thread(self._fail, "diff failed", str(exc))
-            return
-        self.app.call_from_thread(self._show_diff, live, files)
-
-    def _show_diff(self, live: RulesSnapshot, files: dict[str, str]) -> None:
-        base_rv = self.snapshot.resource_version if self.snapshot else ""
-        note = ""
-        if live.resource_version != base_rv:
-            note = (
-                f"the live rules changed since your edit started (rv {base_rv} → {live.resource_version}): "
-                "a push will show the conflict"
-            )
-        body = diff_text(
-            files_diff(live.files, files, "live", "edited"), empty="(no differences: nothing to push)"
-        )
-        self.app.push_screen(
-            ConfirmDialog(f"Edited files vs live (rv {live.resource_version})", body, confirm=None, note=note)
+        self._post(PushFlow.Busy("pushing"))
+        self._thread(
+            lambda: self._push(files, snapshot.resource_version, choice.message, defaults), "rules-write"
         )
 
-    def action_history(self) -> None:
-        self._history(None)
-
-    def action_rollback(self) -> None:
-        if not self.read_only:
-            self._history(-1)
-
-    @work(thread=True, group="rules-read")
-    def _history(self, preselect: int | None) -> None:
-        rules = self.services.rules
+    def _check_then_push(
+        self,
+        choice: PushChoice,
+        snapshot: RulesSnapshot,
+        files: dict[str, str],
+        defaults: DefaultRules | None,
+    ) -> None:
         try:
-            entries = rules.list_history()
-            live = rules.pull()
-            if preselect == -1:
-                preselect = rules.rollback_target().version
+            text = defaults.text if defaults is not None else None
+            result = validate_in_cluster(self.rules, files, defaults=text)
         except Exception as exc:
-            self.app.call_from_thread(self._fail, "history", str(exc))
+            self._post(PushFlow.Checked(None, str(exc)))
             return
-        self.app.call_from_thread(self._show_history, entries, live, preselect)
+        self.last_check = result
+        self._post(PushFlow.Checked(result))
 
-    def _show_history(self, entries: list, live: RulesSnapshot, preselect: int | None) -> None:
-        dialog = HistoryDialog(entries, dict(live.files), read_only=self.read_only, preselect=preselect)
-        self.app.push_screen(dialog, self._rollback_chosen)
+        def show() -> None:
+            def answered(go: bool | None) -> None:
+                if not go:
+                    self._post(PushFlow.Busy(""))
+                    return
+                self._post(PushFlow.Busy("pushing"))
+                base = snapshot.resource_version
+                self._thread(lambda: self._push(files, base, choice.message, defaults), "rules-write")
 
-    def _rollback_chosen(self, version: int | None) -> None:
-        if version is None or self.read_only:
-            return
-        self.busy = "rolling back"
-        self.refresh_bindings()
-        self._update_status()
-        self._rollback(version)
+            self.host.app.push_screen(InClusterDialog(result), answered)
 
-    @work(thread=True, group="rules-write")
-    def _rollback(self, version: int) -> None:
+        self.host.app.call_from_thread(show)
+
+    def _push(self, files: dict[str, str], base_rv: str, message: str, defaults: DefaultRules | None) -> None:
         try:
-            result = self.services.rules.rollback(version, defaults=self.defaults)
+            result = self.rules.push(files, base_rv, message=message, allow_warnings=True, defaults=defaults)
         except Exception as exc:
-            self.app.call_from_thread(self._fail, "roll back failed", str(exc))
+            self._post(PushFlow.Failed("push failed", str(exc)))
             return
-        self.app.call_from_thread(self._rolled_back, result, version)
+        self._post(PushFlow.Pushed(result, files, "push"))
 
-    async def _rolled_back(self, result: PushResult, version: int) -> None:
-        if result.status is PushStatus.PUSHED:
+    def resolve(self, conflict: Conflict, mine: Callable[[], dict[str, str]]) -> None:
+        """The conflict dialog; `mine()` is the editor's text when the user answers."""
+
+        def chosen(choice: str | None) -> None:
+            theirs = RulesSnapshot(dict(conflict.theirs), conflict.theirs_rv)
+            if choice == "keep":
+                self._post(PushFlow.Rebased(theirs))
+            elif choice == "theirs":
+                saved = save_copy(mine())  # the editor's text, which taking theirs replaces
+                self._post(PushFlow.Rebased(theirs, dict(conflict.theirs), saved))
+
+        self.host.app.push_screen(ConflictDialog(conflict), chosen)
+
+    # ------------------------------------------------------------ reload
+
+    def track(self, since_ns: int, what: str, *, timeout: float, poll: float) -> None:
+        """Follow every node's reload of the push at `since_ns` (ReloadStarted, ReloadEvent..., Finished)."""
+
+        async def run() -> None:
+            self._post(PushFlow.ReloadStarted(what))
             try:
-                target = await asyncio.to_thread(self.services.rules.history.get, version)
-                files = dict(target.files)
+                summary = await self.rules.track_reload(
+                    since_ns,
+                    timeout=timeout,
+                    poll=poll,
+                    on_event=lambda ev: self._post(PushFlow.ReloadEvent(ev)),
+                )
+            except Exception as exc:
+                self._post(PushFlow.ReloadFinished(None, f"tracking stopped: {exc}"))
+                return
+            self._post(PushFlow.ReloadFinished(summary))
+
+        self.host.run_worker(run(), exclusive=True, group="rules-reload", exit_on_error=False)
+
+    # ------------------------------------------------------------ diff, history, roll back
+
+    def diff(self, snapshot: RulesSnapshot, files: dict[str, str]) -> None:
+        def pull() -> None:
+            try:
+                live = self.rules.pull()
+            except Exception as exc:
+                self._post(PushFlow.Failed("diff failed", str(exc)))
+                return
+            self.host.app.call_from_thread(show, live)
+
+        def show(live: RulesSnapshot) -> None:
+            note = ""
+            if live.resource_version != snapshot.resource_version:
+                note = (
+                    f"the live rules changed since your edit started (rv {snapshot.resource_version} → "
+                    f"{live.resource_version}): a push will show the conflict"
+                )
+            body = diff_text(
+                files_diff(live.files, files, "live", "edited"), empty="(no differences: nothing to push)"
+            )
+            title = f"Edited files vs live (rv {live.resource_version})"
+            self.host.app.push_screen(ConfirmDialog(title, body, confirm=None, note=note))
+
+        self._thread(pull, "rules-read")
+
+    def history(self, *, read_only: bool, preselect: int | None, defaults: DefaultRules | None) -> None:
+        """The history dialog (`preselect=-1`: the version a rollback would take); a choice rolls back."""
+
+        def read() -> None:
+            try:
+                entries = self.rules.list_history()
+                live = self.rules.pull()
+                chosen = self.rules.rollback_target().version if preselect == -1 else preselect
+            except Exception as exc:
+                self._post(PushFlow.Failed("history", str(exc)))
+                return
+            self.host.app.call_from_thread(show, entries, live, chosen)
+
+        def show(entries: list, live: RulesSnapshot, chosen: int | None) -> None:
+            dialog = HistoryDialog(entries, dict(live.files), read_only=read_only, preselect=chosen)
+            self.host.app.push_screen(dialog, lambda version: picked(version))
+
+        def picked(version: int | None) -> None:
+            if version is None or read_only:
+                return
+            self._post(PushFlow.Busy("rolling back"))
+            self._thread(lambda: self._rollback(version, defaults), "rules-write")
+
+        self._thread(read, "rules-read")
+
+    def _rollback(self, version: int, defaults: DefaultRules | None) -> None:
+        try:
+            result = self.rules.rollback(version, defaults=defaults)
+        except Exception as exc:
+            self._post(PushFlow.Failed("roll back failed", str(exc)))
+            return
+        files = None
+        if result.status.value == "pushed":
+            try:
+                files = dict(self.rules.history.get(version).files)
             except Exception:
                 files = None
-            if files is not None and not self.modified:
-                self.snapshot = RulesSnapshot(files, result.resource_version)
-                await self._set_files(dict(files))
-                self._schedule_lint(0)
-            elif files is not None:
-                self.snapshot = RulesSnapshot(files, result.resource_version)
-                self.notify(
-                    "rolled back; your unpushed edits stay in the editor (ctrl+d shows them)", markup=False
-                )
-            await self._pushed(result, files or dict(self.files), f"rollback to v{version}")
-        elif result.status is PushStatus.UNCHANGED:
-            self.busy = ""
-            self.notify(f"the live rules already are version {version}: nothing sent", markup=False)
-            self._update_status()
-            self.refresh_bindings()
-        else:
-            await self._pushed(result, dict(self.files), f"rollback to v{version}")
+        self._post(PushFlow.RolledBack(result, version, files))
+
+
+def save_copy(files: dict[str, str]) -> Path:
+    """The user's files in a new private temporary folder (kept until the screen goes)."""
+    folder = Path(tempfile.mkdtemp(prefix="falcotui-rules-mine-"))
+    for key, text in files.items():
+        (folder / key).write_text(text)
+    return folder

@@ -2,10 +2,11 @@
 without lost updates, watch every node hot-reload, browse the history and roll back.
 
 This module holds the screen itself: its layout, loading the rules, the files list and editors, and the
-state it shows (title, status line, which actions are offered). The rest comes from mixins, one job each:
-`RulesLinting` (lint as you type, `rules_lint`), `RulesPushFlow` (push, conflict, reload, diff, history,
-roll back, `rules_push_flow`) and `RulesFileOps` (new and removed files, `rules_files_ops`); `$EDITOR` runs
-through `rules_external_editor`.
+state it shows (title, status line, which actions are offered). Linting and file operations come from
+mixins (`RulesLinting`, `rules_lint`; `RulesFileOps`, `rules_files_ops`); the cluster writes (push, the
+cluster's own Falco checking first, conflict, reload, diff, history, roll back) are a controller,
+`PushFlow` (`rules_push_flow`), that reports with messages this screen handles; `$EDITOR` runs through
+`rules_external_editor`.
 
 Everything that touches the cluster runs in a worker thread (the kubernetes client is synchronous); the
 reload tracker is async and runs on the loop. The working copy (`self.files`) is only ever replaced by
@@ -29,21 +30,24 @@ from textual.widgets import OptionList, Static, TextArea
 from falcotui.falco.sanitize import safe_text, sanitize
 from falcotui.ops.engine import EngineDelta
 from falcotui.ops.fleet_status import NodeReload
-from falcotui.ops.rules_service import DefaultRules, RulesError, RulesSnapshot
+from falcotui.ops.reload_tracker import DEFAULT_RELOAD_TIMEOUT
+from falcotui.ops.rules_incluster import InClusterValidation
+from falcotui.ops.rules_service import DefaultRules, PushStatus, RulesError, RulesSnapshot
 from falcotui.ui.keybar import KeyBar
 from falcotui.ui.rules_editor import DEFAULTS_KEY, EditorStack, RulesEditor, file_options
 from falcotui.ui.rules_external_editor import edit_externally
 from falcotui.ui.rules_files_ops import RulesFileOps
+from falcotui.ui.rules_incluster_ui import summary_line
 from falcotui.ui.rules_lint import RulesLinting
 from falcotui.ui.rules_problems import ProblemsList
-from falcotui.ui.rules_push_flow import RulesPushFlow
+from falcotui.ui.rules_push_flow import PushFlow
 from falcotui.ui.rules_reload_panel import ReloadPanel
 from falcotui.ui.services import ServicesMixin
 
 WRITE_ACTIONS = frozenset({"push", "rollback", "new_file", "remove_file"})
 
 
-class RulesScreen(ServicesMixin, RulesLinting, RulesPushFlow, RulesFileOps, Screen):
+class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
     """See the module docstring. Reads `self.app.services.rules`."""
 
     DEFAULT_CSS = """
@@ -96,6 +100,11 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesPushFlow, RulesFileOps, Scre
         self.refusing: list[tuple[str, NodeReload]] = []  # nodes whose Falco rejected the live rules
         self.rejected_text = ""  # the banner as plain text
         self._rejected_at = 0.0
+        self.flow = PushFlow(self, lambda: self.services.rules)
+        self.cluster_check: InClusterValidation | None = None  # the cluster's Falco, before the last push
+
+    reload_timeout: float = DEFAULT_RELOAD_TIMEOUT
+    reload_poll: float = 0.2  # the rows are the engine's per-tick delivery, read from memory
 
     # ------------------------------------------------------------ layout
 
@@ -250,6 +259,144 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesPushFlow, RulesFileOps, Scre
             self._select(DEFAULTS_KEY)
             self.editor().jump_to(p.line, p.column)
 
+    # ------------------------------------------------------------ cluster writes (PushFlow's messages)
+
+    def action_push(self) -> None:
+        why = self.push_blocked()
+        if why:
+            self.notify(why, severity="warning", markup=False)
+            return
+        assert self.snapshot is not None
+        self._note_logged_versions()
+        warnings = [p for p in self.problems if not p.is_error]
+        self.flow.push(self.snapshot, dict(self.files), warnings, self.defaults, read_only=self.read_only)
+
+    def action_diff(self) -> None:
+        if self.snapshot is not None:
+            self.flow.diff(self.snapshot, dict(self.files))
+
+    def action_history(self) -> None:
+        self.flow.history(read_only=self.read_only, preselect=None, defaults=self.defaults)
+
+    def action_rollback(self) -> None:
+        if not self.read_only:
+            self.flow.history(read_only=False, preselect=-1, defaults=self.defaults)
+
+    def _refresh_state(self) -> None:
+        self._refresh_files()
+        self._update_title()
+        self._update_status()
+        self.refresh_bindings()
+
+    @on(PushFlow.Busy)
+    def _flow_busy(self, message: PushFlow.Busy) -> None:
+        self.busy = message.what
+        self._update_status()
+        self.refresh_bindings()
+
+    @on(PushFlow.Failed)
+    def _flow_failed(self, message: PushFlow.Failed) -> None:
+        self.busy = ""
+        error = sanitize(message.error, max_len=500)
+        self.notify(error, title=message.what, severity="error", timeout=10, markup=False)
+        self._update_status()
+        self.refresh_bindings()
+
+    @on(PushFlow.Checked)
+    def _flow_checked(self, message: PushFlow.Checked) -> None:
+        if message.result is None:
+            self.busy = ""
+            self.notify(
+                sanitize(message.error, max_len=500),
+                title="the cluster's Falco could not be asked: nothing pushed",
+                severity="error",
+                timeout=12,
+                markup=False,
+            )
+        else:
+            self.cluster_check = message.result
+            self.busy = "the cluster's Falco answered"
+        self._update_status()
+        self.refresh_bindings()
+
+    @on(PushFlow.Pushed)
+    def _flow_pushed(self, message: PushFlow.Pushed) -> None:
+        result, files, what = message.result, message.files, message.what
+        self.busy = ""
+        if result.status is PushStatus.PUSHED:
+            self.snapshot = RulesSnapshot(dict(files), result.resource_version)
+            label = f"{what} → v{result.version}" if result.version is not None else what
+            self.notify(f"{label}: ConfigMap updated (rv {sanitize(result.resource_version)})", markup=False)
+            if result.history_error:
+                self.notify(
+                    sanitize(result.history_error),
+                    title="history not written",
+                    severity="warning",
+                    markup=False,
+                )
+            self.flow.track(result.pushed_at_ns, label, timeout=self.reload_timeout, poll=self.reload_poll)
+        elif result.status is PushStatus.UNCHANGED:
+            self.snapshot = RulesSnapshot(dict(files), result.resource_version)
+            self.notify("the live rules are already exactly these files: nothing sent", markup=False)
+        elif result.status is PushStatus.CONFLICT and result.conflict is not None:
+            self.flow.resolve(result.conflict, lambda: dict(self.files))
+        else:
+            n = len(result.validation.errors) if result.validation else 0
+            self.notify(f"not pushed: {result.status.value} ({n} errors)", severity="error", markup=False)
+        self._refresh_state()
+
+    @on(PushFlow.Rebased)
+    async def _flow_rebased(self, message: PushFlow.Rebased) -> None:
+        self.snapshot = message.snapshot
+        if message.files is None:
+            self.notify(
+                "your text is now based on the live version: ctrl+d shows what a push changes", markup=False
+            )
+        else:
+            if message.saved is not None:
+                self.saved_copies.append(message.saved)
+            await self._set_files(dict(message.files))
+            self._schedule_lint(0)
+            self.notify(
+                f"loaded the live version; yours is saved in {message.saved}", timeout=15, markup=False
+            )
+        self._refresh_state()
+
+    @on(PushFlow.RolledBack)
+    async def _flow_rolled_back(self, message: PushFlow.RolledBack) -> None:
+        result, version, files = message.result, message.version, message.files
+        what = f"rollback to v{version}"
+        if result.status is PushStatus.PUSHED:
+            if files is not None and not self.modified:
+                self.snapshot = RulesSnapshot(files, result.resource_version)
+                await self._set_files(dict(files))
+                self._schedule_lint(0)
+            elif files is not None:
+                self.snapshot = RulesSnapshot(files, result.resource_version)
+                self.notify(
+                    "rolled back; your unpushed edits stay in the editor (ctrl+d shows them)", markup=False
+                )
+            self._flow_pushed(PushFlow.Pushed(result, files or dict(self.files), what))
+        elif result.status is PushStatus.UNCHANGED:
+            self.busy = ""
+            self.notify(f"the live rules already are version {version}: nothing sent", markup=False)
+            self._update_status()
+            self.refresh_bindings()
+        else:
+            self._flow_pushed(PushFlow.Pushed(result, dict(self.files), what))
+
+    @on(PushFlow.ReloadStarted)
+    def _flow_reload_started(self, message: PushFlow.ReloadStarted) -> None:
+        self.query_one(ReloadPanel).begin(message.what)
+
+    @on(PushFlow.ReloadEvent)
+    def _flow_reload_event(self, message: PushFlow.ReloadEvent) -> None:
+        self.query_one(ReloadPanel).node(message.event)
+
+    @on(PushFlow.ReloadFinished)
+    def _flow_reload_finished(self, message: PushFlow.ReloadFinished) -> None:
+        self.query_one(ReloadPanel).finish(message.summary, message.error)
+
     # ------------------------------------------------------------ state shown
 
     @property
@@ -334,6 +481,10 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesPushFlow, RulesFileOps, Scre
         if target is not None and target.noteworthy and not self.load_error:
             # the nodes run another Falco than the pinned one, or several: say which one the check is for
             text.append("  · " + sanitize(target.describe(), max_len=300), "yellow" if target.note else "dim")
+        if self.cluster_check is not None and not self.load_error:
+            check = self.cluster_check
+            bad = bool(check.rejected_by or check.disagreements or check.leftovers)
+            text.append("  · " + sanitize(summary_line(check), max_len=200), "yellow" if bad else "dim")
         if self.defaults_error and not self.load_error:
             text.append(
                 "  · default rules unavailable, macros from falco_rules.yaml are unknown: "
