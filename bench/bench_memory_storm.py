@@ -74,18 +74,26 @@ def main() -> None:
                 workers.append((t, below))
                 total.append((t, own + below))
                 sim_rss.append((t, rss_mib(sim.pid)))
+                # as it goes: a run that dies late (an overloaded simulator) still leaves its samples
+                sampled = f"UI {own:7.1f}  worker(s) {below:7.1f}  simulator {sim_rss[-1][1]:7.1f} MiB"
+                print(f"  t {t:6.0f} s  {sampled}", flush=True)
                 if t >= args.seconds or term.proc.poll() is not None:
                     break
                 time.sleep(max(0.0, args.interval - (time.monotonic() - t0 - t)))
-            emitted, cpu = sim.emitted() - e0, tree_cpu(pid) - cpu0
-            sim.scenario("quiet")
+            cpu = tree_cpu(pid) - cpu0
+            try:  # a simulator that storms past its means may no longer answer in time
+                emitted = sim.emitted() - e0
+                sim.scenario("quiet")
+            except ValueError:
+                emitted = -1
         finally:
             status = term.close()
     wall = total[-1][0]
     print(
         f"RSS over a storm: {args.nodes} nodes, {args.rate:,.0f} alerts/s asked, {wall:.0f} s, "
-        f"{len(total)} samples; the Falcos emitted {emitted:,} ({emitted / max(wall, 1):,.0f}/s); "
-        f"app CPU {cpu / max(wall, 1):.0%} of a core"
+        f"{len(total)} samples; the Falcos emitted "
+        + (f"{emitted:,} ({emitted / max(wall, 1):,.0f}/s); " if emitted >= 0 else "? (no answer); ")
+        + f"app CPU {cpu / max(wall, 1):.0%} of a core"
     )
     print(line("UI", ui))
     if any(v for _, v in workers):

@@ -41,7 +41,7 @@ from falcotui.cli.common import (
 )
 from falcotui.cli.nats_options import add_nats_options, ensure_stream, nats_source, typed_nats_options
 from falcotui.falco.alerts import Alert, Priority, alert_to_json
-from falcotui.falco.sanitize import sanitize
+from falcotui.falco.sanitize import json_bytes, json_passes, sanitize
 from falcotui.ops.alert_query import AlertQuery, QueryError
 from falcotui.ops.alert_store import StoredAlert
 
@@ -125,18 +125,44 @@ class AlertPrinter:
         self.color = color
         self.match = match
         self.printed = 0
+        self._tails: dict[tuple[str, str | None, str | None], bytes] = {}
 
-    def write(self, entries: Iterable[StoredAlert]) -> None:
+    def write(self, entries: Iterable[StoredAlert], lines: dict[int, bytes] | None = None) -> None:
+        """Print the entries that match, in one write. `lines` (seq -> the JSON line Falco wrote, see
+        `HubDelta.lines`): with --json such an alert is printed as Falco's own bytes with falcotui's keys
+        added, not parsed and written again; a line a terminal could act on is escaped as usual."""
         chunks = []
+        tails, lines = self._tails, lines or {}
         for entry in entries:
             alert = entry.alert
             if not self.match(alert, entry.channels):
                 continue
-            chunks.append(alert_to_json(alert) + b"\n" if self.json else self.line(alert).encode() + b"\n")
+            if not self.json:
+                chunks.append(self.line(alert).encode() + b"\n")
+            elif (raw := lines.get(entry.seq)) is not None and raw[-1:] == b"}" and json_passes(raw):
+                where = (alert.channel, alert.node, alert.pod)
+                tail = tails.get(where)
+                if tail is None:
+                    if len(tails) > 4096:
+                        tails.clear()
+                    tail = tails[where] = self._tail(alert)
+                chunks.append(raw[:-1] + tail)
+            else:
+                chunks.append(alert_to_json(alert) + b"\n")
         if chunks:
             self.out.write(b"".join(chunks))
             self.out.flush()
             self.printed += len(chunks)
+
+    @staticmethod
+    def _tail(alert: Alert) -> bytes:
+        """`,"channel":…,"node":…,"pod":…}` and the newline: what `alert_to_json` adds to Falco's keys."""
+        added: dict[str, str] = {"channel": alert.channel}
+        if alert.node is not None:
+            added["node"] = alert.node
+        if alert.pod is not None:
+            added["pod"] = alert.pod
+        return b"," + json_bytes(added)[1:] + b"\n"
 
     def line(self, alert: Alert) -> str:
         prio = alert.priority.label.ljust(13)
@@ -266,15 +292,17 @@ async def follow(
 ) -> int:
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     from falcotui.ops.engine import Engine, EngineOptions
+    from falcotui.ops.gc_tuning import tune_for_ingest
 
-    options = EngineOptions(tail_lines=None, log_since_ns=since_ns, nats=nats)
+    options = EngineOptions(tail_lines=None, log_since_ns=since_ns, nats=nats, keep_lines=printer.json)
     engine = Engine(clients, namespace, channels=channels, options=options)
     stop = _Stop()
     await engine.start()
+    tune_for_ingest()
     try:
         while not stop.is_set():
             delta = engine.drain()
-            printer.write(delta.alerts.alerts)
+            printer.write(delta.alerts.alerts, delta.alerts.lines)
             if delta.alerts.missed:
                 warn(f"{delta.alerts.missed} alerts arrived faster than they could be printed (dropped)")
             if out.progress:  # a person is watching stderr: say what happens to the streams
@@ -282,7 +310,8 @@ async def follow(
                     print(f"falcotui: {sanitize(notice.message, max_len=300)}", file=sys.stderr, flush=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), TICK_S)
-        printer.write(engine.drain().alerts.alerts)
+        last = engine.drain().alerts
+        printer.write(last.alerts, last.lines)
     finally:
         await engine.stop()
     report_unreadable(engine.hub.bad_lines, engine.hub.last_bad_line)

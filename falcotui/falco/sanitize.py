@@ -178,6 +178,15 @@ def json_bytes(obj: Any, *, indent: bool = False, sort_keys: bool = False) -> by
     return _JSON_UNSAFE.sub(_json_escape, text).encode("utf-8") if _JSON_UNSAFE.search(text) else out
 
 
+def json_passes(data: bytes) -> bool:
+    """True when JSON bytes (that parsed) can be written to a terminal as they are: nothing in them that
+    `json_bytes` would escape (DEL, C1, bidi and zero-width formatting, …) and no raw tab or carriage return
+    (JSON allows them between tokens; a string cannot hold a raw control character)."""
+    if b"\t" in data or b"\r" in data:
+        return False
+    return (data.isascii() and b"\x7f" not in data) or not _JSON_MAYBE_UNSAFE.search(data)
+
+
 def json_text(obj: Any, *, indent: bool = False, sort_keys: bool = False) -> str:
     """`json_bytes` as a str (for text streams)."""
     return json_bytes(obj, indent=indent, sort_keys=sort_keys).decode("utf-8")

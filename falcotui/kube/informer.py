@@ -106,12 +106,19 @@ class LineSplitter:
         self._buf = bytearray()
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        self._buf += chunk
         if b"\n" not in chunk:
+            self._buf += chunk
             return []
-        *lines, rest = self._buf.split(b"\n")
-        self._buf = bytearray(rest)
-        return [line[:-1] if line.endswith(b"\r") else bytes(line) for line in lines]
+        if self._buf:  # the start of the first line came with an earlier chunk
+            self._buf += chunk
+            data = bytes(self._buf)
+        else:  # the common case: split the chunk itself, no copy into the buffer and out again
+            data = chunk if type(chunk) is bytes else bytes(chunk)
+        lines = data.split(b"\n")
+        self._buf = bytearray(lines.pop())
+        if b"\r" in data:
+            return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+        return lines
 
     @property
     def pending(self) -> bytes:

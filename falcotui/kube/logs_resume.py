@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import Counter
+from collections.abc import Callable
+from typing import TypeVar
 
 from falcotui.falco.alerts import parse_iso8601_ns
-from falcotui.kube.informer import LineSplitter
 
 _EPOCH = _dt.datetime(1970, 1, 1)
+T = TypeVar("T")
 
 
 def parse_rfc3339_ns(text: bytes) -> int:
@@ -26,14 +28,36 @@ def parse_rfc3339_ns(text: bytes) -> int:
         raise ValueError(f"not an RFC 3339 timestamp: {text[:40]!r}") from None
 
 
+# Unix ns of each whole second seen in a prefix (`2026-12-06T16:26:09` → …): a storm's lines share a few
+# seconds, so the date arithmetic runs once a second, not once a line. Bounded: cleared past 4096 entries.
+_SECOND_NS: dict[bytes, int] = {}
+_FRACTION_SCALE = tuple(10 ** (9 - n) for n in range(10))  # digits after the point → ns per unit
+
+
 def split_timestamp(line: bytes) -> tuple[int, bytes] | None:
-    """`<RFC3339Nano> <content>` (what `timestamps=true` prefixes) → (ns, content); None if no prefix."""
+    """`<RFC3339Nano> <content>` (what `timestamps=true` prefixes) → (ns, content); None if no prefix.
+
+    The kubelet writes the prefix as `timeFormatOut` (kubernetes pkg/kubelet/kuberuntime/logs/logs.go:
+    `types.RFC3339NanoFixed`, "2006-01-02T15:04:05.000000000Z07:00"; older kubelets `time.RFC3339Nano`, the
+    fraction's trailing zeros trimmed) of the container runtime's UTC time: `2026-12-06T16:26:09.763782797Z`.
+    That form is read from a per-second cache here; any other goes through the full parser."""
+    if line[19:20] == b"." and line[10:11] == b"T":
+        sp = line.find(b" ", 21, 31)
+        if sp > 0 and line[sp - 1 : sp] == b"Z":
+            base = _SECOND_NS.get(line[:19])
+            frac = line[20 : sp - 1]
+            if base is not None and frac.isdigit():  # bytes.isdigit: ASCII digits only
+                return base + int(frac) * _FRACTION_SCALE[len(frac)], line[sp + 1 :]
     sp = line.find(b" ")
     head = line if sp < 0 else line[:sp]
     try:
         ts = parse_rfc3339_ns(head)
     except ValueError:
         return None
+    if 20 < len(head) <= 30 and head[19:20] == b"." and head[-1:] == b"Z" and head[20:-1].isdigit():
+        if len(_SECOND_NS) >= 4096:
+            _SECOND_NS.clear()
+        _SECOND_NS[head[:19]] = ts - int(head[20:-1]) * _FRACTION_SCALE[len(head) - 21]
     return ts, (b"" if sp < 0 else line[sp + 1 :])
 
 
@@ -60,7 +84,8 @@ class ResumeFilter:
     def __init__(self, min_ts: int | None = None) -> None:
         self.min_ts = min_ts
         self.last_ts: int | None = None
-        self._at_last: Counter[int] = Counter()  # content hashes delivered at exactly last_ts
+        # the lines delivered at exactly last_ts (usually one): hashed only when a resume needs them
+        self._at_last: list[bytes] = []
         self._skip: Counter[int] | None = None  # armed by begin_resume()
         self._reached_back = False  # this resume saw a line at or before last_ts: nothing in between lost
         self._gaps: list[tuple[int, int]] = []  # (last line before, first line after) of unproven resumes
@@ -68,7 +93,7 @@ class ResumeFilter:
     def begin_resume(self, *, detect_gaps: bool = True) -> None:
         """Skip what was delivered; with `detect_gaps`, note a resume that does not reach back to the last
         line (off after a container restart: the new instance's log starts later by nature)."""
-        self._skip = Counter(self._at_last) if self.last_ts is not None else None
+        self._skip = Counter(map(hash, self._at_last)) if self.last_ts is not None else None
         self._reached_back = not detect_gaps
 
     def take_gaps(self) -> list[tuple[int, int]]:
@@ -81,31 +106,32 @@ class ResumeFilter:
         return gaps
 
     def reset(self) -> None:
-        self.last_ts, self._skip = None, None
-        self._at_last.clear()
+        self.last_ts, self._skip, self._at_last = None, None, []
 
     def accept(self, ts: int, content: bytes) -> bool:
         """True if the line is new (and records it); False if it was delivered before."""
         if self.min_ts is not None and ts < self.min_ts:
             return False
-        digest = hash(content)
-        if self._skip is not None and self.last_ts is not None:
-            if ts <= self.last_ts:
+        last = self.last_ts
+        if self._skip is not None and last is not None:
+            if ts <= last:
                 self._reached_back = True
-            if ts < self.last_ts:
+            if ts < last:
                 return False
-            if ts == self.last_ts and self._skip[digest] > 0:
-                self._skip[digest] -= 1
-                return False
-            if ts > self.last_ts:
+            if ts == last:
+                digest = hash(content)
+                if self._skip[digest] > 0:
+                    self._skip[digest] -= 1
+                    return False
+            else:
                 if not self._reached_back:
-                    self._gaps.append((self.last_ts, ts))
+                    self._gaps.append((last, ts))
                 self._skip = None
-        if self.last_ts is None or ts > self.last_ts:
+        if last is None or ts > last:
             self.last_ts = ts
-            self._at_last.clear()
-        if ts == self.last_ts:
-            self._at_last[digest] += 1
+            self._at_last = [content]
+        elif ts == last:
+            self._at_last.append(content)
         return True
 
 
@@ -113,17 +139,63 @@ class LogDecoder:
     """Bytes of one log response → new (ts_ns, content) lines: splits lines, strips timestamps, de-duplicates.
 
     Lines without a timestamp prefix are dropped (with `timestamps=true` the server prefixes every line).
-    An unfinished line at a cut stays in the splitter and is never delivered: the resume re-reads it whole.
+    An unfinished line at a cut stays in the buffer and is never delivered: the resume re-reads it whole.
+    One pass over each chunk: a line's content is sliced out of the chunk once (no split, then a second
+    slice past the timestamp), and the kubelet's timestamp form is read from the per-second cache.
     """
 
     def __init__(self, resume: ResumeFilter) -> None:
         self.resume = resume
-        self._splitter = LineSplitter()
+        self._pending = bytearray()  # bytes after the last newline: the start of an unfinished line
 
-    def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
-        out = []
-        for raw in self._splitter.feed(chunk):
-            parts = split_timestamp(raw)
-            if parts is not None and self.resume.accept(*parts):
-                out.append(parts)
+    @property
+    def pending(self) -> bytes:
+        return bytes(self._pending)
+
+    def feed(
+        self, chunk: bytes, make: Callable[[int, bytes], T] | None = None
+    ) -> list[tuple[int, bytes]] | list[T]:
+        """The new lines completed by `chunk`, oldest first: `(ts, content)` each, or `make(ts, content)`."""
+        if b"\n" not in chunk:
+            self._pending += chunk
+            return []
+        if self._pending:
+            self._pending += chunk
+            data = bytes(self._pending)
+        else:
+            data = chunk if type(chunk) is bytes else bytes(chunk)
+        end = data.rfind(b"\n")
+        self._pending = bytearray(data[end + 1 :])
+        resume, seconds, scale, find = self.resume, _SECOND_NS, _FRACTION_SCALE, data.find
+        out: list = []
+        pos = 0
+        while pos <= end:
+            nl = find(b"\n", pos)
+            stop = nl - 1 if nl > pos and data[nl - 1] == 13 else nl  # a CRLF line ends before the CR
+            ts = None
+            # split_timestamp's common case, inline (see there)
+            if data[pos + 19 : pos + 20] == b"." and data[pos + 10 : pos + 11] == b"T":
+                sp = find(b" ", pos + 21, min(pos + 31, stop))
+                if sp > 0 and data[sp - 1] == 90:  # "Z"
+                    base = seconds.get(data[pos : pos + 19])
+                    frac = data[pos + 20 : sp - 1]
+                    if base is not None and frac.isdigit():
+                        ts = base + int(frac) * scale[len(frac)]
+                        content = data[sp + 1 : stop]
+            if ts is None:
+                parts = split_timestamp(data[pos:stop])
+                pos = nl + 1
+                if parts is None:
+                    continue
+                ts, content = parts
+            else:
+                pos = nl + 1
+            last = resume.last_ts
+            # ResumeFilter.accept's common case (no lower bound, no resume armed, time moving on), inline
+            if resume._skip is None and resume.min_ts is None and last is not None and ts > last:
+                resume.last_ts = ts
+                resume._at_last = [content]
+            elif not resume.accept(ts, content):
+                continue
+            out.append((ts, content) if make is None else make(ts, content))
         return out

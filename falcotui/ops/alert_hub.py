@@ -62,13 +62,27 @@ def _key(alert: Alert) -> int:
     return (alert.time_ns << 64) | (text & _HASH_BITS)
 
 
+_LABELS = tuple(p.label for p in Priority)
+
+
+def _as_written(obj: dict, alert: Alert) -> bool:
+    """True when `alert_to_json(alert)` would write the values of `obj` back unchanged, only the keys in
+    another order and falcotui's added: Falco's eight keys alone, the priority spelled as Falco does, the
+    time in its own form (`2026-12-06T16:26:09.763232993Z`; a leap second 60 would be written as the next
+    minute)."""
+    if len(obj) != 8 or obj["priority"] != _LABELS[alert.priority]:
+        return False
+    when = obj["time"]
+    return len(when) == 30 and when[10] == "T" and when[17:19] != "60" and when[29] == "Z"
+
+
 class PodLogLine(Protocol):
     """What a pod-log follower hands over (falcotui.kube.logs.LogLine has these attributes)."""
 
     pod: str
     node: str
     ts_ns: int
-    line: str
+    line: str | bytes
 
 
 @dataclass(slots=True)
@@ -138,6 +152,9 @@ class HubDelta:
     pods: list[FalcoPodInfo] = field(default_factory=list)
     first_seq: int = 1
     last_seq: int = 0
+    #: with `AlertHub(keep_lines=True)`: seq -> the JSON log line a new alert was parsed from, exactly as
+    #: Falco wrote it (Falco's eight keys, UTF-8, orjson's own parse), for a writer that passes it on
+    lines: dict[int, bytes] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -155,6 +172,7 @@ class AlertHub:
         dedup_max: int = 200_000,
         text_rules: OutputTemplates | None = None,
         clock: Callable[[], int] = time.time_ns,
+        keep_lines: bool = False,
     ) -> None:
         if dedup_window_s <= 0 or dedup_max < 1:
             raise ValueError("de-duplication needs a positive window and room for at least one key")
@@ -173,6 +191,8 @@ class AlertHub:
         self._merged: list[int] = []
         self._changed_channels: set[tuple[str, str]] = set()
         self._changed_pods: set[str] = set()
+        # seq -> raw JSON line of new alerts not yet drained (see HubDelta.lines); None: not kept
+        self._lines: dict[int, bytes] | None = {} if keep_lines else None
 
     # ------------------------------------------------------------ alerts
 
@@ -283,7 +303,7 @@ class AlertHub:
         seen, order, store = self._seen, self._seen_order, self.store
         if order and order[0][0] < now - self._window_ns:
             self._expire(now)  # `now` is the whole batch's: nothing expires during it
-        note_metadata, dedup_max = self.falco.note_metadata, self._dedup_max
+        note_metadata, dedup_max, kept_lines = self.falco.note_metadata, self._dedup_max, self._lines
         # new alerts go to the store in one `extend` per run of JSON lines, so the next one's sequence
         # number is known: the store's next plus how many wait
         new: list[Alert] = []
@@ -333,6 +353,8 @@ class AlertHub:
                             self._merged.append(seq)
                         continue
                     seen[key] = next_seq + len(new)
+                    if kept_lines is not None and type(line) is bytes and _as_written(obj, alert):
+                        kept_lines[next_seq + len(new)] = line
                     new.append(alert)
                     order.append((now, key))
                     if len(order) > dedup_max:
@@ -493,6 +515,16 @@ class AlertHub:
         handed = self._drained_seq
         alerts = store.since(handed, limit=max_alerts)
         self._drained_seq = alerts[-1].seq if alerts else max(handed, store.first_seq - 1)
+        lines: dict[int, bytes] = {}
+        kept = self._lines
+        if kept:
+            if missed:  # evicted before this drain: their lines go with them
+                for seq in [s for s in kept if s < store.first_seq]:
+                    del kept[seq]
+            if alerts and len(kept) <= len(alerts) and alerts[-1].seq >= next(reversed(kept)):
+                lines, self._lines = kept, {}  # all of them handed over now (the usual case)
+            else:
+                lines = {e.seq: line for e in alerts if (line := kept.pop(e.seq, None)) is not None}
         merged_seqs, self._merged = self._merged, []
         # alerts handed over in this very delta already carry their channels
         merged = [e for s in dict.fromkeys(merged_seqs) if s <= handed and (e := store.by_seq(s)) is not None]
@@ -500,7 +532,7 @@ class AlertHub:
         pods = [copy.copy(p) for name in sorted(self._changed_pods) if (p := self.falco.pods.get(name))]
         self._changed_channels.clear()
         self._changed_pods.clear()
-        return HubDelta(alerts, missed, merged, channels, pods, store.first_seq, store.last_seq)
+        return HubDelta(alerts, missed, merged, channels, pods, store.first_seq, store.last_seq, lines)
 
     # ------------------------------------------------------------ asyncio
 

@@ -121,6 +121,7 @@ class EngineOptions:
     dedup_window_s: float = 300.0
     events_kept: int = 200
     nats: NatsSource | None = None  # Falcosidekick's JetStream stream, for the `nats` channel
+    keep_lines: bool = False  # hand each drain the JSON lines new alerts came from (HubDelta.lines)
 
 
 def namespace_names(clients: KubeClients) -> list[str]:
@@ -157,7 +158,10 @@ class Engine:
         self._read_only_given = read_only
         self.read_only = read_only
         self.store = AlertStore(alert_capacity, clock=clock)
-        self.hub = AlertHub(self.store, dedup_window_s=self.options.dedup_window_s, clock=clock)
+        opts = self.options
+        self.hub = AlertHub(
+            self.store, dedup_window_s=opts.dedup_window_s, clock=clock, keep_lines=opts.keep_lines
+        )
         self.views = ViewService(self.store)  # the UI's alert views (ui/remote_view.py), by id
         self.fleet = FleetState(self.hub, namespace=namespace, clock=clock)
         self.notices = NoticeLog(clock=clock)

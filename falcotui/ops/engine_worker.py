@@ -28,6 +28,7 @@ from falcotui.kube.throttle import RateLimits
 from falcotui.ops.engine import CHANNELS, Engine, EngineOptions
 from falcotui.ops.engine_batch import TickBatch, TickBatcher
 from falcotui.ops.engine_link import Link
+from falcotui.ops.gc_tuning import tune_for_ingest
 from falcotui.ops.reload_state import PushMark
 
 VIEW_CALLS = frozenset({"open", "sync", "close", "export", "report", "alert"})
@@ -126,6 +127,7 @@ class WorkerHost:
 
     async def start(self, sync_timeout: float | None = 20.0) -> None:
         await self._engine().start(sync_timeout=sync_timeout)
+        tune_for_ingest()  # this process's work from now on is the alert storm
 
     async def stop(self) -> None:
         if self.engine is not None:

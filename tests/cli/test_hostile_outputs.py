@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -73,6 +74,50 @@ def test_alerts_text_and_json(hostile_sim, hostile) -> None:
     for key in ("rule", "output", "tags"):
         assert found[0][key] == original[key], key  # faithful: escaped, never dropped or replaced
     assert found[0]["output_fields"]["proc.cmdline"] == hostile.CORPUS
+
+
+def test_follow_json_passes_falcos_own_line_on_and_escapes_a_hostile_one(falco_sim, until, hostile) -> None:
+    """`alerts -f --json` prints a JSON alert line as Falco wrote it with falcotui's keys added (not parsed
+    and written again), but only a line a terminal cannot act on: a corpus orjson reads (no lone
+    surrogate, so it takes that path) and a line with a raw tab and carriage return between its tokens
+    are written escaped, faithful all the same."""
+    sim = falco_sim(nodes=1)
+    pods = sim.clients.request("GET", "/api/v1/namespaces/falco/pods")["items"]
+    pod = next(p for p in pods if p["status"].get("phase") == "Running")
+    name, node = pod["metadata"]["name"], pod["spec"]["nodeName"]
+    corpus = hostile.CORPUS.replace("\udc80", "")
+    plain = hostile_alert_line(node, "plain").replace("Hostile", "Plain")
+    spaced = hostile_alert_line(node, "spaced").replace("Hostile", "Spaced").replace(', "', ',\t\r"')
+    lines = {"Hostile": hostile_alert_line(node, corpus), "Plain": plain, "Spaced": spaced}
+    log = sim.cluster.call(lambda: sim.cluster.controllers.container_log("falco", name, "falco"))
+    for line in lines.values():
+        sim.cluster.call(lambda line=line: log.append("stdout", line))
+    proc = sim.popen("alerts", "-f", "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    got: dict[str, bytes] = {}
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for out in proc.stdout:
+            rule = json.loads(out)["rule"].split(" ", 1)[0]
+            if rule in lines:
+                got[rule] = out
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        until(lambda: len(got) == 3, "the three alerts printed", timeout=60)
+    finally:
+        proc.terminate()
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()
+    for rule, out in got.items():
+        hostile.assert_clean_bytes(out, f"alerts -f --json ({rule})")
+        assert b"\t" not in out and b"\r" not in out, rule
+        printed, original = json.loads(out), json.loads(lines[rule])
+        assert {printed.pop(k) for k in ("channel", "node", "pod")} == {"log", node, name}
+        assert printed == original, rule  # every value as Falco wrote it, the corpus escaped, not dropped
+    added = f',"channel":"log","node":"{node}","pod":"{name}"}}\n'.encode()
+    assert got["Plain"] == lines["Plain"].encode()[:-1] + added, "Falco's own bytes, falcotui's keys added"
 
 
 def test_export_file(hostile_sim, tmp_path, hostile) -> None:

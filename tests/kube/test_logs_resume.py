@@ -55,6 +55,28 @@ def test_timestamps_parse_to_exact_nanoseconds() -> None:
     assert split_timestamp(b"Falco version: 0.45.0") is None
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 5 * 10**9), min_size=1, max_size=30),
+    st.sampled_from([b"", b"\r"]),
+    st.lists(st.integers(1, 200), max_size=6),
+)
+def test_the_per_second_cache_reads_every_timestamp_as_the_full_parser_does(offsets, cr, cuts) -> None:
+    """The decoder's fast path (the kubelet's form, seconds cached) agrees with parsing each prefix in full,
+    whatever the fraction's length, CRLF endings and however the bytes are cut into chunks."""
+    stamps = sorted(BASE + 123 * 10**9 + o for o in offsets)
+    lines = [(ts, b'{"n":%d}' % i) for i, ts in enumerate(stamps)]
+    data = b"".join(go_rfc3339nano(ts).encode() + b" " + c + cr + b"\n" for ts, c in lines)
+    got: list[tuple[int, bytes]] = []
+    dec, start = LogDecoder(ResumeFilter()), 0
+    for cut in [*cuts, len(data)]:
+        got += dec.feed(data[start : start + cut])
+        start += cut
+    got += dec.feed(data[start:])
+    assert got == [(parse_rfc3339_ns(go_rfc3339nano(ts).encode()), c) for ts, c in lines]
+    assert [split_timestamp(raw) for raw in data.split(b"\n")[:-1]] == [(ts, c + cr) for ts, c in lines]
+
+
 def test_since_time_floors_to_the_second() -> None:
     assert since_time_param(parse_rfc3339_ns(b"2026-11-26T13:44:58.999999999Z")) == "2026-11-26T13:44:58Z"
 

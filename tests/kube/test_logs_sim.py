@@ -33,7 +33,7 @@ class Collector:
             self.notices.append(item)
 
     def of(self, pod: str) -> list[tuple[int, str]]:
-        return [(x.ts_ns, x.line) for x in self.lines if x.pod == pod]
+        return [(x.ts_ns, x.line.decode(errors="replace")) for x in self.lines if x.pod == pod]
 
 
 async def test_cut_streams_and_an_api_restart_lose_and_repeat_nothing(
