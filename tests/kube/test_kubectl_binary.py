@@ -112,7 +112,9 @@ def test_ci_decides_whether_a_missing_kubectl_fails(value, fails):
 
 CONFTEST = """\
 import importlib.util
+import sys
 
+sys.path.insert(0, {support!r})  # the repository's conftest imports simkit (pyproject's pythonpath)
 spec = importlib.util.spec_from_file_location("repo_conftest", {conftest!r})
 repo_conftest = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(repo_conftest)
@@ -123,7 +125,10 @@ kubectl_path = repo_conftest.kubectl_path
 def _pytest_without_kubectl(repo_root: Path, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     """A fresh pytest, with the repository's `kubectl_path` fixture and a PATH holding no kubectl and no
     gcloud, runs one test that needs kubectl (plugins not autoloaded: a second's start instead of six)."""
-    (tmp_path / "conftest.py").write_text(CONFTEST.format(conftest=str(repo_root / "tests" / "conftest.py")))
+    tests = repo_root / "tests"
+    (tmp_path / "conftest.py").write_text(
+        CONFTEST.format(conftest=str(tests / "conftest.py"), support=str(tests / "support"))
+    )
     (tmp_path / "test_needs_kubectl.py").write_text("def test_needs_kubectl(kubectl_path):\n    pass\n")
     clean = {k: v for k, v in os.environ.items() if k not in ("KUBECTL", "CI")}
     clean.update(PATH=str(tmp_path / "empty"), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", **env)
