@@ -27,7 +27,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import OptionList, Static, TextArea
 
-from falcotui.falco.sanitize import safe_text, sanitize
+from falcotui.falco.sanitize import sanitize
 from falcotui.ops.engine import EngineDelta
 from falcotui.ops.fleet_status import NodeReload
 from falcotui.ops.reload_tracker import DEFAULT_RELOAD_TIMEOUT
@@ -41,6 +41,7 @@ from falcotui.ui.rules_incluster_ui import summary_line
 from falcotui.ui.rules_lint import RulesLinting
 from falcotui.ui.rules_problems import ProblemsList
 from falcotui.ui.rules_push_flow import PushFlow
+from falcotui.ui.rules_rejected import RejectedBanner
 from falcotui.ui.rules_reload_panel import ReloadPanel
 from falcotui.ui.services import ServicesMixin
 
@@ -62,8 +63,6 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
     RulesScreen #rules-editors { height: 1fr; }
     RulesScreen #rules-message { height: 1fr; padding: 1 2; }
     RulesScreen #rules-status { height: 1; padding: 0 1; }
-    RulesScreen #rules-rejected { height: auto; max-height: 3; padding: 0 1; display: none; }
-    RulesScreen #rules-rejected.-shown { display: block; }
     RulesScreen.-narrow #rules-main { layout: grid; grid-size: 2 2; grid-columns: 25 1fr; grid-rows: 1fr 7; }
     RulesScreen.-narrow #rules-files-pane { width: 25; }
     RulesScreen.-narrow #rules-problems-pane { width: 1fr; column-span: 2; }
@@ -97,8 +96,6 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
         self.busy = ""  # what cluster operation runs now ("" when none)
         self.status_text = ""
         self.saved_copies: list[Path] = []  # files where "take theirs" saved the user's version
-        self.refusing: list[tuple[str, NodeReload]] = []  # nodes whose Falco rejected the live rules
-        self.rejected_text = ""  # the banner as plain text
         self._rejected_at = 0.0
         self.flow = PushFlow(self, lambda: self.services.rules)
         self.cluster_check: InClusterValidation | None = None  # the cluster's Falco, before the last push
@@ -109,7 +106,7 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
     # ------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        yield Static(id="rules-rejected")
+        yield RejectedBanner(id="rules-rejected")
         with Horizontal(id="rules-main"):
             with Vertical(id="rules-files-pane") as pane:
                 pane.border_title = "files"
@@ -496,45 +493,23 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
 
     # ------------------------------------------------------------ nodes refusing the rules
 
+    @property
+    def refusing(self) -> list[tuple[str, NodeReload]]:
+        """The nodes whose Falco rejected the live rules (node name, its reload state)."""
+        return self.query_one(RejectedBanner).refusing
+
+    @property
+    def rejected_text(self) -> str:
+        """The banner as plain text ("" when no node refuses the rules)."""
+        return self.query_one(RejectedBanner).plain
+
     def _update_rejected(self) -> None:
-        """The banner on top: how many nodes rejected the live rules (a push forced past the checks, or
-        rules their Falco version refuses), where and what Falco said — the old rules keep running there."""
         self._rejected_at = time.monotonic()
-        self.refusing = self.services.engine.fleet.refusing_rules()
-        banner = self.query_one("#rules-rejected", Static)
-        banner.set_class(bool(self.refusing), "-shown")
-        if not self.refusing:
-            self.rejected_text = ""
-            banner.update("")
-            self.refresh_bindings()
-            return
-        n = len(self.refusing)
-        first = self._refused_spot()
-        said = first.detail if first is not None else ""
-        text = Text.assemble(
-            (f"✗ {n} node{'s' if n != 1 else ''} rejected the rules", "bold red"),
-            " — Falco keeps running the old ones there. ",
-        )
-        if said:
-            text.append_text(safe_text(said, "bold", max_len=300))
-        names = ", ".join(name for name, _ in self.refusing[:4]) + (" …" if n > 4 else "")
-        text.append_text(safe_text(f"  ({names})", "dim", max_len=200))
-        if first is not None and first.failure is not None:
-            text.append("  ctrl+g go to the line", "reverse")
-        if text.plain != self.rejected_text:
-            self.rejected_text = text.plain
-            banner.update(text)
+        if self.query_one(RejectedBanner).show(self.services.engine.fleet.refusing_rules()):
             self.refresh_bindings()
 
     def _refused_spot(self) -> NodeReload | None:
-        """What most refusing nodes said (the same rules file fails the same way on each)."""
-        if not self.refusing:
-            return None
-        counts: dict[str, int] = {}
-        for _, reload in self.refusing:
-            counts[reload.detail] = counts.get(reload.detail, 0) + 1
-        top = max(counts, key=lambda d: counts[d])
-        return next(r for _, r in self.refusing if r.detail == top)
+        return self.query_one(RejectedBanner).spot()
 
     def action_goto_rejected(self) -> None:
         """ctrl+g: the editor, at the line Falco refused."""
