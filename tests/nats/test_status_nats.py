@@ -41,8 +41,9 @@ async def test_status_says_the_stream_is_missing_and_creates_it_when_told(
     bare_nats_server,
     tmp_path,
 ):
-    falco_cluster(nodes=1)
-    kubeconfig, url = tmp_path / "kubeconfig-0", bare_nats_server.url
+    cluster, _ = falco_cluster(nodes=1)
+    kubeconfig = cluster.write_kubeconfig(tmp_path / "status-kubeconfig")
+    url = bare_nats_server.url
     done = await asyncio.to_thread(_status, kubeconfig, "--from", url)
     assert done.returncode == 1, done.stderr
     said = f"NATS {url}: no JetStream stream captures falco.>: alerts are not being kept (--create-stream"

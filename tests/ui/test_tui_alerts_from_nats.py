@@ -28,7 +28,7 @@ from ..nats.conftest import (  # noqa: F401 - fixtures
     sample_alerts,
     stream_configs,
 )
-from .rules_fixtures import ready
+from ..support.pilot_waits import ready
 from .test_app_misc import palette_pick
 
 
