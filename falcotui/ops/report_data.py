@@ -25,7 +25,7 @@ BUCKET_CHOICES_S = (60, 120, 300, 600, 900, 1800, 3600, 2 * 3600, 6 * 3600, 12 *
 MAX_BUCKETS = 240
 TOP_RULE_SERIES = 5  # rules drawn as their own line in the per-rule chart
 TIMELINE_MAX = 500  # timeline rows at most (all alerts are in the JSONL whatever this cuts)
-SAMPLE_CHARS = 600  # characters of an alert's output kept as a timeline row's sample
+SAMPLE_CHARS = 400  # characters of an alert's output kept as a timeline row's sample
 NO_NAMESPACE = ""  # an alert without k8s.ns.name (host events, no Kubernetes metadata)
 
 
@@ -78,7 +78,9 @@ class ReportData:
 
 
 def per_label(seconds: int) -> str:
-    if seconds % 3600 == 0:
+    if seconds % 86400 == 0:
+        n, unit = seconds // 86400, "day"
+    elif seconds % 3600 == 0:
         n, unit = seconds // 3600, "hour"
     else:
         n, unit = seconds // 60, "minute"
@@ -87,14 +89,16 @@ def per_label(seconds: int) -> str:
 
 def pick_bucket(start_ns: int, end_ns: int) -> tuple[int, int, int]:
     """(bucket seconds, first bucket's start, bucket count) for a window: the smallest width of
-    `BUCKET_CHOICES_S` that needs at most `MAX_BUCKETS` buckets, aligned to that width in UTC."""
-    for width in BUCKET_CHOICES_S:
+    `BUCKET_CHOICES_S` of which the window spans at most `MAX_BUCKETS` (past those, whole days enough),
+    aligned to that width in UTC (so one more bucket may be needed where the window starts mid-way)."""
+    days = -(-max(1, end_ns - start_ns) // (MAX_BUCKETS * 86400 * _NS))
+    for width in (*BUCKET_CHOICES_S, (days + 1) * 86400):
         w = width * _NS
         first = start_ns - start_ns % w
         count = max(1, -(-(end_ns - first) // w))  # an alert at the very end counts in the last one
-        if count <= MAX_BUCKETS or width == BUCKET_CHOICES_S[-1]:
+        if end_ns - start_ns <= MAX_BUCKETS * w:
             return width, first, count
-    raise AssertionError("unreachable")
+    raise AssertionError("unreachable: (days + 1) days a bucket always fit")
 
 
 def actions_in_window(
@@ -135,7 +139,8 @@ def summarize(
     now_ns: int | None = None,
 ) -> ReportData:
     """The report of `entries` (the alerts the JSONL holds, in its order). The window is [since, until]
-    as asked; an open end is the first alert (or now) and now (or the last alert, if later)."""
+    as asked. Open ends: from the first alert; to now when a start was asked (the window runs up to the
+    report), else to the last alert (all the source holds, which may have ended long ago)."""
     generated = time.time_ns() if now_ns is None else now_ns
     alerts = list(entries)
     by_priority = [0] * len(Priority)
@@ -166,7 +171,12 @@ def summarize(
             group[2] += 1
             group[3] = min(group[3], a.priority)
     start = since_ns if since_ns is not None else (first if first is not None else generated)
-    end = until_ns if until_ns is not None else max(generated, last if last is not None else generated)
+    if until_ns is not None:
+        end = until_ns
+    elif since_ns is not None or last is None:
+        end = max(generated, last if last is not None else generated)
+    else:
+        end = last
     start = min(start, end)
     bucket_s, bucket_start, n = pick_bucket(start, end)
     width = bucket_s * _NS
