@@ -38,7 +38,7 @@ async def journey(nodes: int, limits: RateLimits, storm: bool) -> dict[str, obje
     assert demo.cluster is not None
     server = demo.cluster.server
     try:
-        from falcotui.kube.config import Timeouts, load_clients
+        from falcotui.kube.client import Timeouts, load_clients
 
         clients = load_clients(str(demo.kubeconfig), None, timeouts=Timeouts(5, 30), limits=limits)
         engine = Engine(clients, "falco", options=EngineOptions(tail_lines=10))

@@ -42,7 +42,7 @@ def _running(pod: dict) -> bool:
 def serve(nodes: int) -> None:
     """The simulated cluster's process: deploy Falco, wait until every pod runs, print the kubeconfig."""
     from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
-    from falcotui.kube.informer import PODS
+    from falcotui.kube.resources import PODS
 
     # the kubelet's real CrashLoopBackOff (10 s doubling to 300 s): see bench_api_rate.py
     timings = {**FAST_TIMINGS, "crash_backoff_base": 10.0, "crash_backoff_max": 300.0}
@@ -50,7 +50,8 @@ def serve(nodes: int) -> None:
         nodes=nodes, scenario="quiet", seed=3, per_minute=6, timings=timings, tainted_node=False
     )
     demo.start()
-    from falcotui.kube.config import KubeError, Timeouts, load_clients
+    from falcotui.kube.client import Timeouts, load_clients
+    from falcotui.kube.errors import KubeError
 
     clients = load_clients(str(demo.kubeconfig), None, timeouts=Timeouts(5, 120))
     while True:
@@ -69,7 +70,7 @@ def serve(nodes: int) -> None:
 
 async def measure(kubeconfig: str, nodes: int) -> dict[str, float]:
     t0 = time.monotonic()
-    from falcotui.kube.config import load_clients
+    from falcotui.kube.client import load_clients
     from falcotui.ops.engine import Engine
 
     clients = load_clients(kubeconfig, environ={})

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from simkit import FalcoSim, connect, falco_runtime, new_sim_cluster
 
-from falcotui.kube.config import KubeClients
+from falcotui.kube.client import KubeClients
 from falcotui.kube.kubectl_binary import KubectlNotFound, find_kubectl, missing_fails
 from falcotui.sim.cluster import SimCluster
 

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from falcotui.falco.sanitize import terminal_text
 
-# the error types only: kube.config imports the kubernetes client (and its pydantic models), which
+# the error types only: kube.client imports the kubernetes client (and its pydantic models), which
 # `--help`, `--version` and `rules lint` never need; `connect` imports it when a command talks to a cluster
 from falcotui.kube.errors import KubeConfigError, KubeConnectionError, KubeError, short_reason
 from falcotui.kube.throttle import BURST_ENV, DEFAULT_BURST, DEFAULT_QPS, QPS_ENV, RateLimits
 
 if TYPE_CHECKING:
-    from falcotui.kube.config import KubeClients
+    from falcotui.kube.client import KubeClients
 
 DEFAULT_FALCO_NAMESPACE = "falco"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -191,7 +191,7 @@ def duration(text: str) -> int:
 
 def connect(args: argparse.Namespace) -> KubeClients:
     """KubeClients for the parsed cluster options; CliError with a readable message if that fails."""
-    from falcotui.kube.config import Timeouts, load_clients
+    from falcotui.kube.client import Timeouts, load_clients
 
     timeouts = Timeouts(connect=min(10.0, args.request_timeout), read=args.request_timeout)
     try:

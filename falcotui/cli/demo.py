@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from falcotui.kube.config import KubeClients, Timeouts, load_clients
+from falcotui.kube.client import KubeClients, Timeouts, load_clients
 from falcotui.ops.deployer import Deployer
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import NodeSpec, SimConfig

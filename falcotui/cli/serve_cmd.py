@@ -166,7 +166,8 @@ def _check_tui_options(args: argparse.Namespace) -> None:
     if opts.keymap is not None and not opts.keymap.is_file():
         raise CliError(f"--keymap: no such file: {opts.keymap}", EXIT_USAGE)
     if not opts.demo:
-        from falcotui.kube.config import KubeError, list_contexts
+        from falcotui.kube.client import list_contexts
+        from falcotui.kube.errors import KubeError
 
         try:
             names = [c.name for c in list_contexts(args.kubeconfig)[0]]

@@ -193,7 +193,8 @@ def run(args: argparse.Namespace) -> int:
     early = _early_worker()
     if args.demo:
         return _run_demo(args, early)
-    from falcotui.kube.config import KubeConfigError, KubeError, Timeouts, list_contexts, load_clients
+    from falcotui.kube.client import Timeouts, list_contexts, load_clients
+    from falcotui.kube.errors import KubeConfigError, KubeError
     from falcotui.ops.engine_worker import ConnectOptions
 
     nats = None
@@ -269,7 +270,7 @@ def _run_demo(args: argparse.Namespace, early: list) -> int:
         error(f"cannot start the demo cluster: {exc}")
         return EXIT_FAILURE
 
-    from falcotui.kube.config import Timeouts
+    from falcotui.kube.client import Timeouts
     from falcotui.ops.action_log import ENV_PATH
     from falcotui.ops.engine_worker import ConnectOptions
 

@@ -36,7 +36,7 @@ from falcotui.kube.throttle import Priority
 if TYPE_CHECKING:
     from kubernetes import client as k8s
 
-    from falcotui.kube.config import KubeClients
+    from falcotui.kube.client import KubeClients
 
 _NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
 _CHUNK = 65536
@@ -187,7 +187,7 @@ class AsyncApi:
     async def _send(
         self, method: str, path: str, query: list[tuple[str, Any]], accept: str, read_timeout: float
     ) -> aiohttp.ClientResponse:
-        from falcotui.kube.config import RetryRules
+        from falcotui.kube.client import RetryRules
 
         api = self.clients.api_client
         session = self._session()

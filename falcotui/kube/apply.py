@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from falcotui.kube.config import KubeApiError, KubeClients, KubeError
-from falcotui.kube.informer import Resource
+from falcotui.kube.client import KubeClients
+from falcotui.kube.errors import KubeApiError, KubeError
+from falcotui.kube.resources import Resource
 
 FIELD_MANAGER = "falcotui"
 

@@ -18,7 +18,8 @@ from kubernetes import client as k8s
 from kubernetes.stream import stream
 from kubernetes.stream.ws_client import ERROR_CHANNEL, STDERR_CHANNEL, STDOUT_CHANNEL
 
-from falcotui.kube.config import KubeClients, KubeError
+from falcotui.kube.client import KubeClients
+from falcotui.kube.errors import KubeError
 
 
 class ExecError(KubeError):

@@ -22,15 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 
-from falcotui.kube.config import KubeApiError, KubeClients, KubeError
-from falcotui.kube.informer import (
-    PODS,
-    Backoff,
-    EventType,
-    Informer,
-    InformerEvent,
-)
+from falcotui.kube.client import KubeClients
+from falcotui.kube.errors import KubeApiError, KubeError
+from falcotui.kube.informer import EventType, Informer, InformerEvent
 from falcotui.kube.logs_resume import LogDecoder, ResumeFilter, since_time_param, split_timestamp
+from falcotui.kube.resources import FALCO_SELECTOR, PODS
+from falcotui.kube.streams import Backoff
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs 2.5x, and one is made per line
@@ -348,9 +345,6 @@ def read_log(
         if parts is not None:
             out.append((parts[0], parts[1].decode(errors="replace")))
     return out
-
-
-FALCO_SELECTOR = "app.kubernetes.io/name=falco"
 
 
 @dataclass(eq=False)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from kubernetes import client as k8s
 from kubernetes.stream import portforward
 
-from falcotui.kube.config import KubeClients, KubeError
+from falcotui.kube.client import KubeClients
+from falcotui.kube.errors import KubeError
 from falcotui.kube.exec import websocket_failure
 
 

@@ -18,10 +18,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from falcotui.kube.config import KubeClients
+from falcotui.kube.client import KubeClients
 from falcotui.kube.eligibility import daemon_placement, unmatched_node_selector
 from falcotui.kube.failed_create import FAILED_CREATE, admission_refusal, failed_create, refusal_marks
-from falcotui.kube.informer import DAEMONSETS, EVENTS, NODES, PODS, Informer
+from falcotui.kube.informer import Informer
+from falcotui.kube.resources import DAEMONSETS, EVENTS, NODES, PODS
 
 STUCK_REASONS = frozenset(
     {

@@ -6,7 +6,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from falcotui.kube.config import KubeClients, KubeError
+from falcotui.kube.client import KubeClients
+from falcotui.kube.errors import KubeError
 
 # `minor` is "29" upstream but "29+" on GKE/EKS builds; gitVersion ("v1.29.4-gke.100") is the fallback.
 _NUMBER = re.compile(r"^(\d+)")

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 
 from falcotui.falco.certs import RENEW_BEFORE_DAYS, CertificateDataError, GrpcCerts, generate_grpc_certs
 from falcotui.kube.apply import Applier, ApplyConflictError, ApplyError, object_ref
-from falcotui.kube.config import KubeApiError, KubeClients, KubeError
-from falcotui.kube.informer import NAMESPACES, PODS
-from falcotui.kube.logs import FALCO_SELECTOR, read_log
+from falcotui.kube.client import KubeClients
+from falcotui.kube.errors import KubeApiError, KubeError
+from falcotui.kube.logs import read_log
+from falcotui.kube.resources import FALCO_SELECTOR, NAMESPACES, PODS
 from falcotui.kube.rollout import NodeRollout, RolloutStatus, rollout_status, wait_rollout
 from falcotui.kube.version import ServerVersion, server_version
 from falcotui.ops.deploy_diff import unified_yaml_diff

@@ -18,25 +18,17 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from falcotui.kube.config import KubeClients, KubeError
+from falcotui.kube.client import KubeClients
+from falcotui.kube.errors import KubeError
 from falcotui.kube.failed_create import FAILED_CREATE, admission_refusal
-from falcotui.kube.informer import (
-    DAEMONSETS,
-    EVENTS,
-    NAMESPACES,
-    NODES,
-    PODS,
-    EventType,
-    Informer,
-    InformerEvent,
-)
+from falcotui.kube.informer import EventType, Informer, InformerEvent
+from falcotui.kube.resources import DAEMONSETS, EVENTS, FALCO_SELECTOR, NAMESPACES, NODES, PODS
 from falcotui.ops.alert_hub import AlertHub, HubDelta
 from falcotui.ops.alert_query import EMPTY_QUERY, AlertQuery
 from falcotui.ops.alert_store import AlertStore
 from falcotui.ops.alert_view import FilteredView
 from falcotui.ops.alert_view_service import ViewService
 from falcotui.ops.fleet import FleetState
-from falcotui.ops.fleet_k8s import FALCO_SELECTOR
 from falcotui.ops.fleet_status import NodeStatus
 from falcotui.ops.grpc_channels import GrpcChannels
 from falcotui.ops.log_channels import LogChannels
@@ -47,7 +39,6 @@ from falcotui.ops.terminal import credential_problem
 
 CHANNELS = ("log", "grpc")  # the default: what a cluster's own Falco pods offer
 ALL_CHANNELS = (*CHANNELS, "nats")  # nats: Falcosidekick's stream (EngineOptions.nats says where)
-POD_SELECTOR = ",".join(f"{k}={v}" for k, v in FALCO_SELECTOR.items())
 
 
 class EngineError(KubeError):
@@ -221,7 +212,7 @@ class Engine:
         ns, wt = self.namespace, self.options.watch_timeout
         specs = {
             "nodes": (NODES, None, None),
-            "pods": (PODS, ns, POD_SELECTOR),
+            "pods": (PODS, ns, FALCO_SELECTOR),
             "daemonsets": (DAEMONSETS, ns, None),
             "events": (EVENTS, ns, None),
         }

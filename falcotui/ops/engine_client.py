@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from falcotui.kube.config import KubeClients
+from falcotui.kube.client import KubeClients
 from falcotui.ops.alert_hub import ChannelStatus
 from falcotui.ops.engine import Engine, EngineError, Health, K8sEvent, namespace_names
 from falcotui.ops.engine_batch import TickBatch

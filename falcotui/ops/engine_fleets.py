@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from falcotui.falco.sidekick import CLUSTER_FIELD
-from falcotui.kube.config import KubeError
+from falcotui.kube.errors import KubeError
 from falcotui.ops.alert_store import AlertStore
 from falcotui.ops.alert_view_service import ViewService
 from falcotui.ops.engine import Engine, EngineError

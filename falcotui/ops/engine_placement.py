@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Any, Protocol, TypeVar
 
-from falcotui.kube.config import KubeClients
+from falcotui.kube.client import KubeClients
 from falcotui.kube.credentials import ExecCredentials
 from falcotui.ops.engine import Engine
 from falcotui.ops.engine_link import Link, LinkClosed

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from falcotui.kube.config import KubeClients, Timeouts, load_clients
+from falcotui.kube.client import KubeClients, Timeouts, load_clients
 from falcotui.kube.credentials import NoTerminal
 from falcotui.kube.throttle import RateLimits
 from falcotui.ops.engine import CHANNELS, Engine, EngineOptions

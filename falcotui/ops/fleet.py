@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from falcotui.kube.eligibility import Placement, daemon_placement, format_taint, node_taints
+from falcotui.kube.resources import FALCO_LABELS
 from falcotui.ops.alert_hub import AlertHub
 from falcotui.ops.falco_pods import FalcoPodInfo
 from falcotui.ops.fleet_k8s import (
-    FALCO_SELECTOR,
     DaemonSetSummary,
     PodStatus,
     daemonset_pod_spec,
@@ -72,7 +72,7 @@ class FleetState:
         *,
         namespace: str | None = "falco",
         daemonset: str = "falco",
-        pod_selector: Mapping[str, str] = FALCO_SELECTOR,
+        pod_selector: Mapping[str, str] = FALCO_LABELS,
         series_buckets: int = 10,
         series_seconds: int = 60,
         worst_minutes: int = 10,

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from falcotui.falco.certs import RENEW_BEFORE_DAYS
 from falcotui.ops.manifests import GRPC_CERTS_EXPIRE
 
-FALCO_SELECTOR: dict[str, str] = {"app.kubernetes.io/name": "falco"}
-
 
 def _meta(obj: Mapping) -> Mapping:
     return obj.get("metadata") or {}

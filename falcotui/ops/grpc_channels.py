@@ -22,7 +22,8 @@ from cryptography import x509
 
 from falcotui.falco.certs import CLIENT_KEYS, CertificateDataError, GrpcCerts
 from falcotui.falco.grpc.client import ClientState, ClientStatus, FalcoGrpcClient, GrpcTls, has_grpc_output
-from falcotui.kube.config import KubeApiError, KubeClients, KubeError
+from falcotui.kube.client import KubeClients
+from falcotui.kube.errors import KubeApiError, KubeError
 from falcotui.kube.logs import container_status
 from falcotui.kube.portforward import PortForwarder
 from falcotui.ops.alert_hub import AlertHub

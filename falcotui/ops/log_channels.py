@@ -13,7 +13,7 @@ import asyncio
 import functools
 from dataclasses import dataclass
 
-from falcotui.kube.config import KubeClients
+from falcotui.kube.client import KubeClients
 from falcotui.kube.logs import FollowerNotice, LogFollower, container_status, has_logs, pick_container
 from falcotui.ops.alert_hub import AlertHub
 from falcotui.ops.notices import NoticeKind, NoticeLog

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from falcotui.kube.apply import object_ref
-from falcotui.kube.config import KubeError
+from falcotui.kube.errors import KubeError
 
 #: "created" when falcotui's apply created the object, "adopted" when it already existed.
 OWNERSHIP = "falcotui.io/ownership"

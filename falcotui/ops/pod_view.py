@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from falcotui.kube.config import KubeClients
-from falcotui.kube.informer import EVENTS, PODS
+from falcotui.kube.client import KubeClients
+from falcotui.kube.resources import EVENTS, PODS
 from falcotui.ops.snapshot import read_pod_log
 
 LOG_TAIL = 500  # lines read per refresh (kubectl logs --tail)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any, Protocol, TypeVar
 
-from falcotui.kube.config import KubeClients
+from falcotui.kube.client import KubeClients
 from falcotui.ops.engine import Engine, EngineOptions
 from falcotui.ops.fleet_status import NodeStatus
 from falcotui.ops.reload_state import PushMark

@@ -30,7 +30,8 @@ import yaml
 
 from falcotui.falco.alerts import Alert
 from falcotui.falco.sanitize import sanitize
-from falcotui.kube.config import KubeClients, KubeError
+from falcotui.kube.client import KubeClients
+from falcotui.kube.errors import KubeError
 from falcotui.ops.action_log import ActionLog, ActionRecord, AlertRef, now_iso
 from falcotui.ops.alert_store import NAMESPACE_FIELD, POD_FIELD, alert_field, alert_node
 from falcotui.ops.ownership import CREATED, OWNERSHIP

@@ -18,7 +18,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from falcotui.kube.config import KubeApiError, KubeClients, KubeError
+from falcotui.kube.client import KubeClients
+from falcotui.kube.errors import KubeApiError, KubeError
 from falcotui.ops.ownership import CREATED, OWNERSHIP
 
 HISTORY_CONFIGMAP = "falco-rules-history"

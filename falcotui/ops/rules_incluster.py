@@ -31,7 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from falcotui.falco.rules.dialect import UnknownFalcoVersion, dialect_for, parse_version
-from falcotui.kube.config import KubeClients, KubeError
+from falcotui.kube.client import KubeClients
+from falcotui.kube.errors import KubeError
 from falcotui.kube.exec import ExecError, ExecResult, exec_command
 from falcotui.ops.rules_service import DEFAULT_RULES_PATH, RulesError, RulesService, Validation
 from falcotui.ops.rules_target import RulesTarget, pod_falco_version

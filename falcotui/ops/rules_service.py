@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 from falcotui.falco.rules.loader import LoadResult, load_rules
 from falcotui.falco.rules.results import Message
 from falcotui.falco.rules.rules_input import RulesInputError, check_configmap_size
-from falcotui.kube.config import KubeApiError, KubeClients, KubeError
+from falcotui.kube.client import KubeClients
+from falcotui.kube.errors import KubeApiError, KubeError
 from falcotui.kube.exec import ExecError, read_file
-from falcotui.kube.informer import PODS
-from falcotui.kube.logs import FALCO_SELECTOR
+from falcotui.kube.resources import FALCO_SELECTOR, PODS
 from falcotui.ops.reload_state import NodeReload, PushMark, ReloadSummary
 from falcotui.ops.reload_tracker import DEFAULT_RELOAD_TIMEOUT, ReloadTracker
 from falcotui.ops.reload_watch import server_time

@@ -14,15 +14,14 @@ import time
 from dataclasses import dataclass, field
 
 from falcotui.falco.loglines import LineKind, LogLineClassifier
-from falcotui.kube.config import KubeClients, KubeError
-from falcotui.kube.informer import DAEMONSETS, NODES, PODS
+from falcotui.kube.client import KubeClients
+from falcotui.kube.errors import KubeError
 from falcotui.kube.logs import container_status, has_logs, pick_container, since_time_param, split_timestamp
+from falcotui.kube.resources import DAEMONSETS, FALCO_SELECTOR, NODES, PODS
 from falcotui.ops.alert_hub import AlertHub
 from falcotui.ops.alert_store import AlertStore
 from falcotui.ops.fleet import FleetState
-from falcotui.ops.fleet_k8s import FALCO_SELECTOR
 
-POD_SELECTOR = ",".join(f"{k}={v}" for k, v in FALCO_SELECTOR.items())
 HEAD_BYTES = 64 * 1024  # Falco prints its version in its first few lines
 
 
@@ -135,7 +134,7 @@ async def take_snapshot(
     """
     hub = AlertHub(AlertStore(alert_capacity), dedup_window_s=10 * 365 * 86400.0)
     fleet = FleetState(hub, namespace=namespace)
-    pods = await asyncio.to_thread(_list, clients, PODS.collection_path(namespace), POD_SELECTOR)
+    pods = await asyncio.to_thread(_list, clients, PODS.collection_path(namespace), FALCO_SELECTOR)
     if with_fleet:
         nodes, daemonsets = await asyncio.gather(
             asyncio.to_thread(_list, clients, NODES.collection_path(None)),

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from falcotui.kube.config import KubeClients
+from falcotui.kube.client import KubeClients
 from falcotui.kube.credentials import ProcessTerminal
 
 T = TypeVar("T")

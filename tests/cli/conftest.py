@@ -14,7 +14,7 @@ from simkit import falco_runtime, wait_until
 
 from falcotui.falco.alerts import Alert, dedup_key, parse_json_alert
 from falcotui.kube.apply import Applier
-from falcotui.kube.config import KubeClients
+from falcotui.kube.client import KubeClients
 from falcotui.kube.logs import split_timestamp
 from falcotui.kube.rollout import wait_rollout
 from falcotui.ops import manifests

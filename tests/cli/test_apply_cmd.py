@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 from falcotui.cli import build_parser
-from falcotui.kube.config import KubeApiError
+from falcotui.kube.errors import KubeApiError
 from falcotui.sim.config import NodeSpec
 
 

@@ -13,7 +13,7 @@ from simkit import eventually as simkit_eventually
 from simkit import falco_runtime
 
 from falcotui.kube.apply import load_manifests
-from falcotui.kube.config import KubeClients, Timeouts, load_clients
+from falcotui.kube.client import KubeClients, Timeouts, load_clients
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import SimConfig
 

@@ -7,7 +7,8 @@ import copy
 import pytest
 
 from falcotui.kube.apply import Applier, ApplyConflictError
-from falcotui.kube.config import KubeApiError, KubeClients
+from falcotui.kube.client import KubeClients
+from falcotui.kube.errors import KubeApiError
 from falcotui.kube.rollout import wait_rollout
 from falcotui.sim.auth import Policy
 

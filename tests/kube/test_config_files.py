@@ -11,7 +11,8 @@ import pytest
 import urllib3
 import yaml
 
-from falcotui.kube.config import KubeConfigError, KubeConnectionError, Timeouts, list_contexts, load_clients
+from falcotui.kube.client import Timeouts, list_contexts, load_clients
+from falcotui.kube.errors import KubeConfigError, KubeConnectionError
 
 
 def write_kubeconfig(path: Path, current: str | None, contexts: dict[str, tuple[str, str | None]]) -> Path:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from falcotui.kube.config import KubeConnectionError, KubeError, Timeouts, load_clients, short_reason
+from falcotui.kube.client import Timeouts, load_clients
+from falcotui.kube.errors import KubeConnectionError, KubeError, short_reason
 
 
 @pytest.fixture

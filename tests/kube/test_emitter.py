@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from falcotui.kube.informer import Emitter
+from falcotui.kube.streams import Emitter
 
 
 async def test_many_threads_deliver_everything_in_order_per_thread():

@@ -16,11 +16,13 @@ import pytest
 import yaml
 
 from falcotui.kube.apply import Applier
-from falcotui.kube.config import CredentialError, KubeClients, Timeouts, load_clients
+from falcotui.kube.client import KubeClients, Timeouts, load_clients
+from falcotui.kube.credentials import CredentialError
 from falcotui.kube.exec import read_file
-from falcotui.kube.informer import NODES, Informer
+from falcotui.kube.informer import Informer
 from falcotui.kube.logs import PodLogFollowers
 from falcotui.kube.portforward import PortForwarder
+from falcotui.kube.resources import NODES
 from falcotui.kube.rollout import wait_rollout
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.portforward import make_portforward_handler

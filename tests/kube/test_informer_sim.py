@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from falcotui.kube.config import KubeClients
-from falcotui.kube.informer import CONFIGMAPS, NODES, EventType, Informer, InformerEvent
+from falcotui.kube.client import KubeClients
+from falcotui.kube.informer import EventType, Informer, InformerEvent
+from falcotui.kube.resources import CONFIGMAPS, NODES
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import NodeSpec
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from falcotui.kube.apply import Applier
-from falcotui.kube.config import KubeClients
+from falcotui.kube.client import KubeClients
 from falcotui.kube.logs import FollowerNotice, LogFollower, LogLine, PodLogFollowers, split_timestamp
 from falcotui.kube.rollout import wait_rollout
 from falcotui.sim.config import NodeSpec

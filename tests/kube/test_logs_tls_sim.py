@@ -18,7 +18,8 @@ import yaml
 
 from falcotui.falco.certs import generate_grpc_certs
 from falcotui.kube.apply import Applier
-from falcotui.kube.config import KubeConfigError, Timeouts, load_clients
+from falcotui.kube.client import Timeouts, load_clients
+from falcotui.kube.errors import KubeConfigError
 from falcotui.kube.logs import LogFollower
 from falcotui.kube.rollout import wait_rollout
 from falcotui.sim.server import server_ssl_context

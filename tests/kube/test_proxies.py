@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from falcotui.kube.apply import Applier
-from falcotui.kube.config import KubeConfigError, KubeConnectionError, Timeouts, list_contexts, load_clients
+from falcotui.kube.client import Timeouts, list_contexts, load_clients
+from falcotui.kube.errors import KubeConfigError, KubeConnectionError
 from falcotui.kube.exec import read_file
 from falcotui.kube.kubectl_binary import KubectlNotFound, find_kubectl
 from falcotui.kube.rollout import wait_rollout

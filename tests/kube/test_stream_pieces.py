@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from falcotui.kube.informer import Backoff, LineSplitter
+from falcotui.kube.streams import Backoff, LineSplitter
 
 
 def test_line_splitter_handles_any_chunking() -> None:

@@ -9,11 +9,13 @@ import time
 
 import pytest
 
-from falcotui.kube.config import KubeApiError, RateLimits, Timeouts, load_clients
+from falcotui.kube.client import Timeouts, load_clients
+from falcotui.kube.errors import KubeApiError
 from falcotui.kube.throttle import (
     DEFAULT_BURST,
     DEFAULT_QPS,
     Priority,
+    RateLimits,
     TokenBucket,
     background,
     current_priority,

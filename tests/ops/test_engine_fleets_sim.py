@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster, merged_kubeconfig
-from falcotui.kube.config import Timeouts, load_clients
+from falcotui.kube.client import Timeouts, load_clients
 from falcotui.ops.alert_query import parse_query
 from falcotui.ops.engine import EngineOptions
 from falcotui.ops.engine_fleets import ClusterSpec, FleetsSpec

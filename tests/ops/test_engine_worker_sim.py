@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
-from falcotui.kube.config import Timeouts
+from falcotui.kube.client import Timeouts
 from falcotui.ops.engine import EngineOptions
 from falcotui.ops.engine_client import EngineClient
 from falcotui.ops.engine_link import LinkClosed

@@ -12,7 +12,7 @@ from simkit import eventually
 
 from falcotui.falco.alerts import parse_json_alert
 from falcotui.kube.apply import Applier
-from falcotui.kube.config import KubeClients
+from falcotui.kube.client import KubeClients
 from falcotui.kube.logs import split_timestamp
 from falcotui.ops import manifests
 from falcotui.ops.engine import Engine, EngineOptions

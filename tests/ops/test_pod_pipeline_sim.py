@@ -10,7 +10,7 @@ import time
 
 from simkit import eventually
 
-from falcotui.kube.config import KubeClients
+from falcotui.kube.client import KubeClients
 from falcotui.kube.logs import read_log
 from falcotui.ops.deployer import Deployer
 from falcotui.ops.engine import Engine, EngineOptions

@@ -9,7 +9,7 @@ import time
 
 from simkit import NEW_RULE
 
-from falcotui.kube.config import KubeClients
+from falcotui.kube.client import KubeClients
 from falcotui.kube.logs import split_timestamp
 from falcotui.ops.alert_hub import AlertHub
 from falcotui.ops.deployer import Deployer

@@ -12,7 +12,7 @@ import pytest
 from simkit import MODIFIER_RULE, NEW_RULE, falco_pods, run_two_falco_versions, set_falco_image_tag
 
 from falcotui.kube.apply import Applier
-from falcotui.kube.config import KubeClients, Timeouts, load_clients
+from falcotui.kube.client import KubeClients, Timeouts, load_clients
 from falcotui.kube.exec import ExecError, exec_command
 from falcotui.ops import manifests
 from falcotui.ops.deployer import Deployer

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 from simkit import MODIFIER_RULE, NEW_RULE, set_falco_image_tag
 
-from falcotui.kube.config import KubeClients
+from falcotui.kube.client import KubeClients
 from falcotui.ops.deployer import Deployer
 from falcotui.ops.reload_state import ReloadState
 from falcotui.ops.rules_service import PushStatus, RulesError, RulesService

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
-from falcotui.kube.config import Timeouts, load_clients
+from falcotui.kube.client import Timeouts, load_clients
 from falcotui.kube.throttle import RateLimits
 from falcotui.ops.engine import Engine, EngineOptions
 from falcotui.sim.throttle import Throttle

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from falcotui.kube.config import KubeApiError, Timeouts, load_clients
+from falcotui.kube.client import Timeouts, load_clients
+from falcotui.kube.errors import KubeApiError
 
 RBAC = "rbac.authorization.k8s.io/v1"
 

@@ -11,7 +11,7 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
 
-from falcotui.kube.config import KubeClients
+from falcotui.kube.client import KubeClients
 from falcotui.ops.deployer import Deployer
 from falcotui.ops.engine import Engine
 from falcotui.ops.engine_client import EngineClient

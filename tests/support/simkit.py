@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from falcotui.cli.demo import FAST_TIMINGS
-from falcotui.kube.config import KubeClients, Timeouts, load_clients
+from falcotui.kube.client import KubeClients, Timeouts, load_clients
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import SimConfig
 from falcotui.sim.falco_process import FalcoRuntime

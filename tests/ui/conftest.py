@@ -23,7 +23,7 @@ from textual.app import App
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
 from falcotui.cli.tui_cmd import build_services
 from falcotui.falco.alerts import format_iso8601_ns, parse_json_alert
-from falcotui.kube.config import Timeouts, load_clients
+from falcotui.kube.client import Timeouts, load_clients
 from falcotui.ops.deployer import Deployer
 from falcotui.ops.engine import Engine
 from falcotui.ops.engine_client import EngineClient

@@ -18,7 +18,7 @@ import pytest
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
 from falcotui.cli.tui_cmd import build_services
 from falcotui.falco.alerts import dedup_key
-from falcotui.kube.config import Timeouts
+from falcotui.kube.client import Timeouts
 from falcotui.ops.engine_placement import ChildPlacement
 from falcotui.ops.engine_worker import ConnectOptions
 from falcotui.ui.alerts_screen import AlertsScreen

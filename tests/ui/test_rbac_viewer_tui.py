@@ -7,7 +7,7 @@ from __future__ import annotations
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
 from falcotui.cli.tui_cmd import build_services
 from falcotui.kube.apply import Applier
-from falcotui.kube.config import Timeouts, load_clients
+from falcotui.kube.client import Timeouts, load_clients
 from falcotui.ops import manifests
 from falcotui.ui.app import FalcoTuiApp
 

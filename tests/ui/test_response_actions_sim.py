@@ -195,7 +195,7 @@ async def test_rbac_disables_with_the_reason_and_delete_brings_a_new_pod(
     demo_app, feed, tmp_path, monkeypatch
 ):
     from falcotui.cli.tui_cmd import build_services
-    from falcotui.kube.config import Timeouts, load_clients
+    from falcotui.kube.client import Timeouts, load_clients
     from falcotui.ui.app import FalcoTuiApp
 
     monkeypatch.setenv("FALCOTUI_ACTION_LOG", str(tmp_path / "actions.jsonl"))

@@ -14,7 +14,7 @@ from simkit import MODIFIER_RULE, NEW_RULE, run_two_falco_versions, set_falco_im
 from textual.widgets import Checkbox
 
 from falcotui.kube.apply import Applier
-from falcotui.kube.config import KubeClients, Timeouts, load_clients
+from falcotui.kube.client import KubeClients, Timeouts, load_clients
 from falcotui.kube.exec import exec_command
 from falcotui.ops import manifests
 from falcotui.ui.rules_dialogs import PushDialog

@@ -11,7 +11,7 @@ from textual.command import CommandPalette
 
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
 from falcotui.cli.tui_cmd import build_services
-from falcotui.kube.config import Timeouts
+from falcotui.kube.client import Timeouts
 from falcotui.ops.engine_placement import ChildPlacement
 from falcotui.ops.engine_worker import ConnectOptions
 from falcotui.ops.nats_channel import NatsSource

@@ -1,5 +1,5 @@
-"""Connect to a cluster: kubeconfig/context/in-cluster loading into clients that always carry timeouts,
-credentials that refresh, a client-side rate limit, and retries the server asks for.
+"""The HTTP client of one cluster: kubeconfig/context/in-cluster credentials loaded into clients that always
+carry timeouts, credentials that refresh, a client-side rate limit, and retries the server asks for.
 
 The official client has no global read timeout, so `KubeClients` wraps an `ApiClient` subclass that puts
 `(connect, read)` timeouts on every call that does not choose its own. Every REST request, typed or raw,
@@ -7,7 +7,8 @@ passes through its `call_api`, which also takes a token from the rate limiter (`
 retries once with a fresh credential after a 401 when an exec plugin gives the credentials (client-go's
 exec roundTripper does the same), and waits out `Retry-After` on 429/503 (client-go: at most 10 retries).
 `KubeClients` also offers raw JSON requests (`request`, `open_stream`) that skip typed models: the rest of
-`falcotui.kube` works on plain dicts. The error types live in `falcotui.kube.errors` (re-exported here).
+`falcotui.kube` works on plain dicts. The error types live in `falcotui.kube.errors`, kubeconfig files in
+`falcotui.kube.kubeconfig`, where each kind lives in `falcotui.kube.resources`.
 """
 
 from __future__ import annotations
@@ -33,13 +34,11 @@ from kubernetes.config.incluster_config import (
     load_incluster_config,
 )
 
-from falcotui.kube.credentials import CredentialError, ExecCredentials, Terminal
+from falcotui.kube.credentials import ExecCredentials, Terminal
 from falcotui.kube.errors import (
     KubeApiError,
     KubeConfigError,
     KubeConnectionError,
-    KubeError,
-    short_reason,
 )
 from falcotui.kube.kubeconfig import (
     DEFAULT_KUBECONFIG,
@@ -59,22 +58,7 @@ from falcotui.kube.throttle import (
     retry_after_seconds,
 )
 
-__all__ = [
-    "DEFAULT_KUBECONFIG",
-    "ContextInfo",
-    "CredentialError",
-    "KubeApiError",
-    "KubeClients",
-    "KubeConfigError",
-    "KubeConnectionError",
-    "KubeError",
-    "RateLimits",
-    "Timeouts",
-    "kubeconfig_paths",
-    "list_contexts",
-    "load_clients",
-    "short_reason",
-]
+__all__ = ["KubeClients", "RetryRules", "Timeouts", "list_contexts", "load_clients"]
 
 T = TypeVar("T")
 IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
