@@ -218,6 +218,7 @@ async def guard_middleware(
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    response.headers[hdrs.SERVER] = "falcotui"  # not aiohttp's and Python's versions
 
 
 def install_guard(app: web.Application, policy: GuardPolicy) -> None:

@@ -212,7 +212,6 @@ class FalcotuiServer(Server):
         websocket = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=1 << 20)
         width = max(1, min(to_int(request.query.get("width", "80"), 80), MAX_COLUMNS))
         height = max(1, min(to_int(request.query.get("height", "24"), 24), MAX_ROWS))
-        await websocket.prepare(request)
         service = ServedApp(
             self.argv,
             grace=self.grace,
@@ -221,8 +220,9 @@ class FalcotuiServer(Server):
             close=websocket.close,
             download_manager=self.download_manager,
         )
-        self.sessions.add(service)
+        self.sessions.add(service)  # counted before the first await: two upgrades at once cannot both fit
         try:
+            await websocket.prepare(request)
             await service.start(width, height)
             log.info("session pid %s opened for %s (%dx%d)", service.pid, request.remote, width, height)
             await self._process_messages(websocket, service)

@@ -80,6 +80,7 @@ KEYS = {
     "F2": ("F2", "F2", 113),
     "Escape": ("Escape", "Escape", 27),
     "Enter": ("Enter", "Enter", 13),
+    "q": ("q", "KeyQ", 81),
 }
 
 
@@ -268,17 +269,11 @@ class Page:
     async def press(self, key: str) -> None:
         """A real key press (keyDown then keyUp) into whatever has the focus."""
         name, code, vk = KEYS[key]
-        for kind in ("rawKeyDown", "keyUp"):
-            await self.send(
-                "Input.dispatchKeyEvent",
-                {
-                    "type": kind,
-                    "key": name,
-                    "code": code,
-                    "windowsVirtualKeyCode": vk,
-                    "nativeVirtualKeyCode": vk,
-                },
-            )
+        base = {"key": name, "code": code, "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk}
+        # a printable key is a keyDown with its text (what a keyboard sends); others a rawKeyDown
+        down = {"type": "keyDown", "text": name} if len(name) == 1 else {"type": "rawKeyDown"}
+        for event in (down, {"type": "keyUp"}):
+            await self.send("Input.dispatchKeyEvent", {**base, **event})
 
     async def click(self, x: float, y: float) -> None:
         for kind in ("mousePressed", "mouseReleased"):

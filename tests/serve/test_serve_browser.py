@@ -114,15 +114,18 @@ async def test_a_killed_browser_and_a_stopped_server_leave_nothing(
 
 
 async def test_another_origin_on_this_machine_is_refused(serve_demo: Served, browser: Chromium) -> None:
-    # the browser holds the session cookie (the token was used in it)...
-    page = await browser.new_page()
-    await page.navigate(serve_demo.url)
-    await wait_until(
-        lambda: page.evaluate("location.href"), lambda h: h == serve_demo.base, 30, "the redirect"
-    )
+    # the browser holds the session cookie (the token was used in it); q in the app ends that session
+    page = await open_app(browser, serve_demo)
     tree = descendants(serve_demo.proc.pid)
-    await page.close()
-    await gone(tree, "the first tab's falcotui to end")
+    await page.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
+    await page.press("q")
+    await wait_until(
+        lambda: page.evaluate("document.body.classList.contains('-closed')"),
+        bool,
+        60,
+        "the page's 'Session ended' after q",
+    )
+    await gone(tree, "the quit tab's falcotui to end")
 
     # ...and a page of another port of 127.0.0.1 (same site: cookies do not separate ports) tries the socket
     ws_url = serve_demo.base.replace("http://", "ws://") + "ws"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from falcotui.cli import build_parser
 from falcotui.cli.serve_cmd import forwarded_argv
+from falcotui.falco.certs import generate_grpc_certs
 from tests.serve.browser import wait_until
 from tests.serve.conftest import CLI, Served, descendants, start_serve, still_running
 
@@ -198,3 +200,36 @@ def test_token_file_and_a_warning_off_loopback(tmp_path: Path) -> None:
     finally:
         served.stop()
     assert still_running(descendants(served.proc.pid)) == []
+
+
+async def test_https_secure_cookie_and_wss_origin(tmp_path: Path) -> None:
+    certs = generate_grpc_certs(("127.0.0.1", "localhost"))
+    (tmp_path / "crt.pem").write_bytes(certs.server_crt)
+    (tmp_path / "key.pem").write_bytes(certs.server_key)
+    served = start_serve(tmp_path, "--demo", "--tls-cert", "crt.pem", "--tls-key", "key.pem")
+    try:
+        assert served.url.startswith("https://127.0.0.1:")
+        tls = ssl.create_default_context(cadata=certs.ca_crt.decode())
+        connector = aiohttp.TCPConnector(ssl=tls)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            async with session.get(served.url, allow_redirects=False) as response:
+                assert response.status == 303
+                cookie = response.headers["Set-Cookie"]
+            assert "Secure" in {p.strip() for p in cookie.split(";")}
+            jar = cookie.split(";")[0]
+            async with session.get(served.base, headers={"Cookie": jar}) as response:
+                assert f"wss://127.0.0.1:{served.port}/ws" in await response.text()
+            wss, https_origin = served.base.replace("https://", "wss://") + "ws", served.base.rstrip("/")
+            http_origin = https_origin.replace("https://", "http://")
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(wss, headers={"Cookie": jar, "Origin": http_origin})
+            assert refused.value.status == 403
+            async with session.ws_connect(wss, headers={"Cookie": jar, "Origin": https_origin}) as socket:
+                await wait_until(_apps(served), bool, 60, "the app behind wss")
+                tree = descendants(served.proc.pid)
+                await socket.close()
+            await wait_until(
+                _alive(tree), lambda alive: not alive, 90, "the closed session's processes to end"
+            )
+    finally:
+        served.stop()
