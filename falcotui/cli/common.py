@@ -94,8 +94,12 @@ def add_cluster_options(
     group.add_argument(
         "--context",
         metavar="NAME",
+        action="append",
+        # after a command its own dest: argparse would let the command's list replace the one typed before it
+        dest="context" if top_level else "context_after",
         default=default("context"),
-        help="kubeconfig context (default: the current one)",
+        help="kubeconfig context (default: the current one); `falcotui`, `alerts` and `status` take it "
+        "more than once: every named cluster side by side",
     )
     group.add_argument(
         "--namespace",
@@ -144,6 +148,15 @@ def apply_global_options(args: argparse.Namespace, command: str | None) -> None:
     Raises CliError (usage) for a cluster option given to a command that does not talk to a cluster
     (apart from `--namespace` where the command takes one) and for `--read-only` with a writing command.
     """
+    contexts = [*(getattr(args, "context", None) or ()), *(getattr(args, "context_after", None) or ())]
+    args.contexts = list(dict.fromkeys(contexts))  # every --context, in order, each once
+    args.context = args.contexts[0] if args.contexts else None
+    if len(args.contexts) > 1 and command is not None and not getattr(args, "many_contexts", False):
+        raise CliError(
+            f"`falcotui {command}` acts on one cluster: give --context once "
+            f"(several are for `falcotui`, `falcotui alerts` and `falcotui status`)",
+            EXIT_USAGE,
+        )
     if command is not None and not getattr(args, "cluster_command", False):
         allowed = set(getattr(args, "accepts_globals", ()))
         typed = [

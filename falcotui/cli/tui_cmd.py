@@ -1,7 +1,8 @@
 """`falcotui` with no sub-command: the terminal UI on a real cluster, or `--demo` on a simulated one.
 
     falcotui [--kubeconfig K] [--context C] [--namespace falco] [--read-only]
-    falcotui --demo [--nodes N] [--scenario S] [--seed N]
+    falcotui --context A --context B …    (many clusters side by side: ui/fleets.py)
+    falcotui --demo [--nodes N] [--scenario S] [--seed N] [--clusters N]
 
 Both build the same `Services` (engine, deployer, rules service) and run the same `FalcoTuiApp`; the demo
 only starts a simulated cluster first (see `falcotui.cli.demo`). The engine runs in a child process (its
@@ -47,7 +48,10 @@ TUI_DEFAULTS: dict[str, object] = {
     "max_alerts": 100_000,
     "keymap": None,
     "alerts_from": None,
+    "clusters": 1,
 }
+#: the demo's cluster names with --clusters N
+DEMO_CLUSTERS = ("eu-west", "us-east", "ap-south", "staging")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,6 +103,13 @@ def add_tui_options(parser: argparse.ArgumentParser, title: str) -> None:
         "$XDG_CONFIG_HOME/falcotui/keymap.yaml, else ~/.config/falcotui/keymap.yaml)",
     )
     g.add_argument("--seed", dest="tui_seed", type=int, metavar="N", help="demo: random seed (default 7)")
+    g.add_argument(
+        "--clusters",
+        dest="tui_clusters",
+        type=int,
+        metavar="N",
+        help=f"demo: N simulated clusters side by side (1-{len(DEMO_CLUSTERS)}, default 1)",
+    )
     g.add_argument(
         "--alerts-from",
         dest="tui_alerts_from",
@@ -184,6 +195,57 @@ def build_services(
     )
 
 
+def build_clusters(
+    names: Sequence[str],
+    clients: dict,
+    connects: dict,
+    *,
+    namespace: str,
+    read_only: bool,
+    demo: bool = False,
+    export_dir: Path | None = None,
+    max_alerts: int = 100_000,
+    spawned=None,
+):
+    """A ClusterSet over the named clusters: one engine worker following them all (a child process, or a
+    thread with FALCOTUI_ENGINE=thread), each with its own clients (`clients[name]`, the UI's; the worker
+    builds its own from `connects[name]`), Deployer and RulesService."""
+    from falcotui.ops.deployer import Deployer
+    from falcotui.ops.engine_fleets import ClusterSpec, FleetsSpec
+    from falcotui.ops.engine_fleets_client import fleets_client
+    from falcotui.ops.engine_worker import EngineSpec
+    from falcotui.ops.rules_service import RulesService
+    from falcotui.ui.fleets import ClusterSet
+    from falcotui.ui.services import Services
+
+    ro = True if read_only else None
+    spec = FleetsSpec(
+        tuple(
+            ClusterSpec(n, EngineSpec(connects[n], namespace, read_only=ro, alert_capacity=max_alerts))
+            for n in names
+        ),
+        alert_capacity=max_alerts,
+    )
+    thread = os.environ.get("FALCOTUI_ENGINE") == "thread"
+    if thread and spawned is not None:
+        spawned.discard()
+    fleets = fleets_client(spec, clients, thread=thread, spawned=None if thread else spawned)
+    services = {
+        n: Services(
+            engine=fleets.clients[n],
+            deployer=Deployer(clients[n], namespace),
+            rules=RulesService(clients[n], namespace, reloads=fleets.clients[n]),
+            context_name=n,
+            namespace=namespace,
+            read_only=read_only,
+            demo=demo,
+            export_dir=export_dir,
+        )
+        for n in names
+    }
+    return ClusterSet(fleets, services, names[0])
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the TUI for parsed arguments; returns the exit status."""
     args = tui_options(args)
@@ -210,8 +272,26 @@ def run(args: argparse.Namespace) -> int:
     except KubeError:
         contexts = []
 
+    timeouts = Timeouts(connect=min(5.0, args.request_timeout), read=args.request_timeout)
+
+    def connect_many(names: Sequence[str], namespace: str):
+        if nats is not None:
+            raise CliError("--alerts-from reads one NATS stream: use it with one --context", EXIT_USAGE)
+        limits = rate_limits(args)  # each cluster gets its own limiter (its own API server, its own limits)
+        clients = {n: load_clients(args.kubeconfig, n, timeouts=timeouts, limits=limits) for n in names}
+        connects = {n: ConnectOptions(args.kubeconfig, n, timeouts, limits) for n in names}
+        return build_clusters(
+            names,
+            clients,
+            connects,
+            namespace=namespace,
+            read_only=args.read_only,
+            export_dir=args.export_dir,
+            max_alerts=args.max_alerts,
+            spawned=early.pop() if early else None,
+        )
+
     def connect(context: str | None, namespace: str):
-        timeouts = Timeouts(connect=min(5.0, args.request_timeout), read=args.request_timeout)
         limits = rate_limits(args)
         clients = load_clients(args.kubeconfig, context, timeouts=timeouts, limits=limits)
         name = clients.context or clients.host
@@ -229,8 +309,17 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         return _session(
-            connect, args.context, args.falco_namespace, contexts=contexts, keymap_file=args.keymap
+            connect,
+            args.context,
+            args.falco_namespace,
+            contexts=contexts,
+            keymap_file=args.keymap,
+            connect_many=connect_many,
+            many=tuple(args.contexts) if len(args.contexts) > 1 else (),
         )
+    except CliError as exc:
+        error(exc.message)
+        return exc.exit_code
     except KubeConfigError as exc:
         error(f"{exc}\n  (no cluster at hand? `falcotui --demo` runs the same UI against a simulated one)")
         return EXIT_FAILURE
@@ -255,6 +344,11 @@ def _run_demo(args: argparse.Namespace, early: list) -> int:
     if args.nodes < 1 or args.nodes > 500:
         error("--nodes must be between 1 and 500")
         return EXIT_USAGE
+    if not 1 <= args.clusters <= len(DEMO_CLUSTERS):
+        error(f"--clusters must be between 1 and {len(DEMO_CLUSTERS)}")
+        return EXIT_USAGE
+    if args.clusters > 1:
+        return _run_demo_many(args, early)
     print(
         f"falcotui: starting a simulated cluster ({args.nodes} nodes, scenario {args.scenario})…",
         file=sys.stderr,
@@ -303,24 +397,118 @@ def _run_demo(args: argparse.Namespace, early: list) -> int:
         demo.stop()
 
 
+def _run_demo_many(args: argparse.Namespace, early: list) -> int:
+    """`--demo --clusters N`: N simulated clusters (seeds SEED, SEED+1, …), one kubeconfig with a context
+    each, followed side by side as `falcotui --context a --context b` follows real ones."""
+    import tempfile
+
+    from falcotui.cli.demo import DemoCluster, merged_kubeconfig
+    from falcotui.kube.client import Timeouts, load_clients
+    from falcotui.ops.action_log import ENV_PATH
+    from falcotui.ops.engine_worker import ConnectOptions
+
+    names = DEMO_CLUSTERS[: args.clusters]
+    print(
+        f"falcotui: starting {len(names)} simulated clusters ({args.nodes} nodes each, {args.scenario})…",
+        file=sys.stderr,
+        flush=True,
+    )
+    demos = {
+        name: DemoCluster(
+            nodes=args.nodes, scenario=args.scenario, seed=args.seed + i, problem_nodes=i == 0, workloads=True
+        )
+        for i, name in enumerate(names)
+    }
+    try:
+        for demo in demos.values():
+            demo.start()
+    except Exception as exc:  # the simulator is ours, but a busy port or a full disk is not
+        for demo in demos.values():
+            demo.stop()
+        error(f"cannot start the demo clusters: {exc}")
+        return EXIT_FAILURE
+    workdir = Path(tempfile.mkdtemp(prefix="falcotui-demo-clusters-"))
+    kubeconfig = str(merged_kubeconfig({n: d.kubeconfig for n, d in demos.items()}, workdir / "kubeconfig"))
+    os.environ.setdefault(ENV_PATH, str(workdir / "actions.jsonl"))
+    timeouts = Timeouts(connect=2.0, read=15.0)
+
+    def connect_many(chosen: Sequence[str], namespace: str):
+        return build_clusters(
+            chosen,
+            {n: load_clients(kubeconfig, n, timeouts=timeouts) for n in chosen},
+            {n: ConnectOptions(kubeconfig, n, timeouts) for n in chosen},
+            namespace=namespace,
+            read_only=args.read_only,
+            demo=True,
+            export_dir=args.export_dir,
+            max_alerts=args.max_alerts,
+            spawned=early.pop() if early else None,
+        )
+
+    def connect(context: str | None, namespace: str):
+        return build_services(
+            load_clients(kubeconfig, context, timeouts=timeouts),
+            namespace=namespace,
+            read_only=args.read_only,
+            context_name=context or names[0],
+            demo=True,
+            export_dir=args.export_dir,
+            max_alerts=args.max_alerts,
+            connect=ConnectOptions(kubeconfig, context, timeouts),
+            spawned=early.pop() if early else None,
+        )
+
+    def on_scenario(name: str) -> None:
+        for demo in demos.values():
+            demo.set_scenario(name)
+
+    try:
+        return _session(
+            connect,
+            names[0],
+            args.falco_namespace,
+            contexts=names,
+            scenarios=SCENARIO_NAMES,
+            on_scenario=on_scenario,
+            keymap_file=args.keymap,
+            connect_many=connect_many,
+            many=names,
+        )
+    finally:
+        for demo in demos.values():
+            demo.stop()
+
+
 def _session(connect, context: str | None, namespace: str, **kwargs) -> int:
-    """Run the app; when it ends asking for another context or namespace, connect there and run it again."""
+    """Run the app; when it ends asking for another context (or several) or namespace, connect there and
+    run it again. `many`: start on these contexts side by side (`connect_many(names, namespace)`)."""
     from falcotui.ui.app import FalcoTuiApp
     from falcotui.ui.keymap import default_keymap_path, load_keymap
     from falcotui.ui.reconnect import Reconnect
 
     keymap_file: Path | None = kwargs.pop("keymap_file", None)
+    connect_many = kwargs.pop("connect_many", None)
+    many: tuple[str, ...] = kwargs.pop("many", ())
     # read after the app's import: the binding ids it checks against come from the loaded screen classes
     keymap = load_keymap(keymap_file or default_keymap_path(), explicit=keymap_file is not None)
     while True:
-        app = FalcoTuiApp(connect(context, namespace), keymap=keymap, **kwargs)
+        if many and connect_many is not None:
+            clusters = connect_many(many, namespace)
+            app = FalcoTuiApp(clusters.services[clusters.current], keymap=keymap, clusters=clusters, **kwargs)
+        else:
+            app = FalcoTuiApp(connect(context, namespace), keymap=keymap, **kwargs)
         try:
             result = app.run()
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
         if not isinstance(result, Reconnect):
             return app.return_code or EXIT_OK
-        context = result.context or context
+        if result.contexts:
+            many = result.contexts
+        elif result.context:
+            context, many = result.context, ()
+        elif many:  # another namespace, the same clusters
+            pass
         namespace = result.namespace
 
 

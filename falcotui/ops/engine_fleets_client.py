@@ -11,15 +11,18 @@ answers from its own engine's memory like the others (its informers and follower
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
+from falcotui.ops.engine import Engine
 from falcotui.ops.engine_batch import TickBatch
 from falcotui.ops.engine_client import EngineClient, EngineFailed
 from falcotui.ops.engine_fleets import ClusterState, FleetsHost, FleetsSpec, FleetsTick
 from falcotui.ops.engine_link import Link, LinkClosed, RemoteError
 from falcotui.ops.engine_mirror import StoreMirror
 from falcotui.ops.engine_placement import ChildPlacement, ThreadPlacement
+
+T = TypeVar("T")
 
 
 class FleetsThreadPlacement(ThreadPlacement):
@@ -36,8 +39,20 @@ class FleetsThreadPlacement(ThreadPlacement):
 
     @property
     def fleets_host(self) -> FleetsHost | None:
-        """The worker's dispatcher (a thread only): tests reach a cluster's engine through it."""
+        """The worker's dispatcher (a thread only)."""
         return self.host.delegate
+
+    async def run_in_cluster(self, name: str, fn: Callable[[Engine], T]) -> T:
+        """`fn(engine)` on the worker's loop with cluster `name`'s engine (tests feed alerts this way)."""
+        host = self.fleets_host
+        engine = host.clusters[name].engine if host is not None else None
+        if engine is None or self._loop is None:
+            raise EngineFailed(f"cluster {name} has no engine here")
+
+        async def call() -> T:
+            return fn(engine)
+
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call(), self._loop))
 
 
 class SharedPlacement:
@@ -112,7 +127,6 @@ class FleetsClient:
         self.clients = clients
         self.merged = MergedClient(self)
         self.states: dict[str, ClusterState] = {n: ClusterState("connecting") for n in clients}
-        self.batches: dict[str, TickBatch] = {}
         self.errors: dict[str, str] = {}  # a cluster's tick failed (its engine is missing): why
 
     @property
@@ -141,7 +155,8 @@ class FleetsClient:
         await asyncio.gather(*(self.clients[n].call("engine", "start", 20.0) for n in names))
 
     async def tick(self) -> dict[str, TickBatch]:
-        """One round trip per cluster and one for the merged store, all in flight at once."""
+        """One round trip per cluster and one for the merged store, all in flight at once; the batches of
+        the clusters that answered (a cluster whose engine is missing has none, `errors` says why)."""
         names = list(self.clients)
         ticks = [self.clients[n].tick() for n in names]
         results = await asyncio.gather(*ticks, self.merged.call("fleets", "tick"), return_exceptions=True)
@@ -153,6 +168,7 @@ class FleetsClient:
         assert isinstance(merged, FleetsTick)
         self.merged.store.counts = merged.store
         self.states = merged.clusters
+        fresh: dict[str, TickBatch] = {}
         for name, result in zip(names, results, strict=False):
             if isinstance(result, EngineFailed):
                 raise result
@@ -160,19 +176,24 @@ class FleetsClient:
                 self.errors[name] = str(result)
             else:
                 self.errors.pop(name, None)
-                self.batches[name] = result
-        return self.batches
+                fresh[name] = result
+        return fresh
 
     async def stop(self) -> None:
         await asyncio.gather(*(c.stop() for c in self.clients.values()), return_exceptions=True)
         await self.placement.close()
 
 
-def fleets_client(spec: FleetsSpec, ui_clients: dict[str, Any], *, thread: bool = False) -> FleetsClient:
-    """A FleetsClient for `spec`: the worker in a child process (or on a thread), one EngineClient per cluster
-    with the UI's own clients of that cluster (`ui_clients[name]`, for the UI's direct calls)."""
-    inner: Any = FleetsThreadPlacement(spec) if thread else ChildPlacement(spec)  # type: ignore[arg-type]
-    if isinstance(inner, ChildPlacement):
+def fleets_client(
+    spec: FleetsSpec, ui_clients: dict[str, Any], *, thread: bool = False, spawned: Any = None
+) -> FleetsClient:
+    """A FleetsClient for `spec`: the worker in a child process (`spawned` early, or now), or on a thread;
+    one EngineClient per cluster with the UI's own clients of that cluster (`ui_clients[name]`)."""
+    inner: Any
+    if thread:
+        inner = FleetsThreadPlacement(spec)
+    else:
+        inner = ChildPlacement(spec, spawned=spawned)  # type: ignore[arg-type]
         inner.spawn()
     users: list[SharedPlacement] = []
     clients = {}

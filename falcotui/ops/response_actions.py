@@ -30,6 +30,7 @@ import yaml
 
 from falcotui.falco.alerts import Alert
 from falcotui.falco.sanitize import sanitize
+from falcotui.falco.sidekick import CLUSTER_FIELD
 from falcotui.kube.client import KubeClients
 from falcotui.kube.errors import KubeError
 from falcotui.ops.action_log import ActionLog, ActionRecord, AlertRef, now_iso
@@ -75,6 +76,7 @@ class Target:
     pod: str = ""
     alert: AlertRef | None = None
     output: str = ""  # the alert's output (only for the annotation; sanitized and bounded there)
+    cluster: str = ""  # the alert's `cluster` field: with many clusters, the context it came from
 
     @classmethod
     def of_alert(cls, alert: Alert) -> Target:
@@ -90,7 +92,8 @@ class Target:
                 "pod": pod,
             }
         )
-        return cls(node, ns if pod else "", pod if ns else "", ref, alert.message)
+        cluster = alert_field(alert, CLUSTER_FIELD) or ""
+        return cls(node, ns if pod else "", pod if ns else "", ref, alert.message, cluster)
 
     @property
     def pod_ref(self) -> str:

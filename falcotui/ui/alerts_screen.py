@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -107,7 +107,7 @@ class AlertsScreen(Screen):
                 )
                 yield Static("", id="filter-error", classes="hidden")
                 yield Static("", id="alerts-columns")
-                view = remote_view(self.app.services.engine, self.query_obj)
+                view = remote_view(self.source, self.query_obj)
                 yield AlertList(view, id="alerts-list", empty=_empty_text(self.query_obj), counts=True)
                 yield CountList(id="rule-groups", count_first=True, classes="hidden")
                 yield AlertDetail(id="alerts-detail", classes="hidden")
@@ -120,6 +120,12 @@ class AlertsScreen(Screen):
         self.view = self.alert_list.view
         self._mounted = True
         self.refresh_side()
+
+    @property
+    def source(self) -> Any:
+        """Where the alerts come from: the engine, or with many clusters the merged store of them all."""
+        merged = getattr(self.app, "alert_engine", None)
+        return merged if merged is not None else self.app.services.engine  # type: ignore[attr-defined]
 
     @property
     def alert_list(self) -> AlertList:
@@ -174,7 +180,7 @@ class AlertsScreen(Screen):
 
     def _update_titles(self) -> None:
         alist = self.alert_list
-        store = self.app.services.engine.store
+        store = self.source.store
         state = "following" if alist.following else f"paused (+{count_text(alist.new_while_paused)} new)"
         dropped = f" · older alerts dropped: {count_text(store.evicted)}" if store.evicted else ""
         title = (
@@ -208,7 +214,7 @@ class AlertsScreen(Screen):
         self._say_unmatched_nodes(query)
         # paused, the list is a snapshot: a new filter looks at the same moment, not at newer alerts
         hold = None if self.alert_list.following else self.alert_list.view.hold_at
-        view = remote_view(self.app.services.engine, query, hold_at=hold)
+        view = remote_view(self.source, query, hold_at=hold)
         self.view = view
         self.alert_list.empty = _empty_text(query)
         self.alert_list.set_view(view)
@@ -217,7 +223,7 @@ class AlertsScreen(Screen):
     def _say_unmatched_nodes(self, query: AlertQuery) -> None:
         """A `node:` term that names no node shows nothing: say so under the bar instead of a blank list."""
         note = self.query_one("#filter-error", Static)
-        nodes = self.app.services.engine.fleet.nodes
+        nodes = self.source.fleet.nodes
         unmatched = query.unmatched_nodes(nodes) if nodes else []
         if not unmatched:
             note.add_class("hidden")

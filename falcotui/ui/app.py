@@ -32,13 +32,22 @@ from falcotui.falco.sanitize import sanitize
 from falcotui.ops.alert_query import parse_query
 from falcotui.ops.engine import EngineError, Health
 from falcotui.ops.engine_batch import TickBatch
-from falcotui.ops.engine_client import EngineFailed
+from falcotui.ops.engine_client import EngineClient, EngineFailed
+from falcotui.ops.engine_fleets_client import MergedClient
 from falcotui.ops.fleet_k8s import certs_text
 from falcotui.ops.terminal import lend_terminal, reclaim_terminal
 from falcotui.ui.alerts_screen import AlertsScreen
 from falcotui.ui.commands import FalcoCommands
 from falcotui.ui.deploy_screen import DeployScreen
 from falcotui.ui.fleet_screen import FleetScreen
+from falcotui.ui.fleets import (
+    ClusterSet,
+    ClustersScreen,
+    ContextsPrompt,
+    accepts_no_delta,
+    clusters_badge,
+    use_cluster,
+)
 from falcotui.ui.help_screen import HelpScreen
 from falcotui.ui.keybar import KeyBar
 from falcotui.ui.keymap import UserKeymap
@@ -122,8 +131,12 @@ class FalcoTuiApp(App):
         on_scenario: Callable[[str], None] | None = None,
         contexts: Sequence[str] = (),
         keymap: UserKeymap | None = None,
+        clusters: ClusterSet | None = None,
     ) -> None:
         super().__init__()
+        self.clusters = clusters  # many clusters (`--context a --context b`): ui/fleets.py
+        if clusters is not None:
+            services = clusters.services[clusters.current]
         self.user_keymap = keymap or UserKeymap()
         if self.user_keymap.keys:
             self.set_keymap(self.user_keymap.keys)
@@ -143,20 +156,41 @@ class FalcoTuiApp(App):
         self._version: str | None = None
         self._version_at = float("-inf")
         modes = {
-            "fleet": with_chrome(FleetScreen),
+            "fleet": with_chrome(ClustersScreen if clusters is not None else FleetScreen),
             "alerts": with_chrome(AlertsScreen),
             "rules": with_chrome(RulesScreen),
             "deploy": with_chrome(DeployScreen),
         }
         for name, factory in modes.items():
             self.add_mode(name, factory)
+        self.mode_factories = modes
 
     # ------------------------------------------------------------ facts screens read
 
     @property
     def read_only(self) -> bool:
         """True when writes are off: `--read-only`, or RBAC denies them (found by the engine)."""
-        return self.services.read_only or self.services.engine.read_only is True
+        return self.read_only_of(self.services)
+
+    def read_only_of(self, services: Services) -> bool:
+        """Writes off for one cluster's services (with many clusters, each has its own verdict)."""
+        return services.read_only or services.engine.read_only is True
+
+    @property
+    def alert_engine(self) -> EngineClient | MergedClient:
+        """Where the Alerts screen's views come from: with many clusters, the merged store of them all."""
+        return self.clusters.fleets.merged if self.clusters is not None else self.services.engine
+
+    def services_of(self, cluster: str | None) -> Services:
+        """The services of the named cluster (an alert's `cluster`), else of the one in use."""
+        if self.clusters is not None and cluster in self.clusters.services:
+            return self.clusters.services[cluster]
+        return self.services
+
+    async def drill_into(self, name: str) -> None:
+        """Many clusters: use cluster `name` from now on (its Fleet, Rules and Deploy) and show its Fleet."""
+        await use_cluster(self, name)
+        await self.push_screen(with_chrome(FleetScreen)())
 
     def header_text(self, width: int = 200) -> Text:
         engine = self.services.engine
@@ -167,6 +201,7 @@ class FalcoTuiApp(App):
         return health_text(
             self.health,
             context=self.services.context_name,
+            clusters=clusters_badge(self.clusters) if self.clusters is not None else None,
             namespace=self.services.namespace,
             read_only=self.read_only,
             demo=self.services.demo,
@@ -202,11 +237,19 @@ class FalcoTuiApp(App):
         except (NotImplementedError, RuntimeError, ValueError):
             pass
         self.set_interval(1 / self.tick_hz, self.tick, name="engine-tick")
-        lend_terminal(self.services.engine.clients, self.run_with_terminal)
+        for services in self._all_services():
+            lend_terminal(services.engine.clients, self.run_with_terminal)
         self.run_worker(self._start_engine(), name="engine-start", exit_on_error=False)
+
+    def _all_services(self) -> list[Services]:
+        return list(self.clusters.services.values()) if self.clusters is not None else [self.services]
 
     async def _start_engine(self) -> None:
         try:
+            if self.clusters is not None:  # each cluster starts (and retries) on its own in the worker
+                await self.clusters.fleets.start()
+                self.engine_running = True
+                return
             if self.start_engine:
                 await self.services.engine.start()
             else:
@@ -223,8 +266,12 @@ class FalcoTuiApp(App):
         self.engine_running = True
 
     async def on_unmount(self) -> None:
-        reclaim_terminal(self.services.engine.clients)
-        await self.services.engine.stop()
+        for services in self._all_services():
+            reclaim_terminal(services.engine.clients)
+        if self.clusters is not None:
+            await self.clusters.fleets.stop()
+        else:
+            await self.services.engine.stop()
 
     def run_with_terminal(self, fn: Callable[[], object]) -> object:
         """Run `fn` (an exec credential plugin asking the user to log in again) with the app suspended, as
@@ -258,7 +305,7 @@ class FalcoTuiApp(App):
             self._refresh_headers()
             return
         try:
-            delta = await self._answer(self.services.engine.tick())
+            delta = await self._answer(self._tick_call())
         except EngineFailed as exc:
             self.engine_running = False
             self.engine_error = f"engine failure: {exc}"
@@ -268,14 +315,15 @@ class FalcoTuiApp(App):
             screen = self.screen
         except ScreenStackError:  # shutting down
             return
-        self.health = delta.health
-        self.last_delta = delta
-        self.nats_offer.on_health(self, delta.health)
+        if delta is not None:
+            self.health = delta.health
+            self.last_delta = delta
+            self.nats_offer.on_health(self, delta.health)
         pending = None
         with self.batch_update():
             self._refresh_headers()
             on_tick = getattr(screen, "engine_tick", None)
-            if callable(on_tick) and screen.is_mounted:
+            if callable(on_tick) and screen.is_mounted and (delta is not None or accepts_no_delta(screen)):
                 try:
                     pending = on_tick(delta)
                 except NoMatches:  # the screen is being torn down (exit, mode switch) mid-tick
@@ -286,7 +334,15 @@ class FalcoTuiApp(App):
             except (NoMatches, EngineFailed):
                 pass
 
-    async def _answer(self, call: Awaitable[TickBatch]) -> TickBatch:
+    async def _tick_call(self) -> TickBatch | None:
+        """One tick's round trip: the engine's, or with many clusters every cluster's and the merged
+        store's at once (the batch handed on is the cluster in use's; None while it has none)."""
+        if self.clusters is None:
+            return await self.services.engine.tick()
+        batches = await self.clusters.fleets.tick()
+        return batches.get(self.clusters.current)
+
+    async def _answer(self, call: Awaitable[TickBatch | None]) -> TickBatch | None:
         """The tick's answer; while it is late the header says the engine is not answering (no hang)."""
         task = asyncio.ensure_future(call)
         done, _ = await asyncio.wait({task}, timeout=LATE_S)
@@ -363,9 +419,24 @@ class FalcoTuiApp(App):
         names = self.services.engine.namespace_names
         self.push_screen(NamespacePrompt(self.services.namespace, names), chosen)
 
-    def reconnect(self, *, context: str | None = None, namespace: str | None = None) -> None:
-        """End this session and ask the entry point for one on another context and/or namespace."""
-        self.exit(Reconnect(context, namespace or self.services.namespace))
+    def reconnect(
+        self, *, context: str | None = None, namespace: str | None = None, contexts: Sequence[str] = ()
+    ) -> None:
+        """End this session and ask the entry point for one on another context (or several) and/or
+        namespace."""
+        self.exit(Reconnect(context, namespace or self.services.namespace, tuple(contexts)))
+
+    def ask_contexts(self) -> None:
+        """`:ctx`: pick the kubeconfig contexts to follow side by side (one: a single cluster again)."""
+
+        def chosen(names: list[str] | None) -> None:
+            if names and len(names) > 1:
+                self.reconnect(contexts=names)
+            elif names:
+                self.reconnect(context=names[0])
+
+        current = self.clusters.names if self.clusters is not None else (self.services.context_name,)
+        self.push_screen(ContextsPrompt(self.contexts, current), chosen)
 
     def unpushed_rules(self) -> RulesScreen | None:
         """The rules editor when it holds edits that were never pushed."""

@@ -40,8 +40,11 @@ class FalcoCommands(Provider):
         if getattr(app.services, "nats", None) is not None:
             out.append((NATS_COMMAND, app.offer_nats_stream, "NATS · shows its configuration, asks first"))
         out.append(("Switch Falco namespace…", app.ask_namespace, f"now {app.services.namespace}"))
+        if len(app.contexts) > 1:
+            following = app.clusters.names if app.clusters is not None else (app.services.context_name,)
+            out.append(("ctx: clusters side by side…", app.ask_contexts, f"now {', '.join(following)}"))
         for name in app.contexts:
-            if name != app.services.context_name:
+            if app.clusters is not None or name != app.services.context_name:
                 out.append((f"Switch context: {name}", partial(app.reconnect, context=name), "context"))
         scenarios = getattr(app, "demo_scenarios", ())
         for name in scenarios:

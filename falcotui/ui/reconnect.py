@@ -28,6 +28,7 @@ class Reconnect:
 
     context: str | None  # None: keep the current one
     namespace: str
+    contexts: tuple[str, ...] = ()  # several: follow these clusters side by side (the `:ctx` picker)
 
 
 def namespace_problem(name: str) -> str:

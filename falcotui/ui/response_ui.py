@@ -32,19 +32,32 @@ from falcotui.ops.response_actions import (
     Target,
 )
 from falcotui.ui.keybar import KeyBar
-from falcotui.ui.rules_dialogs import DIALOG_CSS, ConfirmDialog
+from falcotui.ui.rules_dialogs import DIALOG_CSS, ConfirmDialog, write_title
 from falcotui.ui.widgets import StatusHeader
 
 
-def response_actions(app: App) -> ResponseActions:
-    """The app's ResponseActions over the UI's own clients (one per connection; `--read-only` disables)."""
-    services = app.services  # type: ignore[attr-defined]
+def response_actions(app: App, cluster: str | None = None) -> ResponseActions:
+    """The app's ResponseActions over the UI's own clients of `cluster` (with many clusters: the alert's or
+    node's own; else the one connected), one per connection; `--read-only` disables."""
+    pick = getattr(app, "services_of", None)
+    services = pick(cluster) if callable(pick) else app.services  # type: ignore[attr-defined]
     clients = services.deployer.clients
-    current = getattr(app, "_response_actions", None)
+    cache: dict[int, ResponseActions] = app.__dict__.setdefault("_response_actions", {})
+    current = cache.get(id(clients))
     if current is None or current.clients is not clients:
+        cache.clear() if len(cache) > 16 else None
         current = ResponseActions(clients, ActionLog(), read_only=services.read_only)
-        app._response_actions = current  # type: ignore[attr-defined]
+        cache[id(clients)] = current
     return current
+
+
+def target_cluster(app: App, target: Target) -> str | None:
+    """With many clusters, the cluster a target belongs to: its alert's `cluster` (set from the context it
+    came from), else the cluster in use; None with one cluster."""
+    clusters = getattr(app, "clusters", None)
+    if clusters is None:
+        return None
+    return target.cluster or clusters.current
 
 
 def target_text(target: Target) -> Text:
@@ -78,7 +91,8 @@ class ActionsMenu(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog small"):
-            yield Static(Text("Respond", "bold"), classes="title")
+            cluster = target_cluster(self.app, self.target)
+            yield Static(write_title(self, Text("Respond", "bold"), cluster), classes="title")
             yield Static(target_text(self.target), classes="note")
             yield OptionList(
                 *[Option(Text(f"{TITLES[a]} … asking the cluster", "dim"), id=a) for a in self.actions]
@@ -93,7 +107,7 @@ class ActionsMenu(ModalScreen[str | None]):
 
     @work(thread=True, exclusive=True)
     def _check(self) -> None:
-        actions = response_actions(self.app)
+        actions = response_actions(self.app, target_cluster(self.app, self.target))
         for action in self.actions:
             try:
                 available = actions.availability(action, self.target)
@@ -137,7 +151,8 @@ def _plan(app: App, target: Target, action: str) -> None:
     async def run() -> None:
         import asyncio
 
-        actions = response_actions(app)
+        cluster = target_cluster(app, target)
+        actions = response_actions(app, cluster)
         try:
             plan = await asyncio.to_thread(actions.plan, action, target)
         except (ActionError, Exception) as exc:
@@ -150,7 +165,12 @@ def _plan(app: App, target: Target, action: str) -> None:
         who = f"as {actions.who} · context {actions.clients.context or '–'}"
         note = sanitize(f"{plan.note} · {who}" if plan.note else who, max_len=600)
         dialog = ConfirmDialog(
-            f"{TITLES[action]}: {plan.ref}", body, confirm=TITLES[action], danger=True, note=note
+            f"{TITLES[action]}: {plan.ref}",
+            body,
+            confirm=TITLES[action] if cluster is None else f"{TITLES[action]} on {cluster}",
+            danger=True,
+            note=note,
+            cluster=cluster,
         )
 
         async def answered(yes: bool | None) -> None:

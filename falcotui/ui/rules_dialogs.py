@@ -24,6 +24,24 @@ from falcotui.ui.rules_problems import Problem, problem_text
 MAX_DIFF_LINES = 4000
 
 
+def write_title(dialog: ModalScreen, title: Text, cluster: str | None = None) -> Text:
+    """`title`, led by the cluster the write goes to when the app follows many clusters: `cluster`, else
+    the cluster of the screen that opened the dialog (a screen keeps its cluster's services), else the one
+    in use. With one cluster the title is left as it is."""
+    app = dialog.app
+    if getattr(app, "clusters", None) is None:
+        return title
+    if cluster is None:
+        opener = next(
+            (s for s in reversed(app.screen_stack) if s is not dialog and hasattr(s, "services")), None
+        )
+        services = getattr(opener, "services", None) or app.services  # type: ignore[attr-defined]
+        cluster = services.context_name
+    out = Text.assemble((f" cluster {sanitize(cluster, max_len=60)} ", "bold black on yellow"), " ")
+    out.append_text(title)
+    return out
+
+
 def diff_text(diff: str, *, empty: str = "(no differences)") -> Text:
     """A unified diff coloured by line kind (sanitized, never markup)."""
     if not diff.strip():
@@ -82,9 +100,11 @@ class ConfirmDialog(ModalScreen[bool]):
         confirm: str | None = "Confirm",
         danger: bool = False,
         note: str = "",
+        cluster: str | None = None,
     ) -> None:
         super().__init__()
         self.title_text = title
+        self.cluster = cluster  # with many clusters: the one this write goes to (None: the opener's)
         self.body = body if isinstance(body, Text) else Text(sanitize(body, multiline=True))
         self.confirm_label = confirm
         self.danger = danger
@@ -93,7 +113,7 @@ class ConfirmDialog(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         small = len(self.body.plain.splitlines()) < 20
         with Vertical(classes="dialog small" if small else "dialog"):
-            yield Static(Text(self.title_text), classes="title")
+            yield Static(write_title(self, Text(self.title_text), self.cluster), classes="title")
             with VerticalScroll(classes="body"):
                 yield Static(self.body)
             if self.note:
@@ -166,10 +186,12 @@ class PushDialog(ModalScreen[PushChoice | None]):
 
     def compose(self) -> ComposeResult:
         n = len(self.warnings)
+        base_rv = sanitize(self.base_rv)
         with Vertical(classes="dialog"):
             yield Static(
-                Text(
-                    f"{self.what} these changes to the cluster? (edit based on rv {sanitize(self.base_rv)})"
+                write_title(
+                    self,
+                    Text(f"{self.what} these changes to the cluster? (edit based on rv {base_rv})"),
                 ),
                 classes="title",
             )
@@ -237,11 +259,14 @@ class ConflictDialog(ModalScreen[str | None]):
         c = self.conflict
         with Vertical(classes="dialog"):
             yield Static(
-                Text.assemble(
-                    ("Conflict: ", "bold red"),
-                    f"the rules changed in the cluster since your edit started "
-                    f"(rv {sanitize(c.base_rv)} → {sanitize(c.theirs_rv)}). Nothing was overwritten; "
-                    "your text is still in the editor.",
+                write_title(
+                    self,
+                    Text.assemble(
+                        ("Conflict: ", "bold red"),
+                        f"the rules changed in the cluster since your edit started "
+                        f"(rv {sanitize(c.base_rv)} → {sanitize(c.theirs_rv)}). Nothing was overwritten; "
+                        "your text is still in the editor.",
+                    ),
                 ),
                 classes="title",
             )
@@ -318,8 +343,8 @@ class HistoryDialog(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(Text("Rules history (newest first) — the diff shows live → that version"),
-                         classes="title")  # fmt: skip
+            title = Text("Rules history (newest first) — the diff shows live → that version")
+            yield Static(write_title(self, title), classes="title")
             options = [Option(self._entry_text(e), id=f"v{e.version}") for e in self.entries]
             if not options:
                 options = [Option(Text("no pushes recorded yet", "dim"), id="none", disabled=True)]

@@ -27,13 +27,23 @@ class Services:
 
 class ServicesMixin:
     """For screens that write (deploy, rules): the app's `services`, and whether writes are off — the
-    app's verdict (`--read-only` or RBAC) when it has one, else the services' flag (a screen hosted alone)."""
+    app's verdict (`--read-only` or RBAC) when it has one, else the services' flag (a screen hosted alone).
+
+    With many clusters (`falcotui --context a --context b`) a screen keeps the services of the cluster that
+    was current when it first asked: its writes go to that one cluster, whichever is drilled into later."""
+
+    _bound_services: Services | None = None
 
     @property
     def services(self) -> Services:
-        return self.app.services  # type: ignore[attr-defined]
+        if self._bound_services is None:
+            self._bound_services = self.app.services  # type: ignore[attr-defined]
+        return self._bound_services
 
     @property
     def read_only(self) -> bool:
+        verdict = getattr(self.app, "read_only_of", None)  # type: ignore[attr-defined]
+        if callable(verdict):
+            return bool(verdict(self.services))
         ro = getattr(self.app, "read_only", None)  # type: ignore[attr-defined]
         return bool(self.services.read_only if ro is None else ro)

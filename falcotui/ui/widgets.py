@@ -91,6 +91,7 @@ def health_text(
     daemonset: str = "",
     error: str = "",
     width: int = 200,
+    clusters: Text | None = None,
 ) -> Text:
     """The header line: where (context/namespace), what runs, whether the streams are live, read-only.
 
@@ -110,6 +111,8 @@ def health_text(
         (" / ", ""),
         (sanitize(namespace, max_len=40), "bold"),
     )
+    if clusters is not None:  # many clusters: each one's state, the one in use underlined
+        parts.append((0, clusters))
     if read_only:
         part(0, ("  ", ""), (" READ-ONLY ", "bold black on yellow"))
     if demo:

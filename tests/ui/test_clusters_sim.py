@@ -1,0 +1,208 @@
+"""Two simulated clusters side by side in the TUI (one kubeconfig, two contexts, `falcotui --context east
+--context west`): the fleet of fleets shows both, ⏎ drills into one cluster's own fleet, the Alerts screen
+merges both with the CLUSTER column and the `cluster:` filter, a response action on a west alert names west
+in its confirmation and changes west only (the same-named pod in east, read through east's API, is as it
+was), and when east's API server dies its row says so while west keeps streaming."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, OptionList
+
+from falcotui.cli.demo import FAST_TIMINGS, DemoCluster, merged_kubeconfig
+from falcotui.cli.tui_cmd import build_clusters
+from falcotui.falco.alerts import format_iso8601_ns, parse_json_alert
+from falcotui.kube.apply import Applier
+from falcotui.kube.client import KubeClients, Timeouts, load_clients
+from falcotui.ops.alert_query import parse_query
+from falcotui.ops.engine_worker import ConnectOptions
+from falcotui.ui.app import FalcoTuiApp
+from falcotui.ui.fleet_screen import FleetScreen
+from falcotui.ui.fleets import ClustersScreen
+from falcotui.ui.response_ui import ActionsMenu
+from falcotui.ui.rules_dialogs import ConfirmDialog
+from tests.ui.conftest import screen_text_of, wait_for, wait_shown
+
+NAMES = ("east", "west")
+NS = "shop"
+TIMEOUTS = Timeouts(connect=1.0, read=5.0)
+
+
+@pytest.fixture
+def two(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[dict[str, DemoCluster], Path]]:
+    monkeypatch.setenv("FALCOTUI_ENGINE", "thread")
+    monkeypatch.setenv("FALCOTUI_ACTION_LOG", str(tmp_path / "actions.jsonl"))
+    demos = {n: DemoCluster(nodes=2, scenario="quiet", seed=3, timings=dict(FAST_TIMINGS)) for n in NAMES}
+    try:
+        for demo in demos.values():
+            demo.start(deploy=True)
+        path = merged_kubeconfig({n: d.kubeconfig for n, d in demos.items()}, tmp_path / "kubeconfig")  # type: ignore[misc]
+        yield demos, path
+    finally:
+        for demo in demos.values():
+            demo.stop()
+
+
+def _app(kubeconfig: Path) -> FalcoTuiApp:
+    clusters = build_clusters(
+        NAMES,
+        {n: load_clients(str(kubeconfig), n, timeouts=TIMEOUTS) for n in NAMES},
+        {n: ConnectOptions(str(kubeconfig), n, TIMEOUTS) for n in NAMES},
+        namespace="falco",
+        read_only=False,
+        demo=True,
+    )
+    return FalcoTuiApp(clusters.services["east"], clusters=clusters, contexts=NAMES)
+
+
+def _same_workload(clients: KubeClients) -> tuple[str, str]:
+    """A ReplicaSet `web` in namespace shop with one pod; its node and pod names."""
+    node = clients.request("GET", "/api/v1/nodes")["items"][0]["metadata"]["name"]
+    spec = {"nodeName": node, "containers": [{"name": "web", "image": "docker.io/library/nginx:1.27"}]}
+    Applier(clients).apply(
+        [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": {"name": "web", "namespace": NS},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}}, "spec": spec},
+                },
+            },
+        ]
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        items = clients.request("GET", f"/api/v1/namespaces/{NS}/pods", query=[("labelSelector", "app=web")])
+        if items["items"]:
+            return node, items["items"][0]["metadata"]["name"]
+        time.sleep(0.05)
+    raise AssertionError("the ReplicaSet made no pod")
+
+
+def _alert(node: str, pod: str, marker: str) -> bytes:
+    t = time.time_ns()
+    fields = {"evt.time": t, "proc.cmdline": "sh -i", "k8s.pod.name": pod, "k8s.ns.name": NS}
+    return json.dumps(
+        {
+            "hostname": node,
+            "priority": "Critical",
+            "rule": "Terminal shell in container",
+            "source": "syscall",
+            "time": format_iso8601_ns(t),
+            "tags": ["container"],
+            "output": f"09:00:00.000000000: Critical shell {marker} in {pod}",
+            "output_fields": fields,
+        }
+    ).encode()
+
+
+async def _ingest(app: FalcoTuiApp, cluster: str, line: bytes, node: str) -> None:
+    placement = app.clusters.fleets.placement  # type: ignore[union-attr]
+    await placement.run_in_cluster(
+        cluster, lambda e: e.hub.ingest(parse_json_alert(line, node=node, pod="falco-x"))
+    )
+
+
+async def test_two_clusters_side_by_side(two) -> None:
+    demos, kubeconfig = two
+    clients = {n: demos[n].clients() for n in NAMES}
+    placed = {n: _same_workload(clients[n]) for n in NAMES}
+    app = _app(kubeconfig)
+    async with app.run_test(size=(170, 45)) as pilot:
+        # the fleet of fleets: a row per cluster, both live, each with its nodes; the header names both
+        assert isinstance(app.screen, ClustersScreen)
+        text = await wait_shown(
+            pilot, app, "east", "west", where=lambda t: t.count(" live ") >= 2 and t.count("DS 2/2") >= 2
+        )
+        header = text.splitlines()[0]
+        assert "east" in header and "west" in header
+
+        # drill into west: its own Fleet screen, the header now on west; esc comes back
+        table = app.screen.query_one(DataTable)
+        table.move_cursor(row=1)
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, FleetScreen))
+        assert app.services.context_name == "west"
+        west_nodes = {n["metadata"]["name"] for n in clients["west"].request("GET", "/api/v1/nodes")["items"]}
+        await wait_shown(pilot, app, *sorted(west_nodes)[:1])
+        assert screen_text_of(app).splitlines()[0].count("west")
+        await pilot.press("escape")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ClustersScreen))
+
+        # alerts from both clusters, merged, with the CLUSTER column; the cluster: filter narrows to one
+        for name in NAMES:
+            node, pod = placed[name]
+            await _ingest(app, name, _alert(node, pod, f"mark-{name}"), node)
+        await pilot.press("f2")
+        text = await wait_shown(pilot, app, "CLUSTER", "mark-east", "mark-west")
+        screen = app.screen
+        screen.apply_query(parse_query("cluster:west mark-west"))  # type: ignore[attr-defined]
+        text = await wait_shown(pilot, app, "mark-west", where=lambda t: "mark-east" not in t)
+
+        # a response action on west's alert: asked with west's name, applied to west only
+        app.screen.alert_list.focus()  # type: ignore[attr-defined]
+        await pilot.press("home", "enter")  # its detail
+        await wait_shown(pilot, app, "cluster", "west", where=lambda t: t.count("mark-west") >= 2)
+        await pilot.press("x")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ActionsMenu)), screen_text_of(app)
+        await wait_shown(pilot, app, "cluster west")
+        menu = app.screen
+        options = menu.query_one(OptionList)
+        index = options.get_option_index("quarantine")
+        assert await wait_for(
+            pilot,
+            lambda: (
+                not options.get_option_at_index(index).disabled
+                and "asking" not in str(options.get_option_at_index(index).prompt)
+            ),
+        ), screen_text_of(app)
+        options.highlighted = index
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        text = await wait_shown(pilot, app, "cluster west", "on west", "context west")
+        assert "cluster east" not in text
+        await pilot.click("#confirm")
+        assert await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
+
+        def labels(name: str) -> dict:
+            pod = placed[name][1]
+            return (
+                clients[name].request("GET", f"/api/v1/namespaces/{NS}/pods/{pod}")["metadata"].get("labels")
+                or {}
+            )
+
+        def policies(name: str) -> list:
+            path = f"/apis/networking.k8s.io/v1/namespaces/{NS}/networkpolicies"
+            return clients[name].request("GET", path)["items"]
+
+        assert await wait_for(
+            pilot, lambda: "falcotui.io/quarantine" in labels("west") and len(policies("west")) == 1
+        )
+        assert "falcotui.io/quarantine" not in labels("east") and policies("east") == []
+        records = [json.loads(x) for x in (kubeconfig.parent / "actions.jsonl").read_text().splitlines()]
+        assert [(r["action"], r["context"]) for r in records] == [("quarantine", "west")]
+
+        # east's API server dies: its row says so, west keeps streaming into the merged list
+        demos["east"].stop()
+        await pilot.press("f1")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ClustersScreen))
+        await wait_shown(pilot, app, "API unreachable", where=lambda t: " live " in t)
+        row_east = next(line for line in screen_text_of(app).splitlines() if line.lstrip().startswith("east"))
+        assert "API unreachable" in row_east
+        node, pod = placed["west"]
+        await _ingest(app, "west", _alert(node, pod, "after-east-died"), node)
+        await pilot.press("f2")
+        screen = app.screen
+        screen.apply_query(parse_query("cluster:west"))  # type: ignore[attr-defined]
+        screen.alert_list.focus()  # type: ignore[attr-defined]
+        await pilot.press("end")  # follow again
+        await wait_shown(pilot, app, "after-east-died")
