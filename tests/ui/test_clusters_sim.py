@@ -7,29 +7,26 @@ was), and when east's API server dies its row says so while west keeps streaming
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, OptionList
+from textual.widgets import DataTable
 
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster, merged_kubeconfig
 from falcotui.cli.tui_cmd import build_clusters
-from falcotui.falco.alerts import format_iso8601_ns, parse_json_alert
-from falcotui.kube.apply import Applier
-from falcotui.kube.client import KubeClients, Timeouts, load_clients
+from falcotui.falco.alerts import parse_json_alert
+from falcotui.kube.client import Timeouts, load_clients
 from falcotui.ops.alert_query import parse_query
 from falcotui.ops.engine_worker import ConnectOptions
 from falcotui.ui.app import FalcoTuiApp
 from falcotui.ui.fleet_screen import FleetScreen
 from falcotui.ui.fleets import ClustersScreen
 from falcotui.ui.response_ui import ActionsMenu
-from falcotui.ui.rules_dialogs import ConfirmDialog
 from tests.ui.conftest import screen_text_of, wait_for, wait_shown
+from tests.ui.test_response_actions_sim import NS, _alert, _choose, _confirm, _workload
 
 NAMES = ("east", "west")
-NS = "shop"
 TIMEOUTS = Timeouts(connect=1.0, read=5.0)
 
 
@@ -60,51 +57,6 @@ def _app(kubeconfig: Path) -> FalcoTuiApp:
     return FalcoTuiApp(clusters.services["east"], clusters=clusters, contexts=NAMES)
 
 
-def _same_workload(clients: KubeClients) -> tuple[str, str]:
-    """A ReplicaSet `web` in namespace shop with one pod; its node and pod names."""
-    node = clients.request("GET", "/api/v1/nodes")["items"][0]["metadata"]["name"]
-    spec = {"nodeName": node, "containers": [{"name": "web", "image": "docker.io/library/nginx:1.27"}]}
-    Applier(clients).apply(
-        [
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
-            {
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "metadata": {"name": "web", "namespace": NS},
-                "spec": {
-                    "replicas": 1,
-                    "selector": {"matchLabels": {"app": "web"}},
-                    "template": {"metadata": {"labels": {"app": "web"}}, "spec": spec},
-                },
-            },
-        ]
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        items = clients.request("GET", f"/api/v1/namespaces/{NS}/pods", query=[("labelSelector", "app=web")])
-        if items["items"]:
-            return node, items["items"][0]["metadata"]["name"]
-        time.sleep(0.05)
-    raise AssertionError("the ReplicaSet made no pod")
-
-
-def _alert(node: str, pod: str, marker: str) -> bytes:
-    t = time.time_ns()
-    fields = {"evt.time": t, "proc.cmdline": "sh -i", "k8s.pod.name": pod, "k8s.ns.name": NS}
-    return json.dumps(
-        {
-            "hostname": node,
-            "priority": "Critical",
-            "rule": "Terminal shell in container",
-            "source": "syscall",
-            "time": format_iso8601_ns(t),
-            "tags": ["container"],
-            "output": f"09:00:00.000000000: Critical shell {marker} in {pod}",
-            "output_fields": fields,
-        }
-    ).encode()
-
-
 async def _ingest(app: FalcoTuiApp, cluster: str, line: bytes, node: str) -> None:
     placement = app.clusters.fleets.placement  # type: ignore[union-attr]
     await placement.run_in_cluster(
@@ -115,7 +67,7 @@ async def _ingest(app: FalcoTuiApp, cluster: str, line: bytes, node: str) -> Non
 async def test_two_clusters_side_by_side(two) -> None:
     demos, kubeconfig = two
     clients = {n: demos[n].clients() for n in NAMES}
-    placed = {n: _same_workload(clients[n]) for n in NAMES}
+    placed = {n: _workload(clients[n]) for n in NAMES}
     app = _app(kubeconfig)
     async with app.run_test(size=(170, 45)) as pilot:
         # the fleet of fleets: a row per cluster, both live, each with its nodes; the header names both
@@ -141,7 +93,7 @@ async def test_two_clusters_side_by_side(two) -> None:
         # alerts from both clusters, merged, with the CLUSTER column; the cluster: filter narrows to one
         for name in NAMES:
             node, pod = placed[name]
-            await _ingest(app, name, _alert(node, pod, f"mark-{name}"), node)
+            await _ingest(app, name, _alert(node, pod, f"shell mark-{name} in {pod}"), node)
         await pilot.press("f2")
         text = await wait_shown(pilot, app, "CLUSTER", "mark-east", "mark-west")
         screen = app.screen
@@ -155,23 +107,10 @@ async def test_two_clusters_side_by_side(two) -> None:
         await pilot.press("x")
         assert await wait_for(pilot, lambda: isinstance(app.screen, ActionsMenu)), screen_text_of(app)
         await wait_shown(pilot, app, "cluster west")
-        menu = app.screen
-        options = menu.query_one(OptionList)
-        index = options.get_option_index("quarantine")
-        assert await wait_for(
-            pilot,
-            lambda: (
-                not options.get_option_at_index(index).disabled
-                and "asking" not in str(options.get_option_at_index(index).prompt)
-            ),
-        ), screen_text_of(app)
-        options.highlighted = index
-        await pilot.press("enter")
-        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        dialog = await _choose(pilot, app, "quarantine")
         text = await wait_shown(pilot, app, "cluster west", "on west", "context west")
-        assert "cluster east" not in text
-        await pilot.click("#confirm")
-        assert await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
+        assert "cluster east" not in text and dialog.cluster == "west"
+        await _confirm(pilot, app)
 
         def labels(name: str) -> dict:
             pod = placed[name][1]
