@@ -34,8 +34,11 @@ soak-ci:
 demo: $(STAMP)
 	$(BIN)/falcotui --demo
 
+# The TUI's SVG screenshots, then the incident report rendered by chromium (PNG; needs chromium on PATH,
+# ~7 minutes: the demo incident runs for six). Tests never need a browser for the report.
 screenshots: $(STAMP)
 	$(BIN)/python -m falcotui.cli.screenshots screenshots
+	$(BIN)/python -m falcotui.cli.report_screenshots screenshots
 
 # Include root is the repo so the generated code imports `from falcotui.falco.grpc import schema_pb2`.
 proto: $(STAMP)

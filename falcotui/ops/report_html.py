@@ -50,9 +50,19 @@ code, .out { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monos
 figure { margin: .5rem 0 1rem; } figure svg { width: 100%; height: auto; }
 figcaption { color: #555; font-size: 12px; }
 tr.action td { background: #eef5ff; }
+table.timeline, table.actions { table-layout: fixed; }
+table.timeline th:nth-child(1) { width: 13%; } table.timeline th:nth-child(2) { width: 5%; }
+table.timeline th:nth-child(3) { width: 9%; } table.timeline th:nth-child(4) { width: 16%; }
+table.timeline th:nth-child(5) { width: 9%; } table.timeline th:nth-child(6) { width: 14%; }
+table.timeline th:nth-child(7) { width: 34%; }
+table.actions th:nth-child(8) { width: 30%; }
 footer { margin-top: 2rem; color: #666; font-size: 12px; }
+@page { size: A4 landscape; margin: 12mm; }
 @media print {
   body { margin: 0; max-width: none; font-size: 11px; }
+  .counts { display: block; }
+  td.out div { display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 4; line-clamp: 4;
+               overflow: hidden; }
   h2 { break-after: avoid; } tr, figure, .card { break-inside: avoid; }
   thead { display: table-header-group; }
   th { background: #eee !important; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
@@ -210,7 +220,7 @@ def _actions(data: ReportData) -> str:
             f'<tr class="action"><td><code>{esc(r.at, 60)}</code></td><td>{esc(r.who, 200)}</td>'
             f"<td><code>{esc(r.context, 200)}</code></td><td><b>{esc(r.action, 40)}</b>{undo}</td>"
             f"<td><code>{esc(r.target, 300)}</code></td><td>{esc(r.result, 20)}</td><td>{alert}</td>"
-            f'<td class="out">{esc(r.detail, 600)}</td></tr>'
+            f'<td class="out"><div>{esc(r.detail, 600)}</div></td></tr>'
         )
     out.append(
         _table(
@@ -242,7 +252,8 @@ def _timeline(data: ReportData) -> str:
                     f'<tr class="alert"><td>{span}</td><td class="n">{_num(row.count)}</td>'
                     f"<td>{_prio(row.priority)}</td>"
                     f"<td>{esc(row.rule, 300)}</td><td><code>{esc(row.node, 300)}</code></td>"
-                    f'<td><code>{esc(where, 400)}</code></td><td class="out">{esc(row.sample, 600)}</td></tr>'
+                    f"<td><code>{esc(where, 400)}</code></td>"
+                    f'<td class="out"><div>{esc(row.sample, 600)}</div></td></tr>'
                 ),
             )
         )
