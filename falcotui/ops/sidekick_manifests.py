@@ -10,8 +10,11 @@ handler decodes (falcosidekick handlers.go:101-104). Falcosidekick (falcosecurit
 listens on 2801 (config.go:491 `ListenPort`), reads every key from the environment with `.` → `_`
 (config.go:650-651, so `Nats.HostPort` is `NATS_HOSTPORT`), `CUSTOMFIELDS` as `key:value,…`
 (config.go:682-697), runs as user 1234 (Dockerfile `USER 1234`); NATS keys: config_example.yaml:165-170.
-Image tag 2.34.1: the newest release tag of that repository (`git tag`); no digest is pinned by default
-because none could be read from the registry here (pass `--sidekick-image-tag 2.34.1@sha256:…`).
+Image tag 2.34.1: the newest release tag of that repository (`git tag`). Pinned by tag only, on purpose:
+no published digest could be cited. The falcosidekick repository (8807ab7b) holds none (no `sha256:` in its
+release workflows or docs), the Falco chart (falcosecurity/charts at 548458c, charts/falcosidekick/
+values.yaml) pins `image.tag: 2.32.0` by tag with no digest field, and no registry is reachable here. A
+digest is never guessed: pass `--sidekick-image-tag 2.34.1@sha256:…` read from your registry.
 """
 
 from __future__ import annotations
