@@ -32,7 +32,9 @@ import sys
 import termios
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from simproc import REPO, SimProcess, app_env, app_python, rss_mib, tree_cpu, tree_rss
 
@@ -149,13 +151,35 @@ class Run:
         self.start = start or {}  # seconds from the app's process start to what the screen showed
 
 
-def measure(nodes: int, scenario: str, rate: float, rounds: int, app_tree: Path = REPO) -> Run:
-    """F1/F2 latencies of the app from `app_tree` against a fresh simulated cluster (`rate`: all nodes')."""
+class Storm(Protocol):
+    """A storm from outside the simulated cluster (bench_nats.py: Falcosidekick publishing to NATS)."""
+
+    def start(self) -> None: ...
+    def emitted(self) -> int: ...
+    def stop(self) -> None: ...
+
+
+def measure(
+    nodes: int,
+    scenario: str,
+    rate: float,
+    rounds: int,
+    app_tree: Path = REPO,
+    *,
+    app_args: Sequence[str] = (),
+    shows: Sequence[str] = (),
+    storm: Storm | None = None,
+) -> Run:
+    """F1/F2 latencies of the app from `app_tree` against a fresh simulated cluster (`rate`: all nodes').
+    `app_args` go to falcotui too; `shows`: more header text to wait for before the keys; `storm`: the
+    storm comes from there (the cluster's own Falcos stay quiet, at 0 alerts a minute)."""
     # a storm starts once the app follows every node (the app's start is the 1,000-node phase's business)
-    with SimProcess(nodes, "quiet", rate / nodes, per_minute=0 if scenario == "storm" else None) as sim:
+    quiet = scenario == "storm" or storm is not None
+    with SimProcess(nodes, "quiet", rate / nodes, per_minute=0 if quiet else None) as sim:
         extra = {"TERM": "xterm-256color", "COLORTERM": "truecolor"}
         spawned = time.monotonic()
-        term = Terminal([*app_python(app_tree), "--kubeconfig", sim.kubeconfig], **app_env(app_tree, **extra))
+        argv = [*app_python(app_tree), "--kubeconfig", sim.kubeconfig, *app_args]
+        term = Terminal(argv, **app_env(app_tree, **extra))
         try:
             # from the process's start, as a user sees it: the fleet's first node row, every stream live
             row = term.wait_for(b"sim-node-", 0, 600)
@@ -165,19 +189,27 @@ def measure(nodes: int, scenario: str, rate: float, rounds: int, app_tree: Path 
                     f"the app never showed {nodes} live log streams; it showed: {term.tail(600)}"
                 )
             start = {"first node row": (row or live) - spawned, "all streams live": live - spawned}
-            if scenario == "storm":
+            for text in shows:
+                if term.wait_for(text.encode(), 0, 120) is None:
+                    raise SystemExit(f"the app never showed {text!r}; it showed: {term.tail(600)}")
+            emitted = sim.emitted if storm is None else storm.emitted
+            if storm is not None:
+                storm.start()
+            elif scenario == "storm":
                 sim.scenario("storm")
             time.sleep(3.0)
             pid = term.proc.pid
-            t0, app0, sim0, e0 = time.monotonic(), tree_cpu(pid), sim.cpu(), sim.emitted()
+            t0, app0, sim0, e0 = time.monotonic(), tree_cpu(pid), sim.cpu(), emitted()
             latencies = switch_latencies(term, rounds)
             wall = time.monotonic() - t0
             app_cpu = (tree_cpu(pid) - app0) / wall
             sim_cpu = (sim.cpu() - sim0) / wall
-            start["alerts/s emitted during the keys"] = (sim.emitted() - e0) / wall
+            start["alerts/s emitted during the keys"] = (emitted() - e0) / wall
             rss = tree_rss(pid)
             return Run(latencies, app_cpu, sim_cpu, [rss.pop(pid, 0.0), *rss.values()], start)
         finally:
+            if storm is not None:
+                storm.stop()
             status = term.close()
             if status != 0:
                 print(f"warning: falcotui exited with {status}", file=sys.stderr)
