@@ -42,6 +42,7 @@ from falcotui.cli.common import (
 from falcotui.cli.nats_options import add_nats_options, ensure_stream, nats_source, typed_nats_options
 from falcotui.falco.alerts import Alert, Priority, alert_to_json
 from falcotui.falco.sanitize import json_bytes, json_passes, sanitize
+from falcotui.falco.sidekick import CLUSTER_FIELD
 from falcotui.ops.alert_query import AlertQuery, QueryError
 from falcotui.ops.alert_store import StoredAlert
 
@@ -94,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_nats_options(p.add_argument_group("NATS source (with --from nats://…)"), create=True)
     add_cluster_options(p)
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, many_contexts=True)
 
 
 def parse_channels(text: str) -> tuple[str, ...]:
@@ -125,6 +126,7 @@ class AlertPrinter:
         self.color = color
         self.match = match
         self.printed = 0
+        self.cluster_column = False  # many clusters: each text line starts with its alert's cluster
         self._tails: dict[tuple[str, str | None, str | None], bytes] = {}
 
     def write(self, entries: Iterable[StoredAlert], lines: dict[int, bytes] | None = None) -> None:
@@ -172,7 +174,10 @@ class AlertPrinter:
         if self.color:
             prio = f"\x1b[{_COLORS[alert.priority]}m{prio}\x1b[0m"
             rule = f"\x1b[1m{rule}\x1b[0m"
-        return f"{alert.time_iso} {prio} {node} {rule}: {message}"
+        line = f"{alert.time_iso} {prio} {node} {rule}: {message}"
+        if self.cluster_column:
+            line = f"{sanitize(str(alert.output_fields.get(CLUSTER_FIELD, '-')), max_len=60)} {line}"
+        return line
 
 
 @cli_command
@@ -203,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
         channels = (*channels, "nats")
     elif typed := typed_nats_options(args):
         raise CliError(f"{', '.join(typed)}: only with --from nats://…", EXIT_USAGE)
+    if len(getattr(args, "contexts", ())) > 1:  # several clusters side by side (cli/many_clusters.py)
+        return _many(args, query, channels, printer, out, since_ns)
     clients = connect(args)
     try:
         preflight(clients)
@@ -215,6 +222,22 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         clients.close()
+
+
+def _many(args: argparse.Namespace, query: AlertQuery, channels, printer, out: Output, since_ns) -> int:
+    from falcotui.cli.many_clusters import alerts_follow, alerts_window
+
+    if args.source is not None:
+        raise CliError("--from reads one NATS stream: use it with one --context", EXIT_USAGE)
+    printer.cluster_column = True
+    try:
+        if args.follow:
+            printer.match = _without_window(query, since_ns)
+            return run_async(alerts_follow(args, channels, since_ns, printer, out))
+        return run_async(alerts_window(args, printer, query, since_ns))
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_OK
 
 
 def _without_window(query: AlertQuery, since_ns: int | None) -> Callable[[Alert, tuple], bool]:

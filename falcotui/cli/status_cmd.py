@@ -72,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_nats_options(p.add_argument_group("NATS source (with --from nats://…)"), create=True)
     add_cluster_options(p)
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, many_contexts=True)
 
 
 @cli_command
@@ -82,6 +82,12 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{', '.join(typed)}: only with --from nats://…", EXIT_USAGE)
     if source is not None and args.nats_create_stream:
         ensure_stream(args, source)  # the stream's configuration shown, then y/N (or --yes)
+    if len(getattr(args, "contexts", ())) > 1:  # several clusters, each under its heading
+        if source is not None:
+            raise CliError("--from reads one NATS stream: use it with one --context", EXIT_USAGE)
+        from falcotui.cli.many_clusters import status_many
+
+        return run_async(status_many(args))
     clients = connect(args)
     try:
         preflight(clients)

@@ -153,7 +153,7 @@ class _Feed:
             segs.popleft()
 
 
-class _Cluster:
+class ClusterEngine:
     """One cluster's engine in the worker, started (and retried) on its own."""
 
     def __init__(self, spec: ClusterSpec) -> None:
@@ -221,7 +221,7 @@ class FleetsHost:
 
     def __init__(self, spec: FleetsSpec) -> None:
         self.spec = spec
-        self.clusters = {c.name: _Cluster(c) for c in spec.clusters}
+        self.clusters = {c.name: ClusterEngine(c) for c in spec.clusters}
         self.merged = MergedAlerts(spec.alert_capacity)
         self.stopped = asyncio.Event()
 
