@@ -152,3 +152,41 @@ def test_usage_errors(cli_sim, tmp_path) -> None:
         assert proc.returncode == 2 and message in proc.stderr, (argv, proc.stderr)
         assert "Traceback" not in proc.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_unreadable_logs_make_an_incomplete_report_said_at_its_top(cli_sim, until, tmp_path) -> None:
+    """A user who may list the Falco pods but not read their logs: the report is still written, says at
+    its top which logs could not be read, and the command exits 1."""
+    from falcotui.kube.apply import Applier
+
+    sim = cli_sim(per_minute=600, nodes=2)
+    until(lambda: len(sim.alerts()) >= 4, "alerts in the pods' logs")
+    rbac, who = "rbac.authorization.k8s.io", "no-logs"
+    Applier(sim.clients).apply([
+        {"apiVersion": f"{rbac}/v1", "kind": "Role", "metadata": {"name": who, "namespace": "falco"},
+         "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]},
+        {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding", "metadata": {"name": who, "namespace": "falco"},
+         "roleRef": {"apiGroup": rbac, "kind": "Role", "name": who},
+         "subjects": [{"kind": "User", "name": who, "apiGroup": rbac}]},
+    ])  # fmt: skip
+    sim.cluster.add_user(who)
+    kubeconfig = sim.cluster.write_kubeconfig(tmp_path / "no-logs.kubeconfig", user=who)
+    out = tmp_path / "report"
+    argv = [
+        "report",
+        "-o",
+        str(out),
+        "--action-log",
+        str(tmp_path / "none.jsonl"),
+        "--kubeconfig",
+        str(kubeconfig),
+    ]
+    proc = subprocess.run([*CLI, *argv], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "the report is incomplete (said at its top)" in proc.stderr
+    report = open_report(out)
+    assert report.alerts == []
+    notes = report.page.text[report.page.text.index("Incomplete:") :]
+    unread = [n for n in notes if "could not be read" in n]
+    assert len(unread) == 2 and all(n.startswith("the log of falco-") for n in unread)
+    assert report.markdown.count("could not be read") == 2 and "> **Incomplete:**" in report.markdown
