@@ -124,6 +124,44 @@ class DemoCluster:
         deployer = Deployer(self.clients(), namespace)
         deployer.apply(deployer.plan())
 
+    def run_older_falco_on_one_node(self, version: str = "0.43.1", timeout: float = 60.0) -> str:
+        """Leave one node on another Falco the way a cluster gets there: the DaemonSet's update strategy set
+        to OnDelete with that image, then one Falco pod deleted; its replacement takes the template, the
+        others keep theirs (Kubernetes "Perform a Rolling Update on a DaemonSet": OnDelete creates new pods
+        only when old ones are deleted). Returns the new pod's name once its Falco runs."""
+        import time
+
+        clients = self.clients()
+        try:
+            path = "/apis/apps/v1/namespaces/falco/daemonsets/falco"
+            ds = clients.request("GET", path)
+            ds["spec"]["updateStrategy"] = {"type": "OnDelete"}
+            for c in ds["spec"]["template"]["spec"]["containers"]:
+                if c["name"] == "falco":
+                    c["image"] = f"docker.io/falcosecurity/falco:{version}"
+            clients.request("PUT", path, body=ds)
+            pods = clients.request("GET", "/api/v1/namespaces/falco/pods")["items"]
+            before = {p["metadata"]["name"] for p in pods}
+            ready = [
+                p["metadata"]["name"]
+                for p in pods
+                if p["metadata"]["name"].startswith("falco")
+                and any(st.get("ready") for st in (p.get("status") or {}).get("containerStatuses") or [])
+            ]
+            victim = sorted(ready)[0]
+            clients.request("DELETE", f"/api/v1/namespaces/falco/pods/{victim}")
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                for pod in clients.request("GET", "/api/v1/namespaces/falco/pods")["items"]:
+                    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+                    running = any("running" in (st.get("state") or {}) for st in statuses)
+                    if pod["metadata"]["name"] not in before and running:
+                        return pod["metadata"]["name"]
+                time.sleep(0.1)
+            raise RuntimeError(f"no Falco {version} pod ran within {timeout:g}s")
+        finally:
+            clients.close()
+
     def set_scenario(self, name: str) -> None:
         """Switch every simulated Falco to another scenario from now on."""
         if self.cluster is None or self.runtime is None:

@@ -73,9 +73,63 @@ async def take(out: Path, *, nodes: int = 8, seed: int = 7, warmup: float = 20.0
                 path = out / f"{name}.svg"
                 app.save_screenshot(filename=path.name, path=str(out))
                 saved.append(path)
+            saved.append(await _incluster_shot(app, pilot, demo, out))
     finally:
         await asyncio.to_thread(demo.stop)
     return saved
+
+
+NETCAT_RULE = """
+- rule: Netcat started in container
+  desc: nc or ncat started in a container
+  condition: spawned_process and container and proc.name in (nc, ncat)
+  output: Netcat started (cmd=%proc.cmdline container=%container.name)
+  priority: WARNING
+"""
+
+
+async def _incluster_shot(app, pilot, demo, out: Path) -> Path:
+    """`rules-incluster.svg`: one node left on Falco 0.43.1, a rule added on the Rules screen, pushed with
+    "validate with the cluster's own Falco first": each version's verdict beside falcotui's."""
+    from textual.widgets import Button
+
+    from falcotui.ui.rules_dialogs import PushDialog
+    from falcotui.ui.rules_incluster_ui import InClusterDialog
+
+    async def until(predicate, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"screenshots: timed out waiting for {predicate}")
+            await pilot.pause(0.1)
+
+    def laid_out(cls) -> bool:
+        return isinstance(app.screen, cls) and all(b.region for b in app.screen.query(Button))
+
+    await asyncio.to_thread(demo.run_older_falco_on_one_node, "0.43.1")
+    await pilot.press("escape", "f3")
+    screen = app.screen
+    await until(lambda: getattr(screen, "snapshot", None) is not None, 30)
+    await pilot.pause(3.0)  # the fleet's rows carry the 0.43.1 pod's logged version
+    editor = screen.editor()
+    editor.focus()
+    editor.move_cursor(editor.document.end)
+    editor.insert(NETCAT_RULE)
+    await pilot.pause()  # the editor's Changed message schedules the check
+    await until(
+        lambda: screen.modified and screen.linted_gen == screen.lint_gen and screen.check_action("push", ()),
+        30,
+    )
+    await pilot.press("ctrl+u")
+    await until(lambda: laid_out(PushDialog), 30)
+    await pilot.click("#in-cluster")
+    await pilot.click("#confirm")
+    await until(lambda: laid_out(InClusterDialog), 90)
+    await pilot.pause(0.5)
+    path = out / "rules-incluster.svg"
+    app.save_screenshot(filename=path.name, path=str(out))
+    await pilot.press("escape")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

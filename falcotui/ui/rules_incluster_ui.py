@@ -118,7 +118,7 @@ class InClusterDialog(ModalScreen[bool]):
             )
         else:
             title = "The cluster's Falco could not be asked everywhere: nothing pushed"
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog small"):
             yield Static(Text(title), classes="title")
             with VerticalScroll(classes="body"):
                 yield Static(self._body(), id="verdicts")

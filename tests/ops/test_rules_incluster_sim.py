@@ -175,3 +175,16 @@ async def test_a_read_only_root_without_a_tmp_volume_is_explained(falco_sim, cli
     )
     assert verdict.ok is None and "Read-only file system" in verdict.problem
     assert "emptyDir at /tmp" in verdict.problem and verdict.cleaned
+
+
+def test_the_daemonset_gives_falco_a_small_writable_tmp_under_its_read_only_root() -> None:
+    """The copy of the candidate rules needs a writable /tmp; Falco's root filesystem stays read-only."""
+    from falcotui.ops.manifests import render
+
+    ds = next(d for d in render() if d["kind"] == "DaemonSet")
+    spec = ds["spec"]["template"]["spec"]
+    [falco] = [c for c in spec["containers"] if c["name"] == "falco"]
+    assert falco["securityContext"]["readOnlyRootFilesystem"] is True
+    [mount] = [m for m in falco["volumeMounts"] if m["mountPath"] == "/tmp"]
+    [volume] = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    assert volume["emptyDir"] == {"medium": "Memory", "sizeLimit": "16Mi"} and not mount.get("readOnly")
