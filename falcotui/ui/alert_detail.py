@@ -101,6 +101,10 @@ class AlertDetail(VerticalScroll, can_focus=True):
         table.add_column("value", key="value")
 
     def show(self, entry: StoredAlert | None) -> None:
+        """Show `entry` (None: say none is selected); the alert already shown is left as it is (the list's
+        cursor moves with evictions and updates while it stays on the same alert)."""
+        if entry is not None and self.entry is not None and _same_alert(entry, self.entry):
+            return
         self.entry = entry
         summary = self.query_one(".detail-summary", Static)
         table = self.query_one(".detail-fields", ChipTable)
@@ -123,3 +127,9 @@ class AlertDetail(VerticalScroll, can_focus=True):
         event.stop()
         name, value = self._fields[int(str(event.row_key.value))]
         self.post_message(self.FieldPicked(name, value))
+
+
+def _same_alert(a: StoredAlert, b: StoredAlert) -> bool:
+    """The same stored alert, seen through the same channels (a merge adds one: the pane says it)."""
+    key = (a.seq, a.channels, a.alert.time_ns, a.alert.rule)
+    return key == (b.seq, b.channels, b.alert.time_ns, b.alert.rule)

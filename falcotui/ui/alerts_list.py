@@ -7,6 +7,12 @@ and the view fetches it at once (`on_rows` repaints). Each engine tick the scree
 view's update, then `view_changed(change)`; following, the list stays pinned to the newest alert; paused,
 it keeps the same alerts on screen while the store evicts from the front and counts what arrived meanwhile.
 
+The cursor is a validated reactive (always a row of the view, or 0 when it is empty): moving it repaints
+the two lines concerned and posts `Moved` with the index and the alert there. The highlighted row and the
+list's own notes take their looks from component classes (`alert-list--cursor`, `alert-list--note`), so a
+theme or stylesheet can restyle them; rendered lines are cached per alert, width and highlight, and the
+cache is dropped when the styles change (a new theme repaints every line in its colours).
+
 Columns fit the width (`list_columns`): RULE, NODE and NAMESPACE/POD as wide as the alerts seen need
 (measured on the newest alerts of each update, grown only, so nothing jitters), OUTPUT all the rest.
 """
@@ -55,8 +61,6 @@ OUTPUT_MIN = 24  # OUTPUT never gets less (it is what says what happened)
 OUTPUT_SHARE = 0.3  # the content columns shrink, then drop, before OUTPUT falls under this share
 FULL_TIME_AT = 110  # narrower lists show the time without milliseconds
 CACHE_SIZE = 2048
-_SELECTED = Style(reverse=True)
-_EMPTY = Style(dim=True, italic=True)
 _PLACEHOLDER = "…"  # a row on its way from the engine (one round trip)
 _SHORT_LABEL = {"Informational": "Info"}
 
@@ -170,11 +174,15 @@ class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
         Binding("home", "edge(0)", "Oldest", show=False, id="alert-list.oldest"),
         Binding("end", "edge(1)", "Newest (follow)", show=False, id="alert-list.newest"),
     ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"alert-list--cursor", "alert-list--note"}
     DEFAULT_CSS = """
     AlertList { height: 1fr; overflow-x: hidden; scrollbar-size-vertical: 1; }
+    AlertList > .alert-list--cursor { text-style: reverse; }
+    AlertList > .alert-list--note { text-style: dim italic; }
     """
 
     following: reactive[bool] = reactive(True)
+    cursor: reactive[int] = reactive(0, repaint=False)
 
     class Selected(Message):
         """An alert was chosen (enter or click)."""
@@ -184,7 +192,17 @@ class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
             self.entry = entry
 
     class Moved(Message):
-        """The cursor moved (the screen updates its detail pane)."""
+        """The cursor moved, or the alert under it arrived (the screen updates its detail pane)."""
+
+        def __init__(self, alert_list: AlertList, index: int, entry: StoredAlert | None) -> None:
+            super().__init__()
+            self.alert_list = alert_list
+            self.index = index
+            self.entry = entry  # None: the view is empty, or the row is on its way (another Moved follows)
+
+        @property
+        def control(self) -> AlertList:
+            return self.alert_list
 
     class ColumnsChanged(Message):
         """The column widths changed (the screen redraws the titles: `header_text()`)."""
@@ -206,9 +224,10 @@ class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
         self.hide = hide  # columns never shown (NODE in one node's own list)
         self.empty = empty  # what an empty list says
         self.counts = counts  # a view's first sync brings the per-rule and per-node counts too
-        self.cursor = max(0, len(view) - 1)
+        self.set_reactive(AlertList.cursor, max(0, len(view) - 1))
         self.new_while_paused = 0
         self._cache: OrderedDict[tuple[int, int, bool], Strip] = OrderedDict()
+        self._moved_pending = False
         self._need: dict[str, int] = {}
         self._opened = True  # the view's first update places the cursor as `set_view` does
         self._laid_out = False
@@ -262,7 +281,34 @@ class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
     def _rows_came(self) -> None:
         """Rows fetched for placeholders arrived: repaint, and let the detail pane catch up."""
         self.refresh()
-        self.post_message(self.Moved())
+        self._post_moved()
+
+    def _moved_soon(self) -> None:
+        """`Moved` once the screen is redrawn (the list scrolled where the cursor went, and asked for those
+        rows): one message however many steps the cursor took meanwhile."""
+        if not self._moved_pending:
+            self._moved_pending = True
+            self.call_after_refresh(self._post_moved)
+
+    def _post_moved(self) -> None:
+        """`Moved` with the alert under the cursor; a row on its way is fetched with what is on screen now
+        (one round trip), and `Moved` comes again when it is here."""
+        self._moved_pending = False
+        index = self.cursor
+        self.view.see(self.scroll_offset.y, self.scrollable_content_region.height)
+        entry = self.view.get(index) if index < len(self.view) else None
+        self.post_message(self.Moved(self, index, entry))
+
+    def validate_cursor(self, index: int) -> int:
+        """A row of the view (the last one when past its end), or 0 when it is empty."""
+        return max(0, min(index, len(self.view) - 1))
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        """The two lines whose highlight changed are repainted (not the whole list); the screen is told."""
+        if self.has_focus:
+            self.refresh_line(old)
+            self.refresh_line(new)
+        self._moved_soon()
 
     def view_changed(self, change: ViewChange) -> None:
         """After `view.update()`: keep indexes pointing at the same alerts, follow or count."""
@@ -405,7 +451,7 @@ class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
             segments = list(text.render(self.app.console))
             strip = Strip(segments).crop_extend(0, width, style)
             if selected:
-                strip = strip.apply_style(_SELECTED)
+                strip = strip.apply_style(self.get_component_rich_style("alert-list--cursor", partial=True))
             self._cache[key] = strip
             if len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
@@ -414,16 +460,23 @@ class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
         return strip.crop_extend(scroll_x, scroll_x + width, style).apply_offsets(scroll_x, index)
 
     def _note(self, text: str, style: Style, width: int) -> Strip:
-        """A dim line of our own (the empty list's message, a row on its way), without Rich's line end
-        (an unstyled segment: NO_COLOR's filter cannot take it)."""
-        segments = [s for s in Text(text, style + _EMPTY).render(self.app.console) if s.text != "\n"]
+        """A line of our own (the empty list's message, a row on its way) in the `alert-list--note` style,
+        without Rich's line end (an unstyled segment: NO_COLOR's filter cannot take it)."""
+        note = style + self.get_component_rich_style("alert-list--note", partial=True)
+        segments = [s for s in Text(text, note).render(self.app.console) if s.text != "\n"]
         return Strip(segments).crop_extend(0, width, style)
 
-    def on_focus(self) -> None:
+    def notify_style_update(self) -> None:
+        """The styles changed (a theme, a stylesheet): cached lines hold the old colours."""
+        super().notify_style_update()
+        self._cache.clear()
         self.refresh()
 
+    def on_focus(self) -> None:
+        self.refresh_line(self.cursor)  # the highlight shows only while the list has the focus
+
     def on_blur(self) -> None:
-        self.refresh()
+        self.refresh_line(self.cursor)
 
     # ------------------------------------------------------------ navigation
 
@@ -431,8 +484,7 @@ class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
         n = len(self.view)
         if not n:
             return
-        index = max(0, min(n - 1, index))
-        self.cursor = index
+        index = self.validate_cursor(index)
         self.following = index == n - 1 and self.following
         height = self.scrollable_content_region.height
         top = self.scroll_offset.y
@@ -440,8 +492,7 @@ class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
             self.scroll_to(y=index, animate=False, immediate=True)
         elif index >= top + height:
             self.scroll_to(y=index - height + 1, animate=False, immediate=True)
-        self.refresh()
-        self.post_message(self.Moved())
+        self.cursor = index  # the watcher repaints and posts Moved
 
     def action_cursor(self, step: int) -> None:
         if step < 0:

@@ -346,10 +346,10 @@ class AlertsScreen(Screen):
         self._show_columns()
 
     @on(AlertList.Moved)
-    def _moved(self) -> None:
+    def _moved(self, event: AlertList.Moved) -> None:
         detail = self.query_one(AlertDetail)
         if not detail.has_class("hidden"):
-            detail.show(self.alert_list.current())
+            detail.show(event.entry)
         self._update_titles()
 
     def action_back(self) -> None:

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -27,7 +27,7 @@ from falcotui.ui.alerts_list import AlertList
 from falcotui.ui.fleet_screen import STATE_STYLE, falco_cell
 from falcotui.ui.keybar import KeyBar
 from falcotui.ui.remote_view import remote_view
-from falcotui.ui.widgets import StatusHeader, count_text, priority_text, sparkline
+from falcotui.ui.widgets import StatusHeader, TitledBox, count_text, priority_text, sparkline
 
 REFRESH_S = 1.0
 LOG_LINES = 12
@@ -139,7 +139,7 @@ class NodeDetailScreen(Screen):
             yield Static("", id="node-facts")
             with VerticalScroll(id="node-log-box"):
                 yield Static("", id="node-log")
-        with Vertical(id="node-alerts-box"):
+        with TitledBox(id="node-alerts-box"):
             view = remote_view(self.app.services.engine, AlertQuery().with_term("node=", self.node))
             yield Static("", id="node-alerts-columns")
             yield AlertList(view, id="node-alerts", hide=("node",), empty="no alerts from this node yet")
@@ -195,7 +195,7 @@ class NodeDetailScreen(Screen):
         alerts = self.query_one(AlertList)
         state = "following" if alerts.following else f"paused (+{count_text(alerts.new_while_paused)} new)"
         title = f"Alerts on {sanitize(self.node, max_len=60)} · {count_text(len(alerts.view))} · {state}"
-        self.query_one("#node-alerts-box").border_title = title
+        self.query_one("#node-alerts-box", TitledBox).set_titles(title)
 
     def _log_and_events(self, row: NodeStatus) -> Group:
         engine = self.app.services.engine
@@ -263,6 +263,13 @@ class NodeDetailScreen(Screen):
 
     def on_alert_list_selected(self) -> None:
         self._show_detail()
+
+    @on(AlertList.Moved)
+    def _moved(self, event: AlertList.Moved) -> None:
+        """The detail pane, while open, shows the alert under the cursor."""
+        detail = self.query_one(AlertDetail)
+        if not detail.has_class("hidden"):
+            detail.show(event.entry)
 
     def _show_detail(self) -> None:
         """The alert under the cursor; the list holds still while it is read (as on the Alerts screen)."""

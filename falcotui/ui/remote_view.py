@@ -9,7 +9,9 @@ view holds still, as a `FilteredView` does: `len`, `get(i)` and `slice` answer f
 
 `get(i)` of a row outside the cache returns None: the list draws a placeholder and the view fetches that
 window at once (without updating, so indexes stay), then tells the list to repaint: a jump with End/Home
-or PageDown paints real rows one round trip later.
+or PageDown paints real rows one round trip later. A row asked for away from what is on screen (the
+cursor's, put there by a program) is fetched aside, beside the window, until the next update moves the
+indexes: fetching it into the window would push out the rows on screen, and those back out the row.
 
 `call(target, method, *args)` is the engine link's call (pickled both ways): `views.open/sync/close/export`.
 """
@@ -70,6 +72,7 @@ class RemoteView:
         self.follow = True
         self._fetch: asyncio.Task[None] | None = None
         self._missing: int | None = None  # a row asked for and not here
+        self._aside: dict[int, StoredAlert] = {}  # rows fetched away from the window (index -> row)
         self._drew_placeholder = False  # a row was asked for and missing: repaint when rows come
         self.fetches = 0  # round trips made for rows that were not here
         self._opening: asyncio.Future[int] | None = None
@@ -153,6 +156,8 @@ class RemoteView:
         """Make the reply's window the cache (rows it named only by seq come from the ones kept)."""
         if reply.generation < self._generation:
             return  # a fetch overtaken by an update: its indexes are stale
+        if reply.generation > self._generation:
+            self._aside.clear()  # indexes moved
         self._generation = reply.generation
         fresh = {e.seq: e for e in reply.rows}
         self._known = [*self._known[-(KEEP_WINDOWS - 1) :], fresh] if KEEP_WINDOWS > 1 else [fresh]
@@ -173,12 +178,22 @@ class RemoteView:
         """Bring the rows asked for and not here (no update: indexes stay), then tell the list to repaint."""
         try:
             while not self._closed and (target := self._target()) is not None:
-                start, stop = target
+                start, stop, aside = target
                 view_id = await self._view_id()
-                request = ViewRequest(start=start, stop=stop, update=False, have=self._have())
+                have = () if aside else self._have()
+                request = ViewRequest(start=start, stop=stop, update=False, have=have)
                 reply: ViewReply = await self._call(TARGET, "sync", view_id, request)
                 self.fetches += 1
                 if reply.generation < self._generation:
+                    continue
+                if aside:
+                    if reply.generation == self._generation:
+                        rows = {e.seq: e for e in reply.rows}
+                        self._aside = {
+                            reply.start + i: rows[q] for i, q in enumerate(reply.seqs) if q in rows
+                        }
+                    if self._missing is not None and self._missing not in self._aside:
+                        self._missing = None  # not there (the next update says why): ask no more
                     continue
                 self._take(reply)
                 if not self._covers(start, min(stop, self._len)):
@@ -193,15 +208,20 @@ class RemoteView:
             self._drew_placeholder = False
             self.on_rows()
 
-    def _target(self) -> tuple[int, int] | None:
-        """The window to fetch: around what is visible, else around a row asked for by index (the cursor's,
-        for the detail pane); None when both are here."""
+    def _target(self) -> tuple[int, int, bool] | None:
+        """(start, stop, aside) to fetch: the window around what is visible, else a page around a row asked
+        for by index (the cursor's, for the detail pane) to keep aside; None when both are here."""
         if not self._covers(*self._visible_range()):
-            return self.window()
+            return (*self.window(), False)
         missing = self._missing
-        if missing is not None and missing < self._len and not self._covers(missing, missing + 1):
+        if (
+            missing is not None
+            and missing < self._len
+            and not self._covers(missing, missing + 1)
+            and missing not in self._aside
+        ):
             height = max(self._visible[1], 1)
-            return max(0, missing - height), missing + 2 * height
+            return max(0, missing - height), missing + height, True
         self._missing = None
         return None
 
@@ -279,7 +299,7 @@ class RemoteView:
         if not 0 <= index < self._len:
             raise IndexError(f"view index {index} out of range (view holds {self._len})")
         i = index - self._start
-        entry = self._rows[i] if 0 <= i < len(self._rows) else None
+        entry = self._rows[i] if 0 <= i < len(self._rows) else self._aside.get(index)
         if entry is None:
             self._missing = index
             self._drew_placeholder = True
