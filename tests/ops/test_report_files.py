@@ -134,3 +134,27 @@ def test_markdown_code_spans_read_back_as_the_value(value: str) -> None:
 def test_markdown_text_escapes_every_control_character() -> None:
     assert text("*a* <b> & [c](d) `e` #f |g") == "\\*a\\* &lt;b&gt; &amp; \\[c\\]\\(d\\) \\`e\\` \\#f \\|g"
     assert Priority.CRITICAL.label == "Critical"  # the priority column is ours, written as is
+
+
+async def test_the_engine_reports_its_view_and_says_what_its_store_dropped(samples, tmp_path) -> None:
+    """`ViewService.report` (what `e` `r` calls over the engine link): the view's alerts, filter and window;
+    a store that evicted older alerts says so at the report's top."""
+    from falcotui.ops.alert_query import parse_query
+    from falcotui.ops.alert_view_service import ViewService, in_process_call
+
+    store = AlertStore(capacity=100, clock=lambda: NOW)
+    for e in _entries(samples, 150, start_ns=NOW - 600 * NS, step_ns=NS):
+        store.append(e.alert)
+    service = ViewService(store, clock=lambda: NOW)
+    view_id = service.open(parse_query("priority>=warning"))
+    call = in_process_call({"views": service})
+    result = await call("views", "report", view_id, str(tmp_path), _meta(None), str(tmp_path / "none.jsonl"))
+    folder = Path(result.directory)
+    assert folder.parent == tmp_path and folder.name.startswith("falcotui-report-")
+    report = open_report(folder)
+    view = service._get(view_id).view
+    assert [a["rule"] for a in report.alerts] == [e.alert.rule for e in view]
+    assert result.alerts == len(view) > 0
+    check_counts(report)
+    assert "priority>=warning" in "".join(report.page.text)
+    assert "the engine keeps the newest 100 alerts: 50 older ones were dropped" in "".join(report.page.text)
