@@ -132,6 +132,83 @@ async def _incluster_shot(app, pilot, demo, out: Path) -> Path:
     return path
 
 
+async def take_clusters(out: Path, *, nodes: int = 4, seed: int = 7, warmup: float = 30.0) -> list[Path]:
+    """Two demo clusters side by side (`falcotui --demo --clusters 2`): the fleet of fleets, the merged
+    alerts, a response action's confirmation naming its cluster, and the fleet of fleets once one cluster's
+    API server is gone."""
+    import tempfile
+
+    from falcotui.cli.demo import FAST_TIMINGS, DemoCluster, merged_kubeconfig
+    from falcotui.cli.tui_cmd import DEMO_CLUSTERS, build_clusters
+    from falcotui.kube.client import Timeouts, load_clients
+    from falcotui.ops.action_log import ENV_PATH
+    from falcotui.ops.alert_query import parse_query
+    from falcotui.ops.engine_worker import ConnectOptions
+    from falcotui.ui.app import FalcoTuiApp
+
+    names = DEMO_CLUSTERS[:2]
+    demos = {n: DemoCluster(nodes=nodes, scenario="incident", seed=seed + i, timings=dict(FAST_TIMINGS),
+                            workloads=True) for i, n in enumerate(names)}  # fmt: skip
+    for demo in demos.values():
+        await asyncio.to_thread(demo.start)
+    workdir = Path(tempfile.mkdtemp(prefix="falcotui-shots-"))
+    os.environ[ENV_PATH] = str(workdir / "actions.jsonl")
+    kubeconfig = str(merged_kubeconfig({n: d.kubeconfig for n, d in demos.items()}, workdir / "kubeconfig"))
+    timeouts = Timeouts(connect=1.0, read=10.0)
+    saved: list[Path] = []
+
+    def shot(app: FalcoTuiApp, name: str) -> None:
+        app.save_screenshot(filename=f"{name}.svg", path=str(out))
+        saved.append(out / f"{name}.svg")
+
+    try:
+        clusters = build_clusters(
+            names,
+            {n: load_clients(kubeconfig, n, timeouts=timeouts) for n in names},
+            {n: ConnectOptions(kubeconfig, n, timeouts) for n in names},
+            namespace="falco",
+            read_only=False,
+            demo=True,
+        )
+        app = FalcoTuiApp(clusters.services[names[0]], clusters=clusters, contexts=names)
+        async with app.run_test(size=SIZE) as pilot:
+            deadline = time.monotonic() + warmup
+            while time.monotonic() < deadline:
+                states = clusters.fleets.states
+                if (
+                    all(s.phase == "running" for s in states.values())
+                    and len(clusters.fleets.merged.store) > 100
+                ):
+                    break
+                await pilot.pause(0.25)
+            await pilot.pause(1.5)
+            shot(app, "clusters")
+            await pilot.press("f2")
+            await pilot.pause(1.5)
+            shot(app, "clusters-alerts")
+            app.screen.apply_query(parse_query(f"cluster:{names[1]} priority>=warning"))  # type: ignore[attr-defined]
+            await pilot.pause(1.0)
+            await pilot.press("f", "up", "enter", "x")
+            await pilot.pause(2.0)
+            await pilot.press("down", "enter")
+            await pilot.pause(2.0)
+            shot(app, "clusters-respond-confirm")
+            await pilot.press("escape", "escape", "escape", "f1")
+            await asyncio.to_thread(demos[names[1]].stop)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                health = clusters.services[names[1]].engine.health
+                if health is not None and health.api_reachable is False:
+                    break
+                await pilot.pause(0.25)
+            await pilot.pause(1.0)
+            shot(app, "clusters-down")
+    finally:
+        for demo in demos.values():
+            await asyncio.to_thread(demo.stop)
+    return saved
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m falcotui.cli.screenshots", description=__doc__)
     parser.add_argument("dir", type=Path, help="where to write the SVG files")
@@ -143,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"screenshots: cannot create {args.dir}: {exc}", file=sys.stderr)
         return 1
     for path in asyncio.run(take(args.dir, seed=args.seed)):
+        print(path)
+    for path in asyncio.run(take_clusters(args.dir, seed=args.seed)):
         print(path)
     return 0
 

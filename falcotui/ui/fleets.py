@@ -201,7 +201,7 @@ class ClustersScreen(Screen):
                 row.alerts,
                 row.rate,
                 Text(row.writes, "yellow" if row.writes == "read-only" else ""),
-                safe_text(row.why, "red" if not row.healthy else "dim", max_len=300),
+                safe_text(row.why, "red" if not row.healthy else "dim", max_len=110),
             ]
             if row.name in self._shown:
                 for key, cell in zip(COLUMNS, cells, strict=True):
