@@ -33,6 +33,9 @@ def register_validate(actions: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--prune", action="store_true", help="check only the FILEs given, not the other keys")
     p.add_argument(
+        "--json", action="store_true", help="one JSON document: falcotui's verdict and each Falco's"
+    )
+    p.add_argument(
         "--with",
         dest="defaults_file",
         metavar="RULES.yaml",
@@ -75,12 +78,62 @@ def _validate(svc, args, out: TextIO, err: TextIO, stdin) -> int:
         raise CliError("no rules to check: give FILEs or leave out --prune", EXIT_USAGE)
     defaults = _defaults(svc, args)
     ours = svc.validate(files, defaults)
+    if args.json:
+        return _json_report(svc, args, files, defaults, ours, out)
     out.write("falcotui's check:\n")
     _print_validation(ours, out)
     if not args.in_cluster:
         return 0 if ours.ok else 1
     ok = in_cluster_report(svc, files, defaults, out, err)
     return 0 if ok and ours.ok else 1
+
+
+def _json_report(svc, args, files: Mapping[str, str], defaults, ours, out: TextIO) -> int:
+    """`--json`: {"falcotui": {...}, "cluster": [...] (with --in-cluster), "note": ...}; same exit codes."""
+    import json
+
+    from falcotui.ops.rules_incluster import validate_in_cluster
+
+    doc: dict = {
+        "falcotui": {
+            "ok": ours.ok,
+            "falco_version": ours.target.falco_version if ours.target is not None else None,
+            "errors": [m.as_dict() for m in ours.errors],
+            "warnings": [m.as_dict() for m in ours.warnings],
+        }
+    }
+    ok = ours.ok
+    if args.in_cluster:
+        text = defaults if isinstance(defaults, str) else None
+        result = validate_in_cluster(svc, files, defaults=text)
+        doc["cluster"] = [verdict_json(v) for v in result.verdicts]
+        doc["note"] = result.note
+        unasked = [v for v in result.verdicts if v.ok is None]
+        ok = ok and result.all_valid and not unasked and not result.leftovers
+    out.write(json.dumps(doc, indent=1) + "\n")
+    return 0 if ok else 1
+
+
+def verdict_json(v) -> dict:
+    def message(m) -> dict:
+        return {"code": m.code, "message": m.message, "file": m.file, "line": m.line, "column": m.column,
+                "item": m.item}  # fmt: skip
+
+    return {
+        "version": v.version,
+        "pod": v.pod,
+        "node": v.node,
+        "ok": v.ok,
+        "exit_code": v.exit_code,
+        "errors": [message(m) for m in v.errors],
+        "warnings": [message(m) for m in v.warnings],
+        "fatal": v.fatal,
+        "not_asked": v.problem,
+        "falcotui_ok": v.ours_ok,
+        "disagrees": v.disagrees,
+        "cleaned": v.cleaned,
+        "cleanup_error": v.cleanup_error,
+    }
 
 
 def in_cluster_report(svc, files: Mapping[str, str], defaults, out: TextIO, err: TextIO) -> bool:

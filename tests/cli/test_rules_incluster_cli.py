@@ -5,6 +5,7 @@ pods' /tmp listed with the real kubectl afterwards: nothing left behind."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +76,14 @@ def test_a_disagreement_is_said_and_read_only_refuses(falco_sim, clients_for, tm
     assert code == 1  # falcotui's own check (for 0.43.1) refuses
     assert f"  Falco 0.43.1 (pod {pod} on sim-node-01): valid   falcotui: INVALID   DISAGREE" in out
     assert f"warning: Falco 0.43.1 in pod {pod} loads the rules, but falcotui's check" in err
+
+    code, out, err = cli(sim, "rules", "validate", "--in-cluster", "--json", str(rules))
+    doc = json.loads(out)
+    assert code == 1 and doc["falcotui"]["ok"] is False and doc["falcotui"]["falco_version"] == "0.43.1"
+    [verdict] = doc["cluster"]
+    assert (verdict["version"], verdict["pod"], verdict["ok"]) == ("0.43.1", pod, True)
+    assert verdict["exit_code"] == 0 and verdict["errors"] == []
+    assert verdict["falcotui_ok"] is False and verdict["disagrees"] is True and verdict["cleaned"] is True
 
     code, _, err = cli(sim, "rules", "validate", "--in-cluster", "--read-only", str(rules))
     assert code == 2 and "--read-only: --in-cluster copies the rules into a Falco pod's /tmp" in err
