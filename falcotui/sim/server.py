@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 #: handler(request, namespace, pod_name) for a pod subresource such as "log", "exec", "portforward"
 PodSubresourceHandler = Callable[[web.Request, str, str], Awaitable[web.StreamResponse]]
 _PUBLIC = frozenset({"/version", "/healthz", "/livez", "/readyz"})
+_UPGRADE_CREATE = frozenset({"exec", "attach", "portforward"})
 
 
 class ApiServer:
@@ -255,6 +256,11 @@ class ApiServer:
                 )
             verb = "get" if m == "GET" else "create"
             request[POLICY].check(verb, f"pods/{t.sub}", t.namespace, "", t.name)
+            upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+            if verb == "get" and upgrade and t.sub in _UPGRADE_CREATE and self.kube_version >= (1, 35):
+                # AuthorizePodWebsocketUpgradeCreatePermission, beta and on by default from 1.35 (Kubernetes
+                # feature-gate docs): a websocket upgrade of exec/attach/portforward also needs `create`
+                request[POLICY].check("create", f"pods/{t.sub}", t.namespace, "", t.name)
             return await handler(request, t.namespace or "", t.name or "")
         watch = request.get("implied_watch") or request.query.get("watch") in ("true", "1")
         if m == "GET":

@@ -18,6 +18,7 @@ from falcotui.ops import manifests
 from falcotui.ops.deployer import Deployer
 from falcotui.ops.rules_incluster import (
     TMP_TEMPLATE,
+    exec_permission,
     falco_validate_in_pod,
     pods_per_version,
     validate_in_cluster,
@@ -188,3 +189,41 @@ def test_the_daemonset_gives_falco_a_small_writable_tmp_under_its_read_only_root
     [mount] = [m for m in falco["volumeMounts"] if m["mountPath"] == "/tmp"]
     [volume] = [v for v in spec["volumes"] if v["name"] == mount["name"]]
     assert volume["emptyDir"] == {"medium": "Memory", "sizeLimit": "16Mi"} and not mount.get("readOnly")
+
+
+async def test_from_kubernetes_1_35_an_exec_upgrade_also_needs_create(falco_sim, clients_for, tmp_path):
+    """AuthorizePodWebsocketUpgradeCreatePermission (beta, on by default from 1.35): `get` on pods/exec
+    no longer opens the websocket; falcotui says which verb is missing before trying."""
+    sim = falco_sim(nodes=1, per_minute=6, server_version="v1.35.0")
+    admin = clients_for(sim)
+    await deploy(admin)
+    meta = {"name": "exec-get-only", "namespace": "falco"}
+    rules = [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["get"]},
+    ]
+    Applier(admin).apply([
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta, "rules": rules},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta,
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "exec-get-only"},
+         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "gina"}]},
+    ])  # fmt: skip
+    sim.cluster.add_user("gina")
+    clients = load_clients(
+        sim.cluster.write_kubeconfig(tmp_path / "kubeconfig-gina", user="gina"),
+        environ={},
+        timeouts=Timeouts(connect=2, read=10),
+    )
+    try:
+        [pod] = pods(admin)
+        with pytest.raises(ExecError) as refused:
+            await asyncio.to_thread(
+                exec_command, clients, "falco", pod["metadata"]["name"], ["ls", "/tmp"], container="falco"
+            )
+        assert refused.value.code == 403
+        assert exec_permission(clients, "falco") == (
+            "your credentials may not create pods/exec in namespace falco: validating with the cluster's "
+            "Falco runs `falco -V` inside a Falco pod (pods/exec is in the falcotui-operator role)"
+        )
+    finally:
+        clients.close()
