@@ -16,7 +16,12 @@ With `--before DIR` (a checkout of an earlier commit, e.g. `git worktree add --d
 the batch path of that tree's falcotui runs too, interleaved with this tree's and with orjson alone on the
 same lines, best of `--rounds` each: before/after in one run, so a busy machine slows all three alike.
 
+The garbage collector runs with the settings of the processes that ingest (falcotui/ops/gc_tuning.py:
+the engine's worker and `alerts -f`); `--default-gc` keeps CPython's defaults (every figure slower, the
+collector walking the store's alerts more often).
+
 Run: .venv/bin/python bench/bench_alert_hub.py [--alerts N] [--capacity C] [--before DIR] [--rounds R]
+     [--default-gc]
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from falcotui.ops.alert_hub import AlertHub
 from falcotui.ops.alert_query import parse_query
 from falcotui.ops.alert_store import AlertStore
 from falcotui.ops.alert_view import FilteredView
+from falcotui.ops.gc_tuning import tune_for_ingest
 
 NS = 1_000_000_000
 
@@ -162,13 +168,18 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=50)
     ap.add_argument("--before", metavar="DIR", help="an earlier checkout whose batch path runs interleaved")
     ap.add_argument("--rounds", type=int, default=15, help="interleaved rounds with --before")
+    ap.add_argument("--default-gc", action="store_true", help="CPython's GC thresholds, not the engine's")
     args = ap.parse_args()
+    if not args.default_gc:
+        # as in the processes that ingest (the engine's worker, `alerts -f`): see falcotui/ops/gc_tuning.py
+        tune_for_ingest()
     n, cap = args.alerts, args.capacity
     now = time.time_ns()
     lines = make_lines(n, args.nodes, now - n * 200_000)
     alerts: list[Alert] = [parse_json_alert(line, node=node, pod=f"falco-{node}") for node, line in lines]
     grpc_copies = [dataclasses.replace(a, channel="grpc") for a in alerts]
-    print(f"{n} alerts, {args.nodes} nodes, store capacity {cap} (best of 3 runs)\n")
+    gc_note = "CPython's default GC" if args.default_gc else "GC tuned as in the worker and the CLI"
+    print(f"{n} alerts, {args.nodes} nodes, store capacity {cap} (best of 3 runs; {gc_note})\n")
 
     def baseline() -> None:
         d: deque = deque(maxlen=cap)
@@ -202,6 +213,13 @@ def main() -> None:
             h.ingest(a)
             h.ingest(g)
 
+    grpc_batches = [grpc_copies[i : i + 200] for i in range(0, n, 200)]
+
+    def hub_grpc_batches() -> None:
+        h = AlertHub(AlertStore(cap))
+        for batch in grpc_batches:
+            h.ingest_alerts(batch)
+
     def parse_baseline() -> None:
         d: deque = deque(maxlen=cap)
         for node, line in lines:
@@ -234,6 +252,8 @@ def main() -> None:
         ("AlertHub.ingest (dedup+health+store)", best_of(3, hub_ingest), n),
         ("AlertHub.ingest, log+gRPC copies (2 per alert)", best_of(3, hub_both_channels), 2 * n),
     ]
+    if hasattr(AlertHub, "ingest_alerts"):  # the gRPC channel's batch path (since hcpu, issue 14)
+        rows.append(("AlertHub.ingest_alerts (gRPC, batches of 200)", best_of(3, hub_grpc_batches), n))
     print(f"{'ingest':48} {'µs/alert':>9} {'alerts/s':>11} {'× baseline':>11}")
     for name, secs, count in rows:
         print(f"{name:48} {secs / count * 1e6:9.2f} {count / secs:11,.0f} {secs / base * n / count:11.1f}")

@@ -296,21 +296,12 @@ class AlertHub:
         """A batch from the log followers (objects with pod, node, ts_ns and line), received now.
 
         The hot path: a JSON alert line (what Falco writes with `json_output: true`) is parsed straight
-        into the store, without classifying it or building a LogLine; anything else (Falco's own lines,
-        text alerts, a line orjson refuses) goes through `ingest_log_line`, which classifies and explains."""
+        into a run that `_store_run` de-duplicates and stores in one go, without classifying it or building
+        a LogLine; anything else (Falco's own lines, text alerts, a line orjson refuses) goes through
+        `ingest_log_line`, which classifies and explains, in order with the alerts around it."""
         now = self._clock()
-        loads, from_mapping = orjson.loads, alert_from_mapping
-        seen, order, store = self._seen, self._seen_order, self.store
-        if order and order[0][0] < now - self._window_ns:
-            self._expire(now)  # `now` is the whole batch's: nothing expires during it
-        note_metadata, dedup_max, kept_lines = self.falco.note_metadata, self._dedup_max, self._lines
-        # new alerts go to the store in one `extend` per run of JSON lines, so the next one's sequence
-        # number is known: the store's next plus how many wait
-        new: list[Alert] = []
-        next_seq = store.next_seq
-        # node -> its log channel's figures from this batch, put into the ChannelStatus by `_tally`:
-        # [channel, alerts, last event time, earliest line written while connected, pod, connected since]
-        batch: dict[str, list] = {}
+        loads, from_mapping, kept = orjson.loads, alert_from_mapping, self._lines
+        run: list[tuple[Alert, int | None, bytes | None]] = []
         for item in lines:
             line, node = item.line, item.node
             if node and line[:1] in _JSON_START and len(line) <= MAX_LINE_LENGTH:
@@ -322,62 +313,83 @@ class AlertHub:
                 except (orjson.JSONDecodeError, AlertParseError):
                     alert = None  # ingest_log_line counts it as a bad line, with the reason
                 if alert is not None:
-                    # what `_take` does for one alert, with the channel's figures added up per batch
-                    t = alert.time_ns
-                    line_ns = t if item.ts_ns is None else item.ts_ns
-                    tally = batch.get(node)
-                    if tally is None:
-                        channel = self._channel_for(node, "log", item.pod, now)
-                        since = channel.live_since_ns
-                        tally = batch[node] = [
-                            channel,
-                            0,
-                            t,
-                            None,
-                            item.pod,
-                            _BEFORE if since is None else since,
-                        ]
-                    tally[1] += 1
-                    tally[2] = t
-                    tally[4] = item.pod
-                    if line_ns >= tally[5] and (tally[3] is None or line_ns < tally[3]):
-                        tally[3] = line_ns
-                    key = (t << 64) | (hash((node, alert.hostname, alert.rule, alert.output)) & _HASH_BITS)
-                    seq = seen.get(key)  # the key is `_key(alert)`, inline
-                    if seq is not None:
-                        self.duplicates += 1
-                        tally[0].duplicates += 1
-                        # a copy of an alert still in `new` came by log too: nothing to add
-                        entry = store.by_seq(seq)
-                        if entry is not None and store.add_channel(entry, "log"):
-                            self._merged.append(seq)
-                        continue
-                    seen[key] = next_seq + len(new)
-                    if kept_lines is not None and type(line) is bytes and _as_written(obj, alert):
-                        kept_lines[next_seq + len(new)] = line
-                    new.append(alert)
-                    order.append((now, key))
-                    if len(order) > dedup_max:
-                        del seen[order.popleft()[1]]
-                    if alert.source == "internal":
-                        if (info := self.falco.note_alert(alert, line_ns)) is not None:
-                            self._changed_pods.add(info.pod)
-                    elif (info := note_metadata(alert)) is not None:
-                        self._changed_pods.add(info.pod)
+                    ts = alert.time_ns if item.ts_ns is None else item.ts_ns
+                    keep = kept is not None and type(line) is bytes and _as_written(obj, alert)
+                    run.append((alert, ts, line if keep else None))
                     continue
-            if new:  # in order with what the line below changes
-                store.extend(new, received_ns=now)
-                new.clear()
-            if batch:
-                self._tally(batch, now)
+            if run:  # in order with what the line below changes
+                self._store_run(run, now)
+                run.clear()
             self.ingest_log_line(item.pod, line, node=node, ts_ns=item.ts_ns)
-            next_seq = store.next_seq
+        if run:
+            self._store_run(run, now)
+
+    def ingest_alerts(self, alerts: Iterable[Alert], *, received_ns: int | None = None) -> None:
+        """A batch of parsed alerts (a gRPC or NATS channel's since the last batch), received at
+        `received_ns` (default now): what `ingest` does for each, through the batch path."""
+        now = self._clock() if received_ns is None else received_ns
+        self._store_run([(a, a.time_ns, None) for a in alerts], now)
+
+    def _store_run(self, run: list[tuple[Alert, int | None, bytes | None]], now: int) -> None:
+        """(alert, line_ns, raw JSON line or None) each, received at `now`: what `_take` does for each
+        alert, with the store extended once and each channel's figures added up once (`_tally`). `line_ns`
+        None measures no lag (as `_take`)."""
+        seen, order, store = self._seen, self._seen_order, self.store
+        if order and order[0][0] < now - self._window_ns:
+            self._expire(now)  # `now` is the whole run's: nothing expires during it
+        note_metadata, dedup_max, kept = self.falco.note_metadata, self._dedup_max, self._lines
+        # new alerts go to the store in one `extend`, so the next one's sequence number is known: the
+        # store's next plus how many wait
+        new: list[Alert] = []
+        next_seq = store.next_seq
+        # (node, channel kind) -> the channel's figures from this run, put into its ChannelStatus by
+        # `_tally`: [channel, alerts, last event time, earliest line written while connected, pod, since]
+        batch: dict[tuple[str, str], list] = {}
+        for alert, line_ns, raw in run:
+            t, kind = alert.time_ns, alert.channel
+            node = alert.node or alert.hostname
+            tally = batch.get((node, kind))
+            if tally is None:
+                channel = self._channel_for(node, kind, alert.pod, now)
+                since = channel.live_since_ns
+                since = _BEFORE if since is None else since
+                tally = batch[(node, kind)] = [channel, 0, t, None, alert.pod, since]
+            tally[1] += 1
+            tally[2] = t
+            if alert.pod is not None:
+                tally[4] = alert.pod
+            if line_ns is not None and line_ns >= tally[5] and (tally[3] is None or line_ns < tally[3]):
+                tally[3] = line_ns
+            key = (t << 64) | (hash((node, alert.hostname, alert.rule, alert.output)) & _HASH_BITS)
+            seq = seen.get(key)  # the key is `_key(alert)`, inline
+            if seq is not None:
+                self.duplicates += 1
+                tally[0].duplicates += 1
+                if seq >= next_seq:  # its first copy still waits in `new`
+                    store.extend(new, received_ns=now)
+                    new.clear()
+                    next_seq = store.next_seq
+                entry = store.by_seq(seq)
+                if entry is not None and store.add_channel(entry, kind):
+                    self._merged.append(seq)
+                continue
+            seq = seen[key] = next_seq + len(new)
+            if raw is not None and kept is not None:
+                kept[seq] = raw
+            new.append(alert)
+            order.append((now, key))
+            if len(order) > dedup_max:
+                del seen[order.popleft()[1]]
+            if alert.source == "internal":
+                if (info := self.falco.note_alert(alert, line_ns)) is not None:
+                    self._changed_pods.add(info.pod)
+            elif (info := note_metadata(alert)) is not None:
+                self._changed_pods.add(info.pod)
         if new:
             store.extend(new, received_ns=now)
-        if batch:
-            self._tally(batch, now)
+        self._tally(batch, now)
 
-    def _tally(self, batch: dict[str, list], now: int) -> None:
+    def _tally(self, batch: dict[tuple[str, str], list], now: int) -> None:
         """Put a batch's per-node figures into the log channels, as `_take` would have one alert at a time
         (the lag: the largest of the batch's, the same `now` for all)."""
         for channel, alerts, last_ns, earliest, pod, _since in batch.values():

@@ -64,6 +64,47 @@ def test_the_batch_path_stores_what_one_line_at_a_time_stores(mk, clock, sample_
     assert status.alerts == one.channels[(NODE, "log")].alerts and status.duplicates == 10
 
 
+def test_grpc_batches_store_what_one_alert_at_a_time_stores(mk, clock):
+    """`ingest_alerts` (what the gRPC channel hands over every 20 ms): copies of alerts the log stored
+    gain the channel, repeats within a batch are duplicates, Falco's internal alerts reach the pod's state,
+    a store smaller than the batch evicts in order; counters, channel figures and the lag agree with
+    `ingest` called once per alert."""
+    hubs = [AlertHub(AlertStore(80, clock=clock), clock=clock) for _ in range(2)]
+    for hub in hubs:
+        hub.set_channel(NODE, "grpc", True, pod="falco-23")
+        hub.ingest_log_lines([follower_line(mk.alert_line(i, node=NODE), mk.T0 + i) for i in range(10)])
+        hub.drain()  # handed over: a copy arriving later is a merge
+    clock.advance(0.3)
+    grpc = [mk.grpc_copy(mk.log_alert(i, node=NODE)) for i in range(5, 10)]  # copies of logged alerts
+    grpc += [
+        mk.grpc_copy(mk.log_alert(i, node=NODE, time_ns=clock.now - (100 - i) * 1000)) for i in range(10, 80)
+    ]
+    grpc += grpc[-3:]  # repeated within the batch
+    grpc.append(dataclasses.replace(grpc[0], rule="Falco internal: syscall event drop", source="internal"))
+    one, batch = hubs
+    for alert in grpc:
+        one.ingest(alert)
+    batch.ingest_alerts(grpc[:40])
+    batch.ingest_alerts(grpc[40:])
+
+    assert stored(batch) == stored(one) and len(one.store) == 80 and one.store.evicted == 1
+    assert (batch.duplicates, batch.store.by_rule, batch.store.by_tag) == (
+        one.duplicates, one.store.by_rule, one.store.by_tag,
+    )  # fmt: skip
+    merged = [e.seq for e in one.drain().merged]
+    assert [e.seq for e in batch.drain().merged] == merged and len(merged) == 5
+    mine, theirs = batch.channels[(NODE, "grpc")], one.channels[(NODE, "grpc")]
+    assert (mine.alerts, mine.duplicates, mine.last_alert_ns) == (
+        theirs.alerts,
+        theirs.duplicates,
+        theirs.last_alert_ns,
+    )
+    assert mine.lag_ns == theirs.lag_ns and batch.max_lag_s() == one.max_lag_s()
+    assert {p: dataclasses.asdict(i) for p, i in batch.falco.pods.items()} == {
+        p: dataclasses.asdict(i) for p, i in one.falco.pods.items()
+    }
+
+
 def test_a_quiet_node_does_not_raise_the_lag(mk, clock):
     hub = AlertHub(clock=clock)
     hub.set_channel(NODE, "log", True, pod="falco-23")
