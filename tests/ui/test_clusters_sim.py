@@ -18,11 +18,14 @@ from falcotui.cli.tui_cmd import build_clusters
 from falcotui.falco.alerts import parse_json_alert
 from falcotui.kube.client import Timeouts, load_clients
 from falcotui.ops.alert_query import parse_query
+from falcotui.ops.deployer import RESTARTED_AT
 from falcotui.ops.engine_worker import ConnectOptions
 from falcotui.ui.app import FalcoTuiApp
+from falcotui.ui.deploy_screen import DeployScreen
 from falcotui.ui.fleet_screen import FleetScreen
 from falcotui.ui.fleets import ClustersScreen
 from falcotui.ui.response_ui import ActionsMenu
+from falcotui.ui.rules_dialogs import ConfirmDialog
 from tests.ui.conftest import screen_text_of, wait_for, wait_shown
 from tests.ui.test_response_actions_sim import NS, _alert, _choose, _confirm, _workload
 
@@ -87,6 +90,24 @@ async def test_two_clusters_side_by_side(two) -> None:
         west_nodes = {n["metadata"]["name"] for n in clients["west"].request("GET", "/api/v1/nodes")["items"]}
         await wait_shown(pilot, app, *sorted(west_nodes)[:1])
         assert screen_text_of(app).splitlines()[0].count("west")
+
+        # Deploy now acts on west: its restart asks with west's name and restarts west's Falco only
+        def restarted(name: str) -> str | None:
+            ds = clients[name].request("GET", "/apis/apps/v1/namespaces/falco/daemonsets/falco")
+            return ((ds["spec"]["template"].get("metadata") or {}).get("annotations") or {}).get(RESTARTED_AT)
+
+        assert restarted("east") is None and restarted("west") is None
+        await pilot.press("f4")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        text = await wait_shown(pilot, app, "cluster west", "Restart Falco on every node?")
+        assert "cluster east" not in text
+        await _confirm(pilot, app)
+        assert await wait_for(pilot, lambda: restarted("west") is not None)
+        assert restarted("east") is None
+        await pilot.press("f1")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, FleetScreen))
         await pilot.press("escape")
         assert await wait_for(pilot, lambda: isinstance(app.screen, ClustersScreen))
 
@@ -145,3 +166,30 @@ async def test_two_clusters_side_by_side(two) -> None:
         screen.alert_list.focus()  # type: ignore[attr-defined]
         await pilot.press("end")  # follow again
         await wait_shown(pilot, app, "after-east-died")
+
+
+async def test_ctx_picks_several_contexts_and_a_opens_one_clusters_alerts(two) -> None:
+    from falcotui.cli.tui_cmd import build_services
+    from falcotui.ui.alerts_screen import AlertsScreen
+    from falcotui.ui.fleets import ContextsPrompt
+    from falcotui.ui.reconnect import Reconnect
+
+    _, kubeconfig = two
+    clients = load_clients(str(kubeconfig), "east", timeouts=TIMEOUTS)
+    services = build_services(clients, namespace="falco", read_only=False, context_name="east")
+    app = FalcoTuiApp(services, contexts=NAMES)
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.ask_contexts()  # what `:` → "ctx: clusters side by side…" runs
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ContextsPrompt))
+        await wait_shown(pilot, app, "east", "west", "space: tick")
+        await pilot.press("down", "space", "enter")  # tick west beside east (ticked: the one followed)
+    assert app.return_value == Reconnect(None, "falco", ("east", "west"))
+
+    app = _app(kubeconfig)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_shown(pilot, app, "east", "west", where=lambda t: t.count(" live ") >= 2)
+        app.screen.query_one(DataTable).move_cursor(row=1)
+        await pilot.press("a")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, AlertsScreen))
+        await wait_shown(pilot, app, "cluster:west")
+        assert app.screen.query_obj.to_text() == "cluster:west"  # type: ignore[attr-defined]
