@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import os
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -221,6 +223,13 @@ class FleetsHost:
 
     def __init__(self, spec: FleetsSpec) -> None:
         self.spec = spec
+        # Every cluster's API probes, access checks and secret reads go through the loop's default executor
+        # (min(32, CPUs + 4) threads: 6 on two cores). Each unreachable cluster holds a thread for a probe's
+        # whole timeout; the live clusters' calls must not queue behind them.
+        with contextlib.suppress(RuntimeError):  # no running loop: built outside a worker (tests)
+            asyncio.get_running_loop().set_default_executor(
+                ThreadPoolExecutor(max_workers=8 + 4 * len(spec.clusters), thread_name_prefix="fleets")
+            )
         self.clusters = {c.name: ClusterEngine(c) for c in spec.clusters}
         self.merged = MergedAlerts(spec.alert_capacity)
         self.stopped = asyncio.Event()

@@ -43,10 +43,12 @@ def response_actions(app: App, cluster: str | None = None) -> ResponseActions:
     services = pick(cluster) if callable(pick) else app.services  # type: ignore[attr-defined]
     clients = services.deployer.clients
     cache: dict[int, ResponseActions] = app.__dict__.setdefault("_response_actions", {})
+    log: ActionLog = app.__dict__.setdefault("_action_log", ActionLog())  # one file, one writer's lock
     current = cache.get(id(clients))
     if current is None or current.clients is not clients:
-        cache.clear() if len(cache) > 16 else None
-        current = ResponseActions(clients, ActionLog(), read_only=services.read_only)
+        if len(cache) > 16:  # reconnected many times: the old connections' entries go
+            cache.clear()
+        current = ResponseActions(clients, log, read_only=services.read_only)
         cache[id(clients)] = current
     return current
 
