@@ -276,9 +276,7 @@ def _error_line(stderr: str) -> str:
     return lines[-1][len("Error: ") :] if lines else ""
 
 
-def falco_validate_in_pod(
-    run: Exec, pod: Mapping, files: Mapping[str, str], *, timeout: float = 60.0
-) -> ClusterVerdict:
+def falco_validate_in_pod(run: Exec, pod: Mapping, files: Mapping[str, str]) -> ClusterVerdict:
     """Steps 1-4 of the module's docstring in one pod; never leaves the temp directory behind silently."""
     name = pod["metadata"]["name"]
     verdict = ClusterVerdict(version="", pod=name, node=(pod.get("spec") or {}).get("nodeName", ""))
@@ -375,7 +373,7 @@ def validate_in_cluster(
         return exec_command(clients, namespace, pod, argv, container=CONTAINER, timeout=timeout)
 
     def one(version: str, pod: dict) -> ClusterVerdict:
-        verdict = falco_validate_in_pod(run, pod, ordered, timeout=timeout)
+        verdict = falco_validate_in_pod(run, pod, ordered)
         verdict.version = version
         try:
             target = RulesTarget(dialect_for(version), {verdict.pod: version})

@@ -61,8 +61,11 @@ def _cat(paths: list[str], fs: ContainerFs) -> Result:
 
 def _ls(args: list[str], fs: ContainerFs) -> Result:
     files = fs.files()
+    flags = "".join(a[1:] for a in args if a.startswith("-") and a != "-")
+    if set(flags) - set("a1"):
+        return 1, "", f"ls: -{flags}: only -a and -1 are simulated (names, one per line)\n"
     paths = [a for a in args if not a.startswith("-")] or ["/"]
-    everything = any(a.startswith("-") and "a" in a for a in args)
+    everything = "a" in flags
     out, err, code = [], [], 0
     for path in paths:
         prefix = path.rstrip("/") + "/"

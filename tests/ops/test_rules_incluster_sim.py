@@ -17,6 +17,8 @@ from falcotui.kube.exec import ExecError, exec_command
 from falcotui.ops import manifests
 from falcotui.ops.deployer import Deployer
 from falcotui.ops.rules_incluster import (
+    APPEND_SCRIPT,
+    CHUNK_CHARS,
     TMP_TEMPLATE,
     exec_permission,
     falco_validate_in_pod,
@@ -227,3 +229,27 @@ async def test_from_kubernetes_1_35_an_exec_upgrade_also_needs_create(falco_sim,
         )
     finally:
         clients.close()
+
+
+async def test_a_large_rules_file_is_written_in_chunks_and_validated_whole(falco_sim, clients_for):
+    """~140 KB of rules: past one exec argument's budget, so written in several appends through the exec URL
+    (up to 1 MiB of request line, as kube-apiserver reads), then validated as one file."""
+    sim = falco_sim(nodes=1, per_minute=6)
+    clients = clients_for(sim)
+    await deploy(clients)
+    [pod] = pods(clients)
+    rules = "".join(
+        NEW_RULE.replace("Netcat started in container", f"Netcat started in container {i:04d}") + "\n"
+        for i in range(500)
+    )
+    assert len(rules) > 4 * CHUNK_CHARS
+    seen: list[list[str]] = []
+
+    def run(pod_name: str, argv: list[str]):
+        seen.append(argv)
+        return exec_command(clients, "falco", pod_name, argv, container="falco", timeout=120)
+
+    verdict = await asyncio.to_thread(falco_validate_in_pod, run, pod, {"zz-many.yaml": rules})
+    appends = [a for a in seen if a[:3] == ["sh", "-c", APPEND_SCRIPT]]
+    assert len(appends) == -(-len(rules) // CHUNK_CHARS) - 1
+    assert verdict.ok is True and verdict.exit_code == 0 and verdict.cleaned, verdict.problem
