@@ -91,6 +91,7 @@ class AlertsScreen(Screen):
         self.export_dir: Path | None = None  # None: the services' choice, else the user's data dir
         self._mounted = False
         self.last_export = ""
+        self._reporting = False  # an incident report is being written (ui: e r, the palette)
         self._columns_shown: Text | None = None
 
     def compose(self) -> ComposeResult:
@@ -390,8 +391,12 @@ class AlertsScreen(Screen):
     def export_report(self) -> None:
         """An incident report of the list's filter and window, written by the engine on a thread; the
         screen stays live meanwhile."""
+        if self._reporting:  # a second e r while one is written: one report, not two racing
+            self.notify("an incident report is being written…", title="Incident report", markup=False)
+            return
+        self._reporting = True
         self.notify("writing the incident report…", title="Incident report", markup=False)
-        self.run_worker(self._report(), group="alerts-report", exclusive=True)
+        self.run_worker(self._report(), group="alerts-report")
 
     async def _report(self) -> None:
         from falcotui.ops.action_log import default_path
@@ -416,6 +421,8 @@ class AlertsScreen(Screen):
             msg = f"incident report failed: {sanitize(str(exc), max_len=300)}"
             self.notify(msg, severity="error", markup=False)
             return
+        finally:
+            self._reporting = False
         self.last_export = f"report of {result.alerts} → {result.directory}"
         self.notify(
             f"{result.alerts} alert(s), {result.actions} response action(s): {result.html}",
