@@ -16,20 +16,16 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from falcotui.cli.rules_common import defaults_for, gather_files, print_validation, run_on_cluster
 from falcotui.cli.rules_incluster_cmd import add_push_option, push_gate
-from falcotui.cli.rules_lint_cmd import clean, format_message
-from falcotui.falco.rules.rules_input import RulesBudget, RulesInputError
+from falcotui.cli.rules_lint_cmd import DEFAULTS_DIR, clean
 
 RV_MARKER = ".falcotui-rv"
 PULLED_MARKER = ".falcotui-pulled"  # sha256 of each file as the last pull or push left it
 BACKUP_DIR = ".falcotui-backup"  # dot-named: a push of the directory skips it
-#: the image's default rules as `pull` fetched them from a running Falco pod: read-only (mode 0444) and in
-#: a dot-named folder, so a push of the directory never sends them and `rules lint DIR` loads them first
-DEFAULTS_DIR = ".falco-image"
 
 
 def register_cluster_actions(actions: argparse._SubParsersAction) -> None:
@@ -96,31 +92,8 @@ def _add_push_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--poll", type=float, default=0.2, metavar="S", help=argparse.SUPPRESS)
 
 
-def _cluster(args: argparse.Namespace, fn, out: TextIO | None, err: TextIO | None, stdin=None) -> int:
-    from falcotui.cli.common import CliError, KubeError, connect
-    from falcotui.ops.rules_service import RulesError, RulesService
-
-    out, err = out or sys.stdout, err or sys.stderr
-    name = f"falcotui rules {args.rules_command}"
-    try:
-        clients = connect(args)
-        # `--wait` follows every Falco pod's log from before the push on (the engine's log pipeline)
-        svc = RulesService(clients, args.falco_namespace, pipeline=bool(getattr(args, "wait", False)))
-        try:
-            return fn(svc, args, out, err, stdin)
-        finally:
-            svc.close()
-            clients.close()
-    except CliError as exc:
-        err.write(f"{name}: {exc.message}\n")
-        return exc.exit_code
-    except (RulesError, KubeError, OSError, RulesInputError) as exc:
-        err.write(f"{name}: {clean(str(exc))}\n")
-        return 1
-
-
 def run_pull(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    return _cluster(args, _pull, out, err)
+    return run_on_cluster(args, _pull, out, err)
 
 
 def _pull(svc, args, out: TextIO, err: TextIO, stdin) -> int:
@@ -215,50 +188,19 @@ def record_pulled(target: Path, files: dict[str, str], *, replace: bool = False)
     (target / PULLED_MARKER).write_text(text, encoding="utf-8")
 
 
-def _gather(names: Sequence[str]) -> tuple[dict[str, str], Path | None]:
-    """Files by ConfigMap key (base name; a directory gives its files) and where a marker may live."""
-    files: dict[str, str] = {}
-    marker_dir: Path | None = None
-    budget = RulesBudget()  # every file given lands in the one ConfigMap
-    for name in names:
-        path = Path(name)
-        members = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")) if (
-            path.is_dir()) else [path]  # fmt: skip
-        marker_dir = marker_dir or (path if path.is_dir() else path.parent)
-        for p in members:
-            if p.name in files:
-                raise OSError(f"two files named {p.name}: a ConfigMap key must be unique")
-            files[p.name] = budget.read_file(p)
-    return files, marker_dir
-
-
-def _print_validation(validation, out: TextIO) -> None:
-    for msg in [*validation.errors, *validation.warnings]:
-        out.write(format_message(msg, validation.result.texts.get(msg.file)))
-    if validation.target is not None:  # which Falco the nodes run, and a mixed cluster said out loud
-        out.write(clean(validation.target.describe()) + "\n")
-    out.write(f"{len(validation.errors)} error(s), {len(validation.warnings)} warning(s)\n")
-
-
-def _defaults(svc, args):
-    if args.defaults_file:
-        return RulesBudget().read_file(args.defaults_file)
-    return svc.default_rules()
-
-
 def run_push(
     args: argparse.Namespace,
     out: TextIO | None = None,
     err: TextIO | None = None,
     stdin: TextIO | None = None,
 ) -> int:
-    return _cluster(args, _push, out, err, stdin)
+    return run_on_cluster(args, _push, out, err, stdin)
 
 
 def _push(svc, args, out: TextIO, err: TextIO, stdin) -> int:
     from falcotui.cli.common import EXIT_USAGE, CliError
 
-    given, marker_dir = _gather(args.files)
+    given, marker_dir = gather_files(args.files)
     marker = marker_dir / RV_MARKER if marker_dir else None
     base_rv = args.rv
     if base_rv is None:
@@ -304,11 +246,11 @@ def _do_push(svc, args, out, err, stdin, files, base_rv, message, kind):
     from falcotui.cli.apply_cmd import confirm
     from falcotui.cli.common import CliError
 
-    defaults = _defaults(svc, args)
+    defaults = defaults_for(svc, args)
     if args.force:
         validation = svc.validate(files, defaults)
         if not validation.ok:
-            _print_validation(validation, out)
+            print_validation(validation, out)
             if not confirm("Push INVALID rules anyway (every node will refuse them)?", args, out, stdin):
                 err.write(f"falcotui rules {args.rules_command}: aborted, nothing pushed\n")
                 return None
@@ -325,7 +267,7 @@ def _do_push(svc, args, out, err, stdin, files, base_rv, message, kind):
 
     result = push(allow_warnings)
     if result.status == "needs confirmation":
-        _print_validation(result.validation, out)
+        print_validation(result.validation, out)
         if not (stdin or sys.stdin).isatty():
             raise CliError("the rules have warnings; nothing pushed (--force-warnings pushes anyway)")
         if not confirm("Push with these warnings?", args, out, stdin):
@@ -338,7 +280,7 @@ def _after_push(svc, args, result, out: TextIO, err: TextIO) -> int:
     name = f"falcotui rules {args.rules_command}"
     status = str(result.status)
     if status == "invalid":
-        _print_validation(result.validation, out)
+        print_validation(result.validation, out)
         err.write(f"{name}: the rules are invalid; nothing was pushed\n")
         return 1
     if status == "unchanged":
@@ -387,7 +329,7 @@ def _wait(svc, args, since_ns: int, out: TextIO) -> int:
 
 
 def run_history(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    return _cluster(args, _history, out, err)
+    return run_on_cluster(args, _history, out, err)
 
 
 def _history(svc, args, out: TextIO, err: TextIO, stdin) -> int:
@@ -413,7 +355,7 @@ def run_rollback(
     err: TextIO | None = None,
     stdin: TextIO | None = None,
 ) -> int:
-    return _cluster(args, _rollback, out, err, stdin)
+    return run_on_cluster(args, _rollback, out, err, stdin)
 
 
 def _rollback(svc, args, out: TextIO, err: TextIO, stdin) -> int:

@@ -13,6 +13,7 @@ import argparse
 from collections.abc import Mapping
 from typing import TextIO
 
+from falcotui.cli.rules_common import defaults_for, gather_files, print_validation, run_on_cluster
 from falcotui.cli.rules_lint_cmd import clean
 
 
@@ -58,30 +59,27 @@ def run_validate(
     err: TextIO | None = None,
     stdin: TextIO | None = None,
 ) -> int:
-    from falcotui.cli.rules_cluster_cmd import _cluster
-
-    return _cluster(args, _validate, out, err)
+    return run_on_cluster(args, _validate, out, err)
 
 
 def _validate(svc, args, out: TextIO, err: TextIO, stdin) -> int:
     from falcotui.cli.common import EXIT_USAGE, CliError
-    from falcotui.cli.rules_cluster_cmd import _defaults, _gather, _print_validation
 
     if args.in_cluster and getattr(args, "read_only", False):
         raise CliError(
             "--read-only: --in-cluster copies the rules into a Falco pod's /tmp and runs falco there (exec)",
             EXIT_USAGE,
         )
-    given, _ = _gather(args.files) if args.files else ({}, None)
+    given, _ = gather_files(args.files) if args.files else ({}, None)
     files = dict(given) if args.prune else {**svc.pull().files, **given}
     if not files:
         raise CliError("no rules to check: give FILEs or leave out --prune", EXIT_USAGE)
-    defaults = _defaults(svc, args)
+    defaults = defaults_for(svc, args)
     ours = svc.validate(files, defaults)
     if args.json:
         return _json_report(svc, args, files, defaults, ours, out)
     out.write("falcotui's check:\n")
-    _print_validation(ours, out)
+    print_validation(ours, out)
     if not args.in_cluster:
         return 0 if ours.ok else 1
     ok = in_cluster_report(svc, files, defaults, out, err)
@@ -183,11 +181,10 @@ def disagreement_text(v) -> str:
 
 def push_gate(svc, args, files: Mapping[str, str], out: TextIO, err: TextIO) -> bool:
     """`rules push --validate-in-cluster`: True when the push may go on."""
-    from falcotui.cli.rules_cluster_cmd import _defaults
 
     if not getattr(args, "validate_in_cluster", False):
         return True
-    if in_cluster_report(svc, files, _defaults(svc, args), out, err):
+    if in_cluster_report(svc, files, defaults_for(svc, args), out, err):
         return True
     if args.force:
         err.write("falcotui rules push: the cluster's Falco did not accept the rules; pushing anyway\n")

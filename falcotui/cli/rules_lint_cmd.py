@@ -23,6 +23,11 @@ from falcotui.falco.sanitize import json_text, sanitize
 CLEAN_MAX_LEN = 100_000  # a source line, a diff line or a message: bounded, but never cut in practice
 
 
+#: the image's default rules as `pull` fetched them from a running Falco pod: read-only (mode 0444) and in
+#: a dot-named folder, so a push of the directory never sends them and `rules lint DIR` loads them first
+DEFAULTS_DIR = ".falco-image"
+
+
 def register_lint(actions: argparse._SubParsersAction) -> None:
     lint = actions.add_parser(
         "lint",
@@ -196,8 +201,6 @@ def condition_rule(expr: str) -> str:
 
 def pulled_defaults(names: Sequence[str], err: TextIO) -> list[str]:
     """The default rules `rules pull` fetched beside a linted directory (DIR/.falco-image/*.yaml)."""
-    from falcotui.cli.rules_cluster_cmd import DEFAULTS_DIR
-
     found: list[str] = []
     for name in names:
         folder = Path(name) / DEFAULTS_DIR

@@ -554,14 +554,3 @@ TEXT_TIME = (
     r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
 )
 _OUTPUT_PREFIX = re.compile(rf"(?:{TEXT_TIME}): {PRIORITY_WORD} ")
-
-_TEXT_MODE = ("OutputTemplates", "RuleTemplate", "parse_text_alert")
-
-
-def __getattr__(name: str) -> Any:
-    # parse_text_alert and friends live in alert_text.py (which imports this module); offered here too
-    if name in _TEXT_MODE:
-        from falcotui.falco import alert_text
-
-        return getattr(alert_text, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

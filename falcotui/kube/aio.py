@@ -7,7 +7,7 @@ a static token, an exec plugin's or in-cluster's refreshing one is the same here
 client certificate and `verify_ssl`/`tls_server_name`/`assert_hostname` (`ssl_context`); the proxy
 from its `proxy`/`no_proxy`/`proxy_headers` as the sync client picks them (`kubernetes.client.rest`:
 an HTTP proxy tunnels HTTPS with CONNECT). Requests take a token from the same client-side bucket, and
-401 and 429/503 `Retry-After` answers follow the same `config.RetryRules`.
+401 and 429/503 `Retry-After` answers follow the same `throttle.RetryRules`.
 
 A SOCKS proxy is refused for these streams (`KubeConfigError`), as for exec and port-forward: aiohttp
 speaks only HTTP proxies.
@@ -31,7 +31,7 @@ from yarl import URL
 
 from falcotui.kube.errors import KubeApiError, KubeConfigError, KubeConnectionError
 from falcotui.kube.kubeconfig import SOCKS_SCHEMES, proxy_display
-from falcotui.kube.throttle import Priority
+from falcotui.kube.throttle import Priority, RetryRules
 
 if TYPE_CHECKING:
     from kubernetes import client as k8s
@@ -187,8 +187,6 @@ class AsyncApi:
     async def _send(
         self, method: str, path: str, query: list[tuple[str, Any]], accept: str, read_timeout: float
     ) -> aiohttp.ClientResponse:
-        from falcotui.kube.client import RetryRules
-
         api = self.clients.api_client
         session = self._session()
         proxy, proxy_headers = self._proxy()

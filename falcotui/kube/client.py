@@ -49,16 +49,9 @@ from falcotui.kube.kubeconfig import (
     merged_contexts,
     proxy_display,
 )
-from falcotui.kube.throttle import (
-    MAX_RETRY_AFTER,
-    Pushback,
-    RateLimits,
-    TokenBucket,
-    current_priority,
-    retry_after_seconds,
-)
+from falcotui.kube.throttle import Pushback, RateLimits, RetryRules, TokenBucket, current_priority
 
-__all__ = ["KubeClients", "RetryRules", "Timeouts", "list_contexts", "load_clients"]
+__all__ = ["KubeClients", "Timeouts", "list_contexts", "load_clients"]
 
 T = TypeVar("T")
 IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
@@ -107,47 +100,6 @@ class TimeoutApiClient(k8s.ApiClient):
                 header_params["authorization"] = self.configuration.get_api_key_with_prefix("BearerToken")
             else:
                 time.sleep(again.wait)
-
-
-@dataclass(frozen=True, slots=True)
-class Again:
-    """Send the request again: after `wait` seconds, or at once with a fresh credential (`refresh`)."""
-
-    refresh: bool
-    wait: float = 0.0
-
-
-@dataclass(eq=False)
-class RetryRules:
-    """When one request is sent again (client-go's rules, for the sync client and `kube.aio` alike): once
-    after a 401 when an exec plugin gives the credentials (its token is forgotten first: exec.go's
-    roundTripper), and after a 429/503 with `Retry-After` (waited out, at most `MAX_RETRY_AFTER`), up to
-    `RateLimits.max_retries` times; each pushback is recorded for the "throttled" state."""
-
-    api: TimeoutApiClient
-    refreshed: bool = False
-    retries: int = 0
-
-    def next_try(self, status: int, retry_after: str | None, headers: Mapping[str, Any]) -> Again | None:
-        api = self.api
-        if status == 401 and api.credentials is not None and not self.refreshed and headers:
-            api.credentials.rejected(_bearer(headers))
-            self.refreshed = True
-            return Again(refresh=True)
-        if status in (429, 503) and self.retries < api.limits.max_retries:
-            wait = retry_after_seconds(retry_after)
-            if wait is not None:
-                wait = min(wait, MAX_RETRY_AFTER)
-                api.pushback.note(status, wait)
-                self.retries += 1
-                api.pushback.retried += 1
-                return Again(refresh=False, wait=wait)
-        return None
-
-
-def _bearer(headers: Mapping[str, Any]) -> str:
-    value = str(headers.get("authorization") or headers.get("Authorization") or "")
-    return value.removeprefix("Bearer ").strip()
 
 
 def _discard(resp: Any) -> None:

@@ -26,7 +26,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from falcotui.kube.client import TimeoutApiClient
 
 CLIENT_GO_DEFAULT_QPS, CLIENT_GO_DEFAULT_BURST = 5.0, 10
 DEFAULT_QPS, DEFAULT_BURST = 50.0, 100
@@ -253,3 +256,44 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass(frozen=True, slots=True)
+class Again:
+    """Send the request again: after `wait` seconds, or at once with a fresh credential (`refresh`)."""
+
+    refresh: bool
+    wait: float = 0.0
+
+
+@dataclass(eq=False)
+class RetryRules:
+    """When one request is sent again (client-go's rules, for the sync client and `kube.aio` alike): once
+    after a 401 when an exec plugin gives the credentials (its token is forgotten first: exec.go's
+    roundTripper), and after a 429/503 with `Retry-After` (waited out, at most `MAX_RETRY_AFTER`), up to
+    `RateLimits.max_retries` times; each pushback is recorded for the "throttled" state."""
+
+    api: TimeoutApiClient  # kube.client's ApiClient: its credentials, limits and pushback
+    refreshed: bool = False
+    retries: int = 0
+
+    def next_try(self, status: int, retry_after: str | None, headers: Mapping[str, Any]) -> Again | None:
+        api = self.api
+        if status == 401 and api.credentials is not None and not self.refreshed and headers:
+            api.credentials.rejected(_bearer(headers))
+            self.refreshed = True
+            return Again(refresh=True)
+        if status in (429, 503) and self.retries < api.limits.max_retries:
+            wait = retry_after_seconds(retry_after)
+            if wait is not None:
+                wait = min(wait, MAX_RETRY_AFTER)
+                api.pushback.note(status, wait)
+                self.retries += 1
+                api.pushback.retried += 1
+                return Again(refresh=False, wait=wait)
+        return None
+
+
+def _bearer(headers: Mapping[str, Any]) -> str:
+    value = str(headers.get("authorization") or headers.get("Authorization") or "")
+    return value.removeprefix("Bearer ").strip()

@@ -29,11 +29,11 @@ from typing import Protocol
 
 import orjson
 
+from falcotui.falco.alert_text import OutputTemplates
 from falcotui.falco.alerts import (
     MAX_LINE_LENGTH,
     Alert,
     AlertParseError,
-    OutputTemplates,
     Priority,
     alert_from_mapping,
 )

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from falcotui.falco.alerts import Alert, OutputTemplates
+from falcotui.falco.alert_text import OutputTemplates
+from falcotui.falco.alerts import Alert
 from falcotui.falco.load_failure import parse_load_failure
 from falcotui.falco.loglines import LineKind, LogLine, LogLineClassifier
 from falcotui.ops.falco_problems import (

@@ -22,13 +22,13 @@ from cryptography import x509
 
 from falcotui.falco.alerts import Alert
 from falcotui.falco.certs import CLIENT_KEYS, CertificateDataError, GrpcCerts
-from falcotui.falco.grpc.client import ClientState, ClientStatus, FalcoGrpcClient, GrpcTls, has_grpc_output
 from falcotui.kube.client import KubeClients
 from falcotui.kube.errors import KubeApiError, KubeError
 from falcotui.kube.logs import container_status
 from falcotui.kube.portforward import PortForwarder
 from falcotui.ops.alert_hub import AlertHub
 from falcotui.ops.fleet_k8s import image_tag
+from falcotui.ops.grpc_client import ClientState, ClientStatus, FalcoGrpcClient, GrpcTls, has_grpc_output
 from falcotui.ops.manifests import GRPC_CLIENT_SECRET
 from falcotui.ops.notices import NoticeKind, NoticeLog
 

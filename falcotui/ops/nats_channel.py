@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from falcotui.falco.alerts import AlertParseError
 from falcotui.falco.sidekick import alert_from_payload
 from falcotui.ops.alert_hub import AlertHub
-from falcotui.ops.nats_stream import StreamProblem, locate_stream, why
+from falcotui.ops.nats_stream import StreamProblem, connect_options, locate_stream, why
 from falcotui.ops.notices import NoticeKind, NoticeLog
 
 DEFAULT_SUBJECT = "falco.>"
@@ -370,27 +370,6 @@ class NatsChannel:
             missing=self.missing,
             stream_missing=self.stream_missing,
         )
-
-
-def connect_options(src: NatsSource, *, reconnect_wait: float = 0.5) -> dict[str, object]:
-    """nats-py's `connect()` keywords for `src`: servers, credentials, TLS, reconnect forever."""
-    options: dict[str, object] = {
-        "servers": list(src.servers),
-        "allow_reconnect": True,
-        "max_reconnect_attempts": -1,
-        "reconnect_time_wait": reconnect_wait,
-        "connect_timeout": 5,
-        "name": "falcotui",
-    }
-    if src.creds:
-        options["user_credentials"] = src.creds
-    if src.nkey:
-        options["nkeys_seed"] = src.nkey
-    if src.user is not None:
-        options["user"], options["password"] = src.user, src.password or ""
-    if (ctx := src.tls_context()) is not None:
-        options["tls"] = ctx
-    return options
 
 
 @dataclass(frozen=True, slots=True)

@@ -194,10 +194,29 @@ class StreamCheck:
         return self.problem == "missing"
 
 
+def connect_options(src: NatsSource, *, reconnect_wait: float = 0.5) -> dict[str, object]:
+    """nats-py's `connect()` keywords for `src`: servers, credentials, TLS, reconnect forever."""
+    options: dict[str, object] = {
+        "servers": list(src.servers),
+        "allow_reconnect": True,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": reconnect_wait,
+        "connect_timeout": 5,
+        "name": "falcotui",
+    }
+    if src.creds:
+        options["user_credentials"] = src.creds
+    if src.nkey:
+        options["nkeys_seed"] = src.nkey
+    if src.user is not None:
+        options["user"], options["password"] = src.user, src.password or ""
+    if (ctx := src.tls_context()) is not None:
+        options["tls"] = ctx
+    return options
+
+
 async def _connected(src: NatsSource, timeout: float):
     import nats
-
-    from falcotui.ops.nats_channel import connect_options  # (it imports this module)
 
     options = connect_options(src)
     options.update(allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=timeout)

@@ -39,6 +39,7 @@ from falcotui.ops.terminal import lend_terminal, reclaim_terminal
 from falcotui.ui.alerts_screen import AlertsScreen
 from falcotui.ui.commands import FalcoCommands
 from falcotui.ui.deploy_screen import DeployScreen
+from falcotui.ui.dialogs import ConfirmDialog
 from falcotui.ui.fleet_screen import FleetScreen
 from falcotui.ui.fleets import (
     ClusterSet,
@@ -53,7 +54,6 @@ from falcotui.ui.keybar import KeyBar
 from falcotui.ui.keymap import UserKeymap
 from falcotui.ui.nats_stream_ui import NatsStreamOffer
 from falcotui.ui.reconnect import NamespacePrompt, Reconnect
-from falcotui.ui.rules_dialogs import ConfirmDialog
 from falcotui.ui.rules_screen import RulesScreen
 from falcotui.ui.services import Services
 from falcotui.ui.terminal_driver import hangup_safe

@@ -33,8 +33,8 @@ from falcotui.ui.deploy_widgets import (
     restart_body,
     uninstall_body,
 )
+from falcotui.ui.dialogs import ConfirmDialog
 from falcotui.ui.keybar import KeyBar
-from falcotui.ui.rules_dialogs import ConfirmDialog
 from falcotui.ui.services import ServicesMixin
 
 WRITE_ACTIONS = frozenset({"apply", "restart", "uninstall"})

@@ -16,7 +16,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from falcotui.falco.sanitize import safe_text
-from falcotui.ui.rules_dialogs import DIALOG_CSS
+from falcotui.ui.dialogs import DIALOG_CSS
 
 JSONL = "jsonl"
 REPORT = "report"

@@ -23,9 +23,9 @@ from textual.widgets import Input, Static
 
 from falcotui.falco.sanitize import safe_text, sanitize
 from falcotui.ops.engine import EngineDelta
-from falcotui.ops.falco_problems import ProblemKind
 from falcotui.ops.fleet import SORT_KEYS
 from falcotui.ops.fleet_status import NodeState, NodeStatus, ReloadState
+from falcotui.ui.fleet_cells import falco_cell
 from falcotui.ui.fleet_grid import FleetGrid, grid_line
 from falcotui.ui.fleet_tiles import FleetTiles, legend, node_tile
 from falcotui.ui.node_cursor import NodeCursorView
@@ -54,17 +54,6 @@ SORT_LABELS = {
     "state": "state (worst first)",
 }
 
-STATE_STYLE = {
-    NodeState.NO_POD: "bold red",
-    NodeState.CRASH_LOOP: "bold red",
-    NodeState.IMAGE_PULL: "bold red",
-    NodeState.FAILING: "red",
-    NodeState.PENDING: "yellow",
-    NodeState.TERMINATING: "yellow",
-    NodeState.NODE_NOT_READY: "yellow",
-    NodeState.NOT_READY: "yellow",
-    NodeState.RUNNING: "green",
-}
 RELOAD_STYLE = {
     ReloadState.RELOADED: "green",
     ReloadState.RESTARTING: "yellow",
@@ -93,25 +82,6 @@ def visible_columns(width: int) -> list[tuple[str, str, int, int]]:
 
 def _clock(ns: int | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ns / 1e9)) if ns else ""
-
-
-def falco_cell(row: NodeStatus) -> Text:
-    """Pod state words: `Running 1/1`, `CrashLoop`, `no pod — taint …` (trouble in red)."""
-    style = STATE_STYLE[row.state]
-    if row.pod is None:
-        why = f"taint {row.no_pod_taint}" if row.no_pod_taint else row.no_pod_reason or "not scheduled"
-        return safe_text(f"no pod: {why}", style, max_len=60)
-    state = row.pod.state
-    if state == "CrashLoopBackOff":
-        state = "CrashLoop"
-    text = f"{state} {row.pod.ready_text}" if row.state is NodeState.RUNNING else state
-    if row.problem is not None:  # the cause in a word; the hint line and node detail say it in full
-        text = f"{text} {PROBLEM_WORD[row.problem.kind]}"
-        style = "bold red" if row.problem.kind is ProblemKind.PERF_EVENT_PARANOID else "yellow"
-    return safe_text(text, style, max_len=40)
-
-
-PROBLEM_WORD = {ProblemKind.PERF_EVENT_PARANOID: "sysctl", ProblemKind.NO_RUNTIME_SOCKET: "no-runtime"}
 
 
 def problem_text(row: NodeStatus) -> str:

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.nats_stream import StreamProblem, create_stream, plan_for
-from falcotui.ui.rules_dialogs import ConfirmDialog
+from falcotui.ui.dialogs import ConfirmDialog
 
 COMMAND = "Create the NATS JetStream stream…"
 NOTICE_S = 30

@@ -24,7 +24,7 @@ from falcotui.ops.engine import EngineDelta
 from falcotui.ops.fleet_status import NodeStatus
 from falcotui.ui.alert_detail import AlertDetail
 from falcotui.ui.alerts_list import AlertList
-from falcotui.ui.fleet_screen import STATE_STYLE, falco_cell
+from falcotui.ui.fleet_cells import STATE_STYLE, falco_cell
 from falcotui.ui.keybar import KeyBar
 from falcotui.ui.remote_view import remote_view
 from falcotui.ui.widgets import StatusHeader, TitledBox, count_text, priority_text, sparkline

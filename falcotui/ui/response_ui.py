@@ -31,8 +31,8 @@ from falcotui.ops.response_actions import (
     ResponseActions,
     Target,
 )
+from falcotui.ui.dialogs import DIALOG_CSS, ConfirmDialog, write_title
 from falcotui.ui.keybar import KeyBar
-from falcotui.ui.rules_dialogs import DIALOG_CSS, ConfirmDialog, write_title
 from falcotui.ui.widgets import StatusHeader
 
 

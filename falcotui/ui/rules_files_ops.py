@@ -24,7 +24,7 @@ from textual.widgets import Button, Input, OptionList, Static
 
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.rules_service import CONFIGMAP_KEY, MAX_KEY_LEN, RULES_DIR, RulesSnapshot
-from falcotui.ui.rules_dialogs import DIALOG_CSS, ConfirmDialog
+from falcotui.ui.dialogs import DIALOG_CSS, ConfirmDialog
 from falcotui.ui.rules_editor import DEFAULTS_KEY, EditorStack
 
 RULES_SUFFIXES = (".yaml", ".yml")  # the only files Falco loads from a rules directory

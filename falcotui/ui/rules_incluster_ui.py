@@ -20,7 +20,7 @@ from textual.widgets import Button, Static
 
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.rules_incluster import ClusterVerdict, InClusterValidation
-from falcotui.ui.rules_dialogs import DIALOG_CSS
+from falcotui.ui.dialogs import DIALOG_CSS
 
 
 def verdict_mark(ok: bool | None) -> tuple[str, str]:

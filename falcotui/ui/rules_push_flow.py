@@ -30,8 +30,8 @@ from falcotui.ops.rules_service import (
     RulesSnapshot,
     files_diff,
 )
+from falcotui.ui.dialogs import ConfirmDialog
 from falcotui.ui.rules_dialogs import (
-    ConfirmDialog,
     ConflictDialog,
     HistoryDialog,
     PushChoice,

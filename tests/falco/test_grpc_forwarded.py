@@ -10,7 +10,7 @@ import pytest
 
 from falcotui.falco.alerts import parse_json_alert
 from falcotui.falco.certs import generate_grpc_certs
-from falcotui.falco.grpc.client import ClientState, FalcoGrpcClient, GrpcTls
+from falcotui.ops.grpc_client import ClientState, FalcoGrpcClient, GrpcTls
 from falcotui.sim.falco_grpc import FalcoGrpcServer
 
 pytestmark = pytest.mark.timeout(60)

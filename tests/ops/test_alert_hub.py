@@ -208,7 +208,7 @@ async def test_consume_from_an_asyncio_queue(mk, sample_lines, clock):
 
 
 def test_text_mode_alerts_are_named_by_the_rules_templates(clock):
-    from falcotui.falco.alerts import OutputTemplates
+    from falcotui.falco.alert_text import OutputTemplates
 
     templates = OutputTemplates(
         [("Terminal shell in container", "Notice", "A shell was spawned in a container (shell=%proc.name)")]

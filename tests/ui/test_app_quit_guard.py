@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from falcotui.ui.rules_dialogs import ConfirmDialog
+from falcotui.ui.dialogs import ConfirmDialog
 from falcotui.ui.rules_screen import RulesScreen
 
 

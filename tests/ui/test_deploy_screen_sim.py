@@ -13,7 +13,8 @@ from rules_fixtures import ScreenApp, deploy, services_for
 from falcotui.sim.config import NodeSpec
 from falcotui.ui.deploy_screen import DeployScreen
 from falcotui.ui.deploy_widgets import ManifestTable, RolloutPanel
-from falcotui.ui.rules_dialogs import ConfirmDialog, HistoryDialog
+from falcotui.ui.dialogs import ConfirmDialog
+from falcotui.ui.rules_dialogs import HistoryDialog
 from falcotui.ui.rules_screen import RulesScreen
 
 pytestmark = pytest.mark.timeout(120)

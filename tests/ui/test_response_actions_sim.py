@@ -11,8 +11,8 @@ import time
 
 from falcotui.falco.alerts import format_iso8601_ns, parse_json_alert
 from falcotui.kube.apply import Applier
+from falcotui.ui.dialogs import ConfirmDialog
 from falcotui.ui.response_ui import ActionLogScreen, ActionsMenu
-from falcotui.ui.rules_dialogs import ConfirmDialog
 from tests.ui.conftest import screen_text_of, wait_for, wait_shown
 
 NS = "shop"

@@ -14,7 +14,8 @@ from simkit import NEW_RULE
 from textual.css.query import NoMatches
 from textual.widgets import Button, Input
 
-from falcotui.ui.rules_dialogs import ConfirmDialog, ConflictDialog, HistoryDialog, PushDialog
+from falcotui.ui.dialogs import ConfirmDialog
+from falcotui.ui.rules_dialogs import ConflictDialog, HistoryDialog, PushDialog
 from falcotui.ui.rules_problems import ProblemsList
 from falcotui.ui.rules_screen import RulesScreen
 

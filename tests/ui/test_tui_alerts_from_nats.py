@@ -17,8 +17,8 @@ from falcotui.ops.engine_worker import ConnectOptions
 from falcotui.ops.nats_channel import NatsSource
 from falcotui.ui.alerts_screen import AlertsScreen
 from falcotui.ui.app import FalcoTuiApp
+from falcotui.ui.dialogs import ConfirmDialog
 from falcotui.ui.nats_stream_ui import COMMAND as NATS_COMMAND
-from falcotui.ui.rules_dialogs import ConfirmDialog
 
 from ..nats.conftest import (  # noqa: F401 - fixtures
     bare_nats_server,

@@ -1,4 +1,5 @@
-"""An async client for Falco's gRPC output (Falco ≤ 0.43): version, and a reconnecting alert subscription.
+"""An async client for Falco's gRPC output (Falco ≤ 0.43): version, and a reconnecting alert subscription
+(the network side of `falcotui.falco.grpc`, whose protocol it speaks; `ops.grpc_channels` runs one per pod).
 
 Connection policy (observable through `FalcoGrpcClient.status`):
 - each attempt opens a fresh channel and asks `version` first (proves TCP, TLS and the service), then
