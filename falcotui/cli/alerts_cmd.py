@@ -17,15 +17,14 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
+from falcotui.cli.alert_reading import StopSignal, report_unreadable, warn_unmatched_nodes
 from falcotui.cli.common import (
     EXIT_FAILURE,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     CliError,
@@ -268,42 +267,6 @@ async def read_window(
     return EXIT_OK
 
 
-def warn_unmatched_nodes(query: AlertQuery | None, nodes: list[str]) -> None:
-    """`--node X` that names no node running Falco reads as "no alerts": say it matched nothing."""
-    if query is None:
-        return
-    known = sorted({n for n in nodes if n})
-    for pattern in query.unmatched_nodes(known):
-        listed = ", ".join(known[:8]) + (f", … ({len(known)} in all)" if len(known) > 8 else "")
-        warn(
-            f"--node {sanitize(pattern, max_len=100)} matches none of the nodes running Falco"
-            f" ({sanitize(listed, max_len=600) or 'none'})"
-        )
-
-
-def report_unreadable(count: int, last) -> None:
-    """The stderr summary of alert lines that could not be read (they are counted, never silently lost)."""
-    if count:
-        why = f" (last: {sanitize(last.error, max_len=200)})" if last is not None and last.error else ""
-        warn(f"{count} log line{'s' * (count != 1)} looked like alerts but could not be read{why}")
-
-
-class _Stop(asyncio.Event):
-    """Set by Ctrl-C (exit code EXIT_INTERRUPTED) or SIGTERM (EXIT_OK) on the running loop."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.code = EXIT_OK
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, self._interrupted, signum)
-
-    def _interrupted(self, signum: int) -> None:
-        self.code = EXIT_INTERRUPTED if signum == signal.SIGINT else EXIT_OK
-        self.set()
-
-
 async def follow(
     clients,
     namespace: str,
@@ -319,7 +282,7 @@ async def follow(
 
     options = EngineOptions(tail_lines=None, log_since_ns=since_ns, nats=nats, keep_lines=printer.json)
     engine = Engine(clients, namespace, channels=channels, options=options)
-    stop = _Stop()
+    stop = StopSignal()
     await engine.start()
     tune_for_ingest()
     try:
@@ -353,7 +316,7 @@ async def follow_nats(source, printer: AlertPrinter, out: Output, *, follow: boo
 
     hub, notices = AlertHub(), NoticeLog()
     channel = NatsChannel(source, hub, notices)
-    stop = _Stop()
+    stop = StopSignal()
     started = time.monotonic()
     channel.start()
     try:

@@ -57,6 +57,8 @@ class DemoCluster:
     seed: int = 7
     storm_rate: float = 100.0
     per_minute: float | None = None  # quiet alerts per node and minute (None: the scenario's default)
+    # the scenario's own parameters in full (falcotui.sim.scenarios.make_scenario), instead of the two above
+    scenario_params: dict | None = None
     timings: dict = field(default_factory=lambda: dict(DEMO_TIMINGS))
     tainted_node: bool = True
     # the perf_event_paranoid=4 node and the node without a reachable socket (`falcotui --demo`, screenshots)
@@ -68,6 +70,8 @@ class DemoCluster:
     kubeconfig: Path | None = None
 
     def _scenario(self, name: str):
+        if self.scenario_params is not None:
+            return make_scenario(name, seed=self.seed, **self.scenario_params)
         params = {} if self.per_minute is None else {"per_minute": self.per_minute}
         return make_scenario(name, seed=self.seed, rate=self.storm_rate, **params)
 

@@ -72,7 +72,7 @@ def _say_failed(failed: dict[str, str]) -> None:
 
 async def alerts_window(args: argparse.Namespace, printer, query, since_ns: int | None) -> int:
     """Every cluster's alerts in the window, merged by event time (the cluster field set on each)."""
-    from falcotui.cli.alerts_cmd import report_unreadable, warn_unmatched_nodes
+    from falcotui.cli.alert_reading import report_unreadable, warn_unmatched_nodes
     from falcotui.ops.snapshot import take_snapshot
 
     reached = await _connect_all(args)
@@ -119,7 +119,7 @@ async def alerts_window(args: argparse.Namespace, printer, query, since_ns: int 
 async def alerts_follow(args: argparse.Namespace, channels: tuple[str, ...], since_ns: int | None, printer,
                         out: Output) -> int:  # fmt: skip
     """Follow every cluster at once until Ctrl-C; one down at start is retried while the others print."""
-    from falcotui.cli.alerts_cmd import _Stop
+    from falcotui.cli.alert_reading import StopSignal
     from falcotui.cli.common import rate_limits
     from falcotui.kube.client import Timeouts
     from falcotui.ops.engine import EngineOptions
@@ -134,7 +134,7 @@ async def alerts_follow(args: argparse.Namespace, channels: tuple[str, ...], sin
             channels=channels, options=options)))
         for name in args.contexts
     }  # fmt: skip
-    stop = _Stop()
+    stop = StopSignal()
     said: dict[str, tuple[str, str]] = {}
     for cluster in clusters.values():
         cluster.start(20.0)
@@ -179,9 +179,9 @@ def _drain(clusters: dict, printer, out: Output, said: dict[str, tuple[str, str]
 # ---------------------------------------------------------------- status
 
 
-async def status_many(args: argparse.Namespace) -> int:
-    """Each cluster's status (a heading and its table, or one JSON document listing them)."""
-    from falcotui.cli.status_cmd import status_document, status_text
+async def status_many(args: argparse.Namespace, status_document, status_text) -> int:
+    """Each cluster's status (a heading and its table, or one JSON document listing them), written by
+    status_cmd's `status_document` / `status_text` (passed in: status_cmd imports this module)."""
     from falcotui.ops.snapshot import since_ns_from_seconds, take_snapshot
 
     reached = await _connect_all(args)

@@ -154,7 +154,7 @@ async def _read_logs(
     clients, namespace: str, since_ns: int | None, collector: _Collector, query
 ) -> list[str]:  # type: ignore[no-untyped-def]
     """The pods' logs for the window, as `falcotui alerts` reads them; what could not be read, as notes."""
-    from falcotui.cli.alerts_cmd import report_unreadable, warn_unmatched_nodes
+    from falcotui.cli.alert_reading import report_unreadable, warn_unmatched_nodes
     from falcotui.ops.snapshot import take_snapshot
 
     snap = await take_snapshot(clients, namespace, since_ns=since_ns, versions=False, with_fleet=False)

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 #: The flags Debian's chromium needs here, headless as root on a machine without outside network
@@ -108,26 +107,13 @@ def falcotui(*args: str, kubeconfig: Path) -> str:
 def make_report(workdir: Path, *, minutes: float, seed: int) -> Path:
     """Run the demo incident for `minutes`, respond to it, write its report; returns the report's folder."""
     from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
-    from falcotui.sim.scenarios import make_scenario
 
     quiet_s = max(30.0, minutes * 60 / 3)
 
-    @dataclass
-    class IncidentDemo(DemoCluster):
-        """The demo, its incident later and longer: a quiet spell, a burst on some nodes, quiet again."""
-
-        def _scenario(self, name: str):  # type: ignore[no-untyped-def]
-            return make_scenario(
-                name,
-                seed=self.seed,
-                per_minute=12,
-                delay=quiet_s,
-                duration=quiet_s,
-                burst_rate=1.0,
-                fraction=0.4,
-            )
-
-    demo = IncidentDemo(nodes=6, scenario="incident", seed=seed, timings=dict(FAST_TIMINGS), workloads=True)
+    # the demo, its incident later and longer: a quiet spell, a burst on some nodes, quiet again
+    incident = dict(per_minute=12, delay=quiet_s, duration=quiet_s, burst_rate=1.0, fraction=0.4)
+    demo = DemoCluster(nodes=6, scenario="incident", seed=seed, timings=dict(FAST_TIMINGS), workloads=True,
+                       scenario_params=incident)  # fmt: skip
     demo.start()
     try:
         kubeconfig = Path(str(demo.kubeconfig))

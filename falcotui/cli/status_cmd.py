@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             raise CliError("--from reads one NATS stream: use it with one --context", EXIT_USAGE)
         from falcotui.cli.many_clusters import status_many
 
-        return run_async(status_many(args))
+        return run_async(status_many(args, status_document, status_text))
     clients = connect(args)
     try:
         preflight(clients)
