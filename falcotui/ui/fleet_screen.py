@@ -143,6 +143,7 @@ class FleetScreen(Screen):
         self._last_full = 0.0
         self._version = -1  # the fleet's rows as of this version are on screen (`changed_since`)
         self._pending: set[str] = set()  # rows changed since, waiting for the next reorder
+        self._known: set[str] = set()  # the fleet's nodes as of the last reorder (shown or filtered out)
         self._mounted = False
 
     def compose(self) -> ComposeResult:
@@ -231,7 +232,7 @@ class FleetScreen(Screen):
             if current is not None and any(row.name == current for row in rows):
                 self._show_hint(True, fleet.row(current))
             return
-        came_or_went = any((name in fleet.nodes) != (name in shown) for name in self._pending)
+        came_or_went = any((name in fleet.nodes) != (name in self._known) for name in self._pending)
         if force or came_or_went or now - self._last_full >= REFRESH_S:
             self.refresh_rows()
 
@@ -242,6 +243,7 @@ class FleetScreen(Screen):
         fleet = self.app.services.engine.fleet
         self._version, _ = fleet.changed_since(self._version)
         rows = fleet.rows(self.sort, text=self.filter_text)
+        self._known = set(fleet.nodes)
         if self.tiles:
             self.tile_view.set_tiles([(row.name, node_tile(row)) for row in rows])
         else:
