@@ -17,6 +17,7 @@ block (date, creator, RDF).
 from __future__ import annotations
 
 import io
+import threading
 from datetime import UTC, datetime
 
 from falcotui.falco.alerts import Priority
@@ -36,6 +37,9 @@ PRIORITY_COLORS = {
     Priority.DEBUG: "#bdbdbd",
 }
 LABEL_CHARS = 60  # a rule name in a legend
+#: `rc_context` sets matplotlib's global rcParams: two reports drawn at once on two threads (the engine
+#: writes reports on a thread) would see each other's settings, so charts are drawn one at a time.
+_DRAWING = threading.Lock()
 
 
 def _rc() -> dict:
@@ -90,7 +94,7 @@ def priority_chart(data: ReportData) -> str:
     """Alerts per bucket, stacked by priority (most severe at the bottom): an SVG document."""
     import matplotlib
 
-    with matplotlib.rc_context(_rc()):
+    with _DRAWING, matplotlib.rc_context(_rc()):
         fig, ax = _figure(data, f"Alerts {data.bucket_label()} by priority")
         times = _times(data)
         width = data.bucket_s / 86400  # matplotlib's dates are days
@@ -120,7 +124,7 @@ def rules_chart(data: ReportData) -> str:
     """The busiest rules' alerts per bucket, one line each with a point per bucket: an SVG document."""
     import matplotlib
 
-    with matplotlib.rc_context(_rc()):
+    with _DRAWING, matplotlib.rc_context(_rc()):
         fig, ax = _figure(data, f"Alerts {data.bucket_label()}: the {len(data.per_rule)} busiest rules")
         times = _times(data)
         half = (data.bucket_s / 86400) / 2
