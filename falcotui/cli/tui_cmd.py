@@ -226,10 +226,8 @@ def build_clusters(
         ),
         alert_capacity=max_alerts,
     )
-    thread = os.environ.get("FALCOTUI_ENGINE") == "thread"
-    if thread and spawned is not None:
-        spawned.discard()
-    fleets = fleets_client(spec, clients, thread=thread, spawned=None if thread else spawned)
+    thread = True if os.environ.get("FALCOTUI_ENGINE") == "thread" else None  # None: as the plugins need
+    fleets = fleets_client(spec, clients, thread=thread, spawned=spawned)
     services = {
         n: Services(
             engine=fleets.clients[n],

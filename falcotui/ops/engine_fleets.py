@@ -59,9 +59,10 @@ class FleetsSpec:
         if not names or len(set(names)) != len(names):
             raise ValueError(f"clusters need distinct names, got {names}")
 
-    def host(self) -> FleetsHost:
-        """The dispatcher a worker serves instead of a one-engine `WorkerHost` (see `WorkerHost.open`)."""
-        return FleetsHost(self)
+    def host(self, clients: dict[str, Any] | None = None) -> FleetsHost:
+        """The dispatcher a worker serves instead of a one-engine `WorkerHost` (see `WorkerHost.open`);
+        `clients` by cluster name: the UI's own (a thread), else each cluster builds its own."""
+        return FleetsHost(self, clients)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,15 +159,18 @@ class _Feed:
 class ClusterEngine:
     """One cluster's engine in the worker, started (and retried) on its own."""
 
-    def __init__(self, spec: ClusterSpec) -> None:
+    def __init__(self, spec: ClusterSpec, clients: Any = None) -> None:
+        """`clients`: the UI's own (an engine on a thread, whose credential plugin may borrow the terminal);
+        else built here from the spec, for a process without a terminal."""
         self.spec = spec
         self.host = WorkerHost()
         self.state = ClusterState("connecting")
-        self._clients: Any = None
+        self._clients: Any = clients
         self._task: asyncio.Task | None = None
         self._retry_at: float | None = None
         try:
-            self._clients = spec.spec.connect.load()
+            if self._clients is None:
+                self._clients = spec.spec.connect.load()
         except (KubeError, OSError, ValueError) as exc:  # no such context, an unreadable certificate…
             self.state = ClusterState("failed", f"cannot load the context: {exc}")
             return
@@ -221,7 +225,7 @@ class ClusterEngine:
 class FleetsHost:
     """The worker's dispatcher for many clusters; see the module docstring."""
 
-    def __init__(self, spec: FleetsSpec) -> None:
+    def __init__(self, spec: FleetsSpec, clients: dict[str, Any] | None = None) -> None:
         self.spec = spec
         # Every cluster's API probes, access checks and secret reads go through the loop's default executor
         # (min(32, CPUs + 4) threads: 6 on two cores). Each unreachable cluster holds a thread for a probe's
@@ -230,7 +234,8 @@ class FleetsHost:
             asyncio.get_running_loop().set_default_executor(
                 ThreadPoolExecutor(max_workers=8 + 4 * len(spec.clusters), thread_name_prefix="fleets")
             )
-        self.clusters = {c.name: ClusterEngine(c) for c in spec.clusters}
+        given = clients or {}
+        self.clusters = {c.name: ClusterEngine(c, given.get(c.name)) for c in spec.clusters}
         self.merged = MergedAlerts(spec.alert_capacity)
         self.stopped = asyncio.Event()
 

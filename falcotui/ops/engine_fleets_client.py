@@ -20,21 +20,29 @@ from falcotui.ops.engine_client import EngineClient, EngineFailed
 from falcotui.ops.engine_fleets import ClusterState, FleetsHost, FleetsSpec, FleetsTick
 from falcotui.ops.engine_link import Link, LinkClosed, RemoteError
 from falcotui.ops.engine_mirror import StoreMirror
-from falcotui.ops.engine_placement import ChildPlacement, ThreadPlacement
+from falcotui.ops.engine_placement import ChildPlacement, ThreadPlacement, needs_terminal
 
 T = TypeVar("T")
 
 
 class FleetsThreadPlacement(ThreadPlacement):
-    """The fleets worker on a thread of this process (tests, FALCOTUI_ENGINE=thread)."""
+    """The fleets worker on a thread of this process (FALCOTUI_ENGINE=thread, or a cluster whose exec
+    credential plugin may have to ask the user: its engine then uses the UI's own clients, which the app
+    lends the terminal)."""
 
-    def __init__(self, spec: FleetsSpec) -> None:
+    def __init__(self, spec: FleetsSpec, clients: dict[str, Any] | None = None) -> None:
         super().__init__(None)
         self.spec = spec
+        self.clients = clients
 
     async def open(self) -> Link:
         link = await super().open()
-        await link.call("worker", "open", self.spec)
+        assert self._loop is not None
+
+        async def build() -> None:  # on the worker's loop, as a child builds it on its first call
+            self.host.delegate = self.spec.host(self.clients)
+
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(build(), self._loop))
         return link
 
     @property
@@ -185,13 +193,18 @@ class FleetsClient:
 
 
 def fleets_client(
-    spec: FleetsSpec, ui_clients: dict[str, Any], *, thread: bool = False, spawned: Any = None
+    spec: FleetsSpec, ui_clients: dict[str, Any], *, thread: bool | None = False, spawned: Any = None
 ) -> FleetsClient:
-    """A FleetsClient for `spec`: the worker in a child process (`spawned` early, or now), or on a thread;
-    one EngineClient per cluster with the UI's own clients of that cluster (`ui_clients[name]`)."""
+    """A FleetsClient for `spec`: the worker in a child process (`spawned` early, or now), or on a thread
+    (`thread`; None: when a cluster's credential plugin may prompt); one EngineClient per cluster with the
+    UI's own clients of that cluster (`ui_clients[name]`)."""
     inner: Any
+    if thread is None:  # a credential plugin that may prompt needs the terminal: only a thread can lend it
+        thread = any(needs_terminal(getattr(c, "credentials", None)) for c in ui_clients.values())
     if thread:
-        inner = FleetsThreadPlacement(spec)
+        if spawned is not None:
+            spawned.discard()
+        inner = FleetsThreadPlacement(spec, ui_clients)
     else:
         inner = ChildPlacement(spec, spawned=spawned)  # type: ignore[arg-type]
         inner.spawn()

@@ -128,3 +128,25 @@ async def test_one_cluster_unreachable_does_not_stall_the_other(two, tmp_path: P
         await until(fleets, lambda: fleets.clients["east"].store.counts.total_seen > before)
     finally:
         await fleets.stop()
+
+
+async def test_on_a_thread_the_engines_use_the_ui_clients(two) -> None:
+    """On a thread (FALCOTUI_ENGINE=thread, or chosen because a cluster's exec credential plugin may ask the
+    user: `needs_terminal`, tests/ops/test_engine_placement.py) each cluster's engine uses the UI's own
+    clients, the ones the app lends the terminal to; in a child each builds its own."""
+    from falcotui.ops.engine_fleets_client import FleetsThreadPlacement
+
+    _, kubeconfig = two
+    ui = {n: load_clients(str(kubeconfig), n, timeouts=Timeouts(connect=1.0, read=5.0)) for n in NAMES}
+    fleets = fleets_client(spec_of(kubeconfig), ui, thread=True)
+    assert isinstance(fleets.placement, FleetsThreadPlacement)
+    try:
+        await fleets.link()  # the worker has built its engines (none started yet)
+        host = fleets.placement.fleets_host
+        assert host is not None
+        assert all(host.clusters[n].engine.clients is ui[n] for n in NAMES)  # type: ignore[union-attr]
+    finally:
+        await fleets.stop()
+    child = fleets_client(spec_of(kubeconfig), ui, thread=None)  # no plugin here that could prompt
+    assert not isinstance(child.placement, FleetsThreadPlacement)
+    await child.stop()
