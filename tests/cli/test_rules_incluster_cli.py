@@ -17,12 +17,16 @@ from test_rules_cmd_cluster import cli, live_rules
 KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32"
 
 
-def kubectl_ls_tmp(sim, pod: str, tmp_path: Path) -> list[str]:
-    done = subprocess.run(
+def kubectl_exec(sim, pod: str, tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [KUBECTL, "--kubeconfig", str(sim.kubeconfig), "--cache-dir", str(tmp_path / "kcache"),
-         "exec", "-n", "falco", pod, "-c", "falco", "--", "ls", "-a", "/tmp"],
+         "exec", "-n", "falco", pod, "-c", "falco", "--", *argv],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
+
+
+def kubectl_ls_tmp(sim, pod: str, tmp_path: Path) -> list[str]:
+    done = kubectl_exec(sim, pod, tmp_path, "ls", "-a", "/tmp")
     assert done.returncode == 0, done.stderr
     return done.stdout.split()
 
@@ -61,6 +65,39 @@ def test_validate_in_cluster_beside_falcotui_then_a_refused_push(falco_sim, clie
 
     for pod in chosen.values():  # the real kubectl lists each pod's /tmp: empty again
         assert kubectl_ls_tmp(sim, pod["metadata"]["name"], tmp_path) == [".", ".."]
+
+    # the same steps by hand with the real kubectl: the simulated container answers it alike
+    name = chosen["0.43.1"]["metadata"]["name"]
+    made = kubectl_exec(sim, name, tmp_path, "mktemp", "-d", "/tmp/by-hand.XXXXXX")
+    assert made.returncode == 0, made.stderr
+    folder = made.stdout.strip()
+    wrote = kubectl_exec(
+        sim, name, tmp_path, "sh", "-c", 'printf %s "$1" > "$2"', "sh", NEW_RULE, f"{folder}/r.yaml"
+    )
+    assert wrote.returncode == 0, wrote.stderr
+    checked = kubectl_exec(
+        sim,
+        name,
+        tmp_path,
+        "/usr/bin/falco",
+        "-c",
+        "/etc/falco-config/falco.yaml",
+        "-V",
+        "/etc/falco/falco_rules.yaml",
+        "-V",
+        f"{folder}/r.yaml",
+        "-o",
+        "json_output=false",
+    )  # fmt: skip  (falcotui's falco.yaml has json_output: true, which -V follows)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.endswith(f"/etc/falco/falco_rules.yaml: Ok\n{folder}/r.yaml: Ok\n"), checked.stdout
+    readonly = kubectl_exec(sim, name, tmp_path, "sh", "-c", "printf x > /etc/falco/x.yaml")
+    assert (
+        readonly.returncode == 2
+        and "can't create /etc/falco/x.yaml: Read-only file system" in readonly.stderr
+    )
+    assert kubectl_exec(sim, name, tmp_path, "rm", "-rf", folder).returncode == 0
+    assert kubectl_ls_tmp(sim, name, tmp_path) == [".", ".."]
 
 
 def test_a_disagreement_is_said_and_read_only_refuses(falco_sim, clients_for, tmp_path):
