@@ -68,8 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="also accept this name (or name:port's name) in the Host header, e.g. the machine's DNS name "
-        "when listening on 0.0.0.0 (repeatable)",
+        help="also accept NAME (a host name or address, no port) in the Host header, e.g. the machine's DNS "
+        "name when listening on 0.0.0.0 (repeatable)",
     )
     g.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve HTTPS with this certificate chain")
     g.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's private key")
