@@ -19,7 +19,8 @@ included, and headers on every response:
   may send `Authorization: Bearer <token>` instead.
 - Responses are never cached, never framed by another page, send no Referer, and the page may load
   scripts, styles, fonts and connections only from itself (the upstream page links a Google font: the
-  Content-Security-Policy keeps that request from leaving the machine).
+  Content-Security-Policy keeps that request from leaving the machine). A file the app hands to the
+  browser (`/download/…`: an export, an incident report) runs no script, in a sandbox of its own.
 """
 
 from __future__ import annotations
@@ -215,7 +216,14 @@ async def guard_middleware(
     return await handler(request)
 
 
+#: a file the app hands to the browser (an incident report shown in a tab): alert text inside, so no script
+#: runs and it gets an origin of its own (the sandbox), whatever it holds
+DOWNLOAD_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+
+
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path.startswith("/download/"):
+        response.headers["Content-Security-Policy"] = DOWNLOAD_POLICY
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     response.headers[hdrs.SERVER] = "falcotui"  # not aiohttp's and Python's versions

@@ -32,6 +32,7 @@ from falcotui.ui.alerts_list import AlertList, priority_label
 from falcotui.ui.count_list import CountList
 from falcotui.ui.export_menu import JSONL, REPORT, ExportMenu
 from falcotui.ui.remote_view import RemoteView, remote_view
+from falcotui.ui.web_delivery import hand_to_browser
 from falcotui.ui.widgets import TitledBox, count_text, priority_style
 
 SIDE_REFRESH_S = 0.4
@@ -430,6 +431,7 @@ class AlertsScreen(Screen):
             markup=False,
             timeout=10,
         )
+        hand_to_browser(self.app, result.html, show=True)  # `falcotui serve`: the report opens in a tab
         if self.is_attached:
             self._update_titles()
 
@@ -444,4 +446,5 @@ class AlertsScreen(Screen):
         n, path = result.count, result.path
         self.last_export = f"exported {n} → {path}"
         self.notify(f"{n} alert(s) written to {path}", title="Exported", markup=False)
+        hand_to_browser(self.app, path)  # `falcotui serve`: downloaded by the browser too
         self._update_titles()

@@ -33,6 +33,7 @@ from falcotui.ops.response_actions import (
 )
 from falcotui.ui.dialogs import DIALOG_CSS, ConfirmDialog, write_title
 from falcotui.ui.keybar import KeyBar
+from falcotui.ui.web_delivery import hand_to_browser
 from falcotui.ui.widgets import StatusHeader
 
 
@@ -257,3 +258,4 @@ class ActionLogScreen(Screen):
             self.notify(sanitize(f"export failed: {exc}", max_len=300), severity="error", markup=False)
             return
         self.notify(f"{n} action(s) written to {path}", title="Exported", markup=False)
+        hand_to_browser(self.app, path)  # `falcotui serve`: downloaded by the browser too

@@ -81,6 +81,8 @@ KEYS = {
     "Escape": ("Escape", "Escape", 27),
     "Enter": ("Enter", "Enter", 13),
     "q": ("q", "KeyQ", 81),
+    "e": ("e", "KeyE", 69),
+    "j": ("j", "KeyJ", 74),
 }
 
 
@@ -173,6 +175,11 @@ class Chromium:
         if "error" in reply:
             raise BrowserError(f"{method}: {reply['error']}")
         return reply.get("result", {})
+
+    async def allow_downloads(self, directory: Path) -> None:
+        """Save downloads into `directory`, each under its download's guid; progress events on."""
+        params = {"behavior": "allowAndName", "downloadPath": str(directory), "eventsEnabled": True}
+        await self.send("Browser.setDownloadBehavior", params)
 
     def event_waiter(self, match: Callable[[dict], bool]) -> asyncio.Future:
         """A future for the first event from now on that `match`es."""

@@ -137,8 +137,8 @@ def start_serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -
 
 @pytest.fixture
 def serve_demo(tmp_path: Path) -> Iterator[Served]:
-    """`falcotui serve --demo --nodes 3 --read-only` (a read-only demo: the options reach every tab)."""
-    served = start_serve(tmp_path, "--demo", "--nodes", "3", "--read-only")
+    """`falcotui serve --demo --nodes 3 --read-only --export-dir DIR` (the options reach every tab)."""
+    served = start_serve(tmp_path, "--demo", "--nodes", "3", "--read-only", "--export-dir", "exports")
     try:
         yield served
     finally:

@@ -79,6 +79,25 @@ async def test_page_shows_the_fleet_f2_switches_and_a_closed_tab_leaves_nothing(
     png = await page.screenshot(tmp_path / "alerts.png")
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
 
+    # e, j: the export is written where the server runs (--export-dir reached the tab) and the browser
+    # downloads it (textual's deliver_binary -> /download/<key>, through the guard with the cookie)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    await browser.allow_downloads(downloads)
+    done = browser.event_waiter(
+        lambda m: m.get("method") == "Browser.downloadProgress" and m["params"]["state"] == "completed"
+    )
+    begun = browser.event_waiter(lambda m: m.get("method") == "Browser.downloadWillBegin")
+    await page.press("e")
+    await page.wait_text(lambda t: "JSON lines" in t, 60, "the export menu")
+    await page.press("j")
+    began = (await asyncio.wait_for(begun, 60))["params"]
+    await asyncio.wait_for(done, 60)
+    (written,) = (tmp_path / "exports").iterdir()
+    assert began["suggestedFilename"] == written.name and written.name.endswith(".jsonl")
+    assert (downloads / began["guid"]).read_bytes() == written.read_bytes()
+    assert "refused" not in serve_demo.log()
+
     tree = descendants(serve_demo.proc.pid)
     assert any("falcotui.ops.engine_worker" in " ".join(command_line(pid)) for pid in tree), tree
     await page.close()

@@ -85,6 +85,10 @@ async def test_token_cookie_host_and_origin(served: Served) -> None:
     status, _, page = await get(f"http://localhost:{port}/", Cookie=jar)  # URLs follow the Host used
     assert status == 200 and f"ws://localhost:{port}/ws" in page
     assert (await get(base, Cookie=f"{name}={'0' * 64}"))[0] == 403
+    status, headers, _ = await get(base + "download/no-such-key", Cookie=jar)
+    assert status == 404 and headers["Content-Security-Policy"].endswith(
+        "; sandbox"
+    )  # files the app hands over
     assert (await get(base + "static/css/xterm.css", Authorization=f"Bearer {TOKEN}"))[0] == 200
 
     ws = base.replace("http://", "ws://") + "ws"
