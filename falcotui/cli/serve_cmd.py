@@ -95,13 +95,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     for action in forwarded:
         # a sub-parser's default would overwrite the same option typed before `serve`
         action.default = argparse.SUPPRESS
-    p.set_defaults(handler=run, serve_forwarded=forwarded)
+    # `falcotui --context a --context b` shows several clusters: each tab does the same
+    p.set_defaults(handler=run, serve_forwarded=forwarded, many_contexts=True)
 
 
 def forwarded_argv(args: argparse.Namespace) -> list[str]:
     """The options of `args` that the served falcotui takes, as command-line words (defaults left out)."""
-    out: list[str] = []
+    # every --context, typed before or after `serve` (apply_global_options gathers them in order)
+    out = [f"--context={c}" for c in getattr(args, "contexts", None) or ()]
     for action in args.serve_forwarded:
+        if action.dest in ("context", "context_after"):
+            continue
         value = getattr(args, action.dest, None)
         if value is None or value is False or not action.option_strings:
             continue
@@ -173,8 +177,7 @@ def _check_tui_options(args: argparse.Namespace) -> None:
             names = [c.name for c in list_contexts(args.kubeconfig)[0]]
         except KubeError as exc:
             raise CliError(f"{exc}\n  (no cluster at hand? `falcotui serve --demo`)") from None
-        wanted = args.context if isinstance(args.context, list) else [args.context]
-        unknown = [c for c in wanted if c is not None and c not in names]
+        unknown = [c for c in args.contexts if c not in names]
         if unknown:
             raise CliError(f"--context: no context named {', '.join(unknown)} in the kubeconfig", EXIT_USAGE)
 

@@ -149,10 +149,12 @@ def _alive(tree: dict[int, int]):
 def test_forwarded_options_before_and_after_serve() -> None:
     args = build_parser().parse_args(
         ["--read-only", "--context", "c1", "serve", "--port", "0", "--demo", "--nodes", "3", "-n", "sec",
+         "--context", "c2",
          "--keymap", "k.yaml", "--alerts-from", "nats://n:4222", "--user=-u-"]
     )  # fmt: skip
     assert forwarded_argv(args) == [
         "--context=c1",
+        "--context=c2",
         "--namespace=sec",
         "--read-only",
         "--demo",
@@ -186,6 +188,14 @@ def test_refused_before_listening(tmp_path: Path) -> None:
     assert r.returncode == 2 and "--max-alerts must be at least 1" in r.stderr
     r = run_serve(tmp_path, "--kubeconfig", str(tmp_path / "missing"))
     assert r.returncode == 1 and "falcotui serve --demo" in r.stderr
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: a\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\nusers: [{name: u, user: {}}]\n"
+        "contexts: [{name: a, context: {cluster: c, user: u}}]\n"
+    )
+    r = run_serve(tmp_path, "--kubeconfig", str(kubeconfig), "--context", "a", "--context", "nope")
+    assert r.returncode == 2 and "--context: no context named nope in the kubeconfig" in r.stderr
     r = run_serve(tmp_path, "--demo", "--tls-cert", str(short))
     assert r.returncode == 2 and "--tls-cert and --tls-key go together" in r.stderr
     assert r.stdout == ""  # nothing listened, no address printed
