@@ -22,10 +22,10 @@ from falcotui.ops.deployer import RESTARTED_AT
 from falcotui.ops.engine_worker import ConnectOptions
 from falcotui.ui.app import FalcoTuiApp
 from falcotui.ui.deploy_screen import DeployScreen
+from falcotui.ui.dialogs import ConfirmDialog
 from falcotui.ui.fleet_screen import FleetScreen
 from falcotui.ui.fleets import ClustersScreen
 from falcotui.ui.response_ui import ActionsMenu
-from falcotui.ui.dialogs import ConfirmDialog
 from tests.ui.conftest import screen_text_of, wait_for, wait_shown
 from tests.ui.test_response_actions_sim import NS, _alert, _choose, _confirm, _workload
 
