@@ -9,28 +9,32 @@ from its `proxy`/`no_proxy`/`proxy_headers` as the sync client picks them (`kube
 an HTTP proxy tunnels HTTPS with CONNECT). Requests take a token from the same client-side bucket, and
 401 and 429/503 `Retry-After` answers follow the same `throttle.RetryRules`.
 
-A SOCKS proxy is refused for these streams (`KubeConfigError`), as for exec and port-forward: aiohttp
-speaks only HTTP proxies.
+A SOCKS proxy (`socks5://`, `socks5h://`, `socks4://`, `socks4a://`) carries these streams too, through
+aiohttp-socks' connector (the `socks` extra, beside the PySocks the sync client needs): the `h`/`a` schemes
+resolve the API server's name at the proxy, the others locally, as urllib3's SOCKSProxyManager does
+(urllib3 2.x contrib/socks.py, `rdns`). Exec and port-forward still refuse SOCKS (kube/client.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import ssl
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 from kubernetes.client.rest import should_bypass_proxies
 from yarl import URL
 
 from falcotui.kube.errors import KubeApiError, KubeConfigError, KubeConnectionError
-from falcotui.kube.kubeconfig import SOCKS_SCHEMES, proxy_display
+from falcotui.kube.kubeconfig import SOCKS_EXTRA, SOCKS_SCHEMES, proxy_display
 from falcotui.kube.throttle import Priority, RetryRules
 
 if TYPE_CHECKING:
@@ -58,6 +62,32 @@ def ssl_context(configuration: k8s.Configuration) -> ssl.SSLContext:
     if cfg.cert_file:
         ctx.load_cert_chain(cfg.cert_file, cfg.key_file or None)
     return ctx
+
+
+@functools.cache
+def _socks_connector_type() -> type[aiohttp.TCPConnector]:
+    """aiohttp-socks' ProxyConnector that opens the tunnel in plain TCP and then starts TLS itself, with
+    aiohttp's own `_start_tls_connection` (what aiohttp does through an HTTP proxy's CONNECT tunnel): the
+    ProxyConnector would start TLS with the target's host name, ignoring the request's `server_hostname`,
+    so a kubeconfig's `tls-server-name` would fail the certificate check."""
+    from aiohttp_socks import ProxyConnector
+
+    class SocksConnector(ProxyConnector):
+        async def _wrap_create_connection(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            tls = kwargs.pop("ssl", None)
+            transport, proto = await super()._wrap_create_connection(*args, ssl=None, **kwargs)
+            if tls is None:
+                return transport, proto
+            client_error = kwargs.get("client_error", aiohttp.ClientConnectorError)
+            tls_transport, tls_proto = await self._start_tls_connection(
+                transport, kwargs["req"], kwargs["timeout"], client_error
+            )
+            # the tunnel's StreamWriter closes the socket when it is collected (Python >= 3.11.5): it is
+            # kept alive by the protocol aiohttp-socks attached (its issue 27); hand it to the TLS one
+            tls_proto._socks_tunnel = proto  # type: ignore[attr-defined]
+            return tls_transport, tls_proto
+
+    return SocksConnector
 
 
 def _file_stamp(path: str | None) -> tuple[int, int] | None:
@@ -116,7 +146,11 @@ class AsyncApi:
         loop = asyncio.get_running_loop()
         held = self._sessions.get(loop)
         if held is None or held.session.closed:
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, enable_cleanup_closed=True)
+            try:
+                factory = self._connector_class()
+            except KubeConfigError:  # no aiohttp-socks: every request refuses, saying so (_send)
+                factory = aiohttp.TCPConnector
+            connector = factory(limit=0, limit_per_host=0, enable_cleanup_closed=True)
             # trust_env off: the proxy is the one the sync client chose (kubeconfig, then the environment)
             held = self._sessions[loop] = _Session(
                 aiohttp.ClientSession(connector=connector, trust_env=False)
@@ -149,17 +183,52 @@ class AsyncApi:
                 self._ssl_cached = (key, ssl_context(cfg))
             return self._ssl_cached[1]
 
-    def _proxy(self) -> tuple[str | None, dict | None]:
+    def _chosen_proxy(self) -> str:
+        """The proxy the sync client would use for the API server ("" for none)."""
         cfg = self.clients.api_client.configuration
         proxy = cfg.proxy or ""
         if not proxy or should_bypass_proxies(cfg.host, cfg.no_proxy or ""):
+            return ""
+        return proxy
+
+    def _proxy(self) -> tuple[str | None, dict | None]:
+        """aiohttp's per-request HTTP proxy; (None, None) without one, or for SOCKS (the connector's)."""
+        proxy = self._chosen_proxy()
+        if not proxy or proxy.split("://", 1)[0].lower() in SOCKS_SCHEMES:
             return None, None
-        if proxy.split("://", 1)[0].lower() in SOCKS_SCHEMES:
-            raise KubeConfigError(
-                f"log streams cannot go through the SOCKS proxy {proxy_display(proxy)}: "
-                "use an HTTP proxy (proxy-url: http://…)"
-            )
+        cfg = self.clients.api_client.configuration
         return proxy, dict(cfg.proxy_headers) if cfg.proxy_headers else None
+
+    def _connector_class(self) -> Callable[..., aiohttp.TCPConnector]:
+        """aiohttp's TCPConnector, or for a SOCKS proxy aiohttp-socks' ProxyConnector bound to it."""
+        proxy = self._chosen_proxy()
+        scheme = proxy.split("://", 1)[0].lower()
+        if scheme not in SOCKS_SCHEMES:
+            return aiohttp.TCPConnector
+        try:
+            from aiohttp_socks import ProxyType
+
+            socks_connector = _socks_connector_type()
+        except ImportError:
+            raise KubeConfigError(
+                f"log streams through the SOCKS proxy {proxy_display(proxy)} need aiohttp-socks: "
+                f"pip install '{SOCKS_EXTRA}'"
+            ) from None
+        parts = urlsplit(proxy)
+        kind = ProxyType.SOCKS5 if scheme.startswith("socks5") else ProxyType.SOCKS4
+
+        def connector(**options: Any) -> aiohttp.TCPConnector:
+            return socks_connector(
+                host=parts.hostname or "",
+                port=parts.port or 1080,  # PySocks' default port, as the sync client's
+                proxy_type=kind,
+                username=unquote(parts.username) if parts.username else None,
+                password=unquote(parts.password) if parts.password else None,
+                rdns=scheme in ("socks5h", "socks4a"),  # urllib3 contrib/socks.py: h/a = the proxy resolves
+                **options,
+            )
+
+        return connector
 
     async def _prepare(self, method: str, path: str, query: list[tuple[str, Any]], accept: str):
         """(url, headers) as the sync client builds them; an exec plugin that must run first (expired
@@ -189,6 +258,7 @@ class AsyncApi:
     ) -> aiohttp.ClientResponse:
         api = self.clients.api_client
         session = self._session()
+        self._connector_class()  # a SOCKS proxy without aiohttp-socks: KubeConfigError, said to the caller
         proxy, proxy_headers = self._proxy()
         host = api.configuration.host
         tls = self._ssl() if host.startswith("https:") else None

@@ -167,16 +167,19 @@ def env_proxy(server: str, environ: Mapping[str, str]) -> str | None:
 
 
 def check_proxy(configuration: k8s.Configuration) -> None:
-    """A SOCKS proxy needs PySocks: say which extra to install instead of failing later on an import."""
+    """A SOCKS proxy needs PySocks (REST) and aiohttp-socks (log streams): say which extra to install
+    instead of failing later on an import."""
     proxy = configuration.proxy or ""
     scheme = proxy.split("://", 1)[0].lower() if "://" in proxy else ""
     if scheme not in SOCKS_SCHEMES:
         return
     try:
+        import aiohttp_socks  # noqa: F401  (the log streams' connector: kube/aio.py)
         import socks  # noqa: F401  (PySocks, what urllib3.contrib.socks imports)
-    except ImportError:
+    except ImportError as exc:
+        package = "PySocks" if exc.name == "socks" else "aiohttp-socks"
         raise KubeConfigError(
-            f"the proxy {proxy_display(proxy)} is a SOCKS proxy, which needs the PySocks package: "
+            f"the proxy {proxy_display(proxy)} is a SOCKS proxy, which needs the {package} package: "
             f"pip install '{SOCKS_EXTRA}'"
         ) from None
 

@@ -1,8 +1,9 @@
 """Log streams (kube.aio, aiohttp) use the kubeconfig's TLS and proxy settings as the sync client does: a
 client certificate and the kubeconfig's CA (an mTLS front that checks both), insecure-skip-tls-verify,
 no CA at all (the system's CAs do not know the simulator's: refused), an HTTPS_PROXY tunnel (HTTP CONNECT)
-with tls-server-name, and a SOCKS proxy refused clearly. A line far longer than aiohttp's 64 KiB readline
-limit arrives whole."""
+with tls-server-name, a SOCKS5 proxy (socks5h, user/password: the name resolved at the proxy) and without
+aiohttp-socks a clear refusal naming the extra. A line far longer than aiohttp's 64 KiB readline limit
+arrives whole."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from falcotui.sim.server import server_ssl_context
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_logs_sim import Collector, server_log
-from test_proxies import UNRESOLVABLE, ConnectProxy, kubeconfig_via
+from test_proxies import UNRESOLVABLE, ConnectProxy, Socks5Proxy, kubeconfig_via
 
 
 class MtlsFront:
@@ -147,11 +148,20 @@ async def test_insecure_skip_tls_verify_and_no_ca(make_falco_sim, manifests, tmp
             c.close()
 
 
-async def test_a_log_stream_through_an_https_proxy_tunnel(make_falco_sim, manifests, tmp_path, eventually):
+@pytest.mark.parametrize("kind", ["https-connect", "socks5h"])
+async def test_a_log_stream_through_a_proxy(kind, make_falco_sim, manifests, tmp_path, eventually):
+    """An HTTPS_PROXY tunnel (HTTP CONNECT), or a SOCKS5 proxy-url with user/password whose proxy resolves
+    the API server's name: either way only the proxy can reach the server."""
     cluster = make_falco_sim(per_minute=0, nodes=1, tls=True)
-    proxy = ConnectProxy()
-    cfg = kubeconfig_via(cluster, tmp_path / "kc", server_host=UNRESOLVABLE)  # only the proxy can reach it
-    kube = load_clients(cfg, environ={"HTTPS_PROXY": proxy.url}, timeouts=Timeouts(connect=3, read=10))
+    if kind == "socks5h":
+        proxy = Socks5Proxy("ops", "s3cret")
+        cfg = kubeconfig_via(cluster, tmp_path / "kc", server_host=UNRESOLVABLE, **{"proxy-url": proxy.url})
+        env = {}
+    else:
+        proxy = ConnectProxy()
+        cfg = kubeconfig_via(cluster, tmp_path / "kc", server_host=UNRESOLVABLE)
+        env = {"HTTPS_PROXY": proxy.url}
+    kube = load_clients(cfg, environ=env, timeouts=Timeouts(connect=3, read=10))
     try:
         Applier(kube).apply(manifests)
         pod = (await wait_rollout(kube, "falco", "falco", timeout=30)).nodes[0].pod
@@ -159,18 +169,23 @@ async def test_a_log_stream_through_an_https_proxy_tunnel(make_falco_sim, manife
         before = len(proxy.tunnels)
         got = await _follow_some(kube, pod, eventually)
         assert got.of(pod) == server_log(kube, pod)[-3:], [n.detail for n in got.notices]
-        assert len(proxy.tunnels) > before, "the log stream went through the proxy"
+        port = cluster.url.rsplit(":", 1)[1]
+        assert proxy.tunnels[before:] and set(proxy.tunnels[before:]) == {f"{UNRESOLVABLE}:{port}"}
+        if kind == "socks5h":
+            assert {user for _h, _p, user in proxy.socks} == {"ops"}
     finally:
         kube.close()
         proxy.close()
 
 
-async def test_a_socks_proxy_is_refused_clearly(falco_pod, eventually):
+async def test_a_socks_proxy_without_aiohttp_socks_is_refused_clearly(falco_pod, eventually, monkeypatch):
     _, kube, pod = falco_pod
-    kube.api_client.configuration.proxy = "socks5://127.0.0.1:1080"  # as a socks5 proxy-url loads
+    kube.api_client.configuration.proxy = "socks5://ops:s3cret@127.0.0.1:1080"  # as a proxy-url loads
+    monkeypatch.setitem(sys.modules, "aiohttp_socks", None)  # as when the extra is not installed
     got = await _follow_some(kube, pod, eventually)
     assert not got.lines
-    assert any("cannot go through the SOCKS proxy socks5://127.0.0.1:1080" in n.detail for n in got.notices)
+    said = "log streams through the SOCKS proxy socks5://…@127.0.0.1:1080 need aiohttp-socks"
+    assert any(said in n.detail and "falcotui[socks]" in n.detail for n in got.notices), got.notices
     with pytest.raises(KubeConfigError):
         async with kube.aio.lease():
             await kube.aio.open_stream(f"/api/v1/namespaces/falco/pods/{pod}/log", read_timeout=5)
@@ -189,4 +204,4 @@ async def test_a_line_longer_than_aiohttps_readline_limit_arrives_whole(falco_po
         await eventually(lambda: any(len(x.line) >= 300_000 for x in got.lines), "the long line")
     finally:
         await follower.aclose()
-    assert [x.line for x in got.lines if len(x.line) > 1000] == [long_line]
+    assert [x.line for x in got.lines if len(x.line) > 1000] == [long_line.encode()]  # LogLine.line: bytes

@@ -1,6 +1,7 @@
 """Kubeconfig oddities and proxies the simulator alone cannot show: empty files in KUBECONFIG, `proxy-url`,
 HTTPS_PROXY/NO_PROXY for REST and for the websockets of exec and port-forward (a loopback HTTP CONNECT
-proxy in front of the TLS API server), and a SOCKS proxy without its extra installed."""
+proxy in front of the TLS API server), a real SOCKS5 proxy (RFC 1928 with RFC 1929 user/password, below)
+for REST, and a SOCKS proxy without its extra installed."""
 
 from __future__ import annotations
 
@@ -57,10 +58,7 @@ class ConnectProxy:
                 return
             self.tunnels.append(target)
             port = int(target.rsplit(":", 1)[1])
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            await writer.drain()
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            await _relay(reader, writer, port, b"HTTP/1.1 200 Connection established\r\n\r\n")
         except (OSError, asyncio.IncompleteReadError, ValueError):
             pass
         finally:
@@ -79,6 +77,67 @@ class ConnectProxy:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
+
+
+class Socks5Proxy(ConnectProxy):
+    """A SOCKS5 proxy on loopback (RFC 1928 CONNECT; RFC 1929 user/password when `user` is set) that sends
+    every connection to 127.0.0.1 at the asked port; `tunnels` holds (asked host, port, user) each."""
+
+    def __init__(self, user: str = "", password: str = "") -> None:
+        self.user, self.password = user, password
+        self.socks: list[tuple[str, int, str]] = []
+        super().__init__()
+
+    @property
+    def url(self) -> str:
+        auth = f"{self.user}:{self.password}@" if self.user else ""
+        return f"socks5h://{auth}127.0.0.1:{self.port}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            version, count = await reader.readexactly(2)
+            methods = await reader.readexactly(count)
+            want = 2 if self.user else 0  # 0x02 username/password, 0x00 none
+            if version != 5 or want not in methods:
+                writer.write(bytes([5, 0xFF]))  # no acceptable method
+                return
+            writer.write(bytes([5, want]))
+            user = ""
+            if want == 2:
+                _v, ulen = await reader.readexactly(2)
+                user = (await reader.readexactly(ulen)).decode()
+                (plen,) = await reader.readexactly(1)
+                password = (await reader.readexactly(plen)).decode()
+                ok = (user, password) == (self.user, self.password)
+                writer.write(bytes([1, 0 if ok else 1]))
+                if not ok:
+                    return
+            _v, cmd, _rsv, atyp = await reader.readexactly(4)
+            if atyp == 3:  # a name: the client leaves resolving it to us (socks5h)
+                (n,) = await reader.readexactly(1)
+                host = (await reader.readexactly(n)).decode()
+            else:
+                host = ".".join(str(b) for b in await reader.readexactly(4 if atyp == 1 else 16))
+            port = int.from_bytes(await reader.readexactly(2), "big")
+            if cmd != 1:
+                writer.write(bytes([5, 7, 0, 1, 0, 0, 0, 0, 0, 0]))  # command not supported
+                return
+            self.socks.append((host, port, user))
+            self.tunnels.append(f"{host}:{port}")
+            await _relay(reader, writer, port, bytes([5, 0, 0, 1, 127, 0, 0, 1, 0, 0]))  # succeeded
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            with contextlib.suppress(RuntimeError):
+                writer.close()
+
+
+async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int, reply: bytes) -> None:
+    """Connect to 127.0.0.1:`port`, answer `reply` to the client, then copy both ways until either ends."""
+    up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(reply)
+    await writer.drain()
+    await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
 
 
 async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
@@ -156,15 +215,31 @@ def test_proxy_url_in_the_kubeconfig_wins_even_for_loopback(make_sim, proxy, tmp
     assert proxy.tunnels
 
 
-def test_a_socks_proxy_without_pysocks_names_the_extra(make_sim, tmp_path, monkeypatch):
+def test_a_socks5_proxy_carries_rest_with_the_name_resolved_at_the_proxy(make_sim, tmp_path):
+    cluster = make_sim(nodes=1, tls=True)
+    proxy = Socks5Proxy("ops", "s3cret")
+    cfg = kubeconfig_via(cluster, tmp_path / "kc", server_host=UNRESOLVABLE, **{"proxy-url": proxy.url})
+    try:
+        kube = load_clients(cfg, environ={}, timeouts=Timeouts(connect=3, read=5))
+        assert kube.request("GET", "/api/v1/nodes")["items"]
+        kube.close()
+        assert proxy.socks and set(proxy.socks) == {(UNRESOLVABLE, int(cluster.url.rsplit(":", 1)[1]), "ops")}
+    finally:
+        proxy.close()
+
+
+def test_a_socks_proxy_without_its_packages_names_the_extra(make_sim, tmp_path, monkeypatch):
     cluster = make_sim(nodes=1)
     doc = yaml.safe_load(cluster.write_kubeconfig(tmp_path / "kc").read_text())
     doc["clusters"][0]["cluster"]["proxy-url"] = "socks5://user:secret@127.0.0.1:1080"
     (tmp_path / "kc").write_text(yaml.safe_dump(doc))
-    monkeypatch.setitem(sys.modules, "socks", None)  # as when PySocks is not installed
-    with pytest.raises(KubeConfigError) as failed:
-        load_clients(tmp_path / "kc", environ={})
-    assert "falcotui[socks]" in str(failed.value) and "secret" not in str(failed.value)
+    for module, package in (("socks", "PySocks"), ("aiohttp_socks", "aiohttp-socks")):
+        with monkeypatch.context() as patch:
+            patch.setitem(sys.modules, module, None)  # as when the extra is not installed
+            with pytest.raises(KubeConfigError) as failed:
+                load_clients(tmp_path / "kc", environ={})
+        said = str(failed.value)
+        assert f"needs the {package} package" in said and "falcotui[socks]" in said and "secret" not in said
 
 
 def test_empty_files_in_kubeconfig_are_skipped_like_kubectl(make_sim, tmp_path):
