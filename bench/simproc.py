@@ -47,7 +47,8 @@ for line in sys.stdin:
         demo.set_scenario(cmd[1])
         print("ok", flush=True)
     elif cmd[0] == "emitted":
-        print(demo.cluster.call(runtime.alerts_emitted), flush=True)
+        # a storm over 1,000 nodes on a loaded machine keeps the loop busy past call()'s 30 s default
+        print(demo.cluster.call(runtime.alerts_emitted, timeout=600), flush=True)
 demo.stop()
 """
 
