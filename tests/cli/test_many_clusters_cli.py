@@ -120,3 +120,13 @@ def test_one_cluster_commands_refuse_several_contexts(cli_sim, tmp_path: Path) -
     done = _run(kubeconfig, "restart", "--context", "east", "--context", "west", "--yes")
     assert done.returncode == 2
     assert "acts on one cluster: give --context once" in done.stderr
+
+
+def test_serve_forwards_every_context_to_the_served_app() -> None:
+    from falcotui import cli
+    from falcotui.cli.common import apply_global_options
+    from falcotui.cli.serve_cmd import forwarded_argv
+
+    args = cli.build_parser().parse_args(["--context", "a", "serve", "--context", "b", "--read-only"])
+    apply_global_options(args, "serve")
+    assert [w for w in forwarded_argv(args) if w.startswith("--context")] == ["--context=a", "--context=b"]
