@@ -41,7 +41,7 @@ from falcotui.ops.alert_view import ViewChange
 from falcotui.ops.alert_view_service import entry_where
 from falcotui.ops.engine_client import EngineFailed
 from falcotui.ui.remote_view import RemoteView
-from falcotui.ui.widgets import KeysFollowFocus, priority_style
+from falcotui.ui.widgets import KeysFollowFocus, LineStyles, priority_style
 
 #: (name, title) in display order; widths come from `list_columns`.
 LIST_COLUMNS = (
@@ -161,7 +161,7 @@ def alert_line(entry: StoredAlert, columns: list[tuple[str, int]]) -> Text:
     return line
 
 
-class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
+class AlertList(LineStyles, KeysFollowFocus, ScrollView, can_focus=True):
     """See the module docstring."""
 
     HELP_TITLE = "the alert list"
@@ -433,9 +433,10 @@ class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
-        width = self.scrollable_content_region.width
-        style = self.rich_style
-        self.view.see(scroll_y, self.scrollable_content_region.height)
+        region = self.scrollable_content_region
+        width = region.width
+        style = self.line_style()
+        self.view.see(scroll_y, region.height)
         if index >= len(self.view):
             if index == 0 and self.empty and (self.view.synced or not self._opened):
                 return self._note(self.empty, style, width)
@@ -451,7 +452,7 @@ class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
             segments = list(text.render(self.app.console))
             strip = Strip(segments).crop_extend(0, width, style)
             if selected:
-                strip = strip.apply_style(self.get_component_rich_style("alert-list--cursor", partial=True))
+                strip = strip.apply_style(self.line_style("alert-list--cursor", partial=True))
             self._cache[key] = strip
             if len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
@@ -462,20 +463,22 @@ class AlertList(KeysFollowFocus, ScrollView, can_focus=True):
     def _note(self, text: str, style: Style, width: int) -> Strip:
         """A line of our own (the empty list's message, a row on its way) in the `alert-list--note` style,
         without Rich's line end (an unstyled segment: NO_COLOR's filter cannot take it)."""
-        note = style + self.get_component_rich_style("alert-list--note", partial=True)
+        note = style + self.line_style("alert-list--note", partial=True)
         segments = [s for s in Text(text, note).render(self.app.console) if s.text != "\n"]
         return Strip(segments).crop_extend(0, width, style)
 
     def notify_style_update(self) -> None:
         """The styles changed (a theme, a stylesheet): cached lines hold the old colours."""
-        super().notify_style_update()
+        super().notify_style_update()  # LineStyles forgets its styles
         self._cache.clear()
         self.refresh()
 
     def on_focus(self) -> None:
+        self.forget_line_styles()
         self.refresh_line(self.cursor)  # the highlight shows only while the list has the focus
 
     def on_blur(self) -> None:
+        self.forget_line_styles()
         self.refresh_line(self.cursor)
 
     # ------------------------------------------------------------ navigation

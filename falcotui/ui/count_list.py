@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from falcotui.ui.widgets import KeysFollowFocus
+from falcotui.ui.widgets import KeysFollowFocus, LineStyles
 
 #: (key, label, count text)
 Row = tuple[str, Text, str]
@@ -43,7 +43,7 @@ def row_text(label: Text, count: str, width: int, *, count_first: bool, count_wi
     return line
 
 
-class CountList(KeysFollowFocus, ScrollView, can_focus=True):
+class CountList(LineStyles, KeysFollowFocus, ScrollView, can_focus=True):
     """See the module docstring."""
 
     HELP_TITLE = "the counts list"
@@ -117,7 +117,7 @@ class CountList(KeysFollowFocus, ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self.line_style()
         if index >= len(self.rows):
             return Strip.blank(width, base)
         key, label, count = self.rows[index]
@@ -126,13 +126,15 @@ class CountList(KeysFollowFocus, ScrollView, can_focus=True):
             text = row_text(label, count, width, count_first=self.count_first, count_width=self._count_width)
             strip = self._strips[key, width] = Strip(list(text.render(self.app.console)))
         if index == self.cursor and (self.has_focus or self.count_first):
-            base += self.get_component_rich_style("count-list--cursor")
+            base += self.line_style("count-list--cursor")
         return strip.crop_extend(0, width, None).apply_style(base)
 
     def on_focus(self) -> None:
+        self.forget_line_styles()
         self.refresh()
 
     def on_blur(self) -> None:
+        self.forget_line_styles()
         self.refresh()
 
     def _move_to(self, index: int) -> None:

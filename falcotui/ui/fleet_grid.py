@@ -131,7 +131,7 @@ class FleetGrid(NodeCursorView):
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self.line_style()
         if index >= len(self.names):
             return Strip.blank(width, base)
         name = self.names[index]
@@ -140,9 +140,9 @@ class FleetGrid(NodeCursorView):
             segments = list(grid_line(self.cells[name], self.widths).render(self.app.console))
             strip = self._strips[name] = Strip(segments)
         if index == self.cursor:
-            base += self.get_component_rich_style("fleet-grid--cursor")
+            base += self.line_style("fleet-grid--cursor")
         elif index % 2:
-            base += self.get_component_rich_style("fleet-grid--stripe")
+            base += self.line_style("fleet-grid--stripe")
         return strip.crop_extend(0, width, None).apply_style(base)
 
     def action_cursor(self, step: int) -> None:

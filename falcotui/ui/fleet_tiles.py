@@ -176,7 +176,7 @@ class FleetTiles(NodeCursorView):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self.line_style()
         per_row = self.per_row
         first = (self.scroll_offset.y + y) * per_row
         segments: list[Segment] = []

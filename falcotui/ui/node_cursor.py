@@ -13,10 +13,10 @@ from textual import events
 from textual.message import Message
 from textual.scroll_view import ScrollView
 
-from falcotui.ui.widgets import KeysFollowFocus
+from falcotui.ui.widgets import KeysFollowFocus, LineStyles
 
 
-class NodeCursorView(KeysFollowFocus, ScrollView, can_focus=True):
+class NodeCursorView(LineStyles, KeysFollowFocus, ScrollView, can_focus=True):
     """See the module docstring."""
 
     class Highlighted(Message):
@@ -108,7 +108,9 @@ class NodeCursorView(KeysFollowFocus, ScrollView, can_focus=True):
             self._move_to(index)
 
     def on_focus(self) -> None:
+        self.forget_line_styles()
         self.refresh()
 
     def on_blur(self) -> None:
+        self.forget_line_styles()
         self.refresh()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.containers import Vertical
@@ -259,6 +260,37 @@ class ChipTable(DataTable):
         await super()._on_click(event)
         if self.cursor_coordinate != before:
             self.action_select_cursor()
+
+
+class LineStyles:
+    """For Line-API widgets: the widget's base style and its component styles, worked out once and kept
+    until the styles change. Textual's `rich_style` walks every ancestor on each call and a refresh drops
+    its component styles; `render_line` runs for every line of every frame, so a storm paid that walk
+    forty times per repaint. Focus changes drop them too (`:focus`/`:blur` rules restyle the cursor)."""
+
+    _line_styles: dict[tuple[str, bool], Style] | None = None
+
+    def line_style(self, component: str = "", *, partial: bool = False) -> Style:
+        """The widget's `rich_style`, or with `component` the component class's style."""
+        styles = self._line_styles
+        if styles is None:
+            styles = self._line_styles = {}
+        found = styles.get((component, partial))
+        if found is None:
+            widget: Widget = self  # type: ignore[assignment]
+            if component:
+                found = widget.get_component_rich_style(component, partial=partial)
+            else:
+                found = widget.rich_style
+            styles[component, partial] = found
+        return found
+
+    def forget_line_styles(self) -> None:
+        self._line_styles = None
+
+    def notify_style_update(self) -> None:
+        self._line_styles = None
+        super().notify_style_update()  # type: ignore[misc]
 
 
 class KeysFollowFocus:
