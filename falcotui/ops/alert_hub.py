@@ -63,6 +63,8 @@ def _key(alert: Alert) -> int:
 
 
 _LABELS = tuple(p.label for p in Priority)
+#: the keys of a Falco JSON alert with falco.yaml's default json_include_* settings (as alerts._FALCO_KEYS)
+_FALCO_KEYS = frozenset(("time", "priority", "rule", "output", "source", "hostname", "output_fields", "tags"))
 
 
 def _as_written(obj: dict, alert: Alert) -> bool:
@@ -70,10 +72,12 @@ def _as_written(obj: dict, alert: Alert) -> bool:
     another order and falcotui's added: Falco's eight keys alone, the priority spelled as Falco does, the
     time in its own form (`2026-12-06T16:26:09.763232993Z`; a leap second 60 would be written as the next
     minute)."""
-    if len(obj) != 8 or obj["priority"] != _LABELS[alert.priority]:
+    if obj.keys() != _FALCO_KEYS or obj["priority"] != _LABELS[alert.priority]:
         return False
     when = obj["time"]
-    return len(when) == 30 and when[10] == "T" and when[17:19] != "60" and when[29] == "Z"
+    if type(when) is not str or len(when) != 30:
+        return False
+    return when[10] == "T" and when[17:19] != "60" and when[29] == "Z"
 
 
 class PodLogLine(Protocol):

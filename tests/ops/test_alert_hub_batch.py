@@ -9,6 +9,7 @@ node that then went quiet.
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -20,8 +21,9 @@ NODE = "ip-10-0-1-23"
 
 
 def follower_line(line: str | bytes, ts_ns: int, *, node: str = NODE, pod: str = "falco-23") -> FollowerLine:
-    text = line.decode() if isinstance(line, bytes) else line
-    return FollowerLine("falco", pod, "falco", node, ts_ns, text)
+    """A line as the follower hands it over: bytes, as the kubelet sent them."""
+    raw = line.encode() if isinstance(line, str) else line
+    return FollowerLine("falco", pod, "falco", node, ts_ns, raw)
 
 
 def stored(hub: AlertHub) -> list[tuple]:
@@ -103,6 +105,30 @@ def test_grpc_batches_store_what_one_alert_at_a_time_stores(mk, clock):
     assert {p: dataclasses.asdict(i) for p, i in batch.falco.pods.items()} == {
         p: dataclasses.asdict(i) for p, i in one.falco.pods.items()
     }
+
+
+def test_only_lines_as_falco_writes_them_are_handed_on_raw(mk, clock):
+    """With `keep_lines` a drain hands over the JSON line of each new alert whose values `alert_to_json`
+    would write back unchanged (for `alerts -f --json` to print as it came): not a line with other keys
+    (one of them falcotui's own), a priority or time spelled otherwise, or no time key at all."""
+    hub = AlertHub(AlertStore(100, clock=clock), clock=clock, keep_lines=True)
+    canonical = mk.alert_line(1, node=NODE)
+    obj = json.loads(canonical)
+    variants = [
+        {**{k: v for k, v in obj.items() if k != "tags"}, "node": "elsewhere"},  # eight keys, one falcotui's
+        {**obj, "priority": obj["priority"].upper()},
+        {**obj, "time": obj["time"].replace("T", " ")},
+        {**{k: v for k, v in obj.items() if k != "time"}, "message": "x"},  # eight keys, no time: evt.time
+    ]
+    for i, v in enumerate(variants):
+        v["output"] = f"{v['output']} variant {i}"
+        v["output_fields"] = {**v["output_fields"], "evt.time": mk.T0 + i}
+    lines = [canonical, *(json.dumps(v).encode() for v in variants)]
+    hub.ingest_log_lines([follower_line(line, mk.T0 + i) for i, line in enumerate(lines)])
+    delta = hub.drain()
+    assert len(delta.alerts) == 5 and hub.bad_lines == 0
+    assert delta.lines == {delta.alerts[0].seq: canonical}
+    assert hub.drain().lines == {}  # handed over once
 
 
 def test_a_quiet_node_does_not_raise_the_lag(mk, clock):
