@@ -76,12 +76,12 @@ def test_alerts_text_and_json(hostile_sim, hostile) -> None:
     assert found[0]["output_fields"]["proc.cmdline"] == hostile.CORPUS
 
 
-def test_follow_json_passes_falcos_own_line_on_and_escapes_a_hostile_one(falco_sim, until, hostile) -> None:
+def test_follow_json_passes_falcos_own_line_on_and_escapes_a_hostile_one(cli_sim, until, hostile) -> None:
     """`alerts -f --json` prints a JSON alert line as Falco wrote it with falcotui's keys added (not parsed
     and written again), but only a line a terminal cannot act on: a corpus orjson reads (no lone
     surrogate, so it takes that path) and a line with a raw tab and carriage return between its tokens
     are written escaped, faithful all the same."""
-    sim = falco_sim(nodes=1)
+    sim = cli_sim(nodes=1)
     pods = sim.clients.request("GET", "/api/v1/namespaces/falco/pods")["items"]
     pod = next(p for p in pods if p["status"].get("phase") == "Running")
     name, node = pod["metadata"]["name"], pod["spec"]["nodeName"]
