@@ -98,8 +98,9 @@ class MergedAlerts:
         for name, engine in engines.items():
             source = engine.store
             feed = self._feeds.get(name)
-            if feed is None or feed.store is not source:  # new, or the engine was rebuilt for a retry
-                feed = self._feeds[name] = _Feed(source, source.last_seq, source.change_count)
+            if feed is None or feed.store is not source:  # new, or the engine was rebuilt for a retry:
+                # everything it keeps (a tail read at start is there before the first pump)
+                feed = self._feeds[name] = _Feed(source, source.first_seq - 1, source.change_count)
             new = source.since(feed.last_seq)
             if new:
                 alerts = [entry.alert for entry in new]
@@ -113,6 +114,10 @@ class MergedAlerts:
                 if new[-1].seq - new[0].seq + 1 != len(new):
                     feed.segments.pop()
                     feed.segments.extend((e.seq, first + i, 1) for i, e in enumerate(new))
+                for i, entry in enumerate(new):  # channels it gained before this copy (log+grpc)
+                    if len(entry.channels) > 1 and (copy := merged.by_seq(first + i)) is not None:
+                        for channel in entry.channels:
+                            merged.add_channel(copy, channel)
             self._merge_channels(feed)
             feed.trim(merged.first_seq)
 

@@ -150,3 +150,46 @@ async def test_on_a_thread_the_engines_use_the_ui_clients(two) -> None:
     child = fleets_client(spec_of(kubeconfig), ui, thread=None)  # no plugin here that could prompt
     assert not isinstance(child.placement, FleetsThreadPlacement)
     await child.stop()
+
+
+async def test_dedup_stays_per_cluster(two) -> None:
+    """The same alert twice in one cluster (its log and its gRPC output) is stored once; the same alert in
+    two clusters is two alerts, each under its own cluster."""
+    import json
+
+    from falcotui.falco.alerts import format_iso8601_ns, parse_json_alert
+
+    _, kubeconfig = two
+    fleets = client_of(kubeconfig, thread=True)
+    t = time.time_ns()
+    line = json.dumps({
+        "hostname": "sim-node-01", "priority": "Critical", "rule": "Hctx same", "source": "syscall",
+        "time": format_iso8601_ns(t), "tags": [], "output": "09:00:00.000000000: Critical same text",
+        "output_fields": {"evt.time": t},
+    })  # fmt: skip
+
+    def ingest(engine) -> None:
+        for channel in ("log", "grpc"):
+            alert = parse_json_alert(line, node="sim-node-01", pod="falco-x")
+            alert.channel = channel
+            engine.hub.ingest(alert)
+
+    try:
+        await fleets.start()
+        for name in NAMES:
+            await fleets.placement.run_in_cluster(name, ingest)
+        view = remote_view(fleets.merged, parse_query("rule:hctx"))
+
+        async def merged() -> int:
+            await fleets.tick()
+            await view.update()
+            return len(view)
+
+        deadline = time.monotonic() + 20
+        while await merged() < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        rows = await view.rows(0, len(view))
+        assert sorted(r.alert.output_fields["cluster"] for r in rows) == ["east", "west"]
+        assert all(set(r.channels) == {"log", "grpc"} for r in rows)  # the second copy merged, not stored
+    finally:
+        await fleets.stop()
