@@ -314,6 +314,19 @@ class LogFollower:
         return delivered
 
 
+def read_log_bytes(
+    clients: KubeClients, namespace: str, pod: str, query: list[tuple[str, object]], *, timeout: float = 30.0
+) -> bytes:
+    """The pod's log as the API server sends it for `query` (container, timestamps, limits), read whole."""
+    resp = clients.open_stream(PODS.object_path(namespace, pod) + "/log", query=query, read_timeout=timeout)
+    try:
+        return resp.read()
+    except OSError as exc:
+        raise KubeError(f"reading the log of {namespace}/{pod}: {exc}") from exc
+    finally:
+        resp.release_conn()
+
+
 def read_log(
     clients: KubeClients,
     namespace: str,
@@ -332,13 +345,7 @@ def read_log(
         query.append(("tailLines", tail_lines))
     if previous:
         query.append(("previous", "true"))
-    resp = clients.open_stream(PODS.object_path(namespace, pod) + "/log", query=query, read_timeout=timeout)
-    try:
-        body = resp.read()
-    except OSError as exc:
-        raise KubeError(f"reading the log of {namespace}/{pod}: {exc}") from exc
-    finally:
-        resp.release_conn()
+    body = read_log_bytes(clients, namespace, pod, query, timeout=timeout)
     out = []
     for raw in body.split(b"\n"):
         parts = split_timestamp(raw)

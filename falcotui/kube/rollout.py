@@ -22,6 +22,7 @@ from falcotui.kube.client import KubeClients
 from falcotui.kube.eligibility import daemon_placement, unmatched_node_selector
 from falcotui.kube.failed_create import FAILED_CREATE, admission_refusal, failed_create, refusal_marks
 from falcotui.kube.informer import Informer
+from falcotui.kube.objects import is_ready
 from falcotui.kube.resources import DAEMONSETS, EVENTS, NODES, PODS
 
 STUCK_REASONS = frozenset(
@@ -82,10 +83,7 @@ def why_not_eligible(template_spec: Mapping, node: Mapping) -> str:
 
 
 def node_ready(node: Mapping) -> bool:
-    for cond in (node.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
-    return False
+    return is_ready(node)
 
 
 def _template_generation(ds: Mapping) -> str:
@@ -112,10 +110,7 @@ def is_new_pod(ds: Mapping, pod: Mapping) -> bool:
 
 
 def pod_ready(pod: Mapping) -> bool:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
-    return False
+    return is_ready(pod)
 
 
 def pod_problem(pod: Mapping) -> tuple[str, str, int]:

@@ -24,7 +24,16 @@ from falcotui.kube.apply import Applier, ApplyConflictError, ApplyError, object_
 from falcotui.kube.client import KubeClients
 from falcotui.kube.errors import KubeApiError, KubeError
 from falcotui.kube.logs import read_log
-from falcotui.kube.resources import FALCO_SELECTOR, NAMESPACES, PODS
+from falcotui.kube.resources import (
+    CONFIGMAPS,
+    DAEMONSETS,
+    FALCO_SELECTOR,
+    NAMESPACES,
+    NODES,
+    PODS,
+    SECRETS,
+    Resource,
+)
 from falcotui.kube.rollout import NodeRollout, RolloutStatus, rollout_status, wait_rollout
 from falcotui.kube.version import ServerVersion, server_version
 from falcotui.ops.deploy_diff import unified_yaml_diff
@@ -127,13 +136,9 @@ class Deployer:
         self.cert_note = ""  # set by render(): why the gRPC certificates were not reused
 
     # ---- reading the cluster -------------------------------------------------------------------------
-    def _get(self, path: str) -> dict | None:
+    def _get(self, resource: Resource, name: str) -> dict | None:
         try:
-            return self.clients.request("GET", path)
-        except KubeApiError as exc:
-            if exc.code == 404:
-                return None
-            raise DeployError(str(exc)) from exc
+            return resource.get(self.clients, self.namespace, name)
         except KubeError as exc:
             raise DeployError(str(exc)) from exc
 
@@ -142,7 +147,7 @@ class Deployer:
         unusable."""
         data: dict = {}
         for name in (GRPC_CLIENT_SECRET, GRPC_SERVER_SECRET):
-            secret = self._get(f"/api/v1/namespaces/{self.namespace}/secrets/{name}")
+            secret = self._get(SECRETS, name)
             if secret is None:
                 return None
             data.update(secret.get("data") or {})
@@ -155,8 +160,7 @@ class Deployer:
         """Replace the gRPC certificates (both Secrets) with fresh ones and stamp their expiry on the pod
         template, which rolls every Falco pod onto them; returns the new expiry. Raises DeployError when the
         gRPC profile is not deployed here."""
-        path = f"/apis/apps/v1/namespaces/{self.namespace}/daemonsets/{DAEMONSET}"
-        ds = self._get(path)
+        ds = self._get(DAEMONSETS, DAEMONSET)
         volumes = ((ds or {}).get("spec", {}).get("template", {}).get("spec", {}).get("volumes")) or []
         if not any((v.get("secret") or {}).get("secretName") == GRPC_SERVER_SECRET for v in volumes):
             raise DeployError(
@@ -170,14 +174,15 @@ class Deployer:
                 mark(secret, self.applier.get_live(secret))
                 self.applier.apply_one(secret, force=True)
             body = {"spec": {"template": {"metadata": {"annotations": {GRPC_CERTS_EXPIRE: stamp}}}}}
-            self.clients.request("PATCH", path, query=[("fieldManager", "falcotui")], body=body,
-                                 content_type="application/strategic-merge-patch+json")  # fmt: skip
+            DAEMONSETS.patch(
+                self.clients, self.namespace, DAEMONSET, body, query=[("fieldManager", "falcotui")]
+            )
         except (ApplyError, KubeError) as exc:
             raise DeployError(str(exc)) from exc
         return stamp
 
     def rules_configmap_exists(self) -> bool:
-        return self._get(f"/api/v1/namespaces/{self.namespace}/configmaps/{RULES_CONFIGMAP}") is not None
+        return self._get(CONFIGMAPS, RULES_CONFIGMAP) is not None
 
     def server_version(self) -> ServerVersion:
         """The API server's version (asked once per Deployer)."""
@@ -400,11 +405,10 @@ class Deployer:
         """The finished rollout as one fresh read shows it. The DaemonSet, pod and node watches deliver
         independently, so the DaemonSet may report every pod available before the pod watch has shown
         the last pod turning ready; the per-node view must not be left behind at "starting"."""
-        path = f"/apis/apps/v1/namespaces/{self.namespace}/daemonsets/{DAEMONSET}"
         try:
-            ds = self.clients.request("GET", path)
-            pods = self.clients.request("GET", PODS.collection_path(self.namespace)).get("items") or []
-            nodes = self.clients.request("GET", "/api/v1/nodes").get("items") or []
+            ds = DAEMONSETS.read(self.clients, self.namespace, DAEMONSET)
+            pods = PODS.items(self.clients, self.namespace)
+            nodes = NODES.items(self.clients)
         except KubeError:
             return done  # the rollout did finish; only the per-node detail stays as the watches saw it
         fresh = rollout_status(ds, pods, nodes, namespace=self.namespace, name=DAEMONSET)
@@ -433,12 +437,8 @@ class Deployer:
         stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
         try:
-            self.clients.request(
-                "PATCH",
-                f"/apis/apps/v1/namespaces/{self.namespace}/daemonsets/{DAEMONSET}",
-                query=[("fieldManager", "falcotui")],
-                body=body,
-                content_type="application/strategic-merge-patch+json",
+            DAEMONSETS.patch(
+                self.clients, self.namespace, DAEMONSET, body, query=[("fieldManager", "falcotui")]
             )
         except KubeApiError as exc:
             if exc.code == 404:
@@ -463,8 +463,8 @@ class Deployer:
     def uninstall_plan(self) -> list[Removal]:
         """What `uninstall` would delete and what it keeps, with the reasons; nothing changes."""
 
-        def listing(path: str) -> list[dict]:
-            return self.clients.request("GET", path).get("items") or []
+        def listing(resource: Resource, namespace: str) -> list[dict]:
+            return resource.items(self.clients, namespace)
 
         try:
             return plan_removals(self.uninstall_objects(), self.applier.get_live, listing)
@@ -527,26 +527,16 @@ class Deployer:
 
     def _namespace_exists(self) -> bool:
         try:
-            self.clients.request("GET", NAMESPACES.object_path(None, self.namespace))
-        except KubeApiError as exc:
-            if exc.code == 404:
-                return False
-            raise DeployError(str(exc)) from exc
+            return NAMESPACES.get(self.clients, None, self.namespace) is not None
         except KubeError as exc:
             raise DeployError(str(exc)) from exc
-        return True
 
     def _falco_pods(self) -> list[dict]:
         try:
-            listing = self.clients.request(
-                "GET",
-                PODS.collection_path(self.namespace),
-                query=[("labelSelector", FALCO_SELECTOR)],
-            )
+            return PODS.items(self.clients, self.namespace, selector=FALCO_SELECTOR)
         except KubeApiError as exc:
             if exc.code == 404:
                 return []
             raise DeployError(str(exc)) from exc
         except KubeError as exc:
             raise DeployError(str(exc)) from exc
-        return listing.get("items") or []

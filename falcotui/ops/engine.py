@@ -117,7 +117,7 @@ class EngineOptions:
 
 def namespace_names(clients: KubeClients) -> list[str]:
     """Blocking: the cluster's namespaces, sorted (for the namespace picker; KubeError if not allowed)."""
-    items = clients.request("GET", NAMESPACES.collection_path(None)).get("items") or []
+    items = NAMESPACES.items(clients)
     return sorted(name for i in items if (name := (i.get("metadata") or {}).get("name")))
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from falcotui.falco.certs import RENEW_BEFORE_DAYS
+from falcotui.kube.objects import condition
 from falcotui.ops.manifests import GRPC_CERTS_EXPIRE
 
 
@@ -29,15 +30,14 @@ def name_of(obj: Mapping) -> str:
 
 def node_ready(node: Mapping) -> tuple[bool | None, str]:
     """(True, "") when Ready; (False, why) when NotReady; (None, why) when Unknown or not reported."""
-    for cond in (node.get("status") or {}).get("conditions") or []:
-        if cond.get("type") != "Ready":
-            continue
-        status = cond.get("status")
-        why = ": ".join(x for x in (cond.get("reason"), cond.get("message")) if x)
-        if status == "True":
-            return True, ""
-        return (False if status == "False" else None), why or f"Ready={status}"
-    return None, "no Ready condition reported"
+    cond = condition(node)
+    if cond is None:
+        return None, "no Ready condition reported"
+    status = cond.get("status")
+    why = ": ".join(x for x in (cond.get("reason"), cond.get("message")) if x)
+    if status == "True":
+        return True, ""
+    return (False if status == "False" else None), why or f"Ready={status}"
 
 
 def node_cordoned(node: Mapping) -> bool:

@@ -26,6 +26,7 @@ from falcotui.kube.client import KubeClients
 from falcotui.kube.errors import KubeApiError, KubeError
 from falcotui.kube.logs import container_status
 from falcotui.kube.portforward import PortForwarder
+from falcotui.kube.resources import SECRETS
 from falcotui.ops.alert_hub import AlertHub
 from falcotui.ops.fleet_k8s import image_tag
 from falcotui.ops.grpc_client import ClientState, ClientStatus, FalcoGrpcClient, GrpcTls, has_grpc_output
@@ -195,9 +196,8 @@ class GrpcChannels:
                 return self._certs
             if self._certs_failed_at is not None and time.monotonic() - self._certs_failed_at < CERTS_RETRY_S:
                 raise CertsUnavailable(self._certs_error)
-            path = f"/api/v1/namespaces/{self.namespace}/secrets/{self.secret_name}"
             try:
-                secret = await asyncio.to_thread(self.clients.request, "GET", path)
+                secret = await asyncio.to_thread(SECRETS.read, self.clients, self.namespace, self.secret_name)
                 self._certs = GrpcCerts.from_secret_data(secret.get("data"), CLIENT_KEYS)
                 return self._certs
             except KubeApiError as exc:

@@ -10,6 +10,7 @@ from typing import Any
 
 from falcotui.kube.apply import object_ref
 from falcotui.kube.errors import KubeError
+from falcotui.kube.resources import CONFIGMAPS, DAEMONSETS, PODS, SECRETS, SERVICEACCOUNTS, Resource
 
 #: "created" when falcotui's apply created the object, "adopted" when it already existed.
 OWNERSHIP = "falcotui.io/ownership"
@@ -20,14 +21,16 @@ POD_SECURITY_PREFIX = "pod-security.kubernetes.io/"
 #: Objects Kubernetes itself puts in every namespace (the ServiceAccount controller's `default`, the
 #: root-CA publisher's ConfigMap): they never keep a namespace from being deleted.
 SYSTEM_OBJECTS = frozenset({("ServiceAccount", "default"), ("ConfigMap", "kube-root-ca.crt")})
-#: Kinds looked at before deleting a namespace falcotui created: (kind, list path under the namespace).
+#: Kinds looked at before deleting a namespace falcotui created: (kind, where it lives).
 CHECKED_KINDS = (
-    ("ConfigMap", "/api/v1/namespaces/{ns}/configmaps"),
-    ("Secret", "/api/v1/namespaces/{ns}/secrets"),
-    ("ServiceAccount", "/api/v1/namespaces/{ns}/serviceaccounts"),
-    ("DaemonSet", "/apis/apps/v1/namespaces/{ns}/daemonsets"),
-    ("Pod", "/api/v1/namespaces/{ns}/pods"),
+    ("ConfigMap", CONFIGMAPS),
+    ("Secret", SECRETS),
+    ("ServiceAccount", SERVICEACCOUNTS),
+    ("DaemonSet", DAEMONSETS),
+    ("Pod", PODS),
 )
+#: lists one kind's objects in a namespace (`Resource.items` through the cluster's clients)
+ListItems = Callable[[Resource, str], list[dict[str, Any]]]
 
 
 def ownership_of(obj: dict[str, Any] | None) -> str | None:
@@ -86,13 +89,14 @@ class Removal:
 def plan_removals(
     objects: list[dict[str, Any]],
     get_live: Callable[[dict[str, Any]], dict[str, Any] | None],
-    list_path: Callable[[str], list[dict[str, Any]]],
+    list_items: ListItems,
 ) -> list[Removal]:
     """Decide, for every object falcotui may have deployed, whether `delete` removes it.
 
-    `get_live(obj)` reads the live object (None when absent); `list_path(path)` lists a collection (raising
-    on failure). Only objects annotated `created` are removed; the namespace only when falcotui created it
-    and, after the removals, it holds nothing but Kubernetes' own objects and falcotui's DaemonSet pods.
+    `get_live(obj)` reads the live object (None when absent); `list_items(resource, namespace)` lists one
+    kind (raising on failure). Only objects annotated `created` are removed; the namespace only when
+    falcotui created it and, after the removals, it holds nothing but Kubernetes' own objects and
+    falcotui's DaemonSet pods.
     """
     removals: list[Removal] = []
     namespace_obj: tuple[dict, dict] | None = None
@@ -122,7 +126,7 @@ def plan_removals(
             removals.append(Removal(ref, "Namespace", name, "keep", "not created by falcotui"))
         else:
             going = {(r.kind, r.name) for r in removals if r.action == "delete"}
-            others = _foreign_objects(name, going, list_path)
+            others = _foreign_objects(name, going, list_items)
             if others:
                 why = "created by falcotui, but it also holds " + ", ".join(others)
                 removals.append(Removal(ref, "Namespace", name, "keep", why))
@@ -132,15 +136,13 @@ def plan_removals(
     return removals
 
 
-def _foreign_objects(
-    namespace: str, going: set[tuple[str, str]], list_path: Callable[[str], list[dict[str, Any]]]
-) -> list[str]:
+def _foreign_objects(namespace: str, going: set[tuple[str, str]], list_items: ListItems) -> list[str]:
     """What else lives in the namespace: objects neither Kubernetes' own, nor being deleted, nor pods of
     a DaemonSet being deleted. A kind that cannot be listed counts as foreign (we cannot say it is empty)."""
     found: list[str] = []
-    for kind, path in CHECKED_KINDS:
+    for kind, resource in CHECKED_KINDS:
         try:
-            items = list_path(path.format(ns=namespace))
+            items = list_items(resource, namespace)
         except KubeError as exc:  # e.g. 403: we cannot prove the namespace holds nothing else
             found.append(f"{kind}s it cannot list ({exc})")
             continue

@@ -19,7 +19,7 @@ def _when(ns: int) -> str:
 
 def pod_log_lines(clients: KubeClients, namespace: str, pod: str, *, tail: int = LOG_TAIL) -> list[str]:
     """The last `tail` lines of the pod's Falco container, each after its kubelet time (`09:02:17 …`)."""
-    obj = clients.request("GET", PODS.object_path(namespace, pod))
+    obj = PODS.read(clients, namespace, pod)
     return [f"{_when(ts)} {line}" for ts, line in read_pod_log(clients, obj, tail_lines=tail)]
 
 
@@ -47,7 +47,7 @@ def _state(state: Mapping | None) -> list[str]:
 def describe_pod(clients: KubeClients, namespace: str, pod: str) -> list[str]:
     """The pod like `kubectl describe pod`: where it runs, its status, each container's image, state, last
     state, readiness and restarts, its conditions and the events about it (newest last)."""
-    obj = clients.request("GET", PODS.object_path(namespace, pod))
+    obj = PODS.read(clients, namespace, pod)
     meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
     owners = ", ".join(f"{o.get('kind')}/{o.get('name')}" for o in meta.get("ownerReferences") or [])
     out = [
@@ -81,7 +81,7 @@ def describe_pod(clients: KubeClients, namespace: str, pod: str) -> list[str]:
         out.append("Conditions:")
         out += [f"  {c.get('type'):<28} {c.get('status')}" for c in conditions]
     query = [("fieldSelector", f"involvedObject.name={meta.get('name', pod)}")]
-    events = clients.request("GET", EVENTS.collection_path(namespace), query=query).get("items") or []
+    events = EVENTS.items(clients, namespace, query=query)
     events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
     out.append("Events:" if events else "Events:         <none>")
     for e in events[-30:]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from falcotui.falco.alerts import parse_iso8601_ns
 from falcotui.kube.logs import container_status
+from falcotui.kube.objects import is_ready, ready_changed_at
 from falcotui.ops.falco_pods import FalcoPodInfo
 from falcotui.ops.reload_state import NodeReload, PushMark, ReloadState
 
@@ -41,19 +42,9 @@ def _waiting_reason(pod: Mapping) -> str:
     return ((st.get("state") or {}).get("waiting") or {}).get("reason") or ""
 
 
-def _ready(pod: Mapping) -> bool:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
-    return False
-
-
 def _ready_since(pod: Mapping) -> int | None:
     """When the pod turned Ready, by the kubelet's own account (the condition's lastTransitionTime)."""
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return _stamp(cond.get("lastTransitionTime"))
-    return None
+    return _stamp(ready_changed_at(pod))
 
 
 def _finished_at(pod: Mapping) -> int | None:
@@ -110,7 +101,7 @@ class PushWatch:
         # to have mounted the new rules when it started
         pushed = self.mark.server_since_ns if self.mark.server_since_ns is not None else self.mark.since_ns
         new_pod = created is not None and created // _NS > pushed // _NS
-        crashing = _waiting_reason(pod) == "CrashLoopBackOff" or (_restarts(pod) > 0 and not _ready(pod))
+        crashing = _waiting_reason(pod) == "CrashLoopBackOff" or (_restarts(pod) > 0 and not is_ready(pod))
         if new_pod:
             detail = "new pod: waiting for it to start"
         elif crashing:
@@ -157,7 +148,7 @@ class PushWatch:
                 or (ev.state is ReloadState.RELOADED and state is ReloadState.RESTARTING)
             ):
                 state, at, detail, failure = ev.state, ev.at_ns, ev.detail, ev.failure
-        if base.fresh and not state.final and _ready(pod):
+        if base.fresh and not state.final and is_ready(pod):
             state, at, detail = ReloadState.RELOADED, _ready_since(pod), "started with the new rules"
         if not state.final and now_ns > self.deadline_ns:
             state, detail = ReloadState.TIMED_OUT, f"no reload seen within {self.mark.timeout_s:g}s"

@@ -33,6 +33,7 @@ from falcotui.falco.sanitize import sanitize
 from falcotui.falco.sidekick import CLUSTER_FIELD
 from falcotui.kube.client import KubeClients
 from falcotui.kube.errors import KubeError
+from falcotui.kube.resources import MERGE, NETWORKPOLICIES, NODES, PODS, Resource
 from falcotui.ops.action_log import ActionLog, ActionRecord, AlertRef, now_iso
 from falcotui.ops.alert_store import NAMESPACE_FIELD, POD_FIELD, alert_field, alert_node
 from falcotui.ops.ownership import CREATED, OWNERSHIP
@@ -42,7 +43,6 @@ ALERT_ANNOTATION = "falcotui.io/alert"
 POLICY_PREFIX = "falcotui-quarantine-"
 ANNOTATION_MAX = 2048  # bytes of the annotation's JSON value
 OUTPUT_MAX = 1024
-MERGE = "application/merge-patch+json"
 
 POD_ACTIONS = ("delete-pod", "quarantine", "unquarantine", "annotate")
 NODE_ACTIONS = ("cordon", "uncordon")
@@ -122,6 +122,28 @@ class Availability:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One request of an action: `verb` ("patch", "create", "delete") on an object of `resource`."""
+
+    verb: str
+    resource: Resource
+    namespace: str | None
+    name: str  # "" for a create
+    body: Any = None
+
+    def run(self, clients: KubeClients) -> None:
+        if self.verb == "patch":
+            self.resource.patch(clients, self.namespace, self.name, self.body, content_type=MERGE)
+        elif self.verb == "create":
+            self.resource.create(clients, self.namespace, self.body)
+        else:
+            self.resource.delete(clients, self.namespace, self.name, self.body)
+
+    def text(self) -> str:
+        return f"{self.verb.upper()} {self.name or self.resource.plural}"
+
+
 @dataclass
 class Plan:
     """One action, ready to ask about: `change` is the exact change (YAML), `note` what follows from it."""
@@ -131,7 +153,7 @@ class Plan:
     ref: str  # "Pod ns/name" or "Node name"
     change: str
     note: str = ""
-    steps: list[tuple[str, str, Any, str]] = field(default_factory=list)  # (method, path, body, ctype)
+    steps: list[Step] = field(default_factory=list)
 
 
 def _yaml(doc: Any) -> str:
@@ -252,7 +274,7 @@ class ResponseActions:
     def _state(self, action: str, target: Target) -> str:
         """ "" when the object's state allows the action, else why not (already cordoned, not quarantined)."""
         if action in NODE_ACTIONS:
-            node = self._get(f"/api/v1/nodes/{target.node}", f"Node {target.node}")
+            node = self._get(NODES, None, target.node, f"Node {target.node}")
             cordoned = bool((node.get("spec") or {}).get("unschedulable"))
             if action == "cordon" and cordoned:
                 return "the node is already cordoned"
@@ -267,16 +289,16 @@ class ResponseActions:
             return "the pod is not quarantined"
         return ""
 
-    def _get(self, path: str, what: str) -> dict[str, Any]:
+    def _get(self, resource: Resource, namespace: str | None, name: str, what: str) -> dict[str, Any]:
         try:
-            return self.clients.request("GET", path)
+            return resource.read(self.clients, namespace, name)
         except KubeError as exc:
             if getattr(exc, "code", None) == 404:
                 raise ActionError(f"{what} is gone") from exc
             raise
 
     def _pod(self, target: Target) -> dict[str, Any]:
-        return self._get(f"/api/v1/namespaces/{target.namespace}/pods/{target.pod}", target.pod_ref)
+        return self._get(PODS, target.namespace, target.pod, target.pod_ref)
 
     # ------------------------------------------------------------------ plans
     def plan(self, action: str, target: Target) -> Plan:
@@ -284,7 +306,6 @@ class ResponseActions:
         if action not in ACTIONS:
             raise ActionError(f"unknown action {action!r} (one of {', '.join(ACTIONS)})")
         if action in NODE_ACTIONS:
-            node = f"/api/v1/nodes/{target.node}"
             body = {"spec": {"unschedulable": True if action == "cordon" else None}}
             change = f"# PATCH Node {target.node} (merge patch)\n" + _yaml(body)
             note = (
@@ -293,18 +314,29 @@ class ResponseActions:
                 if action == "cordon"
                 else "the node takes new pods again (the unschedulable taint goes)"
             )
-            return Plan(action, target, f"Node {target.node}", change, note, [("PATCH", node, body, MERGE)])
+            return Plan(
+                action,
+                target,
+                f"Node {target.node}",
+                change,
+                note,
+                [Step("patch", NODES, None, target.node, body)],
+            )
         if not target.pod:
             raise ActionError(NO_POD)
         pod = self._pod(target)
-        path = f"/api/v1/namespaces/{target.namespace}/pods/{target.pod}"
-        netpols = f"/apis/networking.k8s.io/v1/namespaces/{target.namespace}/networkpolicies"
+        ns, pod_name = target.namespace, target.pod
         if action == "delete-pod":
             change = f"# DELETE {target.pod_ref}\n"
             uid = pod["metadata"].get("uid")
             body = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": uid}}
             return Plan(
-                action, target, target.pod_ref, change, recreation_note(pod), [("DELETE", path, body, "")]
+                action,
+                target,
+                target.pod_ref,
+                change,
+                recreation_note(pod),
+                [Step("delete", PODS, ns, pod_name, body)],
             )
         if action == "annotate":
             body = {"metadata": {"annotations": {ALERT_ANNOTATION: alert_annotation(target)}}}
@@ -315,7 +347,7 @@ class ResponseActions:
                 target.pod_ref,
                 change,
                 "replaces an earlier falcotui alert annotation",
-                [("PATCH", path, body, MERGE)],
+                [Step("patch", PODS, ns, pod_name, body)],
             )
         if action == "quarantine":
             qid = quarantine_id(target.namespace, target.pod, now_iso())
@@ -329,7 +361,10 @@ class ResponseActions:
                 "every connection to and from the pod is denied where the network plugin enforces "
                 "NetworkPolicy; undo removes the label and the policy"
             )
-            steps = [("PATCH", path, label, MERGE), ("POST", netpols, policy, "")]
+            steps = [
+                Step("patch", PODS, ns, pod_name, label),
+                Step("create", NETWORKPOLICIES, ns, "", policy),
+            ]
             return Plan(action, target, target.pod_ref, change, note, steps)
         qid = (pod["metadata"].get("labels") or {}).get(QUARANTINE_LABEL)
         if not qid:
@@ -340,7 +375,7 @@ class ResponseActions:
             f"# DELETE NetworkPolicy {target.namespace}/{name}\n---\n"
             f"# PATCH {target.pod_ref} (merge patch)\n{_yaml(label)}"
         )
-        steps = [("DELETE", f"{netpols}/{name}", None, ""), ("PATCH", path, label, MERGE)]
+        steps = [Step("delete", NETWORKPOLICIES, ns, name), Step("patch", PODS, ns, pod_name, label)]
         return Plan(action, target, target.pod_ref, change, "the pod's traffic flows again", steps)
 
     # ------------------------------------------------------------------ run
@@ -353,14 +388,14 @@ class ResponseActions:
             raise ActionError(f"{TITLES[plan.action]}: refused: {reason.reason}") from _Logged(record)
         done: list[str] = []
         try:
-            for method, path, body, ctype in plan.steps:
+            for step in plan.steps:
                 try:
-                    self.clients.request(method, path, body=body, content_type=ctype or None)
+                    step.run(self.clients)
                 except KubeError as exc:
                     # un-quarantine of a policy someone already removed: the goal is reached
-                    if not (method == "DELETE" and plan.action == "unquarantine" and exc.code == 404):
+                    if not (step.verb == "delete" and plan.action == "unquarantine" and exc.code == 404):
                         raise
-                done.append(f"{method} {path.rsplit('/', 1)[-1]}")
+                done.append(step.text())
         except KubeError as exc:
             detail = f"{exc}" + (f" (after {', '.join(done)})" if done else "")
             record = self._record(plan, ctx, "failed", detail)

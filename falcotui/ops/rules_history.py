@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from falcotui.kube.client import KubeClients
 from falcotui.kube.errors import KubeApiError, KubeError
+from falcotui.kube.resources import CONFIGMAPS
 from falcotui.ops.ownership import CREATED, OWNERSHIP
 
 HISTORY_CONFIGMAP = "falco-rules-history"
@@ -117,17 +118,9 @@ class RulesHistory:
         self.name = name
         self.limit = limit
 
-    @property
-    def path(self) -> str:
-        return f"/api/v1/namespaces/{self.namespace}/configmaps/{self.name}"
-
     def _read(self) -> dict | None:
         try:
-            return self.clients.request("GET", self.path)
-        except KubeApiError as exc:
-            if exc.code == 404:
-                return None
-            raise HistoryError(f"cannot read the rules history: {exc}") from exc
+            return CONFIGMAPS.get(self.clients, self.namespace, self.name)
         except KubeError as exc:
             raise HistoryError(f"cannot read the rules history: {exc}") from exc
 
@@ -215,12 +208,10 @@ class RulesHistory:
         query = [("fieldManager", FIELD_MANAGER)]
         try:
             if cm is None:
-                self.clients.request(
-                    "POST", f"/api/v1/namespaces/{self.namespace}/configmaps", query=query, body=body
-                )
+                CONFIGMAPS.create(self.clients, self.namespace, body, query=query)
             else:
                 meta["resourceVersion"] = cm["metadata"]["resourceVersion"]
-                self.clients.request("PUT", self.path, query=query, body=body)
+                CONFIGMAPS.replace(self.clients, self.namespace, self.name, body, query=query)
         except KubeApiError as exc:
             if exc.code == 409:
                 return False

@@ -34,6 +34,7 @@ from falcotui.falco.rules.dialect import UnknownFalcoVersion, dialect_for, parse
 from falcotui.kube.client import KubeClients
 from falcotui.kube.errors import KubeError
 from falcotui.kube.exec import ExecError, ExecResult, exec_command
+from falcotui.kube.objects import container_ready
 from falcotui.ops.rules_service import DEFAULT_RULES_PATH, RulesError, RulesService, Validation
 from falcotui.ops.rules_target import RulesTarget, pod_falco_version
 
@@ -208,14 +209,9 @@ def pods_per_version(
         if not candidates:
             none_running.append(version)
             continue
-        candidates.sort(key=lambda p: (not _ready(p), p["metadata"]["name"]))
+        candidates.sort(key=lambda p: (not container_ready(p, CONTAINER), p["metadata"]["name"]))
         chosen[version] = candidates[0]
     return chosen, none_running
-
-
-def _ready(pod: Mapping) -> bool:
-    statuses = (pod.get("status") or {}).get("containerStatuses") or []
-    return any(s.get("name") == CONTAINER and s.get("ready") for s in statuses)
 
 
 def _version_key(version: str) -> tuple:

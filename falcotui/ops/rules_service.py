@@ -28,7 +28,7 @@ from falcotui.falco.rules.rules_input import RulesInputError, check_configmap_si
 from falcotui.kube.client import KubeClients
 from falcotui.kube.errors import KubeApiError, KubeError
 from falcotui.kube.exec import ExecError, read_file
-from falcotui.kube.resources import FALCO_SELECTOR, PODS
+from falcotui.kube.resources import CONFIGMAPS, FALCO_SELECTOR, PODS
 from falcotui.ops.reload_state import NodeReload, PushMark, ReloadSummary
 from falcotui.ops.reload_tracker import DEFAULT_RELOAD_TIMEOUT, ReloadTracker
 from falcotui.ops.reload_watch import server_time
@@ -168,14 +168,10 @@ class RulesService:
     def __post_init__(self) -> None:
         self.history = RulesHistory(self.clients, self.namespace, limit=self.history_limit)
 
-    @property
-    def path(self) -> str:
-        return f"/api/v1/namespaces/{self.namespace}/configmaps/{self.configmap}"
-
     # ---- pull ----------------------------------------------------------------------------------------
     def _get_cm(self) -> dict:
         try:
-            return self.clients.request("GET", self.path)
+            return CONFIGMAPS.read(self.clients, self.namespace, self.configmap)
         except KubeApiError as exc:
             if exc.code == 404:
                 raise RulesError(
@@ -192,12 +188,9 @@ class RulesService:
 
     def falco_pods(self) -> list[dict]:
         try:
-            listing = self.clients.request(
-                "GET", PODS.collection_path(self.namespace), query=[("labelSelector", FALCO_SELECTOR)]
-            )
+            return PODS.items(self.clients, self.namespace, selector=FALCO_SELECTOR)
         except KubeError as exc:
             raise RulesError(f"cannot list the Falco pods: {exc}") from exc
-        return listing.get("items") or []
 
     def _may_exec(self) -> bool:
         """Whether exec in Falco's namespace is allowed (asked once; True when the server cannot say)."""
@@ -314,7 +307,8 @@ class RulesService:
         marks = self._log_marks(source)
         pushed_at = time.time_ns()
         try:
-            new = self.clients.request("PUT", self.path, query=[("fieldManager", FIELD_MANAGER)], body=body)
+            manager = [("fieldManager", FIELD_MANAGER)]
+            new = CONFIGMAPS.replace(self.clients, self.namespace, self.configmap, body, query=manager)
         except KubeApiError as exc:
             if exc.code == 409:
                 theirs = self.pull()

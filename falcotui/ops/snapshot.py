@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from falcotui.falco.loglines import LineKind, LogLineClassifier
 from falcotui.kube.client import KubeClients
 from falcotui.kube.errors import KubeError
-from falcotui.kube.logs import container_status, has_logs, pick_container, since_time_param, split_timestamp
+from falcotui.kube.logs import (
+    container_status,
+    has_logs,
+    pick_container,
+    read_log_bytes,
+    since_time_param,
+    split_timestamp,
+)
 from falcotui.kube.resources import DAEMONSETS, FALCO_SELECTOR, NODES, PODS
 from falcotui.ops.alert_hub import AlertHub
 from falcotui.ops.alert_store import AlertStore
@@ -35,21 +42,11 @@ class Snapshot:
     read_pods: list[str] = field(default_factory=list)  # pods whose log was read
 
 
-def _list(clients: KubeClients, path: str, selector: str | None = None) -> list[dict]:
-    query = [("labelSelector", selector)] if selector else []
-    return list(clients.request("GET", path, query=query).get("items") or [])
-
-
 def _read(clients: KubeClients, pod: dict, container: str, query: list[tuple[str, object]]) -> bytes:
     meta = pod.get("metadata") or {}
-    path = PODS.object_path(meta.get("namespace"), meta.get("name")) + "/log"
-    resp = clients.open_stream(path, query=[("container", container), *query], read_timeout=30)
-    try:
-        return resp.read()
-    except OSError as exc:
-        raise KubeError(f"reading the log of {meta.get('name')}: {exc}") from exc
-    finally:
-        resp.release_conn()
+    return read_log_bytes(
+        clients, meta.get("namespace"), meta.get("name"), [("container", container), *query]
+    )
 
 
 def read_pod_log(
@@ -134,11 +131,11 @@ async def take_snapshot(
     """
     hub = AlertHub(AlertStore(alert_capacity), dedup_window_s=10 * 365 * 86400.0)
     fleet = FleetState(hub, namespace=namespace)
-    pods = await asyncio.to_thread(_list, clients, PODS.collection_path(namespace), FALCO_SELECTOR)
+    pods = await asyncio.to_thread(PODS.items, clients, namespace, selector=FALCO_SELECTOR)
     if with_fleet:
         nodes, daemonsets = await asyncio.gather(
-            asyncio.to_thread(_list, clients, NODES.collection_path(None)),
-            asyncio.to_thread(_list, clients, DAEMONSETS.collection_path(namespace)),
+            asyncio.to_thread(NODES.items, clients),
+            asyncio.to_thread(DAEMONSETS.items, clients, namespace),
         )
         fleet.replace("nodes", nodes)
         fleet.replace("daemonsets", daemonsets)
