@@ -139,7 +139,7 @@ async def take_clusters(out: Path, *, nodes: int = 4, seed: int = 7, warmup: flo
     import tempfile
 
     from falcotui.cli.demo import FAST_TIMINGS, DemoCluster, merged_kubeconfig
-    from falcotui.cli.tui_cmd import DEMO_CLUSTERS, build_clusters
+    from falcotui.cli.tui_clusters import DEMO_CLUSTERS, build_clusters
     from falcotui.kube.client import Timeouts, load_clients
     from falcotui.ops.action_log import ENV_PATH
     from falcotui.ops.alert_query import parse_query

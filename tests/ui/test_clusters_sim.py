@@ -14,7 +14,7 @@ import pytest
 from textual.widgets import DataTable
 
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster, merged_kubeconfig
-from falcotui.cli.tui_cmd import build_clusters
+from falcotui.cli.tui_clusters import build_clusters
 from falcotui.falco.alerts import parse_json_alert
 from falcotui.kube.client import Timeouts, load_clients
 from falcotui.ops.alert_query import parse_query
