@@ -96,8 +96,14 @@ class ServedApp(AppService):
             await asyncio.wait_for(super().stop(), self.grace)
         except (TimeoutError, Exception):
             pass
+        wait = 0.5
+        if drain is None and process.returncode is None and process.stdout is not None:
+            # upstream's reader was stuck sending to a browser that no longer reads (and is cancelled now):
+            # the app is still writing, so read on while it quits
+            drain = asyncio.ensure_future(_drain(process.stdout))
+            wait = self.grace
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.wait(), 0.5)
+            await asyncio.wait_for(process.wait(), wait)
         for sig in (signal.SIGTERM, signal.SIGKILL):
             if not _group_alive(process.pid):
                 break
