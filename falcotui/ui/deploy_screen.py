@@ -8,6 +8,7 @@ synchronous); following the rollout is async (informers) and runs on the loop.
 
 from __future__ import annotations
 
+import contextlib
 from typing import ClassVar
 
 from rich.text import Text
@@ -15,6 +16,8 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, ScrollableContainer, Vertical
+from textual.css.query import NoMatches
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -70,6 +73,11 @@ class DeployScreen(ServicesMixin, Screen):
     stuck_grace: float = 30.0
     uninstall_timeout: float = 120.0
 
+    #: what write runs now ("" when none) and whether a plan is being rendered: the status line and the
+    #: key bar follow both
+    busy: reactive[str] = reactive("", repaint=False, always_update=True, bindings=True)
+    planning: reactive[bool] = reactive(False, repaint=False, always_update=True, bindings=True)
+
     def __init__(self) -> None:
         super().__init__()
         self.grpc = False
@@ -78,9 +86,7 @@ class DeployScreen(ServicesMixin, Screen):
         self.label_namespace = False  # `apply --label-namespace`: set Pod Security labels on an adopted one
         self.plan: DeployPlan | None = None
         self.plan_error = ""
-        self.busy = ""
         self.plan_gen = 0
-        self.planning = False
         self._covered = False  # suspended under one of our own dialogs (not left for another screen)
 
     def compose(self) -> ComposeResult:
@@ -144,10 +150,16 @@ class DeployScreen(ServicesMixin, Screen):
             text.append("  read-only: apply, restart and uninstall are disabled", "yellow")
         self.query_one("#deploy-status", Static).update(text)
 
+    def watch_busy(self) -> None:
+        with contextlib.suppress(NoMatches):  # before compose there is no status line yet
+            self._update_status()
+
+    def watch_planning(self) -> None:
+        with contextlib.suppress(NoMatches):  # before compose there is no status line yet
+            self._update_status()
+
     def _set_busy(self, what: str) -> None:
         self.busy = what
-        self._update_status()
-        self.refresh_bindings()
 
     def _fail(self, what: str, error: str) -> None:
         self.notify(sanitize(error, max_len=800), title=what, severity="error", timeout=12, markup=False)
@@ -177,8 +189,6 @@ class DeployScreen(ServicesMixin, Screen):
     def _plan(self, grpc: bool, then_watch: bool) -> None:
         self.plan_gen += 1
         self.planning = True
-        self._update_status()
-        self.refresh_bindings()
         options = PlanOptions(grpc, self.privileged, self.tolerate_all, self.label_namespace)
         self._plan_worker(self.plan_gen, options, then_watch)
 
@@ -213,8 +223,6 @@ class DeployScreen(ServicesMixin, Screen):
             if not plan.changes:
                 self.query_one("#deploy-diff", Static).update(Text("(nothing rendered)", "dim"))
         self.planning = False
-        self._update_status()
-        self.refresh_bindings()
         exists = self.read_only or (
             plan is not None and any(c.kind == "DaemonSet" and c.status != "created" for c in plan.changes)
         )

@@ -15,6 +15,7 @@ the user's own choice: a conflict, a rollback or a failed push leave the editor 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -24,6 +25,8 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import OptionList, Static, TextArea
 
@@ -84,6 +87,9 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
         Binding("delete", "remove_file", "Remove file", id="rules.remove-file"),
     ]
 
+    #: what cluster operation runs now ("" when none); the status line and the key bar follow it
+    busy: reactive[str] = reactive("", repaint=False, always_update=True, bindings=True)
+
     def __init__(self) -> None:
         super().__init__()
         self.snapshot: RulesSnapshot | None = None  # what the edit is based on
@@ -93,7 +99,6 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
         self.load_error = ""
         self.current = ""
         self._init_lint()
-        self.busy = ""  # what cluster operation runs now ("" when none)
         self.status_text = ""
         self.saved_copies: list[Path] = []  # files where "take theirs" saved the user's version
         self._rejected_at = 0.0
@@ -285,19 +290,19 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
         self._update_status()
         self.refresh_bindings()
 
+    def watch_busy(self) -> None:
+        with contextlib.suppress(NoMatches):  # before compose there is no status line yet
+            self._update_status()
+
     @on(PushFlow.Busy)
     def _flow_busy(self, message: PushFlow.Busy) -> None:
         self.busy = message.what
-        self._update_status()
-        self.refresh_bindings()
 
     @on(PushFlow.Failed)
     def _flow_failed(self, message: PushFlow.Failed) -> None:
-        self.busy = ""
         error = sanitize(message.error, max_len=500)
         self.notify(error, title=message.what, severity="error", timeout=10, markup=False)
-        self._update_status()
-        self.refresh_bindings()
+        self.busy = ""
 
     @on(PushFlow.Checked)
     def _flow_checked(self, message: PushFlow.Checked) -> None:
@@ -313,8 +318,6 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
         else:
             self.cluster_check = message.result
             self.busy = "the cluster's Falco answered"
-        self._update_status()
-        self.refresh_bindings()
 
     @on(PushFlow.Pushed)
     def _flow_pushed(self, message: PushFlow.Pushed) -> None:
@@ -375,10 +378,8 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
                 )
             self._flow_pushed(PushFlow.Pushed(result, files or dict(self.files), what))
         elif result.status is PushStatus.UNCHANGED:
-            self.busy = ""
             self.notify(f"the live rules already are version {version}: nothing sent", markup=False)
-            self._update_status()
-            self.refresh_bindings()
+            self.busy = ""
         else:
             self._flow_pushed(PushFlow.Pushed(result, dict(self.files), what))
 
