@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from falcotui.cli.common import (
@@ -210,29 +211,47 @@ def _report_rollout(result: RolloutResult, out: TextIO, err: TextIO, allow_uncov
     return EXIT_FAILURE
 
 
+def run_guarded(
+    name: str,
+    body: Callable[[argparse.Namespace, TextIO, TextIO, TextIO | None], int],
+    args: argparse.Namespace,
+    out: TextIO | None,
+    err: TextIO | None,
+    stdin: TextIO | None,
+) -> int:
+    """Run a command that changes the Falco DaemonSet (apply, restart, certs rotate): its failures said in
+    one line on stderr after `name` (a usage error keeps its exit code, anything else exits 1)."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        return body(args, out, err, stdin)
+    except CliError as exc:
+        err.write(f"{name}: {exc.message}\n")
+        return exc.exit_code
+    except DeployConflictError as exc:
+        err.write(f"{name}: conflicts:\n{exc}\nre-run with --force to take these fields over\n")
+        return EXIT_FAILURE
+    except (DeployError, KubeError) as exc:
+        err.write(f"{name}: {exc}\n")
+        return EXIT_FAILURE
+
+
+def check_rollout_bounds(args: argparse.Namespace) -> None:
+    """`--timeout` and `--stuck-after` (add_rollout_args) must be positive."""
+    if args.timeout <= 0 or args.stuck_after <= 0:
+        raise CliError("--timeout and --stuck-after must be positive", EXIT_USAGE)
+
+
 def run_apply(
     args: argparse.Namespace,
     out: TextIO | None = None,
     err: TextIO | None = None,
     stdin: TextIO | None = None,
 ) -> int:
-    out, err = out or sys.stdout, err or sys.stderr
-    try:
-        return _apply(args, out, err, stdin)
-    except CliError as exc:
-        err.write(f"falcotui apply: {exc.message}\n")
-        return exc.exit_code
-    except DeployConflictError as exc:
-        err.write(f"falcotui apply: conflicts:\n{exc}\nre-run with --force to take these fields over\n")
-        return EXIT_FAILURE
-    except (DeployError, KubeError) as exc:
-        err.write(f"falcotui apply: {exc}\n")
-        return EXIT_FAILURE
+    return run_guarded("falcotui apply", _apply, args, out, err, stdin)
 
 
 def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None) -> int:
-    if args.timeout <= 0 or args.stuck_after <= 0:
-        raise CliError("--timeout and --stuck-after must be positive", EXIT_USAGE)
+    check_rollout_bounds(args)
     clients = connect(args)
     try:
         deployer = Deployer(clients, args.falco_namespace)

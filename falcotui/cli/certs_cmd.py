@@ -10,13 +10,19 @@ Then it follows the rollout like `falcotui restart`. Exit 0 when done, 1 when re
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TextIO
 
-from falcotui.cli.apply_cmd import add_cluster_args, add_rollout_args, confirm, follow_and_report
-from falcotui.cli.common import EXIT_FAILURE, EXIT_USAGE, CliError, KubeError, connect
+from falcotui.cli.apply_cmd import (
+    add_cluster_args,
+    add_rollout_args,
+    check_rollout_bounds,
+    confirm,
+    follow_and_report,
+    run_guarded,
+)
+from falcotui.cli.common import EXIT_FAILURE, connect
 from falcotui.falco.certs import DEFAULT_DAYS
-from falcotui.ops.deployer import Deployer, DeployError
+from falcotui.ops.deployer import Deployer
 from falcotui.ops.manifests import GRPC_CERTS_EXPIRE, GRPC_CLIENT_SECRET, GRPC_SERVER_SECRET
 
 
@@ -42,20 +48,11 @@ def run_rotate(
     err: TextIO | None = None,
     stdin: TextIO | None = None,
 ) -> int:
-    out, err = out or sys.stdout, err or sys.stderr
-    try:
-        return _rotate(args, out, err, stdin)
-    except CliError as exc:
-        err.write(f"falcotui certs rotate: {exc.message}\n")
-        return exc.exit_code
-    except (DeployError, KubeError) as exc:
-        err.write(f"falcotui certs rotate: {exc}\n")
-        return EXIT_FAILURE
+    return run_guarded("falcotui certs rotate", _rotate, args, out, err, stdin)
 
 
 def _rotate(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None) -> int:
-    if args.timeout <= 0 or args.stuck_after <= 0:
-        raise CliError("--timeout and --stuck-after must be positive", EXIT_USAGE)
+    check_rollout_bounds(args)
     question = (
         f"Replace the gRPC certificates in {args.falco_namespace} and restart every Falco pod? (gRPC clients "
         "holding the old client certificate stop working)"

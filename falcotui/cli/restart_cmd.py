@@ -11,11 +11,16 @@ usage problem.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TextIO
 
-from falcotui.cli.apply_cmd import add_cluster_args, add_rollout_args, follow_and_report
-from falcotui.cli.common import EXIT_FAILURE, EXIT_USAGE, CliError, KubeError, connect
+from falcotui.cli.apply_cmd import (
+    add_cluster_args,
+    add_rollout_args,
+    check_rollout_bounds,
+    follow_and_report,
+    run_guarded,
+)
+from falcotui.cli.common import CliError, connect
 from falcotui.ops.deployer import DAEMONSET, RESTARTED_AT, Deployer, DeployError
 
 
@@ -39,20 +44,11 @@ def run_restart(
     stdin: TextIO | None = None,
 ) -> int:
     """The `restart` handler (`stdin` is unused: a restart asks nothing, like kubectl's)."""
-    out, err = out or sys.stdout, err or sys.stderr
-    try:
-        return _restart(args, out, err)
-    except CliError as exc:
-        err.write(f"falcotui restart: {exc.message}\n")
-        return exc.exit_code
-    except (DeployError, KubeError) as exc:
-        err.write(f"falcotui restart: {exc}\n")
-        return EXIT_FAILURE
+    return run_guarded("falcotui restart", _restart, args, out, err, stdin)
 
 
-def _restart(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    if args.timeout <= 0 or args.stuck_after <= 0:
-        raise CliError("--timeout and --stuck-after must be positive", EXIT_USAGE)
+def _restart(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None = None) -> int:
+    check_rollout_bounds(args)
     ref = f"DaemonSet {args.falco_namespace}/{DAEMONSET}"
     clients = connect(args)
     try:
