@@ -116,7 +116,9 @@ class AlertsScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#by-priority").border_title = "by priority"
-        self.query_one("#by-node").border_title = "by node"
+        # many clusters: a name counts every cluster's node of that name (the CLUSTER column tells them apart)
+        many = getattr(self.app, "clusters", None) is not None
+        self.query_one("#by-node").border_title = "nodes, all clusters" if many else "by node"
         self.query_one("#top-rules").border_title = "top rules"
         self.alert_list.focus()
         self.view = self.alert_list.view
