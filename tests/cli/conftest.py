@@ -10,12 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from simkit import falco_runtime, wait_until
+from simkit import falco_runtime, logged_alerts, wait_until
 
-from falcotui.falco.alerts import Alert, dedup_key, parse_json_alert
+from falcotui.falco.alerts import Alert
 from falcotui.kube.apply import Applier
 from falcotui.kube.client import KubeClients
-from falcotui.kube.logs import split_timestamp
 from falcotui.kube.rollout import wait_rollout
 from falcotui.ops import manifests
 from falcotui.sim.cluster import SimCluster
@@ -43,31 +42,7 @@ class FalcoSim:
 
     def alerts(self) -> dict[bytes, Alert]:
         """Every alert the Falco pods' logs hold now (crashed instances included), by dedup key."""
-        found: dict[bytes, Alert] = {}
-        for pod in self.clients.request("GET", "/api/v1/namespaces/falco/pods")["items"]:
-            name, node = pod["metadata"]["name"], pod["spec"].get("nodeName")
-            status = (pod.get("status", {}).get("containerStatuses") or [{}])[0]
-            if not (status.get("state", {}).get("running") or status.get("restartCount")):
-                continue
-            lines = self._log(name, previous=True) if status.get("restartCount") else []
-            for line in [*lines, *self._log(name)]:
-                if line.startswith("{"):
-                    alert = parse_json_alert(line, node=node, pod=name)
-                    found[dedup_key(alert)] = alert
-        return found
-
-    def _log(self, pod: str, *, previous: bool = False) -> list[str]:
-        query = [("timestamps", "true"), ("container", "falco")] + (
-            [("previous", "true")] if previous else []
-        )
-        resp = self.clients.open_stream(
-            f"/api/v1/namespaces/falco/pods/{pod}/log", query=query, read_timeout=10
-        )
-        try:
-            body = resp.read()
-        finally:
-            resp.release_conn()
-        return [p[1].decode() for raw in body.split(b"\n") if (p := split_timestamp(raw)) is not None]
+        return logged_alerts(self.clients)
 
 
 @pytest.fixture

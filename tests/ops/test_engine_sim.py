@@ -10,11 +10,11 @@ from collections.abc import Callable
 
 import pytest
 from simkit import eventually, falco_runtime
+from simkit import logged_alerts as server_alerts
 
-from falcotui.falco.alerts import Alert, dedup_key, parse_json_alert
+from falcotui.falco.alerts import Alert, dedup_key
 from falcotui.kube.apply import Applier
 from falcotui.kube.client import KubeClients
-from falcotui.kube.logs import split_timestamp
 from falcotui.ops import manifests
 from falcotui.ops.engine import Engine, EngineError, EngineOptions
 from falcotui.ops.notices import NoticeKind
@@ -42,35 +42,6 @@ def falco_cluster(make_sim_cluster, clients_for) -> Callable[..., Cluster]:
         return cluster, clients
 
     return make
-
-
-def pod_log(clients: KubeClients, pod: str, *, previous: bool = False) -> list[tuple[int, str]]:
-    query = [("timestamps", "true"), ("container", "falco")] + ([("previous", "true")] if previous else [])
-    resp = clients.open_stream(f"/api/v1/namespaces/falco/pods/{pod}/log", query=query, read_timeout=10)
-    try:
-        body = resp.read()
-    finally:
-        resp.release_conn()
-    return [(p[0], p[1].decode()) for raw in body.split(b"\n") if (p := split_timestamp(raw)) is not None]
-
-
-def server_alerts(clients: KubeClients) -> dict[bytes, Alert]:
-    """Every alert the Falco pods' logs hold now (crashed instances' logs included), by dedup key."""
-    found: dict[bytes, Alert] = {}
-    pods = clients.request("GET", "/api/v1/namespaces/falco/pods")["items"]
-    for pod in pods:
-        name, node = pod["metadata"]["name"], pod["spec"].get("nodeName")
-        statuses = pod.get("status", {}).get("containerStatuses") or [{}]
-        logs = []
-        if statuses[0].get("restartCount"):
-            logs += pod_log(clients, name, previous=True)
-        if statuses[0].get("state", {}).get("running") or statuses[0].get("restartCount"):
-            logs += pod_log(clients, name)
-        for _ts, line in logs:
-            if line.startswith("{"):
-                alert = parse_json_alert(line, node=node, pod=name)
-                found[dedup_key(alert)] = alert
-    return found
 
 
 def stored_keys(engine: Engine) -> list[bytes]:

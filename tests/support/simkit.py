@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 
 from falcotui.cli.demo import FAST_TIMINGS
+from falcotui.falco.alerts import Alert, dedup_key, parse_json_alert
 from falcotui.kube.client import KubeClients, Timeouts, load_clients
+from falcotui.kube.logs import split_timestamp
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import SimConfig
 from falcotui.sim.falco_process import FalcoRuntime
@@ -37,7 +39,9 @@ __all__ = [
     "falco_pods",
     "falco_runtime",
     "fast_config",
+    "logged_alerts",
     "new_sim_cluster",
+    "pod_log",
     "run_two_falco_versions",
     "set_falco_image_tag",
     "wait_until",
@@ -156,6 +160,34 @@ def run_two_falco_versions(
             return chosen
         time.sleep(0.1)
     raise AssertionError(f"Falco {old} and {pinned} never ran side by side")
+
+
+def pod_log(clients: KubeClients, pod: str, *, previous: bool = False) -> list[tuple[int, str]]:
+    """(kubelet timestamp, line) of the Falco container's log (`previous`: the crashed instance's)."""
+    query = [("timestamps", "true"), ("container", "falco")] + ([("previous", "true")] if previous else [])
+    resp = clients.open_stream(f"/api/v1/namespaces/falco/pods/{pod}/log", query=query, read_timeout=10)
+    try:
+        body = resp.read()
+    finally:
+        resp.release_conn()
+    return [(p[0], p[1].decode()) for raw in body.split(b"\n") if (p := split_timestamp(raw)) is not None]
+
+
+def logged_alerts(clients: KubeClients) -> dict[bytes, Alert]:
+    """The ground truth: every alert the Falco pods' logs hold now (crashed instances' logs included), by
+    dedup key."""
+    found: dict[bytes, Alert] = {}
+    for pod in clients.request("GET", "/api/v1/namespaces/falco/pods")["items"]:
+        name, node = pod["metadata"]["name"], pod["spec"].get("nodeName")
+        status = (pod.get("status", {}).get("containerStatuses") or [{}])[0]
+        logs = pod_log(clients, name, previous=True) if status.get("restartCount") else []
+        if status.get("state", {}).get("running") or status.get("restartCount"):
+            logs += pod_log(clients, name)
+        for _ts, line in logs:
+            if line.startswith("{"):
+                alert = parse_json_alert(line, node=node, pod=name)
+                found[dedup_key(alert)] = alert
+    return found
 
 
 async def eventually(predicate: Callable[[], object], what: str, timeout: float = 30.0) -> None:
