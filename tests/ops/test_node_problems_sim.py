@@ -8,12 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from simkit import eventually
+from simkit import eventually, pod_log
 
 from falcotui.falco.alerts import parse_json_alert
 from falcotui.kube.apply import Applier
 from falcotui.kube.client import KubeClients
-from falcotui.kube.logs import split_timestamp
 from falcotui.ops import manifests
 from falcotui.ops.engine import Engine, EngineOptions
 from falcotui.ops.falco_problems import ProblemKind
@@ -48,13 +47,7 @@ def pod_on(clients: KubeClients, node: str) -> dict:
 
 
 def log_lines(clients: KubeClients, pod: str, previous: bool = False) -> list[str]:
-    query = [("timestamps", "true"), ("container", "falco")] + ([("previous", "true")] if previous else [])
-    resp = clients.open_stream(f"/api/v1/namespaces/falco/pods/{pod}/log", query=query, read_timeout=10)
-    try:
-        body = resp.read()
-    finally:
-        resp.release_conn()
-    return [p[1].decode() for raw in body.split(b"\n") if (p := split_timestamp(raw)) is not None]
+    return [line for _, line in pod_log(clients, pod, previous=previous)]
 
 
 async def test_fleet_explains_perf_event_paranoid_and_a_missing_runtime_socket(cluster) -> None:

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import time
 
-from simkit import NEW_RULE
+from simkit import NEW_RULE, pod_log
 
 from falcotui.kube.client import KubeClients
-from falcotui.kube.logs import split_timestamp
 from falcotui.ops.alert_hub import AlertHub
 from falcotui.ops.deployer import Deployer
 from falcotui.ops.reload_state import ReloadState
@@ -42,16 +41,6 @@ def push_rule(svc: RulesService):
     return pushed
 
 
-def log_lines(clients: KubeClients, pod: str) -> list[tuple[int, str]]:
-    query = [("timestamps", "true"), ("container", "falco")]
-    resp = clients.open_stream(f"/api/v1/namespaces/falco/pods/{pod}/log", query=query, read_timeout=10)
-    try:
-        body = resp.read()
-    finally:
-        resp.release_conn()
-    return [(p[0], p[1].decode()) for raw in body.split(b"\n") if (p := split_timestamp(raw)) is not None]
-
-
 async def test_the_dry_run_banner_before_sighup_is_not_a_restart(falco_sim, clients_for):
     sim = falco_sim(nodes=1)
     clients = clients_for(sim)
@@ -60,7 +49,7 @@ async def test_the_dry_run_banner_before_sighup_is_not_a_restart(falco_sim, clie
     pushed = push_rule(svc)
     summary = await svc.track_reload(pushed.pushed_at_ns, timeout=20, poll=0.1)
     assert summary.ok, summary.nodes
-    lines = log_lines(clients, pod)
+    lines = pod_log(clients, pod)
     bodies = [text for _, text in lines]
     sighup = next(i for i, b in enumerate(bodies) if b.endswith("SIGHUP received, restarting..."))
     versions = [i for i, b in enumerate(bodies) if "Falco version: " in b]
