@@ -1,5 +1,6 @@
 """Fixtures every test area shares: where the repository and the shared test data live, the real kubectl,
-the simulated cluster on the demo's fast timings (`make_sim_cluster`, `falco_sim`, `clients_for`; the
+the simulated cluster on the demo's fast timings (`make_sim_cluster`, `falco_sim`, `clients_for`,
+`deployed_falco`; the
 helpers behind them are `tests/support/simkit.py`) and the hostile corpus."""
 
 from __future__ import annotations
@@ -99,6 +100,30 @@ def clients_for(tmp_path: Path) -> Iterator[Callable[[FalcoSim | SimCluster | Pa
     yield make
     for clients in made:
         clients.close()
+
+
+@pytest.fixture
+def deployed_falco(
+    make_sim_cluster: Callable[..., SimCluster], clients_for: Callable[[SimCluster], KubeClients]
+) -> Callable[..., tuple[SimCluster, KubeClients]]:
+    """`deployed_falco(scenario="flaky", per_minute=600, cut_every=0.3, nodes=3, grpc=True)`: a cluster whose
+    Falco pods run the simulated Falco, with falcotui's clients and its manifests (or the gRPC profile)
+    applied — not waited for (`deploy=False`: nothing applied)."""
+    from falcotui.kube.apply import Applier
+    from falcotui.ops import manifests
+
+    def make(*, scenario: str = "quiet", seed: int = 1, nodes: int = 3, grpc: bool = False,
+             policy: Any = None, deploy: bool = True, extra_nodes: list | None = None,
+             **params: Any) -> tuple[SimCluster, KubeClients]:  # fmt: skip
+        runtime = falco_runtime(scenario, seed=seed, **params)
+        cluster = make_sim_cluster(runtime=runtime, bookmark_interval=0.2, policy=policy, nodes=nodes,
+                                   extra_nodes=list(extra_nodes or []))  # fmt: skip
+        clients = clients_for(cluster)
+        if deploy:
+            Applier(clients).apply(manifests.render(grpc=grpc))
+        return cluster, clients
+
+    return make
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

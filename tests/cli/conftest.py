@@ -10,15 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from simkit import falco_runtime, logged_alerts, wait_until
+from simkit import logged_alerts, wait_until
 
 from falcotui.falco.alerts import Alert
-from falcotui.kube.apply import Applier
 from falcotui.kube.client import KubeClients
 from falcotui.kube.rollout import wait_rollout
-from falcotui.ops import manifests
 from falcotui.sim.cluster import SimCluster
-from falcotui.sim.config import NodeSpec
 
 #: the real entry point (`falcotui` is `python -m falcotui`)
 CLI = [sys.executable, "-m", "falcotui"]
@@ -46,22 +43,15 @@ class FalcoSim:
 
 
 @pytest.fixture
-def cli_sim(make_sim_cluster, clients_for, tmp_path: Path) -> Callable[..., FalcoSim]:
-    """`cli_sim(scenario="flaky", per_minute=600, grpc=True, extra_nodes=[...])`: Falco deployed and rolled
-    out on a small cluster of simulated Falcos (`deploy=False`: nothing deployed yet)."""
+def cli_sim(deployed_falco, tmp_path: Path) -> Callable[..., FalcoSim]:
+    """`cli_sim(scenario="flaky", per_minute=600, grpc=True, extra_nodes=[...])`: tests/conftest.py's
+    `deployed_falco` with its rollout waited for, a kubeconfig file for the CLI and `sim.cli(...)`
+    (`deploy=False`: nothing deployed yet)."""
 
-    def make(*, scenario: str = "quiet", seed: int = 1, nodes: int = 3, grpc: bool = False,
-             extra_nodes: list[NodeSpec] | None = None, deploy: bool = True,
-             **params: object) -> FalcoSim:  # fmt: skip
-        runtime = falco_runtime(scenario, seed=seed, **params)
-        cluster = make_sim_cluster(
-            runtime=runtime, bookmark_interval=0.2, nodes=nodes, extra_nodes=list(extra_nodes or [])
-        )
-        path = cluster.write_kubeconfig(tmp_path / f"kubeconfig-{id(cluster)}")
-        clients = clients_for(path)
-        sim = FalcoSim(cluster, clients, path)
+    def make(*, deploy: bool = True, **kw: object) -> FalcoSim:
+        cluster, clients = deployed_falco(deploy=deploy, **kw)
+        sim = FalcoSim(cluster, clients, cluster.write_kubeconfig(tmp_path / f"kubeconfig-{id(cluster)}"))
         if deploy:
-            Applier(clients).apply(manifests.render(grpc=grpc))
             asyncio.run(wait_rollout(clients, "falco", "falco", timeout=60))
         return sim
 

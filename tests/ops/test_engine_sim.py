@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from simkit import eventually, falco_runtime
+from simkit import eventually
 from simkit import logged_alerts as server_alerts
 
 from falcotui.falco.alerts import Alert, dedup_key
@@ -28,20 +28,10 @@ Cluster = tuple[SimCluster, KubeClients]
 
 
 @pytest.fixture
-def falco_cluster(make_sim_cluster, clients_for) -> Callable[..., Cluster]:
-    """`falco_cluster(scenario="flaky", per_minute=600, cut_every=0.3, grpc=True)`: a 3-node cluster whose
-    Falco pods run the simulated Falco, the manifests (or the gRPC profile) applied."""
-
-    def make(*, scenario: str = "quiet", seed: int = 1, nodes: int = 3, grpc: bool = False,
-             policy: Policy | None = None, deploy: bool = True, **params: object) -> Cluster:  # fmt: skip
-        runtime = falco_runtime(scenario, seed=seed, **params)
-        cluster = make_sim_cluster(runtime=runtime, bookmark_interval=0.2, policy=policy, nodes=nodes)
-        clients = clients_for(cluster)
-        if deploy:
-            Applier(clients).apply(manifests.render(grpc=grpc))
-        return cluster, clients
-
-    return make
+def falco_cluster(deployed_falco) -> Callable[..., Cluster]:
+    """`falco_cluster(scenario="flaky", per_minute=600, cut_every=0.3, grpc=True)`: tests/conftest.py's
+    `deployed_falco` (3 nodes of simulated Falco, the manifests or the gRPC profile applied)."""
+    return deployed_falco
 
 
 def stored_keys(engine: Engine) -> list[bytes]:
