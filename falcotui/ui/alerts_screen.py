@@ -433,7 +433,7 @@ class AlertsScreen(Screen):
             markup=False,
             timeout=10,
         )
-        hand_to_browser(self.app, result.html, show=True)  # `falcotui serve`: the report opens in a tab
+        hand_to_browser(self.app, result.html)  # `falcotui serve`: the browser downloads the HTML page
         if self.is_attached:
             self._update_titles()
 

@@ -13,13 +13,14 @@ from textual.app import App
 from falcotui.falco.sanitize import sanitize
 
 
-def hand_to_browser(app: App, path: str | Path, *, show: bool = False) -> bool:
-    """Offer `path` to the browser when the app runs in one: opened in a tab when `show` (an HTML
-    report), else downloaded. True when offered."""
+def hand_to_browser(app: App, path: str | Path) -> bool:
+    """Offer `path` to the browser as a download when the app runs in one; True when offered.
+    (textual-serve's page fetches it with window.open: a browser may treat that as a pop-up once the key
+    press that asked for it is more than a few seconds old.)"""
     if not app.is_web:
         return False
     try:
-        app.deliver_binary(Path(path), open_method="browser" if show else "download")
+        app.deliver_binary(Path(path), open_method="download")
     except OSError as exc:
         app.notify(f"could not send it to the browser: {sanitize(str(exc), max_len=200)}", severity="warning",
                    markup=False)  # fmt: skip
