@@ -189,6 +189,8 @@ class FalcoTuiApp(App):
 
     async def drill_into(self, name: str) -> None:
         """Many clusters: use cluster `name` from now on (its Fleet, Rules and Deploy) and show its Fleet."""
+        if not isinstance(self.screen, ClustersScreen):  # a second ⏎ while the first drill-in is under way
+            return
         await use_cluster(self, name)
         await self.push_screen(with_chrome(FleetScreen)())
 
