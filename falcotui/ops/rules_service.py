@@ -196,7 +196,12 @@ class RulesService:
         """Whether exec in Falco's namespace is allowed (asked once; True when the server cannot say)."""
         if self._exec_allowed is None:
             try:
-                self._exec_allowed = self.clients.can_i("get", "pods", self.namespace, subresource="exec")
+                # the websocket upgrade is a GET; from Kubernetes 1.35 it also needs `create`
+                # (AuthorizePodWebsocketUpgradeCreatePermission): ask for both
+                self._exec_allowed = all(
+                    self.clients.can_i(verb, "pods", self.namespace, subresource="exec")
+                    for verb in ("get", "create")
+                )
             except KubeError:
                 return True  # no answer: try the exec itself, which reports its own error
         return self._exec_allowed
