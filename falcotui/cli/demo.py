@@ -12,6 +12,7 @@ detail explain both.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,9 +177,13 @@ class DemoCluster:
         self.scenario = name
 
     def stop(self) -> None:
+        """Stop the simulated cluster and remove the demo's folder (its kubeconfig): every demo made one, each
+        tab of `falcotui serve --demo` and each test too, and none was ever removed."""
         if self.cluster is not None:
             self.cluster.stop()
             self.cluster = None
+        if self.kubeconfig is not None:
+            shutil.rmtree(self.kubeconfig.parent, ignore_errors=True)
 
 
 def merged_kubeconfig(kubeconfigs: dict[str, Path], path: Path) -> Path:
