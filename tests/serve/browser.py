@@ -26,20 +26,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from falcotui.cli.report_screenshots import CHROMIUM_FLAGS as HEADLESS_FLAGS
+
+#: The closed-network flags (shared with the report's screenshots) plus what a driven browser needs.
 CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
+    *HEADLESS_FLAGS,
     "--no-default-browser-check",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
     "--disable-extensions",
     "--disable-default-apps",
     "--mute-audio",
-    "--hide-scrollbars",
     "--window-size=1280,800",
     "--remote-debugging-pipe",
 )
