@@ -37,10 +37,10 @@ from collections import deque
 import orjson
 
 from falcotui.falco.alerts import Alert, dedup_key, format_iso8601_ns, parse_json_alert
-from falcotui.ops.alert_hub import AlertHub
-from falcotui.ops.alert_query import parse_query
-from falcotui.ops.alert_store import AlertStore
-from falcotui.ops.alert_view import FilteredView
+from falcotui.ops.alerts.hub import AlertHub
+from falcotui.ops.alerts.query import parse_query
+from falcotui.ops.alerts.store import AlertStore
+from falcotui.ops.alerts.view import FilteredView
 from falcotui.ops.gc_tuning import tune_for_ingest
 
 NS = 1_000_000_000
@@ -115,8 +115,8 @@ def load_tree(root: str) -> tuple[type, type]:
         del sys.modules[name]
     sys.path.insert(0, root)
     try:
-        hub = importlib.import_module("falcotui.ops.alert_hub")
-        store = importlib.import_module("falcotui.ops.alert_store")
+        hub = importlib.import_module("falcotui.ops.alerts.hub")
+        store = importlib.import_module("falcotui.ops.alerts.store")
         if not hub.__file__.startswith(root):
             raise SystemExit(f"--before {root}: imported {hub.__file__} instead")
     finally:

@@ -21,7 +21,7 @@ import time
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
 from falcotui.kube.throttle import RateLimits
 from falcotui.ops.engine import Engine, EngineError, EngineOptions
-from falcotui.sim.throttle import Throttle
+from falcotui.sim.api.throttle import Throttle
 
 STARTUP_S, STEADY_S, STORM_S = 40, 20, 8
 

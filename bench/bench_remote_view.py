@@ -26,12 +26,12 @@ import socket
 import time
 
 from falcotui.falco.alerts import parse_json_alert
-from falcotui.ops.alert_query import parse_query
-from falcotui.ops.alert_store import AlertStore
-from falcotui.ops.alert_view import FilteredView
-from falcotui.ops.alert_view_service import ViewReply, ViewService
+from falcotui.ops.alerts.query import parse_query
+from falcotui.ops.alerts.store import AlertStore
+from falcotui.ops.alerts.view import FilteredView
+from falcotui.ops.alerts.view_service import ViewReply, ViewService
 from falcotui.ops.engine_link import Link
-from falcotui.ui.remote_view import RemoteView
+from falcotui.ui.alerts.remote_view import RemoteView
 
 HEIGHT = 45
 STORM_PER_TICK = 2800

@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 from falcotui.falco.alerts import parse_json_alert
-from falcotui.ops.alert_store import AlertStore
-from falcotui.ops.alert_view import export_jsonl
-from falcotui.ops.report import ReportMeta, write_report
+from falcotui.ops.alerts.report import ReportMeta, write_report
+from falcotui.ops.alerts.store import AlertStore
+from falcotui.ops.alerts.view import export_jsonl
 
 NS = 1_000_000_000
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "falco_stdout_sample.log"

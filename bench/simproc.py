@@ -22,7 +22,7 @@ SIM_SCRIPT = """
 import sys, time
 tree, nodes, scenario, rate, per_minute, pool = sys.argv[1:7]
 sys.path.insert(0, tree)
-from falcotui.sim import falco_alerts_gen
+from falcotui.sim.falco import alerts_gen as falco_alerts_gen
 if pool != "default":
     falco_alerts_gen.LINE_POOL = int(pool)
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster

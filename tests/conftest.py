@@ -110,7 +110,7 @@ def deployed_falco(
     Falco pods run the simulated Falco, with falcotui's clients and its manifests (or the gRPC profile)
     applied — not waited for (`deploy=False`: nothing applied)."""
     from falcotui.kube.apply import Applier
-    from falcotui.ops import manifests
+    from falcotui.ops.deploy import manifests
 
     def make(*, scenario: str = "quiet", seed: int = 1, nodes: int = 3, grpc: bool = False,
              policy: Any = None, deploy: bool = True, extra_nodes: list | None = None,

@@ -22,7 +22,7 @@ from falcotui.falco.sanitize import sanitize
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from falcotui.ops.response_actions import ACTIONS, TITLES
+    from falcotui.ops.alerts.response_actions import ACTIONS, TITLES
 
     p = sub.add_parser(
         "act",
@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _target(args: argparse.Namespace):
     from falcotui.falco.alerts import AlertParseError, parse_json_alert
-    from falcotui.ops.response_actions import Target
+    from falcotui.ops.alerts.response_actions import Target
 
     line = args.alert
     if args.alert_file is not None:
@@ -87,8 +87,8 @@ def _target(args: argparse.Namespace):
 
 
 def run_act(args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO | None = None) -> int:
-    from falcotui.ops.action_log import ActionLog
-    from falcotui.ops.response_actions import TITLES, ActionError, ResponseActions
+    from falcotui.ops.alerts.action_log import ActionLog
+    from falcotui.ops.alerts.response_actions import TITLES, ActionError, ResponseActions
 
     out = out or sys.stdout
     target = _target(args)
@@ -123,7 +123,7 @@ def run_act(args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO |
 
 
 def run_log(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    from falcotui.ops.action_log import ActionLog
+    from falcotui.ops.alerts.action_log import ActionLog
 
     out = out or sys.stdout
     log = ActionLog(args.action_log)

@@ -13,7 +13,7 @@ from falcotui.cli.common import EXIT_INTERRUPTED, EXIT_OK, warn
 from falcotui.falco.sanitize import sanitize
 
 if TYPE_CHECKING:
-    from falcotui.ops.alert_query import AlertQuery
+    from falcotui.ops.alerts.query import AlertQuery
 
 
 def warn_unmatched_nodes(query: AlertQuery | None, nodes: list[str]) -> None:

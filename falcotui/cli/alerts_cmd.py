@@ -42,8 +42,8 @@ from falcotui.cli.nats_options import add_nats_options, ensure_stream, nats_sour
 from falcotui.falco.alerts import Alert, Priority, alert_to_json
 from falcotui.falco.sanitize import json_bytes, json_passes, sanitize
 from falcotui.falco.sidekick import CLUSTER_FIELD
-from falcotui.ops.alert_query import AlertQuery, QueryError
-from falcotui.ops.alert_store import StoredAlert
+from falcotui.ops.alerts.query import AlertQuery, QueryError
+from falcotui.ops.alerts.store import StoredAlert
 
 TICK_S = 0.1  # how often the follow loop drains the engine
 _COLORS = {
@@ -248,7 +248,7 @@ def _without_window(query: AlertQuery, since_ns: int | None) -> Callable[[Alert,
 async def read_window(
     clients, namespace: str, since_ns: int | None, printer: AlertPrinter, query: AlertQuery | None = None
 ) -> int:
-    from falcotui.ops.snapshot import take_snapshot
+    from falcotui.ops.alerts.snapshot import take_snapshot
 
     snap = await take_snapshot(clients, namespace, since_ns=since_ns, versions=False, with_fleet=False)
     entries = sorted(snap.hub.store, key=lambda e: (e.alert.time_ns, e.seq))
@@ -310,8 +310,8 @@ NATS_CONNECT_S = 15.0  # without -f: give up when the server has not answered in
 async def follow_nats(source, printer: AlertPrinter, out: Output, *, follow: bool) -> int:
     """The stream alone (`--from nats://…` without --channels): its history, then (with -f) live, through
     the same hub and channel the engine uses, until Ctrl-C (or, without -f, until caught up)."""
-    from falcotui.ops.alert_hub import AlertHub
-    from falcotui.ops.nats_channel import NatsChannel
+    from falcotui.ops.alerts.hub import AlertHub
+    from falcotui.ops.channels.nats import NatsChannel
     from falcotui.ops.notices import NoticeLog
 
     hub, notices = AlertHub(), NoticeLog()

@@ -22,8 +22,8 @@ from falcotui.cli.apply_cmd import (
 )
 from falcotui.cli.common import EXIT_FAILURE, connect
 from falcotui.falco.certs import DEFAULT_DAYS
-from falcotui.ops.deployer import Deployer
-from falcotui.ops.manifests import GRPC_CERTS_EXPIRE, GRPC_CLIENT_SECRET, GRPC_SERVER_SECRET
+from falcotui.ops.deploy.deployer import Deployer
+from falcotui.ops.deploy.manifests import GRPC_CERTS_EXPIRE, GRPC_CLIENT_SECRET, GRPC_SERVER_SECRET
 
 
 def register(sub: argparse._SubParsersAction) -> None:

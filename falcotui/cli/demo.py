@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from falcotui.kube.client import KubeClients, Timeouts, load_clients
-from falcotui.ops.deployer import Deployer
+from falcotui.ops.deploy.deployer import Deployer
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import NodeSpec, SimConfig
-from falcotui.sim.falco_process import FalcoRuntime
-from falcotui.sim.falco_wiring import install
+from falcotui.sim.controllers.workload_objects import seed_workloads
+from falcotui.sim.falco.process import FalcoRuntime
+from falcotui.sim.falco.wiring import install
 from falcotui.sim.scenarios import SCENARIOS, make_scenario
-from falcotui.sim.workload_objects import seed_workloads
 
 __all__ = ["DEMO_TIMINGS", "FAST_TIMINGS", "SCENARIOS", "DemoCluster"]
 

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from falcotui.ops.manifests import (
+from falcotui.ops.deploy.manifests import (
     DEFAULT_IMAGE_TAG,
     DEFAULT_NAMESPACE,
     GRPC_CLIENT_SECRET,
@@ -19,7 +19,7 @@ from falcotui.ops.manifests import (
     render,
     to_yaml,
 )
-from falcotui.ops.sidekick_manifests import add_sidekick
+from falcotui.ops.deploy.sidekick import add_sidekick
 
 
 def register(sub: argparse._SubParsersAction) -> None:

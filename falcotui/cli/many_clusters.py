@@ -73,7 +73,7 @@ def _say_failed(failed: dict[str, str]) -> None:
 async def alerts_window(args: argparse.Namespace, printer, query, since_ns: int | None) -> int:
     """Every cluster's alerts in the window, merged by event time (the cluster field set on each)."""
     from falcotui.cli.alert_reading import report_unreadable, warn_unmatched_nodes
-    from falcotui.ops.snapshot import take_snapshot
+    from falcotui.ops.alerts.snapshot import take_snapshot
 
     reached = await _connect_all(args)
     failed = {n: c.message for n, c in reached.items() if isinstance(c, CliError)}
@@ -182,7 +182,7 @@ def _drain(clusters: dict, printer, out: Output, said: dict[str, tuple[str, str]
 async def status_many(args: argparse.Namespace, status_document, status_text) -> int:
     """Each cluster's status (a heading and its table, or one JSON document listing them), written by
     status_cmd's `status_document` / `status_text` (passed in: status_cmd imports this module)."""
-    from falcotui.ops.snapshot import since_ns_from_seconds, take_snapshot
+    from falcotui.ops.alerts.snapshot import since_ns_from_seconds, take_snapshot
 
     reached = await _connect_all(args)
 

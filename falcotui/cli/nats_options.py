@@ -36,7 +36,7 @@ _OPTIONS = {
 
 
 def _size(text: str) -> int:
-    from falcotui.ops.nats_stream import parse_bytes
+    from falcotui.ops.channels.nats_stream import parse_bytes
 
     try:
         return parse_bytes(text)
@@ -45,7 +45,7 @@ def _size(text: str) -> int:
 
 
 def _replicas(text: str) -> int:
-    from falcotui.ops.nats_stream import MAX_REPLICAS
+    from falcotui.ops.channels.nats_stream import MAX_REPLICAS
 
     if not (text.isdigit() and 1 <= int(text) <= MAX_REPLICAS):
         raise argparse.ArgumentTypeError(f"1 to {MAX_REPLICAS}")
@@ -90,7 +90,7 @@ def ensure_stream(
     with it, its exact configuration, then y/N on a terminal or --yes, refused in --read-only), or wrong
     (CliError: explained, never changed). An unreachable server is left to the reader (it retries)."""
     from falcotui.cli.apply_cmd import confirm
-    from falcotui.ops.nats_stream import StreamProblem, check_stream, create_stream, plan_for
+    from falcotui.ops.channels.nats_stream import StreamProblem, check_stream, create_stream, plan_for
 
     err = err or sys.stderr
     where = sanitize(",".join(source.servers), max_len=200)
@@ -151,7 +151,7 @@ def ensure_stream(
 
 def nats_source(args: argparse.Namespace, url: str, *, since_ns: int | None = None, prefix: str = ""):
     """The NatsSource for `url` and the typed options (CliError, exit 2, when they do not make one)."""
-    from falcotui.ops.nats_channel import DEFAULT_CLUSTER_FROM, DEFAULT_SUBJECT, NatsSource, NatsSourceError
+    from falcotui.ops.channels.nats import DEFAULT_CLUSTER_FROM, DEFAULT_SUBJECT, NatsSource, NatsSourceError
 
     def get(name: str):
         return getattr(args, f"{prefix}nats_{name}", None)

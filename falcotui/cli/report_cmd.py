@@ -32,8 +32,8 @@ from falcotui.cli.common import (
 )
 from falcotui.cli.nats_options import add_nats_options, nats_source, typed_nats_options
 from falcotui.falco.sanitize import sanitize
-from falcotui.ops.alert_query import AlertQuery, QueryError, parse_query
-from falcotui.ops.alert_store import StoredAlert
+from falcotui.ops.alerts.query import AlertQuery, QueryError, parse_query
+from falcotui.ops.alerts.store import StoredAlert
 
 HELP = "write an incident report (HTML, Markdown, SVG charts, JSONL) of a window's alerts and actions"
 
@@ -155,7 +155,7 @@ async def _read_logs(
 ) -> list[str]:  # type: ignore[no-untyped-def]
     """The pods' logs for the window, as `falcotui alerts` reads them; what could not be read, as notes."""
     from falcotui.cli.alert_reading import report_unreadable, warn_unmatched_nodes
-    from falcotui.ops.snapshot import take_snapshot
+    from falcotui.ops.alerts.snapshot import take_snapshot
 
     snap = await take_snapshot(clients, namespace, since_ns=since_ns, versions=False, with_fleet=False)
     collector.write(sorted(snap.hub.store, key=lambda e: (e.alert.time_ns, e.seq)))
@@ -180,9 +180,9 @@ def _write(
     until_ns: int | None,
     now: int,
 ) -> int:  # type: ignore[no-untyped-def]
-    from falcotui.ops.action_log import ActionLog
-    from falcotui.ops.alert_view import default_export_dir
-    from falcotui.ops.report import ReportMeta, report_dir, write_report
+    from falcotui.ops.alerts.action_log import ActionLog
+    from falcotui.ops.alerts.report import ReportMeta, report_dir, write_report
+    from falcotui.ops.alerts.view import default_export_dir
 
     directory = args.output if args.output is not None else report_dir(default_export_dir())
     where = context or (args.source and "NATS") or "cluster"

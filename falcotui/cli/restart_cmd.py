@@ -21,7 +21,7 @@ from falcotui.cli.apply_cmd import (
     run_guarded,
 )
 from falcotui.cli.common import CliError, connect
-from falcotui.ops.deployer import DAEMONSET, RESTARTED_AT, Deployer, DeployError
+from falcotui.ops.deploy.deployer import DAEMONSET, RESTARTED_AT, Deployer, DeployError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

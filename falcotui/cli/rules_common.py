@@ -16,7 +16,7 @@ from falcotui.falco.rules.rules_input import RulesBudget, RulesInputError
 
 def run_on_cluster(args: argparse.Namespace, fn, out: TextIO | None, err: TextIO | None, stdin=None) -> int:
     from falcotui.cli.common import CliError, KubeError, connect
-    from falcotui.ops.rules_service import RulesError, RulesService
+    from falcotui.ops.rules.service import RulesError, RulesService
 
     out, err = out or sys.stdout, err or sys.stderr
     name = f"falcotui rules {args.rules_command}"

@@ -90,7 +90,7 @@ def _json_report(svc, args, files: Mapping[str, str], defaults, ours, out: TextI
     """`--json`: {"falcotui": {...}, "cluster": [...] (with --in-cluster), "note": ...}; same exit codes."""
     import json
 
-    from falcotui.ops.rules_incluster import validate_in_cluster
+    from falcotui.ops.rules.incluster import validate_in_cluster
 
     doc: dict = {
         "falcotui": {
@@ -137,7 +137,7 @@ def verdict_json(v) -> dict:
 def in_cluster_report(svc, files: Mapping[str, str], defaults, out: TextIO, err: TextIO) -> bool:
     """Ask the cluster's Falco and print each version's verdict beside falcotui's; True when every Falco
     asked loads the rules, none was left unasked and nothing was left behind in a pod."""
-    from falcotui.ops.rules_incluster import validate_in_cluster
+    from falcotui.ops.rules.incluster import validate_in_cluster
 
     text = defaults if isinstance(defaults, str) else None
     result = validate_in_cluster(svc, files, defaults=text)

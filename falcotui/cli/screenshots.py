@@ -47,7 +47,7 @@ async def take(out: Path, *, nodes: int = 8, seed: int = 7, warmup: float = 20.0
         workloads=True,
     )
     await asyncio.to_thread(demo.start)
-    from falcotui.ops.action_log import ENV_PATH
+    from falcotui.ops.alerts.action_log import ENV_PATH
 
     # the shots quarantine a demo pod: that goes to the demo's own action log, not the user's
     os.environ[ENV_PATH] = str(Path(str(demo.kubeconfig)).parent / "actions.jsonl")
@@ -93,8 +93,8 @@ async def _incluster_shot(app, pilot, demo, out: Path) -> Path:
     "validate with the cluster's own Falco first": each version's verdict beside falcotui's."""
     from textual.widgets import Button
 
-    from falcotui.ui.rules_dialogs import PushDialog
-    from falcotui.ui.rules_incluster_ui import InClusterDialog
+    from falcotui.ui.rules.dialogs import PushDialog
+    from falcotui.ui.rules.incluster_ui import InClusterDialog
 
     async def until(predicate, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -141,8 +141,8 @@ async def take_clusters(out: Path, *, nodes: int = 4, seed: int = 7, warmup: flo
     from falcotui.cli.demo import FAST_TIMINGS, DemoCluster, merged_kubeconfig
     from falcotui.cli.tui_clusters import DEMO_CLUSTERS, build_clusters
     from falcotui.kube.client import Timeouts, load_clients
-    from falcotui.ops.action_log import ENV_PATH
-    from falcotui.ops.alert_query import parse_query
+    from falcotui.ops.alerts.action_log import ENV_PATH
+    from falcotui.ops.alerts.query import parse_query
     from falcotui.ops.engine_worker import ConnectOptions
     from falcotui.ui.app import FalcoTuiApp
 

@@ -73,7 +73,7 @@ REFUSALS = ("webhook", "scc", "quota")
 def platform_faults(args: argparse.Namespace) -> dict:
     """SimConfig settings for the --server-version ... --rate-limited-nodes options."""
     from falcotui.sim.config import GPU_TAINT, AdmissionRule, NodeSpec, SimConfig
-    from falcotui.sim.node_objects import generated_node_specs
+    from falcotui.sim.nodes.node_objects import generated_node_specs
 
     extra = [NodeSpec(f"gpu-{i + 1}", taints=[dict(GPU_TAINT)]) for i in range(args.gpu_nodes)]
     extra += [NodeSpec(f"win-{i + 1}", os="windows") for i in range(args.windows_nodes)]
@@ -110,7 +110,7 @@ def platform_faults(args: argparse.Namespace) -> dict:
 def _cluster(config):
     """A SimCluster whose Falco pods run the simulated Falco (logs, exec, port-forward, scenarios)."""
     from falcotui.sim.cluster import SimCluster
-    from falcotui.sim.falco_wiring import install, runtime_from_config
+    from falcotui.sim.falco.wiring import install, runtime_from_config
 
     runtime = runtime_from_config(config)
     return SimCluster(

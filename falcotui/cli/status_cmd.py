@@ -27,11 +27,11 @@ from falcotui.cli.common import (
 from falcotui.cli.nats_options import add_nats_options, ensure_stream, nats_source, typed_nats_options
 from falcotui.falco.alerts import format_iso8601_ns
 from falcotui.falco.sanitize import json_bytes, sanitize
-from falcotui.ops.fleet_k8s import certs_text
-from falcotui.ops.fleet_status import NodeState, NodeStatus, ReloadState
-from falcotui.ops.nats_channel import StreamState, probe_stream
-from falcotui.ops.nats_stream import duration_text
-from falcotui.ops.snapshot import Snapshot, since_ns_from_seconds, take_snapshot
+from falcotui.ops.alerts.snapshot import Snapshot, since_ns_from_seconds, take_snapshot
+from falcotui.ops.channels.nats import StreamState, probe_stream
+from falcotui.ops.channels.nats_stream import duration_text
+from falcotui.ops.fleet.k8s import certs_text
+from falcotui.ops.fleet.status import NodeState, NodeStatus, ReloadState
 
 _NS = 1_000_000_000
 _STATE_COLOR = {

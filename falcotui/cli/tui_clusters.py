@@ -30,12 +30,12 @@ def build_clusters(
     """A ClusterSet over the named clusters: one engine worker following them all (a child process, or a
     thread with FALCOTUI_ENGINE=thread), each with its own clients (`clients[name]`, the UI's; the worker
     builds its own from `connects[name]`), Deployer and RulesService."""
-    from falcotui.ops.deployer import Deployer
+    from falcotui.ops.deploy.deployer import Deployer
     from falcotui.ops.engine_fleets import ClusterSpec, FleetsSpec
     from falcotui.ops.engine_fleets_client import fleets_client
     from falcotui.ops.engine_worker import EngineSpec
-    from falcotui.ops.rules_service import RulesService
-    from falcotui.ui.fleets import ClusterSet
+    from falcotui.ops.rules.service import RulesService
+    from falcotui.ui.fleet.fleets import ClusterSet
     from falcotui.ui.services import Services
 
     ro = True if read_only else None
@@ -73,7 +73,7 @@ def run_demo_many(
 
     from falcotui.cli.demo import DemoCluster, merged_kubeconfig
     from falcotui.kube.client import Timeouts, load_clients
-    from falcotui.ops.action_log import ENV_PATH
+    from falcotui.ops.alerts.action_log import ENV_PATH
     from falcotui.ops.engine_worker import ConnectOptions
 
     names = DEMO_CLUSTERS[: args.clusters]

@@ -162,11 +162,11 @@ def build_services(
     or on a thread over `clients` when `engine_thread` (or `connect` is None, or the credential plugin may
     prompt, or FALCOTUI_ENGINE=thread); `spawned` is a worker process started early for it. The app starts
     the engine."""
-    from falcotui.ops.deployer import Deployer
+    from falcotui.ops.deploy.deployer import Deployer
     from falcotui.ops.engine_client import EngineClient
     from falcotui.ops.engine_placement import ChildPlacement, place
     from falcotui.ops.engine_worker import EngineSpec
-    from falcotui.ops.rules_service import RulesService
+    from falcotui.ops.rules.service import RulesService
     from falcotui.ui.services import Services
 
     ro = True if read_only else None
@@ -319,7 +319,7 @@ def _run_demo(args: argparse.Namespace, early: list) -> int:
         return EXIT_FAILURE
 
     from falcotui.kube.client import Timeouts
-    from falcotui.ops.action_log import ENV_PATH
+    from falcotui.ops.alerts.action_log import ENV_PATH
     from falcotui.ops.engine_worker import ConnectOptions
 
     # the demo's response actions go to a log of its own, never into the user's real incident record

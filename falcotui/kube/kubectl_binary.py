@@ -3,7 +3,7 @@
 Order: the `KUBECTL` environment variable (used as given, but it must run and be >= 1.30); then a
 `kubectl` >= 1.30 on PATH; then the Google Cloud CLI bundle's versioned binaries (`kubectl.1.32`,
 `kubectl.1.33`, ... beside the `kubectl` or `gcloud` found on PATH), preferring 1.32, the version the
-simulated API server reports (falcotui/sim/discovery.py) and the tests were written against.
+simulated API server reports (falcotui/sim/api/discovery.py) and the tests were written against.
 
 The Google Cloud CLI's own `kubectl` is a dispatcher: it "retrieves the server version from a cluster, and
 delegates to the appropriate kubectl version", `kubectl.<major>.<minor>` in the same directory

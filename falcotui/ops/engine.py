@@ -23,18 +23,18 @@ from falcotui.kube.errors import KubeError
 from falcotui.kube.failed_create import FAILED_CREATE, admission_refusal
 from falcotui.kube.informer import EventType, Informer, InformerEvent
 from falcotui.kube.resources import DAEMONSETS, EVENTS, FALCO_SELECTOR, NAMESPACES, NODES, PODS
-from falcotui.ops.alert_hub import AlertHub, HubDelta
-from falcotui.ops.alert_query import EMPTY_QUERY, AlertQuery
-from falcotui.ops.alert_store import AlertStore
-from falcotui.ops.alert_view import FilteredView
-from falcotui.ops.alert_view_service import ViewService
-from falcotui.ops.fleet import FleetState
-from falcotui.ops.fleet_status import NodeStatus
-from falcotui.ops.grpc_channels import GrpcChannels
-from falcotui.ops.log_channels import LogChannels
-from falcotui.ops.nats_channel import NatsChannel, NatsHealth, NatsSource
+from falcotui.ops.alerts.hub import AlertHub, HubDelta
+from falcotui.ops.alerts.query import EMPTY_QUERY, AlertQuery
+from falcotui.ops.alerts.store import AlertStore
+from falcotui.ops.alerts.view import FilteredView
+from falcotui.ops.alerts.view_service import ViewService
+from falcotui.ops.channels.grpc import GrpcChannels
+from falcotui.ops.channels.log import LogChannels
+from falcotui.ops.channels.nats import NatsChannel, NatsHealth, NatsSource
+from falcotui.ops.fleet.model import FleetState
+from falcotui.ops.fleet.status import NodeStatus
 from falcotui.ops.notices import Notice, NoticeKind, NoticeLog
-from falcotui.ops.reload_state import PushMark
+from falcotui.ops.rules.reload_state import PushMark
 from falcotui.ops.terminal import credential_problem
 
 CHANNELS = ("log", "grpc")  # the default: what a cluster's own Falco pods offer

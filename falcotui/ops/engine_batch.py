@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from falcotui.ops.alert_hub import ChannelStatus
-from falcotui.ops.alert_store import AlertStore
+from falcotui.ops.alerts.hub import ChannelStatus
+from falcotui.ops.alerts.store import AlertStore
 from falcotui.ops.engine import Engine, Health, K8sEvent
-from falcotui.ops.falco_pods import FalcoPodInfo
-from falcotui.ops.fleet_k8s import DaemonSetSummary
-from falcotui.ops.fleet_status import FleetSummary, NodeReload, NodeStatus
+from falcotui.ops.fleet.falco_pods import FalcoPodInfo
+from falcotui.ops.fleet.k8s import DaemonSetSummary
+from falcotui.ops.fleet.status import FleetSummary, NodeReload, NodeStatus
 from falcotui.ops.notices import Notice
 
 FULL_REFRESH_S = 1.0  # every row is recomputed this often (its rate and sparkline age with the clock)

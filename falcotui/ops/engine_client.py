@@ -17,15 +17,15 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from falcotui.kube.client import KubeClients
-from falcotui.ops.alert_hub import ChannelStatus
+from falcotui.ops.alerts.hub import ChannelStatus
 from falcotui.ops.engine import Engine, EngineError, Health, K8sEvent, namespace_names
 from falcotui.ops.engine_batch import TickBatch
 from falcotui.ops.engine_link import Link, LinkClosed, RemoteError
 from falcotui.ops.engine_mirror import DetailMirror, FleetMirror, NoticeMirror, StoreMirror
 from falcotui.ops.engine_placement import Placement, ThreadPlacement
-from falcotui.ops.falco_pods import FalcoPodInfo
-from falcotui.ops.fleet_status import NodeStatus
-from falcotui.ops.reload_state import PushMark
+from falcotui.ops.fleet.falco_pods import FalcoPodInfo
+from falcotui.ops.fleet.status import NodeStatus
+from falcotui.ops.rules.reload_state import PushMark
 
 T = TypeVar("T")
 EVENTS_KEPT = 200

@@ -29,8 +29,8 @@ from typing import Any
 
 from falcotui.falco.sidekick import CLUSTER_FIELD
 from falcotui.kube.errors import KubeError
-from falcotui.ops.alert_store import AlertStore
-from falcotui.ops.alert_view_service import ViewService
+from falcotui.ops.alerts.store import AlertStore
+from falcotui.ops.alerts.view_service import ViewService
 from falcotui.ops.engine import Engine, EngineError
 from falcotui.ops.engine_batch import StoreCounts, store_counts
 from falcotui.ops.engine_worker import VIEW_CALLS, EngineSpec, WorkerHost

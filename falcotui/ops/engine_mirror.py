@@ -12,11 +12,11 @@ from collections import deque
 from collections.abc import Callable
 
 from falcotui.ops.engine_batch import NodeDetail, StoreCounts, TickBatch
-from falcotui.ops.fleet import order_rows
-from falcotui.ops.fleet_k8s import DaemonSetSummary
-from falcotui.ops.fleet_status import FleetSummary, NodeReload, NodeStatus
+from falcotui.ops.fleet.k8s import DaemonSetSummary
+from falcotui.ops.fleet.model import order_rows
+from falcotui.ops.fleet.status import FleetSummary, NodeReload, NodeStatus
 from falcotui.ops.notices import Notice
-from falcotui.ops.reload_state import PushMark
+from falcotui.ops.rules.reload_state import PushMark
 
 EMPTY_SUMMARY = FleetSummary(0, 0, 0, 0, 0, 0, 0)
 

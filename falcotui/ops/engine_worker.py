@@ -29,7 +29,7 @@ from falcotui.ops.engine import CHANNELS, Engine, EngineOptions
 from falcotui.ops.engine_batch import TickBatch, TickBatcher
 from falcotui.ops.engine_link import Link
 from falcotui.ops.gc_tuning import tune_for_ingest
-from falcotui.ops.reload_state import PushMark
+from falcotui.ops.rules.reload_state import PushMark
 
 VIEW_CALLS = frozenset({"open", "sync", "close", "export", "report", "alert"})
 STOP_GRACE_S = 5.0  # a child waits this long for the engine to stop before it exits anyway

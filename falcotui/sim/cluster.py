@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from falcotui.falco.certs import generate_grpc_certs
-from falcotui.sim.admission import admit
-from falcotui.sim.auth import Policy
+from falcotui.sim.api.admission import admit
+from falcotui.sim.api.auth import Policy
+from falcotui.sim.api.kubeconfig import CONTEXT, write_kubeconfig
+from falcotui.sim.api.rbac import RbacPolicy, seed_bootstrap_policy
+from falcotui.sim.api.server import ApiServer, server_ssl_context
+from falcotui.sim.api.store import Store
 from falcotui.sim.config import NodeSpec, SimConfig
-from falcotui.sim.kubeconfig import CONTEXT, write_kubeconfig
-from falcotui.sim.rbac import RbacPolicy, seed_bootstrap_policy
-from falcotui.sim.runtime import ContainerRuntime
-from falcotui.sim.server import ApiServer, server_ssl_context
-from falcotui.sim.store import Store
+from falcotui.sim.nodes.runtime import ContainerRuntime
 
 
 class SimClusterError(RuntimeError):
@@ -100,7 +100,7 @@ class SimCluster:
                 self.store.create("namespaces", {"metadata": {"name": ns}})
         await self.server.start()
         if self._with_controllers:
-            from falcotui.sim.controllers import start_controllers
+            from falcotui.sim.controllers.start import start_controllers
 
             self.controllers = await start_controllers(self.store, self.config, self._runtime_for_image)
             self._register_pod_subresources()
@@ -115,7 +115,7 @@ class SimCluster:
         """Serve pods/log from the kubelets' container logs (the part-2 modules add exec/portforward)."""
         assert self.server is not None
         try:
-            from falcotui.sim.pod_logs import make_log_handler
+            from falcotui.sim.nodes.pod_logs import make_log_handler
         except ImportError:
             return
         self.server.add_pod_subresource("log", make_log_handler(self.store, self.controllers))

@@ -1,7 +1,7 @@
 """A client-go exec credential plugin for the simulator: `python -m falcotui.sim.exec_plugin --lifetime 5`.
 
 It reads `KUBERNETES_EXEC_INFO` (an ExecCredential with `spec.interactive`), mints a token the simulated
-API server accepts until it expires (`falcotui.sim.tokens`, secret from `$SIM_TOKEN_SECRET`) and prints an
+API server accepts until it expires (`falcotui.sim.api.tokens`, secret from `$SIM_TOKEN_SECRET`) and prints an
 ExecCredential of the same apiVersion with `status.token` and `status.expirationTimestamp` (RFC 3339), as
 kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins describes.
 Every run appends one JSON line to `--log` (what it was told, whether stdin was a terminal) so tests can
@@ -20,7 +20,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from falcotui.sim.tokens import mint
+from falcotui.sim.api.tokens import mint
 
 
 def _rfc3339(ts: float) -> str:

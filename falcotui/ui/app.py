@@ -29,19 +29,18 @@ from textual.message import Message
 from textual.screen import Screen
 
 from falcotui.falco.sanitize import sanitize
-from falcotui.ops.alert_query import parse_query
+from falcotui.ops.alerts.query import parse_query
 from falcotui.ops.engine import EngineError, Health
 from falcotui.ops.engine_batch import TickBatch
 from falcotui.ops.engine_client import EngineClient, EngineFailed
 from falcotui.ops.engine_fleets_client import MergedClient
-from falcotui.ops.fleet_k8s import certs_text
+from falcotui.ops.fleet.k8s import certs_text
 from falcotui.ops.terminal import lend_terminal, reclaim_terminal
-from falcotui.ui.alerts_screen import AlertsScreen
+from falcotui.ui.alerts.nats_stream import NatsStreamOffer
+from falcotui.ui.alerts.screen import AlertsScreen
 from falcotui.ui.commands import FalcoCommands
-from falcotui.ui.deploy_screen import DeployScreen
-from falcotui.ui.dialogs import ConfirmDialog
-from falcotui.ui.fleet_screen import FleetScreen
-from falcotui.ui.fleets import (
+from falcotui.ui.deploy.screen import DeployScreen
+from falcotui.ui.fleet.fleets import (
     ClusterSet,
     ClustersScreen,
     ContextsPrompt,
@@ -49,15 +48,16 @@ from falcotui.ui.fleets import (
     clusters_badge,
     use_cluster,
 )
+from falcotui.ui.fleet.screen import FleetScreen
 from falcotui.ui.help_screen import HelpScreen
-from falcotui.ui.keybar import KeyBar
 from falcotui.ui.keymap import UserKeymap
-from falcotui.ui.nats_stream_ui import NatsStreamOffer
 from falcotui.ui.reconnect import NamespacePrompt, Reconnect
-from falcotui.ui.rules_screen import RulesScreen
+from falcotui.ui.rules.screen import RulesScreen
 from falcotui.ui.services import Services
 from falcotui.ui.terminal_driver import hangup_safe
-from falcotui.ui.widgets import StatusHeader, health_text, use_no_color
+from falcotui.ui.widgets.common import StatusHeader, health_text, use_no_color
+from falcotui.ui.widgets.dialogs import ConfirmDialog
+from falcotui.ui.widgets.keybar import KeyBar
 
 TICK_HZ = 15
 LATE_S = 5.0  # a tick unanswered this long shows in the header
@@ -373,7 +373,7 @@ class FalcoTuiApp(App):
 
     def action_action_log(self) -> None:
         """The response actions taken (and refused), newest first."""
-        from falcotui.ui.response_ui import ActionLogScreen
+        from falcotui.ui.alerts.response import ActionLogScreen
 
         if not isinstance(self.screen, ActionLogScreen):
             self.push_screen(ActionLogScreen())

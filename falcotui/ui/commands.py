@@ -6,7 +6,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from falcotui.ui.nats_stream_ui import COMMAND as NATS_COMMAND
+from falcotui.ui.alerts.nats_stream import COMMAND as NATS_COMMAND
 
 SCREENS = (
     ("fleet", "Fleet", "F1"),

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from falcotui.ops.deployer import Deployer
+from falcotui.ops.channels.nats import NatsSource
+from falcotui.ops.deploy.deployer import Deployer
 from falcotui.ops.engine_client import EngineClient
-from falcotui.ops.nats_channel import NatsSource
-from falcotui.ops.rules_service import RulesService
+from falcotui.ops.rules.service import RulesService
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 from falcotui.cli.alerts_cmd import AlertPrinter, parse_channels
 from falcotui.cli.common import CliError, Output, duration, short_reason
 from falcotui.falco.alerts import parse_json_alert
-from falcotui.ops.alert_store import AlertStore
+from falcotui.ops.alerts.store import AlertStore
 
 HOSTILE = (
     '{"time":"2026-11-26T09:02:17.120004511Z","rule":"Terminal shell in container\\u001b[2J",'

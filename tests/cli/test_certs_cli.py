@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from falcotui.ops.fleet_k8s import certs_text, daemonset_summary
-from falcotui.ops.manifests import GRPC_CERTS_EXPIRE
+from falcotui.ops.deploy.manifests import GRPC_CERTS_EXPIRE
+from falcotui.ops.fleet.k8s import certs_text, daemonset_summary
 
 DS = "/apis/apps/v1/namespaces/falco/daemonsets/falco"
 

@@ -18,8 +18,8 @@ import time
 import pytest
 
 from falcotui.falco.alerts import parse_json_alert
-from falcotui.ops.alert_store import AlertStore
-from falcotui.ops.alert_view import export_jsonl
+from falcotui.ops.alerts.store import AlertStore
+from falcotui.ops.alerts.view import export_jsonl
 
 
 def hostile_alert_line(node: str, corpus: str) -> str:

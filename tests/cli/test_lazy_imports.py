@@ -16,7 +16,7 @@ from pathlib import Path
 
 from falcotui import cli
 
-HEAVY = ("kubernetes", "textual", "cryptography", "pydantic", "grpc", "falcotui.ops.deployer")
+HEAVY = ("kubernetes", "textual", "cryptography", "pydantic", "grpc", "falcotui.ops.deploy.deployer")
 
 
 def modules_after(code: str) -> list[str]:

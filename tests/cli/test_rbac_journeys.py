@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from falcotui.kube.apply import Applier
-from falcotui.ops import manifests
-from falcotui.sim.rbac import Decision
+from falcotui.ops.deploy import manifests
+from falcotui.sim.api.rbac import Decision
 
 
 def _setup(cli_sim, tmp_path: Path):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 
 from falcotui.cli import build_parser
-from falcotui.sim.auth import Policy
+from falcotui.sim.api.auth import Policy
 
 
 def cli(sim, *argv: str) -> tuple[int, str, str]:

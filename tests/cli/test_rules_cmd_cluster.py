@@ -10,7 +10,7 @@ import pytest
 from simkit import NEW_RULE
 
 from falcotui.cli import build_parser, rules_cluster_cmd
-from falcotui.sim.falco_config import bundled_default_rules
+from falcotui.sim.falco.config import bundled_default_rules
 
 BROKEN = "- rule: broken rule\n  desc: has no condition\n  output: x\n  priority: WARNING\n"
 WAIT = ["--wait", "--timeout", "20", "--poll", "0.1"]

@@ -77,7 +77,7 @@ BROKEN_RULES = """\
 
 def test_status_shows_a_crash_looping_falco_and_why(cli_sim, until, run_cli) -> None:
     from falcotui.kube.apply import Applier
-    from falcotui.ops import manifests
+    from falcotui.ops.deploy import manifests
 
     sim = cli_sim(deploy=False, nodes=1)
     docs = manifests.render()

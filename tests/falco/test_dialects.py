@@ -296,7 +296,7 @@ def test_append_across_sources_needs_matching_or_no_source() -> None:
 
 
 def test_pinned_version_is_the_manifests_image_tag() -> None:
-    from falcotui.ops.manifests import DEFAULT_IMAGE_TAG, GRPC_IMAGE_TAG
+    from falcotui.ops.deploy.manifests import DEFAULT_IMAGE_TAG, GRPC_IMAGE_TAG
 
     assert PINNED_FALCO_VERSION == DEFAULT_IMAGE_TAG and DEFAULT_DIALECT.text == DEFAULT_IMAGE_TAG
     assert not dialect_for(GRPC_IMAGE_TAG).modifiers

@@ -13,8 +13,14 @@ from grpc import aio
 from falcotui.falco.alerts import Priority, dedup_key, parse_json_alert
 from falcotui.falco.certs import generate_grpc_certs
 from falcotui.falco.grpc import outputs_pb2, outputs_pb2_grpc
-from falcotui.ops.grpc_client import NO_GRPC_MESSAGE, ClientState, FalcoGrpcClient, FalcoGrpcError, GrpcTls
-from falcotui.sim.falco_grpc import FalcoGrpcServer
+from falcotui.ops.channels.grpc_client import (
+    NO_GRPC_MESSAGE,
+    ClientState,
+    FalcoGrpcClient,
+    FalcoGrpcError,
+    GrpcTls,
+)
+from falcotui.sim.falco.grpc import FalcoGrpcServer
 
 pytestmark = pytest.mark.timeout(60)
 

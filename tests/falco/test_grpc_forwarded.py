@@ -10,8 +10,8 @@ import pytest
 
 from falcotui.falco.alerts import parse_json_alert
 from falcotui.falco.certs import generate_grpc_certs
-from falcotui.ops.grpc_client import ClientState, FalcoGrpcClient, GrpcTls
-from falcotui.sim.falco_grpc import FalcoGrpcServer
+from falcotui.ops.channels.grpc_client import ClientState, FalcoGrpcClient, GrpcTls
+from falcotui.sim.falco.grpc import FalcoGrpcServer
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -13,7 +13,7 @@ from google.protobuf.descriptor import FieldDescriptor as F
 from falcotui.falco.alerts import AlertParseError, Priority, alert_from_grpc, parse_json_alert
 from falcotui.falco.grpc import outputs_pb2, schema_pb2, version_pb2
 from falcotui.falco.grpc.convert import alert_to_response, version_response
-from falcotui.ops.grpc_client import GrpcTls, has_grpc_output
+from falcotui.ops.channels.grpc_client import GrpcTls, has_grpc_output
 
 GRPC_DIR = "falcotui/falco/grpc"
 PROTOS = ["schema.proto", "outputs.proto", "version.proto"]

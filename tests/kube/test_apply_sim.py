@@ -10,7 +10,7 @@ from falcotui.kube.apply import Applier, ApplyConflictError
 from falcotui.kube.client import KubeClients
 from falcotui.kube.errors import KubeApiError
 from falcotui.kube.rollout import wait_rollout
-from falcotui.sim.auth import Policy
+from falcotui.sim.api.auth import Policy
 
 
 def live_rvs(kube: KubeClients, applier: Applier, manifests: list[dict]) -> dict[str, str]:

@@ -15,7 +15,7 @@ import pytest
 from falcotui.kube.credentials import CredentialError, ExecCredentials, ExecPlugin
 from falcotui.kube.errors import KubeConfigError
 from falcotui.ops.terminal import SuspendingTerminal
-from falcotui.sim.tokens import TokenAuthority, expiry_of
+from falcotui.sim.api.tokens import TokenAuthority, expiry_of
 
 T = TypeVar("T")
 
@@ -147,7 +147,7 @@ def test_a_suspending_terminal_hands_the_plugin_to_the_ui_hook(tmp_path: Path, m
 
 
 def test_token_authority_counts_expired_tokens() -> None:
-    from falcotui.sim.tokens import mint
+    from falcotui.sim.api.tokens import mint
 
     authority = TokenAuthority("k")
     token, expiry = mint("k", 1.0, now=100.0)

@@ -24,9 +24,9 @@ from falcotui.kube.logs import PodLogFollowers
 from falcotui.kube.portforward import PortForwarder
 from falcotui.kube.resources import NODES
 from falcotui.kube.rollout import wait_rollout
+from falcotui.sim.api.tokens import TokenAuthority, expiry_of
 from falcotui.sim.cluster import SimCluster
-from falcotui.sim.portforward import make_portforward_handler
-from falcotui.sim.tokens import TokenAuthority, expiry_of
+from falcotui.sim.nodes.portforward import make_portforward_handler
 
 from .test_logs_sim import Collector, server_log
 

@@ -23,7 +23,7 @@ from falcotui.kube.client import Timeouts, load_clients
 from falcotui.kube.errors import KubeConfigError
 from falcotui.kube.logs import LogFollower
 from falcotui.kube.rollout import wait_rollout
-from falcotui.sim.server import server_ssl_context
+from falcotui.sim.api.server import server_ssl_context
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_logs_sim import Collector, server_log

@@ -14,7 +14,7 @@ from falcotui.kube.portforward import PortForwarder
 from falcotui.kube.rollout import wait_rollout
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import SimConfig
-from falcotui.sim.portforward import make_portforward_handler
+from falcotui.sim.nodes.portforward import make_portforward_handler
 
 
 class _Echo(socketserver.BaseRequestHandler):

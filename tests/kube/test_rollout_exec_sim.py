@@ -15,7 +15,7 @@ from falcotui.kube.portforward import PortForwarder
 from falcotui.kube.rollout import wait_rollout
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import NodeSpec, SimConfig
-from falcotui.sim.portforward import make_portforward_handler
+from falcotui.sim.nodes.portforward import make_portforward_handler
 
 
 def with_image(manifests: list[dict], image: str) -> list[dict]:

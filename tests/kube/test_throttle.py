@@ -21,7 +21,7 @@ from falcotui.kube.throttle import (
     current_priority,
     retry_after_seconds,
 )
-from falcotui.sim.throttle import Throttle
+from falcotui.sim.api.throttle import Throttle
 
 
 def test_burst_then_qps() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from falcotui.ops import manifests
+from falcotui.ops.deploy import manifests
 
 
 @pytest.fixture(scope="session")

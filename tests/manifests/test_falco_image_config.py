@@ -14,7 +14,7 @@ import yaml
 
 from falcotui.falco.config_loader import ConfigError, LoadedConfig, load_config
 from falcotui.falco.image import image_release
-from falcotui.ops import manifests
+from falcotui.ops.deploy import manifests
 
 GRPC_GAP = (
     "failed for <root>[grpc]: Object contains a property that could not be validated using 'properties' or "

@@ -8,7 +8,7 @@ import pydantic
 import pytest
 from kubernetes import client
 
-from falcotui.ops import manifests
+from falcotui.ops.deploy import manifests
 
 MODELS = {
     ("v1", "Namespace"): "V1Namespace",

@@ -12,8 +12,8 @@ import yaml
 from falcotui.cli import main
 from falcotui.falco.certs import GrpcCerts, generate_grpc_certs
 from falcotui.falco.config import validate_falco_yaml
-from falcotui.ops import manifests
-from falcotui.ops.manifests import ManifestError
+from falcotui.ops.deploy import manifests
+from falcotui.ops.deploy.manifests import ManifestError
 
 
 def _cli(capsys, *args: str) -> tuple[int, str, str]:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from falcotui.falco.config import validate_falco_yaml
-from falcotui.ops import manifests
+from falcotui.ops.deploy import manifests
 
 LABELS = {
     "app.kubernetes.io/name": "falco",

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from falcotui.ops import manifests
+from falcotui.ops.deploy import manifests
 from falcotui.sim.config import NodeSpec
-from falcotui.sim.falco_config import FalcoConfig
-from falcotui.sim.falco_node import DEFAULT_ENGINE_SOCKETS, reachable_sockets
-from falcotui.sim.kubelet_volumes import host_path_mounts
-from falcotui.sim.runtime import ContainerContext, ContainerLog
+from falcotui.sim.falco.config import FalcoConfig
+from falcotui.sim.falco.node import DEFAULT_ENGINE_SOCKETS, reachable_sockets
+from falcotui.sim.nodes.kubelet_volumes import host_path_mounts
+from falcotui.sim.nodes.runtime import ContainerContext, ContainerLog
 
 # What the issue asks for: containerd, CRI-O, Docker, k3s/RKE2 and Bottlerocket's host-containerd. Podman's
 # default socket is left out: Kubernetes does not run pods on podman.

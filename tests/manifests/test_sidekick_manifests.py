@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from falcotui.ops import manifests
-from falcotui.ops.manifests import ManifestError
-from falcotui.ops.sidekick_manifests import add_sidekick
+from falcotui.ops.deploy import manifests
+from falcotui.ops.deploy.manifests import ManifestError
+from falcotui.ops.deploy.sidekick import add_sidekick
 
 from .test_falco_image_config import container_view, load
 

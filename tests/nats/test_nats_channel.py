@@ -8,9 +8,9 @@ import asyncio
 from collections import Counter
 
 from falcotui.falco.sidekick import alert_from_payload, payload_for, rule_slug, subject_for
-from falcotui.ops.alert_hub import AlertHub
-from falcotui.ops.alert_store import AlertStore
-from falcotui.ops.nats_channel import NatsChannel, NatsSource, reply_facts
+from falcotui.ops.alerts.hub import AlertHub
+from falcotui.ops.alerts.store import AlertStore
+from falcotui.ops.channels.nats import NatsChannel, NatsSource, reply_facts
 from falcotui.ops.notices import NoticeLog
 
 from .conftest import numbered, publish
@@ -164,7 +164,7 @@ async def test_cluster_from_field_and_subject(nats_server, sample_alerts):
 
 
 async def test_cluster_filter_and_a_differently_named_field(nats_server, sample_alerts):
-    from falcotui.ops.alert_query import parse_query
+    from falcotui.ops.alerts.query import parse_query
 
     await publish(nats_server.url, numbered(sample_alerts, 7, node="a-1"), customfields={"k8s_cluster": "eu"})
     await publish(nats_server.url, numbered(sample_alerts, 5, node="b-1"), customfields={"k8s_cluster": "us"})

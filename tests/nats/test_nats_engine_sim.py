@@ -7,8 +7,8 @@ from __future__ import annotations
 from simkit import eventually
 
 from falcotui.falco.sidekick import payload_for, subject_for
+from falcotui.ops.channels.nats import NatsSource
 from falcotui.ops.engine import Engine, EngineOptions
-from falcotui.ops.nats_channel import NatsSource
 
 from ..ops.test_engine_sim import TEST_OPTIONS, falco_cluster  # noqa: F401 - a fixture
 

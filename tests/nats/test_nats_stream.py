@@ -9,10 +9,10 @@ import asyncio
 
 import pytest
 
-from falcotui.ops.alert_hub import AlertHub
-from falcotui.ops.alert_store import AlertStore
-from falcotui.ops.nats_channel import NatsChannel, NatsSource
-from falcotui.ops.nats_stream import (
+from falcotui.ops.alerts.hub import AlertHub
+from falcotui.ops.alerts.store import AlertStore
+from falcotui.ops.channels.nats import NatsChannel, NatsSource
+from falcotui.ops.channels.nats_stream import (
     StreamProblem,
     bytes_text,
     check_stream,

@@ -10,9 +10,9 @@ import pytest
 
 from falcotui.falco.alerts import Priority
 from falcotui.kube.logs import LogLine as FollowerLine
-from falcotui.ops.alert_hub import AlertHub, ChannelUpdate
-from falcotui.ops.alert_store import AlertStore
-from falcotui.ops.reload_state import HOT_RESTART_FAILURE, ReloadState
+from falcotui.ops.alerts.hub import AlertHub, ChannelUpdate
+from falcotui.ops.alerts.store import AlertStore
+from falcotui.ops.rules.reload_state import HOT_RESTART_FAILURE, ReloadState
 
 
 def test_same_alert_via_log_and_grpc_counts_once_and_records_both_channels(mk, clock):
@@ -228,7 +228,7 @@ def test_text_mode_alerts_are_named_by_the_rules_templates(clock):
 
 def test_stream_cuts_and_gaps_are_counted_and_a_gap_is_marked_in_the_alert_list(mk, clock):
     """Issue 17 item 7: log cuts never showed; a resume that cannot prove continuity leaves a marker."""
-    from falcotui.ops.alert_hub import GAP_RULE, MARKER_SOURCE
+    from falcotui.ops.alerts.hub import GAP_RULE, MARKER_SOURCE
 
     hub = AlertHub(clock=clock)
     node = "ip-10-0-1-23"

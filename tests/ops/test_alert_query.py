@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from falcotui.falco.alerts import Priority
-from falcotui.ops.alert_query import EMPTY_QUERY, SINCE_PRESETS, AlertQuery, QueryError, Term, parse_query
+from falcotui.ops.alerts.query import EMPTY_QUERY, SINCE_PRESETS, AlertQuery, QueryError, Term, parse_query
 
 
 def test_the_example_from_the_filter_bar():

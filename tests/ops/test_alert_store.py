@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from falcotui.falco.alerts import Priority
-from falcotui.ops.alert_store import AlertStore
+from falcotui.ops.alerts.store import AlertStore
 
 
 def _mixed(mk, n, seed=7):

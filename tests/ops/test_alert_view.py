@@ -9,10 +9,10 @@ from collections import Counter
 import pytest
 
 from falcotui.falco.alerts import parse_json_alert
-from falcotui.ops.alert_hub import AlertHub
-from falcotui.ops.alert_query import parse_query
-from falcotui.ops.alert_store import AlertStore
-from falcotui.ops.alert_view import FilteredView, export_jsonl
+from falcotui.ops.alerts.hub import AlertHub
+from falcotui.ops.alerts.query import parse_query
+from falcotui.ops.alerts.store import AlertStore
+from falcotui.ops.alerts.view import FilteredView, export_jsonl
 
 QUERIES = [
     "",

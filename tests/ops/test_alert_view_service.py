@@ -8,12 +8,12 @@ import random
 
 import pytest
 
-from falcotui.ops.alert_hub import AlertHub
-from falcotui.ops.alert_query import parse_query
-from falcotui.ops.alert_store import AlertStore
-from falcotui.ops.alert_view import FilteredView
-from falcotui.ops.alert_view_service import ViewRequest, ViewService, in_process_call
-from falcotui.ui.remote_view import RemoteView
+from falcotui.ops.alerts.hub import AlertHub
+from falcotui.ops.alerts.query import parse_query
+from falcotui.ops.alerts.store import AlertStore
+from falcotui.ops.alerts.view import FilteredView
+from falcotui.ops.alerts.view_service import ViewRequest, ViewService, in_process_call
+from falcotui.ui.alerts.remote_view import RemoteView
 
 HOSTILE = "\x1b[2J\x1b]0;owned\x07[bold red]PWNED[/] :skull: \x9b31m\r\nfake"
 
@@ -148,7 +148,7 @@ async def test_export_and_hostile_text_cross_unchanged(mk, clock, tmp_path):
 
 
 async def test_a_view_the_engine_let_go_is_opened_again(mk, clock):
-    from falcotui.ops.alert_view_service import MAX_VIEWS
+    from falcotui.ops.alerts.view_service import MAX_VIEWS
 
     hub = AlertHub(AlertStore(500, clock=clock), clock=clock)
     _feed(hub, mk, clock, random.Random(9), 0, 300)

@@ -7,15 +7,15 @@ import pytest
 
 from falcotui.falco.certs import generate_grpc_certs
 from falcotui.kube.apply import Applier
-from falcotui.ops.deployer import Deployer, DeployError, DeployPlan
-from falcotui.ops.manifests import (
+from falcotui.ops.deploy.deployer import Deployer, DeployError, DeployPlan
+from falcotui.ops.deploy.manifests import (
     GRPC_CERTS_EXPIRE,
     GRPC_CLIENT_SECRET,
     GRPC_SERVER_SECRET,
     expiry_stamp,
     render,
 )
-from falcotui.ops.rules_service import RulesService
+from falcotui.ops.rules.service import RulesService
 
 
 def statuses(plan: DeployPlan) -> dict[str, str]:

@@ -13,12 +13,12 @@ import pytest
 
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster, merged_kubeconfig
 from falcotui.kube.client import Timeouts, load_clients
-from falcotui.ops.alert_query import parse_query
+from falcotui.ops.alerts.query import parse_query
 from falcotui.ops.engine import EngineOptions
 from falcotui.ops.engine_fleets import ClusterSpec, FleetsSpec
 from falcotui.ops.engine_fleets_client import FleetsClient, fleets_client
 from falcotui.ops.engine_worker import ConnectOptions, EngineSpec
-from falcotui.ui.remote_view import remote_view
+from falcotui.ui.alerts.remote_view import remote_view
 
 NAMES = ("east", "west")
 

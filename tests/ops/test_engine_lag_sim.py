@@ -12,7 +12,7 @@ from falcotui.falco.alerts import parse_json_alert
 from falcotui.kube.apply import Applier
 from falcotui.kube.client import KubeClients
 from falcotui.kube.logs import split_timestamp
-from falcotui.ops import manifests
+from falcotui.ops.deploy import manifests
 from falcotui.ops.engine import Engine, EngineOptions
 
 NS = 1_000_000_000

@@ -11,7 +11,7 @@ from fleet_objects import node
 from falcotui.ops.engine import Health
 from falcotui.ops.engine_batch import AlertCounts, StoreCounts, TickBatch
 from falcotui.ops.engine_mirror import FleetMirror
-from falcotui.ops.fleet import FleetState
+from falcotui.ops.fleet.model import FleetState
 
 HEALTH = Health(
     server="https://k8s.example:6443", context="prod", namespace="falco", api_reachable=True, api_error="",

@@ -15,10 +15,10 @@ from simkit import logged_alerts as server_alerts
 from falcotui.falco.alerts import Alert, dedup_key
 from falcotui.kube.apply import Applier
 from falcotui.kube.client import KubeClients
-from falcotui.ops import manifests
+from falcotui.ops.deploy import manifests
 from falcotui.ops.engine import Engine, EngineError, EngineOptions
 from falcotui.ops.notices import NoticeKind
-from falcotui.sim.auth import Policy
+from falcotui.sim.api.auth import Policy
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import NodeSpec
 

@@ -23,7 +23,7 @@ from falcotui.ops.engine_client import EngineClient
 from falcotui.ops.engine_link import LinkClosed
 from falcotui.ops.engine_placement import ChildPlacement
 from falcotui.ops.engine_worker import ConnectOptions, EngineSpec
-from falcotui.ops.reload_state import PushMark, ReloadState
+from falcotui.ops.rules.reload_state import PushMark, ReloadState
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from fleet_objects import CONTROL_PLANE, GPU, UNREACHABLE, cluster, daemonset, n
 
 from falcotui.falco.alerts import Priority, parse_json_alert
 from falcotui.kube.informer import EventType, InformerEvent
-from falcotui.ops.alert_hub import AlertHub
-from falcotui.ops.alert_store import AlertStore
-from falcotui.ops.fleet import FleetState
-from falcotui.ops.fleet_status import NodeState, ReloadState
-from falcotui.ops.reload_state import PushMark
+from falcotui.ops.alerts.hub import AlertHub
+from falcotui.ops.alerts.store import AlertStore
+from falcotui.ops.fleet.model import FleetState
+from falcotui.ops.fleet.status import NodeState, ReloadState
+from falcotui.ops.rules.reload_state import PushMark
 
 
 @pytest.fixture

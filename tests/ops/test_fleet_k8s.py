@@ -12,7 +12,7 @@ from fleet_objects import falco_pod, node
 
 from falcotui.kube.eligibility import daemon_placement, tolerates
 from falcotui.kube.rollout import why_not_eligible
-from falcotui.ops.fleet_k8s import image_tag, pod_status
+from falcotui.ops.fleet.k8s import image_tag, pod_status
 
 
 def test_toleration_matching_follows_kubernetes():

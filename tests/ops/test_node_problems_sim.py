@@ -13,10 +13,10 @@ from simkit import eventually, pod_log
 from falcotui.falco.alerts import parse_json_alert
 from falcotui.kube.apply import Applier
 from falcotui.kube.client import KubeClients
-from falcotui.ops import manifests
+from falcotui.ops.deploy import manifests
 from falcotui.ops.engine import Engine, EngineOptions
-from falcotui.ops.falco_problems import ProblemKind
-from falcotui.ops.fleet_status import NodeState
+from falcotui.ops.fleet.falco_problems import ProblemKind
+from falcotui.ops.fleet.status import NodeState
 from falcotui.sim.config import NodeSpec
 
 UBUNTU = NodeSpec("ubuntu-1", perf_event_paranoid=4)

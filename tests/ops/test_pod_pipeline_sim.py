@@ -12,9 +12,9 @@ from simkit import eventually
 
 from falcotui.kube.client import KubeClients
 from falcotui.kube.logs import read_log
-from falcotui.ops.deployer import Deployer
+from falcotui.ops.deploy.deployer import Deployer
 from falcotui.ops.engine import Engine, EngineOptions
-from falcotui.ops.reload_pipeline import HeadlessPipeline
+from falcotui.ops.rules.reload_pipeline import HeadlessPipeline
 from falcotui.sim.config import NodeSpec
 
 NS = 1_000_000_000

@@ -10,11 +10,11 @@ import time
 from simkit import NEW_RULE, pod_log
 
 from falcotui.kube.client import KubeClients
-from falcotui.ops.alert_hub import AlertHub
-from falcotui.ops.deployer import Deployer
-from falcotui.ops.reload_state import ReloadState
-from falcotui.ops.reload_tracker import DEFAULT_RELOAD_TIMEOUT, MAX_DOCUMENTED_PROPAGATION
-from falcotui.ops.rules_service import PushStatus, RulesService
+from falcotui.ops.alerts.hub import AlertHub
+from falcotui.ops.deploy.deployer import Deployer
+from falcotui.ops.rules.reload_state import ReloadState
+from falcotui.ops.rules.reload_tracker import DEFAULT_RELOAD_TIMEOUT, MAX_DOCUMENTED_PROPAGATION
+from falcotui.ops.rules.service import PushStatus, RulesService
 from falcotui.sim.config import NodeSpec
 
 # kubernetes.io "Mounted ConfigMaps are updated automatically": as long as the kubelet sync period (1 min) +

@@ -12,12 +12,12 @@ import socket
 import orjson
 import pytest
 
-from falcotui.ops.alert_query import parse_query
-from falcotui.ops.alert_store import AlertStore
-from falcotui.ops.alert_view import FilteredView
-from falcotui.ops.alert_view_service import ViewService
+from falcotui.ops.alerts.query import parse_query
+from falcotui.ops.alerts.store import AlertStore
+from falcotui.ops.alerts.view import FilteredView
+from falcotui.ops.alerts.view_service import ViewService
 from falcotui.ops.engine_link import Link
-from falcotui.ui.remote_view import RemoteView
+from falcotui.ui.alerts.remote_view import RemoteView
 
 CAPACITY = 100_000
 HOSTILE = "\x1b]0;pwned\x07\x1b[2J[bold red]markup[/] :skull: \r\n\x00\x9b31m \u202e [link=http://x]y[/link]"

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from falcotui.falco.alerts import Alert, Priority, parse_json_alert
-from falcotui.ops.alert_store import AlertStore, StoredAlert
-from falcotui.ops.report import ReportMeta, write_report
-from falcotui.ops.report_data import TIMELINE_MAX, pick_bucket
-from falcotui.ops.report_md import code, text
+from falcotui.ops.alerts.report import ReportMeta, write_report
+from falcotui.ops.alerts.report_data import TIMELINE_MAX, pick_bucket
+from falcotui.ops.alerts.report_md import code, text
+from falcotui.ops.alerts.store import AlertStore, StoredAlert
 from tests.cli.report_checks import check_charts, check_counts, md_tables, open_report
 
 NS = 1_000_000_000
@@ -139,8 +139,8 @@ def test_markdown_text_escapes_every_control_character() -> None:
 async def test_the_engine_reports_its_view_and_says_what_its_store_dropped(samples, tmp_path) -> None:
     """`ViewService.report` (what `e` `r` calls over the engine link): the view's alerts, filter and window;
     a store that evicted older alerts says so at the report's top."""
-    from falcotui.ops.alert_query import parse_query
-    from falcotui.ops.alert_view_service import ViewService, in_process_call
+    from falcotui.ops.alerts.query import parse_query
+    from falcotui.ops.alerts.view_service import ViewService, in_process_call
 
     store = AlertStore(capacity=100, clock=lambda: NOW)
     for e in _entries(samples, 150, start_ns=NOW - 600 * NS, step_ns=NS):

@@ -8,9 +8,9 @@ import asyncio
 import time
 
 from falcotui.kube.failed_create import failed_create
-from falcotui.ops.deployer import Deployer
+from falcotui.ops.deploy.deployer import Deployer
 from falcotui.ops.engine import Engine, EngineOptions
-from falcotui.ops.falco_problems import ProblemKind
+from falcotui.ops.fleet.falco_problems import ProblemKind
 from falcotui.sim.config import AdmissionRule, NodeSpec
 
 WEBHOOK = AdmissionRule("webhook", "Privileged mode is disallowed", webhook="gatekeeper", namespace="falco")

@@ -14,9 +14,9 @@ from simkit import MODIFIER_RULE, NEW_RULE, falco_pods, run_two_falco_versions, 
 from falcotui.kube.apply import Applier
 from falcotui.kube.client import KubeClients, Timeouts, load_clients
 from falcotui.kube.exec import ExecError, exec_command
-from falcotui.ops import manifests
-from falcotui.ops.deployer import Deployer
-from falcotui.ops.rules_incluster import (
+from falcotui.ops.deploy import manifests
+from falcotui.ops.deploy.deployer import Deployer
+from falcotui.ops.rules.incluster import (
     APPEND_SCRIPT,
     CHUNK_CHARS,
     TMP_TEMPLATE,
@@ -25,7 +25,7 @@ from falcotui.ops.rules_incluster import (
     pods_per_version,
     validate_in_cluster,
 )
-from falcotui.ops.rules_service import RulesError, RulesService
+from falcotui.ops.rules.service import RulesError, RulesService
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -182,7 +182,7 @@ async def test_a_read_only_root_without_a_tmp_volume_is_explained(falco_sim, cli
 
 def test_the_daemonset_gives_falco_a_small_writable_tmp_under_its_read_only_root() -> None:
     """The copy of the candidate rules needs a writable /tmp; Falco's root filesystem stays read-only."""
-    from falcotui.ops.manifests import render
+    from falcotui.ops.deploy.manifests import render
 
     ds = next(d for d in render() if d["kind"] == "DaemonSet")
     spec = ds["spec"]["template"]["spec"]

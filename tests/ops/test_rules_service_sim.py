@@ -10,11 +10,11 @@ import pytest
 from simkit import MODIFIER_RULE, NEW_RULE, set_falco_image_tag
 
 from falcotui.kube.client import KubeClients
-from falcotui.ops.deployer import Deployer
-from falcotui.ops.reload_state import ReloadState
-from falcotui.ops.rules_service import PushStatus, RulesError, RulesService
-from falcotui.ops.rules_target import target_for_versions
-from falcotui.sim.falco_config import bundled_default_rules
+from falcotui.ops.deploy.deployer import Deployer
+from falcotui.ops.rules.reload_state import ReloadState
+from falcotui.ops.rules.service import PushStatus, RulesError, RulesService
+from falcotui.ops.rules.target import target_for_versions
+from falcotui.sim.falco.config import bundled_default_rules
 
 BROKEN = "- rule: broken rule\n  desc: has no condition\n  output: x\n  priority: WARNING\n"
 
@@ -207,7 +207,7 @@ async def test_reload_tracking_survives_an_api_server_restart(falco_sim, clients
 async def test_history_keeps_the_last_versions_and_concurrent_writers_lose_nothing(falco_sim, clients_for):
     from concurrent.futures import ThreadPoolExecutor
 
-    from falcotui.ops.rules_history import RulesHistory
+    from falcotui.ops.rules.history import RulesHistory
 
     sim = falco_sim(nodes=1)
     clients = clients_for(sim)

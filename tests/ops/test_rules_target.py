@@ -4,7 +4,7 @@ over the image tag, the pinned version (and a note) when no pod says."""
 from __future__ import annotations
 
 from falcotui.falco.rules.dialect import DEFAULT_DIALECT
-from falcotui.ops.rules_target import target_for_pods, target_for_versions
+from falcotui.ops.rules.target import target_for_pods, target_for_versions
 
 
 def pod(name: str, image: str) -> dict:

@@ -14,7 +14,7 @@ from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
 from falcotui.kube.client import Timeouts, load_clients
 from falcotui.kube.throttle import RateLimits
 from falcotui.ops.engine import Engine, EngineOptions
-from falcotui.sim.throttle import Throttle
+from falcotui.sim.api.throttle import Throttle
 
 from .test_engine_sim import assert_exactly_once, eventually
 

@@ -22,8 +22,8 @@ from falcotui.falco.certs import GrpcCerts, generate_grpc_certs
 from falcotui.falco.grpc import outputs_pb2, outputs_pb2_grpc
 from falcotui.falco.image import image_plugin_settings
 from falcotui.sim.cluster import SimCluster
-from falcotui.sim.falco_process import FalcoRuntime
-from falcotui.sim.falco_wiring import install
+from falcotui.sim.falco.process import FalcoRuntime
+from falcotui.sim.falco.wiring import install
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from falcotui.sim.apply import server_side_apply
-from falcotui.sim.resources import RESOURCES
-from falcotui.sim.store import Store
+from falcotui.sim.api.apply import server_side_apply
+from falcotui.sim.api.resources import RESOURCES
+from falcotui.sim.api.store import Store
 
 NAMES = st.sampled_from(["main", "side", "init", "probe"])
 ENV = st.dictionaries(st.sampled_from(["A", "B", "C"]), st.sampled_from(["1", "2"]), max_size=3)

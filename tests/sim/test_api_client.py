@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
-from falcotui.sim.auth import Policy
+from falcotui.sim.api.auth import Policy
 
 
 @pytest.fixture

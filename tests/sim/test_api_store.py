@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from falcotui.sim.store import Store, StoreError
+from falcotui.sim.api.store import Store, StoreError
 
 
 def _ds(name: str = "falco") -> dict:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from falcotui.sim.errors import StoreError
-from falcotui.sim.fieldsets import path_string, paths_of
-from falcotui.sim.patch import strategic_merge
-from falcotui.sim.selectors import match_label_selector, parse_field_selector, parse_label_selector
-from falcotui.sim.tables import human_duration
+from falcotui.sim.api.errors import StoreError
+from falcotui.sim.api.fieldsets import path_string, paths_of
+from falcotui.sim.api.patch import strategic_merge
+from falcotui.sim.api.selectors import match_label_selector, parse_field_selector, parse_label_selector
+from falcotui.sim.api.tables import human_duration
 
 
 def _obj(labels: dict) -> dict:

@@ -5,10 +5,10 @@ for a valid file with warnings)."""
 
 from __future__ import annotations
 
-from falcotui.sim.container_commands import run
-from falcotui.sim.container_fs import ContainerFs
-from falcotui.sim.falco_config import FalcoVersion, image_files
-from falcotui.sim.falco_startup import run_falco_cli
+from falcotui.sim.falco.config import FalcoVersion, image_files
+from falcotui.sim.falco.startup import run_falco_cli
+from falcotui.sim.nodes.container_commands import run
+from falcotui.sim.nodes.container_fs import ContainerFs
 
 VERSION = FalcoVersion(0, 45, 0)
 BROKEN = "- rule: broken rule\n  desc: has no condition\n  output: x\n  priority: WARNING\n"

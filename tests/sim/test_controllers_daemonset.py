@@ -8,10 +8,10 @@ import time
 import pytest
 from kubernetes.client import ApiClient
 
+from falcotui.sim.api.errors import StoreError
+from falcotui.sim.api.store import Store
 from falcotui.sim.config import NodeSpec, SimConfig
-from falcotui.sim.controllers import start_controllers
-from falcotui.sim.errors import StoreError
-from falcotui.sim.store import Store
+from falcotui.sim.controllers.start import start_controllers
 
 CP_TOLERATION = {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}
 

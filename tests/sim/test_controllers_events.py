@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from kubernetes.client import ApiClient
 
-from falcotui.sim.events import EventSink
-from falcotui.sim.store import Store
+from falcotui.sim.api.store import Store
+from falcotui.sim.controllers.events import EventSink
 
 
 def make_store() -> tuple[Store, dict]:

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 import pytest
 from simkit import fast_config
 
-from falcotui.sim.controllers import start_controllers
-from falcotui.sim.runtime import ContainerContext
-from falcotui.sim.store import Store
+from falcotui.sim.api.store import Store
+from falcotui.sim.controllers.start import start_controllers
+from falcotui.sim.nodes.runtime import ContainerContext
 
 # the demo's fast timings, but image pulls and starts at the simulator's own pace (tests watch the pod pass
 # through ContainerCreating) and a propagation delay long enough to measure

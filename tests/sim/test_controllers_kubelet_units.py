@@ -7,7 +7,7 @@ import base64
 import pytest
 from kubernetes.client import ApiClient
 
-from falcotui.sim.kubelet_status import (
+from falcotui.sim.nodes.kubelet_status import (
     Conditions,
     ContainerState,
     backoff_delay,
@@ -17,7 +17,7 @@ from falcotui.sim.kubelet_status import (
     qos_class,
     split_image,
 )
-from falcotui.sim.kubelet_volumes import (
+from falcotui.sim.nodes.kubelet_volumes import (
     MountedFiles,
     VolumeError,
     container_env,

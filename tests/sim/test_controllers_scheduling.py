@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from falcotui.sim.scheduling import (
+from falcotui.sim.controllers.scheduling import (
     NodePods,
     SchedulingError,
     node_should_run,

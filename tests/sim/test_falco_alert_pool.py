@@ -12,8 +12,8 @@ import pytest
 
 from falcotui.falco.alert_text import parse_text_alert
 from falcotui.falco.alerts import dedup_key, parse_json_alert
-from falcotui.sim.falco_alerts_gen import AlertGenerator, OutputOptions
-from falcotui.sim.falco_config import (
+from falcotui.sim.falco.alerts_gen import AlertGenerator, OutputOptions
+from falcotui.sim.falco.config import (
     FalcoArgs,
     falco_image_version,
     image_files,
@@ -21,7 +21,7 @@ from falcotui.sim.falco_config import (
     resolve_rules_files,
     rules_paths,
 )
-from falcotui.sim.falco_ruleset import disabled_by_config, load_files
+from falcotui.sim.falco.ruleset import disabled_by_config, load_files
 
 T0 = 1_795_000_000_123_456_789
 

@@ -12,10 +12,10 @@ import pytest
 
 from falcotui.falco.alerts import Priority, parse_iso8601_ns, parse_json_alert
 from falcotui.falco.rules.loader import load_rules
-from falcotui.sim.falco_config import bundled_default_rules, falco_image_version, image_files
-from falcotui.sim.falco_process import FalcoContainer, FalcoRuntime
-from falcotui.sim.falco_startup import run_falco_cli
-from falcotui.sim.runtime import ContainerContext, ContainerLog
+from falcotui.sim.falco.config import bundled_default_rules, falco_image_version, image_files
+from falcotui.sim.falco.process import FalcoContainer, FalcoRuntime
+from falcotui.sim.falco.startup import run_falco_cli
+from falcotui.sim.nodes.runtime import ContainerContext, ContainerLog
 from falcotui.sim.scenarios import make_scenario
 
 # logger.cpp: `%a %b %d %H:%M:%S %Y`, or `%FT%T%z` with time_format_iso_8601 (the image's config.d sets it)

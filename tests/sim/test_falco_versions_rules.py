@@ -8,9 +8,9 @@ import random
 from simkit import MODIFIER_RULE
 
 from falcotui.falco.rules.condition import parse_condition
-from falcotui.sim.falco_conditions import alternatives, realize
-from falcotui.sim.falco_config import FalcoVersion, image_files
-from falcotui.sim.falco_startup import run_falco_cli, version_text
+from falcotui.sim.falco.conditions import alternatives, realize
+from falcotui.sim.falco.config import FalcoVersion, image_files
+from falcotui.sim.falco.startup import run_falco_cli, version_text
 
 DEFAULTS = "/etc/falco/falco_rules.yaml"
 CUSTOM = "/etc/falco/rules.d/custom-rules.yaml"

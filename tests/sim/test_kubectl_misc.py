@@ -7,7 +7,7 @@ import subprocess
 
 import yaml
 
-from falcotui.sim.auth import Policy
+from falcotui.sim.api.auth import Policy
 
 
 def test_auth_can_i_answers_from_the_policy(kubectl, make_sim_cluster):

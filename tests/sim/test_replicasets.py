@@ -9,9 +9,9 @@ import json
 import random
 import time
 
-from falcotui.sim.falco_workloads import node_workloads
+from falcotui.sim.controllers.workload_objects import seed_workloads
+from falcotui.sim.falco.workloads import node_workloads
 from falcotui.sim.scenarios import stable_seed
-from falcotui.sim.workload_objects import seed_workloads
 
 
 def _until(predicate, what: str, timeout: float = 20.0) -> None:

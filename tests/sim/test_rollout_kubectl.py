@@ -17,7 +17,7 @@ from simkit import fast_config
 
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import NodeSpec
-from falcotui.sim.runtime import ContainerContext
+from falcotui.sim.nodes.runtime import ContainerContext
 
 
 class GatedContainer:

@@ -5,7 +5,7 @@ stays within two files however long the container logs."""
 
 from __future__ import annotations
 
-from falcotui.sim.runtime import CONTAINER_LOG_MAX_FILES, CONTAINER_LOG_MAX_SIZE, ContainerLog
+from falcotui.sim.nodes.runtime import CONTAINER_LOG_MAX_FILES, CONTAINER_LOG_MAX_SIZE, ContainerLog
 
 RECORD = 36 + len("stdout") + len("line 0")  # one `line N` record as the CRI format writes it (N < 10)
 

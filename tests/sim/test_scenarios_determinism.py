@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from falcotui.falco.image import image_plugin_settings
-from falcotui.sim.falco_process import FalcoRuntime
-from falcotui.sim.runtime import ContainerContext, ContainerLog
+from falcotui.sim.falco.process import FalcoRuntime
+from falcotui.sim.nodes.runtime import ContainerContext, ContainerLog
 from falcotui.sim.scenarios import NS, Incident, ScenarioError, make_scenario
 
 # our falco.yaml replaces the image's, so it carries the image's plugin definition and suggested output

@@ -9,7 +9,7 @@ import json
 
 import yaml
 
-from falcotui.ops import manifests
+from falcotui.ops.deploy import manifests
 
 DS_PATH = "/apis/apps/v1/namespaces/falco/daemonsets/falco"
 APPARMOR_PATH = "spec.template.spec.containers[0].securityContext.appArmorProfile"

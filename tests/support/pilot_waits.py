@@ -16,8 +16,8 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Button
 
-from falcotui.ui.alerts_list import AlertList
-from falcotui.ui.node_cursor import NodeCursorView
+from falcotui.ui.alerts.alert_list import AlertList
+from falcotui.ui.fleet.node_cursor import NodeCursorView
 
 
 async def wait_for(pilot: Pilot, predicate: Callable[[], object], *, tries: int = 600, step: float = 0.05):

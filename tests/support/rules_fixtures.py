@@ -12,11 +12,11 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 
 from falcotui.kube.client import KubeClients
-from falcotui.ops.deployer import Deployer
+from falcotui.ops.deploy.deployer import Deployer
 from falcotui.ops.engine import Engine
 from falcotui.ops.engine_client import EngineClient
 from falcotui.ops.engine_placement import ThreadPlacement
-from falcotui.ops.rules_service import RulesService
+from falcotui.ops.rules.service import RulesService
 from falcotui.ui.services import Services
 
 
@@ -61,7 +61,7 @@ class ScreenApp(App):
 def fast_rules_screen():
     """A Rules screen with short reload polling; its lint debounce is long enough that a burst of keys
     from Pilot (which waits for idle after each) is checked once, as when a person types."""
-    from falcotui.ui.rules_screen import RulesScreen
+    from falcotui.ui.rules.screen import RulesScreen
 
     screen = RulesScreen()
     screen.reload_poll = 0.1

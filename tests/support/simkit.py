@@ -24,8 +24,8 @@ from falcotui.kube.client import KubeClients, Timeouts, load_clients
 from falcotui.kube.logs import split_timestamp
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import SimConfig
-from falcotui.sim.falco_process import FalcoRuntime
-from falcotui.sim.falco_wiring import install
+from falcotui.sim.falco.process import FalcoRuntime
+from falcotui.sim.falco.wiring import install
 from falcotui.sim.scenarios import make_scenario
 
 __all__ = [
@@ -141,7 +141,7 @@ def run_two_falco_versions(
     DaemonSet switched to `OnDelete` with the older image, then one pod deleted (its replacement takes the
     new template, the others keep theirs). Returns one running pod per version (blocking: call it from a
     thread inside an event loop)."""
-    from falcotui.ops.rules_incluster import pods_per_version
+    from falcotui.ops.rules.incluster import pods_per_version
 
     path = "/apis/apps/v1/namespaces/falco/daemonsets/falco"
     ds = clients.request("GET", path)

@@ -24,11 +24,11 @@ from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
 from falcotui.cli.tui_cmd import build_services
 from falcotui.falco.alerts import format_iso8601_ns, parse_json_alert
 from falcotui.kube.client import Timeouts, load_clients
-from falcotui.ops.deployer import Deployer
+from falcotui.ops.deploy.deployer import Deployer
 from falcotui.ops.engine import Engine
 from falcotui.ops.engine_client import EngineClient
 from falcotui.ops.engine_placement import ThreadPlacement
-from falcotui.ops.rules_service import RulesService
+from falcotui.ops.rules.service import RulesService
 from falcotui.ui.app import FalcoTuiApp
 from falcotui.ui.keymap import UserKeymap
 from falcotui.ui.services import Services

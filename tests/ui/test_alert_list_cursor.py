@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from falcotui.ui.alerts_list import AlertList
-from falcotui.ui.alerts_screen import AlertsScreen
+from falcotui.ui.alerts.alert_list import AlertList
+from falcotui.ui.alerts.screen import AlertsScreen
 
 
 async def open_list(pilot, app, shows, until) -> AlertList:

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from falcotui.ui.count_list import CountList
+from falcotui.ui.alerts.count_list import CountList
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_alerts_frozen import alert_rows, open_alerts

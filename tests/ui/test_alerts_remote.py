@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from falcotui.ui.alerts_list import alert_line
-from falcotui.ui.alerts_screen import AlertsScreen
+from falcotui.ui.alerts.alert_list import alert_line
+from falcotui.ui.alerts.screen import AlertsScreen
 
 ROW = re.compile(r"\d\d:\d\d:\d\d(\.\d{3})? +(Emergency|Alert|Critical|Error|Warning|Notice|Info|Debug) .*")
 PLACEHOLDER = re.compile(r"│…\s+│")

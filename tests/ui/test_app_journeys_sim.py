@@ -8,8 +8,8 @@ import asyncio
 import re
 
 from falcotui.falco.alerts import Priority
-from falcotui.ui.alerts_screen import AlertsScreen
-from falcotui.ui.fleet_screen import FleetScreen
+from falcotui.ui.alerts.screen import AlertsScreen
+from falcotui.ui.fleet.screen import FleetScreen
 
 ROW = re.compile(r"\d\d:\d\d:\d\d\.\d{3} .*")
 

@@ -7,8 +7,8 @@ import re
 from textual.command import CommandList, CommandPalette
 
 from falcotui.falco.alerts import Priority
-from falcotui.ui.alerts_screen import AlertsScreen
-from falcotui.ui.fleet_screen import FleetScreen
+from falcotui.ui.alerts.screen import AlertsScreen
+from falcotui.ui.fleet.screen import FleetScreen
 from falcotui.ui.reconnect import Reconnect
 
 
@@ -179,7 +179,7 @@ async def test_no_color_tells_priorities_and_tiles_apart_without_colour(
         assert critical and all(s.bold and s.underline for s in critical)
         assert warning and not any(s.bold or s.dim for s in warning)  # plain weight, below Error's bold
         from falcotui.falco.alerts import Priority
-        from falcotui.ui.widgets import priority_style
+        from falcotui.ui.widgets.common import priority_style
 
         assert priority_style(Priority.ERROR) == "bold" and "reverse" in priority_style(Priority.ALERT)
         await pilot.press("f1")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from falcotui.ui.dialogs import ConfirmDialog
-from falcotui.ui.rules_screen import RulesScreen
+from falcotui.ui.rules.screen import RulesScreen
+from falcotui.ui.widgets.dialogs import ConfirmDialog
 
 
 def rules_loaded(app) -> bool:

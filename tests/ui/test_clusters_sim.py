@@ -17,15 +17,15 @@ from falcotui.cli.demo import FAST_TIMINGS, DemoCluster, merged_kubeconfig
 from falcotui.cli.tui_clusters import build_clusters
 from falcotui.falco.alerts import parse_json_alert
 from falcotui.kube.client import Timeouts, load_clients
-from falcotui.ops.alert_query import parse_query
-from falcotui.ops.deployer import RESTARTED_AT
+from falcotui.ops.alerts.query import parse_query
+from falcotui.ops.deploy.deployer import RESTARTED_AT
 from falcotui.ops.engine_worker import ConnectOptions
+from falcotui.ui.alerts.response import ActionsMenu
 from falcotui.ui.app import FalcoTuiApp
-from falcotui.ui.deploy_screen import DeployScreen
-from falcotui.ui.dialogs import ConfirmDialog
-from falcotui.ui.fleet_screen import FleetScreen
-from falcotui.ui.fleets import ClustersScreen
-from falcotui.ui.response_ui import ActionsMenu
+from falcotui.ui.deploy.screen import DeployScreen
+from falcotui.ui.fleet.fleets import ClustersScreen
+from falcotui.ui.fleet.screen import FleetScreen
+from falcotui.ui.widgets.dialogs import ConfirmDialog
 from tests.ui.conftest import screen_text_of, wait_for, wait_shown
 from tests.ui.test_response_actions_sim import NS, _alert, _choose, _confirm, _workload
 
@@ -170,8 +170,8 @@ async def test_two_clusters_side_by_side(two) -> None:
 
 async def test_ctx_picks_several_contexts_and_a_opens_one_clusters_alerts(two) -> None:
     from falcotui.cli.tui_cmd import build_services
-    from falcotui.ui.alerts_screen import AlertsScreen
-    from falcotui.ui.fleets import ContextsPrompt
+    from falcotui.ui.alerts.screen import AlertsScreen
+    from falcotui.ui.fleet.fleets import ContextsPrompt
     from falcotui.ui.reconnect import Reconnect
 
     _, kubeconfig = two

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from falcotui.sim.api.tokens import TokenAuthority
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import SimConfig
-from falcotui.sim.tokens import TokenAuthority
 
 from .test_rules_external_editor_tmux import REPO, Tmux
 

@@ -11,11 +11,11 @@ from pilot_waits import ready, wait_for
 from rules_fixtures import ScreenApp, deploy, services_for
 
 from falcotui.sim.config import NodeSpec
-from falcotui.ui.deploy_screen import DeployScreen
-from falcotui.ui.deploy_widgets import ManifestTable, RolloutPanel
-from falcotui.ui.dialogs import ConfirmDialog
-from falcotui.ui.rules_dialogs import HistoryDialog
-from falcotui.ui.rules_screen import RulesScreen
+from falcotui.ui.deploy.screen import DeployScreen
+from falcotui.ui.deploy.widgets import ManifestTable, RolloutPanel
+from falcotui.ui.rules.dialogs import HistoryDialog
+from falcotui.ui.rules.screen import RulesScreen
+from falcotui.ui.widgets.dialogs import ConfirmDialog
 
 pytestmark = pytest.mark.timeout(120)
 

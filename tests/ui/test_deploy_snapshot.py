@@ -11,9 +11,9 @@ import pytest
 from pilot_waits import wait_for
 from rules_fixtures import ScreenApp, services_for
 
-from falcotui.ops.deployer import Deployer
-from falcotui.ui.deploy_screen import DeployScreen
-from falcotui.ui.deploy_widgets import ManifestTable, RolloutPanel
+from falcotui.ops.deploy.deployer import Deployer
+from falcotui.ui.deploy.screen import DeployScreen
+from falcotui.ui.deploy.widgets import ManifestTable, RolloutPanel
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -21,7 +21,7 @@ from falcotui.falco.alerts import dedup_key
 from falcotui.kube.client import Timeouts
 from falcotui.ops.engine_placement import ChildPlacement
 from falcotui.ops.engine_worker import ConnectOptions
-from falcotui.ui.alerts_screen import AlertsScreen
+from falcotui.ui.alerts.screen import AlertsScreen
 from falcotui.ui.app import FalcoTuiApp
 
 

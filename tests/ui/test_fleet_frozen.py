@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import copy
 
-from falcotui.ui.fleet_screen import FleetScreen
-from falcotui.ui.node_detail import NodeDetailScreen
+from falcotui.ui.fleet.node_detail import NodeDetailScreen
+from falcotui.ui.fleet.screen import FleetScreen
 
 
 def table_rows(text: str) -> list[str]:
@@ -159,7 +159,7 @@ async def test_a_click_on_the_highlighted_line_opens_the_node(frozen, screen_tex
 
 
 async def test_header_shows_when_the_grpc_certificates_expire(frozen, shows):
-    from falcotui.ops.manifests import GRPC_CERTS_EXPIRE
+    from falcotui.ops.deploy.manifests import GRPC_CERTS_EXPIRE
 
     app = frozen()
     fleet = app.frozen_engine.fleet
@@ -176,7 +176,7 @@ async def test_keys_typed_right_after_slash_land_in_the_filter(frozen, shows, un
     from textual import events
     from textual.widgets import Input
 
-    from falcotui.ui.alerts_screen import AlertsScreen
+    from falcotui.ui.alerts.screen import AlertsScreen
 
     def burst(*keys: tuple[str, str]) -> None:  # posted together, as the driver does for one read
         for key, char in keys:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from falcotui.ops.engine import Health
-from falcotui.ui.widgets import health_text
+from falcotui.ui.widgets.common import health_text
 
 BASE = Health(
     server="https://k8s.example:6443", context="prod", namespace="falco", api_reachable=True, api_error="",

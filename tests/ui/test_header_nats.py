@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from falcotui.ops.nats_channel import NatsHealth
-from falcotui.ui.widgets import health_text
+from falcotui.ops.channels.nats import NatsHealth
+from falcotui.ui.widgets.common import health_text
 
 from .test_header_lag import BASE
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from falcotui.falco.alerts import MAX_LINE_LENGTH, format_iso8601_ns
-from falcotui.ui.alerts_screen import AlertsScreen
+from falcotui.ui.alerts.screen import AlertsScreen
 
 
 def log_line(t_ns: int, output: str, rule: str, cmdline: str, tag: str) -> str:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from textual.widgets import Input
 
-from falcotui.ui.alerts_screen import AlertsScreen
+from falcotui.ui.alerts.screen import AlertsScreen
 from falcotui.ui.app import FalcoTuiApp
 from falcotui.ui.help_screen import HelpScreen, key_sections
-from falcotui.ui.keybar import KeyBar
 from falcotui.ui.keymap import default_keymap_path, load_keymap, ui_bindings
+from falcotui.ui.widgets.keybar import KeyBar
 
 ID = re.compile(r"^[a-z][a-z-]*\.[a-z0-9][a-z0-9-]*$")
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from falcotui.ui.fleet_screen import FleetScreen
-from falcotui.ui.node_detail import NodeDetailScreen
-from falcotui.ui.pod_screens import PodDescribeScreen, PodLogScreen
+from falcotui.ui.fleet.node_detail import NodeDetailScreen
+from falcotui.ui.fleet.pod_screens import PodDescribeScreen, PodLogScreen
+from falcotui.ui.fleet.screen import FleetScreen
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -11,11 +11,11 @@ import re
 import pytest
 from simkit import NEW_RULE
 
-from falcotui.ops.rules_service import PushStatus, RulesService
-from falcotui.ui.fleet_screen import FleetScreen
-from falcotui.ui.node_detail import NodeDetailScreen
-from falcotui.ui.rules_dialogs import PushDialog
-from falcotui.ui.rules_screen import RulesScreen
+from falcotui.ops.rules.service import PushStatus, RulesService
+from falcotui.ui.fleet.node_detail import NodeDetailScreen
+from falcotui.ui.fleet.screen import FleetScreen
+from falcotui.ui.rules.dialogs import PushDialog
+from falcotui.ui.rules.screen import RulesScreen
 
 pytestmark = pytest.mark.timeout(150)
 

@@ -8,7 +8,7 @@ from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
 from falcotui.cli.tui_cmd import build_services
 from falcotui.kube.apply import Applier
 from falcotui.kube.client import Timeouts, load_clients
-from falcotui.ops import manifests
+from falcotui.ops.deploy import manifests
 from falcotui.ui.app import FalcoTuiApp
 
 

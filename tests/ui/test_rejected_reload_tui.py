@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from falcotui.ops.rules_service import PushStatus, RulesService
-from falcotui.ui.fleet_screen import FleetScreen
-from falcotui.ui.rules_screen import RulesScreen
+from falcotui.ops.rules.service import PushStatus, RulesService
+from falcotui.ui.fleet.screen import FleetScreen
+from falcotui.ui.rules.screen import RulesScreen
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -9,8 +9,8 @@ from textual.geometry import Region
 from textual.screen import Screen
 from textual.widgets import Static
 
-from falcotui.ui.alerts_screen import AlertsScreen
-from falcotui.ui.widgets import TitledBox
+from falcotui.ui.alerts.screen import AlertsScreen
+from falcotui.ui.widgets.common import TitledBox
 
 
 class BoxApp(App):

@@ -7,7 +7,7 @@ The palette's command reaches the same report; `e` `j` still writes JSON lines."
 from __future__ import annotations
 
 from falcotui.falco.alerts import Priority, parse_json_alert
-from falcotui.ui.export_menu import ExportMenu
+from falcotui.ui.alerts.export_menu import ExportMenu
 from tests.cli.report_checks import check_actions, check_charts, check_counts, open_report
 from tests.ui.conftest import screen_text_of, wait_for, wait_shown
 from tests.ui.test_response_actions_sim import _alert, _choose, _confirm, _workload

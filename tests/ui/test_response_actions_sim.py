@@ -11,8 +11,8 @@ import time
 
 from falcotui.falco.alerts import format_iso8601_ns, parse_json_alert
 from falcotui.kube.apply import Applier
-from falcotui.ui.dialogs import ConfirmDialog
-from falcotui.ui.response_ui import ActionLogScreen, ActionsMenu
+from falcotui.ui.alerts.response import ActionLogScreen, ActionsMenu
+from falcotui.ui.widgets.dialogs import ConfirmDialog
 from tests.ui.conftest import screen_text_of, wait_for, wait_shown
 
 NS = "shop"
@@ -137,7 +137,7 @@ async def test_quarantine_cordon_and_the_action_log(demo_app, feed, tmp_path, mo
         # the node detail: an alert-less node target offers cordon/uncordon
         await pilot.press("f1")
         await pilot.pause(0.2)
-        from falcotui.ui.node_detail import NodeDetailScreen
+        from falcotui.ui.fleet.node_detail import NodeDetailScreen
 
         app.push_screen(NodeDetailScreen(node))
         assert await wait_for(pilot, lambda: isinstance(app.screen, NodeDetailScreen))

@@ -14,12 +14,12 @@ from pilot_waits import ready, wait_for
 from rules_fixtures import ScreenApp, deploy, fast_rules_screen, linted, loaded, services_for
 from textual.widgets import Button, Input, Static
 
-from falcotui.ui.dialogs import ConfirmDialog
 from falcotui.ui.help_screen import key_sections
-from falcotui.ui.keybar import KeyBar
-from falcotui.ui.rules_dialogs import PushDialog
-from falcotui.ui.rules_files_ops import NewFileDialog, new_file_problem
-from falcotui.ui.rules_screen import RulesScreen
+from falcotui.ui.rules.dialogs import PushDialog
+from falcotui.ui.rules.files_ops import NewFileDialog, new_file_problem
+from falcotui.ui.rules.screen import RulesScreen
+from falcotui.ui.widgets.dialogs import ConfirmDialog
+from falcotui.ui.widgets.keybar import KeyBar
 
 pytestmark = pytest.mark.timeout(150)
 

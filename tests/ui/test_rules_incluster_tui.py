@@ -16,10 +16,10 @@ from textual.widgets import Checkbox
 from falcotui.kube.apply import Applier
 from falcotui.kube.client import KubeClients, Timeouts, load_clients
 from falcotui.kube.exec import exec_command
-from falcotui.ops import manifests
-from falcotui.ui.rules_dialogs import PushDialog
-from falcotui.ui.rules_incluster_ui import InClusterDialog
-from falcotui.ui.rules_screen import RulesScreen
+from falcotui.ops.deploy import manifests
+from falcotui.ui.rules.dialogs import PushDialog
+from falcotui.ui.rules.incluster_ui import InClusterDialog
+from falcotui.ui.rules.screen import RulesScreen
 
 pytestmark = pytest.mark.timeout(180)
 

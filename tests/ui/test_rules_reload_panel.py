@@ -7,8 +7,8 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
-from falcotui.ops.reload_state import NodeReload, ReloadState
-from falcotui.ui.rules_reload_panel import ReloadPanel
+from falcotui.ops.rules.reload_state import NodeReload, ReloadState
+from falcotui.ui.rules.reload_panel import ReloadPanel
 
 
 class PanelApp(App):

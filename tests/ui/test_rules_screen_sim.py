@@ -14,10 +14,10 @@ from simkit import NEW_RULE
 from textual.css.query import NoMatches
 from textual.widgets import Button, Input
 
-from falcotui.ui.dialogs import ConfirmDialog
-from falcotui.ui.rules_dialogs import ConflictDialog, HistoryDialog, PushDialog
-from falcotui.ui.rules_problems import ProblemsList
-from falcotui.ui.rules_screen import RulesScreen
+from falcotui.ui.rules.dialogs import ConflictDialog, HistoryDialog, PushDialog
+from falcotui.ui.rules.problems import ProblemsList
+from falcotui.ui.rules.screen import RulesScreen
+from falcotui.ui.widgets.dialogs import ConfirmDialog
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,7 +10,7 @@ import pytest
 from pilot_waits import wait_for
 from rules_fixtures import ScreenApp, deploy, services_for
 
-from falcotui.ui.rules_screen import RulesScreen
+from falcotui.ui.rules.screen import RulesScreen
 
 pytestmark = pytest.mark.timeout(120)
 

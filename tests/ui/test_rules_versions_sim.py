@@ -9,7 +9,7 @@ from pilot_waits import wait_for
 from rules_fixtures import ScreenApp, deploy, fast_rules_screen, linted, loaded, services_for
 from simkit import MODIFIER_RULE, set_falco_image_tag
 
-from falcotui.ui.rules_screen import RulesScreen
+from falcotui.ui.rules.screen import RulesScreen
 
 pytestmark = pytest.mark.timeout(120)
 

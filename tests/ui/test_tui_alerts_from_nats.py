@@ -12,13 +12,13 @@ from textual.command import CommandPalette
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
 from falcotui.cli.tui_cmd import build_services
 from falcotui.kube.client import Timeouts
+from falcotui.ops.channels.nats import NatsSource
 from falcotui.ops.engine_placement import ChildPlacement
 from falcotui.ops.engine_worker import ConnectOptions
-from falcotui.ops.nats_channel import NatsSource
-from falcotui.ui.alerts_screen import AlertsScreen
+from falcotui.ui.alerts.nats_stream import COMMAND as NATS_COMMAND
+from falcotui.ui.alerts.screen import AlertsScreen
 from falcotui.ui.app import FalcoTuiApp
-from falcotui.ui.dialogs import ConfirmDialog
-from falcotui.ui.nats_stream_ui import COMMAND as NATS_COMMAND
+from falcotui.ui.widgets.dialogs import ConfirmDialog
 
 from ..nats.conftest import (  # noqa: F401 - fixtures
     bare_nats_server,

@@ -1,0 +1,593 @@
+"""AlertHub: one de-duplicated alert stream from every node's log and gRPC channels, with channel health.
+
+Producers call `ingest(alert)` (the sync fast path) or `ingest_log_line(...)` for raw pod-log lines, or
+put items on an asyncio.Queue that `consume(queue)` drains. The UI calls `drain()` on its timer and gets
+one HubDelta with everything that changed since its previous call: new alerts, earlier alerts that gained
+a channel, channels whose health changed and Falco pods whose log said something.
+
+De-duplication: an alert's key (event time, rule, hostname, output, node: what `dedup_key` covers) is
+remembered for `dedup_window_s` seconds after it was first received, and for at most `dedup_max` keys
+(the oldest are forgotten first). A copy that arrives through the other channel while its key is
+remembered is not stored again: the stored alert records the extra channel ("via log+grpc"). Worst case:
+a copy arriving later than the window, or after more than `dedup_max` newer distinct alerts, is stored a
+second time. The key is one int: the exact event time in ns above a 64-bit hash of the strings (`_key`),
+so two distinct alerts share a key only when stamped in the same nanosecond with colliding hashes (odds
+about 2**-64 a pair). Memory is about 200 bytes per remembered key (≈ 40 MB at the default 200,000).
+
+Not thread-safe: call everything from the asyncio loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import orjson
+
+from falcotui.falco.alert_text import OutputTemplates
+from falcotui.falco.alerts import (
+    MAX_LINE_LENGTH,
+    Alert,
+    AlertParseError,
+    Priority,
+    alert_from_mapping,
+)
+from falcotui.falco.loglines import LogLine
+from falcotui.ops.alerts.store import AlertStore, StoredAlert, alert_node
+from falcotui.ops.fleet.falco_pods import FalcoPodInfo, FalcoPodTracker
+
+_NS = 1_000_000_000
+CHANNEL_KINDS = ("log", "grpc", "nats")
+#: markers falcotui itself puts into the alert list (a gap in a log) carry this source and rule
+MARKER_SOURCE = "falcotui"
+GAP_RULE = "falcotui: possible gap in the log"
+#: a channel's lag counts (in the header) for this long after the line that measured it
+LAG_WINDOW_S = 10
+_LAG_WINDOW_NS = LAG_WINDOW_S * _NS
+_JSON_START = ("{", b"{")  # a log line's first character (str or bytes slice) when it is a JSON alert
+_HASH_BITS = (1 << 64) - 1
+_BEFORE = -(1 << 128)  # earlier than any line: a channel never reported connected has no history
+
+
+def _key(alert: Alert) -> int:
+    """The de-duplication key: equal exactly when `falcotui.falco.alerts.dedup_key` is (same node, hostname,
+    rule, output and event time), without hashing the text twice: the event time, shifted above a 64-bit
+    hash of the strings (Python caches a str's hash, and rule and hostname are shared strings)."""
+    text = hash((alert.node or "", alert.hostname, alert.rule, alert.output))
+    return (alert.time_ns << 64) | (text & _HASH_BITS)
+
+
+_LABELS = tuple(p.label for p in Priority)
+#: the keys of a Falco JSON alert with falco.yaml's default json_include_* settings (as alerts._FALCO_KEYS)
+_FALCO_KEYS = frozenset(("time", "priority", "rule", "output", "source", "hostname", "output_fields", "tags"))
+
+
+def _as_written(obj: dict, alert: Alert) -> bool:
+    """True when `alert_to_json(alert)` would write the values of `obj` back unchanged, only the keys in
+    another order and falcotui's added: Falco's eight keys alone, the priority spelled as Falco does, the
+    time in its own form (`2026-12-06T16:26:09.763232993Z`; a leap second 60 would be written as the next
+    minute)."""
+    if obj.keys() != _FALCO_KEYS or obj["priority"] != _LABELS[alert.priority]:
+        return False
+    when = obj["time"]
+    if type(when) is not str or len(when) != 30:
+        return False
+    return when[10] == "T" and when[17:19] != "60" and when[29] == "Z"
+
+
+class PodLogLine(Protocol):
+    """What a pod-log follower hands over (falcotui.kube.logs.LogLine has these attributes)."""
+
+    pod: str
+    node: str
+    ts_ns: int
+    line: str | bytes
+
+
+@dataclass(slots=True)
+class ChannelStatus:
+    """Health of one channel: a node's log stream or its gRPC subscription."""
+
+    node: str
+    kind: str  # "log" | "grpc"
+    pod: str | None = None
+    connected: bool = False
+    changed_ns: int | None = None  # when `connected` last changed
+    detail: str = ""  # why it disconnected, or where it is connected
+    alerts: int = 0  # alerts received through it, duplicates included
+    duplicates: int = 0  # of which were already stored (via the other channel, or repeated)
+    last_received_ns: int | None = None
+    last_alert_ns: int | None = None  # event time of the last alert received
+    # how late lines arrive: receipt time minus the line's own timestamp (the kubelet's for a log line, the
+    # event time for a gRPC alert), worst of the latest batch; lines written before the channel connected
+    # (a tail or resume replaying history, gRPC's queued events) are history, not lateness, and not counted
+    lag_ns: int | None = None
+    lag_at_ns: int | None = None  # when `lag_ns` was measured; it goes stale after LAG_WINDOW_S
+    live_since_ns: int | None = None  # when its owner last reported it connected (None: never managed)
+    managed: bool = False  # its owner reports connects/disconnects; alerts alone do not flip `connected`
+    cuts: int = 0  # times it went from connected to disconnected
+    last_cut_ns: int | None = None
+    gaps: int = 0  # resumes that could not prove no line was missed (see `AlertHub.record_gap`)
+    last_gap: tuple[int, int] | None = None  # (last line before, first line after), Unix ns
+
+    @property
+    def lag_s(self) -> float | None:
+        return None if self.lag_ns is None else self.lag_ns / _NS
+
+    def current_lag_ns(self, now_ns: int) -> int | None:
+        """The lag measured within the last LAG_WINDOW_S on a connected channel, else None: a quiet
+        channel has no lag to show (no line of it is late), however long ago its last line came."""
+        at = self.lag_at_ns
+        if not self.connected or at is None or now_ns - at > _LAG_WINDOW_NS:
+            return None
+        return self.lag_ns
+
+    def idle_s(self, now_ns: int) -> float | None:
+        """Seconds since the last alert arrived through this channel."""
+        return None if self.last_received_ns is None else (now_ns - self.last_received_ns) / _NS
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelUpdate:
+    """A queue item that reports a channel connecting or going away."""
+
+    node: str
+    kind: str
+    connected: bool
+    pod: str | None = None
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class HubDelta:
+    """What changed since the previous `drain()`. `alerts` are new (oldest first); `missed` counts new
+    alerts the store evicted before this drain could hand them over; `merged` are earlier alerts that
+    gained a channel; `first_seq` is the store's oldest kept sequence number (rows before it are gone)."""
+
+    alerts: list[StoredAlert] = field(default_factory=list)
+    missed: int = 0
+    merged: list[StoredAlert] = field(default_factory=list)
+    channels: list[ChannelStatus] = field(default_factory=list)
+    pods: list[FalcoPodInfo] = field(default_factory=list)
+    first_seq: int = 1
+    last_seq: int = 0
+    #: with `AlertHub(keep_lines=True)`: seq -> the JSON log line a new alert was parsed from, exactly as
+    #: Falco wrote it (Falco's eight keys, UTF-8, orjson's own parse), for a writer that passes it on
+    lines: dict[int, bytes] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.alerts or self.missed or self.merged or self.channels or self.pods)
+
+
+class AlertHub:
+    """Merges channels into the store with de-duplication; tracks channel health and Falco pods."""
+
+    def __init__(
+        self,
+        store: AlertStore | None = None,
+        *,
+        dedup_window_s: float = 300.0,
+        dedup_max: int = 200_000,
+        text_rules: OutputTemplates | None = None,
+        clock: Callable[[], int] = time.time_ns,
+        keep_lines: bool = False,
+    ) -> None:
+        if dedup_window_s <= 0 or dedup_max < 1:
+            raise ValueError("de-duplication needs a positive window and room for at least one key")
+        self.store = store if store is not None else AlertStore(clock=clock)
+        self._clock = clock
+        self._window_ns = int(dedup_window_s * _NS)
+        self._dedup_max = dedup_max
+        self._seen: dict[int, int] = {}  # dedup key -> sequence number of the stored alert
+        self._seen_order: deque[tuple[int, int]] = deque()  # (first received, key), oldest first
+        self.duplicates = 0
+        self.channels: dict[tuple[str, str], ChannelStatus] = {}
+        self.falco = FalcoPodTracker(text_rules)
+        self.bad_lines = 0
+        self.last_bad_line: LogLine | None = None
+        self._drained_seq = self.store.last_seq
+        self._merged: list[int] = []
+        self._changed_channels: set[tuple[str, str]] = set()
+        self._changed_pods: set[str] = set()
+        # seq -> raw JSON line of new alerts not yet drained (see HubDelta.lines); None: not kept
+        self._lines: dict[int, bytes] | None = {} if keep_lines else None
+
+    # ------------------------------------------------------------ alerts
+
+    def ingest(
+        self, alert: Alert, *, received_ns: int | None = None, line_ns: int | None = None
+    ) -> StoredAlert | None:
+        """Take one alert from any channel; returns the stored entry, or None for a duplicate.
+        `line_ns`: the line's own timestamp (the kubelet's), for the lag; default the alert's event time."""
+        now = self._clock() if received_ns is None else received_ns
+        return self._take(alert, now, alert.time_ns if line_ns is None else line_ns)
+
+    def ingest_history(self, alert: Alert) -> StoredAlert | None:
+        """Like `ingest`, for an alert replayed from history (a stream read from its start): it says
+        nothing about how late alerts arrive now, so no lag is measured."""
+        return self._take(alert, self._clock(), None)
+
+    def _take(self, alert: Alert, now: int, line_ns: int | None) -> StoredAlert | None:
+        """`line_ns` None: not a line that arrived (falcotui's own marker), so no lag measured."""
+        order = self._seen_order
+        if order and order[0][0] < now - self._window_ns:
+            self._expire(now)
+        channel = self._channel_for(alert.node or alert.hostname, alert.channel, alert.pod, now)
+        channel.alerts += 1
+        channel.last_received_ns = now
+        channel.last_alert_ns = alert.time_ns
+        since = channel.live_since_ns
+        if line_ns is not None and (since is None or line_ns >= since):  # written while connected: late
+            lag = now - line_ns
+            if channel.lag_at_ns != now or channel.lag_ns is None or lag > channel.lag_ns:
+                channel.lag_ns, channel.lag_at_ns = lag, now
+
+        key = _key(alert)
+        seq = self._seen.get(key)
+        if seq is not None:
+            self.duplicates += 1
+            channel.duplicates += 1
+            entry = self.store.by_seq(seq)
+            if entry is not None and self.store.add_channel(entry, alert.channel):
+                self._merged.append(seq)
+            return None
+        entry = self.store.append(alert, received_ns=now)
+        self._seen[key] = entry.seq
+        order.append((now, key))
+        if len(order) > self._dedup_max:
+            del self._seen[order.popleft()[1]]
+        if alert.source == "internal":
+            if (info := self.falco.note_alert(alert, line_ns)) is not None:
+                self._changed_pods.add(info.pod)
+        elif (info := self.falco.note_metadata(alert)) is not None:
+            self._changed_pods.add(info.pod)
+        return entry
+
+    def _channel_for(self, node: str, kind: str, pod: str | None, now: int) -> ChannelStatus:
+        """The channel an alert arrived through (created with its first alert), with the alert's pod; a
+        channel nobody reports on counts as connected from its first alert on."""
+        ckey = (node, kind)
+        channel = self.channels.get(ckey)
+        if channel is None:
+            channel = self.channels[ckey] = ChannelStatus(node, kind, pod)
+        elif pod is not None and channel.pod != pod:
+            channel.pod = pod  # the DaemonSet replaced the node's Falco pod
+        if not channel.connected and not channel.managed:
+            channel.connected, channel.changed_ns = True, now
+            self._changed_channels.add(ckey)
+        return channel
+
+    def ingest_many(self, alerts: Iterable[Alert]) -> int:
+        """Ingest a batch; returns how many were new (not duplicates)."""
+        now = self._clock()
+        return sum(self.ingest(a, received_ns=now) is not None for a in alerts)
+
+    def _expire(self, now: int) -> None:
+        horizon = now - self._window_ns
+        order, seen = self._seen_order, self._seen
+        while order and order[0][0] < horizon:
+            del seen[order.popleft()[1]]
+
+    @property
+    def dedup_keys(self) -> int:
+        """How many de-duplication keys are remembered now."""
+        return len(self._seen)
+
+    # ------------------------------------------------------------ pod logs
+
+    def ingest_log_line(
+        self, pod: str, line: str | bytes, *, node: str | None = None, ts_ns: int | None = None
+    ) -> LogLine:
+        """One line of a Falco pod's log: alerts are ingested through the `log` channel, Falco's own lines
+        update the pod's version/reload state. Returns the classification."""
+        result = self.falco.classify(pod, line, node=node, ts_ns=ts_ns)
+        if result.alert is not None:
+            self.ingest(result.alert, line_ns=result.k8s_time_ns)
+        elif result.kind == "bad_alert":
+            self.bad_lines += 1
+            self.last_bad_line = result
+        else:
+            self._changed_pods.add(pod)
+        return result
+
+    def ingest_log_lines(self, lines: Iterable[PodLogLine]) -> None:
+        """A batch from the log followers (objects with pod, node, ts_ns and line), received now.
+
+        The hot path: a JSON alert line (what Falco writes with `json_output: true`) is parsed straight
+        into a run that `_store_run` de-duplicates and stores in one go, without classifying it or building
+        a LogLine; anything else (Falco's own lines, text alerts, a line orjson refuses) goes through
+        `ingest_log_line`, which classifies and explains, in order with the alerts around it."""
+        now = self._clock()
+        loads, from_mapping, kept = orjson.loads, alert_from_mapping, self._lines
+        run: list[tuple[Alert, int | None, bytes | None]] = []
+        for item in lines:
+            line, node = item.line, item.node
+            if node and line[:1] in _JSON_START and len(line) <= MAX_LINE_LENGTH:
+                # parse_json_alert's common case, inline; a line it would mend (not UTF-8, a lone surrogate)
+                # or cut (oversized) takes the classifying path below, which calls it
+                try:
+                    obj = loads(line)
+                    alert = from_mapping(obj, node=node, pod=item.pod) if type(obj) is dict else None
+                except (orjson.JSONDecodeError, AlertParseError):
+                    alert = None  # ingest_log_line counts it as a bad line, with the reason
+                if alert is not None:
+                    ts = alert.time_ns if item.ts_ns is None else item.ts_ns
+                    keep = kept is not None and type(line) is bytes and _as_written(obj, alert)
+                    run.append((alert, ts, line if keep else None))
+                    continue
+            if run:  # in order with what the line below changes
+                self._store_run(run, now)
+                run.clear()
+            self.ingest_log_line(item.pod, line, node=node, ts_ns=item.ts_ns)
+        if run:
+            self._store_run(run, now)
+
+    def ingest_alerts(self, alerts: Iterable[Alert], *, received_ns: int | None = None) -> None:
+        """A batch of parsed alerts (a gRPC or NATS channel's since the last batch), received at
+        `received_ns` (default now): what `ingest` does for each, through the batch path."""
+        now = self._clock() if received_ns is None else received_ns
+        self._store_run([(a, a.time_ns, None) for a in alerts], now)
+
+    def _store_run(self, run: list[tuple[Alert, int | None, bytes | None]], now: int) -> None:
+        """(alert, line_ns, raw JSON line or None) each, received at `now`: what `_take` does for each
+        alert, with the store extended once and each channel's figures added up once (`_tally`). `line_ns`
+        None measures no lag (as `_take`)."""
+        seen, order, store = self._seen, self._seen_order, self.store
+        if order and order[0][0] < now - self._window_ns:
+            self._expire(now)  # `now` is the whole run's: nothing expires during it
+        note_metadata, dedup_max, kept = self.falco.note_metadata, self._dedup_max, self._lines
+        # new alerts go to the store in one `extend`, so the next one's sequence number is known: the
+        # store's next plus how many wait
+        new: list[Alert] = []
+        next_seq = store.next_seq
+        # (node, channel kind) -> the channel's figures from this run, put into its ChannelStatus by
+        # `_tally`: [channel, alerts, last event time, earliest line written while connected, pod, since]
+        batch: dict[tuple[str, str], list] = {}
+        for alert, line_ns, raw in run:
+            t, kind = alert.time_ns, alert.channel
+            node = alert.node or alert.hostname
+            tally = batch.get((node, kind))
+            if tally is None:
+                channel = self._channel_for(node, kind, alert.pod, now)
+                since = channel.live_since_ns
+                since = _BEFORE if since is None else since
+                tally = batch[(node, kind)] = [channel, 0, t, None, alert.pod, since]
+            tally[1] += 1
+            tally[2] = t
+            if alert.pod is not None:
+                tally[4] = alert.pod
+            if line_ns is not None and line_ns >= tally[5] and (tally[3] is None or line_ns < tally[3]):
+                tally[3] = line_ns
+            key = (t << 64) | (hash((node, alert.hostname, alert.rule, alert.output)) & _HASH_BITS)
+            seq = seen.get(key)  # the key is `_key(alert)`, inline
+            if seq is not None:
+                self.duplicates += 1
+                tally[0].duplicates += 1
+                if seq >= next_seq:  # its first copy still waits in `new`
+                    store.extend(new, received_ns=now)
+                    new.clear()
+                    next_seq = store.next_seq
+                entry = store.by_seq(seq)
+                if entry is not None and store.add_channel(entry, kind):
+                    self._merged.append(seq)
+                continue
+            seq = seen[key] = next_seq + len(new)
+            if raw is not None and kept is not None:
+                kept[seq] = raw
+            new.append(alert)
+            order.append((now, key))
+            if len(order) > dedup_max:
+                del seen[order.popleft()[1]]
+            if alert.source == "internal":
+                if (info := self.falco.note_alert(alert, line_ns)) is not None:
+                    self._changed_pods.add(info.pod)
+            elif (info := note_metadata(alert)) is not None:
+                self._changed_pods.add(info.pod)
+        if new:
+            store.extend(new, received_ns=now)
+        self._tally(batch, now)
+
+    def _tally(self, batch: dict[tuple[str, str], list], now: int) -> None:
+        """Put a batch's per-node figures into the log channels, as `_take` would have one alert at a time
+        (the lag: the largest of the batch's, the same `now` for all)."""
+        for channel, alerts, last_ns, earliest, pod, _since in batch.values():
+            channel.alerts += alerts
+            channel.last_received_ns = now
+            channel.last_alert_ns = last_ns
+            if pod is not None and channel.pod != pod:
+                channel.pod = pod
+            if earliest is not None:
+                lag = now - earliest
+                if channel.lag_at_ns != now or channel.lag_ns is None or lag > channel.lag_ns:
+                    channel.lag_ns, channel.lag_at_ns = lag, now
+        batch.clear()
+
+    def pod_info(self, pod: str) -> FalcoPodInfo | None:
+        return self.falco.pods.get(pod)
+
+    def forget_pod(self, pod: str) -> None:
+        """Drop what the log of a deleted pod said (keeps memory bounded across rollouts)."""
+        self.falco.forget(pod)
+
+    # ------------------------------------------------------------ channel health
+
+    def set_channel(
+        self, node: str, kind: str, connected: bool, *, pod: str | None = None, detail: str = ""
+    ) -> ChannelStatus:
+        """Report that a channel (`log` or `grpc`) of `node` connected or went away, and why. From then on
+        the channel's state is what its owner reports (a channel nobody reports on counts as connected
+        while alerts arrive through it)."""
+        if kind not in CHANNEL_KINDS:
+            raise ValueError(f"unknown channel kind {kind!r} (expected log, grpc or nats)")
+        key = (node, kind)
+        status = self.channels.get(key)
+        if status is None:
+            status = self.channels[key] = ChannelStatus(node, kind)
+        status.managed = True
+        if status.connected != connected:
+            status.connected, status.changed_ns = connected, self._clock()
+            if not connected:
+                status.cuts += 1
+                status.last_cut_ns = status.changed_ns
+            else:
+                status.live_since_ns = status.changed_ns
+        if pod is not None:
+            status.pod = pod
+        status.detail = detail
+        self._changed_channels.add(key)
+        return status
+
+    def record_gap(
+        self, node: str, kind: str, before_ns: int, after_ns: int, *, pod: str | None = None
+    ) -> None:
+        """A resumed stream could not prove that no line was lost between `before_ns` and `after_ns`: count
+        it on the channel and put a marker into the alert list at that place in time (source `falcotui`,
+        so `-source:falcotui` hides it), where an operator reading the timeline sees the hole."""
+        status = self.channels.get((node, kind))
+        if status is None:
+            status = self.channels[(node, kind)] = ChannelStatus(node, kind, pod)
+        status.gaps += 1
+        status.last_gap = (before_ns, after_ns)
+        self._changed_channels.add((node, kind))
+        seconds = (after_ns - before_ns) / _NS
+        self._take(
+            Alert(
+                time_ns=after_ns,
+                priority=Priority.NOTICE,
+                rule=GAP_RULE,
+                output=(
+                    f"the {kind} of {node} resumed without the last line seen before the cut: lines from "
+                    f"the {seconds:.1f} s before this one may be missing (the log was rotated or truncated "
+                    "while the stream was down)"
+                ),
+                source=MARKER_SOURCE,
+                hostname=node,
+                output_fields={"falcotui.gap.from": before_ns, "falcotui.gap.to": after_ns},
+                node=node,
+                pod=pod,
+                channel="log" if kind == "log" else "grpc",
+            ),
+            self._clock(),
+            None,  # a marker, not a line: it says nothing about lateness
+        )
+
+    def log_stream_health(self) -> dict[str, object]:
+        """The header's stream figures: cuts and gaps so far, and the nodes whose log stream is down."""
+        logs = [s for (_n, kind), s in self.channels.items() if kind == "log" and s.managed]
+        return {
+            "log_cuts": sum(s.cuts for s in logs),
+            "log_gaps": sum(s.gaps for s in logs),
+            # cut after having streamed: a stream still starting (or a pod that never ran) is not "down"
+            "log_down": tuple(sorted(s.node for s in logs if not s.connected and s.cuts)),
+        }
+
+    def channels_of(self, node: str) -> list[ChannelStatus]:
+        return [s for k in CHANNEL_KINDS if (s := self.channels.get((node, k))) is not None]
+
+    def live_channels(self, node: str) -> tuple[str, ...]:
+        """The channel kinds of `node` that are connected now, in ("log", "grpc") order."""
+        return tuple(k for k in CHANNEL_KINDS if (s := self.channels.get((node, k))) and s.connected)
+
+    def live_counts(self) -> dict[str, int]:
+        """How many nodes have each channel kind connected (the header's `logs ●46  gRPC –`)."""
+        counts = dict.fromkeys(CHANNEL_KINDS, 0)
+        for (_node, kind), status in self.channels.items():
+            if status.connected:
+                counts[kind] += 1
+        return counts
+
+    def worst_lag(self, now_ns: int | None = None) -> tuple[float, ChannelStatus] | None:
+        """The channel whose lines arrive latest now, and that lag in seconds: only lag measured in the
+        last LAG_WINDOW_S counts (a quiet channel has none), and replayed history never does. None when no
+        line arrived recently."""
+        now = self._clock() if now_ns is None else now_ns
+        worst: tuple[int, ChannelStatus] | None = None
+        for status in self.channels.values():
+            lag = status.current_lag_ns(now)
+            if lag is not None and (worst is None or lag > worst[0]):
+                worst = (lag, status)
+        return None if worst is None else (worst[0] / _NS, worst[1])
+
+    def max_lag_s(self, now_ns: int | None = None) -> float | None:
+        """The largest current delivery lag among connected channels (the header's `lag 0.3s`)."""
+        worst = self.worst_lag(now_ns)
+        return None if worst is None else worst[0]
+
+    # ------------------------------------------------------------ deltas
+
+    def drain(self, *, max_alerts: int | None = None) -> HubDelta:
+        """Everything that changed since the previous call (for one consumer: the UI's timer).
+
+        With `max_alerts`, at most that many new alerts are handed over and the rest wait for the next
+        call (they count as `missed` only if evicted meanwhile)."""
+        store = self.store
+        missed = max(0, store.first_seq - 1 - self._drained_seq)
+        handed = self._drained_seq
+        alerts = store.since(handed, limit=max_alerts)
+        self._drained_seq = alerts[-1].seq if alerts else max(handed, store.first_seq - 1)
+        lines: dict[int, bytes] = {}
+        kept = self._lines
+        if kept:
+            if missed:  # evicted before this drain: their lines go with them
+                for seq in [s for s in kept if s < store.first_seq]:
+                    del kept[seq]
+            if alerts and len(kept) <= len(alerts) and alerts[-1].seq >= next(reversed(kept)):
+                lines, self._lines = kept, {}  # all of them handed over now (the usual case)
+            else:
+                lines = {e.seq: line for e in alerts if (line := kept.pop(e.seq, None)) is not None}
+        merged_seqs, self._merged = self._merged, []
+        # alerts handed over in this very delta already carry their channels
+        merged = [e for s in dict.fromkeys(merged_seqs) if s <= handed and (e := store.by_seq(s)) is not None]
+        channels = [copy.copy(self.channels[k]) for k in sorted(self._changed_channels)]
+        pods = [copy.copy(p) for name in sorted(self._changed_pods) if (p := self.falco.pods.get(name))]
+        self._changed_channels.clear()
+        self._changed_pods.clear()
+        return HubDelta(alerts, missed, merged, channels, pods, store.first_seq, store.last_seq, lines)
+
+    # ------------------------------------------------------------ asyncio
+
+    def feed(self, item: object) -> None:
+        """Dispatch one queue item: an Alert, a pod-log line, a ChannelUpdate, or a list of them."""
+        if isinstance(item, Alert):
+            self.ingest(item)
+        elif isinstance(item, ChannelUpdate):
+            self.set_channel(item.node, item.kind, item.connected, pod=item.pod, detail=item.detail)
+        elif isinstance(item, (list, tuple)):
+            for sub in item:
+                self.feed(sub)
+        elif hasattr(item, "line") and hasattr(item, "pod"):
+            self.ingest_log_line(
+                item.pod, item.line, node=getattr(item, "node", None), ts_ns=getattr(item, "ts_ns", None)
+            )  # type: ignore[attr-defined]
+        else:
+            raise TypeError(f"AlertHub cannot ingest a {type(item).__name__}")
+
+    async def consume(self, queue: asyncio.Queue) -> None:
+        """Ingest queue items until a None arrives; takes whatever is queued in one go between awaits,
+        so a storm is ingested in batches without a task switch per alert."""
+        while True:
+            item = await queue.get()
+            while True:
+                if item is None:
+                    return
+                self.feed(item)
+                try:
+                    item = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+
+
+__all__ = [
+    "AlertHub",
+    "ChannelStatus",
+    "ChannelUpdate",
+    "HubDelta",
+    "PodLogLine",
+    "alert_node",
+]

@@ -1,0 +1,1 @@
+"""Deploying Falco: manifests, diff, apply, rollout and what keeps pods from starting."""

@@ -1,0 +1,1 @@
+"""The rules ConfigMap: validate, push, history, and each node's reload tracked."""

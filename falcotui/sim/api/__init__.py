@@ -1,0 +1,1 @@
+"""The simulated API server: store, verbs, watch, auth/RBAC, admission, discovery."""

@@ -1,0 +1,1 @@
+"""The simulated controllers: DaemonSet, ReplicaSet, scheduling, events."""

@@ -1,0 +1,1 @@
+"""The simulated Falco: its process, config, rules, alerts, gRPC output."""

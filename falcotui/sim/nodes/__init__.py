@@ -1,0 +1,1 @@
+"""The simulated nodes: kubelets, pod workers, container runtimes, logs, exec, port-forward."""

@@ -1,0 +1,1 @@
+"""The Deploy screen: the manifests' diff, apply, and the rollout followed node by node."""
