@@ -6,6 +6,7 @@ helpers behind them are `tests/support/simkit.py`) and the hostile corpus."""
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,6 +20,13 @@ from falcotui.kube.kubectl_binary import KubectlNotFound, find_kubectl, missing_
 from falcotui.sim.cluster import SimCluster
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Several tests press Ctrl-C on a command they started (SIGINT to `falcotui sim`, `alerts -f`, ...), as a
+# user at a terminal would. A shell without job control starts a background job (`make test &`, a nohup'd
+# soak) with SIGINT ignored, every child inherits that, and CPython then installs no KeyboardInterrupt
+# handler: those commands would ignore the tests' Ctrl-C (the soak of 2d26395 failed three tests so).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
