@@ -71,6 +71,14 @@ class Terminal(Protocol):
         ...
 
 
+def stdin_is_terminal() -> bool:
+    """Whether the process's stdin is a terminal a plugin could prompt on (False when it is closed)."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):
+        return False
+
+
 @dataclass
 class ProcessTerminal:
     """The process's own terminal, with nothing drawn on it: available when stdin is a terminal."""
@@ -78,10 +86,7 @@ class ProcessTerminal:
     shared: bool = False
 
     def available(self) -> bool:
-        try:
-            return sys.stdin is not None and sys.stdin.isatty()
-        except (ValueError, OSError):
-            return False
+        return stdin_is_terminal()
 
     def run(self, fn: Callable[[], T]) -> T:
         return fn()

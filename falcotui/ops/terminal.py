@@ -7,13 +7,12 @@ then use it instead of the process's terminal, so a plugin's prompt never writes
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from falcotui.kube.client import KubeClients
-from falcotui.kube.credentials import ProcessTerminal
+from falcotui.kube.credentials import ProcessTerminal, stdin_is_terminal
 
 T = TypeVar("T")
 Suspend = Callable[[Callable[[], Any]], Any]
@@ -27,10 +26,7 @@ class SuspendingTerminal:
     shared: bool = True
 
     def available(self) -> bool:
-        try:
-            return sys.stdin is not None and sys.stdin.isatty()
-        except (ValueError, OSError):
-            return False
+        return stdin_is_terminal()
 
     def run(self, fn: Callable[[], T]) -> T:
         return self.suspend(fn)

@@ -26,20 +26,20 @@ def test_default_render_is_the_shipped_files(default_docs) -> None:
     assert default_docs == manifests.load_base()
 
 
-def test_render_yaml_round_trips_and_keeps_falco_yaml_verbatim(default_docs, manifest_dir, k8s) -> None:
-    text = manifests.render_yaml()
+def test_rendered_yaml_round_trips_and_keeps_falco_yaml_verbatim(default_docs, manifest_dir, k8s) -> None:
+    text = manifests.to_yaml(manifests.render())
     assert list(yaml.safe_load_all(text)) == default_docs
     shipped = yaml.safe_load((manifest_dir / "30-falco-config.yaml").read_text())["data"]["falco.yaml"]
     assert k8s.find(default_docs, "ConfigMap", "falco-config")["data"]["falco.yaml"] == shipped
     # Multi-line files stay readable literal blocks, comments included.
     assert "  falco.yaml: |\n    # Keep loading the image's drop-ins" in text
-    assert text == manifests.render_yaml(), "the output must be stable from run to run"
+    assert text == manifests.to_yaml(manifests.render()), "the output must be stable from run to run"
 
 
-def test_cli_prints_exactly_render_yaml(capsys) -> None:
+def test_cli_prints_exactly_the_rendered_yaml(capsys) -> None:
     code, out, err = _cli(capsys)
     assert (code, err) == (0, "")
-    assert out == manifests.render_yaml()
+    assert out == manifests.to_yaml(manifests.render())
 
 
 def test_namespace_override_reaches_every_object(capsys, k8s) -> None:
@@ -236,7 +236,7 @@ def test_tolerate_all_replaces_the_tolerations(capsys, k8s) -> None:
     docs = manifests.render(tolerate_all=True)
     assert k8s.find(docs, "DaemonSet")["spec"]["template"]["spec"]["tolerations"] == [{"operator": "Exists"}]
     code, out, _ = _cli(capsys, "--tolerate-all")
-    assert code == 0 and out == manifests.render_yaml(tolerate_all=True)
+    assert code == 0 and out == manifests.to_yaml(manifests.render(tolerate_all=True))
     assert manifests.render() == manifests.load_base(), "the default keeps the shipped tolerations"
 
 
@@ -252,7 +252,7 @@ def test_kube_version_below_1_30_moves_app_armor_to_the_annotation(capsys, k8s) 
     annotations = old["metadata"]["annotations"]
     assert annotations == {"container.apparmor.security.beta.kubernetes.io/falco": "unconfined"}
     code, out, _ = _cli(capsys, "--kube-version", "v1.28.3-eks-1234")
-    assert code == 0 and out == manifests.render_yaml(kube_version=(1, 28))
+    assert code == 0 and out == manifests.to_yaml(manifests.render(kube_version=(1, 28)))
 
 
 def test_kube_version_older_than_supported_is_refused(capsys) -> None:
@@ -272,7 +272,7 @@ def test_privileged_is_the_charts_security_context(capsys, k8s) -> None:
         assert container["securityContext"] == {"privileged": True}
         assert "annotations" not in ds["spec"]["template"]["metadata"]  # no AppArmor annotation either
     code, out, _ = _cli(capsys, "--privileged")
-    assert code == 0 and out == manifests.render_yaml(privileged=True)
+    assert code == 0 and out == manifests.to_yaml(manifests.render(privileged=True))
     base = k8s.find(manifests.render(), "DaemonSet")["spec"]["template"]["spec"]["containers"][0]
     assert base["securityContext"]["privileged"] is False
     assert base["securityContext"]["capabilities"]["add"] == ["BPF", "SYS_RESOURCE", "PERFMON", "SYS_PTRACE"]

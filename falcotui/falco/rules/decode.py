@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TypeVar
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
@@ -19,6 +20,7 @@ PRIORITIES = ("Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "I
 _PRIORITY_BY_NAME = {p.lower(): p for p in PRIORITIES} | {"info": "Informational"}
 
 Warn = Callable[[str, str, Context], None]
+T = TypeVar("T")
 
 
 def parse_priority(text: str) -> str | None:
@@ -63,23 +65,29 @@ class Decoder:
         node = self._value(item, key, ctx, optional)
         return None if node is None else node.value
 
-    def _bool(self, item: MappingNode, key: str, ctx: Context, optional: bool = True) -> bool | None:
+    def _decoded(
+        self,
+        item: MappingNode,
+        key: str,
+        ctx: Context,
+        decode: Callable[[ScalarNode], T | None],
+        optional: bool,
+    ) -> T | None:
+        """The scalar at `key` read by `decode` (None when it is absent and optional); a scalar `decode`
+        cannot read is an error, as libs' `decode_val` throws."""
         node = self._value(item, key, ctx, optional)
         if node is None:
             return None
-        value = Y.decode_bool(node)
+        value = decode(node)
         if value is None:
             raise yaml_error("Can't decode YAML scalar value", R.child(ctx, R.VALUE_FOR, key, Y.start(node)))
         return value
 
+    def _bool(self, item: MappingNode, key: str, ctx: Context, optional: bool = True) -> bool | None:
+        return self._decoded(item, key, ctx, Y.decode_bool, optional)
+
     def _uint(self, item: MappingNode, key: str, ctx: Context) -> int | None:
-        node = self._value(item, key, ctx, True)
-        if node is None:
-            return None
-        value = Y.decode_uint(node)
-        if value is None:
-            raise yaml_error("Can't decode YAML scalar value", R.child(ctx, R.VALUE_FOR, key, Y.start(node)))
-        return value
+        return self._decoded(item, key, ctx, Y.decode_uint, True)
 
     def _seq(self, item: MappingNode, key: str, ctx: Context, optional: bool) -> list[str] | None:
         val = Y.get(item, key)

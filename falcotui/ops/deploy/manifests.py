@@ -360,22 +360,6 @@ def to_yaml(docs: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def render_yaml(
-    namespace: str = DEFAULT_NAMESPACE,
-    image_tag: str | None = None,
-    grpc: bool = False,
-    certs: GrpcCerts | None = None,
-    include_secret: bool = True,
-    *,
-    tolerate_all: bool = False,
-    kube_version: tuple[int, int] | None = None,
-    privileged: bool = False,
-) -> str:
-    """`render(...)` as multi-document YAML, ready for `kubectl apply -f -`."""
-    options = {"tolerate_all": tolerate_all, "kube_version": kube_version, "privileged": privileged}
-    return to_yaml(render(namespace, image_tag, grpc, certs, include_secret, **options))
-
-
 def parse_kube_version(text: str) -> tuple[int, int]:
     """`1.29`, `v1.29.4` or `1.29.4-gke.100` -> (1, 29); ManifestError otherwise."""
     match = re.match(r"^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?$", text.strip())

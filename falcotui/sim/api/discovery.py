@@ -68,6 +68,15 @@ def _hash(ri: ResourceInfo) -> str:
     return hashlib.sha256(f"{ri.api_version}/{ri.kind}".encode()).hexdigest()[:11]
 
 
+def _add_aliases(entry: dict, ri: ResourceInfo) -> None:
+    """`shortNames` and `categories` (`kubectl get po`, `kubectl get all`), present only when there are any:
+    both discovery documents (APIResource, APIResourceDiscovery) carry them under the same keys."""
+    if ri.short_names:
+        entry["shortNames"] = list(ri.short_names)
+    if ri.categories:
+        entry["categories"] = list(ri.categories)
+
+
 def resource_list(group: str, version: str) -> dict | None:
     resources = GROUPS.get(group, {}).get(version)
     if resources is None:
@@ -81,10 +90,7 @@ def resource_list(group: str, version: str) -> dict | None:
             "kind": ri.kind,
             "verbs": list(ri.verbs),
         }
-        if ri.short_names:
-            entry["shortNames"] = list(ri.short_names)
-        if ri.categories:
-            entry["categories"] = list(ri.categories)
+        _add_aliases(entry, ri)
         if ri.stored:
             entry["storageVersionHash"] = _hash(ri)
         out.append(entry)
@@ -131,10 +137,7 @@ def _aggregated_resource(ri: ResourceInfo) -> dict:
         "singularResource": ri.singular,
         "verbs": list(ri.verbs),
     }
-    if ri.short_names:
-        entry["shortNames"] = list(ri.short_names)
-    if ri.categories:
-        entry["categories"] = list(ri.categories)
+    _add_aliases(entry, ri)
     subs = []
     for sub in ri.subresources:
         kind, sub_verbs = _SUB[sub]

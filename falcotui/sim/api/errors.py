@@ -42,35 +42,28 @@ class StoreError(Exception):
         return body
 
 
-def not_found(resource: str, name: str, group: str = "") -> StoreError:
+def _about_object(code: int, reason: str, message: str, resource: str, name: str, group: str) -> StoreError:
+    """An error about one named object: `message` gets `{qualified}` (`resource.group`, or just `resource` in
+    the core group) and `{name}`; the details name the object as the API server's `StatusDetails` do."""
     qualified = f"{resource}.{group}" if group else resource
-    return StoreError(
-        404,
-        f'{qualified} "{name}" not found',
-        "NotFound",
-        {"name": name, "group": group, "kind": resource},
-    )
+    details = {"name": name, "group": group, "kind": resource}
+    return StoreError(code, message.format(qualified=qualified, name=name), reason, details)
+
+
+def not_found(resource: str, name: str, group: str = "") -> StoreError:
+    return _about_object(404, "NotFound", '{qualified} "{name}" not found', resource, name, group)
 
 
 def already_exists(resource: str, name: str, group: str = "") -> StoreError:
-    qualified = f"{resource}.{group}" if group else resource
-    return StoreError(
-        409,
-        f'{qualified} "{name}" already exists',
-        "AlreadyExists",
-        {"name": name, "group": group, "kind": resource},
-    )
+    return _about_object(409, "AlreadyExists", '{qualified} "{name}" already exists', resource, name, group)
 
 
 def conflict(resource: str, name: str, group: str = "") -> StoreError:
-    qualified = f"{resource}.{group}" if group else resource
-    return StoreError(
-        409,
-        f'Operation cannot be fulfilled on {qualified} "{name}": the object has been modified; '
-        "please apply your changes to the latest version and try again",
-        "Conflict",
-        {"name": name, "group": group, "kind": resource},
+    message = (
+        'Operation cannot be fulfilled on {qualified} "{name}": the object has been modified; '
+        "please apply your changes to the latest version and try again"
     )
+    return _about_object(409, "Conflict", message, resource, name, group)
 
 
 def bad_request(message: str) -> StoreError:

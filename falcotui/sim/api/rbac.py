@@ -135,30 +135,28 @@ class RbacPolicy:
 
 def seed_bootstrap_policy(store: Store) -> None:
     """Store `system:basic-user` and its binding to every authenticated user, as a real cluster boots with."""
-    if store.peek("clusterroles", "", _BASIC_USER) is None:
-        store.create(
-            "clusterroles",
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "ClusterRole",
-                "metadata": {"name": _BASIC_USER, "labels": dict(_BOOTSTRAP)},
-                "rules": [
-                    {
-                        "apiGroups": ["authorization.k8s.io"],
-                        "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
-                        "verbs": ["create"],
-                    }
-                ],
-            },
-        )
-    if store.peek("clusterrolebindings", "", _BASIC_USER) is None:
-        store.create(
-            "clusterrolebindings",
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "ClusterRoleBinding",
-                "metadata": {"name": _BASIC_USER, "labels": dict(_BOOTSTRAP)},
-                "roleRef": {"apiGroup": _RBAC, "kind": "ClusterRole", "name": _BASIC_USER},
-                "subjects": [{"apiGroup": _RBAC, "kind": "Group", "name": AUTHENTICATED}],
-            },
-        )
+    role_rules = [
+        {
+            "apiGroups": ["authorization.k8s.io"],
+            "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+            "verbs": ["create"],
+        }
+    ]
+    binding = {
+        "roleRef": {"apiGroup": _RBAC, "kind": "ClusterRole", "name": _BASIC_USER},
+        "subjects": [{"apiGroup": _RBAC, "kind": "Group", "name": AUTHENTICATED}],
+    }
+    for resource, kind, body in (
+        ("clusterroles", "ClusterRole", {"rules": role_rules}),
+        ("clusterrolebindings", "ClusterRoleBinding", binding),
+    ):
+        if store.peek(resource, "", _BASIC_USER) is None:
+            store.create(
+                resource,
+                {
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": kind,
+                    "metadata": {"name": _BASIC_USER, "labels": dict(_BOOTSTRAP)},
+                    **body,
+                },
+            )

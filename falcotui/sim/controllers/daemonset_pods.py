@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from falcotui.sim.api.store import copy_obj
+from falcotui.sim.controllers.pod_template import pod_metadata
 from falcotui.sim.controllers.scheduling import daemon_pod_tolerations
 
 
@@ -62,24 +63,7 @@ def new_pod(ds: dict, hash_: str, node: str, name: str) -> dict:
     labels["pod-template-generation"] = (meta.get("annotations") or {}).get(
         "deprecated.daemonset.template.generation", str(meta.get("generation") or 1)
     )
-    pod_meta: dict = {
-        "name": name,
-        "generateName": f"{meta['name']}-",
-        "namespace": meta["namespace"],
-        "labels": labels,
-        "ownerReferences": [
-            {
-                "apiVersion": "apps/v1",
-                "kind": "DaemonSet",
-                "name": meta["name"],
-                "uid": meta["uid"],
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ],
-    }
-    if tmeta.get("annotations"):
-        pod_meta["annotations"] = dict(tmeta["annotations"])
+    pod_meta = {"name": name, **pod_metadata(ds, "DaemonSet", labels, tmeta)}
     affinity = spec.setdefault("affinity", {})
     node_affinity = affinity.setdefault("nodeAffinity", {})
     node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {

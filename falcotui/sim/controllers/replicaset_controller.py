@@ -26,6 +26,7 @@ from falcotui.sim.api.errors import StoreError
 from falcotui.sim.api.selectors import match_label_selector
 from falcotui.sim.api.store import Store, copy_obj
 from falcotui.sim.controllers.events import EventRecorder
+from falcotui.sim.controllers.pod_template import pod_metadata
 from falcotui.sim.controllers.scheduling import untolerated_taints
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,6 @@ class ReplicaSetController:
         self._status(rs, len(pods) if len(pods) <= want else want)
 
     def _create(self, rs: dict) -> None:
-        meta = rs["metadata"]
         template = copy_obj((rs.get("spec") or {}).get("template") or {})
         tmeta = template.get("metadata") or {}
         spec = template.get("spec") or {}
@@ -100,23 +100,7 @@ class ReplicaSetController:
         node = spec.get("nodeName") or self._place(spec)
         if node:
             spec["nodeName"] = node
-        pod_meta: dict = {
-            "generateName": f"{meta['name']}-",
-            "namespace": meta["namespace"],
-            "labels": labels,
-            "ownerReferences": [
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "ReplicaSet",
-                    "name": meta["name"],
-                    "uid": meta["uid"],
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
-        }
-        if tmeta.get("annotations"):
-            pod_meta["annotations"] = dict(tmeta["annotations"])
+        pod_meta = pod_metadata(rs, "ReplicaSet", labels, tmeta)
         try:
             created = self.store.create(
                 "pods", {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": spec}
