@@ -2,8 +2,9 @@
 
 The engine runs outside the UI's way (a worker process, or a thread: `EngineClient`); a timer makes one
 round trip per tick (`await engine.tick()`, never blocking the loop), refreshes the status header and
-hands the batch to the visible screen's `engine_tick(batch)` (if it has one; it may be a coroutine) inside
-`batch_update()`, so a storm of alerts costs one repaint per tick, never one per alert. Screens read
+publishes the batch on `app.ticks` (`ui/tick.py`: the subscribers on the visible screen; a coroutine
+subscriber is awaited) inside `batch_update()`, so a storm of alerts costs one repaint per tick, never one
+per alert. Screens read
 everything else through `self.app.services`. A worker that dies shows in the header as an engine failure.
 """
 
@@ -14,7 +15,6 @@ import os
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # grpc's C core would write to the terminal
 
 import asyncio
-import inspect
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -44,7 +44,6 @@ from falcotui.ui.fleet.fleets import (
     ClusterSet,
     ClustersScreen,
     ContextsPrompt,
-    accepts_no_delta,
     clusters_badge,
     use_cluster,
 )
@@ -55,6 +54,7 @@ from falcotui.ui.reconnect import NamespacePrompt, Reconnect
 from falcotui.ui.rules.screen import RulesScreen
 from falcotui.ui.services import Services
 from falcotui.ui.terminal_driver import hangup_safe
+from falcotui.ui.tick import EngineTicks
 from falcotui.ui.widgets.common import StatusHeader, health_text, use_no_color
 from falcotui.ui.widgets.dialogs import ConfirmDialog
 from falcotui.ui.widgets.keybar import KeyBar
@@ -152,6 +152,7 @@ class FalcoTuiApp(App):
         self.engine_error = ""
         self.engine_running = False
         self.last_delta: TickBatch | None = None
+        self.ticks = EngineTicks()  # screens and widgets subscribe to the engine's tick here
         self.nats_offer = NatsStreamOffer()  # a missing NATS stream: said once, created only on Confirm
         self._version: str | None = None
         self._version_at = float("-inf")
@@ -321,19 +322,13 @@ class FalcoTuiApp(App):
             self.health = delta.health
             self.last_delta = delta
             self.nats_offer.on_health(self, delta.health)
-        pending = None
         with self.batch_update():
             self._refresh_headers()
-            on_tick = getattr(screen, "engine_tick", None)
-            if callable(on_tick) and screen.is_mounted and (delta is not None or accepts_no_delta(screen)):
-                try:
-                    pending = on_tick(delta)
-                except NoMatches:  # the screen is being torn down (exit, mode switch) mid-tick
-                    pass
-        if inspect.isawaitable(pending):  # a screen that asks the engine for more (its alert view)
+            pending = self.ticks.publish(delta, screen) if screen.is_mounted else []
+        for answer in pending:  # subscribers that ask the engine for more (an alert view)
             try:
-                await pending
-            except (NoMatches, EngineFailed):
+                await answer
+            except (NoMatches, EngineFailed):  # torn down mid-tick (exit, mode switch), or the engine died
                 pass
 
     async def _tick_call(self) -> TickBatch | None:

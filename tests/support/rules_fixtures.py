@@ -18,6 +18,7 @@ from falcotui.ops.engine_client import EngineClient
 from falcotui.ops.engine_placement import ThreadPlacement
 from falcotui.ops.rules.service import RulesService
 from falcotui.ui.services import Services
+from falcotui.ui.tick import EngineTicks
 
 
 def services_for(clients: KubeClients, *, read_only: bool = False) -> Services:
@@ -48,6 +49,7 @@ class ScreenApp(App):
         super().__init__()
         self.services = services
         self.make_screen = screen
+        self.ticks = EngineTicks()  # the screens subscribe to it; nothing publishes (the engine is not run)
 
     @property
     def read_only(self) -> bool:

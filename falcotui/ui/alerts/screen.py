@@ -98,7 +98,6 @@ class AlertsScreen(Screen):
         self._last_list = 0.0
         self._resume_on_close = False  # the detail pane paused following
         self.export_dir: Path | None = None  # None: the services' choice, else the user's data dir
-        self._mounted = False
         self.last_export = ""
         self._reporting = False  # an incident report is being written (ui: e r, the palette)
         self._columns_shown: Text | None = None
@@ -130,8 +129,12 @@ class AlertsScreen(Screen):
         self.query_one("#top-rules").border_title = "top rules"
         self.alert_list.focus()
         self.view = self.alert_list.view
-        self._mounted = True
         self.refresh_side()
+        # every tick, with many clusters too: the list is the merged store's, whichever cluster is in use
+        self.app.ticks.subscribe(self, self._ticked, every_tick=True)  # type: ignore[attr-defined]
+
+    def on_unmount(self) -> None:
+        self.app.ticks.unsubscribe(self)  # type: ignore[attr-defined]
 
     @property
     def source(self) -> Any:
@@ -145,9 +148,7 @@ class AlertsScreen(Screen):
 
     # ------------------------------------------------------------ ticks
 
-    async def engine_tick(self, delta: EngineDelta | None = None) -> None:
-        if not self._mounted:
-            return
+    async def _ticked(self, delta: EngineDelta | None = None) -> None:
         now = time.monotonic()
         side = now - self._last_side >= SIDE_REFRESH_S
         if side or now - self._last_list >= LIST_REFRESH_S:

@@ -175,12 +175,17 @@ class ClustersScreen(Screen):
         self._shown: dict[str, ClusterRow] = {}
         self.refresh_rows()
         table.focus()
+        # every tick: the table is every cluster's, whether or not the one in use has a batch yet
+        self.app.ticks.subscribe(self, self._ticked, every_tick=True)  # type: ignore[attr-defined]
+
+    def on_unmount(self) -> None:
+        self.app.ticks.unsubscribe(self)  # type: ignore[attr-defined]
 
     @property
     def clusters(self) -> ClusterSet:
         return self.app.clusters  # type: ignore[attr-defined]
 
-    def engine_tick(self, delta: object = None) -> None:
+    def _ticked(self, delta: object = None) -> None:
         self.refresh_rows()
 
     def on_screen_resume(self) -> None:
@@ -228,13 +233,6 @@ class ClustersScreen(Screen):
         name = self._selected()
         if name is not None:
             await self.app.show_alerts(f"cluster:{name}")  # type: ignore[attr-defined]
-
-
-def accepts_no_delta(screen: Screen) -> bool:
-    """Screens that tick without a batch of the cluster in use (it may have none yet, or none at all)."""
-    from falcotui.ui.alerts.screen import AlertsScreen
-
-    return isinstance(screen, ClustersScreen | AlertsScreen)
 
 
 async def use_cluster(app: Any, name: str) -> None:  # app: the FalcoTuiApp (which imports this module)

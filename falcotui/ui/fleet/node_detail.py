@@ -152,12 +152,16 @@ class NodeDetailScreen(Screen):
         self.query_one(AlertList).focus()
         self.refresh_facts()
         self._columns_changed()
+        self.app.ticks.subscribe(self, self._ticked)  # type: ignore[attr-defined]
+
+    def on_unmount(self) -> None:
+        self.app.ticks.unsubscribe(self)  # type: ignore[attr-defined]
 
     @on(AlertList.ColumnsChanged)
     def _columns_changed(self) -> None:
         self.query_one("#node-alerts-columns", Static).update(self.query_one(AlertList).header_text())
 
-    async def engine_tick(self, delta: EngineDelta) -> None:
+    async def _ticked(self, delta: EngineDelta) -> None:
         alerts = self.query_one(AlertList)
         await alerts.sync()
         if not self.is_attached:

@@ -164,6 +164,10 @@ class FleetScreen(Screen):
         self._mounted = True
         self.refresh_rows()
         self.grid.focus()
+        self.app.ticks.subscribe(self, self._ticked)  # type: ignore[attr-defined]
+
+    def on_unmount(self) -> None:
+        self.app.ticks.unsubscribe(self)  # type: ignore[attr-defined]
 
     def on_screen_resume(self) -> None:
         self._catch_up(force=True)
@@ -198,9 +202,8 @@ class FleetScreen(Screen):
         self.query_one("#fleet-columns", Static).update(grid_line(titles, widths), layout=False)
         self.query_one("#fleet-legend", Static).update(legend((self.size.width or 120) - 4))
 
-    def engine_tick(self, delta: EngineDelta) -> None:
-        if self._mounted:
-            self._catch_up(k8s_changed=bool(delta.nodes))
+    def _ticked(self, delta: EngineDelta) -> None:
+        self._catch_up(k8s_changed=bool(delta.nodes))
 
     def _catch_up(self, *, force: bool = False, k8s_changed: bool = False) -> None:
         """Redraw the rows that changed since the last redraw (see the module docstring); `force` reorders

@@ -132,8 +132,12 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
         self._update_status()
         self._update_rejected()
         self._load()
+        self.app.ticks.subscribe(self, self._ticked)  # type: ignore[attr-defined]
 
-    def engine_tick(self, delta: EngineDelta) -> None:
+    def on_unmount(self) -> None:
+        self.app.ticks.unsubscribe(self)  # type: ignore[attr-defined]
+
+    def _ticked(self, delta: EngineDelta) -> None:
         # a rejection arrives as Falco's alert (its pod's info changes); a pending push ends with time
         now = time.monotonic()
         if delta.nodes or delta.alerts.pods or now - self._rejected_at >= 2.0:
