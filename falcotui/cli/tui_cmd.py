@@ -355,6 +355,7 @@ def _session(connect, context: str | None, namespace: str, **kwargs) -> int:
     """Run the app; when it ends asking for another context (or several) or namespace, connect there and
     run it again. `many`: start on these contexts side by side (`connect_many(names, namespace)`)."""
     from falcotui.ui.app import FalcoTuiApp
+    from falcotui.ui.heap import steady_heap
     from falcotui.ui.keymap import default_keymap_path, load_keymap
     from falcotui.ui.reconnect import Reconnect
 
@@ -370,7 +371,8 @@ def _session(connect, context: str | None, namespace: str, **kwargs) -> int:
         else:
             app = FalcoTuiApp(connect(context, namespace), keymap=keymap, **kwargs)
         try:
-            result = app.run()
+            with steady_heap():  # no full collection walks the start-up heap mid-keystroke (ui/heap.py)
+                result = app.run()
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
         if not isinstance(result, Reconnect):
