@@ -38,7 +38,7 @@ from falcotui.cli.common import (
     silence_stdout,
     warn,
 )
-from falcotui.cli.nats_options import add_nats_options, ensure_stream, nats_source, typed_nats_options
+from falcotui.cli.nats_options import add_nats_source, ensure_stream, nats_source, typed_nats_options
 from falcotui.falco.alerts import Alert, Priority, alert_to_json
 from falcotui.falco.sanitize import json_bytes, json_passes, sanitize
 from falcotui.falco.sidekick import CLUSTER_FIELD
@@ -85,14 +85,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="LIST",
         help="with -f: log, grpc or log,grpc (default); without -f only the logs have history",
     )
-    p.add_argument(
-        "--from",
-        dest="source",
-        metavar="URL",
-        help="nats://HOST:PORT[,HOST:PORT…]: read Falcosidekick's NATS JetStream stream (no cluster needed; "
+    add_nats_source(
+        p,
+        "nats://HOST:PORT[,HOST:PORT…]: read Falcosidekick's NATS JetStream stream (no cluster needed; "
         "with --channels and -f, beside the cluster's own channels)",
+        create=True,
     )
-    add_nats_options(p.add_argument_group("NATS source (with --from nats://…)"), create=True)
     add_cluster_options(p)
     p.set_defaults(handler=run, many_contexts=True)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -25,10 +26,13 @@ from falcotui.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
+    Body,
     CliError,
+    Handler,
     KubeError,
     add_cluster_options,
     connect,
+    with_streams,
     write_trusted,
 )
 from falcotui.falco.sanitize import sanitize
@@ -211,28 +215,24 @@ def _report_rollout(result: RolloutResult, out: TextIO, err: TextIO, allow_uncov
     return EXIT_FAILURE
 
 
-def run_guarded(
-    name: str,
-    body: Callable[[argparse.Namespace, TextIO, TextIO, TextIO | None], int],
-    args: argparse.Namespace,
-    out: TextIO | None,
-    err: TextIO | None,
-    stdin: TextIO | None,
-) -> int:
-    """Run a command that changes the Falco DaemonSet (apply, restart, certs rotate): its failures said in
-    one line on stderr after `name` (a usage error keeps its exit code, anything else exits 1)."""
-    out, err = out or sys.stdout, err or sys.stderr
-    try:
-        return body(args, out, err, stdin)
-    except CliError as exc:
-        err.write(f"{name}: {exc.message}\n")
-        return exc.exit_code
-    except DeployConflictError as exc:
-        err.write(f"{name}: conflicts:\n{exc}\nre-run with --force to take these fields over\n")
-        return EXIT_FAILURE
-    except (DeployError, KubeError) as exc:
-        err.write(f"{name}: {exc}\n")
-        return EXIT_FAILURE
+def guarded(name: str) -> Callable[[Body], Handler]:
+    """Make a body that changes the Falco DaemonSet (apply, restart, certs rotate, delete) a command handler:
+    its failures said in one line on stderr after `name` (a usage error keeps its exit code, anything else
+    exits 1)."""
+
+    def wrap(body: Body) -> Handler:
+        @functools.wraps(body)
+        def explained(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None) -> int:
+            try:
+                return body(args, out, err, stdin)
+            except DeployConflictError as exc:
+                raise CliError(f"conflicts:\n{exc}\nre-run with --force to take these fields over") from exc
+            except (DeployError, KubeError) as exc:
+                raise CliError(str(exc)) from exc
+
+        return with_streams(explained, lambda _args: name)
+
+    return wrap
 
 
 def check_rollout_bounds(args: argparse.Namespace) -> None:
@@ -241,16 +241,8 @@ def check_rollout_bounds(args: argparse.Namespace) -> None:
         raise CliError("--timeout and --stuck-after must be positive", EXIT_USAGE)
 
 
-def run_apply(
-    args: argparse.Namespace,
-    out: TextIO | None = None,
-    err: TextIO | None = None,
-    stdin: TextIO | None = None,
-) -> int:
-    return run_guarded("falcotui apply", _apply, args, out, err, stdin)
-
-
-def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None) -> int:
+@guarded("falcotui apply")
+def run_apply(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None) -> int:
     check_rollout_bounds(args)
     clients = connect(args)
     try:
@@ -333,43 +325,31 @@ def _ask_namespace_labels(
 
 
 # ---- delete -----------------------------------------------------------------------------------------------
-def run_delete(
-    args: argparse.Namespace,
-    out: TextIO | None = None,
-    err: TextIO | None = None,
-    stdin: TextIO | None = None,
-) -> int:
-    out, err = out or sys.stdout, err or sys.stderr
+@guarded("falcotui delete")
+def run_delete(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None) -> int:
+    clients = connect(args)
     try:
-        clients = connect(args)
-        try:
-            deployer = Deployer(clients, args.falco_namespace)
-            removals = deployer.uninstall_plan()
-            doomed = [r for r in removals if r.action == "delete"]
-            for r in removals:
-                out.write(r.line() + "\n")
-            if not doomed:
-                out.write(f"Nothing that falcotui created is left in {args.falco_namespace}\n")
-                return EXIT_OK
-            question = f"Delete these {len(doomed)} object(s) from {args.falco_namespace}?"
-            if not confirm(question, args, out, stdin):
-                err.write("falcotui delete: aborted, nothing deleted\n")
-                return EXIT_FAILURE
+        deployer = Deployer(clients, args.falco_namespace)
+        removals = deployer.uninstall_plan()
+        doomed = [r for r in removals if r.action == "delete"]
+        for r in removals:
+            out.write(r.line() + "\n")
+        if not doomed:
+            out.write(f"Nothing that falcotui created is left in {args.falco_namespace}\n")
+            return EXIT_OK
+        question = f"Delete these {len(doomed)} object(s) from {args.falco_namespace}?"
+        if not confirm(question, args, out, stdin):
+            err.write("falcotui delete: aborted, nothing deleted\n")
+            return EXIT_FAILURE
 
-            def progress(p: UninstallProgress) -> None:
-                out.write(f"{p.ref}: {p.status}\n")
-                out.flush()
+        def progress(p: UninstallProgress) -> None:
+            out.write(f"{p.ref}: {p.status}\n")
+            out.flush()
 
-            uninstall = deployer.uninstall(removals=removals, timeout=args.timeout, on_progress=progress)
-            gone = asyncio.run(uninstall)
-        finally:
-            clients.close()
-    except CliError as exc:
-        err.write(f"falcotui delete: {exc.message}\n")
-        return exc.exit_code
-    except (DeployError, KubeError) as exc:
-        err.write(f"falcotui delete: {exc}\n")
-        return EXIT_FAILURE
+        uninstall = deployer.uninstall(removals=removals, timeout=args.timeout, on_progress=progress)
+        gone = asyncio.run(uninstall)
+    finally:
+        clients.close()
     if not gone:
         err.write(f"falcotui delete: Falco pods still present after {args.timeout:g}s\n")
         return EXIT_FAILURE

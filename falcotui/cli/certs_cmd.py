@@ -18,7 +18,7 @@ from falcotui.cli.apply_cmd import (
     check_rollout_bounds,
     confirm,
     follow_and_report,
-    run_guarded,
+    guarded,
 )
 from falcotui.cli.common import EXIT_FAILURE, connect
 from falcotui.falco.certs import DEFAULT_DAYS
@@ -42,16 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(handler=run_rotate)
 
 
-def run_rotate(
-    args: argparse.Namespace,
-    out: TextIO | None = None,
-    err: TextIO | None = None,
-    stdin: TextIO | None = None,
-) -> int:
-    return run_guarded("falcotui certs rotate", _rotate, args, out, err, stdin)
-
-
-def _rotate(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None) -> int:
+@guarded("falcotui certs rotate")
+def run_rotate(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None) -> int:
     check_rollout_bounds(args)
     question = (
         f"Replace the gRPC certificates in {args.falco_namespace} and restart every Falco pod? (gRPC clients "

@@ -378,6 +378,34 @@ def cli_command(handler: Callable[[argparse.Namespace], int]) -> Callable[[argpa
     return run
 
 
+#: a command's body: args, stdout, stderr and stdin (None: no questions can be asked)
+Body = Callable[[argparse.Namespace, TextIO, TextIO, TextIO | None], int]
+#: the handler argparse is given: `(args, out=None, err=None, stdin=None)`
+Handler = Callable[..., int]
+
+
+def with_streams(body: Body, name: Callable[[argparse.Namespace], str]) -> Handler:
+    """A command handler running `body` on the process's stdout and stderr unless others are passed; a
+    CliError it raises is said in one line on stderr after the command's name, `name(args)`, and exits with
+    its code."""
+
+    @functools.wraps(body)
+    def run(
+        args: argparse.Namespace,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        stdin: TextIO | None = None,
+    ) -> int:
+        out, err = out or sys.stdout, err or sys.stderr
+        try:
+            return body(args, out, err, stdin)
+        except CliError as exc:
+            err.write(f"{name(args)}: {exc.message}\n")
+            return exc.exit_code
+
+    return run
+
+
 def run_async(coro: Coroutine[Any, Any, int]) -> int:
     """Run a command's coroutine on a fresh loop; gRPC's C core stays quiet unless asked."""
     import asyncio  # not at module import: `--help` and `rules lint` never run a loop

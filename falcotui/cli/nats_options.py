@@ -78,6 +78,13 @@ def add_nats_options(
             parser.add_argument(flag, dest=f"{prefix}nats_{name}", **keywords)  # type: ignore[arg-type]
 
 
+def add_nats_source(parser: argparse.ArgumentParser, text: str, *, create: bool = False) -> None:
+    """A command's `--from nats://…` (dest `source`, its help `text` saying what the command does with the
+    stream) and the source options in their own group, as `add_nats_options`."""
+    parser.add_argument("--from", dest="source", metavar="URL", help=text)
+    add_nats_options(parser.add_argument_group("NATS source (with --from nats://…)"), create=create)
+
+
 def typed_nats_options(args: argparse.Namespace, prefix: str = "") -> list[str]:
     names = [*((f, n) for f, (n, _m, _h) in _OPTIONS.items()), *((f, n) for f, (n, _k) in _CREATE.items())]
     return [flag for flag, name in names if getattr(args, f"{prefix}nats_{name}", None)]

@@ -30,7 +30,7 @@ from falcotui.cli.common import (
     warn,
     write_trusted,
 )
-from falcotui.cli.nats_options import add_nats_options, nats_source, typed_nats_options
+from falcotui.cli.nats_options import add_nats_source, nats_source, typed_nats_options
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.alerts.query import AlertQuery, QueryError, parse_query
 from falcotui.ops.alerts.store import StoredAlert
@@ -69,13 +69,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--action-log", metavar="FILE", type=Path, help="the response-action log (default: user data dir)"
     )
-    p.add_argument(
-        "--from",
-        dest="source",
-        metavar="URL",
-        help="nats://HOST:PORT[,…]: read Falcosidekick's NATS JetStream stream instead of the pods' logs",
+    add_nats_source(
+        p,
+        "nats://HOST:PORT[,…]: read Falcosidekick's NATS JetStream stream instead of the pods' logs",
     )
-    add_nats_options(p.add_argument_group("NATS source (with --from nats://…)"))
     add_cluster_options(p)
     p.set_defaults(handler=run)
 

@@ -18,7 +18,7 @@ from falcotui.cli.apply_cmd import (
     add_rollout_args,
     check_rollout_bounds,
     follow_and_report,
-    run_guarded,
+    guarded,
 )
 from falcotui.cli.common import CliError, connect
 from falcotui.ops.deploy.deployer import DAEMONSET, RESTARTED_AT, Deployer, DeployError
@@ -37,17 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_restart)
 
 
-def run_restart(
-    args: argparse.Namespace,
-    out: TextIO | None = None,
-    err: TextIO | None = None,
-    stdin: TextIO | None = None,
-) -> int:
+@guarded("falcotui restart")
+def run_restart(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None = None) -> int:
     """The `restart` handler (`stdin` is unused: a restart asks nothing, like kubectl's)."""
-    return run_guarded("falcotui restart", _restart, args, out, err, stdin)
-
-
-def _restart(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None = None) -> int:
     check_rollout_bounds(args)
     ref = f"DaemonSet {args.falco_namespace}/{DAEMONSET}"
     clients = connect(args)

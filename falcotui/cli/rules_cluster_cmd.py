@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from falcotui.cli.rules_common import defaults_for, gather_files, print_validation, run_on_cluster
+from falcotui.cli.rules_common import defaults_for, gather_files, on_cluster, print_validation
 from falcotui.cli.rules_incluster_cmd import add_push_option, push_gate
 from falcotui.cli.rules_lint_cmd import DEFAULTS_DIR, clean
 
@@ -92,11 +92,8 @@ def _add_push_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--poll", type=float, default=0.2, metavar="S", help=argparse.SUPPRESS)
 
 
-def run_pull(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    return run_on_cluster(args, _pull, out, err)
-
-
-def _pull(svc, args, out: TextIO, err: TextIO, stdin) -> int:
+@on_cluster
+def run_pull(svc, args, out: TextIO, err: TextIO, stdin) -> int:
     from falcotui.cli.common import CliError
 
     snap = svc.pull()
@@ -188,16 +185,8 @@ def record_pulled(target: Path, files: dict[str, str], *, replace: bool = False)
     (target / PULLED_MARKER).write_text(text, encoding="utf-8")
 
 
-def run_push(
-    args: argparse.Namespace,
-    out: TextIO | None = None,
-    err: TextIO | None = None,
-    stdin: TextIO | None = None,
-) -> int:
-    return run_on_cluster(args, _push, out, err, stdin)
-
-
-def _push(svc, args, out: TextIO, err: TextIO, stdin) -> int:
+@on_cluster
+def run_push(svc, args, out: TextIO, err: TextIO, stdin) -> int:
     from falcotui.cli.common import EXIT_USAGE, CliError
 
     given, marker_dir = gather_files(args.files)
@@ -328,11 +317,8 @@ def _wait(svc, args, since_ns: int, out: TextIO) -> int:
     return 0 if summary.ok else 1
 
 
-def run_history(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    return run_on_cluster(args, _history, out, err)
-
-
-def _history(svc, args, out: TextIO, err: TextIO, stdin) -> int:
+@on_cluster
+def run_history(svc, args, out: TextIO, err: TextIO, stdin) -> int:
     entries = svc.list_history()
     if not entries:
         out.write("no history yet: it starts with the first `falcotui rules push`\n")
@@ -349,16 +335,8 @@ def _history(svc, args, out: TextIO, err: TextIO, stdin) -> int:
     return 0
 
 
-def run_rollback(
-    args: argparse.Namespace,
-    out: TextIO | None = None,
-    err: TextIO | None = None,
-    stdin: TextIO | None = None,
-) -> int:
-    return run_on_cluster(args, _rollback, out, err, stdin)
-
-
-def _rollback(svc, args, out: TextIO, err: TextIO, stdin) -> int:
+@on_cluster
+def run_rollback(svc, args, out: TextIO, err: TextIO, stdin) -> int:
     target = svc.rollback_target(args.version)
     out.write(f"rolling back to version {target.version} ({target.time}, {target.kind})\n")
     question = f"Roll {svc.namespace}/{svc.configmap} back to version {target.version}?"

@@ -5,8 +5,8 @@ default rules to validate against."""
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -14,27 +14,29 @@ from falcotui.cli.rules_lint_cmd import clean, format_message
 from falcotui.falco.rules.rules_input import RulesBudget, RulesInputError
 
 
-def run_on_cluster(args: argparse.Namespace, fn, out: TextIO | None, err: TextIO | None, stdin=None) -> int:
-    from falcotui.cli.common import CliError, KubeError, connect
-    from falcotui.ops.rules.service import RulesError, RulesService
+def on_cluster(body: Callable[..., int]) -> Callable[..., int]:
+    """Make a body `(svc, args, out, err, stdin)` a `falcotui rules …` handler: it runs with a RulesService
+    on the cluster (closed afterwards), its failures said in one line on stderr after the command's name (a
+    usage error keeps its exit code, anything else exits 1)."""
+    from falcotui.cli.common import EXIT_FAILURE, CliError, KubeError, connect, with_streams
 
-    out, err = out or sys.stdout, err or sys.stderr
-    name = f"falcotui rules {args.rules_command}"
-    try:
-        clients = connect(args)
-        # `--wait` follows every Falco pod's log from before the push on (the engine's log pipeline)
-        svc = RulesService(clients, args.falco_namespace, pipeline=bool(getattr(args, "wait", False)))
+    @functools.wraps(body)
+    def with_service(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None) -> int:
+        from falcotui.ops.rules.service import RulesError, RulesService
+
         try:
-            return fn(svc, args, out, err, stdin)
-        finally:
-            svc.close()
-            clients.close()
-    except CliError as exc:
-        err.write(f"{name}: {exc.message}\n")
-        return exc.exit_code
-    except (RulesError, KubeError, OSError, RulesInputError) as exc:
-        err.write(f"{name}: {clean(str(exc))}\n")
-        return 1
+            clients = connect(args)
+            # `--wait` follows every Falco pod's log from before the push on (the engine's log pipeline)
+            svc = RulesService(clients, args.falco_namespace, pipeline=bool(getattr(args, "wait", False)))
+            try:
+                return body(svc, args, out, err, stdin)
+            finally:
+                svc.close()
+                clients.close()
+        except (RulesError, KubeError, OSError, RulesInputError) as exc:
+            raise CliError(clean(str(exc)), EXIT_FAILURE) from exc
+
+    return with_streams(with_service, lambda args: f"falcotui rules {args.rules_command}")
 
 
 def gather_files(names: Sequence[str]) -> tuple[dict[str, str], Path | None]:

@@ -13,7 +13,7 @@ import argparse
 from collections.abc import Mapping
 from typing import TextIO
 
-from falcotui.cli.rules_common import defaults_for, gather_files, print_validation, run_on_cluster
+from falcotui.cli.rules_common import defaults_for, gather_files, on_cluster, print_validation
 from falcotui.cli.rules_lint_cmd import clean
 
 
@@ -53,16 +53,8 @@ def add_push_option(push: argparse.ArgumentParser) -> None:
     )
 
 
-def run_validate(
-    args: argparse.Namespace,
-    out: TextIO | None = None,
-    err: TextIO | None = None,
-    stdin: TextIO | None = None,
-) -> int:
-    return run_on_cluster(args, _validate, out, err)
-
-
-def _validate(svc, args, out: TextIO, err: TextIO, stdin) -> int:
+@on_cluster
+def run_validate(svc, args, out: TextIO, err: TextIO, stdin) -> int:
     from falcotui.cli.common import EXIT_USAGE, CliError
 
     if args.in_cluster and getattr(args, "read_only", False):

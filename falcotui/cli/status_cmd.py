@@ -24,7 +24,7 @@ from falcotui.cli.common import (
     run_async,
     write_trusted,
 )
-from falcotui.cli.nats_options import add_nats_options, ensure_stream, nats_source, typed_nats_options
+from falcotui.cli.nats_options import add_nats_source, ensure_stream, nats_source, typed_nats_options
 from falcotui.falco.alerts import format_iso8601_ns
 from falcotui.falco.sanitize import json_bytes, sanitize
 from falcotui.ops.alerts.snapshot import Snapshot, since_ns_from_seconds, take_snapshot
@@ -63,14 +63,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DURATION",
         help="window of pod logs to read for alerts and reloads (default: 1h)",
     )
-    p.add_argument(
-        "--from",
-        dest="source",
-        metavar="URL",
-        help="nats://HOST:PORT[,…]: also report Falcosidekick's NATS JetStream stream "
+    add_nats_source(
+        p,
+        "nats://HOST:PORT[,…]: also report Falcosidekick's NATS JetStream stream "
         "(exit 1: unreachable, or no stream)",
+        create=True,
     )
-    add_nats_options(p.add_argument_group("NATS source (with --from nats://…)"), create=True)
     add_cluster_options(p)
     p.set_defaults(handler=run, many_contexts=True)
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 from kubernetes import client as k8s
@@ -48,6 +50,24 @@ def websocket_failure(reason: str) -> tuple[int | None, str]:
     except (ValueError, AttributeError):
         message = ""
     return int(m.group(1)), message or f"HTTP {m.group(1)} {m.group(2) or ''}".strip()
+
+
+def open_pod_websocket(
+    clients: KubeClients,
+    call: Callable[[Any], Any],
+    failure: Callable[[str, int | None], KubeError],
+) -> Any:
+    """The websocket `call` opens with a CoreV1Api (`kubernetes.stream.stream` or `portforward` on one of its
+    `connect_*` methods), on an ApiClient of its own: both swap `call_api` on the client they are given. A
+    refused handshake raises `failure(message, HTTP code)` with the server's own message."""
+    api_client = k8s.ApiClient(clients.api_client.configuration)
+    try:
+        return clients.open_websocket(lambda: call(k8s.CoreV1Api(api_client)))
+    except k8s.ApiException as exc:
+        code, message = websocket_failure(str(exc.reason or exc))
+        raise failure(message, code) from exc
+    finally:
+        api_client.close()  # the websocket keeps its own connection
 
 
 def parse_exec_status(text: str) -> int:
@@ -87,51 +107,39 @@ def exec_command(
 ) -> ExecResult:
     """Run `command` (no stdin, no tty) and collect stdout, stderr and the exit code."""
     clients.check_websocket_proxy()
-    api_client = k8s.ApiClient(clients.api_client.configuration)
+    kwargs: dict = {"command": command, "stdin": False, "stdout": True, "stderr": True, "tty": False}
+    if container:
+        kwargs["container"] = container
+    ws = open_pod_websocket(
+        clients,
+        lambda api: stream(
+            api.connect_get_namespaced_pod_exec, pod, namespace, _preload_content=False, **kwargs
+        ),
+        lambda message, code: ExecError(f"exec in {namespace}/{pod}: {message}", code=code),
+    )
+    out: list[str] = []
+    err: list[str] = []
+    status: list[str] = []
+    deadline = time.monotonic() + timeout
     try:
-        kwargs: dict = {"command": command, "stdin": False, "stdout": True, "stderr": True, "tty": False}
-        if container:
-            kwargs["container"] = container
-        try:
-            ws = clients.open_websocket(
-                lambda: stream(
-                    k8s.CoreV1Api(api_client).connect_get_namespaced_pod_exec,
-                    pod,
-                    namespace,
-                    _preload_content=False,
-                    **kwargs,
-                )
-            )
-        except k8s.ApiException as exc:
-            code, message = websocket_failure(str(exc.reason or exc))
-            raise ExecError(f"exec in {namespace}/{pod}: {message}", code=code) from exc
-        out: list[str] = []
-        err: list[str] = []
-        status: list[str] = []
-        deadline = time.monotonic() + timeout
-        try:
-            while ws.is_open():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise ExecError(
-                        f"exec in {namespace}/{pod}: {command[0]} did not finish within {timeout:g}s"
-                    )
-                ws.update(timeout=min(left, 1.0))
-                out.append(ws.read_channel(STDOUT_CHANNEL))
-                err.append(ws.read_channel(STDERR_CHANNEL))
-                status.append(ws.read_channel(ERROR_CHANNEL))
+        while ws.is_open():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ExecError(f"exec in {namespace}/{pod}: {command[0]} did not finish within {timeout:g}s")
+            ws.update(timeout=min(left, 1.0))
             out.append(ws.read_channel(STDOUT_CHANNEL))
             err.append(ws.read_channel(STDERR_CHANNEL))
             status.append(ws.read_channel(ERROR_CHANNEL))
-        except (OSError, Exception) as exc:
-            if isinstance(exc, ExecError):
-                raise
-            raise ExecError(f"exec in {namespace}/{pod}: connection lost: {exc}") from exc
-        finally:
-            ws.close()
-        return ExecResult(parse_exec_status("".join(status)), "".join(out), "".join(err))
+        out.append(ws.read_channel(STDOUT_CHANNEL))
+        err.append(ws.read_channel(STDERR_CHANNEL))
+        status.append(ws.read_channel(ERROR_CHANNEL))
+    except (OSError, Exception) as exc:
+        if isinstance(exc, ExecError):
+            raise
+        raise ExecError(f"exec in {namespace}/{pod}: connection lost: {exc}") from exc
     finally:
-        api_client.close()
+        ws.close()
+    return ExecResult(parse_exec_status("".join(status)), "".join(out), "".join(err))
 
 
 def read_file(

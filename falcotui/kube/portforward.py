@@ -13,12 +13,11 @@ import contextlib
 import socket
 from dataclasses import dataclass, field
 
-from kubernetes import client as k8s
 from kubernetes.stream import portforward
 
 from falcotui.kube.client import KubeClients
 from falcotui.kube.errors import KubeError
-from falcotui.kube.exec import websocket_failure
+from falcotui.kube.exec import open_pod_websocket
 
 
 class PortForwardError(KubeError):
@@ -29,27 +28,23 @@ def open_pod_socket(
     clients: KubeClients, namespace: str, pod: str, port: int
 ) -> tuple[socket.socket, object]:
     """Blocking: a connected socket to `pod:port` through the API server, and the PortForward to close."""
+    where = f"port-forward to {namespace}/{pod}:{port}"
     try:
         clients.check_websocket_proxy()
     except KubeError as exc:
-        raise PortForwardError(f"port-forward to {namespace}/{pod}:{port}: {exc}") from exc
-    api_client = k8s.ApiClient(clients.api_client.configuration)  # `portforward` swaps call_api on it
+        raise PortForwardError(f"{where}: {exc}") from exc
     try:
-        pf = clients.open_websocket(
-            lambda: portforward(
-                k8s.CoreV1Api(api_client).connect_get_namespaced_pod_portforward,
-                pod,
-                namespace,
-                ports=str(port),
-            )
+        pf = open_pod_websocket(
+            clients,
+            lambda api: portforward(
+                api.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port)
+            ),
+            lambda message, code: PortForwardError(f"{where}: {message}", code=code),
         )
-    except k8s.ApiException as exc:
-        code, message = websocket_failure(str(exc.reason or exc))
-        raise PortForwardError(f"port-forward to {namespace}/{pod}:{port}: {message}", code=code) from exc
+    except PortForwardError:
+        raise
     except (OSError, ValueError, KubeError) as exc:
-        raise PortForwardError(f"port-forward to {namespace}/{pod}:{port}: {exc}") from exc
-    finally:
-        api_client.close()
+        raise PortForwardError(f"{where}: {exc}") from exc
     wrapped = pf.socket(port)
     return wrapped._socket, pf
 
