@@ -5,7 +5,10 @@ Pure readings of plain dicts as the API returns them, following upstream Kuberne
 `Toleration.ToleratesTaint`, the tolerations the DaemonSet controller adds to every daemon pod (so
 cordoned, NotReady-NoExecute and pressure-tainted nodes still get one, and a hostNetwork pod a node whose
 network is unavailable), and only NoSchedule/NoExecute taints keep a pod off a node. The simulated cluster
-keeps its own copy (`falcotui.sim` may import only `falcotui.falco`).
+keeps its own copy (sim/controllers/scheduling.py) on purpose: it is Kubernetes' scheduling, not Falco's
+domain, so it has no place in `falcotui.falco` (the one package `falcotui.sim` may import), and the
+simulated DaemonSet controller is what the fleet's "why no Falco pod here" reading is tested against: one
+shared copy would make that test agree with itself.
 """
 
 from __future__ import annotations

@@ -83,27 +83,28 @@ class ContainerFs:
         if not writable:
             raise FsError(EROFS)
 
+    def _create(self, path: str, entry: str, text: str) -> None:
+        """Store `entry` (the file itself, or a directory's `path/`) for `path`: its directory must exist
+        (ENOENT) and be on a writable mount (EROFS)."""
+        if not self.is_dir(posixpath.dirname(path)):
+            raise FsError(ENOENT)
+        self.check_writable(path)
+        self.written[entry] = text
+        self._removed.discard(path)
+
     def write(self, path: str, text: str, *, append: bool = False) -> None:
         """Create or truncate (or append to) a regular file whose directory exists."""
         path = normalize(path)
         if self.is_dir(path):
             raise FsError(EISDIR)
-        if not self.is_dir(posixpath.dirname(path)):
-            raise FsError(ENOENT)
-        self.check_writable(path)
         current = self.files().get(path, "") if append else ""
-        self.written[path] = current + text
-        self._removed.discard(path)
+        self._create(path, path, current + text)
 
     def mkdir(self, path: str) -> None:
         path = normalize(path)
         if self.exists(path):
             raise FsError(EEXIST)
-        if not self.is_dir(posixpath.dirname(path)):
-            raise FsError(ENOENT)
-        self.check_writable(path)
-        self.written[path.rstrip("/") + "/"] = ""
-        self._removed.discard(path)
+        self._create(path, path.rstrip("/") + "/", "")
 
     def remove(self, path: str, *, recursive: bool) -> None:
         """Remove a file, or a directory with everything below it (`recursive`)."""
