@@ -128,32 +128,40 @@ def _is_string_map(v: object) -> bool:
     return isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
 
 
-#: field -> (check, what it must be) for pod specs and containers; absent fields are fine
+#: (check, what it must be) of each kind of field value
+_STRING = (lambda v: isinstance(v, str), "a string")
+_BOOLEAN = (lambda v: isinstance(v, bool), "a boolean")
+_OBJECT = (lambda v: isinstance(v, dict), "an object")
+_STRINGS = (_is_strings, "a list of strings")
+_OBJECTS = (_is_objects, "a list of objects")
+_STRING_MAP = (_is_string_map, "a map of strings")
+
+#: field -> its kind, for pod specs and containers; absent fields are fine
 _POD_FIELDS = {
-    "tolerations": (_is_objects, "a list of objects"),
-    "volumes": (_is_objects, "a list of objects"),
-    "imagePullSecrets": (_is_objects, "a list of objects"),
-    "nodeSelector": (_is_string_map, "a map of strings"),
-    "hostNetwork": (lambda v: isinstance(v, bool), "a boolean"),
-    "serviceAccountName": (lambda v: isinstance(v, str), "a string"),
-    "nodeName": (lambda v: isinstance(v, str), "a string"),
-    "affinity": (lambda v: isinstance(v, dict), "an object"),
-    "securityContext": (lambda v: isinstance(v, dict), "an object"),
+    "tolerations": _OBJECTS,
+    "volumes": _OBJECTS,
+    "imagePullSecrets": _OBJECTS,
+    "nodeSelector": _STRING_MAP,
+    "hostNetwork": _BOOLEAN,
+    "serviceAccountName": _STRING,
+    "nodeName": _STRING,
+    "affinity": _OBJECT,
+    "securityContext": _OBJECT,
 }
 _CONTAINER_FIELDS = {
-    "name": (lambda v: isinstance(v, str), "a string"),
-    "image": (lambda v: isinstance(v, str), "a string"),
-    "args": (_is_strings, "a list of strings"),
-    "command": (_is_strings, "a list of strings"),
-    "env": (_is_objects, "a list of objects"),
-    "envFrom": (_is_objects, "a list of objects"),
-    "ports": (_is_objects, "a list of objects"),
-    "volumeMounts": (_is_objects, "a list of objects"),
-    "resources": (lambda v: isinstance(v, dict), "an object"),
-    "securityContext": (lambda v: isinstance(v, dict), "an object"),
-    "livenessProbe": (lambda v: isinstance(v, dict), "an object"),
-    "readinessProbe": (lambda v: isinstance(v, dict), "an object"),
-    "startupProbe": (lambda v: isinstance(v, dict), "an object"),
+    "name": _STRING,
+    "image": _STRING,
+    "args": _STRINGS,
+    "command": _STRINGS,
+    "env": _OBJECTS,
+    "envFrom": _OBJECTS,
+    "ports": _OBJECTS,
+    "volumeMounts": _OBJECTS,
+    "resources": _OBJECT,
+    "securityContext": _OBJECT,
+    "livenessProbe": _OBJECT,
+    "readinessProbe": _OBJECT,
+    "startupProbe": _OBJECT,
 }
 
 
