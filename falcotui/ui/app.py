@@ -26,6 +26,7 @@ from textual.app import App, ComposeResult, ScreenStackError, SuspendNotSupporte
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.message import Message
+from textual.reactive import reactive
 from textual.screen import Screen
 
 from falcotui.falco.sanitize import sanitize
@@ -121,6 +122,10 @@ class FalcoTuiApp(App):
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
+    #: the NATS JetStream stream being created on the user's word ("" when none: ui/alerts/nats_stream.py);
+    #: the header says so instead of offering it again
+    nats_creating: reactive[str] = reactive("")
+
     def __init__(
         self,
         services: Services,
@@ -212,6 +217,7 @@ class FalcoTuiApp(App):
             daemonset=ds_text,
             error=self.engine_error,
             width=width,
+            nats_creating=self.nats_creating,
         )
 
     def _version_text(self) -> str | None:
@@ -353,6 +359,9 @@ class FalcoTuiApp(App):
                 if self.engine_error == late:
                     self.engine_error = before
         return task.result()
+
+    def watch_nats_creating(self) -> None:
+        self._refresh_headers()
 
     def _refresh_headers(self) -> None:
         if not self.screen_stack:

@@ -2,7 +2,8 @@
 channel finds no stream to read, and the offer to create it — the exact configuration in the app's
 ConfirmDialog, created only on Confirm (never in read-only), from the command palette ("Create the NATS
 JetStream stream…", which the notice names). The engine's channel looks for the stream every 2 s, so the
-alerts start flowing on their own once it exists."""
+alerts start flowing on their own once it exists. While it is being created the app's reactive
+`nats_creating` names it: the header says so, and a second offer is not made."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ class NatsStreamOffer:
 
     def __init__(self) -> None:
         self.announced = False
-        self.busy = False
 
     def on_health(self, app, health) -> None:
         """After each tick: announce a stream that went missing (and forget once it is there again)."""
@@ -68,7 +68,9 @@ class NatsStreamOffer:
                 "--read-only: the stream is not created", title="NATS", severity="warning", markup=False
             )
             return
-        if self.busy:
+        if app.nats_creating:
+            creating = sanitize(app.nats_creating, max_len=100)
+            app.notify(f"stream {creating} is being created", title="NATS", markup=False)
             return
         plan = plan_for(source)
         where = sanitize(",".join(source.servers), max_len=200)
@@ -80,7 +82,7 @@ class NatsStreamOffer:
             if not yes:
                 app.notify(f"stream {plan.name} not created", title="NATS", markup=False)
                 return
-            self.busy = True
+            app.nats_creating = plan.name
             app.run_worker(self._create(app, source, plan), name="nats-create-stream", exit_on_error=False)
 
         title = f"Create JetStream stream {plan.name}?"
@@ -97,5 +99,5 @@ class NatsStreamOffer:
             app.notify(f"stream {plan.name} not created: {why}", title="NATS", severity="error", markup=False)
             return
         finally:
-            self.busy = False
+            app.nats_creating = ""
         app.notify(f"created stream {plan.name} ({', '.join(plan.subjects)})", title="NATS", markup=False)

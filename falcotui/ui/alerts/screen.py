@@ -5,6 +5,9 @@ report of the list's filter and window — both written by the engine, which hol
 At most ~7 times a second an engine tick awaits the list's `sync()`: one round trip to the engine's view
 (new alerts are matched incrementally there) that brings the rows on screen and what changed; a few times a
 second the same round trip also brings the side counts (and the rule groups while they are shown).
+
+The list's title and subtitle say the screen's state (following or paused, the last export, a report
+being written): that state is reactive and the titles follow it (`redraw_on`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
@@ -35,6 +39,7 @@ from falcotui.ui.alerts.export_menu import JSONL, REPORT, ExportMenu
 from falcotui.ui.alerts.remote_view import RemoteView, remote_view
 from falcotui.ui.web_delivery import hand_to_browser
 from falcotui.ui.widgets.common import TitledBox, count_text, priority_style
+from falcotui.ui.widgets.state import redraw_on
 
 SIDE_REFRESH_S = 0.4
 LIST_REFRESH_S = 0.14
@@ -89,6 +94,10 @@ class AlertsScreen(Screen):
         Binding("0", "since(0)", "All time", show=False, id="alerts.since-all"),
     ]
 
+    #: what the last export wrote ("" after a new filter); whether an incident report is being written
+    last_export: reactive[str] = reactive("", repaint=False)
+    reporting: reactive[bool] = reactive(False, repaint=False)
+
     def __init__(self, query: AlertQuery = EMPTY_QUERY) -> None:
         super().__init__()
         self.query_obj = query
@@ -98,8 +107,6 @@ class AlertsScreen(Screen):
         self._last_list = 0.0
         self._resume_on_close = False  # the detail pane paused following
         self.export_dir: Path | None = None  # None: the services' choice, else the user's data dir
-        self.last_export = ""
-        self._reporting = False  # an incident report is being written (ui: e r, the palette)
         self._columns_shown: Text | None = None
 
     def compose(self) -> ComposeResult:
@@ -130,6 +137,8 @@ class AlertsScreen(Screen):
         self.alert_list.focus()
         self.view = self.alert_list.view
         self.refresh_side()
+        redraw_on(self, ("last_export", "reporting"), self._update_titles)
+        redraw_on(self.alert_list, ("following",), self._update_titles)
         # every tick, with many clusters too: the list is the merged store's, whichever cluster is in use
         self.app.ticks.subscribe(self, self._ticked, every_tick=True)  # type: ignore[attr-defined]
 
@@ -203,6 +212,8 @@ class AlertsScreen(Screen):
         subtitle = sanitize(self.query_obj.to_text(), max_len=120) or "no filter"
         if self.last_export:
             subtitle = f"{sanitize(self.last_export, max_len=200)} · {subtitle}"
+        if self.reporting:
+            subtitle = f"writing the incident report… · {subtitle}"
         self.query_one("#alerts-main", TitledBox).set_titles(title, subtitle)
         self._show_columns()
 
@@ -298,7 +309,6 @@ class AlertsScreen(Screen):
     def action_follow(self) -> None:
         self.alert_list.following = not self.alert_list.following
         self._resume_on_close = False
-        self._update_titles()
 
     def action_group(self) -> None:
         self.grouped = not self.grouped
@@ -331,14 +341,12 @@ class AlertsScreen(Screen):
             alerts.following = False
         detail.show(alerts.current())
         detail.remove_class("hidden")
-        self._update_titles()
 
     def _close_detail(self) -> None:
         self.query_one(AlertDetail).add_class("hidden")
         if self._resume_on_close:
             self._resume_on_close = False
             self.alert_list.following = True
-        self._update_titles()
 
     @on(AlertDetail.FieldPicked)
     def _pick_field(self, event: AlertDetail.FieldPicked) -> None:
@@ -363,7 +371,6 @@ class AlertsScreen(Screen):
         detail = self.query_one(AlertDetail)
         if not detail.has_class("hidden"):
             detail.show(event.entry)
-        self._update_titles()
 
     def action_back(self) -> None:
         detail = self.query_one(AlertDetail)
@@ -403,10 +410,10 @@ class AlertsScreen(Screen):
     def export_report(self) -> None:
         """An incident report of the list's filter and window, written by the engine on a thread; the
         screen stays live meanwhile."""
-        if self._reporting:  # a second e r while one is written: one report, not two racing
+        if self.reporting:  # a second e r while one is written: one report, not two racing
             self.notify("an incident report is being written…", title="Incident report", markup=False)
             return
-        self._reporting = True
+        self.reporting = True
         self.notify("writing the incident report…", title="Incident report", markup=False)
         self.run_worker(self._report(), group="alerts-report")
 
@@ -434,7 +441,7 @@ class AlertsScreen(Screen):
             self.notify(msg, severity="error", markup=False)
             return
         finally:
-            self._reporting = False
+            self.reporting = False
         self.last_export = f"report of {result.alerts} → {result.directory}"
         self.notify(
             f"{result.alerts} alert(s), {result.actions} response action(s): {result.html}",
@@ -443,8 +450,6 @@ class AlertsScreen(Screen):
             timeout=10,
         )
         hand_to_browser(self.app, result.html)  # `falcotui serve`: the browser downloads the HTML page
-        if self.is_attached:
-            self._update_titles()
 
     async def export_jsonl(self) -> None:
         """Every alert of the list as JSON lines, written by the engine (it holds them)."""
@@ -458,4 +463,3 @@ class AlertsScreen(Screen):
         self.last_export = f"exported {n} → {path}"
         self.notify(f"{n} alert(s) written to {path}", title="Exported", markup=False)
         hand_to_browser(self.app, path)  # `falcotui serve`: downloaded by the browser too
-        self._update_titles()

@@ -3,12 +3,12 @@ with confirmation, the rollout advancing node by node (stuck nodes with their re
 rollout restart and uninstall with confirmation.
 
 The plan, apply, restart and uninstall's deletes run in worker threads (the kubernetes client is
-synchronous); following the rollout is async (informers) and runs on the loop.
+synchronous); following the rollout is async (informers) and runs on the loop. The state the status line
+and the key bar show is reactive (`STATUS_STATE`): a change of it redraws the line and re-checks the keys.
 """
 
 from __future__ import annotations
 
-import contextlib
 from typing import ClassVar
 
 from rich.text import Text
@@ -16,7 +16,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, ScrollableContainer, Vertical
-from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static
@@ -39,6 +38,7 @@ from falcotui.ui.deploy.widgets import (
 from falcotui.ui.services import ServicesMixin
 from falcotui.ui.widgets.dialogs import ConfirmDialog
 from falcotui.ui.widgets.keybar import KeyBar
+from falcotui.ui.widgets.state import redraw_on
 
 WRITE_ACTIONS = frozenset({"apply", "restart", "uninstall"})
 
@@ -73,19 +73,22 @@ class DeployScreen(ServicesMixin, Screen):
     stuck_grace: float = 30.0
     uninstall_timeout: float = 120.0
 
-    #: what write runs now ("" when none) and whether a plan is being rendered: the status line and the
-    #: key bar follow both
+    #: what write runs now ("" when none) and whether a plan is being rendered
     busy: reactive[str] = reactive("", repaint=False, always_update=True, bindings=True)
     planning: reactive[bool] = reactive(False, repaint=False, always_update=True, bindings=True)
+    #: the last plan (the server's dry run of the chosen profile), or why there is none
+    plan: reactive[DeployPlan | None] = reactive(None, repaint=False, always_update=True, bindings=True)
+    plan_error: reactive[str] = reactive("", repaint=False)
+    #: `apply --label-namespace`: set Pod Security labels on an adopted namespace
+    label_namespace: reactive[bool] = reactive(False, repaint=False, bindings=True)
+    #: what the status line is drawn from
+    STATUS_STATE = ("busy", "planning", "plan", "plan_error", "label_namespace")
 
     def __init__(self) -> None:
         super().__init__()
         self.grpc = False
         self.privileged = False  # `apply --privileged`: the Helm chart's default, for perf_event_paranoid > 2
         self.tolerate_all = False  # `apply --tolerate-all`: every taint tolerated, GPU/dedicated pools too
-        self.label_namespace = False  # `apply --label-namespace`: set Pod Security labels on an adopted one
-        self.plan: DeployPlan | None = None
-        self.plan_error = ""
         self.plan_gen = 0
         self._covered = False  # suspended under one of our own dialogs (not left for another screen)
 
@@ -103,7 +106,8 @@ class DeployScreen(ServicesMixin, Screen):
 
     def on_mount(self) -> None:
         self.query_one("#deploy-rollout").border_title = "rollout"
-        self._update_status()
+        redraw_on(self, self.STATUS_STATE, self._update_status)
+        self._update_status()  # the first paint: nothing has changed yet
         self._plan(self.grpc, True)
 
     def on_screen_resume(self) -> None:
@@ -149,14 +153,6 @@ class DeployScreen(ServicesMixin, Screen):
         if self.read_only:
             text.append("  read-only: apply, restart and uninstall are disabled", "yellow")
         self.query_one("#deploy-status", Static).update(text)
-
-    def watch_busy(self) -> None:
-        with contextlib.suppress(NoMatches):  # before compose there is no status line yet
-            self._update_status()
-
-    def watch_planning(self) -> None:
-        with contextlib.suppress(NoMatches):  # before compose there is no status line yet
-            self._update_status()
 
     def _set_busy(self, what: str) -> None:
         self.busy = what

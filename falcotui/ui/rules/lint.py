@@ -3,7 +3,8 @@ Falco's loader does (in a worker thread, default rules first), and the result be
 
 `RulesLinting` is a mixin of `RulesScreen`: it reads the screen's working copy and default rules and fills
 in `validation`, `problems` and `lint_error`. A check is identified by a generation number, so the result
-of a check overtaken by more typing is dropped.
+of a check overtaken by more typing is dropped. The lint state is reactive: the screen's status line and
+key bar follow it (`RulesScreen.STATUS_STATE`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 
 from textual import work
+from textual.reactive import reactive
 from textual.timer import Timer
 
 from falcotui.ops.rules.service import RULES_DIR, DefaultRules, RulesError, Validation
@@ -30,12 +32,16 @@ class RulesLinting:
     lint_delay: float = LINT_DELAY
     _check_gen: int | None = None  # the lint run ctrl+s asked for
 
+    #: each edit (or ctrl+s) starts check `lint_gen`; `linted_gen` is the last one answered (push waits)
+    lint_gen: reactive[int] = reactive(0, repaint=False, bindings=True)
+    linted_gen: reactive[int] = reactive(-1, repaint=False, bindings=True)
+    #: why the check itself failed ("" when it ran)
+    lint_error: reactive[str] = reactive("", repaint=False, bindings=True)
+    #: the last check's answer and the problems found in it (set together, after each check)
+    validation: reactive[Validation | None] = reactive(None, repaint=False, always_update=True)
+    problems: reactive[list[Problem]] = reactive(list, repaint=False, always_update=True, bindings=True)
+
     def _init_lint(self) -> None:
-        self.validation: Validation | None = None
-        self.problems: list[Problem] = []
-        self.lint_error = ""
-        self.lint_gen = 0
-        self.linted_gen = -1
         self._lint_timer: Timer | None = None
 
     @property
@@ -61,8 +67,6 @@ class RulesLinting:
         self.lint_gen += 1
         if self._lint_timer is not None:
             self._lint_timer.stop()
-        self._update_status()
-        self.refresh_bindings()
         if delay <= 0:
             self._lint(self.lint_gen, dict(self.files), False)
         else:
@@ -73,7 +77,6 @@ class RulesLinting:
         self._note_logged_versions()
         self.lint_gen += 1
         self._check_gen = self.lint_gen  # ctrl+s asked: say what the check found when it ends
-        self._update_status()
         self._lint(self.lint_gen, dict(self.files), self.defaults is None)
 
     @work(thread=True, group="rules-lint")
@@ -109,23 +112,22 @@ class RulesLinting:
             self.defaults_error = defaults_error
         if gen != self.lint_gen:
             return
-        self.linted_gen, self.validation, self.lint_error = gen, validation, error
-        self.problems = []
+        problems: list[Problem] = []
         if validation is not None:
             prefix = RULES_DIR + "/"
-            self.problems = problems_from(validation.errors + validation.warnings, prefix)
-            self.problems += problems_from(validation.result.lints, prefix, lint=True)
+            problems = problems_from(validation.errors + validation.warnings, prefix)
+            problems += problems_from(validation.result.lints, prefix, lint=True)
             # errors in the default rules (they block a push too): shown under the default file's name
             foreign = [m for m in validation.errors if not m.file.startswith(prefix)]
             for folder in {os.path.dirname(m.file) + "/" for m in foreign}:
-                self.problems += problems_from(foreign, folder)
+                problems += problems_from(foreign, folder)
+        self.validation, self.lint_error, self.problems = validation, error, problems
+        self.linted_gen = gen  # last: a push is offered once the check is answered (the status line says)
         self.query_one(ProblemsList).show(self.problems, current_key=self.current, note=self._problems_note())
         if gen == self._check_gen:
             self._say_checked()
         self._refresh_files()
         self._update_title()
-        self._update_status()
-        self.refresh_bindings()
 
     def _say_checked(self) -> None:
         """The answer to ctrl+s: a toast, even when the problems list looks the same as before."""

@@ -8,6 +8,7 @@ line Falco refused when its message has one (ctrl+g goes there). Falco's text is
 from __future__ import annotations
 
 from rich.text import Text
+from textual.reactive import reactive
 from textual.widgets import Static
 
 from falcotui.falco.sanitize import safe_text
@@ -22,9 +23,11 @@ class RejectedBanner(Static):
     RejectedBanner.-shown { display: block; }
     """
 
+    #: the refusing nodes (node name, reload state); the screen's ctrl+g is offered while one names a line
+    refusing: reactive[list[tuple[str, NodeReload]]] = reactive(list, repaint=False, bindings=True)
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.refusing: list[tuple[str, NodeReload]] = []
         self.plain = ""  # the banner as plain text
 
     def show(self, refusing: list[tuple[str, NodeReload]]) -> bool:

@@ -11,11 +11,14 @@ cluster's own Falco checking first, conflict, reload, diff, history, roll back) 
 Everything that touches the cluster runs in a worker thread (the kubernetes client is synchronous); the
 reload tracker is async and runs on the loop. The working copy (`self.files`) is only ever replaced by
 the user's own choice: a conflict, a rollback or a failed push leave the editor text as it is.
+
+The state the status line and the key bar show is reactive (`STATUS_STATE`: what runs, what failed, the
+snapshot, the checks); a change of any of it redraws the line and re-checks the actions, wherever it
+comes from (a worker's answer, a PushFlow message, a key).
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -25,7 +28,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import OptionList, Static, TextArea
@@ -47,6 +49,7 @@ from falcotui.ui.rules.rejected import RejectedBanner
 from falcotui.ui.rules.reload_panel import ReloadPanel
 from falcotui.ui.services import ServicesMixin
 from falcotui.ui.widgets.keybar import KeyBar
+from falcotui.ui.widgets.state import redraw_on
 
 WRITE_ACTIONS = frozenset({"push", "rollback", "new_file", "remove_file"})
 
@@ -87,23 +90,43 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
         Binding("delete", "remove_file", "Remove file", id="rules.remove-file"),
     ]
 
-    #: what cluster operation runs now ("" when none); the status line and the key bar follow it
+    #: what cluster operation runs now ("" when none)
     busy: reactive[str] = reactive("", repaint=False, always_update=True, bindings=True)
+    #: what the edit is based on (None until the ConfigMap is read)
+    snapshot: reactive[RulesSnapshot | None] = reactive(
+        None, repaint=False, always_update=True, bindings=True
+    )
+    #: why the ConfigMap could not be read, why the image's default rules could not be
+    load_error: reactive[str] = reactive("", repaint=False)
+    defaults_error: reactive[str] = reactive("", repaint=False)
+    #: the cluster's Falco's verdict on the last push (None until one was asked)
+    cluster_check: reactive[InClusterValidation | None] = reactive(None, repaint=False, always_update=True)
+    #: the file in the editor (the $EDITOR and remove keys depend on it)
+    current: reactive[str] = reactive("", repaint=False, bindings=True)
+    #: what the status line is drawn from (with the lint state of `RulesLinting`); the working copy
+    #: (`files`) is not here: every change of it starts a check, which is
+    STATUS_STATE = (
+        "busy",
+        "snapshot",
+        "load_error",
+        "defaults_error",
+        "cluster_check",
+        "lint_gen",
+        "linted_gen",
+        "lint_error",
+        "validation",
+        "problems",
+    )
 
     def __init__(self) -> None:
         super().__init__()
-        self.snapshot: RulesSnapshot | None = None  # what the edit is based on
         self.files: dict[str, str] = {}  # the working copy, as in the editors
         self.defaults: DefaultRules | None = None
-        self.defaults_error = ""
-        self.load_error = ""
-        self.current = ""
         self._init_lint()
         self.status_text = ""
         self.saved_copies: list[Path] = []  # files where "take theirs" saved the user's version
         self._rejected_at = 0.0
         self.flow = PushFlow(self, lambda: self.services.rules)
-        self.cluster_check: InClusterValidation | None = None  # the cluster's Falco, before the last push
 
     reload_timeout: float = DEFAULT_RELOAD_TIMEOUT
     reload_poll: float = 0.2  # the rows are the engine's per-tick delivery, read from memory
@@ -129,7 +152,8 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
 
     def on_mount(self) -> None:
         self.query_one("#rules-editors").display = False
-        self._update_status()
+        redraw_on(self, self.STATUS_STATE, self._update_status)
+        self._update_status()  # the first paint: nothing has changed yet
         self._update_rejected()
         self._load()
         self.app.ticks.subscribe(self, self._ticked)  # type: ignore[attr-defined]
@@ -148,7 +172,6 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
         if self.snapshot is None and self.load_error:  # e.g. Falco was deployed from the Deploy screen since
             self.load_error = ""
             self.query_one("#rules-message", Static).update(Text("loading the rules ConfigMap…", "dim"))
-            self._update_status()
             self._load()
 
     def on_resize(self) -> None:
@@ -183,7 +206,6 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
         self.defaults = defaults or self.defaults
         if snap is None:
             self.query_one("#rules-message", Static).update(Text(f"✗ {sanitize(error)}", "bold red"))
-            self._update_status()
             return
         self.snapshot = snap
         await self._set_files(dict(snap.files))
@@ -289,14 +311,10 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
             self.flow.history(read_only=False, preselect=-1, defaults=self.defaults)
 
     def _refresh_state(self) -> None:
+        """The files list and the title after a push, rebase or rollback (the status line follows by
+        itself: the snapshot and `busy` are reactive)."""
         self._refresh_files()
         self._update_title()
-        self._update_status()
-        self.refresh_bindings()
-
-    def watch_busy(self) -> None:
-        with contextlib.suppress(NoMatches):  # before compose there is no status line yet
-            self._update_status()
 
     @on(PushFlow.Busy)
     def _flow_busy(self, message: PushFlow.Busy) -> None:
@@ -510,8 +528,7 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
 
     def _update_rejected(self) -> None:
         self._rejected_at = time.monotonic()
-        if self.query_one(RejectedBanner).show(self.services.engine.fleet.refusing_rules()):
-            self.refresh_bindings()
+        self.query_one(RejectedBanner).show(self.services.engine.fleet.refusing_rules())
 
     def _refused_spot(self) -> NodeReload | None:
         return self.query_one(RejectedBanner).spot()

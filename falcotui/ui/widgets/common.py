@@ -93,6 +93,7 @@ def health_text(
     error: str = "",
     width: int = 200,
     clusters: Text | None = None,
+    nats_creating: str = "",
 ) -> Text:
     """The header line: where (context/namespace), what runs, whether the streams are live, read-only.
 
@@ -150,9 +151,13 @@ def health_text(
         if (nats := health.nats) is not None:  # Falcosidekick's stream: connected, and how far behind
             if not nats.connected:
                 detail = sanitize(f" {nats.missing or nats.detail}", max_len=60)
-                hint = (
-                    " · ':' to create" if nats.stream_missing else ""
-                )  # the palette offers it (nats_stream_ui)
+                hint = (  # the palette offers it (ui/alerts/nats_stream.py), unless it is being created
+                    f" · creating stream {sanitize(nats_creating, max_len=40)}…"
+                    if nats_creating
+                    else " · ':' to create"
+                    if nats.stream_missing
+                    else ""
+                )
                 part(1, ("  NATS ", ""), ("○", "bold red"), (detail, "dim"), (hint, "yellow"))
             elif nats.lag_msgs:
                 behind = f" behind {count_text(nats.lag_msgs)}" + (
