@@ -21,22 +21,17 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
-# code -> (short text, description); errors' "codedesc" in Falco's JSON is the short text (Falco's
-# error_desc() returns the short string), warnings' is the long description.
-ERROR_CODES: dict[str, tuple[str, str]] = {
-    "LOAD_ERR_FILE_READ": ("File read error", "File read error"),
-    "LOAD_ERR_YAML_PARSE": ("YAML parse error", "YAML parse error"),
-    "LOAD_ERR_YAML_VALIDATE": (
-        "Error validating internal structure of YAML file",
-        "Error validating internal structure of YAML file",
-    ),
-    "LOAD_ERR_COMPILE_CONDITION": ("Error compiling condition", "Error compiling condition"),
-    "LOAD_ERR_COMPILE_OUTPUT": ("Error compiling output", "Error compiling output"),
-    "LOAD_ERR_VALIDATE": (
-        "Error validating rule/macro/list/exception objects",
-        "Error validating rule/macro/list/exception objects",
-    ),
+# code -> (short text, description). An error's description is its short text (Falco's error_desc()
+# returns the short string, and that is the "codedesc" of its JSON); a warning has a long description.
+_ERROR_TEXTS = {
+    "LOAD_ERR_FILE_READ": "File read error",
+    "LOAD_ERR_YAML_PARSE": "YAML parse error",
+    "LOAD_ERR_YAML_VALIDATE": "Error validating internal structure of YAML file",
+    "LOAD_ERR_COMPILE_CONDITION": "Error compiling condition",
+    "LOAD_ERR_COMPILE_OUTPUT": "Error compiling output",
+    "LOAD_ERR_VALIDATE": "Error validating rule/macro/list/exception objects",
 }
+ERROR_CODES: dict[str, tuple[str, str]] = {code: (text, text) for code, text in _ERROR_TEXTS.items()}
 
 WARNING_CODES: dict[str, tuple[str, str]] = {
     "LOAD_UNKNOWN_SOURCE": (
