@@ -26,7 +26,7 @@ from typing import ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -41,7 +41,8 @@ from falcotui.ops.alerts.view import ViewChange
 from falcotui.ops.alerts.view_service import entry_where
 from falcotui.ops.engine_client import EngineFailed
 from falcotui.ui.alerts.remote_view import RemoteView
-from falcotui.ui.widgets.common import KeysFollowFocus, LineStyles, priority_style
+from falcotui.ui.widgets.common import priority_style
+from falcotui.ui.widgets.lines import CursorLines, cursor_keys
 
 #: (name, title) in display order; widths come from `list_columns`.
 LIST_COLUMNS = (
@@ -161,19 +162,12 @@ def alert_line(entry: StoredAlert, columns: list[tuple[str, int]]) -> Text:
     return line
 
 
-class AlertList(LineStyles, KeysFollowFocus, ScrollView, can_focus=True):
+class AlertList(CursorLines):
     """See the module docstring."""
 
     HELP_TITLE = "the alert list"
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False, id="alert-list.up"),
-        Binding("down,j", "cursor(1)", "Down", show=False, id="alert-list.down"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="alert-list.page-up"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="alert-list.page-down"),
-        Binding("home", "edge(0)", "Oldest", show=False, id="alert-list.oldest"),
-        Binding("end", "edge(1)", "Newest (follow)", show=False, id="alert-list.newest"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = cursor_keys("alert-list", first="Oldest", last="Newest (follow)")
     COMPONENT_CLASSES: ClassVar[set[str]] = {"alert-list--cursor", "alert-list--note"}
     DEFAULT_CSS = """
     AlertList { height: 1fr; overflow-x: hidden; scrollbar-size-vertical: 1; }
@@ -417,10 +411,7 @@ class AlertList(LineStyles, KeysFollowFocus, ScrollView, can_focus=True):
         self._fit_columns()
         self._sync_size(pin=self.following)
         if not self.following:  # shrunk (a detail pane opened): the highlighted row stays in sight
-            height = self.scrollable_content_region.height
-            top = self.scroll_offset.y
-            if height and not top <= self.cursor < top + height:
-                self.scroll_to(y=max(0, self.cursor - height + 1), animate=False, immediate=True)
+            self.keep_in_sight(self.cursor)
 
     def header_text(self) -> Text:
         """The column titles matching the current widths (the screen shows them above the list)."""
@@ -473,13 +464,8 @@ class AlertList(LineStyles, KeysFollowFocus, ScrollView, can_focus=True):
         self._cache.clear()
         self.refresh()
 
-    def on_focus(self) -> None:
-        self.forget_line_styles()
+    def repaint_cursor(self) -> None:
         self.refresh_line(self.cursor)  # the highlight shows only while the list has the focus
-
-    def on_blur(self) -> None:
-        self.forget_line_styles()
-        self.refresh_line(self.cursor)
 
     # ------------------------------------------------------------ navigation
 
@@ -489,12 +475,7 @@ class AlertList(LineStyles, KeysFollowFocus, ScrollView, can_focus=True):
             return
         index = self.validate_cursor(index)
         self.following = index == n - 1 and self.following
-        height = self.scrollable_content_region.height
-        top = self.scroll_offset.y
-        if index < top:
-            self.scroll_to(y=index, animate=False, immediate=True)
-        elif index >= top + height:
-            self.scroll_to(y=index - height + 1, animate=False, immediate=True)
+        self.keep_in_sight(index)
         self.cursor = index  # the watcher repaints and posts Moved
 
     def action_cursor(self, step: int) -> None:

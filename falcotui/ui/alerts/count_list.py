@@ -16,10 +16,9 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from falcotui.ui.widgets.common import KeysFollowFocus, LineStyles
+from falcotui.ui.widgets.lines import CursorLines, cursor_keys
 
 #: (key, label, count text)
 Row = tuple[str, Text, str]
@@ -43,14 +42,13 @@ def row_text(label: Text, count: str, width: int, *, count_first: bool, count_wi
     return line
 
 
-class CountList(LineStyles, KeysFollowFocus, ScrollView, can_focus=True):
+class CountList(CursorLines):
     """See the module docstring."""
 
     HELP_TITLE = "the counts list"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False, id="counts.up"),
-        Binding("down,j", "cursor(1)", "Down", show=False, id="counts.down"),
+        *cursor_keys("counts", pages=False, edges=False),
         Binding("enter", "pick", "Filter to it", show=False, id="counts.filter-to-it"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {"count-list--cursor"}
@@ -114,41 +112,27 @@ class CountList(LineStyles, KeysFollowFocus, ScrollView, can_focus=True):
         self._strips.clear()
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.rows))
 
-    def render_line(self, y: int) -> Strip:
-        index = self.scroll_offset.y + y
-        width = self.scrollable_content_region.width
-        base = self.line_style()
-        if index >= len(self.rows):
-            return Strip.blank(width, base)
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
+
+    def row_strip(self, index: int, width: int) -> Strip:
         key, label, count = self.rows[index]
         strip = self._strips.get((key, width))
         if strip is None:
             text = row_text(label, count, width, count_first=self.count_first, count_width=self._count_width)
             strip = self._strips[key, width] = Strip(list(text.render(self.app.console)))
-        if index == self.cursor and (self.has_focus or self.count_first):
-            base += self.line_style("count-list--cursor")
-        return strip.crop_extend(0, width, None).apply_style(base)
+        return strip
 
-    def on_focus(self) -> None:
-        self.forget_line_styles()
-        self.refresh()
-
-    def on_blur(self) -> None:
-        self.forget_line_styles()
-        self.refresh()
+    def row_look(self, index: int) -> str:
+        shown = index == self.cursor and (self.has_focus or self.count_first)  # rule groups: unfocused too
+        return "count-list--cursor" if shown else ""
 
     def _move_to(self, index: int) -> None:
         if self.rows:
             self.cursor = max(0, min(len(self.rows) - 1, index))
-            self.scroll_to_region_cursor()
+            self.keep_in_sight(self.cursor)
             self.refresh()
-
-    def scroll_to_region_cursor(self) -> None:
-        height = self.scrollable_content_region.height
-        top = self.scroll_offset.y
-        if height > 0 and not top <= self.cursor < top + height:
-            self.scroll_to(y=max(0, self.cursor - height + 1 if self.cursor >= top else self.cursor),
-                           animate=False, immediate=True)  # fmt: skip
 
     def action_cursor(self, step: int) -> None:
         self._move_to(self.cursor + step)

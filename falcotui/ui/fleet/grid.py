@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.geometry import Size
 from textual.strip import Strip
 
 from falcotui.ui.fleet.node_cursor import NodeCursorView
+from falcotui.ui.widgets.lines import cursor_keys
 
 #: cells of one node, in column order
 Cells = tuple[Text, ...]
@@ -54,14 +55,7 @@ class FleetGrid(NodeCursorView):
 
     HELP_TITLE = "the node list"
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False, id="fleet-grid.up"),
-        Binding("down,j", "cursor(1)", "Down", show=False, id="fleet-grid.down"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="fleet-grid.page-up"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="fleet-grid.page-down"),
-        Binding("home", "edge(0)", "First", show=False, id="fleet-grid.first"),
-        Binding("end", "edge(1)", "Last", show=False, id="fleet-grid.last"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = cursor_keys("fleet-grid")
     COMPONENT_CLASSES: ClassVar[set[str]] = {"fleet-grid--cursor", "fleet-grid--stripe"}
     DEFAULT_CSS = """
     FleetGrid { height: 1fr; overflow-x: hidden; }
@@ -128,22 +122,20 @@ class FleetGrid(NodeCursorView):
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.names))
         self.scroll_to_cursor()
 
-    def render_line(self, y: int) -> Strip:
-        index = self.scroll_offset.y + y
-        width = self.scrollable_content_region.width
-        base = self.line_style()
-        if index >= len(self.names):
-            return Strip.blank(width, base)
+    @property
+    def row_count(self) -> int:
+        return len(self.names)
+
+    def row_strip(self, index: int, width: int) -> Strip:
         name = self.names[index]
         strip = self._strips.get(name)
         if strip is None:
             segments = list(grid_line(self.cells[name], self.widths).render(self.app.console))
             strip = self._strips[name] = Strip(segments)
-        if index == self.cursor:
-            base += self.line_style("fleet-grid--cursor")
-        elif index % 2:
-            base += self.line_style("fleet-grid--stripe")
-        return strip.crop_extend(0, width, None).apply_style(base)
+        return strip
+
+    def row_look(self, index: int) -> str:
+        return "fleet-grid--cursor" if index == self.cursor else "fleet-grid--stripe" if index % 2 else ""
 
     def action_cursor(self, step: int) -> None:
         self._move_to(self.cursor + step)

@@ -11,12 +11,11 @@ from collections.abc import Sequence
 
 from textual import events
 from textual.message import Message
-from textual.scroll_view import ScrollView
 
-from falcotui.ui.widgets.common import KeysFollowFocus, LineStyles
+from falcotui.ui.widgets.lines import CursorLines
 
 
-class NodeCursorView(LineStyles, KeysFollowFocus, ScrollView, can_focus=True):
+class NodeCursorView(CursorLines):
     """See the module docstring."""
 
     class Highlighted(Message):
@@ -74,14 +73,7 @@ class NodeCursorView(LineStyles, KeysFollowFocus, ScrollView, can_focus=True):
             self._move_to(index)
 
     def scroll_to_cursor(self) -> None:
-        height = self.scrollable_content_region.height
-        if height <= 0:
-            return
-        line, top = self.line_of(self.cursor), self.scroll_offset.y
-        if line < top:
-            self.scroll_to(y=line, animate=False, immediate=True)
-        elif line >= top + height:
-            self.scroll_to(y=line - height + 1, animate=False, immediate=True)
+        self.keep_in_sight(self.line_of(self.cursor))
 
     def _move_to(self, index: int) -> None:
         if not self.names:
@@ -106,11 +98,3 @@ class NodeCursorView(LineStyles, KeysFollowFocus, ScrollView, can_focus=True):
             self.post_message(self.Selected(self.names[index]))
         else:
             self._move_to(index)
-
-    def on_focus(self) -> None:
-        self.forget_line_styles()
-        self.refresh()
-
-    def on_blur(self) -> None:
-        self.forget_line_styles()
-        self.refresh()

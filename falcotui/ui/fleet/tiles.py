@@ -9,12 +9,13 @@ cursor, `enter` or a click on the highlighted tile opens it. Same messages as `F
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.geometry import Size
 from textual.strip import Strip
 
@@ -22,92 +23,62 @@ from falcotui.falco.alerts import Priority
 from falcotui.ops.fleet.status import NodeState, NodeStatus
 from falcotui.ui.fleet.node_cursor import NodeCursorView
 from falcotui.ui.widgets.common import no_color
+from falcotui.ui.widgets.lines import cursor_keys
 
 TILE_WIDTH = 3  # two coloured cells and a gap
 _BLOCK = "██"
-_TROUBLE: dict[NodeState, tuple[str, str]] = {
-    NodeState.NO_POD: ("✗✗", "bold red on grey15"),
-    NodeState.CRASH_LOOP: ("!!", "bold white on red"),
-    NodeState.IMAGE_PULL: ("!!", "bold white on red"),
-    NodeState.FAILING: ("!!", "bold white on red"),
-    NodeState.PENDING: ("··", "bold black on yellow"),
-    NodeState.TERMINATING: ("··", "bold black on yellow"),
-    NodeState.NOT_READY: ("··", "bold black on yellow"),
-    NodeState.NODE_NOT_READY: ("··", "bold black on yellow"),
+Tile = tuple[str, str]  # (two-cell glyph, style)
+
+
+@dataclass(frozen=True, slots=True)
+class _Look:
+    """One kind of tile: its glyph and style in colour, and without colour (NO_COLOR), where every kind
+    needs its own glyph because shades of grey do not tell them apart; `label` explains it in the legend."""
+
+    coloured: Tile
+    plain: Tile
+    label: str
+
+    def tile(self) -> Tile:
+        return self.plain if no_color() else self.coloured
+
+
+_NO_POD = _Look(("✗✗", "bold red on grey15"), ("✗✗", "bold"), "no Falco pod")
+_FAILING = _Look(("!!", "bold white on red"), ("!!", "bold reverse"), "crash-loop/failing")
+_WAITING = _Look(("··", "bold black on yellow"), ("??", "bold"), "pending/not ready")
+_TROUBLE: dict[NodeState, _Look] = {
+    NodeState.NO_POD: _NO_POD,
+    **dict.fromkeys((NodeState.CRASH_LOOP, NodeState.IMAGE_PULL, NodeState.FAILING), _FAILING),
+    **dict.fromkeys(
+        (NodeState.PENDING, NodeState.TERMINATING, NodeState.NOT_READY, NodeState.NODE_NOT_READY), _WAITING
+    ),
 }
-_QUIET = "green4"
-_HEAT: tuple[tuple[Priority, str], ...] = (  # worst priority at or above → tile colour
-    (Priority.CRITICAL, "magenta1"),
-    (Priority.ERROR, "red1"),
-    (Priority.WARNING, "dark_orange"),
-    (Priority.DEBUG, "dodger_blue2"),
+_HEAT: tuple[tuple[Priority, _Look], ...] = (  # worst priority at or above → the tile
+    (Priority.CRITICAL, _Look((_BLOCK, "magenta1"), ("██", ""), "critical+")),
+    (Priority.ERROR, _Look((_BLOCK, "red1"), ("▓▓", ""), "error")),
+    (Priority.WARNING, _Look((_BLOCK, "dark_orange"), ("▒▒", ""), "warning")),
+    (Priority.DEBUG, _Look((_BLOCK, "dodger_blue2"), ("░░", ""), "notice/info")),
 )
-_LEGEND = (
-    ("✗✗", "bold red on grey15", "no Falco pod"),
-    ("!!", "bold white on red", "crash-loop/failing"),
-    ("··", "bold black on yellow", "pending/not ready"),
-    (_BLOCK, "magenta1", "critical+"),
-    (_BLOCK, "red1", "error"),
-    (_BLOCK, "dark_orange", "warning"),
-    (_BLOCK, "dodger_blue2", "notice/info"),
-    (_BLOCK, _QUIET, "quiet"),
-)
-#: Without colour (NO_COLOR) every kind of tile needs its own glyph: shades of grey do not tell them apart.
-_TROUBLE_NO_COLOR: dict[NodeState, tuple[str, str]] = {
-    NodeState.NO_POD: ("✗✗", "bold"),
-    NodeState.CRASH_LOOP: ("!!", "bold reverse"),
-    NodeState.IMAGE_PULL: ("!!", "bold reverse"),
-    NodeState.FAILING: ("!!", "bold reverse"),
-    NodeState.PENDING: ("??", "bold"),
-    NodeState.TERMINATING: ("??", "bold"),
-    NodeState.NOT_READY: ("??", "bold"),
-    NodeState.NODE_NOT_READY: ("??", "bold"),
-}
-_HEAT_NO_COLOR: tuple[tuple[Priority, str], ...] = (
-    (Priority.CRITICAL, "██"),
-    (Priority.ERROR, "▓▓"),
-    (Priority.WARNING, "▒▒"),
-    (Priority.DEBUG, "░░"),
-)
-_QUIET_NO_COLOR = "··"
-_LEGEND_NO_COLOR = (
-    ("✗✗", "bold", "no Falco pod"),
-    ("!!", "bold reverse", "crash-loop/failing"),
-    ("??", "bold", "pending/not ready"),
-    ("██", "", "critical+"),
-    ("▓▓", "", "error"),
-    ("▒▒", "", "warning"),
-    ("░░", "", "notice/info"),
-    (_QUIET_NO_COLOR, "dim", "quiet"),
-)
+_QUIET = _Look((_BLOCK, "green4"), ("··", "dim"), "quiet")
+_LEGEND = (_NO_POD, _FAILING, _WAITING, *(look for _, look in _HEAT), _QUIET)
 _CURSOR = Style(bold=True, color="white")
 _REVERSE = Style(reverse=True)
-
-Tile = tuple[str, str]  # (two-cell glyph, style)
 
 
 def node_tile(row: NodeStatus) -> Tile:
     """How one node looks in the heatmap."""
-    if no_color():
-        trouble = _TROUBLE_NO_COLOR.get(row.state)
-        if trouble is not None:
-            return trouble
-        if row.worst is None:
-            return (_QUIET_NO_COLOR, "dim")
-        return (next(glyph for floor, glyph in _HEAT_NO_COLOR if row.worst <= floor), "")
-    trouble = _TROUBLE.get(row.state)
-    if trouble is not None:
-        return trouble
-    if row.worst is None:
-        return (_BLOCK, _QUIET)
-    return (_BLOCK, next(colour for floor, colour in _HEAT if row.worst <= floor))
+    look = _TROUBLE.get(row.state)
+    if look is None and row.worst is not None:
+        look = next(look for floor, look in _HEAT if row.worst <= floor)
+    return (look or _QUIET).tile()
 
 
 def legend(width: int) -> Text:
     """The colours explained, trouble first, on as many lines as `width` needs (never splitting one)."""
     text = Text()
     used = 0
-    for glyph, style, label in _LEGEND_NO_COLOR if no_color() else _LEGEND:
+    for look in _LEGEND:
+        (glyph, style), label = look.tile(), look.label
         entry = 2 + 1 + len(label) + 3
         if used and used + entry > width:
             text.append("\n")
@@ -123,14 +94,7 @@ class FleetTiles(NodeCursorView):
 
     HELP_TITLE = "the node tiles"
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left,h", "cursor(-1, 0)", "Left", show=False, id="fleet-tiles.left"),
-        Binding("right,l", "cursor(1, 0)", "Right", show=False, id="fleet-tiles.right"),
-        Binding("up,k", "cursor(0, -1)", "Up", show=False, id="fleet-tiles.up"),
-        Binding("down,j", "cursor(0, 1)", "Down", show=False, id="fleet-tiles.down"),
-        Binding("home", "edge(0)", "First", show=False, id="fleet-tiles.first"),
-        Binding("end", "edge(1)", "Last", show=False, id="fleet-tiles.last"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = cursor_keys("fleet-tiles", across=True, pages=False)
     DEFAULT_CSS = """
     FleetTiles { height: 1fr; overflow-x: hidden; }
     """
