@@ -86,43 +86,40 @@ def _meta(fields: dict) -> dict:
     return meta
 
 
-def _configmap(f: dict) -> dict:
-    obj: dict = {"metadata": _meta(f)}
-    if 2 in f:
-        obj["data"] = _map(f, 2)
-    if 3 in f:
-        obj["binaryData"] = _map(f, 3, as_base64=True)
-    if 4 in f:
-        obj["immutable"] = bool(f[4][-1])
-    return obj
+def _text(fields: dict, num: int) -> str | None:
+    return _str(fields, num) or None  # an empty string is left out, as the JSON form omits it
 
 
-def _secret(f: dict) -> dict:
-    obj: dict = {"metadata": _meta(f)}
-    if 2 in f:
-        obj["data"] = _map(f, 2, as_base64=True)
-    if _str(f, 3):
-        obj["type"] = _str(f, 3)
-    if 4 in f:
-        obj["stringData"] = _map(f, 4)
-    if 5 in f:
-        obj["immutable"] = bool(f[5][-1])
-    return obj
+def _flag(fields: dict, num: int) -> bool:
+    return bool(fields[num][-1])
 
 
-def _service_account(f: dict) -> dict:
-    obj: dict = {"metadata": _meta(f)}
-    if 4 in f:
-        obj["automountServiceAccountToken"] = bool(f[4][-1])
-    return obj
+def _b64_map(fields: dict, num: int) -> dict[str, str]:
+    return _map(fields, num, as_base64=True)
 
 
-_KINDS = {
-    "ConfigMap": _configmap,
-    "Secret": _secret,
-    "Namespace": lambda f: {"metadata": _meta(f)},
-    "ServiceAccount": _service_account,
+#: kind -> (field number, JSON key, reader) after `metadata` (1), numbered as in k8s.io/api core/v1
+#: generated.proto; a field the body does not carry is left out
+_KINDS: dict[str, tuple] = {
+    "ConfigMap": ((2, "data", _map), (3, "binaryData", _b64_map), (4, "immutable", _flag)),
+    "Secret": (
+        (2, "data", _b64_map),
+        (3, "type", _text),
+        (4, "stringData", _map),
+        (5, "immutable", _flag),
+    ),
+    "Namespace": (),
+    "ServiceAccount": ((4, "automountServiceAccountToken", _flag),),
 }
+
+
+def _object(kind: str, f: dict) -> dict:
+    obj: dict = {"metadata": _meta(f)}
+    for num, key, read in _KINDS[kind]:
+        value = read(f, num) if num in f else None
+        if value is not None:
+            obj[key] = value
+    return obj
 
 
 def decode(body: bytes) -> dict:
@@ -141,7 +138,7 @@ def decode(body: bytes) -> dict:
     if kind not in _KINDS:
         raise StoreError(415, f"the simulator cannot decode protobuf-encoded {kind or 'objects'}; send JSON",
                          "UnsupportedMediaType")  # fmt: skip
-    return {"apiVersion": api_version or "v1", "kind": kind, **_KINDS[kind](raw)}
+    return {"apiVersion": api_version or "v1", "kind": kind, **_object(kind, raw)}
 
 
 def _access_review(review: dict) -> dict:
