@@ -18,10 +18,12 @@ import asyncio
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import ClassVar
+from contextlib import suppress
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events
+from textual._context import NoActiveAppError
 from textual.app import App, ComposeResult, ScreenStackError, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
@@ -69,6 +71,17 @@ def with_chrome(screen_cls: type[Screen]) -> type[Screen]:
     """`screen_cls` with the status header on top and the key footer at the bottom (unless it has them)."""
 
     class Chromed(screen_cls):  # type: ignore[valid-type,misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # A new screen starts with a CSS count of -1, so Textual's first switch to a mode re-parses the
+            # whole stylesheet from its text (App.refresh_css: a fresh Stylesheet, no parse cache), 100-200
+            # ms on the key that first opens Alerts, Rules or Deploy. Nothing needs it: this screen's own
+            # widgets are styled as they mount (App._register applies the stylesheet, parsing only the
+            # DEFAULT_CSS it has not seen), as for any widget mounted into a shown screen; a theme change
+            # still bumps the app's count and refreshes every screen on its next resume.
+            with suppress(NoActiveAppError):
+                self._css_update_count = self.app._css_update_count
+
         def compose(self) -> ComposeResult:
             # yielded lazily: Textual's compose stack must see the `with` blocks of the inner compose
             yield StatusHeader(classes="chrome")

@@ -404,6 +404,12 @@ class AlertList(CursorLines):
             self.refresh()
             self.post_message(self.ColumnsChanged())
 
+    def watch_show_vertical_scrollbar(self) -> None:
+        """The scrollbar came or went, so the rows are a column narrower or wider: the columns refit. The
+        list's size (on_resize) does not change with it, and `_first_layout` sees it only when that layout
+        is the one that brought it (not for a list made unseen, the Alerts screen made at start)."""
+        self._fit_columns()
+
     def on_resize(self) -> None:
         if not self._laid_out:  # the first rows, without waiting for a tick
             self._laid_out = True
