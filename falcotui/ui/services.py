@@ -1,10 +1,13 @@
-"""The one object every screen reads: the ops services of the cluster the app is connected to, and the
-mixin that gives a write-capable screen `services` and `read_only`."""
+"""The one object every screen reads: the ops services of the cluster the app is connected to, the
+mixin that gives a write-capable screen `services` and `read_only`, and how a screen's worker thread
+turns a call to them into a value or the words of its failure (`attempt`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from falcotui.ops.channels.nats import NatsSource
 from falcotui.ops.deploy.deployer import Deployer
@@ -23,6 +26,22 @@ class Services:
     demo: bool = False
     export_dir: Path | None = None  # `e` on Alerts writes here (None: the user's data dir)
     nats: NatsSource | None = None  # --alerts-from nats://…: Falcosidekick's stream (its creation is offered)
+
+
+T = TypeVar("T")
+
+
+def attempt(
+    call: Callable[[], T], expected: type[Exception] | tuple[type[Exception], ...] = ()
+) -> tuple[T | None, str]:
+    """`(call(), "")`, or `(None, why)` when it raised: an `expected` error (the service's own, already
+    worded for the user) in its own words, anything else with its type named (a bug, a dropped link)."""
+    try:
+        return call(), ""
+    except expected as exc:
+        return None, str(exc)
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {exc}"
 
 
 class ServicesMixin:

@@ -35,6 +35,7 @@ from falcotui.ops.engine import EngineDelta
 from falcotui.ui.alerts.alert_list import AlertList, priority_label
 from falcotui.ui.alerts.count_list import CountList
 from falcotui.ui.alerts.detail import AlertDetail
+from falcotui.ui.alerts.detail_pane import DetailPaneHost
 from falcotui.ui.alerts.export_menu import JSONL, REPORT, ExportMenu
 from falcotui.ui.alerts.remote_view import RemoteView, remote_view
 from falcotui.ui.web_delivery import hand_to_browser
@@ -76,7 +77,7 @@ def group_label(group: RuleGroup) -> Text:
     return text
 
 
-class AlertsScreen(Screen):
+class AlertsScreen(DetailPaneHost, Screen):
     """See the module docstring."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -105,7 +106,6 @@ class AlertsScreen(Screen):
         self.grouped = False
         self._last_side = 0.0
         self._last_list = 0.0
-        self._resume_on_close = False  # the detail pane paused following
         self.export_dir: Path | None = None  # None: the services' choice, else the user's data dir
         self._columns_shown: Text | None = None
 
@@ -306,10 +306,6 @@ class AlertsScreen(Screen):
 
     # ------------------------------------------------------------ other actions
 
-    def action_follow(self) -> None:
-        self.alert_list.following = not self.alert_list.following
-        self._resume_on_close = False
-
     def action_group(self) -> None:
         self.grouped = not self.grouped
         groups = self.query_one("#rule-groups", CountList)
@@ -328,25 +324,7 @@ class AlertsScreen(Screen):
 
     def action_detail(self) -> None:
         if self.focused is self.alert_list:
-            self._open_detail()
-
-    @on(AlertList.Selected)
-    def _open_detail(self) -> None:
-        """Show the alert under the cursor; the list holds still while it is read (following resumes when
-        the pane closes), so the highlighted row stays the one in the pane."""
-        detail = self.query_one(AlertDetail)
-        alerts = self.alert_list
-        if alerts.following and detail.has_class("hidden"):
-            self._resume_on_close = True
-            alerts.following = False
-        detail.show(alerts.current())
-        detail.remove_class("hidden")
-
-    def _close_detail(self) -> None:
-        self.query_one(AlertDetail).add_class("hidden")
-        if self._resume_on_close:
-            self._resume_on_close = False
-            self.alert_list.following = True
+            self.open_detail()
 
     @on(AlertDetail.FieldPicked)
     def _pick_field(self, event: AlertDetail.FieldPicked) -> None:
@@ -366,18 +344,11 @@ class AlertsScreen(Screen):
     def _columns_changed(self) -> None:
         self._show_columns()
 
-    @on(AlertList.Moved)
-    def _moved(self, event: AlertList.Moved) -> None:
-        detail = self.query_one(AlertDetail)
-        if not detail.has_class("hidden"):
-            detail.show(event.entry)
-
     def action_back(self) -> None:
-        detail = self.query_one(AlertDetail)
         if self.focused is self.query_one("#alerts-filter"):
             self.alert_list.focus()
-        elif not detail.has_class("hidden"):
-            self._close_detail()
+        elif self.detail_open:
+            self.close_detail()
         elif self.grouped:
             self.action_group()
         elif not self.query_obj.is_empty:  # as on Fleet: esc clears the filter first, then goes back

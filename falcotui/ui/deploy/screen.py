@@ -9,6 +9,7 @@ and the key bar show is reactive (`STATUS_STATE`): a change of it redraws the li
 
 from __future__ import annotations
 
+from functools import partialmethod
 from typing import ClassVar
 
 from rich.text import Text
@@ -35,7 +36,7 @@ from falcotui.ui.deploy.widgets import (
     restart_body,
     uninstall_body,
 )
-from falcotui.ui.services import ServicesMixin
+from falcotui.ui.services import ServicesMixin, attempt
 from falcotui.ui.widgets.dialogs import ConfirmDialog
 from falcotui.ui.widgets.keybar import KeyBar
 from falcotui.ui.widgets.state import redraw_on
@@ -79,16 +80,14 @@ class DeployScreen(ServicesMixin, Screen):
     #: the last plan (the server's dry run of the chosen profile), or why there is none
     plan: reactive[DeployPlan | None] = reactive(None, repaint=False, always_update=True, bindings=True)
     plan_error: reactive[str] = reactive("", repaint=False)
-    #: `apply --label-namespace`: set Pod Security labels on an adopted namespace
-    label_namespace: reactive[bool] = reactive(False, repaint=False, bindings=True)
+    #: the toggles, `falcotui apply`'s flags: the gRPC profile, privileged, tolerate every taint, set Pod
+    #: Security labels on an adopted namespace
+    options: reactive[PlanOptions] = reactive(PlanOptions, repaint=False, bindings=True)
     #: what the status line is drawn from
-    STATUS_STATE = ("busy", "planning", "plan", "plan_error", "label_namespace")
+    STATUS_STATE = ("busy", "planning", "plan", "plan_error", "options")
 
     def __init__(self) -> None:
         super().__init__()
-        self.grpc = False
-        self.privileged = False  # `apply --privileged`: the Helm chart's default, for perf_event_paranoid > 2
-        self.tolerate_all = False  # `apply --tolerate-all`: every taint tolerated, GPU/dedicated pools too
         self.plan_gen = 0
         self._covered = False  # suspended under one of our own dialogs (not left for another screen)
 
@@ -108,13 +107,13 @@ class DeployScreen(ServicesMixin, Screen):
         self.query_one("#deploy-rollout").border_title = "rollout"
         redraw_on(self, self.STATUS_STATE, self._update_status)
         self._update_status()  # the first paint: nothing has changed yet
-        self._plan(self.grpc, True)
+        self._plan(then_watch=True)
 
     def on_screen_resume(self) -> None:
         if not self.busy and (
             self.plan is not None or self.plan_error
         ):  # back here: the cluster may have moved
-            self._plan(self.grpc, False)
+            self._plan()
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < 110, "-narrow")
@@ -128,7 +127,9 @@ class DeployScreen(ServicesMixin, Screen):
             ready = self.plan is not None and self.plan.pending and not (self.busy or self.planning)
             return True if ready else None
         if action == "label_namespace":
-            needed = (self.plan is not None and bool(self.plan.namespace_labels)) or self.label_namespace
+            needed = (
+                self.plan is not None and bool(self.plan.namespace_labels)
+            ) or self.options.label_namespace
             return (None if self.busy else True) if needed else False
         if action in ("restart", "uninstall", "profile", "privileged", "tolerate_all", "plan", "watch"):
             return None if self.busy else True
@@ -144,7 +145,7 @@ class DeployScreen(ServicesMixin, Screen):
             text.append(plan_summary(self.plan))
             if note := grpc_profile_note(self.plan):
                 text.append(f" · ⚠ {note}", "yellow")
-            if note := namespace_labels_note(self.plan, self.label_namespace):
+            if note := namespace_labels_note(self.plan, self.options.label_namespace):
                 text.append(f" · ⚠ {note}", "yellow")
             if self.plan.pending:
                 text.append(" · a apply" if not self.read_only else "", "dim")
@@ -163,30 +164,25 @@ class DeployScreen(ServicesMixin, Screen):
 
     # ------------------------------------------------------------ plan
 
-    def action_profile(self) -> None:
-        self.grpc = not self.grpc
-        self._plan(self.grpc, False)
+    def _toggle(self, option: str) -> None:
+        """Turn one of `apply`'s choices the other way and dry-run again."""
+        self.options = self.options.toggled(option)
+        self._plan()
 
-    def action_privileged(self) -> None:
-        self.privileged = not self.privileged
-        self._plan(self.grpc, False)
-
-    def action_tolerate_all(self) -> None:
-        self.tolerate_all = not self.tolerate_all
-        self._plan(self.grpc, False)
-
-    def action_label_namespace(self) -> None:
-        self.label_namespace = not self.label_namespace
-        self._plan(self.grpc, False)
+    action_profile = partialmethod(_toggle, "grpc")
+    action_privileged = partialmethod(
+        _toggle, "privileged"
+    )  # the Helm chart's default, perf_event_paranoid > 2
+    action_tolerate_all = partialmethod(_toggle, "tolerate_all")  # every taint tolerated, GPU pools too
+    action_label_namespace = partialmethod(_toggle, "label_namespace")
 
     def action_plan(self) -> None:
-        self._plan(self.grpc, False)
+        self._plan()
 
-    def _plan(self, grpc: bool, then_watch: bool) -> None:
+    def _plan(self, *, then_watch: bool = False) -> None:
         self.plan_gen += 1
         self.planning = True
-        options = PlanOptions(grpc, self.privileged, self.tolerate_all, self.label_namespace)
-        self._plan_worker(self.plan_gen, options, then_watch)
+        self._plan_worker(self.plan_gen, self.options, then_watch)
 
     @work(thread=True, group="deploy-plan")
     def _plan_worker(self, gen: int, options: PlanOptions, then_watch: bool) -> None:
@@ -196,20 +192,14 @@ class DeployScreen(ServicesMixin, Screen):
             error = "read-only: planning is a server-side dry run (patch), which needs the operator role"
             self.app.call_from_thread(self._planned, gen, None, error, then_watch)
             return
-        try:
-            plan, error = self.services.deployer.plan(**options.plan_kwargs()), ""
-        except DeployError as exc:
-            plan, error = None, str(exc)
-        except Exception as exc:
-            plan, error = None, f"{type(exc).__name__}: {exc}"
+        plan, error = attempt(lambda: self.services.deployer.plan(**options.plan_kwargs()), DeployError)
         self.app.call_from_thread(self._planned, gen, plan, error, then_watch)
 
     def _planned(self, gen: int, plan: DeployPlan | None, error: str, then_watch: bool) -> None:
         if gen != self.plan_gen:
             return  # a newer plan is on its way
         self.plan, self.plan_error = plan, error
-        options = PlanOptions(self.grpc, self.privileged, self.tolerate_all, self.label_namespace)
-        self.query_one("#deploy-manifests-pane").border_title = f"manifests ({options.title()})"
+        self.query_one("#deploy-manifests-pane").border_title = f"manifests ({self.options.title()})"
         table = self.query_one(ManifestTable)
         if plan is None:
             table.clear()
@@ -299,7 +289,7 @@ class DeployScreen(ServicesMixin, Screen):
             return
         panel.result(result)
         if why != "current state":
-            self._plan(self.grpc, False)
+            self._plan()
 
     # ------------------------------------------------------------ restart / uninstall
 
@@ -353,4 +343,4 @@ class DeployScreen(ServicesMixin, Screen):
             return
         panel.reset("uninstalled: Falco is gone" if gone else "uninstall sent: Falco is still terminating")
         self._set_busy("")
-        self._plan(self.grpc, False)
+        self._plan()

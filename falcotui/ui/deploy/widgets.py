@@ -4,7 +4,7 @@ the apply / restart / uninstall confirmations."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -178,12 +178,12 @@ class PlanOptions:
     label_namespace: bool = False
 
     def plan_kwargs(self) -> dict[str, bool]:
-        return {
-            "grpc": self.grpc,
-            "privileged": self.privileged,
-            "tolerate_all": self.tolerate_all,
-            "label_namespace": self.label_namespace,
-        }
+        """`Deployer.plan`'s keyword arguments (the fields have its parameters' names)."""
+        return asdict(self)
+
+    def toggled(self, name: str) -> PlanOptions:
+        """These options with choice `name` turned the other way."""
+        return replace(self, **{name: not getattr(self, name)})
 
     def title(self) -> str:
         parts = ["gRPC profile" if self.grpc else "default profile"]

@@ -24,10 +24,12 @@ from falcotui.ops.engine import EngineDelta
 from falcotui.ops.fleet.status import NodeStatus
 from falcotui.ui.alerts.alert_list import AlertList
 from falcotui.ui.alerts.detail import AlertDetail
+from falcotui.ui.alerts.detail_pane import DetailPaneHost
 from falcotui.ui.alerts.remote_view import remote_view
 from falcotui.ui.fleet.cells import STATE_STYLE, falco_cell
 from falcotui.ui.widgets.common import StatusHeader, TitledBox, count_text, priority_text, sparkline
 from falcotui.ui.widgets.keybar import KeyBar
+from falcotui.ui.widgets.state import redraw_on
 
 REFRESH_S = 1.0
 LOG_LINES = 12
@@ -105,7 +107,7 @@ def _alerts_row(t: Table, row: NodeStatus) -> Table:
     return t
 
 
-class NodeDetailScreen(Screen):
+class NodeDetailScreen(DetailPaneHost, Screen):
     """See the module docstring."""
 
     # Sized to content: the facts as wide and tall as their lines, the log beside them (as tall as the
@@ -131,7 +133,6 @@ class NodeDetailScreen(Screen):
         super().__init__()
         self.node = node
         self._last = 0.0
-        self._resume_on_close = False  # the detail pane paused following
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -152,6 +153,7 @@ class NodeDetailScreen(Screen):
         self.query_one(AlertList).focus()
         self.refresh_facts()
         self._columns_changed()
+        redraw_on(self.query_one(AlertList), ("following",), self._alerts_title)  # following or paused
         self.app.ticks.subscribe(self, self._ticked)  # type: ignore[attr-defined]
 
     def on_unmount(self) -> None:
@@ -246,42 +248,10 @@ class NodeDetailScreen(Screen):
         open_actions(self.app, target or Target(node=self.node))
 
     def action_close(self) -> None:
-        detail = self.query_one(AlertDetail)
-        if detail.has_class("hidden"):
+        if self.detail_open:
+            self.close_detail()
+        else:
             self.app.pop_screen()
-            return
-        detail.add_class("hidden")
-        if self._resume_on_close:
-            self._resume_on_close = False
-            self.query_one(AlertList).following = True
-        self._alerts_title()
-
-    def action_follow(self) -> None:
-        alerts = self.query_one(AlertList)
-        alerts.following = not alerts.following
-        self._resume_on_close = False
-        self._alerts_title()
 
     def action_detail(self) -> None:
-        self._show_detail()
-
-    def on_alert_list_selected(self) -> None:
-        self._show_detail()
-
-    @on(AlertList.Moved)
-    def _moved(self, event: AlertList.Moved) -> None:
-        """The detail pane, while open, shows the alert under the cursor."""
-        detail = self.query_one(AlertDetail)
-        if not detail.has_class("hidden"):
-            detail.show(event.entry)
-
-    def _show_detail(self) -> None:
-        """The alert under the cursor; the list holds still while it is read (as on the Alerts screen)."""
-        detail = self.query_one(AlertDetail)
-        alerts = self.query_one(AlertList)
-        if alerts.following and detail.has_class("hidden"):
-            self._resume_on_close = True
-            alerts.following = False
-        detail.show(alerts.current())
-        detail.remove_class("hidden")
-        self._alerts_title()
+        self.open_detail()

@@ -20,6 +20,7 @@ from textual.widgets import RichLog, Static
 
 from falcotui.falco.sanitize import safe_text, sanitize
 from falcotui.ops.fleet.pod_view import LOG_TAIL, describe_pod, pod_log_lines
+from falcotui.ui.services import attempt
 from falcotui.ui.widgets.common import StatusHeader
 from falcotui.ui.widgets.keybar import KeyBar
 
@@ -68,10 +69,8 @@ class PodTextScreen(Screen):
 
     @work(thread=True, exclusive=True, group="pod-read")
     def _read(self, read: Callable[[], list[str]]) -> None:
-        try:
-            lines, error = read(), ""
-        except Exception as exc:  # an API error, a vanished pod: say it where the text would be
-            lines, error = [], f"{type(exc).__name__}: {exc}"
+        got, error = attempt(read)  # an API error, a vanished pod: said where the text would be
+        lines = got or []
         self.app.call_from_thread(self._show, lines, error)
 
     def _show(self, lines: list[str], error: str) -> None:

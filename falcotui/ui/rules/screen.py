@@ -47,7 +47,7 @@ from falcotui.ui.rules.problems import ProblemsList
 from falcotui.ui.rules.push_flow import PushFlow
 from falcotui.ui.rules.rejected import RejectedBanner
 from falcotui.ui.rules.reload_panel import ReloadPanel
-from falcotui.ui.services import ServicesMixin
+from falcotui.ui.services import ServicesMixin, attempt
 from falcotui.ui.widgets.keybar import KeyBar
 from falcotui.ui.widgets.state import redraw_on
 
@@ -183,20 +183,10 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
     @work(thread=True, exclusive=True, group="rules-load")
     def _load(self) -> None:
         rules = self.services.rules
-        snap, defaults, error, defaults_error = None, None, "", ""
-        try:
-            snap = rules.pull()
-        except RulesError as exc:
-            error = str(exc)
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        snap, error = attempt(rules.pull, RulesError)
+        defaults, defaults_error = None, ""
         if snap is not None:
-            try:
-                defaults = rules.default_rules()
-            except RulesError as exc:
-                defaults_error = str(exc)
-            except Exception as exc:
-                defaults_error = f"{type(exc).__name__}: {exc}"
+            defaults, defaults_error = attempt(rules.default_rules, RulesError)
         self.app.call_from_thread(self._loaded, snap, defaults, error, defaults_error)
 
     async def _loaded(
