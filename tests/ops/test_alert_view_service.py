@@ -161,3 +161,23 @@ async def test_a_view_the_engine_let_go_is_opened_again(mk, clock):
     assert len(service) == MAX_VIEWS
     change = await first.update()
     assert change.rebuilt and len(first) == shown
+
+
+async def test_top_counts_are_the_busiest_and_say_how_many_there_are(mk, clock):
+    """`top`: the side panel gets the busiest nodes and rules (as the full ranking has them, ties by
+    name) and how many there are in all, not every node's count at each refresh (5,000 nodes)."""
+    rng = random.Random(11)
+    hub = AlertHub(AlertStore(5000, clock=clock), clock=clock)
+    service = ViewService(hub.store, clock=clock)
+    local = FilteredView(hub.store, clock=clock)
+    remote = await _remote(service)
+    remote.top = 5
+    nodes = tuple(f"node-{n:03d}" for n in range(40))
+    _feed(hub, mk, clock, rng, 0, 2000, nodes=nodes)
+    local.update()
+    await remote.update(groups=True)
+    assert remote.group_by_node() == local.group_by_node()[:5]
+    assert remote.group_by_rule() == local.group_by_rule()[:5]
+    assert (remote.nodes, remote.rules) == (len(local.group_by_node()), len(local.group_by_rule()))
+    assert remote.nodes == 40
+    assert local.group_by_node(5) == local.group_by_node()[:5]  # the heap ranks as the sort does

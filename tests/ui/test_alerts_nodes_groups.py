@@ -46,3 +46,18 @@ async def test_group_by_rule_shows_nodes_worst_and_last_seen(frozen, screen_text
             text
         )
         assert re.search(r"30\s+2 nodes\s+Notice\s+last 09:02:12\s+Terminal shell in container", text), text
+
+
+async def test_by_node_lists_the_busiest_and_says_how_many_nodes(frozen, screen_text, shows, monkeypatch):
+    """The side list gets only the TOP_NODES busiest nodes from the engine (at 5,000 nodes, every node's
+    count a few times a second was the Alerts screen's largest cost); its title says how many there are."""
+    monkeypatch.setattr("falcotui.ui.alerts.screen.TOP_NODES", 2)
+    app = frozen()
+    async with app.run_test(size=(200, 44)) as pilot:
+        screen = await open_alerts(app, pilot, shows)
+        await shows(pilot, app, "by node · top 2 of 3")
+        by_node = screen.query_one("#by-node", CountList)
+        assert [(key, count) for key, _, count in by_node.rows] == [
+            ("ip-10-0-1-23", "149"),
+            ("ip-10-0-1-11", "30"),
+        ]

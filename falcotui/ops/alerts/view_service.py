@@ -66,7 +66,8 @@ class ViewRequest:
     `follow`: the window is the last `stop - start` rows after the update. Otherwise `start`/`stop` are
     indexes as the client knew them; rows the update dropped from the front shift them down, as they shift
     the client's scroll position. `hold`: hold the view at this sequence number (a snapshot; -1: at what
-    the view has seen), `release`: let the held alerts in. `groups`: send the per-rule and per-node counts;
+    the view has seen), `release`: let the held alerts in. `groups`: send the per-rule and per-node counts
+    (with `top`, only the `top` largest of each, and how many rules and nodes there are in all);
     `rule_groups`: the rule groups (one pass over the view: only while that list is shown)."""
 
     start: int = 0
@@ -77,6 +78,7 @@ class ViewRequest:
     hold: int | None = None
     release: bool = False
     groups: bool = False
+    top: int = 0
     rule_groups: bool = False
 
 
@@ -99,6 +101,8 @@ class ViewReply:
     widths: dict[str, int] = field(default_factory=dict)
     by_rule: tuple[tuple[str, int], ...] | None = None
     by_node: tuple[tuple[str, int], ...] | None = None
+    rules: int = 0  # with `groups`: how many rules and nodes have counts (by_rule/by_node may be the top)
+    nodes: int = 0
     rule_groups: tuple[RuleGroup, ...] | None = None
 
 
@@ -192,8 +196,10 @@ class ViewService:
             hold_at=view.hold_at,
             seen_seq=view.seen_seq,
             widths=widths,
-            by_rule=tuple(view.group_by_rule()) if request.groups else None,
-            by_node=tuple(view.group_by_node()) if request.groups else None,
+            by_rule=tuple(view.group_by_rule(request.top)) if request.groups else None,
+            by_node=tuple(view.group_by_node(request.top)) if request.groups else None,
+            rules=len(view.by_rule),
+            nodes=len(view.by_node),
             rule_groups=tuple(view.rule_groups()) if request.rule_groups else None,
         )
 

@@ -44,7 +44,9 @@ class HasCall(Protocol):
 
 class RemoteView:
     """See the module docstring. Counts (`group_by_rule`, `group_by_node`, `rule_groups`) are the ones
-    last asked for with `update(groups=True / rule_groups=True)`; `by_priority` comes with every update."""
+    last asked for with `update(groups=True / rule_groups=True)`; `by_priority` comes with every update.
+    `top`: the counts by rule and by node are only the `top` largest (0: all); `rules` and `nodes` say how
+    many there are in all."""
 
     def __init__(self, call: Call, query: AlertQuery = EMPTY_QUERY, *, hold_at: int | None = None) -> None:
         self._call = call
@@ -66,6 +68,9 @@ class RemoteView:
         self._by_priority: dict[Priority, int] = {}
         self._by_rule: list[tuple[str, int]] = []
         self._by_node: list[tuple[str, int]] = []
+        self.top = 0
+        self.rules = 0
+        self.nodes = 0
         self._rule_groups: list[RuleGroup] = []
         self.widths: dict[str, int] = {}  # content widths of the newest changed rows (last update)
         self._visible = (0, 0)  # (top, height) the list shows
@@ -115,6 +120,7 @@ class RemoteView:
             hold=self._hold,
             release=self._release,
             groups=groups,
+            top=self.top,
             rule_groups=rule_groups,
         )
         self._hold, self._release = None, False
@@ -141,6 +147,7 @@ class RemoteView:
             self._by_rule = list(reply.by_rule)
         if reply.by_node is not None:
             self._by_node = list(reply.by_node)
+            self.rules, self.nodes = reply.rules, reply.nodes
         if reply.rule_groups is not None:
             self._rule_groups = list(reply.rule_groups)
         if self._fetch is None:
@@ -351,7 +358,9 @@ def _unknown_view(exc: Exception) -> bool:
 
 
 def remote_view(
-    engine: HasCall, query: AlertQuery = EMPTY_QUERY, *, hold_at: int | None = None
+    engine: HasCall, query: AlertQuery = EMPTY_QUERY, *, hold_at: int | None = None, top: int = 0
 ) -> RemoteView:
-    """A view of the engine's alerts matching `query` over its link (`engine.call`)."""
-    return RemoteView(engine.call, query, hold_at=hold_at)
+    """A view of the engine's alerts matching `query` over its link (`engine.call`); `top`: see RemoteView."""
+    view = RemoteView(engine.call, query, hold_at=hold_at)
+    view.top = top
+    return view
