@@ -311,30 +311,53 @@ def _rule_tags(rule: str, tags: list) -> tuple[str, ...] | None:
     return found
 
 
-def alert_from_mapping(obj: Mapping[str, Any], *, node: str | None = None, pod: str | None = None) -> Alert:
-    """Build an Alert from a decoded JSON alert object. Raises AlertParseError."""
-    # Fast path for the shape Falco writes; anything else goes through the checks that explain errors.
-    try:
-        time_text, prio, rule, output, source, hostname, fields, tags = _FALCO_KEYS(obj)
-    except KeyError:
-        return _checked_alert_from_mapping(obj, node, pod)
+#: (rule, priority, source, hostname) as a JSON alert spells them -> the Priority, the shared strings and
+#: the rule's last tags (as list and as tuple): one lookup recognises a storm's repeated values, which also
+#: proves their types (a str equals only a str). Bounded like _SHARED.
+_SEEN_VALUES: dict[tuple, tuple[Priority, str, str, str, list[str], tuple[str, ...]]] = {}
+
+
+def _learn_values(rule: Any, prio: Any, source: Any, hostname: Any, tags: Any) -> tuple | None:
+    """The `_SEEN_VALUES` entry for values not seen before, or None when they are not Falco's types."""
     if not (
         type(prio) is str
         and (priority := _PRIORITY_SPELLINGS.get(prio)) is not None
         and type(rule) is str
         and rule
-        and type(output) is str
         and type(source) is str
         and type(hostname) is str
-        and type(fields) is dict
         and type(tags) is list
+        and (tag_tuple := _rule_tags(rule, tags)) is not None
+    ):
+        return None
+    if len(_SEEN_VALUES) >= _SHARED_MAX:
+        _SEEN_VALUES.clear()
+    found = (priority, _shared(rule), _shared(source), _shared(hostname), list(tag_tuple), tag_tuple)
+    _SEEN_VALUES[(rule, prio, source, hostname)] = found
+    return found
+
+
+def alert_from_mapping(obj: Mapping[str, Any], *, node: str | None = None, pod: str | None = None) -> Alert:
+    """Build an Alert from a decoded JSON alert object. Raises AlertParseError."""
+    # Fast path for the shape Falco writes; anything else goes through the checks that explain errors.
+    try:
+        time_text, prio, rule, output, source, hostname, fields, tags = _FALCO_KEYS(obj)
+        seen = _SEEN_VALUES.get((rule, prio, source, hostname))
+    except (KeyError, TypeError):  # a key missing, or a value that cannot be a dict key (not a str)
+        return _checked_alert_from_mapping(obj, node, pod)
+    if seen is None and (seen := _learn_values(rule, prio, source, hostname, tags)) is None:
+        return _checked_alert_from_mapping(obj, node, pod)
+    priority, rule, source, hostname, known_tags, tag_tuple = seen
+    if tags != known_tags:  # the rule's tags changed (another ruleset): look them up again
+        tag_tuple = _rule_tags(rule, tags) if type(tags) is list else None
+    if not (
+        type(output) is str
+        and type(fields) is dict
         and type(time_text) is str
         # only Falco's eight keys, or at least not falcotui's own (alert_to_json's node/pod/channel)
         and (len(obj) == 8 or ("node" not in obj and "pod" not in obj and "channel" not in obj))
     ):
         return _checked_alert_from_mapping(obj, node, pod)
-    known = _RULE_TAGS.get(rule)
-    tag_tuple = known[1] if known is not None and known[0] == tags else _rule_tags(rule, tags)
     # _falco_time_ns's common case (a second seen before), inline
     if (
         len(time_text) == 30
@@ -349,20 +372,7 @@ def alert_from_mapping(obj: Mapping[str, Any], *, node: str | None = None, pod: 
         time_ns = _falco_time_ns(time_text)
     if tag_tuple is None or time_ns is None:
         return _checked_alert_from_mapping(obj, node, pod)
-    shared = _SHARED
-    return Alert(
-        time_ns,
-        priority,
-        shared.get(rule) or _shared(rule),
-        output,
-        shared.get(source) or _shared(source),
-        shared.get(hostname) or _shared(hostname),
-        fields,
-        tag_tuple,
-        node,
-        pod,
-        "log",
-    )
+    return Alert(time_ns, priority, rule, output, source, hostname, fields, tag_tuple, node, pod, "log")
 
 
 _SECOND_BASE: dict[str, int] = {}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from collections import deque
+from collections import _count_elements, deque  # type: ignore[attr-defined]
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -40,6 +40,7 @@ from falcotui.falco.alerts import (
 from falcotui.falco.loglines import LogLine
 from falcotui.ops.alerts.store import AlertStore, StoredAlert, alert_node
 from falcotui.ops.fleet.falco_pods import FalcoPodInfo, FalcoPodTracker
+from falcotui.ops.fleet.falco_problems import container_metadata
 
 _NS = 1_000_000_000
 CHANNEL_KINDS = ("log", "grpc", "nats")
@@ -63,21 +64,11 @@ def _key(alert: Alert) -> int:
 
 
 _LABELS = tuple(p.label for p in Priority)
+_NO_VALUE = (None, "", "<NA>")  # an output field Falco had no value for (as falco_problems)
+_CONTAINER_NAME = "container.name"
 #: the keys of a Falco JSON alert with falco.yaml's default json_include_* settings (as alerts._FALCO_KEYS)
 _FALCO_KEYS = frozenset(("time", "priority", "rule", "output", "source", "hostname", "output_fields", "tags"))
-
-
-def _as_written(obj: dict, alert: Alert) -> bool:
-    """True when `alert_to_json(alert)` would write the values of `obj` back unchanged, only the keys in
-    another order and falcotui's added: Falco's eight keys alone, the priority spelled as Falco does, the
-    time in its own form (`2026-12-06T16:26:09.763232993Z`; a leap second 60 would be written as the next
-    minute)."""
-    if obj.keys() != _FALCO_KEYS or obj["priority"] != _LABELS[alert.priority]:
-        return False
-    when = obj["time"]
-    if type(when) is not str or len(when) != 30:
-        return False
-    return when[10] == "T" and when[17:19] != "60" and when[29] == "Z"
+_POD_NAME = "k8s.pod.name"
 
 
 class PodLogLine(Protocol):
@@ -185,7 +176,9 @@ class AlertHub:
         self._window_ns = int(dedup_window_s * _NS)
         self._dedup_max = dedup_max
         self._seen: dict[int, int] = {}  # dedup key -> sequence number of the stored alert
-        self._seen_order: deque[tuple[int, int]] = deque()  # (first received, key), oldest first
+        self._seen_order: deque[int] = deque()  # the keys in the order first received, oldest first
+        # [first received, how many keys of `_seen_order` were first received then], oldest first
+        self._order_runs: deque[list[int]] = deque()
         self.duplicates = 0
         self.channels: dict[tuple[str, str], ChannelStatus] = {}
         self.falco = FalcoPodTracker(text_rules)
@@ -215,8 +208,8 @@ class AlertHub:
 
     def _take(self, alert: Alert, now: int, line_ns: int | None) -> StoredAlert | None:
         """`line_ns` None: not a line that arrived (falcotui's own marker), so no lag measured."""
-        order = self._seen_order
-        if order and order[0][0] < now - self._window_ns:
+        runs = self._order_runs
+        if runs and runs[0][0] < now - self._window_ns:
             self._expire(now)
         channel = self._channel_for(alert.node or alert.hostname, alert.channel, alert.pod, now)
         channel.alerts += 1
@@ -239,9 +232,13 @@ class AlertHub:
             return None
         entry = self.store.append(alert, received_ns=now)
         self._seen[key] = entry.seq
-        order.append((now, key))
-        if len(order) > self._dedup_max:
-            del self._seen[order.popleft()[1]]
+        self._seen_order.append(key)
+        if runs and runs[-1][0] == now:
+            runs[-1][1] += 1
+        else:
+            runs.append([now, 1])
+        if len(self._seen_order) > self._dedup_max:
+            self._forget_keys(1)
         if alert.source == "internal":
             if (info := self.falco.note_alert(alert, line_ns)) is not None:
                 self._changed_pods.add(info.pod)
@@ -270,9 +267,10 @@ class AlertHub:
 
     def _expire(self, now: int) -> None:
         horizon = now - self._window_ns
-        order, seen = self._seen_order, self._seen
-        while order and order[0][0] < horizon:
-            del seen[order.popleft()[1]]
+        order, runs, seen = self._seen_order, self._order_runs, self._seen
+        while runs and runs[0][0] < horizon:
+            for _ in range(runs.popleft()[1]):
+                del seen[order.popleft()]
 
     @property
     def dedup_keys(self) -> int:
@@ -305,7 +303,10 @@ class AlertHub:
         `ingest_log_line`, which classifies and explains, in order with the alerts around it."""
         now = self._clock()
         loads, from_mapping, kept = orjson.loads, alert_from_mapping, self._lines
-        run: list[tuple[Alert, int | None, bytes | None]] = []
+        labels = _LABELS
+        alerts: list[Alert] = []
+        stamps: list[int] = []
+        raws: list[bytes | None] | None = None if kept is None else []
         for item in lines:
             line, node = item.line, item.node
             if node and line[:1] in _JSON_START and len(line) <= MAX_LINE_LENGTH:
@@ -317,96 +318,209 @@ class AlertHub:
                 except (orjson.JSONDecodeError, AlertParseError):
                     alert = None  # ingest_log_line counts it as a bad line, with the reason
                 if alert is not None:
-                    ts = alert.time_ns if item.ts_ns is None else item.ts_ns
-                    keep = kept is not None and type(line) is bytes and _as_written(obj, alert)
-                    run.append((alert, ts, line if keep else None))
+                    ts = item.ts_ns
+                    alerts.append(alert)
+                    stamps.append(alert.time_ns if ts is None else ts)
+                    if raws is not None:
+                        # `alert_to_json` would write these values back unchanged (see HubDelta.lines):
+                        # Falco's eight keys alone, the priority spelled as Falco does, the time in
+                        # Falco's form (a leap second 60 would be written as the next minute)
+                        when = obj.get("time")
+                        raws.append(
+                            line
+                            if type(line) is bytes
+                            and type(when) is str
+                            and len(when) == 30
+                            and when[10] == "T"
+                            and when[29] == "Z"
+                            and when[17:19] != "60"
+                            and obj.get("priority") == labels[alert.priority]
+                            and obj.keys() == _FALCO_KEYS
+                            else None
+                        )
                     continue
-            if run:  # in order with what the line below changes
-                self._store_run(run, now)
-                run.clear()
+            if alerts:  # in order with what the line below changes
+                self._store_run(alerts, stamps, raws, now)
+                alerts, stamps = [], []
+                raws = None if kept is None else []
             self.ingest_log_line(item.pod, line, node=node, ts_ns=item.ts_ns)
-        if run:
-            self._store_run(run, now)
+        if alerts:
+            self._store_run(alerts, stamps, raws, now)
 
     def ingest_alerts(self, alerts: Iterable[Alert], *, received_ns: int | None = None) -> None:
         """A batch of parsed alerts (a gRPC or NATS channel's since the last batch), received at
         `received_ns` (default now): what `ingest` does for each, through the batch path."""
         now = self._clock() if received_ns is None else received_ns
-        self._store_run([(a, a.time_ns, None) for a in alerts], now)
+        run = list(alerts)
+        if run:
+            self._store_run(run, [a.time_ns for a in run], None, now)
 
-    def _store_run(self, run: list[tuple[Alert, int | None, bytes | None]], now: int) -> None:
-        """(alert, line_ns, raw JSON line or None) each, received at `now`: what `_take` does for each
-        alert, with the store extended once and each channel's figures added up once (`_tally`). `line_ns`
-        None measures no lag (as `_take`)."""
-        seen, order, store = self._seen, self._seen_order, self.store
-        if order and order[0][0] < now - self._window_ns:
+    def _store_run(
+        self, alerts: list[Alert], stamps: list[int | None], raws: list[bytes | None] | None, now: int
+    ) -> None:
+        """Alerts received at `now`, each with its line's timestamp (`stamps`; None measures no lag, as in
+        `_take`) and, with `raws`, the JSON line to hand on (or None): what `_take` does for each alert,
+        with the store extended once and each channel's figures added up once (`_tally`). A run without a
+        duplicate (the usual one) is de-duplicated and stored in bulk."""
+        seen, store = self._seen, self.store
+        runs = self._order_runs
+        if runs and runs[0][0] < now - self._window_ns:
             self._expire(now)  # `now` is the whole run's: nothing expires during it
-        note_metadata, dedup_max, kept = self.falco.note_metadata, self._dedup_max, self._lines
+        bits = _HASH_BITS
+        nodes = [a.node or a.hostname for a in alerts]
+        # `_key(alert)` of each, inline
+        keys = [
+            (a.time_ns << 64) | (hash((node, a.hostname, a.rule, a.output)) & bits)
+            for a, node in zip(alerts, nodes, strict=True)
+        ]
+        self._tally(alerts, nodes, stamps, now)
+        kept = self._lines
+        if seen.keys().isdisjoint(keys) and len(set(keys)) == len(keys):
+            first = store.next_seq
+            seen.update(zip(keys, range(first, first + len(keys)), strict=True))
+            if raws is not None and kept is not None:
+                kept.update(
+                    {seq: raw for seq, raw in zip(range(first, first + len(raws)), raws, strict=True) if raw}
+                )
+            self._extend(alerts, keys, now)
+            self._note_falco(alerts, nodes, stamps)
+            return
         # new alerts go to the store in one `extend`, so the next one's sequence number is known: the
         # store's next plus how many wait
         new: list[Alert] = []
+        new_keys: list[int] = []
+        fresh: list[int] = []  # indexes of the new alerts
         next_seq = store.next_seq
-        # (node, channel kind) -> the channel's figures from this run, put into its ChannelStatus by
-        # `_tally`: [channel, alerts, last event time, earliest line written while connected, pod, since]
-        batch: dict[tuple[str, str], list] = {}
-        for alert, line_ns, raw in run:
-            t, kind = alert.time_ns, alert.channel
-            node = alert.node or alert.hostname
-            tally = batch.get((node, kind))
-            if tally is None:
-                channel = self._channel_for(node, kind, alert.pod, now)
-                since = channel.live_since_ns
-                since = _BEFORE if since is None else since
-                tally = batch[(node, kind)] = [channel, 0, t, None, alert.pod, since]
-            tally[1] += 1
-            tally[2] = t
-            if alert.pod is not None:
-                tally[4] = alert.pod
-            if line_ns is not None and line_ns >= tally[5] and (tally[3] is None or line_ns < tally[3]):
-                tally[3] = line_ns
-            key = (t << 64) | (hash((node, alert.hostname, alert.rule, alert.output)) & _HASH_BITS)
-            seq = seen.get(key)  # the key is `_key(alert)`, inline
+        channels = self.channels
+        for i, (alert, key) in enumerate(zip(alerts, keys, strict=True)):
+            seq = seen.get(key)
             if seq is not None:
                 self.duplicates += 1
-                tally[0].duplicates += 1
+                channels[(nodes[i], alert.channel)].duplicates += 1
                 if seq >= next_seq:  # its first copy still waits in `new`
-                    store.extend(new, received_ns=now)
-                    new.clear()
+                    self._extend(new, new_keys, now)
+                    new, new_keys = [], []
                     next_seq = store.next_seq
                 entry = store.by_seq(seq)
-                if entry is not None and store.add_channel(entry, kind):
+                if entry is not None and store.add_channel(entry, alert.channel):
                     self._merged.append(seq)
                 continue
             seq = seen[key] = next_seq + len(new)
-            if raw is not None and kept is not None:
+            if raws is not None and kept is not None and (raw := raws[i]) is not None:
                 kept[seq] = raw
             new.append(alert)
-            order.append((now, key))
-            if len(order) > dedup_max:
-                del seen[order.popleft()[1]]
-            if alert.source == "internal":
-                if (info := self.falco.note_alert(alert, line_ns)) is not None:
-                    self._changed_pods.add(info.pod)
-            elif (info := note_metadata(alert)) is not None:
-                self._changed_pods.add(info.pod)
+            new_keys.append(key)
+            fresh.append(i)
         if new:
-            store.extend(new, received_ns=now)
-        self._tally(batch, now)
+            self._extend(new, new_keys, now)
+        if fresh:
+            self._note_falco(
+                [alerts[i] for i in fresh], [nodes[i] for i in fresh], [stamps[i] for i in fresh]
+            )
 
-    def _tally(self, batch: dict[tuple[str, str], list], now: int) -> None:
-        """Put a batch's per-node figures into the log channels, as `_take` would have one alert at a time
-        (the lag: the largest of the batch's, the same `now` for all)."""
-        for channel, alerts, last_ns, earliest, pod, _since in batch.values():
-            channel.alerts += alerts
+    def _note_falco(self, alerts: list[Alert], nodes: list[str], stamps: list[int | None]) -> None:
+        """What new alerts tell the per-pod Falco model: internal alerts (`note_alert`: drops, a refused
+        reload) and missing container metadata (`note_metadata`). A container alert with runtime metadata
+        from a pod whose metadata is fine changes nothing (FalcoPodTracker.metadata_settled): such a run
+        is passed over in one comprehension; from the first alert that may change something on, each is
+        noted in order."""
+        falco, changed_pods, no_value = self.falco, self._changed_pods, _NO_VALUE
+        metadata_settled = falco.metadata_settled
+        settled = {pod: metadata_settled(pod) for pod in {a.pod for a in alerts}}
+        name, pod_field = _CONTAINER_NAME, _POD_NAME
+        todo = [
+            i
+            for i, (a, node) in enumerate(zip(alerts, nodes, strict=True))
+            if a.source == "internal"
+            or settled[a.pod] != node
+            or ((f := a.output_fields).get(name) in no_value and f.get(pod_field) in no_value)
+        ]
+        if not todo:
+            return
+        settled.clear()
+        for i in range(todo[0], len(alerts)):
+            alert, node = alerts[i], nodes[i]
+            if alert.source == "internal":
+                if (info := falco.note_alert(alert, stamps[i])) is not None:
+                    changed_pods.add(info.pod)
+                continue
+            pod = alert.pod
+            known = settled.get(pod, settled)
+            if known is settled:
+                known = settled[pod] = metadata_settled(pod)
+            if known is not None and known == node and container_metadata(alert) is not False:
+                continue  # as note_metadata's own shortcut: nothing changes
+            if (info := falco.note_metadata(alert)) is not None:
+                changed_pods.add(info.pod)
+            settled.clear()  # it may have changed which pod a node runs, too
+
+    def _extend(self, new: list[Alert], keys: list[int], now: int) -> None:
+        """Store `new` (received at `now`) and remember their de-duplication keys as first seen at `now`."""
+        self.store.extend(new, received_ns=now)
+        order, runs = self._seen_order, self._order_runs
+        order.extend(keys)
+        if runs and runs[-1][0] == now:
+            runs[-1][1] += len(keys)
+        else:
+            runs.append([now, len(keys)])
+        if len(order) > self._dedup_max:
+            self._forget_keys(len(order) - self._dedup_max)
+
+    def _forget_keys(self, count: int) -> None:
+        """Forget the `count` oldest de-duplication keys."""
+        order, runs, seen = self._seen_order, self._order_runs, self._seen
+        while count > 0:
+            run = runs[0]
+            n = min(count, run[1])
+            for _ in range(n):
+                del seen[order.popleft()]
+            count -= n
+            run[1] -= n
+            if not run[1]:
+                runs.popleft()
+
+    def _tally(self, alerts: list[Alert], nodes: list[str], stamps: list[int | None], now: int) -> None:
+        """Put a run's figures into its channels (created with their first alert), as `_take` would one
+        alert at a time: alerts received, the last event time, the pod, and the lag (the largest of the
+        run's lines written while the channel was connected, the same `now` for all)."""
+        kind = alerts[0].channel
+        if all(a.channel is kind for a in alerts):  # one kind (always, from a log follower or gRPC batch)
+            groups: list = nodes
+        else:
+            groups = [(node, a.channel) for a, node in zip(alerts, nodes, strict=True)]
+        counts: dict = {}
+        _count_elements(counts, groups)
+        last_t = {g: a.time_ns for g, a in zip(groups, alerts, strict=True)}
+        pods = {g: pod for g, a in zip(groups, alerts, strict=True) if (pod := a.pod) is not None}
+        since: dict = {}
+        for group, count in counts.items():
+            node, k = (group, kind) if groups is nodes else group
+            channel = self._channel_for(node, k, pods.get(group), now)
+            channel.alerts += count
             channel.last_received_ns = now
-            channel.last_alert_ns = last_ns
+            channel.last_alert_ns = last_t[group]
+            pod = pods.get(group)
             if pod is not None and channel.pod != pod:
                 channel.pod = pod
+            live = channel.live_since_ns
+            since[group] = (_BEFORE if live is None else live, channel)
+        if len(counts) == 1:
+            live, channel = since[groups[0]]
+            earliest = min((t for t in stamps if t is not None and t >= live), default=None)
             if earliest is not None:
-                lag = now - earliest
-                if channel.lag_at_ns != now or channel.lag_ns is None or lag > channel.lag_ns:
-                    channel.lag_ns, channel.lag_at_ns = lag, now
-        batch.clear()
+                self._lag(channel, now - earliest, now)
+            return
+        firsts: dict = {}
+        for group, t in zip(groups, stamps, strict=True):
+            if t is not None and t >= since[group][0] and (group not in firsts or t < firsts[group]):
+                firsts[group] = t
+        for group, t in firsts.items():
+            self._lag(since[group][1], now - t, now)
+
+    @staticmethod
+    def _lag(channel: ChannelStatus, lag: int, now: int) -> None:
+        if channel.lag_at_ns != now or channel.lag_ns is None or lag > channel.lag_ns:
+            channel.lag_ns, channel.lag_at_ns = lag, now
 
     def pod_info(self, pod: str) -> FalcoPodInfo | None:
         return self.falco.pods.get(pod)

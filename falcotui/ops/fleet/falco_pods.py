@@ -196,6 +196,15 @@ class FalcoPodTracker:
             return self.pod_on(alert.node)
         return None
 
+    def metadata_settled(self, pod: str | None) -> str | None:
+        """The node of `pod` when `note_metadata` changes nothing for its container alerts that carry
+        runtime metadata (no streak of alerts without it, no problem shown, still the node's pod); else
+        None. The alert hub asks once per pod and batch instead of calling `note_metadata` per alert."""
+        info = self.pods.get(pod) if pod is not None else None
+        if info is None or info.missing_metadata or info.metadata_problem is not None or info.node is None:
+            return None
+        return info.node if self._pod_of_node.get(info.node) == pod else None
+
     def note_metadata(self, alert: Alert) -> FalcoPodInfo | None:
         """Count container alerts without runtime metadata; returns the pod info if its problem changed."""
         has = container_metadata(alert)
