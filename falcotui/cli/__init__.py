@@ -132,6 +132,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `falcotui` console script: the terminal UI unless a command is given."""
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # grpc's C core would write over the TUI
     parser = build_parser()
+    if argv is None:
+        from falcotui.cli.serve_cmd import served_argv
+
+        try:  # a `falcotui serve` tab: its secret options come in its environment, not on its command line
+            argv = served_argv(sys.argv[1:])
+        except CliError as exc:
+            parser.error(str(exc))
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     try:

@@ -9,12 +9,19 @@ unless `--host` says otherwise (with a warning), and lets in only a browser that
 random one printed once at start, or one read from `--token-file` or $FALCOTUI_SERVE_TOKEN (then it is
 not printed). The checks themselves are in `serve_guard`, the server and the per-tab processes in
 `serve_server`.
+
+A tab's command line is world-readable (`ps`, /proc/PID/cmdline), so the forwarded options that carry a
+secret (the NATS --password and --user, which the nats CLI also takes as a token, and an --alerts-from URL
+with `user:password@`) are not on it: they reach the tab in its environment ($FALCOTUI_SERVE_SECRET_ARGS,
+readable by the same user only: /proc/PID/environ is mode 0400), which the tab's `main` takes out before it
+parses its options, so nothing the tab starts inherits them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -33,6 +40,10 @@ from falcotui.cli.common import (
 )
 
 TOKEN_ENV = "FALCOTUI_SERVE_TOKEN"
+#: the secret-bearing options of a served tab, as a JSON list of `--flag=value` words (see the docstring)
+SECRET_ARGS_ENV = "FALCOTUI_SERVE_SECRET_ARGS"
+#: options whose value is a secret: never on a tab's command line
+SECRET_FLAGS = ("--password", "--user")
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 
 
@@ -119,6 +130,42 @@ def forwarded_argv(args: argparse.Namespace) -> list[str]:
         else:
             out.append(f"{flag}={value}")  # `=`: a value starting with '-' stays a value
     return out
+
+
+def _is_secret(word: str) -> bool:
+    flag, _, value = word.partition("=")
+    if flag in SECRET_FLAGS:
+        return True
+    # nats://user:password@host (NatsSource.parse takes it as the nats CLI does): the URL is the secret
+    return flag == "--alerts-from" and "@" in value
+
+
+def split_secrets(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(public, secret): the words of `forwarded_argv` that may go on a command line, and those that may
+    not (each a `--flag=value` word, in their order)."""
+    public = [w for w in argv if not _is_secret(w)]
+    return public, [w for w in argv if _is_secret(w)]
+
+
+def secret_env(secret: list[str]) -> dict[str, str]:
+    """The environment entry that carries `secret` to a served tab (none when there is nothing secret)."""
+    return {SECRET_ARGS_ENV: json.dumps(secret)} if secret else {}
+
+
+def served_argv(argv: list[str]) -> list[str]:
+    """`argv` with the secret options serve handed this process in its environment appended; the entry
+    is removed from the environment first, so that no process this one starts inherits it. A malformed
+    entry, or one holding anything but the secret options, is refused (CliError, exit 2)."""
+    raw = os.environ.pop(SECRET_ARGS_ENV, None)
+    if raw is None:
+        return argv
+    try:
+        words = json.loads(raw)
+    except ValueError:
+        words = None
+    if not isinstance(words, list) or not all(isinstance(w, str) and _is_secret(w) for w in words):
+        raise CliError(f"${SECRET_ARGS_ENV}: not a list of {', '.join(SECRET_FLAGS)} options", EXIT_USAGE)
+    return [*argv, *words]
 
 
 def _read_token(args: argparse.Namespace) -> tuple[str, bool]:
@@ -235,7 +282,8 @@ def run(args: argparse.Namespace) -> int:
 
     from falcotui.cli.serve_server import FalcotuiServer, serve_until_stopped
 
-    argv = [sys.executable, "-m", "falcotui", *forwarded_argv(args)]
+    public, secret = split_secrets(forwarded_argv(args))
+    argv = [sys.executable, "-m", "falcotui", *public]
     sock = _bind(args.host, args.port)
     port = sock.getsockname()[1]
     tls = ssl_context is not None
@@ -249,6 +297,7 @@ def run(args: argparse.Namespace) -> int:
         argv,
         sock=sock,
         policy=policy,
+        env=secret_env(secret),
         ssl_context=ssl_context,
         max_sessions=args.max_sessions,
         heartbeat=args.heartbeat,

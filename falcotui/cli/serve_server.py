@@ -27,7 +27,7 @@ import shlex
 import signal
 import socket
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp_jinja2
@@ -48,9 +48,12 @@ MAX_COLUMNS, MAX_ROWS = 500, 300
 class ServedApp(AppService):
     """One falcotui process for one browser connection, in its own process group."""
 
-    def __init__(self, argv: Sequence[str], *, grace: float, **kwargs: Any) -> None:
+    def __init__(
+        self, argv: Sequence[str], *, grace: float, env: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(shlex.join(argv), **kwargs)
         self.argv = list(argv)
+        self.env = dict(env or {})  # what the app gets on top of the server's environment (its secrets)
         self.grace = grace
         self.pid: int | None = None
         self._stopping: asyncio.Task[int | None] | None = None
@@ -59,6 +62,7 @@ class ServedApp(AppService):
         env = super()._build_environment(width, height)
         for name in PRIVATE_ENV:
             env.pop(name, None)
+        env.update(self.env)
         return env
 
     async def _open_app_process(self, width: int = 80, height: int = 24) -> asyncio.subprocess.Process:
@@ -155,6 +159,7 @@ class FalcotuiServer(Server):
         *,
         sock: socket.socket,
         policy: GuardPolicy,
+        env: Mapping[str, str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         max_sessions: int = 4,
         grace: float = 5.0,
@@ -164,6 +169,7 @@ class FalcotuiServer(Server):
         super().__init__(shlex.join(argv), host=host, port=port, title="falcotui")
         self.sock = sock
         self.argv = list(argv)
+        self.env = dict(env or {})  # each app's own entries (serve_cmd: the options that carry a secret)
         self.policy = policy
         self.ssl_context = ssl_context
         self.max_sessions = max_sessions
@@ -221,6 +227,7 @@ class FalcotuiServer(Server):
         service = ServedApp(
             self.argv,
             grace=self.grace,
+            env=self.env,
             write_bytes=websocket.send_bytes,
             write_str=websocket.send_str,
             close=websocket.close,
