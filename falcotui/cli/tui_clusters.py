@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -71,10 +72,7 @@ def run_demo_many(
     each, followed side by side as `falcotui --context a --context b` follows real ones."""
     import tempfile
 
-    from falcotui.cli.demo import DemoCluster, merged_kubeconfig
-    from falcotui.kube.client import Timeouts, load_clients
-    from falcotui.ops.alerts.action_log import ENV_PATH
-    from falcotui.ops.engine_worker import ConnectOptions
+    from falcotui.cli.demo import DemoCluster
 
     names = DEMO_CLUSTERS[: args.clusters]
     print(
@@ -88,15 +86,38 @@ def run_demo_many(
         )
         for i, name in enumerate(names)
     }
+    # the merged kubeconfig (the clusters' tokens) and the demo's action log go in a folder of their own: it
+    # and every demo cluster's folder (DemoCluster.stop) are removed on every way out, Ctrl-C while the
+    # clusters start included
+    workdir: Path | None = None
     try:
-        for demo in demos.values():
-            demo.start()
-    except Exception as exc:  # the simulator is ours, but a busy port or a full disk is not
+        try:
+            for demo in demos.values():
+                demo.start()
+        except Exception as exc:  # the simulator is ours, but a busy port or a full disk is not
+            error(f"cannot start the demo clusters: {exc}")
+            return EXIT_FAILURE
+        workdir = Path(tempfile.mkdtemp(prefix="falcotui-demo-clusters-"))
+        return _run_many(args, early, demos, workdir, session=session, build_services=build_services,
+                         scenarios=scenarios)  # fmt: skip
+    finally:
         for demo in demos.values():
             demo.stop()
-        error(f"cannot start the demo clusters: {exc}")
-        return EXIT_FAILURE
-    workdir = Path(tempfile.mkdtemp(prefix="falcotui-demo-clusters-"))
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run_many(
+    args: argparse.Namespace, early: list, demos: dict, workdir: Path, *, session: Callable[..., int],
+    build_services: Callable, scenarios,
+) -> int:  # fmt: skip
+    """The session over the started `demos`, their merged kubeconfig written in `workdir`."""
+    from falcotui.cli.demo import merged_kubeconfig
+    from falcotui.kube.client import Timeouts, load_clients
+    from falcotui.ops.alerts.action_log import ENV_PATH
+    from falcotui.ops.engine_worker import ConnectOptions
+
+    names = tuple(demos)
     kubeconfig = str(merged_kubeconfig({n: d.kubeconfig for n, d in demos.items()}, workdir / "kubeconfig"))
     os.environ.setdefault(ENV_PATH, str(workdir / "actions.jsonl"))
     timeouts = Timeouts(connect=2.0, read=15.0)
@@ -131,18 +152,14 @@ def run_demo_many(
         for demo in demos.values():
             demo.set_scenario(name)
 
-    try:
-        return session(
-            connect,
-            names[0],
-            args.falco_namespace,
-            contexts=names,
-            scenarios=scenarios,
-            on_scenario=on_scenario,
-            keymap_file=args.keymap,
-            connect_many=connect_many,
-            many=names,
-        )
-    finally:
-        for demo in demos.values():
-            demo.stop()
+    return session(
+        connect,
+        names[0],
+        args.falco_namespace,
+        contexts=names,
+        scenarios=scenarios,
+        on_scenario=on_scenario,
+        keymap_file=args.keymap,
+        connect_many=connect_many,
+        many=names,
+    )

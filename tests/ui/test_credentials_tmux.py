@@ -17,8 +17,9 @@ import yaml
 from falcotui.sim.api.tokens import TokenAuthority
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import SimConfig
+from tests.support.tmux import Tmux
 
-from .test_rules_external_editor_tmux import REPO, Tmux
+from .test_rules_external_editor_tmux import REPO
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),

@@ -8,17 +8,14 @@ leaves the app responding to keys."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.support.tmux import Tmux
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
@@ -48,73 +45,6 @@ esac
 """
 
 
-class Tmux:
-    """One private tmux server (its own socket) and session; only this server is ever killed."""
-
-    def __init__(self, width: int, height: int) -> None:
-        self.socket = f"falcotui-editor-{uuid.uuid4().hex[:8]}"
-        self.size = (width, height)
-
-    def run(self, *args: str, check: bool = True) -> str:
-        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=20)
-        if check and out.returncode:
-            raise AssertionError(f"tmux {args}: {out.stderr}")
-        return out.stdout
-
-    def start(self, command: str) -> None:
-        w, h = self.size
-        self.run("-f", "/dev/null", "new-session", "-d", "-s", "ed", "-x", str(w), "-y", str(h), command)
-
-    def keys(self, *keys: str) -> None:
-        self.run("send-keys", "-t", "ed", *keys)
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", "ed", check=False)
-
-    def wait(self, predicate, what: str, timeout: float = 40.0) -> str:
-        deadline = time.monotonic() + timeout
-        text = ""
-        while time.monotonic() < deadline:
-            text = self.screen()
-            if predicate(text):
-                return text
-            time.sleep(0.2)
-        raise AssertionError(f"{what}: not on screen after {timeout}s:\n{text}")
-
-    def wait_text(self, *needles: str, timeout: float = 40.0) -> str:
-        return self.wait(lambda t: all(n in t for n in needles), repr(needles), timeout)
-
-    def wait_gone(self, needle: str, timeout: float = 20.0) -> str:
-        return self.wait(lambda t: needle not in t, f"{needle!r} still shown", timeout)
-
-    def close(self) -> None:
-        """Kill the server; whatever the pane started and outlives the hangup is killed by its pid."""
-        started = children(self.run("list-panes", "-t", "ed", "-F", "#{pane_pid}", check=False))
-        self.run("kill-server", check=False)
-        deadline = time.monotonic() + 10
-        while started and time.monotonic() < deadline:
-            started = [pid for pid in started if Path(f"/proc/{pid}").exists()]
-            time.sleep(0.2)
-        for pid in started:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-
-def children(pane_pid: str) -> list[int]:
-    """The processes whose parent is the pane's shell (from /proc), i.e. falcotui."""
-    if not pane_pid.strip().isdigit():
-        return []
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text()
-        except (OSError, ValueError):
-            continue
-        if entry.name.isdigit() and stat.rsplit(")", 1)[1].split()[1] == pane_pid.strip():
-            found.append(int(entry.name))
-    return found
-
-
 def toasts(screen: str) -> str:
     """The notifications' words in one line: a toast is drawn at the right edge behind a `▌` border and
     wraps its message over several rows."""
@@ -132,7 +62,7 @@ def test_external_editor_edits_and_failures_in_tmux(tmp_path: Path) -> None:
     # COLUMNS/LINES from pytest's environment would pin Textual to 80x24 whatever the pane's size
     env = f"unset VISUAL COLUMNS LINES && EDITOR={script} TMPDIR={tmp_path} TERM=xterm-256color"
     command = f"sh -c 'cd {REPO} && {env} {app}; echo $? > {rc_file}; sleep 30'"
-    tmux = Tmux(150, 42)
+    tmux = Tmux(150, 42, name="falcotui-editor")
     try:
         tmux.start(command)
         tmux.wait_text("Fleet ·", "Running 1/1", timeout=90)
