@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from falcotui.ui.alerts.screen import AlertsScreen
 from falcotui.ui.widgets.common import TitledBox
+from tests.support.pilot_waits import layout_pending
 
 
 class BoxApp(App):
@@ -50,7 +51,9 @@ async def test_a_growing_alert_list_moves_its_scrollbar_without_a_screen_layout(
         await pilot.press("f2")
         await shows(pilot, app, "shown", where=lambda t: isinstance(app.screen, AlertsScreen))
         alist = app.screen.alert_list
-        assert await until(pilot, lambda: alist.settled and alist.show_vertical_scrollbar)
+        # settled: its first layout is asked for; counting starts once it (and its scrollbar's) is done
+        shown = lambda: alist.settled and alist.show_vertical_scrollbar  # noqa: E731
+        assert await until(pilot, lambda: shown() and not layout_pending(app.screen))
         before = len(alist.view)
         layouts: list[Screen] = []
         real = Screen._refresh_layout
