@@ -9,8 +9,9 @@ and the key bar show is reactive (`STATUS_STATE`): a change of it redraws the li
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partialmethod
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -42,6 +43,7 @@ from falcotui.ui.widgets.keybar import KeyBar
 from falcotui.ui.widgets.state import redraw_on
 
 WRITE_ACTIONS = frozenset({"apply", "restart", "uninstall"})
+T = TypeVar("T")
 
 
 class DeployScreen(ServicesMixin, Screen):
@@ -161,6 +163,13 @@ class DeployScreen(ServicesMixin, Screen):
     def _fail(self, what: str, error: str) -> None:
         self.notify(sanitize(error, max_len=800), title=what, severity="error", timeout=12, markup=False)
         self._set_busy("")
+
+    def _or_say(self, call: Callable[[], T], what: str) -> T | None:
+        """In a worker thread: `call()`, or None once its failure is said (titled `what`)."""
+        value, error = attempt(call, Exception)
+        if error:
+            self.app.call_from_thread(self._fail, what, error)
+        return value
 
     # ------------------------------------------------------------ plan
 
@@ -302,13 +311,10 @@ class DeployScreen(ServicesMixin, Screen):
 
     @work(thread=True, exclusive=True, group="deploy-write")
     def _restart(self) -> None:
-        try:
-            stamp = self.services.deployer.restart()
-        except Exception as exc:
-            self.app.call_from_thread(self._fail, "restart failed", str(exc))
-            return
-        self.app.call_from_thread(self.notify, f"restart requested at {stamp}", markup=False)
-        self.app.call_from_thread(self._follow, "restart")
+        stamp = self._or_say(self.services.deployer.restart, "restart failed")
+        if stamp is not None:
+            self.app.call_from_thread(self.notify, f"restart requested at {stamp}", markup=False)
+            self.app.call_from_thread(self._follow, "restart")
 
     def action_uninstall(self) -> None:
         if self.read_only:
@@ -317,12 +323,9 @@ class DeployScreen(ServicesMixin, Screen):
 
     @work(thread=True, exclusive=True, group="deploy-write")
     def _uninstall_confirm(self) -> None:
-        try:
-            removals = self.services.deployer.uninstall_plan()
-        except Exception as exc:
-            self.app.call_from_thread(self._fail, "uninstall", str(exc))
-            return
-        self.app.call_from_thread(self._uninstall_ask, removals)
+        removals = self._or_say(self.services.deployer.uninstall_plan, "uninstall")
+        if removals is not None:
+            self.app.call_from_thread(self._uninstall_ask, removals)
 
     def _uninstall_ask(self, removals: list[Removal]) -> None:
         body = uninstall_body(removals, self.services.namespace, self.services.context_name)

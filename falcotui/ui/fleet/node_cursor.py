@@ -8,6 +8,7 @@ say where a node sits (`line_of`) and which node is under a click (`index_at`), 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from textual import events
 from textual.message import Message
@@ -18,19 +19,17 @@ from falcotui.ui.widgets.lines import CursorLines
 class NodeCursorView(CursorLines):
     """See the module docstring."""
 
+    @dataclass
     class Highlighted(Message):
         """The cursor moved to another node (or the node under it changed)."""
 
-        def __init__(self, node: str | None) -> None:
-            super().__init__()
-            self.node = node
+        node: str | None
 
+    @dataclass
     class Selected(Message):
         """A node was chosen (a click on the highlighted node; `enter` is the screen's key)."""
 
-        def __init__(self, node: str) -> None:
-            super().__init__()
-            self.node = node
+        node: str
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)

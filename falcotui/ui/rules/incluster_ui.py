@@ -8,19 +8,11 @@ when every Falco asked loads the rules. Everything from the cluster is sanitized
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from rich.text import Text
-from textual import on
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Static
 
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.rules.incluster import ClusterVerdict, InClusterValidation
-from falcotui.ui.widgets.dialogs import DIALOG_CSS
+from falcotui.ui.widgets.dialogs import ConfirmDialog
 
 
 def verdict_mark(ok: bool | None) -> tuple[str, str]:
@@ -78,39 +70,15 @@ def summary_line(result: InClusterValidation) -> str:
     return "cluster Falco: " + " · ".join(parts) + tail
 
 
-class InClusterDialog(ModalScreen[bool]):
+class InClusterDialog(ConfirmDialog):
     """Each version's verdict beside falcotui's; answers True to push (offered only when every Falco
-    asked loads the rules and none was left unasked), False otherwise."""
-
-    DEFAULT_CSS = DIALOG_CSS
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="incluster-dialog.cancel")
-    ]
+    asked loads the rules and none was left unasked), False otherwise (Close)."""
 
     def __init__(self, result: InClusterValidation) -> None:
-        super().__init__()
-        self.result = result
         unasked = [v for v in result.verdicts if v.ok is None]
-        self.may_push = result.all_valid and not unasked
-
-    @property
-    def text(self) -> str:
-        """The body as plain text (what the dialog shows)."""
-        return self._body().plain
-
-    def _body(self) -> Text:
-        body = Text()
-        for v in self.result.verdicts:
-            body.append_text(verdict_text(v))
-            body.append("\n")
-        if self.result.note:
-            body.append(sanitize(f"note: {self.result.note}", max_len=300) + "\n", "dim")
-        return body
-
-    def compose(self) -> ComposeResult:
-        r = self.result
-        rejected = len(r.rejected_by)
-        if self.may_push:
+        may_push = result.all_valid and not unasked
+        rejected = len(result.rejected_by)
+        if may_push:
             title = "The cluster's Falco loads these rules on every version asked"
         elif rejected:
             title = (
@@ -118,22 +86,21 @@ class InClusterDialog(ModalScreen[bool]):
             )
         else:
             title = "The cluster's Falco could not be asked everywhere: nothing pushed"
-        with Vertical(classes="dialog small"):
-            yield Static(Text(title), classes="title")
-            with VerticalScroll(classes="body"):
-                yield Static(self._body(), id="verdicts")
-            with Horizontal(classes="buttons"):
-                if self.may_push:
-                    yield Button("Push", id="confirm", variant="primary")
-                yield Button("Cancel" if self.may_push else "Close", id="cancel")
+        super().__init__(title, _verdicts(result), confirm="Push" if may_push else None)
+        self.result = result
+        self.may_push = may_push
 
-    def on_mount(self) -> None:
-        self.query_one("#confirm" if self.may_push else "#cancel", Button).focus()
+    @property
+    def text(self) -> str:
+        """The body as plain text (what the dialog shows)."""
+        return self.body.plain
 
-    @on(Button.Pressed, "#confirm")
-    def _push(self) -> None:
-        self.dismiss(True)
 
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(False)
+def _verdicts(result: InClusterValidation) -> Text:
+    body = Text()
+    for v in result.verdicts:
+        body.append_text(verdict_text(v))
+        body.append("\n")
+    if result.note:
+        body.append(sanitize(f"note: {result.note}", max_len=300) + "\n", "dim")
+    return body

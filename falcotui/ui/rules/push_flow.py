@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual.message import Message
@@ -45,72 +46,63 @@ from falcotui.ui.widgets.dialogs import ConfirmDialog
 class PushFlow:
     """See the module docstring. `host` is the screen that receives the messages and runs the workers."""
 
+    # The messages are dataclasses, as Textual's own (`Input.Changed`): their fields are what they carry.
+
+    @dataclass
     class Busy(Message):
         """A cluster operation started (`what`) or ended ("")."""
 
-        def __init__(self, what: str) -> None:
-            super().__init__()
-            self.what = what
+        what: str
 
+    @dataclass
     class Failed(Message):
-        def __init__(self, what: str, error: str) -> None:
-            super().__init__()
-            self.what = what
-            self.error = error
+        what: str
+        error: str
 
+    @dataclass
     class Pushed(Message):
         """A push or rollback answered: pushed, unchanged, invalid, needs confirmation or conflict."""
 
-        def __init__(self, result: PushResult, files: dict[str, str], what: str) -> None:
-            super().__init__()
-            self.result = result
-            self.files = files
-            self.what = what
+        result: PushResult
+        files: dict[str, str]
+        what: str
 
+    @dataclass
     class RolledBack(Message):
         """A rollback was pushed; `files` are the version's files (None when they could not be read)."""
 
-        def __init__(self, result: PushResult, version: int, files: dict[str, str] | None) -> None:
-            super().__init__()
-            self.result = result
-            self.version = version
-            self.files = files
+        result: PushResult
+        version: int
+        files: dict[str, str] | None
 
+    @dataclass
     class Rebased(Message):
         """The edit is now based on `snapshot`; `files` replace the working copy when not None (the
         user took theirs), `saved` is where the user's own text was kept."""
 
-        def __init__(
-            self, snapshot: RulesSnapshot, files: dict[str, str] | None = None, saved: Path | None = None
-        ) -> None:
-            super().__init__()
-            self.snapshot = snapshot
-            self.files = files
-            self.saved = saved
+        snapshot: RulesSnapshot
+        files: dict[str, str] | None = None
+        saved: Path | None = None
 
+    @dataclass
     class Checked(Message):
         """The cluster's Falco answered (`result`), or could not be asked (`error`), before a push."""
 
-        def __init__(self, result: InClusterValidation | None, error: str = "") -> None:
-            super().__init__()
-            self.result = result
-            self.error = error
+        result: InClusterValidation | None
+        error: str = ""
 
+    @dataclass
     class ReloadStarted(Message):
-        def __init__(self, what: str) -> None:
-            super().__init__()
-            self.what = what
+        what: str
 
+    @dataclass
     class ReloadEvent(Message):
-        def __init__(self, event: NodeReload) -> None:
-            super().__init__()
-            self.event = event
+        event: NodeReload
 
+    @dataclass
     class ReloadFinished(Message):
-        def __init__(self, summary: ReloadSummary | None, error: str = "") -> None:
-            super().__init__()
-            self.summary = summary
-            self.error = error
+        summary: ReloadSummary | None
+        error: str = ""
 
     def __init__(self, host: Screen, rules: Callable[[], RulesService]) -> None:
         self.host = host
