@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_ui_latency import KEYS, Terminal, summary
+from bench_ui_latency import KEYS, SIM_NICE, Terminal, summary
 from simproc import REPO, SimProcess, app_env, app_python
 
 PROBE = Path(__file__).resolve().with_name("ui_cpu_probe.py")
@@ -42,7 +42,9 @@ def measure(tree: Path, nodes: int, scenario: str, rate: float, rounds: int, idl
     figures = Figures()
     with (
         tempfile.TemporaryDirectory() as tmp,
-        SimProcess(nodes, "quiet", rate / nodes, per_minute=0 if scenario == "storm" else None) as sim,
+        SimProcess(
+            nodes, "quiet", rate / nodes, per_minute=0 if scenario == "storm" else None, nice=SIM_NICE
+        ) as sim,
     ):
         log = Path(tmp) / "cpu.json"
         kwargs = app_env(tree, TERM="xterm-256color", COLORTERM="truecolor", FALCOTUI_CPU_LOG=str(log))
@@ -116,7 +118,8 @@ def main() -> None:
         [("quiet", args.quiet_nodes)] if args.quiet_nodes else []
     )
     load = os.getloadavg()[0]
-    print(f"UI loop CPU, pty 160x45, {args.rounds * 2} switches a run; load average {load:.1f} at the start")
+    print(f"UI loop CPU, pty 160x45, {args.rounds * 2} switches a run; load average {load:.1f} at the start; "
+          f"the simulated cluster niced +{SIM_NICE}")  # fmt: skip
     for scenario, nodes in phases:
         runs = []
         for tree in trees:

@@ -57,7 +57,9 @@ class SimProcess:
     """`falcotui`'s simulated cluster with Falco deployed on `nodes` nodes, in a process of its own.
 
     `pool` sets `falco_alerts_gen.LINE_POOL` there (0: every alert rendered in full, as before the pool);
-    `per_minute` the quiet scenario's alerts per node and minute; `tree` the checkout whose simulator runs.
+    `per_minute` the quiet scenario's alerts per node and minute; `tree` the checkout whose simulator runs;
+    `nice`: run it that much nicer than the bench (`nice -n`), as the remote machines it stands in for would
+    not take CPU from the program under test.
     """
 
     def __init__(
@@ -69,11 +71,12 @@ class SimProcess:
         per_minute: float | None = None,
         pool: int | None = None,
         tree: Path = REPO,
+        nice: int = 0,
     ) -> None:
         minute = "default" if per_minute is None else str(per_minute)
         argv = [str(tree), str(nodes), scenario, str(rate), minute, "default" if pool is None else str(pool)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", SIM_SCRIPT, *argv],
+            [*(["nice", "-n", str(nice)] if nice else []), sys.executable, "-c", SIM_SCRIPT, *argv],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
