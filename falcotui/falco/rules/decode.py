@@ -89,6 +89,18 @@ class Decoder:
     def _uint(self, item: MappingNode, key: str, ctx: Context) -> int | None:
         return self._decoded(item, key, ctx, Y.decode_uint, True)
 
+    def _named_entry(
+        self, node: Node, ctx: Context, item_type: str, not_a_mapping: str, named_in: Context | None = None
+    ) -> tuple[str, Context]:
+        """A named mapping in a sequence, read as Falco's reader reads one: under `ctx` without a name while
+        it must be a mapping (else `not_a_mapping`) with a scalar `name`; then its context with the name,
+        under `named_in` (default `ctx`)."""
+        unnamed = R.child(ctx, item_type, "", Y.start(node))
+        if not isinstance(node, MappingNode):
+            raise yaml_error(not_a_mapping, unnamed)
+        name = self._str(node, "name", unnamed) or ""
+        return name, R.child(ctx if named_in is None else named_in, item_type, name, Y.start(node))
+
     def _seq(self, item: MappingNode, key: str, ctx: Context, optional: bool) -> list[str] | None:
         val = Y.get(item, key)
         if val is None:
@@ -184,11 +196,9 @@ class Decoder:
             raise yaml_error("Rule exceptions must be a sequence", exes_ctx)
         out: list[ExceptionInfo] = []
         for ex in exs.value:
-            tmp = R.child(exes_ctx, R.EXCEPTION, "", Y.start(ex))
-            if not Y.is_map(ex):
-                raise yaml_error("Rule exception must be a mapping", tmp)
-            name = self._str(ex, "name", tmp) or ""
-            ex_ctx = R.child(parent, R.EXCEPTION, name, Y.start(ex))
+            name, ex_ctx = self._named_entry(
+                ex, exes_ctx, R.EXCEPTION, "Rule exception must be a mapping", parent
+            )
             info = ExceptionInfo(name, ex_ctx)
             if any(e.name == name for e in out):
                 self.warn(

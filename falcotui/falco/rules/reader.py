@@ -168,23 +168,22 @@ class FileReader(Decoder):
             raise yaml_error("Value of required_plugin_versions must be a sequence", ctx)
         assert reqs is not None
         for plugin in reqs.value:
-            tmp = R.child(ctx, R.REQUIRED_PLUGIN_VERSIONS_ENTRY, "", Y.start(plugin))
-            if not Y.is_map(plugin):
-                raise yaml_error("Plugin version must be a mapping", tmp)
-            name = self._str(plugin, "name", tmp)
-            pctx = R.child(ctx, R.REQUIRED_PLUGIN_VERSIONS_ENTRY, name or "", Y.start(plugin))
+            name, pctx = self._named_entry(
+                plugin, ctx, R.REQUIRED_PLUGIN_VERSIONS_ENTRY, "Plugin version must be a mapping"
+            )
             version = self._str(plugin, "version", pctx)
-            alternatives = [(name or "", version or "")]
+            alternatives = [(name, version or "")]
             alts = Y.get(plugin, "alternatives")
             if alts is not None:
                 if not Y.is_seq(alts):
                     raise yaml_error("Value of plugin version alternatives must be a sequence", pctx)
                 for alt in alts.value:
-                    actx = R.child(pctx, R.REQUIRED_PLUGIN_VERSIONS_ALTERNATIVE, "", Y.start(alt))
-                    if not Y.is_map(alt):
-                        raise yaml_error("Plugin version alternative must be a mapping", actx)
-                    aname = self._str(alt, "name", actx) or ""
-                    actx = R.child(pctx, R.REQUIRED_PLUGIN_VERSIONS_ALTERNATIVE, aname, Y.start(alt))
+                    aname, actx = self._named_entry(
+                        alt,
+                        pctx,
+                        R.REQUIRED_PLUGIN_VERSIONS_ALTERNATIVE,
+                        "Plugin version alternative must be a mapping",
+                    )
                     alternatives.append((aname, self._str(alt, "version", actx) or ""))
             seen: set[str] = set()
             for pname, pver in alternatives:
