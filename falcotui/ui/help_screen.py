@@ -17,6 +17,7 @@ from textual.widgets import Static
 
 from falcotui.falco.sanitize import sanitize
 from falcotui.ui.keymap import UserKeymap, default_keymap_path
+from falcotui.ui.widgets.common import titled
 
 #: Textual's generic keys, listed once under "Also" instead of on every screen.
 SKIPPED_ACTIONS = frozenset(
@@ -155,8 +156,7 @@ class HelpScreen(ModalScreen):
         self.under = under
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help-box") as box:
-            box.border_title = "Keys · esc to close · ↑↓ scroll"
+        with titled(VerticalScroll(id="help-box"), "Keys · esc to close · ↑↓ scroll"):
             yield Static(keys_renderable(key_sections(self.under)))
 
     def on_mount(self) -> None:

@@ -18,6 +18,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from falcotui.falco.sanitize import sanitize
+from falcotui.ui.widgets.common import titled
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
@@ -65,8 +66,9 @@ class NamespacePrompt(ModalScreen[str | None]):
         self.shown: list[str] = []
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="ns-box") as box:
-            box.border_title = "Falco namespace · type to narrow · ↑↓ · enter to switch · esc to cancel"
+        with titled(
+            Vertical(id="ns-box"), "Falco namespace · type to narrow · ↑↓ · enter to switch · esc to cancel"
+        ):
             yield Input(placeholder=f"now {self.current}: a namespace, or a new name", id="ns-input")
             yield OptionList(id="ns-list")
             yield Static("", id="ns-note")

@@ -38,6 +38,7 @@ from falcotui.ui.deploy.widgets import (
     uninstall_body,
 )
 from falcotui.ui.services import ServicesMixin, attempt
+from falcotui.ui.widgets.common import titled
 from falcotui.ui.widgets.dialogs import ConfirmDialog
 from falcotui.ui.widgets.keybar import KeyBar
 from falcotui.ui.widgets.state import redraw_on
@@ -95,11 +96,9 @@ class DeployScreen(ServicesMixin, Screen):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="deploy-main"):
-            with Vertical(id="deploy-manifests-pane") as pane:
-                pane.border_title = "manifests (default profile)"
+            with titled(Vertical(id="deploy-manifests-pane"), "manifests (default profile)"):
                 yield ManifestTable(id="deploy-manifests")
-            with ScrollableContainer(id="deploy-diff-pane") as pane:
-                pane.border_title = "diff vs cluster (server dry-run)"
+            with titled(ScrollableContainer(id="deploy-diff-pane"), "diff vs cluster (server dry-run)"):
                 yield Static(Text("rendering and dry-running…", "dim"), id="deploy-diff")
         yield RolloutPanel(id="deploy-rollout")
         yield Static(id="deploy-status")

@@ -27,7 +27,7 @@ from falcotui.ops.engine_client import EngineClient
 from falcotui.ops.engine_fleets import ClusterState
 from falcotui.ops.engine_fleets_client import FleetsClient
 from falcotui.ui.services import Services
-from falcotui.ui.widgets.common import count_text
+from falcotui.ui.widgets.common import count_text, titled
 
 COLUMNS = ("CLUSTER", "STATE", "NODES", "FALCO", "LOGS", "ALERTS", "/s", "WRITES", "WHY")
 
@@ -281,8 +281,9 @@ class ContextsPrompt(ModalScreen[list[str] | None]):
         self.following = following
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="ctx-box") as box:
-            box.border_title = "Clusters · space: tick · ⏎ follow the ticked ones · esc: cancel"
+        with titled(
+            Vertical(id="ctx-box"), "Clusters · space: tick · ⏎ follow the ticked ones · esc: cancel"
+        ):
             yield SelectionList[str](
                 *[(safe_text(name, max_len=80), name, name in self.following) for name in self.contexts]
             )

@@ -21,7 +21,7 @@ from textual.widgets import RichLog, Static
 from falcotui.falco.sanitize import safe_text, sanitize
 from falcotui.ops.fleet.pod_view import LOG_TAIL, describe_pod, pod_log_lines
 from falcotui.ui.services import attempt
-from falcotui.ui.widgets.common import StatusHeader
+from falcotui.ui.widgets.common import StatusHeader, titled
 from falcotui.ui.widgets.keybar import KeyBar
 
 FOLLOW_EVERY_S = 2.0
@@ -49,10 +49,10 @@ class PodTextScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
-        with Vertical(id="pod-box") as box:
-            box.border_title = sanitize(
-                f"{self.WHAT} · {self.namespace}/{self.pod} on {self.node}", max_len=200
-            )
+        with titled(
+            Vertical(id="pod-box"),
+            sanitize(f"{self.WHAT} · {self.namespace}/{self.pod} on {self.node}", max_len=200),
+        ):
             yield RichLog(id="pod-text", wrap=False, highlight=False, markup=False, auto_scroll=False)
         yield Static("", id="pod-status")
         yield KeyBar()

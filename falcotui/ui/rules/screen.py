@@ -48,6 +48,7 @@ from falcotui.ui.rules.push_flow import PushFlow
 from falcotui.ui.rules.rejected import RejectedBanner
 from falcotui.ui.rules.reload_panel import ReloadPanel
 from falcotui.ui.services import ServicesMixin, attempt
+from falcotui.ui.widgets.common import titled
 from falcotui.ui.widgets.keybar import KeyBar
 from falcotui.ui.widgets.state import redraw_on
 
@@ -136,15 +137,12 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
     def compose(self) -> ComposeResult:
         yield RejectedBanner(id="rules-rejected")
         with Horizontal(id="rules-main"):
-            with Vertical(id="rules-files-pane") as pane:
-                pane.border_title = "files"
+            with titled(Vertical(id="rules-files-pane"), "files"):
                 yield OptionList(id="rules-files")
-            with Vertical(id="rules-editor-pane") as pane:
-                pane.border_title = "rules"
+            with titled(Vertical(id="rules-editor-pane"), "rules"):
                 yield Static(Text("loading the rules ConfigMap…", "dim"), id="rules-message")
                 yield EditorStack(id="rules-editors")
-            with Vertical(id="rules-problems-pane") as pane:
-                pane.border_title = "problems"
+            with titled(Vertical(id="rules-problems-pane"), "problems"):
                 yield ProblemsList(id="rules-problems")
         yield ReloadPanel(id="rules-reload")
         yield Static(id="rules-status")

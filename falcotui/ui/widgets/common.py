@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -340,3 +342,12 @@ class KeysFollowFocus:
         target = self.app.focused or self  # type: ignore[attr-defined]
         for key, character in stash:
             target.post_message(events.Key(key, character))
+
+
+W = TypeVar("W", bound=Widget)
+
+
+def titled(widget: W, title: str | Text) -> W:
+    """`widget` with `title` on its top border, for compose: `with titled(Vertical(id="files"), "files"):`."""
+    widget.border_title = title
+    return widget
