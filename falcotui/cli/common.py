@@ -348,6 +348,16 @@ def silence_stdout() -> None:
         pass
 
 
+def said(exc: CliError | KubeError) -> int:
+    """Say a command's failure on stderr and return its exit status: a CliError's own message and code, a
+    KubeError as itself with 1."""
+    if isinstance(exc, CliError):
+        error(exc.message)
+        return exc.exit_code
+    error(str(exc))
+    return EXIT_FAILURE
+
+
 def cli_command(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Wrap a sub-command handler: CliError/KubeError → message + exit code, a closed pipe → exit 0
     quietly, Ctrl-C → 130."""
@@ -360,15 +370,11 @@ def cli_command(handler: Callable[[argparse.Namespace], int]) -> Callable[[argpa
         logging.getLogger("urllib3").setLevel(logging.ERROR)
         try:
             return int(handler(args) or 0)
-        except CliError as exc:
-            error(exc.message)
-            return exc.exit_code
         except KubeConnectionError as exc:
             error(f"lost the Kubernetes API: {short_reason(exc)}")
             return EXIT_FAILURE
-        except KubeError as exc:
-            error(str(exc))
-            return EXIT_FAILURE
+        except (CliError, KubeError) as exc:
+            return said(exc)
         except BrokenPipeError:
             silence_stdout()
             return EXIT_OK

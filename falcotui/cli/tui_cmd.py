@@ -32,6 +32,7 @@ from falcotui.cli.common import (
     apply_global_options,
     error,
     rate_limits,
+    said,
 )
 from falcotui.cli.nats_options import add_nats_options, nats_source
 from falcotui.cli.tui_clusters import DEMO_CLUSTERS
@@ -267,15 +268,11 @@ def run(args: argparse.Namespace) -> int:
             connect_many=connect_many,
             many=tuple(args.contexts) if len(args.contexts) > 1 else (),
         )
-    except CliError as exc:
-        error(exc.message)
-        return exc.exit_code
     except KubeConfigError as exc:
         error(f"{exc}\n  (no cluster at hand? `falcotui --demo` runs the same UI against a simulated one)")
         return EXIT_FAILURE
-    except KubeError as exc:
-        error(str(exc))
-        return EXIT_FAILURE
+    except (CliError, KubeError) as exc:
+        return said(exc)
 
 
 def _early_worker() -> list:
@@ -392,8 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         apply_global_options(args, None)
     except CliError as exc:
-        error(exc.message)
-        return exc.exit_code
+        return said(exc)
     return run(args)
 
 
