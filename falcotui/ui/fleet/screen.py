@@ -18,6 +18,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
@@ -30,6 +31,7 @@ from falcotui.ui.fleet.grid import FleetGrid, grid_line
 from falcotui.ui.fleet.node_cursor import NodeCursorView
 from falcotui.ui.fleet.tiles import FleetTiles, legend, node_tile
 from falcotui.ui.widgets.common import TitledBox, priority_text, sparkline
+from falcotui.ui.widgets.state import redraw_on
 
 REFRESH_S = 1.0
 
@@ -132,11 +134,14 @@ class FleetScreen(Screen):
         Binding("escape", "clear_filter", "Clear filter", show=False, id="fleet.clear-filter"),
     ]
 
+    #: how the nodes are shown: the sort key, the filter typed, the tiles (else the table); a change of any
+    #: redraws the rows and the titles (`redraw_on`)
+    sort: reactive[str] = reactive("name", repaint=False, init=False)
+    filter_text: reactive[str] = reactive("", repaint=False, init=False)
+    tiles: reactive[bool] = reactive(False, repaint=False, init=False)
+
     def __init__(self) -> None:
         super().__init__()
-        self.sort = "name"
-        self.filter_text = ""
-        self.tiles = False
         self._columns: list[tuple[str, str, int]] = []
         self._cells: dict[str, tuple[NodeStatus, tuple[Text, ...]]] = {}  # node -> (row, its cells)
         self._hint = Text()
@@ -163,6 +168,7 @@ class FleetScreen(Screen):
         self._rebuild_columns()
         self._mounted = True
         self.refresh_rows()
+        redraw_on(self, ("sort", "filter_text", "tiles"), self.refresh_rows)
         self.grid.focus()
         self.app.ticks.subscribe(self, self._ticked)  # type: ignore[attr-defined]
 
@@ -326,15 +332,18 @@ class FleetScreen(Screen):
 
     def action_cycle_sort(self) -> None:
         self.sort = SORT_KEYS[(SORT_KEYS.index(self.sort) + 1) % len(SORT_KEYS)]
-        self.refresh_rows()
+
+    def watch_tiles(self, tiles: bool) -> None:
+        """The table or the tiles shown (before the rows are drawn in them: `redraw_on` comes after)."""
+        for selector in ("#fleet-columns", "#fleet-grid"):
+            self.query_one(selector).set_class(tiles, "hidden")
+        for selector in ("#fleet-legend", "#fleet-tiles"):
+            self.query_one(selector).set_class(not tiles, "hidden")
 
     def action_toggle_tiles(self) -> None:
         """g: the table ↔ the heatmap of tiles, keeping the highlighted node."""
         node = self.current_node()
         self.tiles = not self.tiles
-        for selector in ("#fleet-columns", "#fleet-grid", "#fleet-legend", "#fleet-tiles"):
-            self.query_one(selector).toggle_class("hidden")
-        self.refresh_rows()
         view = self.tile_view if self.tiles else self.grid
         if node is not None:
             view.select_node(node)
@@ -348,7 +357,6 @@ class FleetScreen(Screen):
     @on(Input.Changed, "#fleet-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
-        self.refresh_rows()
 
     def _focus_view(self) -> None:
         (self.tile_view if self.tiles else self.grid).focus()
@@ -363,7 +371,6 @@ class FleetScreen(Screen):
             box.value = ""
             box.add_class("hidden")
             self.filter_text = ""
-            self.refresh_rows()
             self._focus_view()
         else:
             self.app.action_back()
