@@ -2,7 +2,8 @@
 
 `wait_for(pilot, predicate)` lets the app run until `predicate()` is truthy; `ready(screen, cls)` is a
 dialog once its buttons can be clicked; `layout_pending(screen)`: a layout of the screen is still to come;
-`settle(pilot)`: before a snapshot, wait for what the screen is waiting for.
+`settle(pilot)`: before a snapshot, wait for what the screen is waiting for; `pressing(*keys)`: a snapshot's
+`run_before` that settles after each key.
 
 The alert lists get their rows from the engine one round trip after the first layout, then refit their
 columns and place their scrollbar one layout later (`AlertList.settled` turns true when that layout is asked
@@ -11,7 +12,7 @@ batch. A fixed 0.4 s pause took the picture before that on a busy machine."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from textual import messages
 from textual.pilot import Pilot
@@ -75,3 +76,17 @@ async def settle(pilot: Pilot, *, tries: int = 400) -> None:
         raise AssertionError("the screen never settled: alert lists or the node list still waiting for rows")
     await pilot.pause()
     await pilot.pause()  # the repaint after the last layout
+
+
+def pressing(*keys: str) -> Callable[[Pilot], Awaitable[None]]:
+    """A `snap_compare(..., run_before=pressing("f2", "up"))`: settle, then each key followed by a settle.
+    snap_compare's own `press=` keys are pressed after `run_before`, with two pauses before the picture: the
+    screen they open was taken before its lists had their rows (and their scrollbar) on a loaded machine."""
+
+    async def run(pilot: Pilot) -> None:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run

@@ -27,7 +27,8 @@ from falcotui.ops.engine_client import EngineClient
 from falcotui.ops.engine_fleets import ClusterState
 from falcotui.ops.engine_fleets_client import FleetsClient
 from falcotui.ui.services import Services
-from falcotui.ui.widgets.common import count_text, titled
+from falcotui.ui.widgets.common import count_text
+from falcotui.ui.widgets.dialogs import DIALOG_CSS
 
 COLUMNS = ("CLUSTER", "STATE", "NODES", "FALCO", "LOGS", "ALERTS", "/s", "WRITES", "WHY")
 
@@ -268,12 +269,16 @@ class ContextsPrompt(ModalScreen[list[str] | None]):
         Binding("escape", "cancel", "Cancel", id="contexts-prompt.cancel"),
         Binding("enter", "follow", "Follow", id="contexts-prompt.follow", priority=True),
     ]
-    DEFAULT_CSS = """
-    ContextsPrompt { align: center middle; }
-    ContextsPrompt #ctx-box { width: 70; height: auto; max-height: 80%; border: round $accent; }
+    # a dialog as the others are (ui/widgets/dialogs.py DIALOG_CSS, e.g. the export menu's list): the same
+    # frame and place, title, list, key line (centred in the screen's middle it sat low, below the others)
+    DEFAULT_CSS = (
+        DIALOG_CSS
+        + """
+    ContextsPrompt .dialog { max-width: 90; }
     ContextsPrompt SelectionList { height: auto; max-height: 20; }
     ContextsPrompt #ctx-error { color: $error; height: auto; }
     """
+    )
 
     def __init__(self, contexts: tuple[str, ...] | list[str], following: tuple[str, ...]) -> None:
         super().__init__()
@@ -281,13 +286,16 @@ class ContextsPrompt(ModalScreen[list[str] | None]):
         self.following = following
 
     def compose(self) -> ComposeResult:
-        with titled(
-            Vertical(id="ctx-box"), "Clusters · space: tick · ⏎ follow the ticked ones · esc: cancel"
-        ):
+        with Vertical(classes="dialog small", id="ctx-box"):
+            yield Static(Text("Clusters side by side", "bold"), classes="title")
+            now = Text(f"{len(self.contexts)} contexts in the kubeconfig · following: ")
+            now.append_text(safe_text(", ".join(self.following) or "none", "bold", max_len=200))
+            yield Static(now, classes="note")
             yield SelectionList[str](
                 *[(safe_text(name, max_len=80), name, name in self.following) for name in self.contexts]
             )
             yield Static("", id="ctx-error")
+            yield Static(Text("space: tick  ·  ⏎ follow the ticked ones  ·  esc: cancel"), classes="keys")
 
     def on_mount(self) -> None:
         self.query_one(SelectionList).focus()
