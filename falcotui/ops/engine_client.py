@@ -22,7 +22,8 @@ from falcotui.ops.engine import Engine, EngineError, Health, K8sEvent, namespace
 from falcotui.ops.engine_batch import TickBatch
 from falcotui.ops.engine_link import Link, LinkClosed, RemoteError
 from falcotui.ops.engine_mirror import DetailMirror, FleetMirror, NoticeMirror, StoreMirror
-from falcotui.ops.engine_placement import Placement, ThreadPlacement
+from falcotui.ops.engine_placement import ChildPlacement, Placement, ThreadPlacement
+from falcotui.ops.engine_spawn import yield_to_ui
 from falcotui.ops.fleet.falco_pods import FalcoPodInfo
 from falcotui.ops.fleet.status import NodeStatus
 from falcotui.ops.rules.reload_state import PushMark
@@ -96,6 +97,8 @@ class EngineClient:
             await self.call("engine", "start", sync_timeout)
         except RemoteError as exc:
             raise EngineError(str(exc)) from None
+        if isinstance(self.placement, ChildPlacement) and self.placement.proc is not None:
+            yield_to_ui(self.placement.proc.pid)  # the first rows are in: keys go first from now on
 
     async def stop(self) -> None:
         """Stop the engine and its worker; safe to call twice."""

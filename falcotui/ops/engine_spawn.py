@@ -5,13 +5,15 @@ The worker (`python -m falcotui.ops.engine_worker FD`) gets one end of a socket 
 terminal: stdin and stdout are /dev/null (the UI owns the screen), stderr an anonymous file whose tail is
 shown if the worker dies. What engine to build it learns later, over the link (ops/engine_placement.py).
 
-The worker runs WORKER_NICE steps nicer than the UI. The UI is the interactive process: a key is handled
-and painted in a few ms of CPU, and the UI's CPU is bounded (one paint per tick at most), while the worker
-takes whatever an alert storm asks (~70% of a core at 20k alerts/s from 50 nodes). When both want the
-same core (a laptop busy with builds, a 2-core jump host), Linux's CFS shares it by weight (nice 0: 1024,
-nice 5: 335, kernel/sched/core.c sched_prio_to_weight), so the key waits about a third as long behind
-ingest; with a core free the worker runs at full speed, and a worker that falls behind shows in the
-header's lag. A nice value only goes up for an unprivileged process: the UI keeps its own.
+Once its engine has started (the fleet's first rows are in), the worker runs WORKER_NICE steps nicer
+than the UI (`yield_to_ui`; before that, its start-up is the first rows' critical path). The UI is the
+interactive process: a key is handled and painted in a few ms of CPU, and the UI's CPU is bounded (one
+paint per tick at most), while the worker takes whatever an alert storm asks (~70% of a core at 20k
+alerts/s from 50 nodes). When both want the same core (a laptop busy with builds, a 2-core jump host),
+Linux's CFS shares it by weight (nice 0: 1024, nice 5: 335, kernel/sched/core.c sched_prio_to_weight), so
+the key waits about a third as long behind ingest; with a core free the worker runs at full speed, and a
+worker that falls behind shows in the header's lag. A nice value only goes up for an unprivileged
+process: the UI keeps its own.
 """
 
 from __future__ import annotations
@@ -66,8 +68,12 @@ def spawn_worker(python: str = sys.executable) -> SpawnedWorker:
         raise
     finally:
         child_end.close()
+    return SpawnedWorker(proc, ui_end, stderr, spawned_at)
+
+
+def yield_to_ui(pid: int) -> None:
+    """Run process `pid` (the worker, once its engine has started) WORKER_NICE steps nicer than this one."""
     try:
-        os.setpriority(os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE)
+        os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE)
     except OSError:  # gone already (it reports that over the link), or a platform without priorities
         pass
-    return SpawnedWorker(proc, ui_end, stderr, spawned_at)

@@ -22,6 +22,7 @@ from falcotui.ops.engine import EngineOptions
 from falcotui.ops.engine_client import EngineClient
 from falcotui.ops.engine_link import LinkClosed
 from falcotui.ops.engine_placement import ChildPlacement
+from falcotui.ops.engine_spawn import WORKER_NICE
 from falcotui.ops.engine_worker import ConnectOptions, EngineSpec
 from falcotui.ops.rules.reload_state import PushMark, ReloadState
 
@@ -145,5 +146,21 @@ async def test_a_push_is_marked_and_judged_in_the_child_engine(demo: DemoCluster
         states = {r.name: r.reload for r in client.reload_rows() if r.pod is not None}
         assert {s.state for s in states.values()} == {ReloadState.PENDING}
         assert {s.push_ns for s in states.values()} == {push.since_ns}
+    finally:
+        await client.stop()
+
+
+async def test_the_child_yields_to_the_ui_once_its_engine_started(demo: DemoCluster) -> None:
+    """At the UI's priority while it starts (the first rows wait for it), nicer once started
+    (ops/engine_spawn.py: keys go first when the UI and a storm's ingest share a core)."""
+    client = EngineClient(ChildPlacement(spec_for(demo)), demo.clients(), "falco")
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    try:
+        await client.open()
+        child = client.placement
+        assert isinstance(child, ChildPlacement) and child.proc is not None
+        assert os.getpriority(os.PRIO_PROCESS, child.proc.pid) == ours
+        await client.start()
+        assert os.getpriority(os.PRIO_PROCESS, child.proc.pid) == min(19, ours + WORKER_NICE)
     finally:
         await client.stop()
