@@ -11,17 +11,19 @@ from /proc, each and summed, with the CPU the app's process tree and the cluster
 
 Niced: the simulated cluster runs SIM_NICE steps nicer than the bench (it stands in for other machines: the
 Falco pods and the API server do not share the operator's CPU; on a 2-core machine at nice 0 it took a
-third of the CPU in a storm from the app under test), and the app's engine worker runs its own
-WORKER_NICE nicer than the app's UI (ops/engine_spawn.py, the app's choice, not the bench's). The app's
-UI process and the bare Textual baseline run at the bench's own priority. The first output line says so.
-Quiet phases of thousands of nodes (`--quiet-nodes 5000`) wait up to 15 min for the cluster and every
-log stream to be live.
+third of the CPU in a storm from the app under test), and the app's engine worker runs WORKER_NICE
+nicer than the app's UI once its engine has started (ops/engine_spawn.py: the app's choice, not the
+bench's). The app's UI process and the bare Textual baseline run at the bench's own priority. The
+output's second line says so.
+Quiet phases of thousands of nodes (`--quiet-nodes 5000`, with `--nodes 0` alone) wait up to 15 min for
+the cluster and every log stream to be live.
 
     .venv/bin/python bench/bench_ui_latency.py [--nodes 50] [--rate 20000] [--quiet-nodes 1000]
                                                [--rounds 20] [--against DIR]
 
 The baseline measured in the same run is a bare Textual app (built into this script) switching between
-two screens full of styled text, the same size: the floor any Textual program pays for a full repaint.
+two screens full of styled text, the same size, with Textual's own `switch_mode`: a full repaint after
+Textual's fixed 50 ms hold on paints (App.delay_update), which falcotui's F1-F4 do without (ui/app.py).
 `--against DIR` also runs the app from another checkout (e.g. `git worktree add /tmp/old HEAD~3`, with its
 own `make install`), right after this one in each phase on the same clusters' settings, and prints this
 tree's p95 as a ratio of it.
@@ -300,7 +302,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--nodes", type=int, default=50)
+    parser.add_argument("--nodes", type=int, default=50, help="0 skips the quiet and storm phases at NODES")
     parser.add_argument("--rate", type=float, default=20_000, help="storm alerts per second, all nodes")
     parser.add_argument("--quiet-nodes", type=int, default=1000, help="0 skips the large quiet cluster")
     parser.add_argument("--rounds", type=int, default=20)
@@ -313,7 +315,7 @@ def main() -> None:
         return
     ours = args.app_tree.resolve()
     trees = [ours] + ([args.against.resolve()] if args.against else [])
-    phases = [("quiet", args.nodes), ("storm", args.nodes)]
+    phases = [("quiet", args.nodes), ("storm", args.nodes)] if args.nodes else []
     if args.quiet_nodes:
         phases.append(("quiet", args.quiet_nodes))
     print(f"app tree {ours}" + (f", --against {trees[1]}" if args.against else ""))
