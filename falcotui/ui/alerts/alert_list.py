@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.style import Style
@@ -178,21 +179,19 @@ class AlertList(CursorLines):
     following: reactive[bool] = reactive(True)
     cursor: reactive[int] = reactive(0, repaint=False)
 
+    @dataclass
     class Selected(Message):
         """An alert was chosen (enter or click)."""
 
-        def __init__(self, entry: StoredAlert) -> None:
-            super().__init__()
-            self.entry = entry
+        entry: StoredAlert
 
+    @dataclass
     class Moved(Message):
         """The cursor moved, or the alert under it arrived (the screen updates its detail pane)."""
 
-        def __init__(self, alert_list: AlertList, index: int, entry: StoredAlert | None) -> None:
-            super().__init__()
-            self.alert_list = alert_list
-            self.index = index
-            self.entry = entry  # None: the view is empty, or the row is on its way (another Moved follows)
+        alert_list: AlertList
+        index: int
+        entry: StoredAlert | None  # None: the view is empty, or the row is on its way (another Moved follows)
 
         @property
         def control(self) -> AlertList:

@@ -9,6 +9,7 @@ when its label or count changed, and the list fits its columns to whatever width
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
@@ -59,13 +60,12 @@ class CountList(CursorLines):
                                             color: $block-cursor-foreground; text-style: bold; }
     """
 
+    @dataclass
     class Selected(Message):
         """A row was picked (click or enter)."""
 
-        def __init__(self, count_list: CountList, key: str) -> None:
-            super().__init__()
-            self.count_list = count_list
-            self.key = key
+        count_list: CountList
+        key: str
 
         @property
         def control(self) -> CountList:

@@ -7,6 +7,8 @@ table's row selection: `field_rows()` gives (field, value) pairs for that.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.console import Group
 from rich.text import Text
 from textual import on
@@ -81,11 +83,10 @@ class AlertDetail(VerticalScroll, can_focus=True):
 
     entry: StoredAlert | None = None
 
+    @dataclass
     class FieldPicked(Message):
-        def __init__(self, field: str, value: str) -> None:
-            super().__init__()
-            self.field = field
-            self.value = value
+        field: str
+        value: str
 
     def compose(self) -> ComposeResult:
         yield Static(Text("no alert selected", "dim"), classes="detail-summary")

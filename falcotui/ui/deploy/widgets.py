@@ -47,10 +47,9 @@ class ManifestTable(DataTable):
     """One row per rendered object: mark, dry-run status, kind and name. Highlighting a row posts
     `ManifestTable.Chosen` (the screen shows its diff)."""
 
+    @dataclass
     class Chosen(Message):
-        def __init__(self, change: ObjectChange) -> None:
-            super().__init__()
-            self.change = change
+        change: ObjectChange
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)

@@ -61,10 +61,9 @@ class ProblemsList(OptionList):
     ProblemsList { height: 1fr; border: none; padding: 0; }
     """
 
+    @dataclass
     class Jump(TMessage):
-        def __init__(self, problem: Problem) -> None:
-            super().__init__()
-            self.problem = problem
+        problem: Problem
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
