@@ -46,6 +46,7 @@ async def test_a_subscriber_receives_the_tick_and_an_unmounted_one_does_not(demo
 
         # a screen pushed over the fleet takes the ticks: the fleet's widgets wait until it is shown again
         assert app.ticks.subscribed(fleet)
+        assert await until(pilot, lambda: fleet.current_node() is not None)  # a node to open
         await pilot.press("enter")
         assert await until(pilot, lambda: isinstance(app.screen, NodeDetailScreen))
         detail = app.screen
