@@ -61,6 +61,7 @@ from falcotui.ui.tick import EngineTicks
 from falcotui.ui.widgets.common import StatusHeader, health_text, use_no_color
 from falcotui.ui.widgets.dialogs import ConfirmDialog
 from falcotui.ui.widgets.keybar import KeyBar
+from falcotui.ui.widgets.state import redraw_on
 
 TICK_HZ = 15
 LATE_S = 5.0  # a tick unanswered this long shows in the header
@@ -135,6 +136,8 @@ class FalcoTuiApp(App):
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
+    #: what the header says of the engine when it cannot answer ("" while it does): it failed, or it is late
+    engine_error: reactive[str] = reactive("")
     #: the NATS JetStream stream being created on the user's word ("" when none: ui/alerts/nats_stream.py);
     #: the header says so instead of offering it again
     nats_creating: reactive[str] = reactive("")
@@ -167,7 +170,6 @@ class FalcoTuiApp(App):
         self.start_engine = start_engine
         self.tick_hz = tick_hz
         self.health: Health | None = None
-        self.engine_error = ""
         self.engine_running = False
         self.last_delta: TickBatch | None = None
         self._switching = False  # a mode switch holds the paints itself (action_switch_mode)
@@ -246,6 +248,7 @@ class FalcoTuiApp(App):
 
     async def on_mount(self) -> None:
         self.theme = "textual-dark"
+        redraw_on(self, ("engine_error", "nats_creating"), self._refresh_headers)  # the header says them
         engine = self.services.engine
         if engine.opens_fast:  # a thread: the first paint already shows what the engine holds
             try:
@@ -332,7 +335,6 @@ class FalcoTuiApp(App):
         except EngineFailed as exc:
             self.engine_running = False
             self.engine_error = f"engine failure: {exc}"
-            self._refresh_headers()
             return
         try:
             screen = self.screen
@@ -366,16 +368,12 @@ class FalcoTuiApp(App):
         if not done:
             late = f"the engine has not answered for {LATE_S:g} s"
             before, self.engine_error = self.engine_error, late
-            self._refresh_headers()
             try:
                 return await task
             finally:
                 if self.engine_error == late:
                     self.engine_error = before
         return task.result()
-
-    def watch_nats_creating(self) -> None:
-        self._refresh_headers()
 
     def _refresh_headers(self) -> None:
         if not self.screen_stack:
