@@ -279,8 +279,28 @@ async def follow(
     from falcotui.ops.gc_tuning import tune_for_ingest
 
     options = EngineOptions(tail_lines=None, log_since_ns=since_ns, nats=nats, keep_lines=printer.json)
-    engine = Engine(clients, namespace, channels=channels, options=options)
+    from falcotui.ops.alerts.outbox import AlertOutbox
+
+    # each alert is printed as soon as the hub stored it (AlertHub.on_stored, below): the engine keeps no
+    # store of its own for a list nobody shows (see ops/alerts/outbox.py)
+    engine = Engine(clients, namespace, channels=channels, options=options, store=AlertOutbox())
     stop = StopSignal()
+    hub, broken = engine.hub, []
+
+    def print_stored() -> None:
+        """Print what the hub has just stored (AlertHub.on_stored, on the loop, inside a channel's read)."""
+        delta = hub.drain()
+        if broken:
+            return
+        try:
+            printer.write(delta.alerts, delta.lines)
+        except BrokenPipeError as exc:  # the reader went away: end as the loop below would
+            broken.append(exc)
+            stop.set()
+        if delta.missed:
+            warn(f"{delta.missed} alerts arrived faster than they could be printed (dropped)")
+
+    hub.on_stored = print_stored
     await engine.start()
     tune_for_ingest()
     try:
@@ -294,9 +314,12 @@ async def follow(
                     print(f"falcotui: {sanitize(notice.message, max_len=300)}", file=sys.stderr, flush=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), TICK_S)
+        if broken:
+            raise broken[0]
         last = engine.drain().alerts
         printer.write(last.alerts, last.lines)
     finally:
+        hub.on_stored = None
         await engine.stop()
     report_unreadable(engine.hub.bad_lines, engine.hub.last_bad_line)
     return stop.code

@@ -136,6 +136,7 @@ class Engine:
         tail_lines: int | None = 1000,
         options: EngineOptions | None = None,
         clock: Callable[[], int] = time.time_ns,
+        store: AlertStore | None = None,
     ) -> None:
         unknown = [c for c in channels if c not in ALL_CHANNELS]
         if unknown or not channels:
@@ -148,7 +149,8 @@ class Engine:
         self.options = options if options is not None else EngineOptions(tail_lines=tail_lines)
         self._read_only_given = read_only
         self.read_only = read_only
-        self.store = AlertStore(alert_capacity, clock=clock)
+        # `store`: e.g. an AlertOutbox for a consumer that prints each alert once (`alerts -f`)
+        self.store = store if store is not None else AlertStore(alert_capacity, clock=clock)
         opts = self.options
         self.hub = AlertHub(
             self.store, dedup_window_s=opts.dedup_window_s, clock=clock, keep_lines=opts.keep_lines

@@ -247,3 +247,44 @@ def test_the_batch_path_merges_log_copies_of_grpc_alerts_and_counts_channels_as_
     entries, merged, channels, duplicates = got
     assert len(entries) == 16 and len(merged) == 10 and duplicates == 10
     assert all(e[2] == ("grpc", "log") for e in entries[:10]) and channels[(other, "log")]["alerts"] == 8
+
+
+def test_a_consumer_draining_on_stored_misses_nothing_from_a_small_outbox(mk, clock, sample_lines):
+    """`alerts -f` keeps an AlertOutbox of a few thousand alerts and prints in `AlertHub.on_stored`: a batch
+    far larger than the outbox is handed over in parts, each drained before the next, in order, with the raw
+    lines; duplicates and Falco's own lines are what a full store makes of them. Without the hook, the
+    outbox keeps only its capacity and the drain says how many it missed."""
+    from falcotui.ops.alerts.outbox import AlertOutbox
+
+    lines = [mk.alert_line(i, node=NODE) for i in range(500)] + [
+        mk.alert_line(i, node=NODE) for i in range(490, 510)
+    ]
+    items = [follower_line(text, mk.T0 + i) for i, text in enumerate([*sample_lines, *lines])]
+    full = AlertHub(AlertStore(5000, clock=clock), clock=clock, keep_lines=True)
+    full.ingest_log_lines(items)
+    want = full.drain()
+
+    outbox = AlertHub(AlertOutbox(16, clock=clock), clock=clock, keep_lines=True)
+    got, lines_got, missed = [], {}, []
+
+    def take() -> None:
+        delta = outbox.drain()
+        got.extend((e.seq, e.alert, e.channels) for e in delta.alerts)
+        lines_got.update(delta.lines)
+        missed.append(delta.missed)
+        assert len(outbox.store) <= 16
+
+    outbox.on_stored = take
+    outbox.ingest_log_lines(items)
+    assert got == [(e.seq, e.alert, e.channels) for e in want.alerts] and len(got) > 510  # sample's too
+    assert lines_got == want.lines and set(missed) == {0}
+    assert (outbox.duplicates, outbox.bad_lines) == (full.duplicates, full.bad_lines) == (10, 0)
+    assert {p: dataclasses.asdict(i) for p, i in outbox.falco.pods.items()} == {
+        p: dataclasses.asdict(i) for p, i in full.falco.pods.items()
+    }
+
+    unhooked = AlertHub(AlertOutbox(16, clock=clock), clock=clock)
+    unhooked.ingest_log_lines(items)
+    delta = unhooked.drain()
+    assert len(delta.alerts) == 16 and delta.missed == len(want.alerts) - 16
+    assert [e.alert for e in delta.alerts] == [e.alert for e in want.alerts[-16:]]

@@ -190,6 +190,9 @@ class AlertHub:
         self._changed_pods: set[str] = set()
         # seq -> raw JSON line of new alerts not yet drained (see HubDelta.lines); None: not kept
         self._lines: dict[int, bytes] | None = {} if keep_lines else None
+        #: called after new alerts were stored, at most half the store's capacity at a time: a consumer
+        #: that drains there never misses an alert however small the store (`alerts -f` keeps a small one)
+        self.on_stored: Callable[[], None] | None = None
 
     # ------------------------------------------------------------ alerts
 
@@ -244,6 +247,8 @@ class AlertHub:
                 self._changed_pods.add(info.pod)
         elif (info := self.falco.note_metadata(alert)) is not None:
             self._changed_pods.add(info.pod)
+        if self.on_stored is not None:
+            self.on_stored()
         return entry
 
     def _channel_for(self, node: str, kind: str, pod: str | None, now: int) -> ChannelStatus:
@@ -363,6 +368,13 @@ class AlertHub:
         with the store extended once and each channel's figures added up once (`_tally`). A run without a
         duplicate (the usual one) is de-duplicated and stored in bulk."""
         seen, store = self._seen, self.store
+        if (on_stored := self.on_stored) is not None:
+            limit = max(1, store.capacity // 2)
+            if len(alerts) > limit:  # in parts the store holds, each drained before the next
+                for k in range(0, len(alerts), limit):
+                    part = None if raws is None else raws[k : k + limit]
+                    self._store_run(alerts[k : k + limit], stamps[k : k + limit], part, now)
+                return
         runs = self._order_runs
         if runs and runs[0][0] < now - self._window_ns:
             self._expire(now)  # `now` is the whole run's: nothing expires during it
@@ -384,6 +396,8 @@ class AlertHub:
                 )
             self._extend(alerts, keys, now)
             self._note_falco(alerts, nodes, stamps)
+            if on_stored is not None:
+                on_stored()
             return
         # new alerts go to the store in one `extend`, so the next one's sequence number is known: the
         # store's next plus how many wait
@@ -417,6 +431,8 @@ class AlertHub:
             self._note_falco(
                 [alerts[i] for i in fresh], [nodes[i] for i in fresh], [stamps[i] for i in fresh]
             )
+            if on_stored is not None:
+                on_stored()
 
     def _note_falco(self, alerts: list[Alert], nodes: list[str], stamps: list[int | None]) -> None:
         """What new alerts tell the per-pod Falco model: internal alerts (`note_alert`: drops, a refused
