@@ -207,7 +207,6 @@ class RulesFileOps:
             stack.display = False
             self.query_one("#rules-message").display = True
             self.query_one("#rules-message", Static).update(Text("no rules files: ctrl+n adds one", "dim"))
-            self._update_title()
         self._schedule_lint(0)
         live = self.snapshot is not None and key in self.snapshot.files
         after = ": the next push deletes it from the cluster" if live else ""

@@ -127,7 +127,6 @@ class RulesLinting:
         if gen == self._check_gen:
             self._say_checked()
         self._refresh_files()
-        self._update_title()
 
     def _say_checked(self) -> None:
         """The answer to ctrl+s: a toast, even when the problems list looks the same as before."""

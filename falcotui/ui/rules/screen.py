@@ -119,6 +119,10 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
         "problems",
     )
 
+    #: what the editor pane's title says: the file, its state against the snapshot, the problems (as with
+    #: the status line, an edit of the working copy starts a check: `lint_gen`)
+    TITLE_STATE = ("current", "snapshot", "problems", "lint_gen")
+
     def __init__(self) -> None:
         super().__init__()
         self.files: dict[str, str] = {}  # the working copy, as in the editors
@@ -151,6 +155,7 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
     def on_mount(self) -> None:
         self.query_one("#rules-editors").display = False
         redraw_on(self, self.STATUS_STATE, self._update_status)
+        redraw_on(self, self.TITLE_STATE, self._update_title)
         self._update_status()  # the first paint: nothing has changed yet
         self._update_rejected()
         self._load()
@@ -236,7 +241,6 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
         stack.display = True
         self.query_one("#rules-message").display = False
         self.current = key
-        self._update_title()
         self.query_one(ProblemsList).show(self.problems, current_key=key, note=self._problems_note())
 
     def editor(self, key: str | None = None) -> RulesEditor:
@@ -260,7 +264,6 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
         if editor.text == self.files[editor.key]:
             return
         self.files[editor.key] = editor.text
-        self._update_title()
         self._refresh_files()
         self._schedule_lint(self.lint_delay)
 
@@ -299,10 +302,9 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
             self.flow.history(read_only=False, preselect=-1, defaults=self.defaults)
 
     def _refresh_state(self) -> None:
-        """The files list and the title after a push, rebase or rollback (the status line follows by
-        itself: the snapshot and `busy` are reactive)."""
+        """The files list after a push, rebase or rollback (the title and the status line follow by
+        themselves: the snapshot and `busy` are reactive)."""
         self._refresh_files()
-        self._update_title()
 
     @on(PushFlow.Busy)
     def _flow_busy(self, message: PushFlow.Busy) -> None:
