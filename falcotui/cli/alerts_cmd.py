@@ -117,35 +117,37 @@ def build_query(args: argparse.Namespace) -> AlertQuery:
 class AlertPrinter:
     """Writes alerts that pass the query: JSON lines, or one sanitized line each (coloured on a TTY)."""
 
-    def __init__(self, out: BinaryIO, *, json: bool, color: bool, match: Callable[[Alert, tuple], bool]):
+    def __init__(
+        self, out: BinaryIO, *, json: bool, color: bool, match: Callable[[Alert, tuple], bool] | None
+    ) -> None:
         self.out = out
         self.json = json
         self.color = color
         self.match = match
         self.printed = 0
         self.cluster_column = False  # many clusters: each text line starts with its alert's cluster
-        self._tails: dict[tuple[str, str | None, str | None], bytes] = {}
+        self._tails: dict[str | None, tuple[str | None, bytes]] = {}  # pod -> (node, `_tail`)
 
     def write(self, entries: Iterable[StoredAlert], lines: dict[int, bytes] | None = None) -> None:
         """Print the entries that match, in one write. `lines` (seq -> the JSON line Falco wrote, see
         `HubDelta.lines`): with --json such an alert is printed as Falco's own bytes with falcotui's keys
         added, not parsed and written again; a line a terminal could act on is escaped as usual."""
         chunks = []
-        tails, lines = self._tails, lines or {}
+        tails, get, match = self._tails, (lines or {}).get, self.match
         for entry in entries:
             alert = entry.alert
-            if not self.match(alert, entry.channels):
+            if match is not None and not match(alert, entry.channels):
                 continue
             if not self.json:
                 chunks.append(self.line(alert).encode() + b"\n")
-            elif (raw := lines.get(entry.seq)) is not None and raw[-1:] == b"}" and json_passes(raw):
-                where = (alert.channel, alert.node, alert.pod)
-                tail = tails.get(where)
-                if tail is None:
+            elif (raw := get(entry.seq)) is not None and raw[-1:] == b"}" and json_passes(raw):
+                # a raw line is a log line: its channel is `log`, its node and pod say the rest
+                tail = tails.get(alert.pod)
+                if tail is None or tail[0] != alert.node:
                     if len(tails) > 4096:
                         tails.clear()
-                    tail = tails[where] = self._tail(alert)
-                chunks.append(raw[:-1] + tail)
+                    tail = tails[alert.pod] = (alert.node, self._tail(alert))
+                chunks.append(raw[:-1] + tail[1])
             else:
                 chunks.append(alert_to_json(alert) + b"\n")
         if chunks:
@@ -237,9 +239,11 @@ def _many(args: argparse.Namespace, query: AlertQuery, channels, printer, out: O
         return EXIT_OK
 
 
-def _without_window(query: AlertQuery, since_ns: int | None) -> Callable[[Alert, tuple], bool]:
+def _without_window(query: AlertQuery, since_ns: int | None) -> Callable[[Alert, tuple], bool] | None:
     """In follow mode the window's lower bound is fixed when the command starts: a relative bound must
-    not start dropping alerts as the clock moves on."""
+    not start dropping alerts as the clock moves on. None: no condition at all (every alert is printed)."""
+    if query.least_severe is None and query.most_severe is None and not query.terms and since_ns is None:
+        return None
     return AlertQuery(query.least_severe, query.most_severe, query.terms, None, since_ns).matcher()
 
 

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import partial
 
 from falcotui.kube.client import KubeClients
 from falcotui.kube.errors import KubeApiError, KubeError
@@ -291,7 +290,13 @@ class LogFollower:
             self._notice(opened)
         decoder = LogDecoder(self.filter)
         container = self.container or ""
-        make = partial(LogLine, self.namespace, self.pod, container, self.node, previous=previous)
+        namespace, pod, node = self.namespace, self.pod, self.node
+
+        def make(
+            ts: int, line: bytes
+        ) -> LogLine:  # positional: a partial with `previous=` built a dict a line
+            return LogLine(namespace, pod, container, node, ts, line, previous)
+
         delivered = 0
         try:
             async for chunk in stream.chunks():

@@ -168,14 +168,19 @@ class LogDecoder:
         self._pending = bytearray(data[end + 1 :])
         resume, seconds, scale, find = self.resume, _SECOND_NS, _FRACTION_SCALE, data.find
         out: list = []
+        append = out.append
         pos = 0
+        # ResumeFilter.accept's common case (no lower bound, no resume armed, time moving on), inline, with
+        # the filter's last timestamp and line kept here and written back before anything else reads them
+        last, last_content = resume.last_ts, None
+        fast = resume._skip is None and resume.min_ts is None and last is not None
         while pos <= end:
             nl = find(b"\n", pos)
             stop = nl - 1 if nl > pos and data[nl - 1] == 13 else nl  # a CRLF line ends before the CR
             ts = None
             # split_timestamp's common case, inline (see there)
             if data[pos + 19 : pos + 20] == b"." and data[pos + 10 : pos + 11] == b"T":
-                sp = find(b" ", pos + 21, min(pos + 31, stop))
+                sp = find(b" ", pos + 21, pos + 31 if pos + 31 < stop else stop)
                 if sp > 0 and data[sp - 1] == 90:  # "Z"
                     base = seconds.get(data[pos : pos + 19])
                     frac = data[pos + 20 : sp - 1]
@@ -190,12 +195,17 @@ class LogDecoder:
                 ts, content = parts
             else:
                 pos = nl + 1
-            last = resume.last_ts
-            # ResumeFilter.accept's common case (no lower bound, no resume armed, time moving on), inline
-            if resume._skip is None and resume.min_ts is None and last is not None and ts > last:
-                resume.last_ts = ts
-                resume._at_last = [content]
-            elif not resume.accept(ts, content):
-                continue
-            out.append((ts, content) if make is None else make(ts, content))
+            if fast and ts > last:  # type: ignore[operator]
+                last, last_content = ts, content
+            else:
+                if last_content is not None:
+                    resume.last_ts, resume._at_last, last_content = last, [last_content], None
+                accepted = resume.accept(ts, content)
+                last = resume.last_ts
+                fast = resume._skip is None and resume.min_ts is None and last is not None
+                if not accepted:
+                    continue
+            append((ts, content) if make is None else make(ts, content))
+        if last_content is not None:
+            resume.last_ts, resume._at_last = last, [last_content]
         return out

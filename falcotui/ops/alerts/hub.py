@@ -333,7 +333,8 @@ class AlertHub:
                         when = obj.get("time")
                         raws.append(
                             line
-                            if type(line) is bytes
+                            if len(obj) == 8
+                            and type(line) is bytes
                             and type(when) is str
                             and len(when) == 30
                             and when[10] == "T"
