@@ -250,16 +250,19 @@ class AlertStore:
         prio = alert.priority
         self.seen_by_priority[prio] += 1
         self._by_priority[prio] += 1
-        keys = (alert.rule, alert.node or alert.hostname, _namespace(alert), alert.tags or None)
-        for at, counter, key in zip(self._keys_at, self._counters(), keys, strict=False):  # not priority
-            at[i] = key
-            if key is not None:
-                counter[key] = counter.get(key, 0) + 1
-        self._keys_at[4][i] = prio
+        rule, node, ns, tags = alert.rule, alert.node or alert.hostname, _namespace(alert), alert.tags or None
+        rules_at, nodes_at, namespaces_at, tags_at, prios_at = self._keys_at
+        rules_at[i], nodes_at[i], namespaces_at[i], tags_at[i], prios_at[i] = rule, node, ns, tags, prio
+        self.by_rule[rule] = self.by_rule.get(rule, 0) + 1
+        self.by_node[node] = self.by_node.get(node, 0) + 1
+        if ns is not None:
+            self.by_namespace[ns] = self.by_namespace.get(ns, 0) + 1
+        if tags is not None:
+            self._by_tags[tags] = self._by_tags.get(tags, 0) + 1
         t = alert.time_ns
         second = (t if t < now else now) // _NS
         self._overall.add(second, prio)
-        self._rates_of(alert.node or alert.hostname).add(second, prio)
+        self._rates_of(node).add(second, prio)
         return entry
 
     def _rates_of(self, node: str) -> _Rates:
@@ -386,11 +389,14 @@ class AlertStore:
 
     def _forget(self, i: int) -> None:
         """Take the alert in slot `i` off the kept counters (`append`'s; `extend` counts per batch)."""
-        for at, counter in zip(self._keys_at, self._counters(), strict=False):
-            key = at[i]
-            if key is not None:
-                _drop(counter, key)
-        self._by_priority[self._keys_at[4][i]] -= 1
+        rules_at, nodes_at, namespaces_at, tags_at, prios_at = self._keys_at
+        _drop(self.by_rule, rules_at[i])
+        _drop(self.by_node, nodes_at[i])
+        if (ns := namespaces_at[i]) is not None:
+            _drop(self.by_namespace, ns)
+        if (tags := tags_at[i]) is not None:
+            _drop(self._by_tags, tags)
+        self._by_priority[prios_at[i]] -= 1
 
     @property
     def by_tag(self) -> dict[str, int]:
