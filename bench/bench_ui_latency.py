@@ -320,8 +320,9 @@ def main() -> None:
         phases.append(("quiet", args.quiet_nodes))
     print(f"app tree {ours}" + (f", --against {trees[1]}" if args.against else ""))
     load = os.getloadavg()[0]
-    print(f"F1/F2 key-to-screen, pty 160x45, {args.rounds * 2} keys a run; storm {args.rate:,.0f} alerts/s "
-          f"over {args.nodes} nodes; goal p95 < 100 ms; load average {load:.1f}", flush=True)  # fmt: skip
+    storm = f"storm {args.rate:,.0f} alerts/s over {args.nodes} nodes; " if args.nodes else ""
+    print(f"F1/F2 key-to-screen, pty 160x45, {args.rounds * 2} keys a run; {storm}goal p95 < 100 ms; "
+          f"load average {load:.1f}", flush=True)  # fmt: skip
     print(
         f"niced: the simulated cluster +{SIM_NICE}; the app's engine worker runs nicer than its UI by the "
         "app's own choice; the app's UI and the bare baseline at the bench's priority",
