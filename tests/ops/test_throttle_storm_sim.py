@@ -12,6 +12,7 @@ import pytest
 
 from falcotui.cli.demo import FAST_TIMINGS, DemoCluster
 from falcotui.kube.client import Timeouts, load_clients
+from falcotui.kube.errors import KubeError
 from falcotui.kube.throttle import RateLimits
 from falcotui.ops.engine import Engine, EngineOptions
 from falcotui.sim.api.throttle import Throttle
@@ -21,6 +22,16 @@ from .test_engine_sim import assert_exactly_once, eventually
 #: the size issue 12 asks for (about 70 s on a busy 2-core machine; FALCOTUI_STORM_NODES=300 for a quick run)
 NODES = int(os.environ.get("FALCOTUI_STORM_NODES", "1000"))
 STORM_S = 6.0  # how long the storm goes on once it has turned the reconnects away
+
+
+def falco_ready(clients) -> int:
+    """The Falco DaemonSet's ready pods (its status, as the DaemonSet controller counts them); 0 while the
+    API server does not answer in time (it is busy starting them)."""
+    try:
+        ds = clients.request("GET", "/apis/apps/v1/namespaces/falco/daemonsets/falco")
+    except KubeError:
+        return 0
+    return (ds.get("status") or {}).get("numberReady") or 0
 
 
 @pytest.mark.timeout(600)
@@ -34,6 +45,10 @@ async def test_a_429_storm_loses_nothing_and_says_throttled() -> None:
     truth = load_clients(demo.kubeconfig, environ={}, limits=RateLimits(qps=0))  # for the ground truth
     engine = Engine(clients, "falco", options=EngineOptions(tail_lines=None, probe_interval=0.5))
     try:
+        # a fleet at rest first: for a while after demo.start the simulator creates and starts 1,000 Falco
+        # pods, and under load its API server then took longer than engine.start's 10 s bound to answer the
+        # first /version (reproduced at load 11: "cannot reach the Kubernetes API ... timed out")
+        await eventually(lambda: falco_ready(truth) == NODES, "every Falco pod ready", 300)
         await engine.start(sync_timeout=120)
         await eventually(lambda: engine.health().log_streams == NODES, "a live log stream per node", 240)
         throttle = Throttle(seats=10_000)

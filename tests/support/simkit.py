@@ -165,7 +165,9 @@ def run_two_falco_versions(
 def pod_log(clients: KubeClients, pod: str, *, previous: bool = False) -> list[tuple[int, str]]:
     """(kubelet timestamp, line) of the Falco container's log (`previous`: the crashed instance's)."""
     query = [("timestamps", "true"), ("container", "falco")] + ([("previous", "true")] if previous else [])
-    resp = clients.open_stream(f"/api/v1/namespaces/falco/pods/{pod}/log", query=query, read_timeout=10)
+    # a bound on a hang, not a speed: at 1,000 nodes under load the simulator answered a log after more
+    # than 10 s (test_throttle_storm_sim, load 9: the whole read of every pod's log took minutes)
+    resp = clients.open_stream(f"/api/v1/namespaces/falco/pods/{pod}/log", query=query, read_timeout=60)
     try:
         body = resp.read()
     finally:
