@@ -164,7 +164,11 @@ def served_argv(argv: list[str]) -> list[str]:
     except ValueError:
         words = None
     if not isinstance(words, list) or not all(isinstance(w, str) and _is_secret(w) for w in words):
-        raise CliError(f"${SECRET_ARGS_ENV}: not a list of {', '.join(SECRET_FLAGS)} options", EXIT_USAGE)
+        raise CliError(
+            f"${SECRET_ARGS_ENV}: not a list of the options `falcotui serve` passes this way "
+            f"({', '.join(SECRET_FLAGS)}, --alerts-from with user:password@)",
+            EXIT_USAGE,
+        )
     return [*argv, *words]
 
 
