@@ -72,8 +72,17 @@ def spawn_worker(python: str = sys.executable) -> SpawnedWorker:
 
 
 def yield_to_ui(pid: int) -> None:
-    """Run process `pid` (the worker, once its engine has started) WORKER_NICE steps nicer than this one."""
+    """Run process `pid` (the worker, once its engine has started) WORKER_NICE steps nicer than this one:
+    each of its threads, as Linux keeps a nice value per thread (setpriority(2), BUGS: "under the current
+    Linux/NPTL implementation of POSIX threads, the nice value is a per-thread attribute"); threads it
+    starts later inherit their creator's."""
+    nice = os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE
     try:
-        os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE)
-    except OSError:  # gone already (it reports that over the link), or a platform without priorities
-        pass
+        threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    except OSError:  # no /proc (not Linux): the process's own value
+        threads = [pid]
+    for tid in threads:
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        except OSError:  # gone already (the worker reports that over the link), or no priorities here
+            pass
