@@ -126,7 +126,7 @@ class AlertPrinter:
         self.match = match
         self.printed = 0
         self.cluster_column = False  # many clusters: each text line starts with its alert's cluster
-        self._tails: dict[str | None, tuple[str | None, bytes]] = {}  # pod -> (node, `_tail`)
+        self._tails: dict[str | None, tuple[str | None, bytes]] = {}  # pod -> (node, `_log_tail`)
 
     def write(self, entries: Iterable[StoredAlert], lines: dict[int, bytes] | None = None) -> None:
         """Print the entries that match, in one write. `lines` (seq -> the JSON line Falco wrote, see
@@ -140,13 +140,11 @@ class AlertPrinter:
                 continue
             if not self.json:
                 chunks.append(self.line(alert).encode() + b"\n")
-            elif (raw := get(entry.seq)) is not None and raw[-1:] == b"}" and json_passes(raw):
+            elif (raw := get(entry.seq)) is not None and self.passes(raw):
                 # a raw line is a log line: its channel is `log`, its node and pod say the rest
                 tail = tails.get(alert.pod)
                 if tail is None or tail[0] != alert.node:
-                    if len(tails) > 4096:
-                        tails.clear()
-                    tail = tails[alert.pod] = (alert.node, self._tail(alert))
+                    tail = self._log_tail(alert.pod, alert.node)
                 chunks.append(raw[:-1] + tail[1])
             else:
                 chunks.append(alert_to_json(alert) + b"\n")
@@ -156,14 +154,46 @@ class AlertPrinter:
             self.printed += len(chunks)
 
     @staticmethod
-    def _tail(alert: Alert) -> bytes:
-        """`,"channel":…,"node":…,"pod":…}` and the newline: what `alert_to_json` adds to Falco's keys."""
-        added: dict[str, str] = {"channel": alert.channel}
-        if alert.node is not None:
-            added["node"] = alert.node
-        if alert.pod is not None:
-            added["pod"] = alert.pod
-        return b"," + json_bytes(added)[1:] + b"\n"
+    def passes(line: bytes) -> bool:
+        """True when a JSON line Falco wrote (see `HubDelta.lines`) can be printed as it came with the log
+        channel's keys spliced in (`LineRelay.passes`): nothing in it a terminal could act on."""
+        return line[-1:] == b"}" and json_passes(line)
+
+    def relay(self, lines: list[bytes], nodes: list[str], pods: list[str]) -> None:
+        """Print new alerts' JSON lines as Falco wrote them, with `channel` (log), `node` and `pod` added
+        (`LineRelay.relay`, for a printer without a query: every alert is printed)."""
+        if not lines:
+            return
+        pod, node = pods[0], nodes[0]
+        tail = self._tails.get(pod)
+        if tail is None or tail[0] != node:
+            tail = self._log_tail(pod, node)
+        if pods.count(pod) == len(pods) and nodes.count(node) == len(nodes):  # one pod's batch (always)
+            data = tail[1].join([raw[:-1] for raw in lines]) + tail[1]
+        else:
+            chunks = []
+            for raw, node, pod in zip(lines, nodes, pods, strict=True):
+                tail = self._tails.get(pod)
+                if tail is None or tail[0] != node:
+                    tail = self._log_tail(pod, node)
+                chunks.append(raw[:-1] + tail[1])
+            data = b"".join(chunks)
+        self.out.write(data)
+        self.out.flush()
+        self.printed += len(lines)
+
+    def _log_tail(self, pod: str | None, node: str | None) -> tuple[str | None, bytes]:
+        """`(node, tail)` for a log line of `pod` on `node`, remembered: the tail is `,"channel":"log",
+        "node":…,"pod":…}` and the newline, what `alert_to_json` adds to Falco's keys."""
+        added: dict[str, str] = {"channel": "log"}
+        if node is not None:
+            added["node"] = node
+        if pod is not None:
+            added["pod"] = pod
+        if len(self._tails) > 4096:
+            self._tails.clear()
+        found = self._tails[pod] = (node, b"," + json_bytes(added)[1:] + b"\n")
+        return found
 
     def line(self, alert: Alert) -> str:
         prio = alert.priority.label.ljust(13)
@@ -305,6 +335,8 @@ async def follow(
             warn(f"{delta.missed} alerts arrived faster than they could be printed (dropped)")
 
     hub.on_stored = print_stored
+    if printer.json and printer.match is None:  # Falco's JSON lines as they came (ops/alerts/relay.py)
+        hub.relay = _GuardedRelay(printer, broken, stop)
     await engine.start()
     tune_for_ingest()
     try:
@@ -323,10 +355,28 @@ async def follow(
         last = engine.drain().alerts
         printer.write(last.alerts, last.lines)
     finally:
-        hub.on_stored = None
+        hub.on_stored = hub.relay = None
         await engine.stop()
     report_unreadable(engine.hub.bad_lines, engine.hub.last_bad_line)
     return stop.code
+
+
+class _GuardedRelay:
+    """The printer as the hub's `LineRelay` in `follow`: a reader gone away ends the command (as
+    `print_stored` does) instead of failing the log stream that brought the lines."""
+
+    def __init__(self, printer: AlertPrinter, broken: list[BaseException], stop: StopSignal) -> None:
+        self.passes = printer.passes
+        self._printer, self._broken, self._stop = printer, broken, stop
+
+    def relay(self, lines: list[bytes], nodes: list[str], pods: list[str]) -> None:
+        if self._broken:
+            return
+        try:
+            self._printer.relay(lines, nodes, pods)
+        except BrokenPipeError as exc:
+            self._broken.append(exc)
+            self._stop.set()
 
 
 NATS_CONNECT_S = 15.0  # without -f: give up when the server has not answered in this long

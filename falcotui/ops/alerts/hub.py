@@ -38,6 +38,7 @@ from falcotui.falco.alerts import (
     alert_from_mapping,
 )
 from falcotui.falco.loglines import LogLine
+from falcotui.ops.alerts.relay import RELAYED, LineRelay, relay_log_lines
 from falcotui.ops.alerts.store import AlertStore, StoredAlert, alert_node
 from falcotui.ops.fleet.falco_pods import FalcoPodInfo, FalcoPodTracker
 from falcotui.ops.fleet.falco_problems import container_metadata
@@ -193,6 +194,9 @@ class AlertHub:
         #: called after new alerts were stored, at most half the store's capacity at a time: a consumer
         #: that drains there never misses an alert however small the store (`alerts -f` keeps a small one)
         self.on_stored: Callable[[], None] | None = None
+        #: a consumer that takes Falco's JSON log lines as they came instead of stored alerts (`alerts -f
+        #: --json`; see ops/alerts/relay.py): such lines are de-duplicated and counted but never stored
+        self.relay: LineRelay | None = None
 
     # ------------------------------------------------------------ alerts
 
@@ -305,7 +309,15 @@ class AlertHub:
         The hot path: a JSON alert line (what Falco writes with `json_output: true`) is parsed straight
         into a run that `_store_run` de-duplicates and stores in one go, without classifying it or building
         a LogLine; anything else (Falco's own lines, text alerts, a line orjson refuses) goes through
-        `ingest_log_line`, which classifies and explains, in order with the alerts around it."""
+        `ingest_log_line`, which classifies and explains, in order with the alerts around it.
+        With a `relay`, the lines it can pass on as they came go there instead (`relay_log_lines`)."""
+        if self.relay is not None:
+            relay_log_lines(self, self.relay, lines)
+        else:
+            self.store_log_lines(lines)
+
+    def store_log_lines(self, lines: Iterable[PodLogLine]) -> None:
+        """`ingest_log_lines` without a relay: every alert to the store."""
         now = self._clock()
         loads, from_mapping, kept = orjson.loads, alert_from_mapping, self._lines
         labels = _LABELS
@@ -435,6 +447,69 @@ class AlertHub:
             if on_stored is not None:
                 on_stored()
 
+    def take_relayed(
+        self,
+        keys: list[int],
+        nodes: list[str],
+        pods: list[str],
+        times: list[int],
+        stamps: list[int],
+        now: int,
+    ) -> list[int] | None:
+        """A run of log-channel alerts a `LineRelay` passes on without storing them (each given by its
+        de-duplication key, node, pod, event time and line timestamp), received at `now`: counted on their
+        channels and de-duplicated as `_store_run` does. Returns the indexes of the new ones (None: all
+        are new); a relayed key is remembered with sequence number RELAYED (no entry in the store), so a
+        copy through gRPC later is a duplicate, and a log copy of a stored gRPC alert merges into it."""
+        runs = self._order_runs
+        if runs and runs[0][0] < now - self._window_ns:
+            self._expire(now)
+        self._tally_log(nodes, pods, times, stamps, now)
+        seen = self._seen
+        if seen.keys().isdisjoint(keys) and len(set(keys)) == len(keys):
+            seen.update(dict.fromkeys(keys, RELAYED))
+            self._remember(keys, now)
+            return None
+        fresh: list[int] = []
+        new_keys: list[int] = []
+        store, channels = self.store, self.channels
+        for i, key in enumerate(keys):
+            seq = seen.get(key)
+            if seq is not None:
+                self.duplicates += 1
+                channels[(nodes[i], "log")].duplicates += 1
+                if (entry := store.by_seq(seq)) is not None and store.add_channel(entry, "log"):
+                    self._merged.append(seq)
+                continue
+            seen[key] = RELAYED
+            new_keys.append(key)
+            fresh.append(i)
+        self._remember(new_keys, now)
+        return fresh
+
+    def _tally_log(
+        self, nodes: list[str], pods: list[str], times: list[int], stamps: list[int], now: int
+    ) -> None:
+        """`_tally` of a run through the log channel given as lists (one node, in the usual run)."""
+        first = nodes[0]
+        if nodes.count(first) == len(nodes):
+            groups: dict[str, list[int] | None] = {first: None}
+        else:
+            groups = {}
+            for i, node in enumerate(nodes):
+                groups.setdefault(node, []).append(i)  # type: ignore[union-attr]
+        for node, where in groups.items():
+            mine = stamps if where is None else [stamps[i] for i in where]
+            last = len(nodes) - 1 if where is None else where[-1]
+            channel = self._channel_for(node, "log", pods[last], now)
+            channel.alerts += len(mine)
+            channel.last_received_ns = now
+            channel.last_alert_ns = times[last]
+            live = channel.live_since_ns
+            earliest = min(mine) if live is None else min((t for t in mine if t >= live), default=None)
+            if earliest is not None:
+                self._lag(channel, now - earliest, now)
+
     def _note_falco(self, alerts: list[Alert], nodes: list[str], stamps: list[int | None]) -> None:
         """What new alerts tell the per-pod Falco model: internal alerts (`note_alert`: drops, a refused
         reload) and missing container metadata (`note_metadata`). A container alert with runtime metadata
@@ -474,6 +549,10 @@ class AlertHub:
     def _extend(self, new: list[Alert], keys: list[int], now: int) -> None:
         """Store `new` (received at `now`) and remember their de-duplication keys as first seen at `now`."""
         self.store.extend(new, received_ns=now)
+        self._remember(keys, now)
+
+    def _remember(self, keys: list[int], now: int) -> None:
+        """Remember de-duplication keys (already in `_seen`) as first seen at `now`, oldest forgotten."""
         order, runs = self._seen_order, self._order_runs
         order.extend(keys)
         if runs and runs[-1][0] == now:

@@ -80,9 +80,14 @@ _ABSENT = object()
 def container_metadata(alert: Alert) -> bool | None:
     """True if an alert from a container carries runtime metadata, False if it lacks it, None if the alert
     says nothing either way (a host event, or no container/k8s field in its output)."""
-    fields: Mapping = alert.output_fields
+    return fields_metadata(alert.output_fields, alert.source)
+
+
+def fields_metadata(fields: Mapping, source: str) -> bool | None:
+    """`container_metadata` of an alert with these output fields and source (for a consumer that has
+    them from a JSON line and builds no Alert)."""
     cid = fields.get("container.id")
-    if alert.source == "internal" or cid in _NO_VALUE or cid == "host":
+    if source == "internal" or cid in _NO_VALUE or cid == "host":
         return None
     found = None  # no metadata field in the output (yet): says nothing
     for name in METADATA_FIELDS:  # a plain loop: this runs for every alert ingested
