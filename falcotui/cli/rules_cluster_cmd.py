@@ -129,7 +129,7 @@ def run_pull(svc, args, out: TextIO, err: TextIO, stdin) -> int:
 
 def _pull_defaults(svc, target: Path, out: TextIO, err: TextIO) -> None:
     """Write the running image's default rules to DIR/.falco-image/ (read-only), for `rules lint DIR`."""
-    from falcotui.ops.rules.service import RulesError
+    from falcotui.ops.rules.model import RulesError
 
     try:
         defaults = svc.default_rules()
@@ -220,7 +220,7 @@ def _confirm_change(
     """On a terminal (and without --yes): the change as a diff against the cluster's rules, then a question.
     Scripts (no terminal) and --yes go straight on, as before; the validation still gates the push."""
     from falcotui.cli.apply_cmd import confirm
-    from falcotui.ops.rules.service import files_diff
+    from falcotui.ops.rules.model import files_diff
 
     stdin = stdin or sys.stdin
     if args.yes or not stdin.isatty() or live == new:

@@ -22,7 +22,8 @@ def on_cluster(body: Callable[..., int]) -> Callable[..., int]:
 
     @functools.wraps(body)
     def with_service(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None) -> int:
-        from falcotui.ops.rules.service import RulesError, RulesService
+        from falcotui.ops.rules.model import RulesError
+        from falcotui.ops.rules.service import RulesService
 
         try:
             clients = connect(args)

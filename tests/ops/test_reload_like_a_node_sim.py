@@ -12,9 +12,10 @@ from simkit import NEW_RULE, pod_log
 from falcotui.kube.client import KubeClients
 from falcotui.ops.alerts.hub import AlertHub
 from falcotui.ops.deploy.deployer import Deployer
+from falcotui.ops.rules.model import PushStatus
 from falcotui.ops.rules.reload_state import ReloadState
 from falcotui.ops.rules.reload_tracker import DEFAULT_RELOAD_TIMEOUT, MAX_DOCUMENTED_PROPAGATION
-from falcotui.ops.rules.service import PushStatus, RulesService
+from falcotui.ops.rules.service import RulesService
 from falcotui.sim.config import NodeSpec
 
 # kubernetes.io "Mounted ConfigMaps are updated automatically": as long as the kubelet sync period (1 min) +

@@ -25,7 +25,8 @@ from falcotui.ops.rules.incluster import (
     pods_per_version,
     validate_in_cluster,
 )
-from falcotui.ops.rules.service import RulesError, RulesService
+from falcotui.ops.rules.model import RulesError
+from falcotui.ops.rules.service import RulesService
 
 pytestmark = pytest.mark.timeout(180)
 

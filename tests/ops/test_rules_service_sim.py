@@ -11,8 +11,9 @@ from simkit import MODIFIER_RULE, NEW_RULE, set_falco_image_tag
 
 from falcotui.kube.client import KubeClients
 from falcotui.ops.deploy.deployer import Deployer
+from falcotui.ops.rules.model import PushStatus, RulesError
 from falcotui.ops.rules.reload_state import ReloadState
-from falcotui.ops.rules.service import PushStatus, RulesError, RulesService
+from falcotui.ops.rules.service import RulesService
 from falcotui.ops.rules.target import target_for_versions
 from falcotui.sim.falco.config import bundled_default_rules
 

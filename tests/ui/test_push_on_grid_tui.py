@@ -11,7 +11,8 @@ import re
 import pytest
 from simkit import NEW_RULE
 
-from falcotui.ops.rules.service import PushStatus, RulesService
+from falcotui.ops.rules.model import PushStatus
+from falcotui.ops.rules.service import RulesService
 from falcotui.ui.fleet.node_detail import NodeDetailScreen
 from falcotui.ui.fleet.screen import FleetScreen
 from falcotui.ui.rules.dialogs import PushDialog

@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from falcotui.ops.rules.service import PushStatus, RulesService
+from falcotui.ops.rules.model import PushStatus
+from falcotui.ops.rules.service import RulesService
 from falcotui.ui.fleet.screen import FleetScreen
 from falcotui.ui.rules.screen import RulesScreen
 

@@ -35,7 +35,8 @@ from falcotui.kube.client import KubeClients
 from falcotui.kube.errors import KubeError
 from falcotui.kube.exec import ExecError, ExecResult, exec_command
 from falcotui.kube.objects import container_ready
-from falcotui.ops.rules.service import DEFAULT_RULES_PATH, RulesError, RulesService, Validation
+from falcotui.ops.rules.model import DEFAULT_RULES_PATH, RulesError, Validation
+from falcotui.ops.rules.service import RulesService
 from falcotui.ops.rules.target import RulesTarget, pod_falco_version
 
 FALCO_BINARY = "/usr/bin/falco"  # docker/falco/Dockerfile: CMD ["/usr/bin/falco"]

@@ -1,7 +1,8 @@
 """The rules workflow: pull the rules ConfigMap, validate like Falco, push without lost updates, roll back.
 
 The `falco-rules` ConfigMap holds one rules file per key, mounted at `/etc/falco/rules.d`, which Falco
-loads after the image's `/etc/falco/falco_rules.yaml` in lexical order. Validation loads the default rules
+loads after the image's `/etc/falco/falco_rules.yaml` in lexical order (model.py: those places and what
+the workflow hands back). Validation loads the default rules
 (read from a running Falco pod, cached per image) and then the custom files in key order, with the
 project's loader. A push replaces the ConfigMap carrying the resourceVersion the edit started from: a
 stale version gets a `Conflict` (theirs, ours, a diff), never an overwrite. Every push is recorded in the
@@ -12,24 +13,35 @@ Methods are synchronous and safe to call from a worker thread; `track_reload` is
 
 from __future__ import annotations
 
-import difflib
 import getpass
-import re
 import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from falcotui.falco.rules.loader import LoadResult, load_rules
-from falcotui.falco.rules.results import Message
+from falcotui.falco.rules.loader import load_rules
 from falcotui.falco.rules.rules_input import RulesInputError, check_configmap_size
 from falcotui.kube.client import KubeClients
 from falcotui.kube.errors import KubeApiError, KubeError
 from falcotui.kube.exec import ExecError, read_file
 from falcotui.kube.resources import CONFIGMAPS, FALCO_SELECTOR, PODS
 from falcotui.ops.rules.history import HistoryEntry, HistoryError, RulesHistory
+from falcotui.ops.rules.model import (
+    CONFIGMAP_KEY,
+    DEFAULT_RULES_PATH,
+    MAX_KEY_LEN,
+    RULES_CONFIGMAP,
+    RULES_DIR,
+    Conflict,
+    DefaultRules,
+    PushResult,
+    PushStatus,
+    RulesError,
+    RulesSnapshot,
+    Validation,
+    files_diff,
+)
 from falcotui.ops.rules.reload_state import NodeReload, PushMark, ReloadSummary
 from falcotui.ops.rules.reload_tracker import DEFAULT_RELOAD_TIMEOUT, ReloadTracker
 from falcotui.ops.rules.reload_watch import server_time
@@ -38,102 +50,7 @@ from falcotui.ops.rules.target import RulesTarget, target_for_pods, unknown_targ
 if TYPE_CHECKING:
     from falcotui.ops.rules.reload_pipeline import HeadlessPipeline, ReloadSource
 
-RULES_CONFIGMAP = "falco-rules"
-RULES_DIR = "/etc/falco/rules.d"
-DEFAULT_RULES_PATH = "/etc/falco/falco_rules.yaml"
 FIELD_MANAGER = "falcotui"
-CONFIGMAP_KEY = re.compile(r"[-._a-zA-Z0-9]+")  # what a ConfigMap key may hold (fullmatch)
-MAX_KEY_LEN = 253
-
-
-class RulesError(Exception):
-    """A rules operation could not be done; `str()` says why, readably."""
-
-
-@dataclass(frozen=True, slots=True)
-class RulesSnapshot:
-    files: dict[str, str]  # key (file name) -> rules text, in key order
-    resource_version: str
-
-
-@dataclass(frozen=True, slots=True)
-class DefaultRules:
-    text: str
-    image: str
-    pod: str
-    path: str = DEFAULT_RULES_PATH
-
-
-@dataclass(slots=True)
-class Validation:
-    result: LoadResult
-    target: RulesTarget | None = None  # the Falco version validated for, and why
-
-    @property
-    def ok(self) -> bool:
-        return self.result.successful
-
-    @property
-    def errors(self) -> list[Message]:
-        return self.result.errors
-
-    @property
-    def warnings(self) -> list[Message]:
-        """Falco's warnings about the custom files (the default rules' own warnings are not ours)."""
-        return [m for m in self.result.warnings if m.file.startswith(RULES_DIR + "/")]
-
-
-class PushStatus(StrEnum):
-    PUSHED = "pushed"
-    UNCHANGED = "unchanged"  # the ConfigMap already holds exactly these files: nothing sent
-    INVALID = "invalid"  # validation errors: nothing sent
-    NEEDS_CONFIRMATION = "needs confirmation"  # warnings: nothing sent until allowed
-    CONFLICT = "conflict"  # someone pushed since the edit started: nothing overwritten
-
-
-@dataclass(frozen=True, slots=True)
-class Conflict:
-    base_rv: str  # the version our edit started from
-    theirs_rv: str
-    theirs: dict[str, str]
-    ours: dict[str, str]
-    diff: str  # unified diff, theirs -> ours, per file
-
-
-@dataclass(slots=True)
-class PushResult:
-    status: PushStatus
-    validation: Validation | None = None
-    resource_version: str = ""  # the new one after a push
-    pushed_at_ns: int = 0
-    version: int | None = None  # the history version recorded
-    conflict: Conflict | None = None
-    history_error: str = ""  # the push succeeded but the history could not be written
-    forced: bool = False  # invalid rules pushed with force_invalid
-    # where each Falco pod's log stood just before the push (pod uid -> last timestamp, node clock) and the
-    # push's time by the API server's clock: what "since the push" means to the reload tracker
-    log_marks: dict[str, int | None] = field(default_factory=dict)
-    server_time_ns: int | None = None
-
-
-def files_diff(
-    before: Mapping[str, str], after: Mapping[str, str], a: str = "theirs", b: str = "ours"
-) -> str:
-    """A unified diff of two file sets, file by file (in key order)."""
-    out: list[str] = []
-    for key in sorted(set(before) | set(after)):
-        x, y = before.get(key), after.get(key)
-        if x == y:
-            continue
-        out.extend(
-            difflib.unified_diff(
-                (x or "").splitlines(keepends=True),
-                (y or "").splitlines(keepends=True),
-                f"{a}/{key}" if x is not None else "/dev/null",
-                f"{b}/{key}" if y is not None else "/dev/null",
-            )
-        )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in out)
 
 
 def default_author() -> str:

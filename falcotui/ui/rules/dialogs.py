@@ -18,7 +18,7 @@ from textual.widgets.option_list import Option
 
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.rules.history import HistoryEntry
-from falcotui.ops.rules.service import Conflict, files_diff
+from falcotui.ops.rules.model import Conflict, files_diff
 from falcotui.ui.rules.problems import Problem, problem_text
 from falcotui.ui.widgets.dialogs import DIALOG_CSS, write_title
 

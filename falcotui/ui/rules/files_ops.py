@@ -23,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static
 
 from falcotui.falco.sanitize import sanitize
-from falcotui.ops.rules.service import CONFIGMAP_KEY, MAX_KEY_LEN, RULES_DIR, RulesSnapshot
+from falcotui.ops.rules.model import CONFIGMAP_KEY, MAX_KEY_LEN, RULES_DIR, RulesSnapshot
 from falcotui.ui.rules.editor import DEFAULTS_KEY, EditorStack
 from falcotui.ui.widgets.dialogs import DIALOG_CSS, ConfirmDialog
 

@@ -15,7 +15,7 @@ from textual import work
 from textual.reactive import reactive
 from textual.timer import Timer
 
-from falcotui.ops.rules.service import RULES_DIR, DefaultRules, RulesError, Validation
+from falcotui.ops.rules.model import RULES_DIR, DefaultRules, RulesError, Validation
 from falcotui.ui.rules.problems import Problem, ProblemsList, problems_from
 
 LINT_DELAY = 0.3  # seconds of quiet typing before the rules are checked again

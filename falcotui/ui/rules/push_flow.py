@@ -22,15 +22,9 @@ from textual.message import Message
 from textual.screen import Screen
 
 from falcotui.ops.rules.incluster import InClusterValidation, exec_permission, validate_in_cluster
+from falcotui.ops.rules.model import Conflict, DefaultRules, PushResult, RulesSnapshot, files_diff
 from falcotui.ops.rules.reload_state import NodeReload, ReloadSummary
-from falcotui.ops.rules.service import (
-    Conflict,
-    DefaultRules,
-    PushResult,
-    RulesService,
-    RulesSnapshot,
-    files_diff,
-)
+from falcotui.ops.rules.service import RulesService
 from falcotui.ui.rules.dialogs import (
     ConflictDialog,
     HistoryDialog,

@@ -36,8 +36,8 @@ from falcotui.falco.sanitize import sanitize
 from falcotui.ops.engine import EngineDelta
 from falcotui.ops.fleet.status import NodeReload
 from falcotui.ops.rules.incluster import InClusterValidation
+from falcotui.ops.rules.model import DefaultRules, PushStatus, RulesError, RulesSnapshot
 from falcotui.ops.rules.reload_tracker import DEFAULT_RELOAD_TIMEOUT
-from falcotui.ops.rules.service import DefaultRules, PushStatus, RulesError, RulesSnapshot
 from falcotui.ui.rules.editor import DEFAULTS_KEY, EditorStack, RulesEditor, file_options
 from falcotui.ui.rules.external_editor import edit_externally
 from falcotui.ui.rules.files_ops import RulesFileOps
