@@ -36,15 +36,9 @@ from falcotui.cli.common import (
     write_trusted,
 )
 from falcotui.falco.sanitize import sanitize
-from falcotui.ops.deploy.deployer import (
-    DeployConflictError,
-    Deployer,
-    DeployError,
-    DeployPlan,
-    ObjectChange,
-)
+from falcotui.ops.deploy.deployer import Deployer, DeployPlan, ObjectChange
 from falcotui.ops.deploy.manifests import IMAGE_TAG_HELP
-from falcotui.ops.deploy.results import RolloutResult, UninstallProgress
+from falcotui.ops.deploy.results import DeployConflictError, DeployError, RolloutResult, UninstallProgress
 
 
 def add_cluster_args(p: argparse.ArgumentParser, *, writes: bool = False) -> None:

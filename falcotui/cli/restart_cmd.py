@@ -21,7 +21,9 @@ from falcotui.cli.apply_cmd import (
     guarded,
 )
 from falcotui.cli.common import CliError, connect
-from falcotui.ops.deploy.deployer import DAEMONSET, RESTARTED_AT, Deployer, DeployError
+from falcotui.ops.deploy.deployer import Deployer
+from falcotui.ops.deploy.results import DeployError
+from falcotui.ops.deploy.rollout import DAEMONSET, RESTARTED_AT
 
 
 def register(sub: argparse._SubParsersAction) -> None:

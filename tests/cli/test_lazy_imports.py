@@ -16,7 +16,16 @@ from pathlib import Path
 
 from falcotui import cli
 
-HEAVY = ("kubernetes", "textual", "cryptography", "pydantic", "grpc", "falcotui.ops.deploy.deployer")
+HEAVY = (
+    "kubernetes",
+    "textual",
+    "cryptography",
+    "pydantic",
+    "grpc",
+    "falcotui.ops.deploy.deployer",
+    "falcotui.ops.deploy.rollout",
+    "falcotui.ops.deploy.uninstall",
+)
 
 
 def modules_after(code: str) -> list[str]:

@@ -7,7 +7,7 @@ import pytest
 
 from falcotui.falco.certs import generate_grpc_certs
 from falcotui.kube.apply import Applier
-from falcotui.ops.deploy.deployer import Deployer, DeployError, DeployPlan
+from falcotui.ops.deploy.deployer import Deployer, DeployPlan
 from falcotui.ops.deploy.manifests import (
     GRPC_CERTS_EXPIRE,
     GRPC_CLIENT_SECRET,
@@ -15,6 +15,7 @@ from falcotui.ops.deploy.manifests import (
     expiry_stamp,
     render,
 )
+from falcotui.ops.deploy.results import DeployError
 from falcotui.ops.rules.service import RulesService
 
 

@@ -18,7 +18,7 @@ from falcotui.cli.tui_clusters import build_clusters
 from falcotui.falco.alerts import parse_json_alert
 from falcotui.kube.client import Timeouts, load_clients
 from falcotui.ops.alerts.query import parse_query
-from falcotui.ops.deploy.deployer import RESTARTED_AT
+from falcotui.ops.deploy.rollout import RESTARTED_AT
 from falcotui.ops.engine_worker import ConnectOptions
 from falcotui.ui.alerts.response import ActionsMenu
 from falcotui.ui.app import FalcoTuiApp

@@ -1,4 +1,5 @@
-"""Deploy Falco: render the manifests, diff them against the cluster, apply, follow the rollout, undo.
+"""Deploy Falco: render the manifests, diff them against the cluster, apply (rollout: rollout.py, undo:
+uninstall.py, both mixed into `Deployer`).
 
 `Deployer.plan()` renders the manifests and asks the server for a dry run of each object (created /
 unchanged / changed with a unified diff). Two objects get special care:
@@ -13,28 +14,14 @@ progress goes to callbacks as typed objects, never to stdout.
 
 from __future__ import annotations
 
-import asyncio
-import datetime as _dt
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from falcotui.falco.certs import RENEW_BEFORE_DAYS, CertificateDataError, GrpcCerts, generate_grpc_certs
 from falcotui.kube.apply import Applier, ApplyConflictError, ApplyError, object_ref
 from falcotui.kube.client import KubeClients
-from falcotui.kube.errors import KubeApiError, KubeError
-from falcotui.kube.logs import read_log
-from falcotui.kube.resources import (
-    CONFIGMAPS,
-    DAEMONSETS,
-    FALCO_SELECTOR,
-    NAMESPACES,
-    NODES,
-    PODS,
-    SECRETS,
-    Resource,
-)
-from falcotui.kube.rollout import NodeRollout, RolloutStatus, rollout_status, wait_rollout
+from falcotui.kube.errors import KubeError
+from falcotui.kube.resources import CONFIGMAPS, DAEMONSETS, SECRETS, Resource
 from falcotui.kube.version import ServerVersion, server_version
 from falcotui.ops.deploy.diff import unified_yaml_diff
 from falcotui.ops.deploy.manifests import (
@@ -49,38 +36,14 @@ from falcotui.ops.deploy.manifests import (
     grpc_secrets,
     render,
 )
-from falcotui.ops.deploy.ownership import (
-    ADOPTED,
-    Removal,
-    adopted_namespace,
-    label_changes,
-    mark,
-    ownership_of,
-    plan_removals,
-)
-from falcotui.ops.deploy.results import RolloutResult, StuckNode, UninstallProgress
-from falcotui.ops.deploy.rollout_problems import node_problem
-from falcotui.ops.fleet.falco_problems import explain_log
-from falcotui.ops.rules.history import HISTORY_CONFIGMAP
+from falcotui.ops.deploy.ownership import ADOPTED, adopted_namespace, label_changes, mark, ownership_of
+from falcotui.ops.deploy.results import DeployConflictError, DeployError
+from falcotui.ops.deploy.rollout import DAEMONSET, RolloutSteps
+from falcotui.ops.deploy.uninstall import UninstallSteps
 
 RULES_CONFIGMAP = "falco-rules"
-DAEMONSET = "falco"
-RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
-CRASH_LOG_LINES = 10
 KEPT_NOTE = "exists, left as it is: its rules are managed with `falcotui rules`; applying would reset them"
 ADOPTED_NS_NOTE = "exists, not created by falcotui: left as it is"
-
-
-class DeployError(Exception):
-    """A deployment step failed; `str()` explains it in one or a few readable lines."""
-
-
-class DeployConflictError(DeployError):
-    """Another field manager owns fields this apply sets; re-apply with force to take them."""
-
-    def __init__(self, reports: list[str]):
-        self.reports = reports
-        super().__init__("\n".join(reports))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +88,7 @@ def _relabel(obj: dict) -> bool:
     return obj["kind"] == "Namespace" and ownership_of(obj) == ADOPTED
 
 
-class Deployer:
+class Deployer(RolloutSteps, UninstallSteps):
     """Render, diff, apply and follow Falco's manifests in one namespace of one cluster."""
 
     def __init__(self, clients: KubeClients, namespace: str = DEFAULT_NAMESPACE):
@@ -357,186 +320,3 @@ class Deployer:
         if conflicts:
             raise DeployConflictError(conflicts)
         return done
-
-    # ---- rollout -------------------------------------------------------------------------------------
-    async def follow_rollout(
-        self,
-        *,
-        timeout: float = 300.0,
-        stuck_grace: float = 30.0,
-        on_progress: Callable[[RolloutStatus], None] | None = None,
-    ) -> RolloutResult:
-        """Follow the DaemonSet until complete; stops early when a node is stuck for `stuck_grace` s."""
-        started = time.monotonic()
-        try:
-            status = await wait_rollout(
-                self.clients,
-                self.namespace,
-                DAEMONSET,
-                timeout=timeout,
-                stuck_grace=stuck_grace,
-                on_update=on_progress,
-            )
-        except KubeError as exc:
-            raise DeployError(str(exc)) from exc
-        if status.done:
-            status = await asyncio.to_thread(self._settled, status)
-            if on_progress is not None:
-                on_progress(status)
-            return RolloutResult(True, status.message, status, uncovered=self._uncovered(status))
-        if not status.exists:
-            return RolloutResult(False, status.message, status, timed_out=True)
-        stuck = [await asyncio.to_thread(self._explain_stuck, n) for n in status.stuck]
-        timed_out = not stuck or time.monotonic() - started >= timeout
-        uncovered = self._uncovered(status)
-        return RolloutResult(False, status.message, status, stuck, timed_out=timed_out, uncovered=uncovered)
-
-    def _uncovered(self, status: RolloutStatus) -> list[StuckNode]:
-        """Nodes the DaemonSet does not place Falco on, for a reason falcotui can name and explain."""
-        out = []
-        for n in status.nodes:
-            if n.state == "not-eligible":
-                problem = node_problem(n, self.namespace)
-                if problem is not None:
-                    out.append(StuckNode(n.node, "", n.reason, n.message, problem=problem))
-        return out
-
-    def _settled(self, done: RolloutStatus) -> RolloutStatus:
-        """The finished rollout as one fresh read shows it. The DaemonSet, pod and node watches deliver
-        independently, so the DaemonSet may report every pod available before the pod watch has shown
-        the last pod turning ready; the per-node view must not be left behind at "starting"."""
-        try:
-            ds = DAEMONSETS.read(self.clients, self.namespace, DAEMONSET)
-            pods = PODS.items(self.clients, self.namespace)
-            nodes = NODES.items(self.clients)
-        except KubeError:
-            return done  # the rollout did finish; only the per-node detail stays as the watches saw it
-        fresh = rollout_status(ds, pods, nodes, namespace=self.namespace, name=DAEMONSET)
-        return fresh if fresh.done else done
-
-    def _explain_stuck(self, node: NodeRollout) -> StuckNode:
-        lines: tuple[str, ...] = ()
-        if node.reason == "CrashLoopBackOff" and node.pod:
-            try:
-                got = read_log(
-                    self.clients,
-                    self.namespace,
-                    node.pod,
-                    container=FALCO_CONTAINER,
-                    previous=True,
-                    tail_lines=CRASH_LOG_LINES,
-                )
-                lines = tuple(line for _, line in got)
-            except KubeError as exc:
-                lines = (f"(previous log unavailable: {exc})",)
-        problem = explain_log(list(lines)) or node_problem(node, self.namespace)
-        return StuckNode(node.node, node.pod, node.reason, node.message, lines, problem)
-
-    def restart(self) -> str:
-        """`kubectl rollout restart`: stamp the pod template so every pod is replaced; returns the stamp."""
-        stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
-        try:
-            DAEMONSETS.patch(
-                self.clients, self.namespace, DAEMONSET, body, query=[("fieldManager", "falcotui")]
-            )
-        except KubeApiError as exc:
-            if exc.code == 404:
-                what = f"{self.namespace}/{DAEMONSET}"
-                raise DeployError(f"no DaemonSet {what} to restart: deploy first") from exc
-            raise DeployError(str(exc)) from exc
-        except KubeError as exc:
-            raise DeployError(str(exc)) from exc
-        return stamp
-
-    # ---- uninstall -----------------------------------------------------------------------------------
-    def uninstall_objects(self) -> list[dict]:
-        """Everything falcotui may have deployed here (both profiles and the rules history)."""
-        objects, _ = self.render(grpc=True, for_version=False)
-        history = {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": HISTORY_CONFIGMAP, "namespace": self.namespace},
-        }
-        return [*objects, history]
-
-    def uninstall_plan(self) -> list[Removal]:
-        """What `uninstall` would delete and what it keeps, with the reasons; nothing changes."""
-
-        def listing(resource: Resource, namespace: str) -> list[dict]:
-            return resource.items(self.clients, namespace)
-
-        try:
-            return plan_removals(self.uninstall_objects(), self.applier.get_live, listing)
-        except KubeError as exc:
-            raise DeployError(str(exc)) from exc
-
-    async def uninstall(
-        self,
-        *,
-        removals: list[Removal] | None = None,
-        timeout: float = 120.0,
-        poll: float = 0.2,
-        on_progress: Callable[[UninstallProgress], None] | None = None,
-    ) -> bool:
-        """Delete what falcotui created (`removals`, by default a fresh `uninstall_plan()`: the objects it
-        created, in reverse order, and its namespace if it created it and nothing else is in it) and wait
-        until the deleted DaemonSet's pods are gone; returns False if pods are still there after `timeout`."""
-        if removals is None:
-            removals = await asyncio.to_thread(self.uninstall_plan)
-        doomed = [r.obj for r in removals if r.action == "delete" and r.obj is not None]
-        try:
-            results = await asyncio.to_thread(self.applier.delete, doomed, propagation="Background")
-        except (ApplyError, KubeError) as exc:
-            raise DeployError(str(exc)) from exc
-        for ref, status in results:
-            if on_progress:
-                on_progress(UninstallProgress(ref, status))
-        for r in removals:
-            if r.action != "delete" and on_progress:
-                on_progress(UninstallProgress(r.ref, f"kept: {r.reason}"))
-        if not any(o["kind"] in ("DaemonSet", "Namespace") for o in doomed):
-            return True
-        deadline = time.monotonic() + timeout
-        last = -1
-        while True:
-            pods = await asyncio.to_thread(self._falco_pods)
-            if len(pods) != last and on_progress:
-                on_progress(UninstallProgress(f"{len(pods)} Falco pod(s)", "waiting" if pods else "gone"))
-            last = len(pods)
-            if not pods:
-                break
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(poll)
-        if not any(o["kind"] == "Namespace" for o in doomed):
-            return True
-        # A terminating namespace refuses every create (403 "being terminated"): an apply right after an
-        # uninstall would fail, so the uninstall ends when the namespace is gone, not when it is marked.
-        reported = False
-        while await asyncio.to_thread(self._namespace_exists):
-            if on_progress and not reported:
-                on_progress(UninstallProgress(f"Namespace {self.namespace}", "terminating"))
-                reported = True
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(poll)
-        if on_progress:
-            on_progress(UninstallProgress(f"Namespace {self.namespace}", "gone"))
-        return True
-
-    def _namespace_exists(self) -> bool:
-        try:
-            return NAMESPACES.get(self.clients, None, self.namespace) is not None
-        except KubeError as exc:
-            raise DeployError(str(exc)) from exc
-
-    def _falco_pods(self) -> list[dict]:
-        try:
-            return PODS.items(self.clients, self.namespace, selector=FALCO_SELECTOR)
-        except KubeApiError as exc:
-            if exc.code == 404:
-                return []
-            raise DeployError(str(exc)) from exc
-        except KubeError as exc:
-            raise DeployError(str(exc)) from exc

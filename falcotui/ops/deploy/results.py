@@ -1,5 +1,6 @@
-"""What following a rollout or an uninstall ends with: the stuck and the uncovered nodes, each with the
-reason and the way out (`RolloutResult.explain()` is what `apply`, `restart` and the Deploy screen print)."""
+"""What the deployer's steps end with: a `DeployError` when one fails; for following a rollout or an
+uninstall, the stuck and the uncovered nodes, each with the reason and the way out (`RolloutResult.explain()`
+is what `apply`, `restart` and the Deploy screen print)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,18 @@ from dataclasses import dataclass, field
 from falcotui.falco.sanitize import sanitize
 from falcotui.kube.rollout import RolloutStatus
 from falcotui.ops.fleet.falco_problems import FalcoProblem
+
+
+class DeployError(Exception):
+    """A deployment step failed; `str()` explains it in one or a few readable lines."""
+
+
+class DeployConflictError(DeployError):
+    """Another field manager owns fields this apply sets; re-apply with force to take them."""
+
+    def __init__(self, reports: list[str]):
+        self.reports = reports
+        super().__init__("\n".join(reports))
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,9 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from falcotui.falco.sanitize import sanitize
-from falcotui.ops.deploy.deployer import DeployConflictError, DeployError, DeployPlan, ObjectChange
+from falcotui.ops.deploy.deployer import DeployPlan, ObjectChange
 from falcotui.ops.deploy.ownership import Removal
+from falcotui.ops.deploy.results import DeployConflictError, DeployError
 from falcotui.ui.deploy.widgets import (
     ManifestTable,
     PlanOptions,

@@ -13,12 +13,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from falcotui.falco.sanitize import safe_text, sanitize
-from falcotui.ops.deploy.deployer import (  # the rollout types come from kube, re-exported by the deployer
-    DeployPlan,
-    NodeRollout,
-    ObjectChange,
-    RolloutStatus,
-)
+from falcotui.kube.rollout import NodeRollout, RolloutStatus
+from falcotui.ops.deploy.deployer import DeployPlan, ObjectChange
 from falcotui.ops.deploy.manifests import DEFAULT_IMAGE_TAG
 from falcotui.ops.deploy.ownership import Removal
 from falcotui.ops.deploy.results import RolloutResult, UninstallProgress
