@@ -22,7 +22,8 @@ from falcotui.falco.rules.ast import (
     Value,
     ValueList,
 )
-from falcotui.falco.rules.condition import ConditionSyntaxError, check_condition_syntax, parse_condition
+from falcotui.falco.rules.condition import check_condition_syntax, parse_condition
+from falcotui.falco.rules.condition_lex import ConditionSyntaxError
 from falcotui.falco.rules.condition_print import quote, to_text
 
 

@@ -22,13 +22,13 @@ from falcotui.falco.rules.ast import (
     Value,
     ValueList,
 )
-from falcotui.falco.rules.condition import (
+from falcotui.falco.rules.condition import parse_condition
+from falcotui.falco.rules.condition_lex import (
     LIST_OPERATORS,
     NUMERIC_OPERATORS,
     STRING_OPERATORS,
     TRANSFORMERS,
     ConditionSyntaxError,
-    parse_condition,
 )
 from falcotui.falco.rules.condition_print import to_text
 

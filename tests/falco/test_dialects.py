@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from falcotui.falco.rules.ast import BinaryCheck, FieldValue, Transformer, TransformerCall, ValueList
-from falcotui.falco.rules.condition import ConditionSyntaxError, parse_condition
+from falcotui.falco.rules.condition import parse_condition
+from falcotui.falco.rules.condition_lex import ConditionSyntaxError
 from falcotui.falco.rules.condition_print import to_text
 from falcotui.falco.rules.dialect import (
     DEFAULT_DIALECT,

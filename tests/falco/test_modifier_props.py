@@ -22,7 +22,8 @@ from falcotui.falco.rules.ast import (
     ValueList,
 )
 from falcotui.falco.rules.checks import walk
-from falcotui.falco.rules.condition import ConditionSyntaxError, parse_condition
+from falcotui.falco.rules.condition import parse_condition
+from falcotui.falco.rules.condition_lex import ConditionSyntaxError
 from falcotui.falco.rules.condition_print import to_text
 from falcotui.falco.rules.dialect import MODIFIABLE_OPERATORS, MODIFIERS, dialect_for
 

@@ -22,7 +22,8 @@ from falcotui.falco.rules.collector import (
     RuleInfo,
     is_operator_for_list,
 )
-from falcotui.falco.rules.condition import ConditionSyntaxError, parse_condition
+from falcotui.falco.rules.condition import parse_condition
+from falcotui.falco.rules.condition_lex import ConditionSyntaxError
 from falcotui.falco.rules.dialect import DEFAULT_DIALECT, Dialect
 from falcotui.falco.rules.fields import FieldCatalog
 from falcotui.falco.rules.output_format import check_output

@@ -15,9 +15,7 @@ unexpected token, as in Falco. `condition_print` writes a tree back as text.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
-from typing import NoReturn
 
 from falcotui.falco.rules.ast import (
     And,
@@ -36,50 +34,27 @@ from falcotui.falco.rules.ast import (
     Value,
     ValueList,
 )
-from falcotui.falco.rules.dialect import DEFAULT_DIALECT, MODIFIERS, Dialect
+from falcotui.falco.rules.condition_lex import (
+    BARE_STRING,
+    FIELD_ARG_BARE,
+    FIELD_NAME,
+    HEX_NUMBER,
+    IDENTIFIER,
+    LIST_OPERATORS,
+    MODIFIER_TOKENS,
+    NOT_BLANK,
+    NUMBER,
+    NUMERIC_OPERATORS,
+    OPERATOR_CHOICES,
+    STRING_OPERATOR_TOKENS,
+    UNARY_OPERATORS,
+    ConditionSyntaxError,
+    Lexer,
+)
+from falcotui.falco.rules.dialect import DEFAULT_DIALECT, Dialect
 
 MAX_DEPTH = 1000
 """Falco's rule loader sets the parser's recursion limit to 1000."""
-
-UNARY_OPERATORS = ("exists",)
-NUMERIC_OPERATORS = ("<=", "<", ">=", ">")
-# A trailing space marks an operator that must be followed by a blank, as in libsinsp.
-_WORD_OPERATORS = "glob iglob contains icontains bcontains startswith bstartswith endswith regex"
-_STRING_OPERATORS = ("==", "=", "!=", *(f"{op} " for op in _WORD_OPERATORS.split()))
-STRING_OPERATORS = tuple(op.strip() for op in _STRING_OPERATORS)
-LIST_OPERATORS = ("intersects", "in", "pmatch")
-OPERATORS = UNARY_OPERATORS + NUMERIC_OPERATORS + STRING_OPERATORS + LIST_OPERATORS
-TRANSFORMERS = DEFAULT_DIALECT.transformers
-"""The transformers of the default target (libs 0.25 `s_field_transformers`); see `Dialect.transformers`."""
-# libs 0.25 `s_str_modifier_ops`: each wants a blank after it, like the word operators.
-_MODIFIER_OPERATORS = tuple(f"{m} " for m in MODIFIERS)
-_BOOL_KEYWORD = re.compile(r"(?:and|or|not)(?![A-Za-z0-9])")
-_SPACE = " \t\n\v\f\r"
-# Blanks and the two bare tokens; the printer (`condition_print`) writes a token bare only when these read
-# it back unchanged.
-BLANKS = " \t\b\r\n"
-FIELD_ARG_BARE = re.compile(f"[^\\]\\[\"'{_SPACE}]+")
-BARE_STRING = re.compile(f"[^()\"'{_SPACE}=,]+")
-_NOT_BLANK = re.compile(f"not[{_SPACE}]+")
-_IDENTIFIER = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
-_FIELD_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z][a-zA-Z0-9_]*)+")
-_HEX_NUMBER = re.compile(r"0[xX][0-9a-fA-F]+")
-_NUMBER = re.compile(r"[+\-]?[0-9]+\.?[0-9]*(?:[eE][+\-][0-9]+)?")
-
-_OPERATOR_CHOICES = ", ".join(f"'{op}'" for op in OPERATORS)
-_UNESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", " ": "\\", "\\": "\\", "/": "/"}
-
-
-class ConditionSyntaxError(ValueError):
-    """A condition Falco's parser rejects: its message and the 0-based offset where parsing stopped."""
-
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message, offset)
-        self.message = message
-        self.offset = offset
-
-    def __str__(self) -> str:
-        return f"{self.message} (at offset {self.offset})"
 
 
 def parse_condition(text: str, *, max_depth: int = MAX_DEPTH, dialect: Dialect = DEFAULT_DIALECT) -> Expr:
@@ -102,124 +77,23 @@ def check_condition_syntax(text: str, dialect: Dialect = DEFAULT_DIALECT) -> Con
     return None
 
 
-def _unescape(raw: str, end: int) -> str:
-    """libsinsp's `unescape_str` of a quoted token (delimiters included); errors point past it."""
-    out: list[str] = []
-    escaped = False
-    for ch in raw[1:-1]:
-        if not escaped:
-            if ch == "\\":
-                escaped = True
-            else:
-                out.append(ch)
-            continue
-        escaped = False
-        if ch in _UNESCAPES:
-            out.append(_UNESCAPES[ch])
-        elif ch in "\"'":
-            if ch != raw[0]:
-                other = "'" if ch == '"' else '"'
-                raise ConditionSyntaxError(f"invalid \\{ch} escape in {other}-quoted string", end)
-            out.append(ch)
-        else:
-            raise ConditionSyntaxError(f"unsupported string escape sequence: \\{ch}", end)
-    return "".join(out)
+class _Parser(Lexer):
+    """The grammar over the lexer's cursor; every method mirrors the libsinsp parser function of the same
+    role."""
 
-
-class _Parser:
-    """A cursor over the text; every method mirrors the libsinsp parser function of the same role."""
-
-    __slots__ = ("calls", "choices", "depth", "dialect", "last", "max_depth", "pos", "text")
+    __slots__ = ("choices", "depth", "max_depth")
 
     def __init__(self, text: str, max_depth: int, dialect: Dialect = DEFAULT_DIALECT) -> None:
-        self.text = text
-        self.pos = 0
-        self.last = ""
+        super().__init__(text, dialect)
         self.depth = 0
         self.max_depth = max_depth
-        self.dialect = dialect
-        self.calls = tuple((name, name + "(") for name in dialect.transformers)
         # libs' `token_list_to_str(supported_field_transformers(true))`
         self.choices = ", ".join(f"'{t}'" for t in ("val", *dialect.transformers))
-
-    def fail(self, message: str) -> NoReturn:
-        raise ConditionSyntaxError(message, self.pos)
 
     def enter(self) -> None:
         self.depth += 1
         if self.depth >= self.max_depth:
             self.fail(f"exceeded max depth limit of {self.max_depth}")
-
-    # -- lexing -----------------------------------------------------------------------------------
-
-    def blank(self) -> bool:
-        text, start = self.text, self.pos
-        pos, end = start, len(text)
-        while pos < end and text[pos] in BLANKS:
-            pos += 1
-        self.pos = pos
-        return pos > start
-
-    def lit(self, token: str) -> bool:
-        if self.text.startswith(token, self.pos):
-            self.last = token
-            self.pos += len(token)
-            return True
-        return False
-
-    def rgx(self, pattern: re.Pattern[str]) -> bool:
-        match = pattern.match(self.text, self.pos)
-        if match is None:
-            return False
-        self.last = match.group()
-        self.pos = match.end()
-        return True
-
-    def quoted(self) -> bool:
-        text, start = self.text, self.pos
-        if start >= len(text) or text[start] not in "'\"":
-            return False
-        delimiter, prev = text[start], "\\"
-        for i in range(start, len(text)):
-            ch = text[i]
-            if ch == "\0":
-                break
-            if ch == delimiter and prev != "\\":
-                self.pos = i + 1
-                self.last = _unescape(text[start : i + 1], self.pos)
-                return True
-            prev = ch
-        return False
-
-    def operator(self, operators: tuple[str, ...]) -> bool:
-        """libs' lex_helper_operator_list: a trailing space in `op` means a blank must follow. libs 0.23
-        gives up there (the keyword stays consumed); libs 0.25 backtracks and tries the next operator."""
-        for op in operators:
-            if op.endswith(" "):
-                saved = self.pos, self.last
-                if self.lit(op[:-1]):
-                    if self.blank():
-                        return True
-                    if not self.dialect.operator_backtrack:
-                        return False
-                    self.pos, self.last = saved
-            elif self.lit(op):
-                return True
-        return False
-
-    def list_value_follows(self) -> bool:
-        """libs 0.25 list_value_follows: `(` or an identifier at the cursor (nothing consumed)."""
-        return self.text.startswith("(", self.pos) or _IDENTIFIER.match(self.text, self.pos) is not None
-
-    def bool_keyword_follows(self) -> bool:
-        """libs 0.25 bool_keyword_follows: `and`/`or`/`not` not followed by an ASCII letter or digit."""
-        return _BOOL_KEYWORD.match(self.text, self.pos) is not None
-
-    def transformer(self) -> str | None:
-        for name, call in self.calls:
-            if self.lit(call):
-                return name
-        return None
 
     # -- grammar ----------------------------------------------------------------------------------
 
@@ -264,7 +138,7 @@ class _Parser:
             self.blank()
             start = self.pos
             negated = False
-            while self.rgx(_NOT_BLANK):
+            while self.rgx(NOT_BLANK):
                 negated = not negated
             if self.lit("not("):
                 negated = not negated
@@ -297,13 +171,13 @@ class _Parser:
             start = self.pos
             if self.lit("("):
                 return self.embedded()
-            if self.rgx(_FIELD_NAME):
+            if self.rgx(FIELD_NAME):
                 return self.check_rest(self.field_rest(self.last, start), start)
             name = self.transformer()
             if name is not None:
                 self.blank()
                 return self.check_rest(self.transformer_rest(name, start), start)
-            if self.rgx(_IDENTIFIER):
+            if self.rgx(IDENTIFIER):
                 return Identifier(start, self.last)
             self.fail("expected a '(' token, a field check, or an identifier")
         finally:
@@ -351,7 +225,7 @@ class _Parser:
             if nested is not None:
                 self.blank()
                 child = self.transformer_rest_single(nested, arg_start)
-            if self.rgx(_FIELD_NAME):  # libs 0.23 tries a field even after a nested transformer
+            if self.rgx(FIELD_NAME):  # libs 0.23 tries a field even after a nested transformer
                 child = self.field_rest(self.last, arg_start)
             if child is None:
                 self.fail(f"expected a field or a nested valid transformer: {self.choices}")
@@ -376,7 +250,7 @@ class _Parser:
     def transformer_arg(self) -> Node:
         self.blank()
         start = self.pos
-        if self.rgx(_HEX_NUMBER) or self.rgx(_NUMBER):
+        if self.rgx(HEX_NUMBER) or self.rgx(NUMBER):
             return Value(start, self.last)
         if self.quoted():
             return Value(start, self.last, quoted=True)
@@ -385,7 +259,7 @@ class _Parser:
         name = self.transformer()
         if name is not None:
             return self.transformer_rest(name, start)
-        if self.rgx(_FIELD_NAME):
+        if self.rgx(FIELD_NAME):
             return self.field_rest(self.last, start)
         self.fail(
             "expected field transformer argument: "
@@ -410,7 +284,7 @@ class _Parser:
 
     def transformer_list_item(self) -> Node:
         start = self.pos
-        if self.rgx(_FIELD_NAME):
+        if self.rgx(FIELD_NAME):
             return self.field_rest(self.last, start)
         name = self.transformer()
         if name is not None:
@@ -418,7 +292,7 @@ class _Parser:
             return self.transformer_rest(name, start)
         if self.quoted():
             return Value(start, self.last, quoted=True)
-        if self.rgx(_HEX_NUMBER) or self.rgx(_NUMBER):
+        if self.rgx(HEX_NUMBER) or self.rgx(NUMBER):
             return Value(start, self.last)
         self.fail("expected transformer list argument: field, transformer, quoted string, or number")
 
@@ -433,13 +307,13 @@ class _Parser:
             if self.operator(NUMERIC_OPERATORS):
                 op = self.last
                 right = self.number_value()
-            elif self.operator(_STRING_OPERATORS):
+            elif self.operator(STRING_OPERATOR_TOKENS):
                 op, right = self.string_rest(self.last)
             elif self.operator(LIST_OPERATORS):
                 op = self.last
                 right = self.list_value()
             else:
-                self.fail(f"expected a valid check operator: one of {_OPERATOR_CHOICES}")
+                self.fail(f"expected a valid check operator: one of {OPERATOR_CHOICES}")
             return BinaryCheck(start, left, op, right)
         finally:
             self.depth -= 1
@@ -453,7 +327,7 @@ class _Parser:
         # Word operators already consumed their blank; symbol operators (`=`, `!=`) need one here.
         had_blank = op[0].isalpha() or self.blank()
         saved = self.pos, self.last
-        if had_blank and self.operator(_MODIFIER_OPERATORS):
+        if had_blank and self.operator(MODIFIER_TOKENS):
             if self.list_value_follows() and not self.bool_keyword_follows():
                 return f"{op} {self.last}", self.modified_list()
         self.pos, self.last = saved
@@ -466,7 +340,7 @@ class _Parser:
         items = self.value_list()
         if items is not None:
             return items
-        if self.rgx(_IDENTIFIER):
+        if self.rgx(IDENTIFIER):
             return Value(start, self.last)
         self.fail("expected a list or an identifier")
 
@@ -476,7 +350,7 @@ class _Parser:
         field = self.transformer_or_val()
         if field is not None:
             return field
-        if self.rgx(_HEX_NUMBER) or self.rgx(_NUMBER):
+        if self.rgx(HEX_NUMBER) or self.rgx(NUMBER):
             return Value(start, self.last)
         self.fail(f"expected a number value or a field with a valid transformer: {self.choices}")
 
@@ -505,7 +379,7 @@ class _Parser:
         field = self.transformer_or_val()
         if field is not None:
             return field
-        if self.rgx(_IDENTIFIER):
+        if self.rgx(IDENTIFIER):
             return Value(start, self.last)
         self.fail(f"expected a list, an identifier, or a field with a valid transformer: {self.choices}")
 
@@ -538,7 +412,7 @@ class _Parser:
         if self.lit("val("):
             self.blank()
             field_start = self.pos
-            if not self.rgx(_FIELD_NAME):
+            if not self.rgx(FIELD_NAME):
                 self.fail("expected a field within 'val' transformer")
             ref = self.field_rest(self.last, field_start)
             self.blank()

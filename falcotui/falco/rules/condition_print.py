@@ -2,14 +2,14 @@
 
 `to_text(node)` writes the fewest parentheses that keep the grouping (`and` binds tighter than `or`, a
 group written in the source stays a group); strings are written bare where the lexer reads them back
-unchanged (see `condition.BARE_STRING`/`FIELD_ARG_BARE`) and double-quoted otherwise, with the escapes
+unchanged (see `condition_lex.BARE_STRING`/`FIELD_ARG_BARE`) and double-quoted otherwise, with the escapes
 libsinsp's `unescape_str` undoes.
 """
 
 from __future__ import annotations
 
 from falcotui.falco.rules import ast as A
-from falcotui.falco.rules.condition import BARE_STRING, BLANKS, FIELD_ARG_BARE
+from falcotui.falco.rules.condition_lex import BARE_STRING, BLANKS, FIELD_ARG_BARE
 
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 

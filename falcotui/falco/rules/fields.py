@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Literal
 
 from falcotui.falco.rules.ast import ArgList, FieldRef, Node, Transformer, TransformerCall
-from falcotui.falco.rules.condition import TRANSFORMERS
+from falcotui.falco.rules.condition_lex import TRANSFORMERS
 
 ArgKind = Literal["none", "required", "allowed"]
 

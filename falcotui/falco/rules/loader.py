@@ -19,7 +19,8 @@ from falcotui.falco.rules import results as R
 from falcotui.falco.rules import source as Y
 from falcotui.falco.rules.collector import Collector, LoadError, split_field
 from falcotui.falco.rules.compile import CompileOutput, Compiler
-from falcotui.falco.rules.condition import ConditionSyntaxError, parse_condition
+from falcotui.falco.rules.condition import parse_condition
+from falcotui.falco.rules.condition_lex import ConditionSyntaxError
 from falcotui.falco.rules.decode import PRIORITIES, parse_semver
 from falcotui.falco.rules.dialect import DEFAULT_DIALECT, Dialect, dialect_for
 from falcotui.falco.rules.fields import FieldCatalog, default_catalog

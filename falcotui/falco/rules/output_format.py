@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from falcotui.falco.rules.condition import TRANSFORMERS
+from falcotui.falco.rules.condition_lex import TRANSFORMERS
 from falcotui.falco.rules.fields import DOTTED_ARG_FIELDS, FieldCatalog, default_catalog
 
 CONTAINER_INFO = "%container.info"
