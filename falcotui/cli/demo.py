@@ -22,7 +22,7 @@ from falcotui.ops.deploy.deployer import Deployer
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import NodeSpec, SimConfig
 from falcotui.sim.controllers.workload_objects import seed_workloads
-from falcotui.sim.falco.process import FalcoRuntime
+from falcotui.sim.falco.runtime import FalcoRuntime
 from falcotui.sim.falco.wiring import install
 from falcotui.sim.scenarios import SCENARIOS, make_scenario
 

@@ -22,7 +22,7 @@ from falcotui.falco.certs import GrpcCerts, generate_grpc_certs
 from falcotui.falco.grpc import outputs_pb2, outputs_pb2_grpc
 from falcotui.falco.image import image_plugin_settings
 from falcotui.sim.cluster import SimCluster
-from falcotui.sim.falco.process import FalcoRuntime
+from falcotui.sim.falco.runtime import FalcoRuntime
 from falcotui.sim.falco.wiring import install
 
 

@@ -13,7 +13,7 @@ from kubernetes import client as k8s
 from kubernetes.stream import stream
 
 from falcotui.falco.image import image_plugin_settings
-from falcotui.sim.falco.process import FalcoRuntime
+from falcotui.sim.falco.runtime import FalcoRuntime
 from falcotui.sim.scenarios import make_scenario
 
 # our falco.yaml replaces the image's, so it carries the image's plugin definition and suggested output

@@ -10,7 +10,8 @@ import pytest
 from grpc import aio
 
 from falcotui.falco.grpc import version_pb2, version_pb2_grpc
-from falcotui.sim.falco.process import FalcoContainer, FalcoRuntime
+from falcotui.sim.falco.process import FalcoContainer
+from falcotui.sim.falco.runtime import FalcoRuntime
 from falcotui.sim.nodes.runtime import ContainerContext, ContainerLog
 from falcotui.sim.scenarios import make_scenario
 

@@ -13,7 +13,8 @@ import pytest
 from falcotui.falco.alerts import Priority, parse_iso8601_ns, parse_json_alert
 from falcotui.falco.rules.loader import load_rules
 from falcotui.sim.falco.config import bundled_default_rules, falco_image_version, image_files
-from falcotui.sim.falco.process import FalcoContainer, FalcoRuntime
+from falcotui.sim.falco.process import FalcoContainer
+from falcotui.sim.falco.runtime import FalcoRuntime
 from falcotui.sim.falco.startup import run_falco_cli
 from falcotui.sim.nodes.runtime import ContainerContext, ContainerLog
 from falcotui.sim.scenarios import make_scenario

@@ -14,7 +14,7 @@ from kubernetes.client.rest import ApiException
 
 from falcotui.falco.alerts import parse_iso8601_ns
 from falcotui.falco.image import image_plugin_settings
-from falcotui.sim.falco.process import FalcoRuntime
+from falcotui.sim.falco.runtime import FalcoRuntime
 from falcotui.sim.scenarios import Scenario, make_scenario
 
 FALCO_YAML = """\

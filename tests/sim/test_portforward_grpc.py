@@ -19,7 +19,7 @@ from kubernetes import client as k8s
 from kubernetes.stream import portforward
 
 from falcotui.falco.grpc import version_pb2, version_pb2_grpc
-from falcotui.sim.falco.process import FalcoRuntime
+from falcotui.sim.falco.runtime import FalcoRuntime
 from falcotui.sim.scenarios import make_scenario
 
 RULE = """\

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from falcotui.falco.image import image_plugin_settings
-from falcotui.sim.falco.process import FalcoRuntime
+from falcotui.sim.falco.runtime import FalcoRuntime
 from falcotui.sim.nodes.runtime import ContainerContext, ContainerLog
 from falcotui.sim.scenarios import NS, Incident, ScenarioError, make_scenario
 

@@ -24,7 +24,7 @@ from falcotui.kube.client import KubeClients, Timeouts, load_clients
 from falcotui.kube.logs import split_timestamp
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.config import SimConfig
-from falcotui.sim.falco.process import FalcoRuntime
+from falcotui.sim.falco.runtime import FalcoRuntime
 from falcotui.sim.falco.wiring import install
 from falcotui.sim.scenarios import make_scenario
 

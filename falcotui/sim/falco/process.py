@@ -1,8 +1,10 @@
-"""The simulated Falco process: a `ContainerRuntime` for `falcosecurity/falco:<tag>` images.
+"""One simulated Falco process, run by the Falco `ContainerRuntime` (runtime.py) for each container of a
+`falcosecurity/falco:<tag>` image.
 
 Each container boots like Falco (startup lines on stderr, `Error: ...` and exit 1 on bad config or
 rules), then prints the scenario's alerts on stdout from the rules it loaded, hot-reloads when mounted
-files change (`watch_config_files`), and on 0.43.x with gRPC enabled runs a real mTLS gRPC server.
+files change (`watch_config_files`; what it watches and the dry run before a restart: hot_reload.py), and on
+0.43.x with gRPC enabled runs a real mTLS gRPC server.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import random
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from falcotui.sim.falco.alerts_gen import AlertGenerator, Emitted, OutputOptions
 from falcotui.sim.falco.config import (
@@ -20,21 +23,18 @@ from falcotui.sim.falco.config import (
     FalcoStartupError,
     FalcoVersion,
     container_files,
-    falco_image_version,
-    image_files,
     load_config,
     parse_args,
-    resolve_rules_files,
-    rules_paths,
 )
 from falcotui.sim.falco.grpc_endpoint import GrpcEndpoint, grpc_settings
+from falcotui.sim.falco.hot_reload import dry_run, load_rules, watched_files
 from falcotui.sim.falco.node import (
     PERF_EVENT_DENIED_ERROR,
     PERF_EVENT_DENIED_LINES,
     perf_event_denied,
     reachable_sockets,
 )
-from falcotui.sim.falco.ruleset import Ruleset, disabled_by_config, load_files
+from falcotui.sim.falco.ruleset import Ruleset, disabled_by_config
 from falcotui.sim.falco.startup import (
     config_lines,
     hostname_lines,
@@ -51,7 +51,10 @@ from falcotui.sim.falco.startup import (
 from falcotui.sim.falco.workloads import node_workloads
 from falcotui.sim.nodes.container_fs import ContainerFs
 from falcotui.sim.nodes.runtime import ContainerContext, ContainerLog
-from falcotui.sim.scenarios import NodeEvents, Scenario, make_scenario, stable_seed
+from falcotui.sim.scenarios import NodeEvents, stable_seed
+
+if TYPE_CHECKING:
+    from falcotui.sim.falco.runtime import FalcoRuntime
 
 KILLED = 137
 STDOUT_BUFFER = 4096  # glibc's buffer when stdout is a pipe: what a buffered Falco flushes at
@@ -60,84 +63,6 @@ MAX_SLEEP = 5.0
 # Alerts one Falco writes per turn of the cluster's event loop: a simulator that falls behind a storm (a busy
 # machine) catches up in slices, so the API server it shares the loop with still answers in between.
 MAX_BATCH = 2000
-
-
-class FalcoRuntime:
-    """Runs a simulated Falco for every container of a Falco image; other images get None."""
-
-    def __init__(
-        self,
-        scenario: Scenario | None = None,
-        *,
-        default_rules: str | None = None,
-        tick: float = 0.05,
-    ) -> None:
-        self.scenario = scenario or make_scenario("quiet")
-        self._default_rules = default_rules
-        self.tick = tick
-        self._containers: dict[tuple[str, str], dict[str, FalcoContainer]] = {}
-
-    def image_files(self, version: FalcoVersion) -> dict[str, str]:
-        """/etc/falco of the image that runs `version` (with the test's ruleset, if one was given)."""
-        return image_files(version, self._default_rules)
-
-    def handles(self, image: str) -> bool:
-        return falco_image_version(image) is not None
-
-    def runtime_for_image(self, image: str) -> FalcoRuntime | None:
-        """What `start_controllers(..., runtime_for_image=...)` wants."""
-        return self if self.handles(image) else None
-
-    async def start(self, ctx: ContainerContext) -> FalcoContainer:
-        version = falco_image_version(ctx.image)
-        if version is None:
-            raise ValueError(f"not a Falco image: {ctx.image}")
-        container = FalcoContainer(self, ctx, version)
-        self._containers.setdefault((ctx.namespace, ctx.pod_name), {})[ctx.container_name] = container
-        container.start()
-        return container
-
-    def find(self, namespace: str, pod: str, container: str | None = None) -> FalcoContainer | None:
-        """The running (or last) Falco container of a pod, for exec and port-forward."""
-        by_name = self._containers.get((namespace, pod)) or {}
-        if container is not None:
-            return by_name.get(container)
-        return next(iter(by_name.values()), None)
-
-    def port_target(self, namespace: str, pod: str, port: int) -> tuple[str, int] | None:
-        """Where a pod's container port really listens (for the port-forward handler)."""
-        for c in (self._containers.get((namespace, pod)) or {}).values():
-            target = c.port_target(port)
-            if target is not None:
-                return target
-        return None
-
-    def set_scenario(self, scenario: Scenario) -> None:
-        """Switch every running Falco to another scenario from now on (call on the cluster's loop)."""
-        self.scenario = scenario
-        for by_name in self._containers.values():
-            for container in by_name.values():
-                container.scenario_changed()
-
-    def running(self) -> int:
-        """How many Falco containers are up and ready (a bench waits for all of them)."""
-        return sum(c.ready() for by_name in self._containers.values() for c in by_name.values())
-
-    def alerts_emitted(self) -> int:
-        """Alerts the running Falco containers have printed or published since they started."""
-        return sum(c.alerts_emitted for by_name in self._containers.values() for c in by_name.values())
-
-    def cut_generation(self, namespace: str, pod: str) -> int:
-        """Bumped by the `flaky` scenario whenever this pod's streams should be cut."""
-        return sum(c.cut_generation for c in (self._containers.get((namespace, pod)) or {}).values())
-
-    def _forget(self, container: FalcoContainer) -> None:
-        key = (container.ctx.namespace, container.ctx.pod_name)
-        by_name = self._containers.get(key)
-        if by_name and by_name.get(container.ctx.container_name) is container:
-            del by_name[container.ctx.container_name]
-            if not by_name:
-                del self._containers[key]
 
 
 @dataclass(slots=True)
@@ -184,7 +109,6 @@ class FalcoContainer:
         self._buffered = False
         self._next_cut: int | None = None
         self._grpc_port = 0  # the private loopback port the gRPC server keeps across restarts
-        self._log_iso8601 = False  # the logger's time format before any config is loaded
         self._log_iso8601 = False  # the logger's time format before any config is loaded (logger.cpp)
         self._seen: dict[str, str] = {}  # watched files as last seen (what inotify compares against)
 
@@ -279,7 +203,7 @@ class FalcoContainer:
             self._stderr(line)
         for line in plugin_lines(self.version, cfg):
             self._stderr(line)
-        ruleset, watched = self._load_rules(files, cfg, args)
+        ruleset, watched = load_rules(files, cfg, args, self.version)
         for line in rules_lines(ruleset):
             self._stderr(line)
         if (missing := plugin_requirement_error(self.version, cfg, ruleset)) is not None:
@@ -333,13 +257,6 @@ class FalcoContainer:
             watched[path] = files.get(path, "")
         self._seen = dict(watched)
         return _Engine(cfg, ruleset, generator, events, cuts, watched, grpc)
-
-    def _load_rules(self, files: dict[str, str], cfg: FalcoConfig, args: FalcoArgs) -> tuple[Ruleset, dict]:
-        paths = resolve_rules_files(files, rules_paths(cfg, args))
-        ruleset = load_files(paths, [files[p] for p in paths], self.version.text)
-        watched = {p: files[p] for p in paths}
-        watched["<rules dirs>"] = "\n".join(paths)
-        return ruleset, watched
 
     async def _run_loop(self) -> None:
         tick = self.runtime.tick
@@ -408,7 +325,8 @@ class FalcoContainer:
         if not engine.config.flag("watch_config_files", True) or not self._relevant_change(files):
             self.files = files
             return True
-        failure, banner = self._dry_run(files)
+        args = self._args or FalcoArgs()
+        failure, banner = dry_run(files, args, self.version, self.ctx.env.get("FALCO_HOSTNAME"))
         # The dry run is falco::app::run() with options.dry_run (create_signal_handlers.cpp): load_config,
         # load_plugins, init_falco_engine, load_rules_files... all log as at a start, so a full start-up
         # banner precedes `SIGHUP received, restarting...` (process_events.cpp); only the inspector, outputs,
@@ -442,39 +360,11 @@ class FalcoContainer:
     def _relevant_change(self, files: dict[str, str]) -> bool:
         """Did a file Falco watches (its config files, rules files and directories) change since the
         last look? Like inotify, an unchanged broken file does not fire again."""
-        args = self._args or FalcoArgs()
-        try:
-            cfg = load_config(files, args, self.version)
-            paths = resolve_rules_files(files, rules_paths(cfg, args))
-        except FalcoStartupError:
+        now = watched_files(files, self._args or FalcoArgs(), self.version)
+        if now is None:
             return True
-        now = {p: files.get(p, "") for p in paths}
-        now["<rules dirs>"] = "\n".join(paths)
-        for path in cfg.validation:
-            now[path] = files.get(path, "")
         changed, self._seen = now != self._seen, now
         return changed
-
-    def _dry_run(self, files: dict[str, str]) -> tuple[str | None, list[str]]:
-        """What a restart would fail with (None: nothing) and the log lines the dry run prints on the way
-        (Falco validates before it restarts)."""
-        args = self._args or FalcoArgs()
-        lines: list[str] = []
-        try:
-            cfg = load_config(files, args, self.version)
-            lines += config_lines(self.version, cfg) + plugin_lines(self.version, cfg)
-            ruleset, _ = self._load_rules(files, cfg, args)
-        except FalcoStartupError as exc:
-            return str(exc), lines
-        lines += rules_lines(ruleset)
-        if (missing := plugin_requirement_error(self.version, cfg, ruleset)) is not None:
-            return missing, lines
-        if not ruleset.ok:
-            return ruleset.error_text(), lines
-        lines += rule_selection_lines(cfg)
-        lines += hostname_lines(self.ctx.env.get("FALCO_HOSTNAME"))
-        lines += [s for s in source_lines(cfg, args.disabled_sources) if not s.startswith("Opening ")]
-        return None, lines
 
     async def _shutdown(self) -> None:
         engine = self._engine
@@ -488,7 +378,7 @@ class FalcoContainer:
         if not self._exit.done():
             self._exit.set_result(code)
             self.log.close()
-            self.runtime._forget(self)
+            self.runtime.forget(self)
 
     # ---- output ------------------------------------------------------------------------------------------
     def _stderr(self, line: str) -> None:

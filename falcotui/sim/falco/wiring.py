@@ -3,7 +3,7 @@ subresources that reach into it (`log` with the `flaky` cuts, `exec`, `portforwa
 
 from __future__ import annotations
 
-from falcotui.sim.falco.process import FalcoRuntime
+from falcotui.sim.falco.runtime import FalcoRuntime
 from falcotui.sim.nodes.pod_exec import make_exec_handler
 from falcotui.sim.nodes.pod_logs import make_log_handler
 from falcotui.sim.nodes.portforward import make_portforward_handler
