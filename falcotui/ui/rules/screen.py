@@ -1,12 +1,13 @@
 """The Rules screen: edit the rules ConfigMap's files with lint as you type, add or remove files, push them
 without lost updates, watch every node hot-reload, browse the history and roll back.
 
-This module holds the screen itself: its layout, loading the rules, the files list and editors, and the
-state it shows (title, status line, which actions are offered). Linting and file operations come from
-mixins (`RulesLinting`, `rules_lint`; `RulesFileOps`, `rules_files_ops`); the cluster writes (push, the
+This module holds the screen itself: its layout, loading the rules, the files list and editors, the nodes
+refusing the rules and `$EDITOR` (through `rules_external_editor`). The state it shows (title, status line,
+which actions are offered) is the mixin `RulesStatus` (`rules_status`); linting and file operations are
+mixins too (`RulesLinting`, `rules_lint`; `RulesFileOps`, `rules_files_ops`); the cluster writes (push, the
 cluster's own Falco checking first, conflict, reload, diff, history, roll back) are a controller,
-`PushFlow` (`rules_push_flow`), that reports with messages this screen handles; `$EDITOR` runs through
-`rules_external_editor`.
+`PushFlow` (`rules_push_flow`), that reports with messages the screen's base `RulesPushing`
+(`rules_pushing`) handles.
 
 Everything that touches the cluster runs in a worker thread (the kubernetes client is synchronous); the
 reload tracker is async and runs on the loop. The working copy (`self.files`) is only ever replaced by
@@ -29,33 +30,31 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import OptionList, Static, TextArea
 
 from falcotui.falco.sanitize import sanitize
 from falcotui.ops.engine import EngineDelta
 from falcotui.ops.fleet.status import NodeReload
 from falcotui.ops.rules.incluster import InClusterValidation
-from falcotui.ops.rules.model import DefaultRules, PushStatus, RulesError, RulesSnapshot
+from falcotui.ops.rules.model import DefaultRules, RulesError, RulesSnapshot
 from falcotui.ops.rules.reload_tracker import DEFAULT_RELOAD_TIMEOUT
 from falcotui.ui.rules.editor import DEFAULTS_KEY, EditorStack, RulesEditor, file_options
 from falcotui.ui.rules.external_editor import edit_externally
 from falcotui.ui.rules.files_ops import RulesFileOps
-from falcotui.ui.rules.incluster_ui import summary_line
 from falcotui.ui.rules.lint import RulesLinting
 from falcotui.ui.rules.problems import ProblemsList
 from falcotui.ui.rules.push_flow import PushFlow
+from falcotui.ui.rules.pushing import RulesPushing
 from falcotui.ui.rules.rejected import RejectedBanner
 from falcotui.ui.rules.reload_panel import ReloadPanel
+from falcotui.ui.rules.status import RulesStatus
 from falcotui.ui.services import ServicesMixin, attempt
 from falcotui.ui.widgets.common import titled
 from falcotui.ui.widgets.keybar import KeyBar
 from falcotui.ui.widgets.state import redraw_on
 
-WRITE_ACTIONS = frozenset({"push", "rollback", "new_file", "remove_file"})
 
-
-class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
+class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, RulesStatus, RulesPushing):
     """See the module docstring. Reads `self.app.services.rules`."""
 
     DEFAULT_CSS = """
@@ -277,232 +276,6 @@ class RulesScreen(ServicesMixin, RulesLinting, RulesFileOps, Screen):
         elif p.key == "falco_rules.yaml" and DEFAULTS_KEY in ids:
             self._select(DEFAULTS_KEY)
             self.editor().jump_to(p.line, p.column)
-
-    # ------------------------------------------------------------ cluster writes (PushFlow's messages)
-
-    def action_push(self) -> None:
-        why = self.push_blocked()
-        if why:
-            self.notify(why, severity="warning", markup=False)
-            return
-        assert self.snapshot is not None
-        self._note_logged_versions()
-        warnings = [p for p in self.problems if not p.is_error]
-        self.flow.push(self.snapshot, dict(self.files), warnings, self.defaults, read_only=self.read_only)
-
-    def action_diff(self) -> None:
-        if self.snapshot is not None:
-            self.flow.diff(self.snapshot, dict(self.files))
-
-    def action_history(self) -> None:
-        self.flow.history(read_only=self.read_only, preselect=None, defaults=self.defaults)
-
-    def action_rollback(self) -> None:
-        if not self.read_only:
-            self.flow.history(read_only=False, preselect=-1, defaults=self.defaults)
-
-    def _refresh_state(self) -> None:
-        """The files list after a push, rebase or rollback (the title and the status line follow by
-        themselves: the snapshot and `busy` are reactive)."""
-        self._refresh_files()
-
-    @on(PushFlow.Busy)
-    def _flow_busy(self, message: PushFlow.Busy) -> None:
-        self.busy = message.what
-
-    @on(PushFlow.Failed)
-    def _flow_failed(self, message: PushFlow.Failed) -> None:
-        error = sanitize(message.error, max_len=500)
-        self.notify(error, title=message.what, severity="error", timeout=10, markup=False)
-        self.busy = ""
-
-    @on(PushFlow.Checked)
-    def _flow_checked(self, message: PushFlow.Checked) -> None:
-        if message.result is None:
-            self.busy = ""
-            self.notify(
-                sanitize(message.error, max_len=500),
-                title="the cluster's Falco could not be asked: nothing pushed",
-                severity="error",
-                timeout=12,
-                markup=False,
-            )
-        else:
-            self.cluster_check = message.result
-            self.busy = "the cluster's Falco answered"
-
-    @on(PushFlow.Pushed)
-    def _flow_pushed(self, message: PushFlow.Pushed) -> None:
-        result, files, what = message.result, message.files, message.what
-        self.busy = ""
-        if result.status is PushStatus.PUSHED:
-            self.snapshot = RulesSnapshot(dict(files), result.resource_version)
-            label = f"{what} → v{result.version}" if result.version is not None else what
-            self.notify(f"{label}: ConfigMap updated (rv {sanitize(result.resource_version)})", markup=False)
-            if result.history_error:
-                self.notify(
-                    sanitize(result.history_error),
-                    title="history not written",
-                    severity="warning",
-                    markup=False,
-                )
-            self.flow.track(result.pushed_at_ns, label, timeout=self.reload_timeout, poll=self.reload_poll)
-        elif result.status is PushStatus.UNCHANGED:
-            self.snapshot = RulesSnapshot(dict(files), result.resource_version)
-            self.notify("the live rules are already exactly these files: nothing sent", markup=False)
-        elif result.status is PushStatus.CONFLICT and result.conflict is not None:
-            self.flow.resolve(result.conflict, lambda: dict(self.files))
-        else:
-            n = len(result.validation.errors) if result.validation else 0
-            self.notify(f"not pushed: {result.status.value} ({n} errors)", severity="error", markup=False)
-        self._refresh_state()
-
-    @on(PushFlow.Rebased)
-    async def _flow_rebased(self, message: PushFlow.Rebased) -> None:
-        self.snapshot = message.snapshot
-        if message.files is None:
-            self.notify(
-                "your text is now based on the live version: ctrl+d shows what a push changes", markup=False
-            )
-        else:
-            if message.saved is not None:
-                self.saved_copies.append(message.saved)
-            await self._set_files(dict(message.files))
-            self._schedule_lint(0)
-            self.notify(
-                f"loaded the live version; yours is saved in {message.saved}", timeout=15, markup=False
-            )
-        self._refresh_state()
-
-    @on(PushFlow.RolledBack)
-    async def _flow_rolled_back(self, message: PushFlow.RolledBack) -> None:
-        result, version, files = message.result, message.version, message.files
-        what = f"rollback to v{version}"
-        if result.status is PushStatus.PUSHED:
-            if files is not None and not self.modified:
-                self.snapshot = RulesSnapshot(files, result.resource_version)
-                await self._set_files(dict(files))
-                self._schedule_lint(0)
-            elif files is not None:
-                self.snapshot = RulesSnapshot(files, result.resource_version)
-                self.notify(
-                    "rolled back; your unpushed edits stay in the editor (ctrl+d shows them)", markup=False
-                )
-            self._flow_pushed(PushFlow.Pushed(result, files or dict(self.files), what))
-        elif result.status is PushStatus.UNCHANGED:
-            self.notify(f"the live rules already are version {version}: nothing sent", markup=False)
-            self.busy = ""
-        else:
-            self._flow_pushed(PushFlow.Pushed(result, dict(self.files), what))
-
-    @on(PushFlow.ReloadStarted)
-    def _flow_reload_started(self, message: PushFlow.ReloadStarted) -> None:
-        self.query_one(ReloadPanel).begin(message.what)
-
-    @on(PushFlow.ReloadEvent)
-    def _flow_reload_event(self, message: PushFlow.ReloadEvent) -> None:
-        self.query_one(ReloadPanel).node(message.event)
-
-    @on(PushFlow.ReloadFinished)
-    def _flow_reload_finished(self, message: PushFlow.ReloadFinished) -> None:
-        self.query_one(ReloadPanel).finish(message.summary, message.error)
-
-    # ------------------------------------------------------------ state shown
-
-    @property
-    def modified(self) -> bool:
-        return self.snapshot is not None and self.files != self.snapshot.files
-
-    def push_blocked(self) -> str:
-        """Why a push cannot be offered now ("" when it can)."""
-        if self.read_only:
-            return "read-only: pushing is disabled"
-        if self.snapshot is None:
-            return "the rules are not loaded"
-        if self.busy:
-            return f"{self.busy}…"
-        if self.linted_gen != self.lint_gen:
-            return "checking the rules…"
-        if self.lint_error:
-            return self.lint_error
-        n = len(self.errors)
-        if n:
-            return f"push disabled: {n} error{'s' if n != 1 else ''} — fix {'them' if n != 1 else 'it'} first"
-        return ""
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in WRITE_ACTIONS and self.read_only:
-            return False  # hidden: nothing to offer in read-only mode
-        if action == "push":
-            return None if self.push_blocked() else True
-        if action == "rollback":
-            return None if (self.busy or self.snapshot is None) else True
-        if action == "external_editor":
-            return True if self.current and self.current != DEFAULTS_KEY else None
-        if action == "new_file":
-            return None if self.snapshot is None else True
-        if action == "goto_rejected":
-            spot = self._refused_spot()
-            return True if spot is not None and spot.failure is not None else False
-        if action == "remove_file":
-            return True if self.snapshot is not None and self.current in self.files else None
-        return True
-
-    def _update_title(self) -> None:
-        pane = self.query_one("#rules-editor-pane")
-        if self.current == DEFAULTS_KEY and self.defaults is not None:
-            pane.border_title = (
-                f"falco_rules.yaml · default rules from pod {sanitize(self.defaults.pod)} · read-only"
-            )
-            return
-        if not self.snapshot:
-            return
-        cm = self.services.rules.configmap
-        if not self.current:
-            pane.border_title = f"{cm} rv {sanitize(self.snapshot.resource_version)} · no files"
-            return
-        state = "modified" if self.files.get(self.current) != self.snapshot.files.get(self.current) else ""
-        parts = [sanitize(self.current), f"{cm} rv {sanitize(self.snapshot.resource_version)}", state]
-        pane.border_title = " · ".join(p for p in parts if p)
-        n_err = len(self.errors)
-        n_warn = len(self.problems) - n_err
-        self.query_one("#rules-problems-pane").border_title = f"problems ✗{n_err} ⚠{n_warn}"
-
-    def _update_status(self) -> None:
-        text = Text()
-        if self.load_error:
-            text.append(f"✗ {sanitize(self.load_error)}", "bold red")
-        elif self.read_only:
-            text.append("read-only: push and roll back are disabled", "yellow")
-        elif (why := self.push_blocked()) and self.snapshot is not None:
-            text.append(
-                f"{'✗' if self.errors else '…'} {sanitize(why)}", "bold red" if self.errors else "dim"
-            )
-        elif self.snapshot is not None:
-            n = len(self.problems)
-            if n:
-                text.append(
-                    f"⚠ {n} warning{'s' if n != 1 else ''}: a push asks you to confirm them", "yellow"
-                )
-            else:
-                text.append("✓ valid", "green")
-            text.append(" · ctrl+u push" if self.modified else " · no changes to push", "dim")
-        target = self.validation.target if self.validation is not None else None
-        if target is not None and target.noteworthy and not self.load_error:
-            # the nodes run another Falco than the pinned one, or several: say which one the check is for
-            text.append("  · " + sanitize(target.describe(), max_len=300), "yellow" if target.note else "dim")
-        if self.cluster_check is not None and not self.load_error:
-            check = self.cluster_check
-            bad = bool(check.rejected_by or check.disagreements or check.leftovers)
-            text.append("  · " + sanitize(summary_line(check), max_len=200), "yellow" if bad else "dim")
-        if self.defaults_error and not self.load_error:
-            text.append(
-                "  · default rules unavailable, macros from falco_rules.yaml are unknown: "
-                + sanitize(self.defaults_error, max_len=200),
-                "yellow",
-            )
-        self.status_text = text.plain
-        self.query_one("#rules-status", Static).update(text)
 
     # ------------------------------------------------------------ nodes refusing the rules
 
