@@ -18,7 +18,7 @@ from aiohttp import web
 
 from falcotui.falco.alerts import parse_iso8601_ns
 from falcotui.sim.api.errors import StoreError, bad_request, not_found
-from falcotui.sim.nodes.runtime import ContainerLog
+from falcotui.sim.nodes.runtime import ContainerLog, LogCursor, LogRecord
 
 POLL_INTERVAL = 0.05
 CHUNK_BYTES = 64 * 1024
@@ -63,17 +63,18 @@ def make_log_handler(
         resp = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
         await resp.prepare(request)
         writer = _Writer(resp, opts)
+        cursor = log.open()  # the current file, opened before the first await (a rotation may come then)
         try:
-            last_seq = await writer.backlog(log)
+            await writer.backlog(cursor)
             while opts.follow and not writer.full:
                 if cut_generation is not None and cut_generation(namespace, pod_name) != generation:
                     break
-                if log.seq == last_seq:
+                if not cursor.pending:
                     if log.closed:
                         break
                     await asyncio.sleep(POLL_INTERVAL)
                     continue
-                last_seq = await writer.write(log.since(last_seq), last_seq)
+                await writer.write(cursor.read())
             await resp.write_eof()
         except (ConnectionResetError, ConnectionError):
             pass
@@ -199,21 +200,18 @@ class _Writer:
         self.left = opts.limit_bytes
         self.full = False
 
-    async def backlog(self, log: ContainerLog) -> int:
-        records = log.current()  # a new request reads the current file only (kubelet logs.go)
-        last_seq = log.seq if not records else records[-1][0]
+    async def backlog(self, cursor: LogCursor) -> None:
+        records = cursor.backlog()  # a new request reads the current file only (kubelet logs.go)
         if self.opts.tail is not None:
             records = records[-self.opts.tail :] if self.opts.tail else []
-        await self.write(iter(records), last_seq)
-        return last_seq
+        await self.write(records)
 
-    async def write(self, records, last_seq: int) -> int:
+    async def write(self, records: list[tuple[int, LogRecord]]) -> None:
         buf: list[bytes] = []
         size = 0
         since = self.opts.since_ns
         stamps = self.opts.timestamps
-        for seq, rec in records:
-            last_seq = seq
+        for _seq, rec in records:
             if since is not None and rec.time_ns < since:
                 continue
             line = f"{rfc3339_nano(rec.time_ns)} {rec.text}\n" if stamps else f"{rec.text}\n"
@@ -233,4 +231,3 @@ class _Writer:
                 size = 0
         if buf:
             await self.resp.write(b"".join(buf))
-        return last_seq

@@ -39,21 +39,22 @@ class ContainerLog:
     """One container instance's log, rotated like the kubelet's: past `max_size` bytes the current file
     (`0.log`) is rotated out and a new one starts; at most `max_files` files exist.
 
-    What the API serves follows the kubelet (pkg/kubelet/kuberuntime/logs/logs.go): a new `kubectl logs`
-    request reads the current file only (the docs: "only the contents of the latest log file will be
-    available through kubectl logs"); a follower that was reading when the file rotated finishes the old
-    file before it reopens the new one, so it loses nothing. The sim keeps the file rotated last in memory
-    for those followers until the next look (a follower polls many times a second), and only the sizes of
-    older ones (the kubelet leaves them on disk, where no API reads them): memory stays within about two
-    files per container however long it logs.
+    What the API serves follows the kubelet (pkg/kubelet/kuberuntime/logs/logs.go, ReadLogs): a new
+    `kubectl logs` request reads the current file only (the docs: "only the contents of the latest log file
+    will be available through kubectl logs"); a follower (`open()`, a LogCursor) keeps the file it opened
+    and reads it to its end even after the kubelet rotated it away (an open file outlives its rename), and
+    only there reopens the log's path: the current file, from its start. So a follower that lags loses
+    nothing across one rotation, and a follower that lags across two loses the file in between, as the
+    kubelet's does. A rotated file stays in memory only while a follower still has it open; older ones
+    leave only their sizes (the kubelet keeps them on disk, where no API reads them).
 
     The kubelet's log manager (pkg/kubelet/logs/container_log_manager.go) looks every
     `containerLogMonitorInterval` and rotates a file that is past `max_size`: a file may overshoot until
     the next look, and a file rotates at most once per interval. Here the look happens at the first write
     after each interval has passed, which is the same rotation.
 
-    Readers poll by `seq`: every appended record gets a sequence number, so a reader can ask for
-    everything after the last number it saw.
+    Every appended record gets a sequence number, so a reader can ask for everything after the last
+    number it saw.
     """
 
     def __init__(
@@ -71,7 +72,7 @@ class ContainerLog:
         self.max_size = max_size
         self.max_files = max(1, max_files)
         self._records: deque[tuple[int, LogRecord]] = deque()  # the current file
-        self._previous: deque[tuple[int, LogRecord]] = deque()  # the file rotated last
+        self._first_seq = 1  # the sequence number of the current file's first record
         self._size = 0  # bytes of the current file, as the CRI format writes them
         self.rotated_sizes: deque[int] = deque(maxlen=self.max_files - 1)  # rotated files kept on disk
         self.rotations = 0
@@ -92,21 +93,17 @@ class ContainerLog:
             self._next_look = now + self.monitor_interval
             if self._size > self.max_size:
                 self._rotate()
-            else:  # a follower polls many times a second: one interval later it has left the old file
-                self._previous = deque()
         self._seq += 1
         self._records.append((self._seq, LogRecord(time_ns or self._clock(), stream, text)))
         self._size += size
 
     def _rotate(self) -> None:
-        """`0.log` becomes `0.log.<timestamp>` and a new `0.log` starts (the oldest beyond
-        `max_files` is removed); with `max_files` 1 the kubelet keeps no rotated file."""
+        """`0.log` becomes `0.log.<timestamp>` and a new `0.log` starts (the oldest beyond `max_files` is
+        removed); followers that have the old file open keep it (LogCursor)."""
         if self.max_files > 1:
             self.rotated_sizes.append(self._size)
-            self._previous = self._records
-        else:
-            self._previous = deque()
         self._records = deque()
+        self._first_seq = self._seq + 1
         self._size = 0
         self.rotations += 1
 
@@ -114,21 +111,9 @@ class ContainerLog:
         """The container exited: followers finish after draining."""
         self.closed = True
 
-    def since(self, seq: int) -> list[tuple[int, LogRecord]]:
-        """Records numbered after `seq`, oldest first: a follower's next batch (the rest of the file rotated
-        last, then the current one).
-
-        Taken from the newest end, so a poll costs the number of new records, not the log's length; and a
-        copy, so a reader may await between records while the container keeps logging.
-        """
-        newer = self._seq - seq
-        if newer <= 0:
-            return []
-        out = list(islice(reversed(self._records), newer))
-        if len(out) < newer and self._previous:
-            out.extend(islice(reversed(self._previous), newer - len(out)))
-        out.reverse()
-        return out
+    def open(self) -> LogCursor:
+        """A follower's cursor on the current file, before any of it is read (see LogCursor)."""
+        return LogCursor(self)
 
     def current(self) -> list[tuple[int, LogRecord]]:
         """The current file's records (what a new log request reads), oldest first."""
@@ -142,6 +127,52 @@ class ContainerLog:
     def size(self) -> int:
         """Bytes of the current file."""
         return self._size
+
+
+class LogCursor:
+    """A follower's open log file (kubelet logs.go ReadLogs with `follow`): `backlog()` is the file as it
+    was opened, `read()` what was written after the last record handed out. When the kubelet has rotated
+    the file away, `read()` hands out the rest of it, then reopens the log's path: the current file, from
+    its start (any file rotated in between is skipped, as the kubelet's follower skips it). A batch is a
+    copy, so a reader may await between records while the container keeps logging."""
+
+    __slots__ = ("_file", "_first", "_log", "seq")
+
+    def __init__(self, log: ContainerLog) -> None:
+        self._log = log
+        self._file = log._records  # the open file: stays readable after a rotation replaced it
+        self._first = log._first_seq
+        self.seq = log._first_seq - 1  # the last record handed out
+
+    def backlog(self) -> list[tuple[int, LogRecord]]:
+        """The open file from its start (what a new request reads first); the cursor moves to its end."""
+        out = list(self._file)
+        if out:
+            self.seq = out[-1][0]
+        return out
+
+    @property
+    def pending(self) -> bool:
+        """Records to read: new ones, or a rotation to follow."""
+        return self.seq != self._log._seq or self._file is not self._log._records
+
+    def read(self) -> list[tuple[int, LogRecord]]:
+        """The records after the last one handed out, oldest first (taken from the newest end of the
+        current file, so a poll costs the number of new records, not the file's length)."""
+        log, file = self._log, self._file
+        if file is log._records:
+            newer = log._seq - self.seq
+            if newer <= 0:
+                return []
+            out = list(islice(reversed(file), newer))
+            out.reverse()
+        else:  # rotated under it: the rest of the open file, then the log's path reopened
+            out = list(islice(file, max(0, self.seq + 1 - self._first), None))
+            self._file, self._first = log._records, log._first_seq
+            out.extend(log._records)
+        if out:
+            self.seq = out[-1][0]
+        return out
 
 
 @dataclass(slots=True)
