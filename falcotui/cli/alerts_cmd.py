@@ -45,7 +45,10 @@ from falcotui.falco.sidekick import CLUSTER_FIELD
 from falcotui.ops.alerts.query import AlertQuery, QueryError
 from falcotui.ops.alerts.store import StoredAlert
 
-TICK_S = 0.1  # how often the follow loop drains the engine
+TICK_S = 0.1  # how often the NATS-only follow loop drains its hub
+#: how often `follow` drains the engine: alerts are printed as soon as they are stored (on_stored) or passed
+#: on (the relay), so the tick only prints notices; idle at 10 ticks a second it cost 0.5% of a core (0.2%)
+FOLLOW_TICK_S = 0.5
 _COLORS = {
     Priority.EMERGENCY: "1;31",
     Priority.ALERT: "1;31",
@@ -349,7 +352,7 @@ async def follow(
                 for notice in delta.notices:
                     print(f"falcotui: {sanitize(notice.message, max_len=300)}", file=sys.stderr, flush=True)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), TICK_S)
+                await asyncio.wait_for(stop.wait(), FOLLOW_TICK_S)
         if broken:
             raise broken[0]
         last = engine.drain().alerts
