@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from falcotui.falco.sidekick import alert_from_payload, payload_for
-from falcotui.ui.alerts.alert_list import list_columns
+from falcotui.ui.alerts.alert_row import list_columns
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_alerts_frozen import alert_rows, open_alerts

@@ -264,7 +264,7 @@ async def test_node_detail_at_80x24_shows_all_facts_and_no_node_column(frozen, s
 def test_columns_always_fill_the_row_and_keep_the_essentials():
     """Any width, any content: the columns add up to the width, TIME, PRIORITY, RULE and OUTPUT stay, and
     OUTPUT gets at least its minimum; on a big screen nothing is dropped."""
-    from falcotui.ui.alerts.alert_list import OUTPUT_MIN, list_columns
+    from falcotui.ui.alerts.alert_row import OUTPUT_MIN, list_columns
 
     needs = [{}, {"rule": 5, "node": 3, "pod": 1}, {"rule": 60, "node": 45, "pod": 70, "priority": 9}]
     for width in range(66, 401, 3):  # 77 at 80x24

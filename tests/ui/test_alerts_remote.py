@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from falcotui.ui.alerts.alert_list import alert_line
+from falcotui.ui.alerts.alert_row import alert_line
 from falcotui.ui.alerts.screen import AlertsScreen
 
 ROW = re.compile(r"\d\d:\d\d:\d\d(\.\d{3})? +(Emergency|Alert|Critical|Error|Warning|Notice|Info|Debug) .*")

@@ -32,7 +32,8 @@ from falcotui.ops.alerts.query import EMPTY_QUERY, SINCE_PRESETS, AlertQuery, Qu
 from falcotui.ops.alerts.report import ReportMeta
 from falcotui.ops.alerts.view import RuleGroup
 from falcotui.ops.engine import EngineDelta
-from falcotui.ui.alerts.alert_list import AlertList, priority_label
+from falcotui.ui.alerts.alert_list import AlertList
+from falcotui.ui.alerts.alert_row import priority_label
 from falcotui.ui.alerts.count_list import CountList
 from falcotui.ui.alerts.detail import AlertDetail
 from falcotui.ui.alerts.detail_pane import DetailPaneHost
