@@ -24,6 +24,7 @@ from falcotui.falco.image import image_plugin_settings
 from falcotui.sim.cluster import SimCluster
 from falcotui.sim.falco.runtime import FalcoRuntime
 from falcotui.sim.falco.wiring import install
+from falcotui.sim.scenarios import make_scenario
 
 
 @pytest.fixture
@@ -230,3 +231,10 @@ class FalcoGrpc:
 @pytest.fixture
 def falco_grpc(grpc_certs: GrpcCerts) -> FalcoGrpc:
     return FalcoGrpc(grpc_certs)
+
+
+@pytest.fixture
+async def storm_runtime():
+    """A Falco runtime with a 200 alerts/s storm, for a simulated Falco process on its own (falco_process)."""
+    rt = FalcoRuntime(make_scenario("storm", rate=200, seed=7), tick=0.02)
+    yield rt

@@ -1,114 +1,22 @@
-"""The simulated Falco process on its own (no cluster): what it prints, how it loads, reloads and fails."""
+"""The simulated Falco process on its own (no cluster): what it prints, how it loads and fails (reloads:
+test_falco_reload.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-import time
 from pathlib import Path
 
 import orjson
 import pytest
+from falco_process import BROKEN, CONFIG, CUSTOM, LOG_TIME, alerts, base_files, ctx, start, stderr, until
 
 from falcotui.falco.alerts import Priority, parse_iso8601_ns, parse_json_alert
 from falcotui.falco.rules.loader import load_rules
 from falcotui.sim.falco.config import bundled_default_rules, falco_image_version, image_files
-from falcotui.sim.falco.process import FalcoContainer
 from falcotui.sim.falco.runtime import FalcoRuntime
 from falcotui.sim.falco.startup import run_falco_cli
-from falcotui.sim.nodes.runtime import ContainerContext, ContainerLog
 from falcotui.sim.scenarios import make_scenario
-
-# logger.cpp: `%a %b %d %H:%M:%S %Y`, or `%FT%T%z` with time_format_iso_8601 (the image's config.d sets it)
-LOG_TIME = re.compile(
-    r"^(?:[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d \d{4}|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000): "
-)
-# What falcotui's manifests mount: a falco.yaml replacing the image's, so it carries the container plugin's
-# definition and suggested output itself (the image's config.d drop-in only says `load_plugins: [container]`).
-CONFIG = """\
-config_files: [/etc/falco/config.d]
-plugins:
-  - name: container
-    library_path: libcontainer.so
-    init_config: {label_max_len: 100, with_size: false}
-append_output:
-  - suggested_output: true
-watch_config_files: true
-rules_files: [/etc/falco/falco_rules.yaml, /etc/falco/rules.d]
-json_output: true
-json_include_output_property: true
-json_include_tags_property: true
-json_include_output_fields_property: true
-stdout_output: {enabled: true}
-webserver: {enabled: true, threadiness: 0, listen_port: 8765, listen_address: 0.0.0.0}
-"""
-CUSTOM = """\
-- rule: Shell in payments pod
-  desc: a shell ran in the payments namespace
-  condition: spawned_process and container and k8s.ns.name = payments and proc.name in (shell_binaries)
-  output: Shell in payments (user=%user.name pod=%k8s.pod.name cmd=%proc.cmdline)
-  priority: ERROR
-  tags: [payments, shell]
-"""
-BROKEN = """\
-- rule: Suspicious shell in container
-  desc: broken on purpose
-  condition: container and proc.name = sh or
-  output: shell %proc.name
-  priority: WARNING
-"""
-
-
-def ctx(files: dict[str, str], *, image: str = "falcosecurity/falco:0.45.0", args: list[str] | None = None,
-        node: str = "node-a", restart_count: int = 0) -> ContainerContext:  # fmt: skip
-    return ContainerContext(
-        namespace="falco",
-        pod_name="falco-x7k2p",
-        pod_uid="uid-1",
-        node_name=node,
-        node_ip="127.0.0.2",
-        container_name="falco",
-        image=image,
-        args=args if args is not None else ["/usr/bin/falco", "-c", "/etc/falco-config/falco.yaml"],
-        env={"FALCO_HOSTNAME": node},
-        files=files,
-        host_network=False,
-        restart_count=restart_count,
-        log=ContainerLog(),
-    )
-
-
-def base_files(**extra: str) -> dict[str, str]:
-    return {"/etc/falco-config/falco.yaml": CONFIG, **extra}
-
-
-async def until(predicate, what: str, timeout: float = 30.0) -> None:
-    # A deadline, not a timed assert: a loaded 2-core CI box may take many seconds to boot a Falco.
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def stderr(log: ContainerLog) -> list[str]:
-    return [LOG_TIME.sub("", r.text) for r in log.records() if r.stream == "stderr"]
-
-
-def alerts(log: ContainerLog) -> list[dict]:
-    return [orjson.loads(r.text) for r in log.records() if r.stream == "stdout" and r.text.startswith("{")]
-
-
-@pytest.fixture
-async def storm_runtime():
-    rt = FalcoRuntime(make_scenario("storm", rate=200, seed=7), tick=0.02)
-    yield rt
-
-
-async def start(rt: FalcoRuntime, c: ContainerContext) -> FalcoContainer:
-    handle = await rt.start(c)
-    return handle
 
 
 async def test_startup_lines_follow_falcos_format_then_json_alerts(storm_runtime: FalcoRuntime) -> None:
@@ -235,77 +143,6 @@ async def test_invalid_rules_at_start_print_error_and_exit_1(storm_runtime: Falc
         "    rule 'Suspicious shell in container': (/etc/falco/rules.d/custom-rules.yaml:0:2)",
     ]
     assert any(t.startswith("LOAD_ERR_COMPILE_CONDITION (Error compiling condition): ") for t in texts[i:])
-
-
-async def test_valid_rules_change_restarts_with_new_rules(storm_runtime: FalcoRuntime) -> None:
-    c = ctx(base_files())
-    handle = await start(storm_runtime, c)
-    await until(lambda: len(alerts(c.log)) >= 5, "first alerts")
-    assert not any(a["rule"] == "Shell in payments pod" for a in alerts(c.log))
-    handle.files_changed(base_files(**{"/etc/falco/rules.d/custom.yaml": CUSTOM}))
-    await until(
-        lambda: any(a["rule"] == "Shell in payments pod" for a in alerts(c.log)), "the new rule firing"
-    )
-    lines = stderr(c.log)
-    restart = lines.index("SIGHUP received, restarting...")
-    assert lines[restart + 1] == "Falco version: 0.45.0 (x86_64)"
-    assert "   /etc/falco/rules.d/custom.yaml | schema validation: ok" in lines[restart:]
-    assert handle.reloads == 1 and handle.ready()
-    await handle.stop()
-
-
-async def test_invalid_rules_change_keeps_old_rules_and_emits_internal_alert(
-    storm_runtime: FalcoRuntime,
-) -> None:
-    c = ctx(base_files(**{"/etc/falco/rules.d/custom.yaml": CUSTOM}))
-    handle = await start(storm_runtime, c)
-    await until(lambda: len(alerts(c.log)) >= 5, "first alerts")
-    handle.files_changed(base_files(**{"/etc/falco/rules.d/custom.yaml": BROKEN}))
-    internal = lambda: [a for a in alerts(c.log) if a["source"] == "internal"]  # noqa: E731
-    await until(lambda: internal(), "the hot restart failure alert")
-    doc = internal()[0]
-    assert doc["rule"] == "Falco internal: hot restart failure" and doc["priority"] == "Critical"
-    assert doc["output"].startswith(
-        "Falco internal: hot restart failure: /etc/falco/rules.d/custom.yaml: Invalid\n1 Errors:\n"
-    )
-    assert "LOAD_ERR_COMPILE_CONDITION" in doc["output"] and doc["output_fields"] == {}
-    # handle_msg's fixed keys, whatever json_include_* say (falco_outputs.cpp): no message, no tags
-    assert set(doc) == {"hostname", "output", "output_fields", "priority", "rule", "source", "time"}
-    before = len(alerts(c.log))
-    await until(lambda: len(alerts(c.log)) >= before + 10, "alerts after the refused reload")
-    assert "SIGHUP received, restarting..." not in stderr(c.log)
-    assert handle.ready() and handle.reloads == 0
-    # the old custom rule is still loaded and firing
-    await until(lambda: any(a["rule"] == "Shell in payments pod" for a in alerts(c.log)[before:]), "old rule")
-    assert "Suspicious shell in container" not in {a["rule"] for a in alerts(c.log)}
-    # like inotify, only a change fires: another volume updating leaves the broken file alone
-    handle.files_changed(base_files(**{"/etc/falco/rules.d/custom.yaml": BROKEN, "/etc/other/key": "x"}))
-    count = len(alerts(c.log))
-    await until(lambda: len(alerts(c.log)) > count + 10, "more alerts")
-    assert len(internal()) == 1
-    await handle.stop()
-
-
-async def test_changes_falco_does_not_watch_do_not_reload(storm_runtime: FalcoRuntime) -> None:
-    files = base_files()
-    files["/etc/falco-config/falco.yaml"] = CONFIG.replace(
-        "watch_config_files: true", "watch_config_files: false"
-    )
-    c = ctx(files)
-    handle = await start(storm_runtime, c)
-    await until(lambda: len(alerts(c.log)) >= 3, "first alerts")
-    handle.files_changed({**files, "/etc/falco/rules.d/custom.yaml": BROKEN})
-    watched = base_files()
-    c2 = ctx(watched)
-    handle2 = await start(storm_runtime, c2)
-    await until(lambda: len(alerts(c2.log)) >= 3, "first alerts")
-    handle2.files_changed({**watched, "/etc/unrelated/key": "value"})
-    n1, n2 = len(alerts(c.log)), len(alerts(c2.log))
-    await until(lambda: len(alerts(c.log)) > n1 + 5 and len(alerts(c2.log)) > n2 + 5, "more alerts")
-    assert "SIGHUP received, restarting..." not in stderr(c.log) + stderr(c2.log)
-    assert not any(a["source"] == "internal" for a in alerts(c.log) + alerts(c2.log))
-    await handle.stop()
-    await handle2.stop()
 
 
 async def test_official_default_rules_as_the_image_file(shared_data: Path) -> None:
