@@ -24,6 +24,8 @@ EMPTY_SUMMARY = FleetSummary(0, 0, 0, 0, 0, 0, 0)
 class FleetMirror:
     """The fleet grid's rows as the worker last sent them; the read side of `FleetState`."""
 
+    rows_on_demand = False  # rows are kept as sent (an unchanged row stays the same object)
+
     def __init__(
         self, namespace: str | None, *, mark_pending: Callable[[PushMark | None], None] | None = None
     ) -> None:

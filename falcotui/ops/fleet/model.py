@@ -66,6 +66,8 @@ def _pod_rank(pod: Mapping) -> tuple:
 class FleetState:
     """Nodes, Falco pods and the Falco DaemonSet, applied incrementally; rows on demand."""
 
+    rows_on_demand = True  # each `row()` is computed afresh, aged with the clock (see `changed_since`)
+
     def __init__(
         self,
         hub: AlertHub | None = None,
