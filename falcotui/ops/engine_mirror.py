@@ -14,7 +14,7 @@ from collections.abc import Callable
 from falcotui.ops.engine_batch import NodeDetail, StoreCounts, TickBatch
 from falcotui.ops.fleet.k8s import DaemonSetSummary
 from falcotui.ops.fleet.model import order_rows
-from falcotui.ops.fleet.status import FleetSummary, NodeReload, NodeStatus
+from falcotui.ops.fleet.status import FleetSummary, NodeReload, NodeStatus, with_live
 from falcotui.ops.notices import Notice
 from falcotui.ops.rules.reload_state import PushMark
 
@@ -41,7 +41,7 @@ class FleetMirror:
         self._forgot_at = -1  # entries of nodes gone were dropped at this version
 
     def apply(self, batch: TickBatch) -> None:
-        if batch.rows:
+        if batch.rows or batch.live:
             self.version += 1
         for name, row in batch.rows.items():
             self._changed_at[name] = self.version
@@ -49,6 +49,11 @@ class FleetMirror:
                 self.nodes.pop(name, None)
             else:
                 self.nodes[name] = row
+        for name, live in batch.live.items():  # the worker sent this node's whole row before
+            old = self.nodes.get(name)
+            if old is not None:
+                self._changed_at[name] = self.version
+                self.nodes[name] = with_live(old, live)
         if batch.summary is not None:
             self._summary = batch.summary
         if batch.daemonset is not None:
