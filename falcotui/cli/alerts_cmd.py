@@ -172,7 +172,7 @@ class AlertPrinter:
         if tail is None or tail[0] != node:
             tail = self._log_tail(pod, node)
         if pods.count(pod) == len(pods) and nodes.count(node) == len(nodes):  # one pod's batch (always)
-            data = tail[1].join([raw[:-1] for raw in lines]) + tail[1]
+            data = tail[1].join([raw[:-1] for raw in lines]) + tail[1]  # (bytes.replace: 10x slower)
         else:
             chunks = []
             for raw, node, pod in zip(lines, nodes, pods, strict=True):
@@ -369,7 +369,7 @@ class _GuardedRelay:
     `print_stored` does) instead of failing the log stream that brought the lines."""
 
     def __init__(self, printer: AlertPrinter, broken: list[BaseException], stop: StopSignal) -> None:
-        self.passes = printer.passes
+        self.passes = json_passes  # AlertPrinter.passes without its `}` check (the relay's lines end so)
         self._printer, self._broken, self._stop = printer, broken, stop
 
     def relay(self, lines: list[bytes], nodes: list[str], pods: list[str]) -> None:

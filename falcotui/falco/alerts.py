@@ -376,45 +376,25 @@ def alert_from_mapping(obj: Mapping[str, Any], *, node: str | None = None, pod: 
 
 
 #: Falco's own spellings of the priorities (`Warning`, `Informational`), what `alert_to_json` writes
-_LABEL_SPELLINGS = frozenset(p.label for p in Priority)
+LABEL_SPELLINGS = frozenset(p.label for p in Priority)
 
 
-def json_identity(obj: dict) -> tuple[int, str, str, str, str, dict] | None:
-    """`(event time in ns, rule, hostname, output, source, output_fields)` of a decoded JSON line that
-    `alert_from_mapping` accepts on its fast path and that `alert_to_json` would write back byte for byte
-    (Falco's eight keys alone, the priority spelled as Falco does, the time in Falco's own form): a
-    consumer that passes such a line on as it came needs no Alert for it. None for anything else, also
-    for a line whose values were not seen before (`alert_from_mapping` learns them; the next one passes).
-    The strings are `alert_from_mapping`'s shared ones, so the de-duplication key is the same."""
-    try:  # all eight keys, and (below) no other
-        time_text, prio, rule, output, source, hostname, fields, tags = _FALCO_KEYS(obj)
-        seen = _SEEN_VALUES.get((rule, prio, source, hostname))
-    except (KeyError, TypeError):
-        return None
+def falco_json_time_ns(text: str) -> int | None:
+    """The event time of a JSON alert's `time` when it is in the exact form Falco writes and `alert_to_json`
+    writes back (`2026-11-26T09:02:17.120004511Z`; not a leap second, which would come back as the next
+    minute), else None: for a consumer that passes Falco's line on as it came (ops/alerts/relay.py)."""
     if (
-        seen is None
-        or tags != seen[4]
-        or prio not in _LABEL_SPELLINGS
-        or len(obj) != 8
-        or type(output) is not str
-        or type(fields) is not dict
-        or type(time_text) is not str
-        or len(time_text) != 30
-        or time_text[10] != "T"
-        or time_text[19] != "."
-        or time_text[29] != "Z"
-        or time_text[17:19] == "60"  # a leap second: alert_to_json would write the next minute
-        or not (frac := time_text[20:29]).isdigit()
+        len(text) != 30
+        or text[10] != "T"
+        or text[19] != "."
+        or text[29] != "Z"
+        or text[17:19] == "60"
+        or not (frac := text[20:29]).isdigit()
         or not frac.isascii()
     ):
         return None
-    base = _SECOND_BASE.get(time_text[:19])
-    if base is None:
-        if (time_ns := _falco_time_ns(time_text)) is None:
-            return None
-    else:
-        time_ns = base + int(frac)
-    return (time_ns, seen[1], seen[3], output, seen[2], fields)
+    base = _SECOND_BASE.get(text[:19])
+    return _falco_time_ns(text) if base is None else base + int(frac)
 
 
 _SECOND_BASE: dict[str, int] = {}

@@ -84,6 +84,8 @@ def mixed_lines(mk, sample_lines: list[str]) -> list[FollowerLine]:
     texts += [mk.alert_line(300 + i, node=NODE) for i in range(20)]  # metadata back
     obj = orjson.loads(mk.alert_line(400, node=NODE))
     texts += [orjson.dumps({**obj, "priority": "WARNING"}), orjson.dumps({**obj, "node": "x", "time": "now"})]
+    texts += [orjson.dumps({**obj, "rule": ""}), orjson.dumps({**obj, "tags": ["ok", 1]})]  # not alerts
+    texts += [orjson.dumps({**obj, "output_fields": []}), orjson.dumps({**obj, "time": 1795683737})]
     texts += [b'{"rule": "no time"', b"[1, 2]", b"Sun Dec  6 22:00:00 2026: Falco version: 0.45.0 (x86_64)"]
     texts += [mk.alert_line(500 + i, node=NODE) for i in range(30)]
     internal = orjson.loads(next(line for line in sample_lines if '"source":"internal"' in line))
@@ -108,7 +110,7 @@ def test_relayed_output_counts_and_falco_state_are_the_store_paths(mk, clock, sa
     assert b"\\u202e" in relayed.out.getvalue() and "\u202e".encode() not in relayed.out.getvalue()
     for name in ("duplicates", "bad_lines"):
         assert getattr(relayed.hub, name) == getattr(stored.hub, name)
-    assert relayed.hub.duplicates >= 10 and relayed.hub.bad_lines >= 1
+    assert relayed.hub.duplicates >= 10 and relayed.hub.bad_lines >= 5
     assert dataclasses.asdict(relayed.hub.channels[(NODE, "log")]) == dataclasses.asdict(
         stored.hub.channels[(NODE, "log")]
     )
@@ -170,3 +172,25 @@ def test_lines_of_two_pods_in_one_batch_carry_their_own_node_and_pod(mk, clock):
             f"falco-{i % 2}",
             f"node-{i % 2}",
         )
+
+
+def test_the_relays_metadata_verdict_is_the_fleets(mk):
+    """Which output fields mean "no container metadata" (falco_problems.fields_metadata, what the Falco model
+    counts) is what the relay decides on the fields it decodes, for every mix of present, absent and empty."""
+    import itertools
+
+    import msgspec
+
+    from falcotui.ops.alerts.relay import MetadataFields, container_metadata_of
+    from falcotui.ops.fleet.falco_problems import fields_metadata
+
+    names = ("container.id", *METADATA_FIELDS)
+    values = (None, "", "<NA>", "host", "web-1", 0)
+    checked = 0
+    for combo in itertools.product((*values, "absent"), repeat=3):
+        for chosen in itertools.combinations(names, 3):
+            fields = {n: v for n, v in zip(chosen, combo, strict=True) if v != "absent"}
+            decoded = msgspec.json.decode(orjson.dumps(fields), type=MetadataFields)
+            assert container_metadata_of(decoded) == fields_metadata(fields, "syscall"), fields
+            checked += 1
+    assert checked > 5000

@@ -25,7 +25,7 @@ import time
 from collections import _count_elements, deque  # type: ignore[attr-defined]
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import orjson
 
@@ -38,10 +38,12 @@ from falcotui.falco.alerts import (
     alert_from_mapping,
 )
 from falcotui.falco.loglines import LogLine
-from falcotui.ops.alerts.relay import RELAYED, LineRelay, relay_log_lines
 from falcotui.ops.alerts.store import AlertStore, StoredAlert, alert_node
 from falcotui.ops.fleet.falco_pods import FalcoPodInfo, FalcoPodTracker
 from falcotui.ops.fleet.falco_problems import container_metadata
+
+if TYPE_CHECKING:
+    from falcotui.ops.alerts.relay import LineRelay
 
 _NS = 1_000_000_000
 CHANNEL_KINDS = ("log", "grpc", "nats")
@@ -70,6 +72,8 @@ _CONTAINER_NAME = "container.name"
 #: the keys of a Falco JSON alert with falco.yaml's default json_include_* settings (as alerts._FALCO_KEYS)
 _FALCO_KEYS = frozenset(("time", "priority", "rule", "output", "source", "hostname", "output_fields", "tags"))
 _POD_NAME = "k8s.pod.name"
+#: the sequence number a relayed alert's de-duplication key is remembered with: no store entry has it
+RELAYED = 0
 
 
 class PodLogLine(Protocol):
@@ -312,6 +316,8 @@ class AlertHub:
         `ingest_log_line`, which classifies and explains, in order with the alerts around it.
         With a `relay`, the lines it can pass on as they came go there instead (`relay_log_lines`)."""
         if self.relay is not None:
+            from falcotui.ops.alerts.relay import relay_log_lines  # msgspec: only where lines are relayed
+
             relay_log_lines(self, self.relay, lines)
         else:
             self.store_log_lines(lines)
@@ -505,8 +511,9 @@ class AlertHub:
             channel.alerts += len(mine)
             channel.last_received_ns = now
             channel.last_alert_ns = times[last]
-            live = channel.live_since_ns
-            earliest = min(mine) if live is None else min((t for t in mine if t >= live), default=None)
+            live, earliest = channel.live_since_ns, min(mine)
+            if live is not None and earliest < live:  # some written before it connected: history
+                earliest = min((t for t in mine if t >= live), default=None)
             if earliest is not None:
                 self._lag(channel, now - earliest, now)
 
