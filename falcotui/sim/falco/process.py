@@ -226,7 +226,7 @@ class FalcoContainer:
                 self._grpc_port = grpc.address[1]
         for line in webserver_lines(cfg):
             self._stderr(line)
-        if perf_event_denied(self.ctx, cfg):  # process_events opens the live inspector: see falco_node.py
+        if perf_event_denied(self.ctx, cfg):  # process_events opens the live inspector: see node.py
             if grpc is not None:
                 await grpc.stop()
             for line in PERF_EVENT_DENIED_LINES:
