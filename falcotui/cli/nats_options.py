@@ -5,6 +5,7 @@ stream to read; and, for the CLI, `--create-stream` (the stream's configuration 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TextIO
 
@@ -32,6 +33,19 @@ _OPTIONS = {
         "where an alert's cluster comes from: an output field (default field:cluster, e.g. Falcosidekick's "
         "customfields) or the N-th token of its subject",
     ),
+}
+
+
+#: the credential options' environment variables, as the nats CLI reads them (nats.docs nats-tools/natscli.md:
+#: `--user=NATS_USER`, `--password=NATS_PASSWORD`, …): a secret in the environment stays out of `ps`
+ENVIRONMENT = {
+    "creds": "NATS_CREDS",
+    "nkey": "NATS_NKEY",
+    "user": "NATS_USER",
+    "password": "NATS_PASSWORD",
+    "tlscert": "NATS_CERT",
+    "tlskey": "NATS_KEY",
+    "tlsca": "NATS_CA",
 }
 
 
@@ -72,6 +86,8 @@ def add_nats_options(
     """The source options; each one's dest is `prefix + nats_<name>` (default None); with `create`, the
     CLI's --create-stream and its companions too."""
     for flag, (name, metavar, text) in _OPTIONS.items():
+        if name in ENVIRONMENT:
+            text = f"{text} (default ${ENVIRONMENT[name]})"
         parser.add_argument(flag, dest=f"{prefix}nats_{name}", metavar=metavar, help=text)
     if create:
         for flag, (name, keywords) in _CREATE.items():
@@ -161,7 +177,10 @@ def nats_source(args: argparse.Namespace, url: str, *, since_ns: int | None = No
     from falcotui.ops.channels.nats import DEFAULT_CLUSTER_FROM, DEFAULT_SUBJECT, NatsSource, NatsSourceError
 
     def get(name: str):
-        return getattr(args, f"{prefix}nats_{name}", None)
+        given = getattr(args, f"{prefix}nats_{name}", None)
+        if given is None and name in ENVIRONMENT:
+            return os.environ.get(ENVIRONMENT[name]) or None
+        return given
 
     try:
         return NatsSource.parse(

@@ -43,10 +43,11 @@ def free_port() -> int:
 class NatsServer:
     """One nats-server process with JetStream; `kill()` is SIGKILL, `start()` again keeps port and store."""
 
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, *, auth: tuple[str, str] | None = None) -> None:
         self.store = store
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
+        self.auth = auth  # (user, password) the server requires (nats-server --user/--pass)
 
     @property
     def url(self) -> str:
@@ -54,6 +55,8 @@ class NatsServer:
 
     def start(self) -> None:
         cmd = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)]
+        if self.auth is not None:
+            cmd += ["--user", self.auth[0], "--pass", self.auth[1]]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     async def wait_ready(self, timeout: float = 20.0) -> None:

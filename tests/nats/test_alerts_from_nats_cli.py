@@ -11,13 +11,19 @@ import sys
 
 import orjson
 
-from .conftest import numbered, publish
+from .conftest import STREAM, NatsServer, numbered, publish
 
 CLI = [sys.executable, "-m", "falcotui", "alerts"]
 
 
-def _run(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *argv], capture_output=True, timeout=90, stdin=subprocess.DEVNULL)
+def _run(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*CLI, *argv],
+        capture_output=True,
+        timeout=90,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
 
 
 async def test_reads_the_stream_once_and_exits(nats_server, sample_alerts):
@@ -68,3 +74,35 @@ async def test_follow_through_a_server_restart(nats_server, sample_alerts):
         os.kill(proc.pid, signal.SIGINT)
         await proc.wait()
     assert got == [a.time_ns for a in alerts]  # 0 lost, 0 twice, in order
+
+
+async def test_credentials_from_the_nats_clis_environment_variables(tmp_path, sample_alerts):
+    """A server that wants a user and password: $NATS_USER/$NATS_PASSWORD (as the nats CLI reads them) are
+    enough, so the password need not be on the command line where `ps` shows it; a typed --password wins
+    over the environment; a wrong one is said, not retried forever."""
+    import nats
+
+    server = NatsServer(tmp_path / "js", auth=("falcotui", "s3cret-pass"))
+    server.start()
+    try:
+        await server.wait_ready()
+        url = f"nats://falcotui:s3cret-pass@127.0.0.1:{server.port}"
+        nc = await nats.connect(url)
+        await nc.jetstream().add_stream(name=STREAM, subjects=["falco.>"])
+        await nc.close()
+        alerts = list(numbered(sample_alerts, 30))
+        await publish(url, alerts)
+        good = {"NATS_USER": "falcotui", "NATS_PASSWORD": "s3cret-pass"}
+        done = await asyncio.to_thread(_run, "--from", server.url, "--json", env=good)
+        assert done.returncode == 0, done.stderr
+        assert len(done.stdout.splitlines()) == len(alerts)
+        bad = {**good, "NATS_PASSWORD": "wrong"}
+        done = await asyncio.to_thread(_run, "--from", server.url, "--json", env=bad)
+        assert done.returncode != 0 and done.stdout == b""
+        assert b"uthoriz" in done.stderr, done.stderr  # the server's "Authorization Violation", said
+        done = await asyncio.to_thread(
+            _run, "--from", server.url, "--json", "--password", "s3cret-pass", env=bad
+        )
+        assert done.returncode == 0 and len(done.stdout.splitlines()) == len(alerts), done.stderr
+    finally:
+        server.kill()
