@@ -2,7 +2,7 @@
 
 `WorkerHost` owns one Engine and answers the UI's calls over a `Link`: target "engine" (start, stop, tick,
 mark_reload_pending) and target "views" (the engine's alert views, `ViewService` of
-ops/alert_view_service.py). A child process runs `python -m falcotui.ops.engine_worker FD`: it builds its own
+ops/alerts/view_service.py). A child process runs `python -m falcotui.ops.engine_worker FD`: it builds its own
 KubeClients from the picklable `EngineSpec` the UI sends first (call "worker"/"open"), serves until the link
 closes — the UI exited or died: the socket's EOF is the parent-death signal — then stops the engine and
 exits. The same host also runs on a thread of the UI process (see ops/engine_placement.py).
@@ -90,7 +90,7 @@ class WorkerHost:
     def _host(self, engine: Engine) -> None:
         self.engine = engine
         self.batcher = TickBatcher(engine)
-        self.views = engine.views  # the UI's alert views by id (ops/alert_view_service.py)
+        self.views = engine.views  # the UI's alert views by id (ops/alerts/view_service.py)
 
     def __call__(self, target: str, method: str, args: tuple) -> Any:
         if self.delegate is not None and target != "worker":
