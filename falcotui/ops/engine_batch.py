@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from falcotui.ops.alerts.hub import ChannelStatus
+from falcotui.ops.alerts.channel_health import ChannelStatus
 from falcotui.ops.alerts.store import AlertStore
 from falcotui.ops.engine import Engine, Health, K8sEvent
 from falcotui.ops.fleet.falco_pods import FalcoPodInfo

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from falcotui.kube.client import KubeClients
-from falcotui.ops.alerts.hub import ChannelStatus
+from falcotui.ops.alerts.channel_health import ChannelStatus
 from falcotui.ops.engine import Engine, EngineError, Health, K8sEvent, namespace_names
 from falcotui.ops.engine_batch import TickBatch
 from falcotui.ops.engine_link import Link, LinkClosed, RemoteError

@@ -10,7 +10,8 @@ import pytest
 
 from falcotui.falco.alerts import Priority
 from falcotui.kube.logs import LogLine as FollowerLine
-from falcotui.ops.alerts.hub import AlertHub, ChannelUpdate
+from falcotui.ops.alerts.channel_health import ChannelUpdate
+from falcotui.ops.alerts.hub import AlertHub
 from falcotui.ops.alerts.store import AlertStore
 from falcotui.ops.rules.reload_state import HOT_RESTART_FAILURE, ReloadState
 

@@ -14,7 +14,8 @@ import json
 import pytest
 
 from falcotui.kube.logs import LogLine as FollowerLine
-from falcotui.ops.alerts.hub import LAG_WINDOW_S, AlertHub
+from falcotui.ops.alerts.channel_health import LAG_WINDOW_S
+from falcotui.ops.alerts.hub import AlertHub
 from falcotui.ops.alerts.store import AlertStore
 
 NODE = "ip-10-0-1-23"

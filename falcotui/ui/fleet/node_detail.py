@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from falcotui.falco.sanitize import safe_text, sanitize
-from falcotui.ops.alerts.hub import ChannelStatus
+from falcotui.ops.alerts.channel_health import ChannelStatus
 from falcotui.ops.alerts.query import AlertQuery
 from falcotui.ops.engine import EngineDelta
 from falcotui.ops.fleet.status import NodeStatus
