@@ -152,7 +152,7 @@ async def test_read_only_mode_shows_the_badge(frozen, screen_text, shows):
         assert "READ-ONLY" not in screen_text(writable)
 
 
-async def test_click_a_field_value_in_the_detail_to_filter(frozen, screen_text, shows):
+async def test_click_a_field_value_in_the_detail_to_filter(frozen, screen_text, shows, until):
     app = frozen()
     async with app.run_test(size=(160, 44)) as pilot:
         screen = await open_alerts(app, pilot, shows)
@@ -161,7 +161,9 @@ async def test_click_a_field_value_in_the_detail_to_filter(frozen, screen_text, 
         await pilot.click(".detail-fields", offset=(2, 2))  # third field: k8s.ns.name = data
         await shows(pilot, app, "k8s.ns.name:data")
         view = screen.alert_list.view
-        assert len(view) == 1 and view.get(0).namespace == "data"
+        # the filter box shows the query at once; the filtered rows come with a later tick's fetch
+        assert await until(pilot, lambda: len(view) == 1), len(view)
+        assert view.get(0).namespace == "data"
 
 
 # ---------------------------------------------------------------- columns that fit the width
