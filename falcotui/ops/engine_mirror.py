@@ -8,7 +8,7 @@ across the link and without the UI ever parsing an alert.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 
 from falcotui.ops.engine_batch import NodeDetail, StoreCounts, TickBatch
@@ -39,16 +39,23 @@ class FleetMirror:
         self.version = 0  # bumped by each batch that brings rows
         self._changed_at: dict[str, int] = {}  # node -> the version its row last changed (or went) in
         self._forgot_at = -1  # entries of nodes gone were dropped at this version
+        self._versions: Counter[str] = Counter()  # Falco version -> rows saying it (kept as rows come)
 
     def apply(self, batch: TickBatch) -> None:
         if batch.rows or batch.live:
             self.version += 1
+        versions = self._versions
         for name, row in batch.rows.items():
             self._changed_at[name] = self.version
-            if row is None:
-                self.nodes.pop(name, None)
-            else:
+            old = self.nodes.pop(name, None) if row is None else self.nodes.get(name)
+            if old is not None and old.version:
+                versions[old.version] -= 1
+                if not versions[old.version]:
+                    del versions[old.version]
+            if row is not None:
                 self.nodes[name] = row
+                if row.version:
+                    versions[row.version] += 1
         for name, live in batch.live.items():  # the worker sent this node's whole row before
             old = self.nodes.get(name)
             if old is not None:
@@ -90,6 +97,10 @@ class FleetMirror:
 
     def summary(self) -> FleetSummary:
         return self._summary
+
+    def versions(self) -> set[str]:
+        """The Falco versions the rows say (kept up to date as rows come: no walk over every node)."""
+        return set(self._versions)
 
     def daemonset(self) -> DaemonSetSummary | None:
         return self._daemonset

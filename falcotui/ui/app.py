@@ -504,8 +504,7 @@ class FalcoTuiApp(App):
 
 
 def _falco_version(engine) -> str | None:
-    fleet = engine.fleet
-    versions = {v for name in fleet.nodes if (row := fleet.row(name)) and (v := row.version)}
+    versions = engine.fleet.versions()
     if not versions:
         return None
     return ", ".join(sorted(versions)) if len(versions) <= 2 else f"{len(versions)} versions"

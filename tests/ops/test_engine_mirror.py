@@ -78,3 +78,19 @@ def test_a_live_part_alone_is_laid_over_the_row_the_mirror_holds() -> None:
     assert mirror.changed_since(version)[1] == {"a"} and mirror.row("b") is b
     fleet.apply("nodes", "modified", node("a", ready="False", reason="NodeStatusUnknown"))
     assert steady_part(fleet.row("a")) != steady_part(a)  # a Kubernetes change goes as the whole row
+
+
+def test_the_falco_versions_are_kept_as_rows_come_and_go() -> None:
+    """The header's Falco version(s) read from the mirror without a walk over every row."""
+    fleet = FleetState(namespace="falco")
+    fleet.replace("nodes", [node(n) for n in ("a", "b", "c")])
+    a, b, c = (fleet.row(n) for n in "abc")
+    mirror = FleetMirror("falco")
+    mirror.apply(batch({"a": replace(a, version="0.41.3"), "b": replace(b, version="0.42.1"), "c": c}))
+    assert mirror.versions() == {"0.41.3", "0.42.1"}
+    mirror.apply(batch({"a": replace(a, version="0.42.1"), "c": replace(c, version="0.42.1")}))
+    assert mirror.versions() == {"0.42.1"}
+    mirror.apply(batch({"a": None, "b": None}, {"c": live_part(replace(c, alerts_per_min=3))}))
+    assert mirror.versions() == {"0.42.1"} and mirror.row("c").version == "0.42.1"
+    mirror.apply(batch({"c": None}))
+    assert mirror.versions() == set() and fleet.versions() == set()  # FleetState: no Falco log read

@@ -341,6 +341,10 @@ class FleetState:
         rows = [r for name in self.nodes if (r := self.row(name, now_ns=now)) is not None]
         return order_rows(rows, sort, descending=descending, text=text)
 
+    def versions(self) -> set[str]:
+        """The Falco versions the rows say (each row computed: see `FleetMirror.versions`)."""
+        return {v for name in self.nodes if (row := self.row(name)) is not None and (v := row.version)}
+
     def summary(self) -> FleetSummary:
         parts = [self._k8s_part(name) for name in self.nodes]
         count = {state: 0 for state in NodeState}
