@@ -174,6 +174,7 @@ class FalcoTuiApp(App):
         self.last_delta: TickBatch | None = None
         self._switching = False  # a mode switch holds the paints itself (action_switch_mode)
         self.ticks = EngineTicks()  # screens and widgets subscribe to the engine's tick here
+        self.ticking = False  # a tick's round trip (and its subscribers' fetches) is under way
         self.nats_offer = NatsStreamOffer()  # a missing NATS stream: said once, created only on Confirm
         self._version: str | None = None
         self._version_at = float("-inf")
@@ -330,6 +331,13 @@ class FalcoTuiApp(App):
         if not self.engine_running:
             self._refresh_headers()
             return
+        self.ticking = True
+        try:
+            await self._engine_tick()
+        finally:
+            self.ticking = False
+
+    async def _engine_tick(self) -> None:
         try:
             delta = await self._answer(self._tick_call())
         except EngineFailed as exc:

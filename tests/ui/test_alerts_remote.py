@@ -21,7 +21,9 @@ def _shown(text: str) -> tuple[list[str], int]:
     )
 
 
-async def test_far_jumps_paint_real_rows_after_one_round_trip(frozen, screen_text, shows, feed, alert_bytes):
+async def test_far_jumps_paint_real_rows_after_one_round_trip(
+    frozen, screen_text, shows, feed, alert_bytes, until
+):
     app = frozen()
     async with app.run_test(size=(120, 34)) as pilot:
 
@@ -38,6 +40,7 @@ async def test_far_jumps_paint_real_rows_after_one_round_trip(frozen, screen_tex
         view = screen.alert_list.view
         height = alist.scrollable_content_region.height
         app.engine_running = False  # no more ticks: only the list's own fetch can bring rows now
+        assert await until(pilot, lambda: not app.ticking)  # one under way still updates the view
         updates = view._generation
         for keys in (["home"], ["pagedown"] * 4, ["end"], ["home"]):
             fetches = view.fetches
