@@ -38,6 +38,7 @@ from falcotui.ops.fleet.status import (
 from falcotui.ops.notices import Notice
 
 FULL_REFRESH_S = 1.0  # every row is recomputed this often (its rate and sparkline age with the clock)
+WIDE_MIN_S = 0.2  # the fleet-wide figures, due after a change, are worked out at most this often
 UNCHANGED = None  # a field of TickBatch left None did not change since the previous batch
 
 
@@ -107,6 +108,7 @@ class TickBatcher:
         self._sent_details: dict[str, NodeDetail] = {}
         self._events_seen = 0
         self._wide_at = float("-inf")
+        self._wide_due = False  # a change came since the last fleet-wide pass
         self._swept_at = float("-inf")
         self._cursor = 0
 
@@ -122,7 +124,8 @@ class TickBatcher:
         dirty.update(p.node for p in hub_delta.pods if p.node)
         now = self._monotonic()
         dirty.update(self._sweep(now))
-        wide = bool(k8s_changed or hub_delta.pods) or now - self._wide_at >= FULL_REFRESH_S
+        self._wide_due = self._wide_due or bool(k8s_changed or hub_delta.pods)
+        wide = now - self._wide_at >= (WIDE_MIN_S if self._wide_due else FULL_REFRESH_S)
         batch = TickBatch(
             health=engine.health(),
             nodes=k8s_changed,
@@ -141,7 +144,7 @@ class TickBatcher:
         )
         self._rows(batch, dirty)
         if wide:
-            self._wide_at = now
+            self._wide_at, self._wide_due = now, False
             self._fleet_wide(batch)
         self._details(batch, watch)
         return batch

@@ -358,20 +358,28 @@ class FleetState:
             pending=count[NodeState.PENDING],
             without_falco=count[NodeState.NO_POD],
             nodes_not_ready=sum(1 for p in parts if p.ready is not True),
-            refusing_rules=sum(
-                1 for p in parts if self._reload(p, self._falco_info(p)).state is ReloadState.REJECTED
-            ),
+            refusing_rules=sum(1 for p in parts if self._rejected_reload(p) is not None),
         )
 
     def refusing_rules(self) -> list[tuple[str, NodeReload]]:
         """The nodes whose last rules reload Falco rejected, by name, with what it said."""
-        found = []
-        for name in sorted(self.nodes, key=_natural):
-            part = self._k8s_part(name)
-            reload = self._reload(part, self._falco_info(part))
-            if reload.state is ReloadState.REJECTED:
-                found.append((name, reload))
+        found = [
+            (name, r) for name in self.nodes if (r := self._rejected_reload(self._k8s_part(name))) is not None
+        ]
+        found.sort(key=lambda item: _natural(item[0]))
         return found
+
+    def _rejected_reload(self, part: _K8sPart) -> NodeReload | None:
+        """The node's reload when Falco rejected the rules, else None. Without a push being watched only a
+        pod whose log's last reload was rejected can say so (`_reload`): the others cost one lookup, not a
+        reload worked out (the worker asks for every node several times a second while pods change)."""
+        info = self._falco_info(part)
+        if self._push is None:
+            last = info.last_reload if info is not None else None
+            if last is None or last.state is not ReloadState.REJECTED:
+                return None
+        reload = self._reload(part, info)
+        return reload if reload.state is ReloadState.REJECTED else None
 
     def daemonset(self) -> DaemonSetSummary | None:
         return daemonset_summary(self._ds) if self._ds is not None else None
