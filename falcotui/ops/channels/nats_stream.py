@@ -194,6 +194,10 @@ class StreamCheck:
         return self.problem == "missing"
 
 
+async def _quiet(exc: Exception) -> None:
+    return None
+
+
 def connect_options(src: NatsSource, *, reconnect_wait: float = 0.5) -> dict[str, object]:
     """nats-py's `connect()` keywords for `src`: servers, credentials, TLS, reconnect forever."""
     options: dict[str, object] = {
@@ -203,6 +207,8 @@ def connect_options(src: NatsSource, *, reconnect_wait: float = 0.5) -> dict[str
         "reconnect_time_wait": reconnect_wait,
         "connect_timeout": 5,
         "name": "falcotui",
+        # the caller says what failed, once: nats-py's default logs each error with a traceback to stderr
+        "error_cb": _quiet,
     }
     if src.creds:
         options["user_credentials"] = src.creds
@@ -233,10 +239,28 @@ async def check_stream(src: NatsSource, *, timeout: float = 10.0) -> StreamCheck
     except StreamProblem as exc:
         return StreamCheck(problem=exc.kind, explanation=str(exc))
     except Exception as exc:  # unreachable, refused, timed out: said the same way as the channel does
+        if refused_credentials(exc):  # it answers, and will not take these: trying again changes nothing
+            return StreamCheck(problem="credentials", explanation=f"{why(exc)}: {CREDENTIALS_HINT}")
         return StreamCheck(unreachable=why(exc))
     finally:
         await _close(nc)
     return StreamCheck(stream=name)
+
+
+#: the NATS server's refusals of a client's credentials: the four -ERR texts nats.go's processErr treats as
+#: auth errors (and stops reconnecting on when a server repeats one): 'Authorization Violation', 'User
+#: Authentication Expired', 'User Authentication Revoked', 'Account Authentication Expired'
+_REFUSALS = ("authorization violation", "user authentication expired", "user authentication revoked",
+             "account authentication expired")  # fmt: skip
+CREDENTIALS_HINT = (
+    "the server refused the credentials (--user/--password or $NATS_USER/$NATS_PASSWORD, --creds, --nkey)"
+)
+
+
+def refused_credentials(exc: BaseException) -> bool:
+    """True when the server answered and refused who we are (not when it could not be reached)."""
+    text = str(exc).lower()
+    return any(r in text for r in _REFUSALS)
 
 
 async def create_stream(src: NatsSource, plan: StreamPlan, *, timeout: float = 15.0):
