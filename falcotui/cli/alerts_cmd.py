@@ -129,6 +129,7 @@ class AlertPrinter:
         self.match = match
         self.printed = 0
         self.cluster_column = False  # many clusters: each text line starts with its alert's cluster
+        self.gate: tuple[frozenset[str], int | None] | None = None  # as a LineRelay: print every alert
         self._tails: dict[str | None, tuple[str | None, bytes]] = {}  # pod -> (node, `_log_tail`)
 
     def write(self, entries: Iterable[StoredAlert], lines: dict[int, bytes] | None = None) -> None:
@@ -246,8 +247,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         preflight(clients)
         if args.follow:
-            printer.match = _without_window(query, since_ns)
-            return run_async(follow(clients, args.falco_namespace, channels, since_ns, printer, out, nats))
+            window = _follow_query(query, since_ns)
+            printer.match = None if window is None else window.matcher()
+            gate = None if window is None else window.line_gate()
+            return run_async(
+                follow(clients, args.falco_namespace, channels, since_ns, printer, out, nats, gate=gate)
+            )
         return run_async(read_window(clients, args.falco_namespace, since_ns, printer, query))
     except BrokenPipeError:
         silence_stdout()
@@ -272,12 +277,18 @@ def _many(args: argparse.Namespace, query: AlertQuery, channels, printer, out: O
         return EXIT_OK
 
 
-def _without_window(query: AlertQuery, since_ns: int | None) -> Callable[[Alert, tuple], bool] | None:
+def _follow_query(query: AlertQuery, since_ns: int | None) -> AlertQuery | None:
     """In follow mode the window's lower bound is fixed when the command starts: a relative bound must
     not start dropping alerts as the clock moves on. None: no condition at all (every alert is printed)."""
     if query.least_severe is None and query.most_severe is None and not query.terms and since_ns is None:
         return None
-    return AlertQuery(query.least_severe, query.most_severe, query.terms, None, since_ns).matcher()
+    return AlertQuery(query.least_severe, query.most_severe, query.terms, None, since_ns)
+
+
+def _without_window(query: AlertQuery, since_ns: int | None) -> Callable[[Alert, tuple], bool] | None:
+    """`_follow_query`'s matcher (None: every alert is printed)."""
+    window = _follow_query(query, since_ns)
+    return None if window is None else window.matcher()
 
 
 async def read_window(
@@ -310,7 +321,12 @@ async def follow(
     printer: AlertPrinter,
     out: Output,
     nats=None,
+    *,
+    gate: tuple[frozenset[str], int | None] | None = None,
 ) -> int:
+    """Print every alert of every channel as it arrives until Ctrl-C. With --json, Falco's own lines pass
+    through the hub's relay (ops/alerts/relay.py) when the printer prints every alert or its query is
+    `gate` (`AlertQuery.line_gate`: priorities and a fixed lower time bound)."""
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     from falcotui.ops.engine import Engine, EngineOptions
     from falcotui.ops.gc_tuning import tune_for_ingest
@@ -338,8 +354,8 @@ async def follow(
             warn(f"{delta.missed} alerts arrived faster than they could be printed (dropped)")
 
     hub.on_stored = print_stored
-    if printer.json and printer.match is None:  # Falco's JSON lines as they came (ops/alerts/relay.py)
-        hub.relay = _GuardedRelay(printer, broken, stop)
+    if printer.json and (printer.match is None or gate is not None):  # Falco's lines as they came (relay.py)
+        hub.relay = _GuardedRelay(printer, broken, stop, gate if printer.match is not None else None)
     await engine.start()
     tune_for_ingest()
     try:
@@ -368,8 +384,15 @@ class _GuardedRelay:
     """The printer as the hub's `LineRelay` in `follow`: a reader gone away ends the command (as
     `print_stored` does) instead of failing the log stream that brought the lines."""
 
-    def __init__(self, printer: AlertPrinter, broken: list[BaseException], stop: StopSignal) -> None:
+    def __init__(
+        self,
+        printer: AlertPrinter,
+        broken: list[BaseException],
+        stop: StopSignal,
+        gate: tuple[frozenset[str], int | None] | None = None,
+    ) -> None:
         self.passes = json_passes  # AlertPrinter.passes without its `}` check (the relay's lines end so)
+        self.gate = gate  # the printer's query as the relay reads it off a line (AlertQuery.line_gate)
         self._printer, self._broken, self._stop = printer, broken, stop
 
     def relay(self, lines: list[bytes], nodes: list[str], pods: list[str]) -> None:

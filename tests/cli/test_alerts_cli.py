@@ -114,3 +114,36 @@ def test_follow_into_head_exits_cleanly(cli_sim) -> None:
     assert len(got.splitlines()) == 5
     assert producer.returncode == 0, err.decode()
     assert err.decode() == "", "no traceback, no 'Exception ignored' on a closed pipe"
+
+
+def test_follow_with_a_priority_filter_prints_exactly_the_matching_alerts_once(cli_sim, until) -> None:
+    """`alerts -f --json --min-priority warning` (Falco's lines pass through the relay, which reads the
+    priority off each line): every alert of Warning or more severe that the pods' logs hold, once, in
+    Falco's own bytes with falcotui's keys; none less severe."""
+    sim = cli_sim(per_minute=900, nodes=3)
+    out_path = sim.kubeconfig.parent / "warnings.jsonl"
+    with out_path.open("w") as out:
+        proc = sim.popen(
+            "alerts", "-f", "--json", "--min-priority", "warning", stdout=out, stderr=subprocess.PIPE
+        )
+    try:
+        printed = lambda: out_path.read_text().splitlines()  # noqa: E731
+        until(lambda: len(printed()) >= 40, "the first warnings", timeout=90)
+        cutoff = time.time_ns()
+        wanted = {
+            k for k, a in sim.alerts().items() if a.time_ns <= cutoff and a.priority <= Priority.WARNING
+        }
+        until(lambda: wanted <= set(keys_of(printed())), "every warning up to the cut-off")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    lines = printed()
+    alerts = [parse_json_alert(line) for line in lines]
+    assert {a.priority for a in alerts} <= {p for p in Priority if p <= Priority.WARNING}
+    assert (
+        len({a.priority for a in sim.alerts().values()} - {a.priority for a in alerts}) > 0
+    )  # some held back
+    keys = keys_of(lines)
+    assert len(keys) == len(set(keys)) and set(keys) <= sim.alerts().keys()
+    assert all(json.loads(line)["channel"] == "log" and json.loads(line)["pod"] for line in lines)

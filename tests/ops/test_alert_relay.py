@@ -14,6 +14,7 @@ from falcotui.cli.alerts_cmd import AlertPrinter
 from falcotui.kube.logs import LogLine as FollowerLine
 from falcotui.ops.alerts.hub import AlertHub
 from falcotui.ops.alerts.outbox import AlertOutbox
+from falcotui.ops.alerts.query import AlertQuery, parse_query
 from falcotui.ops.fleet.falco_problems import METADATA_FIELDS
 
 NODE = "ip-10-0-1-23"
@@ -29,10 +30,11 @@ class Cli:
     """What `alerts -f --json` wires up (cli/alerts_cmd.follow): an outbox, the printer printing what the hub
     stored as soon as it is stored, and with `relay` the printer as the hub's LineRelay."""
 
-    def __init__(self, clock, *, relay: bool) -> None:
+    def __init__(self, clock, *, relay: bool, query: AlertQuery | None = None) -> None:
         self.out = io.BytesIO()
         self.hub = AlertHub(AlertOutbox(64, clock=clock), clock=clock, keep_lines=True)
-        self.printer = AlertPrinter(self.out, json=True, color=False, match=None)
+        match = None if query is None else query.matcher()
+        self.printer = AlertPrinter(self.out, json=True, color=False, match=match)
         self.relayed = 0
 
         def print_stored() -> None:
@@ -45,6 +47,7 @@ class Cli:
 
             class Counting:  # the printer itself, counting what came through the relay
                 passes = staticmethod(printer.passes)
+                gate = None if query is None else query.line_gate()
 
                 @staticmethod
                 def relay(lines: list[bytes], nodes: list[str], pods: list[str]) -> None:
@@ -88,6 +91,10 @@ def mixed_lines(mk, sample_lines: list[str]) -> list[FollowerLine]:
     texts += [orjson.dumps({**obj, "output_fields": []}), orjson.dumps({**obj, "time": 1795683737})]
     texts += [b'{"rule": "no time"', b"[1, 2]", b"Sun Dec  6 22:00:00 2026: Falco version: 0.45.0 (x86_64)"]
     texts += [mk.alert_line(500 + i, node=NODE) for i in range(30)]
+    texts += [
+        mk.alert_line(600 + i, node=NODE, rule="Terminal shell in container") for i in range(20)
+    ]  # Notice
+    texts += [mk.alert_line(700 + i, node=NODE, priority="Critical") for i in range(20)]
     internal = orjson.loads(next(line for line in sample_lines if '"source":"internal"' in line))
     # Falco writes internal alerts without tags (seven keys); with tags they would have Falco's eight
     for n in (1, 2):
@@ -120,6 +127,47 @@ def test_relayed_output_counts_and_falco_state_are_the_store_paths(mk, clock, sa
     info = relayed.hub.pod_info(POD)
     assert info is not None and info.rejected == 3  # the sample's internal alert + 2: refused reloads
     assert info.version == "0.45.0"
+
+
+def test_a_priority_and_since_filter_prints_what_the_store_path_prints(mk, clock, sample_lines):
+    """`alerts -f --json --min-priority warning --since …`: the relay reads priority and time off the line
+    (AlertQuery.line_gate) and prints what the query's matcher lets through, byte for byte; alerts it holds
+    back are still de-duplicated and counted."""
+    items = mixed_lines(mk, sample_lines)
+    query = AlertQuery.from_options(min_priority="warning", since="2026-11-26T09:02:17.030Z")
+    window = AlertQuery(query.least_severe, query.most_severe, query.terms, None, query.time_bounds()[0])
+    stored, relayed = Cli(clock, relay=False, query=window), Cli(clock, relay=True, query=window)
+    for cli in (stored, relayed):
+        cli.feed(items, cuts=(5, 23, 90, 160))
+    assert relayed.relayed > 20
+    assert relayed.out.getvalue() == stored.out.getvalue()
+    assert 20 < len(relayed.lines()) < len({i.line for i in items}) - 50  # it held many back
+    assert relayed.hub.duplicates == stored.hub.duplicates and relayed.hub.bad_lines == stored.hub.bad_lines
+
+
+def test_the_line_gate_decides_as_the_matcher(mk):
+    """For every priority bound and a fixed lower time bound, `line_gate` lets through exactly the alerts
+    `matcher()` does; a query with terms or a relative window has no gate."""
+    from falcotui.falco.alerts import Priority, parse_json_alert
+
+    alerts = [
+        parse_json_alert(mk.alert_line(i, priority=p.label, node="n1"), node="n1", pod="falco-1")
+        for i, p in enumerate([*Priority, *Priority])
+    ]
+    since = alerts[5].time_ns
+    checked = 0
+    for text in ("", "priority>=warning", "priority<=notice", "priority=error", "priority>critical"):
+        for lower in (None, since):
+            base = parse_query(text) if text else AlertQuery()
+            query = AlertQuery(base.least_severe, base.most_severe, (), None, lower)
+            wanted, earliest = query.line_gate()
+            match = query.matcher()
+            for a in alerts:
+                by_gate = a.priority.label in wanted and (earliest is None or a.time_ns >= earliest)
+                assert by_gate == match(a, ("log",)), (text, lower, a.priority)
+                checked += 1
+    assert checked == 160
+    assert parse_query("rule:shell").line_gate() is None and parse_query("since:5m").line_gate() is None
 
 
 def test_a_streak_without_container_metadata_is_seen_through_the_relay(mk, clock):

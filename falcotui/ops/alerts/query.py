@@ -169,6 +169,17 @@ class AlertQuery:
         """This query narrowed by one more term (click-to-filter); `key` as typed (`ns`, `rule=` …)."""
         return parse_query(f"{self.to_text()} {_render_term(Term(_canonical_key(key, 0), value, negated))}")
 
+    def line_gate(self) -> tuple[frozenset[str], int | None] | None:
+        """For a query of priority bounds and fixed time bounds alone (no terms, nothing relative, no upper
+        time bound): the priorities it lets through as Falco spells them in a JSON alert, and the earliest
+        event time (None: any) — what `matcher()` decides, for a consumer that reads those two off a line
+        without building an Alert (ops/alerts/relay.py). None for any other query."""
+        if self.terms or self.is_relative or self.until_ns is not None:
+            return None
+        hi = 7 if self.least_severe is None else int(self.least_severe)
+        lo = 0 if self.most_severe is None else int(self.most_severe)
+        return frozenset(p.label for p in Priority if lo <= p <= hi), self.since_ns
+
     def matcher(self, *, now_ns: int | None = None) -> Predicate:
         """A predicate `(alert, channels) -> bool` with everything precomputed; relative time windows
         are resolved against `now_ns` (default: now)."""

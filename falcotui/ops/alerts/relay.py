@@ -87,7 +87,11 @@ def container_metadata_of(fields: Any) -> bool | None:
 
 
 class LineRelay(Protocol):
-    """A consumer of Falco's JSON alert lines as they came (see the module docstring)."""
+    """A consumer of Falco's JSON alert lines as they came (see the module docstring). `gate`: the
+    priorities (as Falco spells them) and earliest event time of the alerts it wants
+    (`AlertQuery.line_gate`), None for all: the others are de-duplicated and counted, not handed on."""
+
+    gate: tuple[frozenset[str], int | None] | None
 
     def passes(self, line: bytes) -> bool:
         """True when `line` (a JSON object that decoded, `{` to `}`) can be handed on as it is."""
@@ -106,8 +110,8 @@ def relay_log_lines(hub: AlertHub, relay: LineRelay, lines: Iterable[PodLogLine]
     decode, passes, settled_of = _decode, relay.passes, hub.falco.metadata_settled
     labels, time_ns_of, bits, error = LABEL_SPELLINGS, falco_json_time_ns, _HASH_BITS, msgspec.MsgspecError
     settled: dict[str, str | None] = {}  # pod -> metadata_settled(pod), until the store's path runs
-    run: tuple[list, ...] = ([], [], [], [], [], [])  # raws, nodes, pods, times, stamps, keys
-    raws, nodes, pods, times, stamps, keys = run
+    run: tuple[list, ...] = ([], [], [], [], [], [], [])  # raws, nodes, pods, times, stamps, keys, priorities
+    raws, nodes, pods, times, stamps, keys, priorities = run
     rest: list = []  # lines for the store's path, in order
     for item in lines:
         line, node = item.line, item.node
@@ -154,11 +158,12 @@ def relay_log_lines(hub: AlertHub, relay: LineRelay, lines: Iterable[PodLogLine]
                 times.append(time_ns)
                 stamps.append(time_ns if ts is None else ts)
                 keys.append((time_ns << 64) | (hash((node, doc.hostname, doc.rule, doc.output)) & bits))
+                priorities.append(doc.priority)
                 continue
         if raws:
             _flush(hub, relay, run, now)
-            run = ([], [], [], [], [], [])
-            raws, nodes, pods, times, stamps, keys = run
+            run = ([], [], [], [], [], [], [])
+            raws, nodes, pods, times, stamps, keys, priorities = run
         rest.append(item)
     if raws:
         _flush(hub, relay, run, now)
@@ -167,8 +172,17 @@ def relay_log_lines(hub: AlertHub, relay: LineRelay, lines: Iterable[PodLogLine]
 
 
 def _flush(hub: AlertHub, relay: LineRelay, run: tuple[list, ...], now: int) -> None:
-    raws, nodes, pods, times, stamps, keys = run
+    raws, nodes, pods, times, stamps, keys, priorities = run
     fresh = hub.take_relayed(keys, nodes, pods, times, stamps, now)
+    if (gate := relay.gate) is not None:
+        wanted, since = gate
+        fresh = [
+            i
+            for i in (range(len(raws)) if fresh is None else fresh)
+            if priorities[i] in wanted and (since is None or times[i] >= since)
+        ]
+        if len(fresh) == len(raws):
+            fresh = None
     if fresh is None:
         relay.relay(raws, nodes, pods)
     elif fresh:
