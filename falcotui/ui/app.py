@@ -259,8 +259,10 @@ class FalcoTuiApp(App):
         await self.switch_mode("fleet")
         for problem in self.user_keymap.problems:
             self.notify(problem, title="Keymap", severity="warning", timeout=20, markup=False)
-        try:  # the terminal went away (ssh dropped): leave cleanly, stopping the engine
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
+        try:  # the terminal went away (ssh dropped), or `kill`: leave cleanly, stopping the engine (a demo
+            # cluster and its folder too), the terminal given back as it was
+            for ending in (signal.SIGHUP, signal.SIGTERM):
+                asyncio.get_running_loop().add_signal_handler(ending, self.exit)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
         self.set_interval(1 / self.tick_hz, self.tick, name="engine-tick")

@@ -118,3 +118,47 @@ def test_falcotui_leaves_cleanly_when_the_terminal_hangs_up(tmp_path):
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
+
+
+def test_falcotui_leaves_cleanly_on_sigterm(tmp_path):
+    """`kill PID` (SIGTERM): the same clean end as a hangup — status 0, no traceback, nothing left in its
+    session, the demo cluster's folder removed — and the terminal given back (the alternate screen left)."""
+    log = tmp_path / "python-stderr.txt"
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = dict(os.environ, TERM="xterm-256color", GRPC_VERBOSITY="NONE", TMPDIR=str(tmp))
+    child = subprocess.Popen(
+        [sys.executable, "-c", BOOT, str(log), "--demo", "--nodes", "2"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    try:
+        screen = read_until(master, [b"Fleet", b"nodes", b"F2"], time.monotonic() + DRAWN_WITHIN_S)
+        assert b"Fleet" in screen and b"nodes" in screen, f"fleet screen never drawn:\n{log.read_text()}"
+        assert [p.name for p in tmp.iterdir() if p.name.startswith("falcotui-demo")], "the demo's folder"
+        child.send_signal(signal.SIGTERM)
+        after = read_until(master, [b"\x1b[?1049l"], time.monotonic() + EXIT_WITHIN_S)
+        try:
+            status = child.wait(timeout=EXIT_WITHIN_S)
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
+            pytest.fail(f"falcotui kept running after SIGTERM:\n{log.read_text()[-6000:]}")
+        stderr = log.read_text()
+        assert status == 0, stderr
+        assert "Traceback" not in stderr and "Exception" not in stderr, stderr
+        assert b"\x1b[?1049l" in after  # the alternate screen left: the shell's screen is back
+        assert session_members(child.pid) == []
+        assert [p.name for p in tmp.iterdir() if p.name.startswith("falcotui-demo")] == []
+    finally:
+        os.close(master)
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
