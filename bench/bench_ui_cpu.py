@@ -106,7 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--nodes", type=int, default=50, help="0 skips the quiet and storm phases at NODES")
+    parser.add_argument("--nodes", type=int, default=50)
     parser.add_argument("--rate", type=float, default=20_000)
     parser.add_argument("--quiet-nodes", type=int, default=1000, help="0 skips the large quiet cluster")
     parser.add_argument("--rounds", type=int, default=8)
@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--against", type=Path, help="another checkout of falcotui to compare with")
     args = parser.parse_args()
     trees = [REPO] + ([args.against.resolve()] if args.against else [])
-    phases = ([("quiet", args.nodes), ("storm", args.nodes)] if args.nodes else []) + (
+    phases = [("quiet", args.nodes), ("storm", args.nodes)] + (
         [("quiet", args.quiet_nodes)] if args.quiet_nodes else []
     )
     load = os.getloadavg()[0]

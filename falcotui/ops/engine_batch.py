@@ -6,12 +6,8 @@ only the fleet rows that differ from what the UI was sent before (keyed by node;
 of nodes the tick touched (Kubernetes change, new alerts, a channel or a Falco pod's state) are recomputed
 at once, and every row once a second in a round-robin spread over the ticks (rates and sparklines move with
 time); a recomputed row that equals the one sent last is not sent again: 1,000 quiet nodes cost ~70 row
-computations and comparisons per tick and nothing on the wire. A row whose change is only its live part
-(rate, sparkline, worst priority, channels: almost every change of a quiet fleet's rows) goes as that part
-alone (`TickBatch.live`), which the UI's mirror lays over the row it holds: at 5,000 quiet nodes ~650 rows
-a second changed, and unpickling them whole (with their pod and reload objects) was an eighth of the UI's
-busy time. The fleet-wide figures (summary, DaemonSet, nodes refusing the rules) are recomputed on
-Kubernetes or Falco-pod changes and once a second.
+computations and comparisons per tick and nothing on the wire. The fleet-wide figures (summary, DaemonSet,
+nodes refusing the rules) are recomputed on Kubernetes or Falco-pod changes and once a second.
 """
 
 from __future__ import annotations
@@ -27,18 +23,10 @@ from falcotui.ops.alerts.store import AlertStore
 from falcotui.ops.engine import Engine, Health, K8sEvent
 from falcotui.ops.fleet.falco_pods import FalcoPodInfo
 from falcotui.ops.fleet.k8s import DaemonSetSummary
-from falcotui.ops.fleet.status import (
-    FleetSummary,
-    LivePart,
-    NodeReload,
-    NodeStatus,
-    live_part,
-    steady_part,
-)
+from falcotui.ops.fleet.status import FleetSummary, NodeReload, NodeStatus
 from falcotui.ops.notices import Notice
 
 FULL_REFRESH_S = 1.0  # every row is recomputed this often (its rate and sparkline age with the clock)
-WIDE_MIN_S = 0.2  # the fleet-wide figures, due after a change, are worked out at most this often
 UNCHANGED = None  # a field of TickBatch left None did not change since the previous batch
 
 
@@ -86,7 +74,6 @@ class TickBatch:
     k8s_events: list[K8sEvent]
     store: StoreCounts
     rows: dict[str, NodeStatus | None] = field(default_factory=dict)  # changed rows; None: node gone
-    live: dict[str, LivePart] = field(default_factory=dict)  # rows whose live part alone changed: that part
     summary: FleetSummary | None = UNCHANGED
     daemonset: tuple[DaemonSetSummary | None] | None = UNCHANGED  # (value,) when it changed
     refusing: list[tuple[str, NodeReload]] | None = UNCHANGED
@@ -108,7 +95,6 @@ class TickBatcher:
         self._sent_details: dict[str, NodeDetail] = {}
         self._events_seen = 0
         self._wide_at = float("-inf")
-        self._wide_due = False  # a change came since the last fleet-wide pass
         self._swept_at = float("-inf")
         self._cursor = 0
 
@@ -124,8 +110,7 @@ class TickBatcher:
         dirty.update(p.node for p in hub_delta.pods if p.node)
         now = self._monotonic()
         dirty.update(self._sweep(now))
-        self._wide_due = self._wide_due or bool(k8s_changed or hub_delta.pods)
-        wide = now - self._wide_at >= (WIDE_MIN_S if self._wide_due else FULL_REFRESH_S)
+        wide = bool(k8s_changed or hub_delta.pods) or now - self._wide_at >= FULL_REFRESH_S
         batch = TickBatch(
             health=engine.health(),
             nodes=k8s_changed,
@@ -144,7 +129,7 @@ class TickBatcher:
         )
         self._rows(batch, dirty)
         if wide:
-            self._wide_at, self._wide_due = now, False
+            self._wide_at = now
             self._fleet_wide(batch)
         self._details(batch, watch)
         return batch
@@ -169,12 +154,9 @@ class TickBatcher:
             if row is None:
                 if sent.pop(name, None) is not None:
                     batch.rows[name] = None
-            elif (old := sent.get(name)) != row:
+            elif sent.get(name) != row:
                 sent[name] = row
-                if old is not None and steady_part(old) == steady_part(row):
-                    batch.live[name] = live_part(row)
-                else:
-                    batch.rows[name] = row
+                batch.rows[name] = row
 
     def _fleet_wide(self, batch: TickBatch) -> None:
         fleet = self.engine.fleet

@@ -8,13 +8,13 @@ across the link and without the UI ever parsing an alert.
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
 
 from falcotui.ops.engine_batch import NodeDetail, StoreCounts, TickBatch
 from falcotui.ops.fleet.k8s import DaemonSetSummary
 from falcotui.ops.fleet.model import order_rows
-from falcotui.ops.fleet.status import FleetSummary, NodeReload, NodeStatus, with_live
+from falcotui.ops.fleet.status import FleetSummary, NodeReload, NodeStatus
 from falcotui.ops.notices import Notice
 from falcotui.ops.rules.reload_state import PushMark
 
@@ -23,8 +23,6 @@ EMPTY_SUMMARY = FleetSummary(0, 0, 0, 0, 0, 0, 0)
 
 class FleetMirror:
     """The fleet grid's rows as the worker last sent them; the read side of `FleetState`."""
-
-    rows_on_demand = False  # rows are kept as sent (an unchanged row stays the same object)
 
     def __init__(
         self, namespace: str | None, *, mark_pending: Callable[[PushMark | None], None] | None = None
@@ -39,28 +37,16 @@ class FleetMirror:
         self.version = 0  # bumped by each batch that brings rows
         self._changed_at: dict[str, int] = {}  # node -> the version its row last changed (or went) in
         self._forgot_at = -1  # entries of nodes gone were dropped at this version
-        self._versions: Counter[str] = Counter()  # Falco version -> rows saying it (kept as rows come)
 
     def apply(self, batch: TickBatch) -> None:
-        if batch.rows or batch.live:
+        if batch.rows:
             self.version += 1
-        versions = self._versions
         for name, row in batch.rows.items():
             self._changed_at[name] = self.version
-            old = self.nodes.pop(name, None) if row is None else self.nodes.get(name)
-            if old is not None and old.version:
-                versions[old.version] -= 1
-                if not versions[old.version]:
-                    del versions[old.version]
-            if row is not None:
+            if row is None:
+                self.nodes.pop(name, None)
+            else:
                 self.nodes[name] = row
-                if row.version:
-                    versions[row.version] += 1
-        for name, live in batch.live.items():  # the worker sent this node's whole row before
-            old = self.nodes.get(name)
-            if old is not None:
-                self._changed_at[name] = self.version
-                self.nodes[name] = with_live(old, live)
         if batch.summary is not None:
             self._summary = batch.summary
         if batch.daemonset is not None:
@@ -97,10 +83,6 @@ class FleetMirror:
 
     def summary(self) -> FleetSummary:
         return self._summary
-
-    def versions(self) -> set[str]:
-        """The Falco versions the rows say (kept up to date as rows come: no walk over every node)."""
-        return set(self._versions)
 
     def daemonset(self) -> DaemonSetSummary | None:
         return self._daemonset

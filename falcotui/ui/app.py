@@ -514,7 +514,8 @@ class FalcoTuiApp(App):
 
 
 def _falco_version(engine) -> str | None:
-    versions = engine.fleet.versions()
+    fleet = engine.fleet
+    versions = {v for name in fleet.nodes if (row := fleet.row(name)) and (v := row.version)}
     if not versions:
         return None
     return ", ".join(sorted(versions)) if len(versions) <= 2 else f"{len(versions)} versions"

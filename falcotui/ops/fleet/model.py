@@ -66,8 +66,6 @@ def _pod_rank(pod: Mapping) -> tuple:
 class FleetState:
     """Nodes, Falco pods and the Falco DaemonSet, applied incrementally; rows on demand."""
 
-    rows_on_demand = True  # each `row()` is computed afresh, aged with the clock (see `changed_since`)
-
     def __init__(
         self,
         hub: AlertHub | None = None,
@@ -341,10 +339,6 @@ class FleetState:
         rows = [r for name in self.nodes if (r := self.row(name, now_ns=now)) is not None]
         return order_rows(rows, sort, descending=descending, text=text)
 
-    def versions(self) -> set[str]:
-        """The Falco versions the rows say (each row computed: see `FleetMirror.versions`)."""
-        return {v for name in self.nodes if (row := self.row(name)) is not None and (v := row.version)}
-
     def summary(self) -> FleetSummary:
         parts = [self._k8s_part(name) for name in self.nodes]
         count = {state: 0 for state in NodeState}
@@ -358,28 +352,20 @@ class FleetState:
             pending=count[NodeState.PENDING],
             without_falco=count[NodeState.NO_POD],
             nodes_not_ready=sum(1 for p in parts if p.ready is not True),
-            refusing_rules=sum(1 for p in parts if self._rejected_reload(p) is not None),
+            refusing_rules=sum(
+                1 for p in parts if self._reload(p, self._falco_info(p)).state is ReloadState.REJECTED
+            ),
         )
 
     def refusing_rules(self) -> list[tuple[str, NodeReload]]:
         """The nodes whose last rules reload Falco rejected, by name, with what it said."""
-        found = [
-            (name, r) for name in self.nodes if (r := self._rejected_reload(self._k8s_part(name))) is not None
-        ]
-        found.sort(key=lambda item: _natural(item[0]))
+        found = []
+        for name in sorted(self.nodes, key=_natural):
+            part = self._k8s_part(name)
+            reload = self._reload(part, self._falco_info(part))
+            if reload.state is ReloadState.REJECTED:
+                found.append((name, reload))
         return found
-
-    def _rejected_reload(self, part: _K8sPart) -> NodeReload | None:
-        """The node's reload when Falco rejected the rules, else None. Without a push being watched only a
-        pod whose log's last reload was rejected can say so (`_reload`): the others cost one lookup, not a
-        reload worked out (the worker asks for every node several times a second while pods change)."""
-        info = self._falco_info(part)
-        if self._push is None:
-            last = info.last_reload if info is not None else None
-            if last is None or last.state is not ReloadState.REJECTED:
-                return None
-        reload = self._reload(part, info)
-        return reload if reload.state is ReloadState.REJECTED else None
 
     def daemonset(self) -> DaemonSetSummary | None:
         return daemonset_summary(self._ds) if self._ds is not None else None

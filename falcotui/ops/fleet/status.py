@@ -3,10 +3,8 @@ ops/reload_state.py's) and the summary."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from enum import StrEnum
-from operator import attrgetter
 
 from falcotui.falco.alerts import Priority
 from falcotui.ops.fleet.falco_problems import FalcoProblem
@@ -67,27 +65,6 @@ class NodeStatus:
         return self.pod.restarts if self.pod else 0
 
 
-#: the fields of a row that move with alerts and the clock (almost every change of a quiet fleet's rows);
-#: the others move with Kubernetes and Falco's own state
-LIVE_FIELDS = ("alerts_per_min", "series", "worst", "channels")
-LivePart = tuple[int, tuple[int, ...], Priority | None, tuple[str, ...]]
-_ALL = [f.name for f in fields(NodeStatus)]
-_all_of = attrgetter(*_ALL)
-_LIVE_AT = [_ALL.index(name) for name in LIVE_FIELDS]
-live_part: Callable[[NodeStatus], LivePart] = attrgetter(*LIVE_FIELDS)
-#: a row without its live part: two rows with equal steady parts differ at most in LIVE_FIELDS
-steady_part: Callable[[NodeStatus], tuple] = attrgetter(*(n for n in _ALL if n not in LIVE_FIELDS))
-
-
-def with_live(row: NodeStatus, live: LivePart) -> NodeStatus:
-    """`row` with another live part (what `dataclasses.replace` does, at a fifth of its cost: the UI's
-    mirror applies hundreds a second at 5,000 nodes)."""
-    values = list(_all_of(row))
-    for at, value in zip(_LIVE_AT, live, strict=True):
-        values[at] = value
-    return NodeStatus(*values)
-
-
 @dataclass(frozen=True, slots=True)
 class FleetSummary:
     nodes: int
@@ -138,16 +115,4 @@ def node_state(pod: PodStatus | None, node_ready: bool | None) -> NodeState:
     return NodeState.RUNNING
 
 
-__all__ = [
-    "LIVE_FIELDS",
-    "FleetSummary",
-    "LivePart",
-    "NodeReload",
-    "NodeState",
-    "NodeStatus",
-    "ReloadState",
-    "live_part",
-    "node_state",
-    "steady_part",
-    "with_live",
-]
+__all__ = ["FleetSummary", "NodeReload", "NodeState", "NodeStatus", "ReloadState", "node_state"]

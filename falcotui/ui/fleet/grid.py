@@ -1,18 +1,15 @@
 """`FleetGrid`: the node table of the Fleet screen as a Line-API view — one cached line per node.
 
-The grid pulls: it holds the node order, and when it draws a line it asks the screen for that node's
-cells as they are now (`cells_of`), keeping the rendered `Strip` while the cells are the same. So only the
-lines on screen ever cost cells: a node whose row changed off-screen costs nothing until it scrolls into
-view, and then it is drawn from its current row at once. The screen says which nodes changed
-(`changed`): those on screen are repainted. A DataTable re-rendered every cell on any update and cost most
-of a screen switch at 50 nodes; at 5,000 nodes building every changed row's cells each tick was a quarter
-of the UI's time. The cursor follows its node across sorts and filters; a click on the highlighted line
-opens it (`enter` is the screen's key).
+The screen hands it every visible node's cells (`set_rows`) about once a second and whenever nodes
+change; the grid keeps one rendered `Strip` per node and re-renders only the lines whose cells differ.
+A DataTable re-rendered every cell on any update and cost most of a screen switch at 50 nodes; this
+draws a 1000-node fleet in the time of the lines on screen. The cursor follows its node across sorts
+and filters; a click on the highlighted line opens it (`enter` is the screen's key).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -68,49 +65,73 @@ class FleetGrid(NodeCursorView):
     FleetGrid > .fleet-grid--stripe { background: $surface-lighten-1 10%; }
     """
 
-    def __init__(self, cells_of: Callable[[str], Cells | None], *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.widths: tuple[int, ...] = ()
-        self._cells_of = cells_of
-        self._drawn: dict[str, tuple[Cells, Strip]] = {}  # node -> the cells its cached line was drawn from
+        self.cells: dict[str, Cells] = {}
+        self._strips: dict[str, Strip] = {}
 
     def set_columns(self, widths: Sequence[int]) -> None:
         """New column widths (the terminal was resized): every line is drawn again."""
         if tuple(widths) != self.widths:
             self.widths = tuple(widths)
-            self._drawn.clear()
+            self._strips.clear()
             self.refresh()
 
-    def _sync_size(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self.names))
-        self.scroll_to_cursor()
+    def set_rows(self, rows: Sequence[tuple[str, Cells]]) -> None:
+        """The nodes to show, in order, with their cells; only changed lines are repainted."""
+        before = self.current()
+        reordered = self.set_order([name for name, _ in rows], before)
+        top = self.scroll_offset.y
+        height = self.scrollable_content_region.height or self.size.height
+        for index, (name, cells) in enumerate(rows):
+            known = self.cells.get(name)
+            if known is not cells and not _same(known, cells):
+                self.cells[name] = cells
+                self._strips.pop(name, None)
+                if not reordered and top <= index < top + height:
+                    self.refresh_line(index)
+        if len(self.cells) > len(self.names):
+            keep = set(self.names)
+            for gone in [n for n in self.cells if n not in keep]:
+                del self.cells[gone]
+                self._strips.pop(gone, None)
+        if reordered:
+            self.virtual_size = Size(self.scrollable_content_region.width, len(self.names))
+            self.scroll_to_cursor()
+            self.refresh()
+        if self.current() != before:
+            self.post_message(self.Highlighted(self.current()))
 
-    def _forget_gone(self) -> None:
-        if len(self._drawn) > len(self.names) + 64:
-            self._drawn = {name: found for name, found in self._drawn.items() if name in self._index}
+    def update_rows(self, rows: Sequence[tuple[str, Cells]]) -> None:
+        """New cells for some of the nodes shown, in place (the order is unchanged): only their lines are
+        repainted, and only when they read differently."""
+        top = self.scroll_offset.y
+        height = self.scrollable_content_region.height or self.size.height
+        for name, cells in rows:
+            known = self.cells.get(name)
+            index = self._index.get(name)
+            if index is None or known is cells or _same(known, cells):
+                continue
+            self.cells[name] = cells
+            self._strips.pop(name, None)
+            if top <= index < top + height:
+                self.refresh_line(index)
 
     def on_resize(self) -> None:
-        self._sync_size()
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.names))
+        self.scroll_to_cursor()
 
     @property
     def row_count(self) -> int:
         return len(self.names)
 
     def row_strip(self, index: int, width: int) -> Strip:
-        """The node's line from its cells as the screen has them now, re-rendered only if they differ from
-        the ones its cached line was drawn from."""
         name = self.names[index]
-        cells = self._cells_of(name)
-        drawn = self._drawn.get(name)
-        if cells is None:  # gone from the fleet since the order was set (the screen reorders at once)
-            return drawn[1] if drawn is not None else Strip.blank(width)
-        if drawn is not None and drawn[0] is cells:
-            return drawn[1]
-        if drawn is not None and _same(drawn[0], cells):  # a new row that reads the same
-            self._drawn[name] = (cells, drawn[1])
-            return drawn[1]
-        strip = Strip(list(grid_line(cells, self.widths).render(self.app.console)))
-        self._drawn[name] = (cells, strip)
+        strip = self._strips.get(name)
+        if strip is None:
+            segments = list(grid_line(self.cells[name], self.widths).render(self.app.console))
+            strip = self._strips[name] = Strip(segments)
         return strip
 
     def row_look(self, index: int) -> str:

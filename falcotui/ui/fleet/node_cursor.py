@@ -1,16 +1,13 @@
 """`NodeCursorView`: what the fleet's table and tiles share — a Line-API view of named nodes with a cursor.
 
 It keeps the node order and the cursor (which follows its node when the order changes), scrolls the
-cursor's line into view, and turns keys and clicks into `Highlighted` / `Selected` messages. It holds no
-node's state: subclasses draw a line by asking the screen for its nodes' state as it is now, so a node
-off screen costs nothing until it scrolls into view (`show` sets the order, `changed` repaints the lines
-of changed nodes that are on screen). Subclasses say where a node sits (`line_of`), which node is under
-a click (`index_at`) and how big the content is (`_sync_size`), and draw the lines.
+cursor's line into view, and turns keys and clicks into `Highlighted` / `Selected` messages. Subclasses
+say where a node sits (`line_of`) and which node is under a click (`index_at`), and draw the lines.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from textual import events
@@ -42,11 +39,6 @@ class NodeCursorView(CursorLines):
 
     # ------------------------------------------------------------ what subclasses define
 
-    @property
-    def per_line(self) -> int:
-        """How many nodes one line shows."""
-        return 1
-
     def line_of(self, index: int) -> int:
         """The virtual line the node at `index` is drawn on."""
         return index
@@ -55,42 +47,6 @@ class NodeCursorView(CursorLines):
         """The index of the node drawn at content offset (x, y), if any."""
         index = self.scroll_offset.y + y
         return index if 0 <= index < len(self.names) else None
-
-    def _sync_size(self) -> None:
-        """Size the virtual content for `names` and keep the cursor in sight."""
-
-    def _forget_gone(self) -> None:
-        """Drop what is cached for nodes no longer shown."""
-
-    # ------------------------------------------------------------ what is shown
-
-    def show(self, names: Sequence[str]) -> None:
-        """The nodes to show, in order: every line on screen is drawn again (from its nodes' state as
-        it is now); the cursor stays on its node when that is still shown."""
-        before = self.current()
-        if self.set_order(names, before):
-            self._sync_size()
-            self._forget_gone()
-        self.refresh()
-        if self.current() != before:
-            self.post_message(self.Highlighted(self.current()))
-
-    def on_screen(self) -> range:
-        """The indices of the nodes on screen now."""
-        top = self.scroll_offset.y
-        height = self.scrollable_content_region.height or self.size.height
-        per_line = self.per_line
-        return range(top * per_line, min(len(self.names), (top + height) * per_line))
-
-    def changed(self, names: Iterable[str]) -> int:
-        """These nodes' state changed: repaint the lines of those on screen (the others are drawn from
-        their state as it is then when they scroll into view). Returns how many lines were repainted."""
-        shown = self.on_screen()
-        at = self._index
-        lines = {self.line_of(i) for name in names if (i := at.get(name)) is not None and i in shown}
-        for line in lines:
-            self.refresh_line(line)
-        return len(lines)
 
     # ------------------------------------------------------------ order and cursor
 

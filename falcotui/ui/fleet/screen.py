@@ -1,14 +1,10 @@
 """The Fleet screen (home): every node as a line of a `FleetGrid`, or as a tile of a `FleetTiles` heatmap.
 
-Each tick the engine's worker sends only rows that differ (rates and sparklines age there) and the mirror
-says which (`changed_since`). The views pull: a line asks for its nodes' cells (or tiles) when it is
-drawn, built from the row as it is then and kept while the row is the same object. So each tick costs the
-changed nodes that are on screen (a few lines at 5,000 nodes, not 5,000 rows of cells), a node that
-scrolls into view is drawn from its current row at once, and a node off screen costs nothing. The order
-(sort and filter over every node's row) is worked out again when nodes come or go at once, and for
-another sort than by name or a filter at most once a second while rows change. The title's counts come
-from the worker's summary of every node. An in-process engine, whose rows are computed on demand, is
-drawn from a snapshot of its rows taken once a second.
+Each tick redraws what changed: the engine's worker sends only rows that differ (rates and sparklines
+age there), the mirror says which (`changed_since`), and sorted by name without a filter only those
+lines are recomputed and repainted; another sort or a filter reorders the whole list at most once a second
+(at once when nodes come or go), reusing the cells of every row that is still the same object. An
+in-process engine, whose rows are computed on demand, is redrawn whole once a second as before.
 Columns drop by priority when the terminal is narrow (80×24 keeps NODE, FALCO, ALERTS/MIN, WORST, READY,
 RST); `g` switches to the tiles for clusters too big to read as a table.
 """
@@ -33,7 +29,7 @@ from falcotui.ops.fleet.status import NodeState, NodeStatus, ReloadState
 from falcotui.ui.fleet.cells import falco_cell
 from falcotui.ui.fleet.grid import FleetGrid, grid_line
 from falcotui.ui.fleet.node_cursor import NodeCursorView
-from falcotui.ui.fleet.tiles import FleetTiles, Tile, legend, node_tile
+from falcotui.ui.fleet.tiles import FleetTiles, legend, node_tile
 from falcotui.ui.widgets.common import TitledBox, priority_text, sparkline
 from falcotui.ui.widgets.state import redraw_on
 
@@ -148,8 +144,6 @@ class FleetScreen(Screen):
         super().__init__()
         self._columns: list[tuple[str, str, int]] = []
         self._cells: dict[str, tuple[NodeStatus, tuple[Text, ...]]] = {}  # node -> (row, its cells)
-        self.cells_built = 0  # rows whose cells were built (the work a tick costs: lines on screen)
-        self._snapshot: dict[str, NodeStatus] | None = None  # rows of an engine computing them on demand
         self._hint = Text()
         self._last_full = 0.0
         self._version = -1  # the fleet's rows as of this version are on screen (`changed_since`)
@@ -165,9 +159,9 @@ class FleetScreen(Screen):
                 classes="hidden",
             )
             yield Static("", id="fleet-columns")
-            yield FleetGrid(self._cells_now, id="fleet-grid")
+            yield FleetGrid(id="fleet-grid")
             yield Static("", id="fleet-legend", classes="hidden")
-            yield FleetTiles(self._tile_now, id="fleet-tiles", classes="hidden")
+            yield FleetTiles(id="fleet-tiles", classes="hidden")
             yield Static("", id="fleet-hint")
 
     def on_mount(self) -> None:
@@ -217,80 +211,63 @@ class FleetScreen(Screen):
     def _ticked(self, delta: EngineDelta) -> None:
         self._catch_up(k8s_changed=bool(delta.nodes))
 
-    @property
-    def view(self) -> NodeCursorView:
-        """The table or the tiles, whichever is shown."""
-        return self.tile_view if self.tiles else self.grid
-
     def _catch_up(self, *, force: bool = False, k8s_changed: bool = False) -> None:
-        """Repaint what changed since the last tick (see the module docstring); `force`: the screen came
-        back, so every line on screen is drawn again and another order than by name is worked out now."""
+        """Redraw the rows that changed since the last redraw (see the module docstring); `force` reorders
+        now (the screen came back) instead of at the next second."""
         fleet = self.app.services.engine.fleet
-        if fleet.rows_on_demand:  # rows computed on demand: all of them, once a second
-            if force or k8s_changed or time.monotonic() - self._last_full >= REFRESH_S:
+        version, changed = fleet.changed_since(self._version)
+        now = time.monotonic()
+        if changed is None:  # rows computed on demand: all of them, once a second
+            if force or k8s_changed or now - self._last_full >= REFRESH_S:
                 self.refresh_rows()
             return
-        version, changed = fleet.changed_since(self._version)
-        if changed is None:  # older than the mirror remembers: anything may have changed
-            self.refresh_rows()
-            return
         self._version = version
-        self._update_titles(fleet)  # the summary comes from the worker too (a string compared: cheap)
-        if not changed and not force:
-            return
-        came_or_went = any((name in fleet.nodes) != (name in self._known) for name in changed)
         self._pending |= changed
-        ordered = self.sort == "name" and not self.filter_text  # a changed row keeps its place
-        due = force or (self._pending and time.monotonic() - self._last_full >= REFRESH_S)
-        if came_or_went or (due and not ordered):
-            self.refresh_rows()
+        self._update_titles(fleet)  # the summary comes from the worker too (a string compared: cheap)
+        if not self._pending:
             return
-        if ordered:
+        shown = self.grid.cells if not self.tiles else self.tile_view.tiles
+        in_place = (
+            self.sort == "name"
+            and not self.filter_text
+            and not self.tiles
+            and all(name in fleet.nodes and name in shown for name in self._pending)
+        )
+        if in_place:  # same nodes, same order: only the changed lines
+            rows = [row for name in self._pending if (row := fleet.row(name)) is not None]
             self._pending.clear()
-        if force:
-            self.view.refresh()
-        else:
-            self.view.changed(changed)  # the lines on screen; the others when they scroll into view
-        current = self.current_node()
-        if current is not None and (force or current in changed):
-            self._show_hint(True, fleet.row(current))
+            self.grid.update_rows([(row.name, self._cells_of(row)) for row in rows])
+            current = self.current_node()
+            if current is not None and any(row.name == current for row in rows):
+                self._show_hint(True, fleet.row(current))
+            return
+        came_or_went = any((name in fleet.nodes) != (name in self._known) for name in self._pending)
+        if force or came_or_went or now - self._last_full >= REFRESH_S:
+            self.refresh_rows()
 
     def refresh_rows(self) -> None:
-        """Work the order out again over every node's row (sort, filter) and redraw the lines on screen."""
+        """Bring the grid (or the tiles) in line with the fleet; only changed lines are repainted."""
         self._last_full = time.monotonic()
         self._pending.clear()
         fleet = self.app.services.engine.fleet
         self._version, _ = fleet.changed_since(self._version)
         rows = fleet.rows(self.sort, text=self.filter_text)
-        self._snapshot = {row.name: row for row in rows} if fleet.rows_on_demand else None
         self._known = set(fleet.nodes)
-        self.view.show([row.name for row in rows])
+        if self.tiles:
+            self.tile_view.set_tiles([(row.name, node_tile(row)) for row in rows])
+        else:
+            self.grid.set_rows([(row.name, self._cells_of(row)) for row in rows])
         if len(self._cells) > len(fleet.nodes) + 64:  # nodes gone
             self._cells = {name: found for name, found in self._cells.items() if name in fleet.nodes}
         self._update_titles(fleet)
         self._update_hint(rows)
 
-    def _row_now(self, name: str) -> NodeStatus | None:
-        if self._snapshot is not None:
-            return self._snapshot.get(name)
-        return self.app.services.engine.fleet.row(name)
-
-    def _cells_now(self, name: str) -> tuple[Text, ...] | None:
-        """A node's cells as its row is now (the grid asks when it draws the node's line)."""
-        row = self._row_now(name)
-        return self._cells_of(row) if row is not None else None
-
-    def _tile_now(self, name: str) -> Tile | None:
-        row = self._row_now(name)
-        return node_tile(row) if row is not None else None
-
     def _cells_of(self, row: NodeStatus) -> tuple[Text, ...]:
         """The row's cells in column order, reused while the node's row is the same (a mirror keeps an
-        unchanged row as the same object: no comparing rows)."""
+        unchanged row as the same object: no comparing a thousand rows a second)."""
         found = self._cells.get(row.name)
         if found is None or (found[0] is not row and found[0] != row):
             new = cells(row)
-            self.cells_built += 1
             found = self._cells[row.name] = (row, tuple(new[k] for k in self._keys))
         return found[1]
 
@@ -346,8 +323,8 @@ class FleetScreen(Screen):
     @on(NodeCursorView.Highlighted)
     def _highlighted(self, event: NodeCursorView.Highlighted) -> None:
         # one node's row: an arrow key must not cost the whole fleet's rows (1,000 nodes)
-        row = self._row_now(event.node) if event.node else None
-        self._show_hint(bool(self.view.names), row)
+        row = self.app.services.engine.fleet.row(event.node) if event.node else None
+        self._show_hint(bool((self.tile_view if self.tiles else self.grid).names), row)
 
     @on(NodeCursorView.Selected)
     def _selected(self) -> None:
@@ -367,7 +344,7 @@ class FleetScreen(Screen):
         """g: the table ↔ the heatmap of tiles, keeping the highlighted node."""
         node = self.current_node()
         self.tiles = not self.tiles
-        view = self.view
+        view = self.tile_view if self.tiles else self.grid
         if node is not None:
             view.select_node(node)
         view.focus()
@@ -382,7 +359,7 @@ class FleetScreen(Screen):
         self.filter_text = event.value
 
     def _focus_view(self) -> None:
-        self.view.focus()
+        (self.tile_view if self.tiles else self.grid).focus()
 
     @on(Input.Submitted, "#fleet-filter")
     def _filter_done(self) -> None:

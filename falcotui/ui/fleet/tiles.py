@@ -3,14 +3,12 @@
 Each node is a two-cell tile coloured by what matters first: trouble with Falco itself (no pod, crash
 loop, pending) shows as a glyph on a warning colour; a healthy node's colour is the worst priority it
 alerted on recently. Arrows move between tiles, the screen's hint line names the node under the
-cursor, `enter` or a click on the highlighted tile opens it. Same messages as `FleetGrid`, and the same
-pull: a line asks the screen for its nodes' tiles as they are when it is drawn (`tile_of`), so nodes off
-screen cost nothing until they scroll into view.
+cursor, `enter` or a click on the highlighted tile opens it. Same messages as `FleetGrid`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -63,7 +61,6 @@ _HEAT: tuple[tuple[Priority, _Look], ...] = (  # worst priority at or above → 
 )
 _QUIET = _Look((_BLOCK, "green4"), ("··", "dim"), "quiet")
 _LEGEND = (_NO_POD, _FAILING, _WAITING, *(look for _, look in _HEAT), _QUIET)
-_GONE: Tile = ("  ", "")  # a node gone since the order was set (the screen reorders at once)
 _CURSOR = Style(bold=True, color="white")
 _REVERSE = Style(reverse=True)
 
@@ -102,19 +99,13 @@ class FleetTiles(NodeCursorView):
     FleetTiles { height: 1fr; overflow-x: hidden; }
     """
 
-    def __init__(
-        self, tile_of: Callable[[str], Tile | None], *, id: str | None = None, classes: str | None = None
-    ) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self._tile_of = tile_of
+        self.tiles: dict[str, Tile] = {}
 
     @property
     def per_row(self) -> int:
         return max(1, (self.scrollable_content_region.width or self.size.width or TILE_WIDTH) // TILE_WIDTH)
-
-    @property
-    def per_line(self) -> int:
-        return self.per_row
 
     def line_of(self, index: int) -> int:
         return index // self.per_row
@@ -123,6 +114,20 @@ class FleetTiles(NodeCursorView):
         column = x // TILE_WIDTH
         index = (self.scroll_offset.y + y) * self.per_row + column
         return index if column < self.per_row and 0 <= index < len(self.names) else None
+
+    def set_tiles(self, rows: Sequence[tuple[str, Tile]]) -> None:
+        """The nodes to show, in order, with their tiles."""
+        before = self.current()
+        tiles = dict(rows)
+        reordered = self.set_order([name for name, _ in rows], before)
+        changed = reordered or tiles != self.tiles
+        self.tiles = tiles
+        if reordered:
+            self._sync_size()
+        if changed:
+            self.refresh()
+        if self.current() != before:
+            self.post_message(self.Highlighted(self.current()))
 
     def _sync_size(self) -> None:
         rows = -(-len(self.names) // self.per_row)
@@ -140,8 +145,7 @@ class FleetTiles(NodeCursorView):
         first = (self.scroll_offset.y + y) * per_row
         segments: list[Segment] = []
         for index in range(first, min(first + per_row, len(self.names))):
-            tile = self._tile_of(self.names[index])
-            glyph, style = tile if tile is not None else _GONE
+            glyph, style = self.tiles[self.names[index]]
             tile_style = base + Style.parse(style)
             if index == self.cursor and glyph == _BLOCK:  # pointers on the tile's colour
                 glyph, tile_style = "▶◀", base + _CURSOR + Style(bgcolor=tile_style.color)
