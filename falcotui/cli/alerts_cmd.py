@@ -129,7 +129,6 @@ class AlertPrinter:
         self.match = match
         self.printed = 0
         self.cluster_column = False  # many clusters: each text line starts with its alert's cluster
-        self.gate: tuple[frozenset[str], int | None] | None = None  # as a LineRelay: print every alert
         self._tails: dict[str | None, tuple[str | None, bytes]] = {}  # pod -> (node, `_log_tail`)
 
     def write(self, entries: Iterable[StoredAlert], lines: dict[int, bytes] | None = None) -> None:
@@ -137,7 +136,7 @@ class AlertPrinter:
         `HubDelta.lines`): with --json such an alert is printed as Falco's own bytes with falcotui's keys
         added, not parsed and written again; a line a terminal could act on is escaped as usual."""
         chunks = []
-        tails, get, match = self._tails, (lines or {}).get, self.match
+        get, match = (lines or {}).get, self.match
         for entry in entries:
             alert = entry.alert
             if match is not None and not match(alert, entry.channels):
@@ -146,10 +145,7 @@ class AlertPrinter:
                 chunks.append(self.line(alert).encode() + b"\n")
             elif (raw := get(entry.seq)) is not None and self.passes(raw):
                 # a raw line is a log line: its channel is `log`, its node and pod say the rest
-                tail = tails.get(alert.pod)
-                if tail is None or tail[0] != alert.node:
-                    tail = self._log_tail(alert.pod, alert.node)
-                chunks.append(raw[:-1] + tail[1])
+                chunks.append(raw[:-1] + self._log_tail(alert.pod, alert.node))
             else:
                 chunks.append(alert_to_json(alert) + b"\n")
         if chunks:
@@ -169,26 +165,22 @@ class AlertPrinter:
         if not lines:
             return
         pod, node = pods[0], nodes[0]
-        tail = self._tails.get(pod)
-        if tail is None or tail[0] != node:
-            tail = self._log_tail(pod, node)
         if pods.count(pod) == len(pods) and nodes.count(node) == len(nodes):  # one pod's batch (always)
-            data = tail[1].join([raw[:-1] for raw in lines]) + tail[1]  # (bytes.replace: 10x slower)
+            tail = self._log_tail(pod, node)
+            data = tail.join([raw[:-1] for raw in lines]) + tail  # (bytes.replace: 10x slower)
         else:
-            chunks = []
-            for raw, node, pod in zip(lines, nodes, pods, strict=True):
-                tail = self._tails.get(pod)
-                if tail is None or tail[0] != node:
-                    tail = self._log_tail(pod, node)
-                chunks.append(raw[:-1] + tail[1])
-            data = b"".join(chunks)
+            log_tail = self._log_tail
+            data = b"".join([raw[:-1] + log_tail(p, n) for raw, n, p in zip(lines, nodes, pods, strict=True)])
         self.out.write(data)
         self.out.flush()
         self.printed += len(lines)
 
-    def _log_tail(self, pod: str | None, node: str | None) -> tuple[str | None, bytes]:
-        """`(node, tail)` for a log line of `pod` on `node`, remembered: the tail is `,"channel":"log",
-        "node":…,"pod":…}` and the newline, what `alert_to_json` adds to Falco's keys."""
+    def _log_tail(self, pod: str | None, node: str | None) -> bytes:
+        """The tail of a log line of `pod` on `node` (remembered per pod): `,"channel":"log","node":…,
+        "pod":…}` and the newline, what `alert_to_json` adds to Falco's keys."""
+        known = self._tails.get(pod)
+        if known is not None and known[0] == node:
+            return known[1]
         added: dict[str, str] = {"channel": "log"}
         if node is not None:
             added["node"] = node
@@ -196,8 +188,9 @@ class AlertPrinter:
             added["pod"] = pod
         if len(self._tails) > 4096:
             self._tails.clear()
-        found = self._tails[pod] = (node, b"," + json_bytes(added)[1:] + b"\n")
-        return found
+        tail = b"," + json_bytes(added)[1:] + b"\n"
+        self._tails[pod] = (node, tail)
+        return tail
 
     def line(self, alert: Alert) -> str:
         prio = alert.priority.label.ljust(13)
@@ -355,7 +348,7 @@ async def follow(
 
     hub.on_stored = print_stored
     if printer.json and (printer.match is None or gate is not None):  # Falco's lines as they came (relay.py)
-        hub.relay = _GuardedRelay(printer, broken, stop, gate if printer.match is not None else None)
+        hub.relay = _GuardedRelay(printer, broken, stop, gate)
     await engine.start()
     tune_for_ingest()
     try:

@@ -379,22 +379,27 @@ def alert_from_mapping(obj: Mapping[str, Any], *, node: str | None = None, pod: 
 LABEL_SPELLINGS = frozenset(p.label for p in Priority)
 
 
+def falco_time_form(text: str) -> bool:
+    """Whether a JSON alert's `time` has the exact form Falco writes and `alert_to_json` writes back
+    (`2026-11-26T09:02:17.120004511Z`; not a leap second, which would come back as the next minute): a
+    consumer may then pass Falco's line on as it came."""
+    return (
+        len(text) == 30
+        and text[10] == "T"
+        and text[19] == "."
+        and text[29] == "Z"
+        and text[17:19] != "60"
+        and (frac := text[20:29]).isdigit()
+        and frac.isascii()
+    )
+
+
 def falco_json_time_ns(text: str) -> int | None:
-    """The event time of a JSON alert's `time` when it is in the exact form Falco writes and `alert_to_json`
-    writes back (`2026-11-26T09:02:17.120004511Z`; not a leap second, which would come back as the next
-    minute), else None: for a consumer that passes Falco's line on as it came (ops/alerts/relay.py)."""
-    if (
-        len(text) != 30
-        or text[10] != "T"
-        or text[19] != "."
-        or text[29] != "Z"
-        or text[17:19] == "60"
-        or not (frac := text[20:29]).isdigit()
-        or not frac.isascii()
-    ):
+    """The event time of a `time` in Falco's own form (`falco_time_form`), else None (ops/alerts/relay.py)."""
+    if not falco_time_form(text):
         return None
     base = _SECOND_BASE.get(text[:19])
-    return _falco_time_ns(text) if base is None else base + int(frac)
+    return _falco_time_ns(text) if base is None else base + int(text[20:29])
 
 
 _SECOND_BASE: dict[str, int] = {}

@@ -72,15 +72,14 @@ def session_members(sid: int) -> list[int]:
     return members
 
 
-def test_falcotui_leaves_cleanly_when_the_terminal_hangs_up(tmp_path):
-    """Before the fix this hung about half the time: the dead tty killed Textual's writer thread and the
-    app then blocked on its full output queue (see `falcotui.cli.tui_cmd._VanishingTerminal`)."""
-    log = tmp_path / "python-stderr.txt"
+def spawn_on_pty(log: Path, *args: str, **environ: str) -> tuple[subprocess.Popen, int]:
+    """`falcotui ARGS` on a new 80x24 pty that is its controlling terminal (BOOT), in a session of its own;
+    returns the process and the pty's master side."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    env = dict(os.environ, TERM="xterm-256color", GRPC_VERBOSITY="NONE")
+    env = dict(os.environ, TERM="xterm-256color", GRPC_VERBOSITY="NONE", **environ)
     child = subprocess.Popen(
-        [sys.executable, "-c", BOOT, str(log), "--demo", "--nodes", "3", "--scenario", "storm"],
+        [sys.executable, "-c", BOOT, str(log), *args],
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -89,6 +88,14 @@ def test_falcotui_leaves_cleanly_when_the_terminal_hangs_up(tmp_path):
         start_new_session=True,
     )
     os.close(slave)
+    return child, master
+
+
+def test_falcotui_leaves_cleanly_when_the_terminal_hangs_up(tmp_path):
+    """Before the fix this hung about half the time: the dead tty killed Textual's writer thread and the
+    app then blocked on its full output queue (see `falcotui.cli.tui_cmd._VanishingTerminal`)."""
+    log = tmp_path / "python-stderr.txt"
+    child, master = spawn_on_pty(log, "--demo", "--nodes", "3", "--scenario", "storm")
     master_open = True
     try:
         screen = read_until(master, [b"Fleet", b"nodes", b"F2"], time.monotonic() + DRAWN_WITHIN_S)
@@ -126,19 +133,7 @@ def test_falcotui_leaves_cleanly_on_sigterm(tmp_path):
     log = tmp_path / "python-stderr.txt"
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    env = dict(os.environ, TERM="xterm-256color", GRPC_VERBOSITY="NONE", TMPDIR=str(tmp))
-    child = subprocess.Popen(
-        [sys.executable, "-c", BOOT, str(log), "--demo", "--nodes", "2"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        cwd=REPO,
-        env=env,
-        start_new_session=True,
-    )
-    os.close(slave)
+    child, master = spawn_on_pty(log, "--demo", "--nodes", "2", TMPDIR=str(tmp))
     try:
         screen = read_until(master, [b"Fleet", b"nodes", b"F2"], time.monotonic() + DRAWN_WITHIN_S)
         assert b"Fleet" in screen and b"nodes" in screen, f"fleet screen never drawn:\n{log.read_text()}"

@@ -36,6 +36,7 @@ from falcotui.falco.alerts import (
     AlertParseError,
     Priority,
     alert_from_mapping,
+    falco_time_form,
 )
 from falcotui.falco.loglines import LogLine
 from falcotui.ops.alerts.channel_health import ChannelHealth, ChannelStatus, ChannelUpdate
@@ -178,11 +179,7 @@ class AlertHub(ChannelHealth):
         key = _key(alert)
         seq = self._seen.get(key)
         if seq is not None:
-            self.duplicates += 1
-            channel.duplicates += 1
-            entry = self.store.by_seq(seq)
-            if entry is not None and self.store.add_channel(entry, alert.channel):
-                self._merged.append(seq)
+            self._duplicate(seq, channel, alert.channel)
             return None
         entry = self.store.append(alert, received_ns=now)
         self._seen[key] = entry.seq
@@ -276,17 +273,14 @@ class AlertHub(ChannelHealth):
                     if raws is not None:
                         # `alert_to_json` would write these values back unchanged (see HubDelta.lines):
                         # Falco's eight keys alone, the priority spelled as Falco does, the time in
-                        # Falco's form (a leap second 60 would be written as the next minute)
+                        # Falco's form
                         when = obj.get("time")
                         raws.append(
                             line
                             if len(obj) == 8
                             and type(line) is bytes
                             and type(when) is str
-                            and len(when) == 30
-                            and when[10] == "T"
-                            and when[29] == "Z"
-                            and when[17:19] != "60"
+                            and falco_time_form(when)
                             and obj.get("priority") == labels[alert.priority]
                             and obj.keys() == _FALCO_KEYS
                             else None
@@ -357,15 +351,11 @@ class AlertHub(ChannelHealth):
         for i, (alert, key) in enumerate(zip(alerts, keys, strict=True)):
             seq = seen.get(key)
             if seq is not None:
-                self.duplicates += 1
-                channels[(nodes[i], alert.channel)].duplicates += 1
                 if seq >= next_seq:  # its first copy still waits in `new`
                     self._extend(new, new_keys, now)
                     new, new_keys = [], []
                     next_seq = store.next_seq
-                entry = store.by_seq(seq)
-                if entry is not None and store.add_channel(entry, alert.channel):
-                    self._merged.append(seq)
+                self._duplicate(seq, channels[(nodes[i], alert.channel)], alert.channel)
                 continue
             seq = seen[key] = next_seq + len(new)
             if raws is not None and kept is not None and (raw := raws[i]) is not None:
@@ -407,20 +397,26 @@ class AlertHub(ChannelHealth):
             return None
         fresh: list[int] = []
         new_keys: list[int] = []
-        store, channels = self.store, self.channels
+        channels = self.channels
         for i, key in enumerate(keys):
             seq = seen.get(key)
             if seq is not None:
-                self.duplicates += 1
-                channels[(nodes[i], "log")].duplicates += 1
-                if (entry := store.by_seq(seq)) is not None and store.add_channel(entry, "log"):
-                    self._merged.append(seq)
+                self._duplicate(seq, channels[(nodes[i], "log")], "log")
                 continue
             seen[key] = RELAYED
             new_keys.append(key)
             fresh.append(i)
         self._remember(new_keys, now)
         return fresh
+
+    def _duplicate(self, seq: int, channel: ChannelStatus, kind: str) -> None:
+        """A copy of the alert stored as `seq` arrived through `channel` (of `kind`): counted, and the stored
+        alert gains the channel (unless it was relayed or is gone from the store: nothing to merge into)."""
+        self.duplicates += 1
+        channel.duplicates += 1
+        entry = self.store.by_seq(seq)
+        if entry is not None and self.store.add_channel(entry, kind):
+            self._merged.append(seq)
 
     def _note_falco(self, alerts: list[Alert], nodes: list[str], stamps: list[int | None]) -> None:
         """What new alerts tell the per-pod Falco model: internal alerts (`note_alert`: drops, a refused
